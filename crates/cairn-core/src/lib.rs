@@ -1,0 +1,16 @@
+//! cairn's pure core: the rules every adapter shares.
+//!
+//! The rule of this layer: no I/O, no HTTP, no clock. Adapters parse their wire
+//! protocol, then ask the core what is valid and what is allowed; stores only
+//! persist what the core has accepted. Everything here is a plain function or a
+//! plain type, so it is unit- and property-tested without a server.
+
+pub mod access;
+pub mod digest;
+pub mod manifest;
+pub mod name;
+pub mod policy;
+
+pub use access::{Action, Principal};
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use name::{NameError, Reference, RepoName, Tag};

@@ -1,1 +1,38 @@
+//! Storage for cairn: a content-addressed [`BlobStore`] and a transactional
+//! [`MetaStore`], each a trait with interchangeable backends.
+//!
+//! The rule of this layer: all file and SQL access lives here, and nothing
+//! here knows about HTTP. Blob first, metadata second: a blob becomes visible
+//! only after its digest is verified ([`Blobs`]), and metadata that refers to
+//! a blob is written only after the blob is durable.
+//!
+//! Each trait has a conformance suite in [`testing`] that every backend runs.
 
+pub mod blob;
+pub mod blobs;
+pub mod fs;
+pub mod meta;
+pub mod sqlite;
+pub mod testing;
+
+pub use blob::{BlobStore, ByteStream};
+pub use blobs::{Blobs, UploadError};
+pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange};
+
+use std::sync::Arc;
+
+/// Opens the embedded default: blobs on the filesystem under `data_dir/blobs`
+/// and metadata in SQLite at `data_dir/cairn.db` (or `database_url`).
+pub async fn open_embedded(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn MetaStore>)> {
+    std::fs::create_dir_all(data_dir)?;
+    let blobs = fs::FsBlobStore::open(data_dir.join("blobs")).await?;
+    let url = match database_url {
+        Some(u) => u.to_string(),
+        None => format!("sqlite://{}", data_dir.join("cairn.db").display()),
+    };
+    let meta = sqlite::SqliteMetaStore::open(&url).await?;
+    Ok((Arc::new(blobs), Arc::new(meta)))
+}

@@ -1,0 +1,106 @@
+//! The metadata store trait: everything about artifacts except their bytes.
+
+use async_trait::async_trait;
+use cairn_core::policy::{PolicyError, TagRule};
+use cairn_core::Digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// A manifest stored in a repository. Its bytes are the blob named by `digest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub repository: String,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    /// The manifest this one refers to (OCI 1.1 `subject`), for the referrers API.
+    pub subject: Option<Digest>,
+    pub artifact_type: Option<String>,
+    /// The manifest's annotations as a JSON object, if it has any.
+    pub annotations: Option<String>,
+}
+
+/// What happened to a tag when it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    Created,
+    Unchanged,
+    Moved { from: Digest },
+}
+
+/// A user's stored credential: only a hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    pub secret_hash: String,
+}
+
+/// Metadata operations. Each method is one transaction; rules that guard a
+/// change (tag immutability) are checked inside that transaction.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Records that `repository` holds the blob `digest`.
+    async fn link_blob(&self, repository: &str, digest: &Digest, size: u64) -> Result<(), StoreError>;
+    /// Size of `digest` if `repository` holds it.
+    async fn linked_blob(&self, repository: &str, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    /// Size of `digest` if any repository holds it (for automatic mounts).
+    async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    /// Removes a blob from a repository. Returns whether it was there.
+    async fn unlink_blob(&self, repository: &str, digest: &Digest) -> Result<bool, StoreError>;
+
+    /// Stores a manifest (idempotently) and points `tags` at it, checking
+    /// `rules` for every tag that would move.
+    async fn put_manifest(
+        &self,
+        record: &ManifestRecord,
+        tags: &[String],
+        rules: &[TagRule],
+    ) -> Result<Vec<TagChange>, StoreError>;
+    async fn manifest(&self, repository: &str, digest: &Digest) -> Result<Option<ManifestRecord>, StoreError>;
+    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, StoreError>;
+    /// Deletes a manifest and the tags that point to it (refused if a rule
+    /// protects one of them). Returns whether it existed.
+    async fn delete_manifest(&self, repository: &str, digest: &Digest, rules: &[TagRule]) -> Result<bool, StoreError>;
+    /// Deletes one tag, leaving its manifest. Returns whether it existed.
+    async fn delete_tag(&self, repository: &str, tag: &str, rules: &[TagRule]) -> Result<bool, StoreError>;
+    /// Tags in lexical order after `last`, at most `limit`.
+    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Whether the repository has ever held anything.
+    async fn repository_exists(&self, repository: &str) -> Result<bool, StoreError>;
+    /// Repository names in lexical order after `last`, at most `limit`.
+    async fn list_repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Manifests in `repository` whose subject is `subject`.
+    async fn referrers(&self, repository: &str, subject: &Digest) -> Result<Vec<ManifestRecord>, StoreError>;
+
+    /// Records an upload session and the repository it belongs to.
+    async fn create_upload(&self, id: &str, repository: &str) -> Result<(), StoreError>;
+    async fn upload_repository(&self, id: &str) -> Result<Option<String>, StoreError>;
+    async fn delete_upload(&self, id: &str) -> Result<(), StoreError>;
+
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Creates or replaces a user's credential hash.
+    async fn put_user(&self, name: &str, secret_hash: &str) -> Result<(), StoreError>;
+
+    /// Stores `value` under `key` unless a value exists; returns the stored
+    /// value either way (so replicas agree on generated secrets).
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Whether the database can be reached (for readiness probes).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Seconds since the Unix epoch, for created/updated columns.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

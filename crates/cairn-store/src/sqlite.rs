@@ -1,0 +1,360 @@
+//! The SQLite metadata store (the embedded default).
+//!
+//! All SQL lives in this file. It is written in the dialect SQLite and
+//! PostgreSQL share (`$N` placeholders, `ON CONFLICT`), so a PostgreSQL store
+//! can reuse it. Writes go through a single-connection pool, which is how
+//! SQLite serialises writers anyway, and makes each read-check-write
+//! transaction (tag rules) race-free without retries on SQLITE_BUSY.
+
+use crate::meta::{now, ManifestRecord, MetaStore, StoreError, TagChange, UserRecord};
+use async_trait::async_trait;
+use cairn_core::policy::{check_tag_change, TagRule};
+use cairn_core::Digest;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteMetaStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+fn digest(s: &str) -> Result<Digest, StoreError> {
+    Digest::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn manifest_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ManifestRecord, StoreError> {
+    let subject: Option<String> = row.try_get("subject")?;
+    Ok(ManifestRecord {
+        repository: row.try_get("repository")?,
+        digest: digest(row.try_get("digest")?)?,
+        media_type: row.try_get("media_type")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        subject: subject.as_deref().map(digest).transpose()?,
+        artifact_type: row.try_get("artifact_type")?,
+        annotations: row.try_get("annotations")?,
+    })
+}
+
+impl SqliteMetaStore {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before it is acknowledged.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteMetaStore { reader, writer })
+    }
+}
+
+async fn ensure_repository(
+    tx: &mut sqlx::SqliteConnection,
+    repository: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(repository)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn current_tag(
+    tx: &mut sqlx::SqliteConnection,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
+        .bind(repository)
+        .bind(tag)
+        .fetch_optional(&mut *tx)
+        .await?)
+}
+
+#[async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn link_blob(&self, repository: &str, digest: &Digest, size: u64) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        ensure_repository(&mut tx, repository).await?;
+        sqlx::query(
+            "INSERT INTO blob_links (repository, digest, size, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repository, digest) DO NOTHING",
+        )
+        .bind(repository)
+        .bind(digest.to_string())
+        .bind(size as i64)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn linked_blob(&self, repository: &str, digest: &Digest) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> =
+            sqlx::query_scalar("SELECT size FROM blob_links WHERE repository = $1 AND digest = $2")
+                .bind(repository)
+                .bind(digest.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blob_links WHERE digest = $1 LIMIT 1")
+            .bind(digest.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn unlink_blob(&self, repository: &str, digest: &Digest) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM blob_links WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(digest.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_manifest(
+        &self,
+        record: &ManifestRecord,
+        tags: &[String],
+        rules: &[TagRule],
+    ) -> Result<Vec<TagChange>, StoreError> {
+        let repo = record.repository.as_str();
+        let new = record.digest.to_string();
+        let mut tx = self.writer.begin().await?;
+        ensure_repository(&mut tx, repo).await?;
+        sqlx::query(
+            "INSERT INTO manifests (repository, digest, media_type, size, subject, artifact_type, annotations, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository, digest) DO NOTHING",
+        )
+        .bind(repo)
+        .bind(&new)
+        .bind(&record.media_type)
+        .bind(record.size as i64)
+        .bind(record.subject.as_ref().map(|d| d.to_string()))
+        .bind(&record.artifact_type)
+        .bind(&record.annotations)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let mut changes = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let current = current_tag(&mut tx, repo, tag).await?;
+            check_tag_change(rules, repo, tag, current.as_deref(), Some(&new))?;
+            let change = match current {
+                None => TagChange::Created,
+                Some(c) if c == new => TagChange::Unchanged,
+                Some(c) => TagChange::Moved { from: digest(&c)? },
+            };
+            if change != TagChange::Unchanged {
+                sqlx::query(
+                    "INSERT INTO tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+                )
+                .bind(repo)
+                .bind(tag)
+                .bind(&new)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            }
+            changes.push(change);
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    async fn manifest(&self, repository: &str, digest: &Digest) -> Result<Option<ManifestRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM manifests WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(digest.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(manifest_from_row).transpose()
+    }
+
+    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, StoreError> {
+        let d: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
+            .bind(repository)
+            .bind(tag)
+            .fetch_optional(&self.reader)
+            .await?;
+        d.as_deref().map(digest).transpose()
+    }
+
+    async fn delete_manifest(&self, repository: &str, digest: &Digest, rules: &[TagRule]) -> Result<bool, StoreError> {
+        let d = digest.to_string();
+        let mut tx = self.writer.begin().await?;
+        let tags: Vec<String> = sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .fetch_all(&mut *tx)
+            .await?;
+        for tag in &tags {
+            check_tag_change(rules, repository, tag, Some(&d), None)?;
+        }
+        sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM manifests WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_tag(&self, repository: &str, tag: &str, rules: &[TagRule]) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(current) = current_tag(&mut tx, repository, tag).await? else {
+            return Ok(false);
+        };
+        check_tag_change(rules, repository, tag, Some(&current), None)?;
+        sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
+            .bind(repository)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT tag FROM tags WHERE repository = $1 AND tag > $2 ORDER BY tag LIMIT $3",
+        )
+        .bind(repository)
+        .bind(last.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn repository_exists(&self, repository: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM repositories WHERE name = $1")
+            .bind(repository)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn list_repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
+            .bind(last.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn referrers(&self, repository: &str, subject: &Digest) -> Result<Vec<ManifestRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM manifests WHERE repository = $1 AND subject = $2 ORDER BY digest")
+            .bind(repository)
+            .bind(subject.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(manifest_from_row).collect()
+    }
+
+    async fn create_upload(&self, id: &str, repository: &str) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        ensure_repository(&mut tx, repository).await?;
+        sqlx::query("INSERT INTO uploads (id, repository, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(repository)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upload_repository(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT repository FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT name, secret_hash FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(UserRecord {
+                name: r.try_get("name")?,
+                secret_hash: r.try_get("secret_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_user(&self, name: &str, secret_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (name, secret_hash, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash",
+        )
+        .bind(name)
+        .bind(secret_hash)
+        .bind(now())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}

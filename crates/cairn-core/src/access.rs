@@ -34,7 +34,9 @@ impl Action {
 pub enum Principal {
     Anonymous,
     /// A user authenticated with its own credential: every right the user has.
-    User { name: String },
+    User {
+        name: String,
+    },
     /// A short-lived token: only the grants it was issued with.
     Token {
         subject: String,
@@ -50,6 +52,17 @@ impl Principal {
             Principal::Token { subject, .. } => subject,
         }
     }
+}
+
+/// What the server learned about a request's caller, handed to adapters:
+/// the principal, and where a client should fetch a token if it needs one.
+#[derive(Debug, Clone)]
+pub struct RequestAuth {
+    pub principal: Principal,
+    /// URL of the token endpoint, for `WWW-Authenticate: Bearer realm=...`.
+    pub realm: String,
+    /// The service name tokens are issued for.
+    pub service: String,
 }
 
 /// Why a request was refused; adapters render it in their protocol's shape.
@@ -101,20 +114,38 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let open = AccessPolicy { anonymous_read: true };
-        let closed = AccessPolicy { anonymous_read: false };
+        let open = AccessPolicy {
+            anonymous_read: true,
+        };
+        let closed = AccessPolicy {
+            anonymous_read: false,
+        };
         let anon = Principal::Anonymous;
         assert_eq!(authorize(open, &anon, "a", Action::Pull), Ok(()));
-        assert_eq!(authorize(closed, &anon, "a", Action::Pull), Err(Denied::NeedsCredential));
-        assert_eq!(authorize(open, &anon, "a", Action::Push), Err(Denied::NeedsCredential));
+        assert_eq!(
+            authorize(closed, &anon, "a", Action::Pull),
+            Err(Denied::NeedsCredential)
+        );
+        assert_eq!(
+            authorize(open, &anon, "a", Action::Push),
+            Err(Denied::NeedsCredential)
+        );
         let tok = Principal::Token {
             subject: "admin".into(),
             grants: vec![("a".into(), vec![Action::Pull, Action::Push])],
         };
         assert_eq!(authorize(closed, &tok, "a", Action::Push), Ok(()));
-        assert_eq!(authorize(closed, &tok, "a", Action::Delete), Err(Denied::InsufficientScope));
-        assert_eq!(authorize(closed, &tok, "b", Action::Pull), Err(Denied::InsufficientScope));
-        let user = Principal::User { name: "admin".into() };
+        assert_eq!(
+            authorize(closed, &tok, "a", Action::Delete),
+            Err(Denied::InsufficientScope)
+        );
+        assert_eq!(
+            authorize(closed, &tok, "b", Action::Pull),
+            Err(Denied::InsufficientScope)
+        );
+        let user = Principal::User {
+            name: "admin".into(),
+        };
         assert_eq!(authorize(closed, &user, "b", Action::Delete), Ok(()));
     }
 }

@@ -156,8 +156,15 @@ pub fn parse_manifest(
             if raw.config.is_some() || raw.layers.is_some() {
                 return Err(invalid("an index cannot have config or layers"));
             }
-            let manifests = raw.manifests.ok_or_else(|| invalid("manifests is required"))?;
-            (ManifestKind::Index, vec![], manifests, raw.artifact_type.clone())
+            let manifests = raw
+                .manifests
+                .ok_or_else(|| invalid("manifests is required"))?;
+            (
+                ManifestKind::Index,
+                vec![],
+                manifests,
+                raw.artifact_type.clone(),
+            )
         }
     };
     Ok(ParsedManifest {
@@ -198,7 +205,10 @@ mod tests {
 
     #[test]
     fn refuses_bad_manifests() {
-        assert!(matches!(parse_manifest(None, b"{"), Err(ManifestError::Json(_))));
+        assert!(matches!(
+            parse_manifest(None, b"{"),
+            Err(ManifestError::Json(_))
+        ));
         assert!(matches!(
             parse_manifest(Some(OCI_INDEX), image("").as_bytes()),
             Err(ManifestError::MediaTypeMismatch { .. })

@@ -110,12 +110,19 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["a", "library/alpine", "a-b/c__d/e.f", "a--b", "conformance/repo1", "0"] {
+        for ok in [
+            "a",
+            "library/alpine",
+            "a-b/c__d/e.f",
+            "a--b",
+            "conformance/repo1",
+            "0",
+        ] {
             assert!(RepoName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "A", "a/", "/a", "a//b", "a/../b", "..", "a/.b", "a_", "a___b", "a.-b",
-            "a:b", "a b", "a%2fb",
+            "", "A", "a/", "/a", "a//b", "a/../b", "..", "a/.b", "a_", "a___b", "a.-b", "a:b",
+            "a b", "a%2fb",
         ] {
             assert!(RepoName::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -130,7 +137,9 @@ mod tests {
         assert!(Tag::parse(&"a".repeat(129)).is_err());
         assert!(matches!(Reference::parse("latest"), Ok(Reference::Tag(_))));
         assert!(matches!(
-            Reference::parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            Reference::parse(
+                "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            ),
             Ok(Reference::Digest(_))
         ));
         assert!(Reference::parse("sha256:zz").is_err());

@@ -114,7 +114,9 @@ mod tests {
         assert!(check_tag_change(&rules, "prod/api", "v1.2.3", None, Some("a")).is_ok());
         assert!(check_tag_change(&rules, "prod/api", "v1.2.3", Some("a"), Some("a")).is_ok());
         let err = check_tag_change(&rules, "prod/team/api", "1.2.3", Some("a"), Some("b"));
-        assert!(matches!(err, Err(PolicyError::ImmutableTag { ref rule, .. }) if rule == "prod-semver"));
+        assert!(
+            matches!(err, Err(PolicyError::ImmutableTag { ref rule, .. }) if rule == "prod-semver")
+        );
         assert!(check_tag_change(&rules, "prod/api", "v1.2.3", Some("a"), None).is_err());
         assert!(check_tag_change(&rules, "prod/api", "latest", Some("a"), Some("b")).is_ok());
         assert!(check_tag_change(&rules, "dev/api", "v1.2.3", Some("a"), Some("b")).is_ok());
@@ -128,6 +130,9 @@ mod tests {
             repositories: "a/**".into(),
             tags: "(".into(),
         };
-        assert!(matches!(TagRule::compile(&bad), Err(PolicyError::InvalidRule { .. })));
+        assert!(matches!(
+            TagRule::compile(&bad),
+            Err(PolicyError::InvalidRule { .. })
+        ));
     }
 }

@@ -1,1 +1,240 @@
+//! The cairn HTTP application: mounts the protocol adapters, authenticates
+//! requests, and serves tokens, metrics and health.
+//!
+//! The rule of this layer: it wires things together and owns cross-cutting
+//! concerns (authentication, logs, metrics, shutdown). It makes no artifact
+//! decisions; those belong to the adapters and the core.
 
+pub mod auth;
+pub mod config;
+mod observe;
+
+use anyhow::Context;
+use auth::{AuthFailure, Authenticator};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use cairn_core::access::{AccessPolicy, RequestAuth};
+use cairn_core::policy::TagRule;
+use cairn_oci::{OciApi, OciConfig};
+use cairn_store::{BlobStore, Blobs, MetaStore};
+pub use config::Config;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub config: Config,
+    pub auth: Authenticator,
+    pub oci: OciApi,
+    pub blob_store: Arc<dyn BlobStore>,
+    pub meta: Arc<dyn MetaStore>,
+}
+
+/// A built application, plus the admin secret if this start created it.
+pub struct App {
+    pub router: Router,
+    pub state: Arc<AppState>,
+    pub new_admin_secret: Option<String>,
+}
+
+impl App {
+    /// Opens the stores named by `config` and builds the router.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let (blob_store, meta) =
+            cairn_store::open_embedded(&config.data_dir, config.database_url.as_deref())
+                .await
+                .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+        let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
+        let access = AccessPolicy {
+            anonymous_read: config.auth.anonymous_read,
+        };
+        let tag_rules = config
+            .oci
+            .immutable_tags
+            .iter()
+            .map(TagRule::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        let auth = Authenticator::new(
+            meta.clone(),
+            config.auth.service.clone(),
+            config.auth.token_ttl_secs,
+            access,
+        )
+        .await?;
+        let oci = OciApi {
+            blobs: Arc::new(Blobs::new(blob_store.clone())),
+            meta: meta.clone(),
+            config: OciConfig {
+                access,
+                tag_rules,
+                max_manifest_bytes: config.oci.max_manifest_bytes,
+            },
+        };
+        let state = Arc::new(AppState {
+            config,
+            auth,
+            oci,
+            blob_store,
+            meta,
+        });
+        let router = Router::new()
+            .route("/v2", any(oci_handler))
+            .route("/v2/", any(oci_handler))
+            .route("/v2/{*rest}", any(oci_handler))
+            .route("/auth/token", get(token_handler))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(ready_handler))
+            .route("/metrics", get(observe::metrics_handler))
+            .layer(axum::middleware::from_fn(observe::observe))
+            .with_state(state.clone());
+        Ok(App {
+            router,
+            state,
+            new_admin_secret,
+        })
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
+/// connections and lets in-flight requests finish (up to the configured grace).
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(app.state.config.shutdown_grace_secs);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, app.router).with_graceful_shutdown(signal);
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => return Ok(res??),
+        _ = stopping_rx => {}
+    }
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(res) => res??,
+        Err(_) => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "requests still running after the grace period; exiting"
+        ),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The URL of the token endpoint, as the client reached us.
+fn realm(config: &Config, headers: &HeaderMap) -> String {
+    match &config.public_url {
+        Some(url) => format!("{}/auth/token", url.trim_end_matches('/')),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}/auth/token")
+        }
+    }
+}
+
+fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Response {
+    let challenge = format!(
+        r#"Bearer realm="{}",service="{}""#,
+        realm(&state.config, headers),
+        state.auth.service()
+    );
+    let message = match why {
+        AuthFailure::BadCredentials => "invalid credentials",
+        AuthFailure::Malformed => "malformed Authorization header",
+    };
+    tracing::warn!(reason = message, "authentication failed");
+    let body = serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": message, "detail": null}]});
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let principal = match state.auth.authenticate(&parts.headers).await {
+        Ok(p) => p,
+        Err(e) => return unauthorized(&state, &parts.headers, e),
+    };
+    let auth = RequestAuth {
+        principal,
+        realm: realm(&state.config, &parts.headers),
+        service: state.auth.service().to_string(),
+    };
+    state
+        .oci
+        .handle(parts.method, parts.uri, parts.headers, body, auth)
+        .await
+}
+
+/// `GET /auth/token?service=&scope=...`: the Docker token endpoint.
+async fn token_handler(State(state): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    let (parts, _) = req.into_parts();
+    let principal = match state.auth.authenticate(&parts.headers).await {
+        Ok(p) => p,
+        Err(e) => return unauthorized(&state, &parts.headers, e),
+    };
+    let scopes: Vec<String> = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("scope="))
+        .flat_map(|v| {
+            let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            v.split(' ').map(str::to_string).collect::<Vec<_>>()
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (token, expires_in) = state.auth.issue_token(&principal, &scopes);
+    tracing::debug!(principal = principal.name(), ?scopes, "token issued");
+    axum::Json(serde_json::json!({
+        "token": token,
+        "access_token": token,
+        "expires_in": expires_in,
+    }))
+    .into_response()
+}
+
+/// `GET /readyz`: ready when both stores answer.
+async fn ready_handler(State(state): State<Arc<AppState>>) -> Response {
+    let blobs = state
+        .blob_store
+        .ping()
+        .await
+        .map_err(|e| format!("blob store: {e}"));
+    let meta = state
+        .meta
+        .ping()
+        .await
+        .map_err(|e| format!("metadata store: {e}"));
+    match (blobs, meta) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        (b, m) => {
+            let why: Vec<String> = [b.err(), m.err()].into_iter().flatten().collect();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {}\n", why.join("; ")),
+            )
+                .into_response()
+        }
+    }
+}

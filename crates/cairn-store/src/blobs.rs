@@ -73,7 +73,10 @@ impl futures::Stream for Checked {
                 p.count += b.len() as u64;
                 if expected.is_some_and(|e| p.count > e) {
                     p.length_mismatch = true;
-                    Some(Err(io::Error::new(io::ErrorKind::InvalidData, "body too long")))
+                    Some(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "body too long",
+                    )))
                 } else {
                     if let Some(h) = p.hasher.as_mut() {
                         h.update(&b);
@@ -84,7 +87,10 @@ impl futures::Stream for Checked {
             Poll::Ready(Some(Err(e))) => Some(Err(e)),
             Poll::Ready(None) if expected.is_some_and(|e| p.count != e) => {
                 p.length_mismatch = true;
-                Some(Err(io::Error::new(io::ErrorKind::InvalidData, "body too short")))
+                Some(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "body too short",
+                )))
             }
             Poll::Ready(None) => None,
         };
@@ -118,7 +124,10 @@ impl Blobs {
 
     /// Bytes staged so far in an upload.
     pub async fn size(&self, id: &str) -> Result<u64, UploadError> {
-        self.store.upload_size(id).await?.ok_or(UploadError::NotFound)
+        self.store
+            .upload_size(id)
+            .await?
+            .ok_or(UploadError::NotFound)
     }
 
     /// Appends a chunk. `offset` (from a Content-Range) must equal the staged
@@ -228,13 +237,19 @@ impl Blobs {
     /// [`Blobs::put`] for bytes already in memory (small documents such as manifests).
     pub async fn put_bytes(&self, digest: &Digest, bytes: Bytes) -> Result<u64, UploadError> {
         let len = bytes.len() as u64;
-        self.put(digest, Some(len), futures::stream::once(async { Ok(bytes) }).boxed())
-            .await
+        self.put(
+            digest,
+            Some(len),
+            futures::stream::once(async { Ok(bytes) }).boxed(),
+        )
+        .await
     }
 
     fn cached_hasher(&self, id: &str, size: u64) -> Option<Hasher> {
         let map = self.hashers.lock().expect("hashers");
-        map.get(id).filter(|(n, _)| *n == size).map(|(_, h)| h.clone())
+        map.get(id)
+            .filter(|(n, _)| *n == size)
+            .map(|(_, h)| h.clone())
     }
 
     fn take_hasher(&self, id: &str, size: u64) -> Option<Hasher> {

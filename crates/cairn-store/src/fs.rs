@@ -174,7 +174,10 @@ impl BlobStore for FsBlobStore {
                         }
                     }
                 }
-                Err(io::Error::new(ErrorKind::UnexpectedEof, "upload body ended early"))
+                Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "upload body ended early",
+                ))
             })();
             if outcome.is_err() {
                 // All or nothing: roll back to where this append started.
@@ -243,6 +246,8 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn ping(&self) -> io::Result<()> {
-        tokio::fs::metadata(self.root.join("blobs")).await.map(|_| ())
+        tokio::fs::metadata(self.root.join("blobs"))
+            .await
+            .map(|_| ())
     }
 }

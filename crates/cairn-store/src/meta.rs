@@ -48,9 +48,18 @@ pub struct UserRecord {
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
     /// Records that `repository` holds the blob `digest`.
-    async fn link_blob(&self, repository: &str, digest: &Digest, size: u64) -> Result<(), StoreError>;
+    async fn link_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError>;
     /// Size of `digest` if `repository` holds it.
-    async fn linked_blob(&self, repository: &str, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    async fn linked_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError>;
     /// Size of `digest` if any repository holds it (for automatic mounts).
     async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
     /// Removes a blob from a repository. Returns whether it was there.
@@ -64,21 +73,48 @@ pub trait MetaStore: Send + Sync + 'static {
         tags: &[String],
         rules: &[TagRule],
     ) -> Result<Vec<TagChange>, StoreError>;
-    async fn manifest(&self, repository: &str, digest: &Digest) -> Result<Option<ManifestRecord>, StoreError>;
+    async fn manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<ManifestRecord>, StoreError>;
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, StoreError>;
     /// Deletes a manifest and the tags that point to it (refused if a rule
     /// protects one of them). Returns whether it existed.
-    async fn delete_manifest(&self, repository: &str, digest: &Digest, rules: &[TagRule]) -> Result<bool, StoreError>;
+    async fn delete_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        rules: &[TagRule],
+    ) -> Result<bool, StoreError>;
     /// Deletes one tag, leaving its manifest. Returns whether it existed.
-    async fn delete_tag(&self, repository: &str, tag: &str, rules: &[TagRule]) -> Result<bool, StoreError>;
+    async fn delete_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        rules: &[TagRule],
+    ) -> Result<bool, StoreError>;
     /// Tags in lexical order after `last`, at most `limit`.
-    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError>;
+    async fn list_tags(
+        &self,
+        repository: &str,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// Whether the repository has ever held anything.
     async fn repository_exists(&self, repository: &str) -> Result<bool, StoreError>;
     /// Repository names in lexical order after `last`, at most `limit`.
-    async fn list_repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError>;
+    async fn list_repositories(
+        &self,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// Manifests in `repository` whose subject is `subject`.
-    async fn referrers(&self, repository: &str, subject: &Digest) -> Result<Vec<ManifestRecord>, StoreError>;
+    async fn referrers(
+        &self,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<ManifestRecord>, StoreError>;
 
     /// Records an upload session and the repository it belongs to.
     async fn create_upload(&self, id: &str, repository: &str) -> Result<(), StoreError>;

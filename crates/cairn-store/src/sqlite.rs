@@ -72,11 +72,13 @@ async fn ensure_repository(
     tx: &mut sqlx::SqliteConnection,
     repository: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(repository)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(repository)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -85,16 +87,23 @@ async fn current_tag(
     repository: &str,
     tag: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
-        .bind(repository)
-        .bind(tag)
-        .fetch_optional(&mut *tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
+            .bind(repository)
+            .bind(tag)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )
 }
 
 #[async_trait]
 impl MetaStore for SqliteMetaStore {
-    async fn link_blob(&self, repository: &str, digest: &Digest, size: u64) -> Result<(), StoreError> {
+    async fn link_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         ensure_repository(&mut tx, repository).await?;
         sqlx::query(
@@ -111,7 +120,11 @@ impl MetaStore for SqliteMetaStore {
         Ok(())
     }
 
-    async fn linked_blob(&self, repository: &str, digest: &Digest) -> Result<Option<u64>, StoreError> {
+    async fn linked_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError> {
         let size: Option<i64> =
             sqlx::query_scalar("SELECT size FROM blob_links WHERE repository = $1 AND digest = $2")
                 .bind(repository)
@@ -122,10 +135,11 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
-        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blob_links WHERE digest = $1 LIMIT 1")
-            .bind(digest.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let size: Option<i64> =
+            sqlx::query_scalar("SELECT size FROM blob_links WHERE digest = $1 LIMIT 1")
+                .bind(digest.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
         Ok(size.map(|s| s as u64))
     }
 
@@ -189,7 +203,11 @@ impl MetaStore for SqliteMetaStore {
         Ok(changes)
     }
 
-    async fn manifest(&self, repository: &str, digest: &Digest) -> Result<Option<ManifestRecord>, StoreError> {
+    async fn manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<ManifestRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM manifests WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest.to_string())
@@ -199,22 +217,29 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, StoreError> {
-        let d: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
-            .bind(repository)
-            .bind(tag)
-            .fetch_optional(&self.reader)
-            .await?;
+        let d: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
+                .bind(repository)
+                .bind(tag)
+                .fetch_optional(&self.reader)
+                .await?;
         d.as_deref().map(digest).transpose()
     }
 
-    async fn delete_manifest(&self, repository: &str, digest: &Digest, rules: &[TagRule]) -> Result<bool, StoreError> {
+    async fn delete_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        rules: &[TagRule],
+    ) -> Result<bool, StoreError> {
         let d = digest.to_string();
         let mut tx = self.writer.begin().await?;
-        let tags: Vec<String> = sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
-            .bind(repository)
-            .bind(&d)
-            .fetch_all(&mut *tx)
-            .await?;
+        let tags: Vec<String> =
+            sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
+                .bind(repository)
+                .bind(&d)
+                .fetch_all(&mut *tx)
+                .await?;
         for tag in &tags {
             check_tag_change(rules, repository, tag, Some(&d), None)?;
         }
@@ -232,7 +257,12 @@ impl MetaStore for SqliteMetaStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_tag(&self, repository: &str, tag: &str, rules: &[TagRule]) -> Result<bool, StoreError> {
+    async fn delete_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        rules: &[TagRule],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let Some(current) = current_tag(&mut tx, repository, tag).await? else {
             return Ok(false);
@@ -247,7 +277,12 @@ impl MetaStore for SqliteMetaStore {
         Ok(true)
     }
 
-    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn list_tags(
+        &self,
+        repository: &str,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT tag FROM tags WHERE repository = $1 AND tag > $2 ORDER BY tag LIMIT $3",
         )
@@ -266,20 +301,32 @@ impl MetaStore for SqliteMetaStore {
         Ok(found.is_some())
     }
 
-    async fn list_repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
-            .bind(last.unwrap_or(""))
-            .bind(limit as i64)
-            .fetch_all(&self.reader)
-            .await?)
+    async fn list_repositories(
+        &self,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(last.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await?)
     }
 
-    async fn referrers(&self, repository: &str, subject: &Digest) -> Result<Vec<ManifestRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM manifests WHERE repository = $1 AND subject = $2 ORDER BY digest")
-            .bind(repository)
-            .bind(subject.to_string())
-            .fetch_all(&self.reader)
-            .await?;
+    async fn referrers(
+        &self,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<ManifestRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM manifests WHERE repository = $1 AND subject = $2 ORDER BY digest",
+        )
+        .bind(repository)
+        .bind(subject.to_string())
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter().map(manifest_from_row).collect()
     }
 
@@ -297,10 +344,12 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn upload_repository(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT repository FROM uploads WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT repository FROM uploads WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     async fn delete_upload(&self, id: &str) -> Result<(), StoreError> {
@@ -340,11 +389,13 @@ impl MetaStore for SqliteMetaStore {
 
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
         let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
             .bind(key)
             .fetch_one(&mut *tx)

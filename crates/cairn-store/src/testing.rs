@@ -31,29 +31,65 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
 
     // Monolithic put, read, range read.
     assert_eq!(store.stat(&hello).await.unwrap(), None);
-    assert_eq!(blobs.put(&hello, Some(11), body(&[b"hello ", b"world"])).await.unwrap(), 11);
+    assert_eq!(
+        blobs
+            .put(&hello, Some(11), body(&[b"hello ", b"world"]))
+            .await
+            .unwrap(),
+        11
+    );
     assert_eq!(store.stat(&hello).await.unwrap(), Some(11));
-    assert_eq!(read_all(&*store, &hello, None).await.unwrap(), b"hello world");
-    assert_eq!(read_all(&*store, &hello, Some((6, 11))).await.unwrap(), b"world");
+    assert_eq!(
+        read_all(&*store, &hello, None).await.unwrap(),
+        b"hello world"
+    );
+    assert_eq!(
+        read_all(&*store, &hello, Some((6, 11))).await.unwrap(),
+        b"world"
+    );
     // Putting the same bytes again is harmless.
-    blobs.put_bytes(&hello, Bytes::from_static(b"hello world")).await.unwrap();
+    blobs
+        .put_bytes(&hello, Bytes::from_static(b"hello world"))
+        .await
+        .unwrap();
 
     // A digest mismatch publishes nothing.
     let other = Digest::sha256_of(b"other");
-    let err = blobs.put(&other, None, body(&[b"not other"])).await.unwrap_err();
+    let err = blobs
+        .put(&other, None, body(&[b"not other"]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, UploadError::DigestMismatch { .. }));
     assert_eq!(store.stat(&other).await.unwrap(), None);
 
     // A declared length that the body does not match stores nothing.
-    let err = blobs.put(&other, Some(3), body(&[b"other"])).await.unwrap_err();
+    let err = blobs
+        .put(&other, Some(3), body(&[b"other"]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, UploadError::LengthMismatch { .. }));
     assert_eq!(store.stat(&other).await.unwrap(), None);
 
     // Chunked upload, with an out-of-order chunk and a failed chunk rolled back.
     let id = blobs.start().await.unwrap();
-    assert_eq!(blobs.append(&id, Some(0), Some(6), body(&[b"hello "])).await.unwrap(), 6);
-    let err = blobs.append(&id, Some(3), None, body(&[b"xx"])).await.unwrap_err();
-    assert!(matches!(err, UploadError::OutOfOrder { size: 6, requested: 3 }));
+    assert_eq!(
+        blobs
+            .append(&id, Some(0), Some(6), body(&[b"hello "]))
+            .await
+            .unwrap(),
+        6
+    );
+    let err = blobs
+        .append(&id, Some(3), None, body(&[b"xx"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        UploadError::OutOfOrder {
+            size: 6,
+            requested: 3
+        }
+    ));
     let failing = stream::iter(vec![
         Ok(Bytes::from_static(b"wor")),
         Err(std::io::Error::other("client went away")),
@@ -61,22 +97,40 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
     .boxed();
     assert!(blobs.append(&id, None, None, failing).await.is_err());
     assert_eq!(blobs.size(&id).await.unwrap(), 6);
-    assert_eq!(blobs.append(&id, None, None, body(&[b"world"])).await.unwrap(), 11);
+    assert_eq!(
+        blobs
+            .append(&id, None, None, body(&[b"world"]))
+            .await
+            .unwrap(),
+        11
+    );
     // Not visible until finished.
     let sha512 = Digest::of(cairn_core::Algorithm::Sha512, b"hello world");
     assert_eq!(store.stat(&sha512).await.unwrap(), None);
     // A sha512 digest is verified by re-reading the staged bytes.
     assert_eq!(blobs.finish(&id, &sha512).await.unwrap(), 11);
-    assert_eq!(read_all(&*store, &sha512, None).await.unwrap(), b"hello world");
+    assert_eq!(
+        read_all(&*store, &sha512, None).await.unwrap(),
+        b"hello world"
+    );
     assert!(matches!(blobs.size(&id).await, Err(UploadError::NotFound)));
 
     // A second Blobs (another replica) can finish an upload the first began.
     let id = blobs.start().await.unwrap();
-    blobs.append(&id, None, None, body(&[b"hello "])).await.unwrap();
+    blobs
+        .append(&id, None, None, body(&[b"hello "]))
+        .await
+        .unwrap();
     let replica = Blobs::new(store.clone());
-    replica.append(&id, Some(6), None, body(&[b"world"])).await.unwrap();
+    replica
+        .append(&id, Some(6), None, body(&[b"world"]))
+        .await
+        .unwrap();
     let mismatch = Digest::sha256_of(b"hello");
-    assert!(matches!(replica.finish(&id, &mismatch).await, Err(UploadError::DigestMismatch { .. })));
+    assert!(matches!(
+        replica.finish(&id, &mismatch).await,
+        Err(UploadError::DigestMismatch { .. })
+    ));
 
     // Empty blobs, abort, delete.
     let empty = Digest::sha256_of(b"");
@@ -125,28 +179,65 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     let m2 = record("prod/app", b"m2", Some(&m1.digest));
     let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        meta.put_manifest(&m1, &tags(&["v1", "latest"]), &rules).await.unwrap(),
+        meta.put_manifest(&m1, &tags(&["v1", "latest"]), &rules)
+            .await
+            .unwrap(),
         vec![TagChange::Created, TagChange::Created]
     );
-    assert_eq!(meta.put_manifest(&m1, &tags(&["v1"]), &rules).await.unwrap(), vec![TagChange::Unchanged]);
     assert_eq!(
-        meta.put_manifest(&m2, &tags(&["latest"]), &rules).await.unwrap(),
-        vec![TagChange::Moved { from: m1.digest.clone() }]
+        meta.put_manifest(&m1, &tags(&["v1"]), &rules)
+            .await
+            .unwrap(),
+        vec![TagChange::Unchanged]
     );
-    let err = meta.put_manifest(&m2, &tags(&["v1"]), &rules).await.unwrap_err();
-    assert!(matches!(err, StoreError::Policy(PolicyError::ImmutableTag { .. })));
-    assert_eq!(meta.resolve_tag("prod/app", "v1").await.unwrap(), Some(m1.digest.clone()));
+    assert_eq!(
+        meta.put_manifest(&m2, &tags(&["latest"]), &rules)
+            .await
+            .unwrap(),
+        vec![TagChange::Moved {
+            from: m1.digest.clone()
+        }]
+    );
+    let err = meta
+        .put_manifest(&m2, &tags(&["v1"]), &rules)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Policy(PolicyError::ImmutableTag { .. })
+    ));
+    assert_eq!(
+        meta.resolve_tag("prod/app", "v1").await.unwrap(),
+        Some(m1.digest.clone())
+    );
     assert!(meta.delete_tag("prod/app", "v1", &rules).await.is_err());
-    assert!(meta.delete_manifest("prod/app", &m1.digest, &rules).await.is_err());
-    assert_eq!(meta.manifest("prod/app", &m2.digest).await.unwrap(), Some(m2.clone()));
-    assert_eq!(meta.referrers("prod/app", &m1.digest).await.unwrap(), vec![m2.clone()]);
+    assert!(meta
+        .delete_manifest("prod/app", &m1.digest, &rules)
+        .await
+        .is_err());
+    assert_eq!(
+        meta.manifest("prod/app", &m2.digest).await.unwrap(),
+        Some(m2.clone())
+    );
+    assert_eq!(
+        meta.referrers("prod/app", &m1.digest).await.unwrap(),
+        vec![m2.clone()]
+    );
 
     // Tag pagination is lexical.
     for t in ["c", "a", "b"] {
-        meta.put_manifest(&record("dev/app", b"x", None), &tags(&[t]), &rules).await.unwrap();
+        meta.put_manifest(&record("dev/app", b"x", None), &tags(&[t]), &rules)
+            .await
+            .unwrap();
     }
-    assert_eq!(meta.list_tags("dev/app", None, 2).await.unwrap(), tags(&["a", "b"]));
-    assert_eq!(meta.list_tags("dev/app", Some("b"), 10).await.unwrap(), tags(&["c"]));
+    assert_eq!(
+        meta.list_tags("dev/app", None, 2).await.unwrap(),
+        tags(&["a", "b"])
+    );
+    assert_eq!(
+        meta.list_tags("dev/app", Some("b"), 10).await.unwrap(),
+        tags(&["c"])
+    );
     assert!(meta.delete_tag("dev/app", "c", &rules).await.unwrap());
     assert!(!meta.delete_tag("dev/app", "c", &rules).await.unwrap());
     let x = Digest::sha256_of(b"x");
@@ -154,11 +245,20 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     assert_eq!(meta.resolve_tag("dev/app", "a").await.unwrap(), None);
     assert!(meta.repository_exists("dev/app").await.unwrap());
     assert!(!meta.repository_exists("nope").await.unwrap());
-    assert_eq!(meta.list_repositories(None, 2).await.unwrap(), tags(&["a/b", "dev/app"]));
-    assert_eq!(meta.list_repositories(Some("dev/app"), 2).await.unwrap(), tags(&["prod/app"]));
+    assert_eq!(
+        meta.list_repositories(None, 2).await.unwrap(),
+        tags(&["a/b", "dev/app"])
+    );
+    assert_eq!(
+        meta.list_repositories(Some("dev/app"), 2).await.unwrap(),
+        tags(&["prod/app"])
+    );
 
     meta.create_upload("u1", "up/repo").await.unwrap();
-    assert_eq!(meta.upload_repository("u1").await.unwrap().as_deref(), Some("up/repo"));
+    assert_eq!(
+        meta.upload_repository("u1").await.unwrap().as_deref(),
+        Some("up/repo")
+    );
     meta.delete_upload("u1").await.unwrap();
     assert_eq!(meta.upload_repository("u1").await.unwrap(), None);
 

@@ -1,0 +1,271 @@
+//! Manifests by tag or digest: PUT, GET, HEAD, DELETE.
+
+use crate::blobs::{etag_matches, DOCKER_CONTENT_DIGEST, IMMUTABLE};
+use crate::error::{OciError, OciResult};
+use crate::{OciApi, Request};
+use axum::body::Body;
+use axum::http::{header, HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use cairn_core::manifest::{parse_manifest, ManifestKind};
+use cairn_core::{Action, Digest, Reference, RepoName, Tag};
+use cairn_store::ManifestRecord;
+use futures::TryStreamExt;
+
+const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
+const OCI_TAG: HeaderName = HeaderName::from_static("oci-tag");
+
+impl OciApi {
+    /// Reads a request body, refusing it once it passes `limit` bytes.
+    async fn read_limited(&self, body: Body, limit: usize) -> Result<Bytes, OciError> {
+        let too_large = || OciError::too_large(format!("manifest exceeds the {limit}-byte limit"));
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| OciError::manifest_invalid(format!("could not read the body: {e}")))?
+        {
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.into())
+    }
+
+    pub(crate) async fn put_manifest(
+        &self,
+        name: &RepoName,
+        reference: &Reference,
+        req: &Request,
+        body: Body,
+    ) -> OciResult {
+        self.check(req, name.as_str(), Action::Push)?;
+        let limit = self.config.max_manifest_bytes;
+        if req.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(OciError::too_large(format!(
+                "manifest exceeds the {limit}-byte limit"
+            )));
+        }
+        // `?tag=` parameters (OCI 1.1): tags set in the same transaction,
+        // each acknowledged with an `OCI-Tag` response header.
+        let mut tags = Vec::new();
+        for t in req.query_all("tag") {
+            tags.push(Tag::parse(&t).map_err(|e| OciError::manifest_invalid(e.to_string()))?);
+        }
+        let param_tags = tags.clone();
+        let wanted_digest = match req.query("digest") {
+            Some(d) => Some(
+                d.parse::<Digest>()
+                    .map_err(|e| OciError::digest_invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let content_type = req.header(header::CONTENT_TYPE).map(str::to_string);
+        let expected_len = req.content_length();
+        let bytes = self.read_limited(body, limit).await?;
+        if expected_len.is_some_and(|n| n != bytes.len() as u64) {
+            return Err(OciError::size_invalid(
+                "body length does not match Content-Length",
+            ));
+        }
+        // The digest the client names (in the path, or `?digest=` beside a
+        // tag) must be the digest of the bytes; a tag alone means sha256.
+        let claimed = match reference {
+            Reference::Digest(d) => Some(d.clone()),
+            Reference::Tag(t) => {
+                tags.push(t.clone());
+                wanted_digest
+            }
+        };
+        let digest = match claimed {
+            Some(d) => {
+                let actual = Digest::of(d.algorithm(), &bytes);
+                if actual != d {
+                    return Err(OciError::digest_invalid(format!(
+                        "manifest digest is {actual}, not {d}"
+                    )));
+                }
+                actual
+            }
+            None => Digest::sha256_of(&bytes),
+        };
+        let parsed = parse_manifest(content_type.as_deref(), &bytes)
+            .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
+        self.check_references(name, &parsed).await?;
+
+        // Blob first, metadata second: the bytes are durable before any
+        // record points at them.
+        self.blobs.put_bytes(&digest, bytes.clone()).await?;
+        let record = ManifestRecord {
+            repository: name.to_string(),
+            digest: digest.clone(),
+            media_type: parsed.media_type.clone(),
+            size: bytes.len() as u64,
+            subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
+            artifact_type: parsed.artifact_type.clone(),
+            annotations: parsed
+                .annotations
+                .as_ref()
+                .map(|a| serde_json::to_string(a).expect("string map")),
+        };
+        let tag_names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        let changes = self
+            .meta
+            .put_manifest(&record, &tag_names, &self.config.tag_rules)
+            .await?;
+        for (tag, change) in tag_names.iter().zip(&changes) {
+            tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
+        }
+        tracing::info!(repository = %name, %digest, media_type = %parsed.media_type, "manifest stored");
+        let mut resp = (
+            StatusCode::CREATED,
+            [
+                (header::LOCATION, format!("/v2/{name}/manifests/{digest}")),
+                (DOCKER_CONTENT_DIGEST, digest.to_string()),
+                (header::CONTENT_LENGTH, "0".to_string()),
+            ],
+        )
+            .into_response();
+        for tag in &param_tags {
+            resp.headers_mut()
+                .append(OCI_TAG, tag.as_str().parse().expect("tag header"));
+        }
+        if let Some(subject) = &parsed.subject {
+            resp.headers_mut().insert(
+                OCI_SUBJECT,
+                subject.digest.to_string().parse().expect("digest header"),
+            );
+        }
+        Ok(resp)
+    }
+
+    /// Every blob an image manifest names, and every manifest an index names,
+    /// must already be in the repository. The subject need not exist.
+    async fn check_references(
+        &self,
+        name: &RepoName,
+        parsed: &cairn_core::manifest::ParsedManifest,
+    ) -> Result<(), OciError> {
+        for blob in parsed.blobs.iter().filter(|b| !b.may_be_absent()) {
+            match self.meta.linked_blob(name.as_str(), &blob.digest).await? {
+                None => {
+                    return Err(OciError::manifest_blob_unknown(format!(
+                        "blob {} is not in {name}: push it first",
+                        blob.digest
+                    )))
+                }
+                Some(size) if size != blob.size => {
+                    return Err(OciError::manifest_invalid(format!(
+                        "descriptor of {} says {} bytes, the blob has {size}",
+                        blob.digest, blob.size
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        if parsed.kind == ManifestKind::Index {
+            for m in &parsed.manifests {
+                if self
+                    .meta
+                    .manifest(name.as_str(), &m.digest)
+                    .await?
+                    .is_none()
+                {
+                    return Err(OciError::manifest_blob_unknown(format!(
+                        "manifest {} is not in {name}: push it first",
+                        m.digest
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolve(&self, name: &RepoName, reference: &Reference) -> Result<Digest, OciError> {
+        match reference {
+            Reference::Digest(d) => Ok(d.clone()),
+            Reference::Tag(t) => self
+                .meta
+                .resolve_tag(name.as_str(), t.as_str())
+                .await?
+                .ok_or_else(|| OciError::manifest_unknown(format!("tag {t} is not in {name}"))),
+        }
+    }
+
+    pub(crate) async fn get_manifest(
+        &self,
+        name: &RepoName,
+        reference: &Reference,
+        req: &Request,
+    ) -> OciResult {
+        self.check(req, name.as_str(), Action::Pull)?;
+        let digest = self.resolve(name, reference).await?;
+        let record = self
+            .meta
+            .manifest(name.as_str(), &digest)
+            .await?
+            .ok_or_else(|| {
+                OciError::manifest_unknown(format!("manifest {reference} is not in {name}"))
+            })?;
+        let by_digest = matches!(reference, Reference::Digest(_));
+        let d = digest.to_string();
+        let headers = [
+            (header::CONTENT_TYPE, record.media_type.clone()),
+            (DOCKER_CONTENT_DIGEST, d.clone()),
+            (header::ETAG, format!("\"{d}\"")),
+            (
+                header::CACHE_CONTROL,
+                if by_digest {
+                    IMMUTABLE.to_string()
+                } else {
+                    "no-cache".to_string()
+                },
+            ),
+            (header::CONTENT_LENGTH, record.size.to_string()),
+        ];
+        if etag_matches(req, &digest) {
+            let mut resp = (StatusCode::NOT_MODIFIED, headers).into_response();
+            resp.headers_mut().remove(header::CONTENT_LENGTH);
+            return Ok(resp);
+        }
+        if req.method == axum::http::Method::HEAD {
+            return Ok((StatusCode::OK, headers).into_response());
+        }
+        let stream = self
+            .blobs
+            .store()
+            .read(&digest, None)
+            .await?
+            .ok_or_else(|| {
+                OciError::internal(format!("manifest {digest} is missing from storage"))
+            })?;
+        Ok((StatusCode::OK, headers, Body::from_stream(stream)).into_response())
+    }
+
+    pub(crate) async fn delete_manifest(
+        &self,
+        name: &RepoName,
+        reference: &Reference,
+        req: &Request,
+    ) -> OciResult {
+        self.check(req, name.as_str(), Action::Delete)?;
+        let rules = &self.config.tag_rules;
+        let found = match reference {
+            Reference::Tag(t) => {
+                self.meta
+                    .delete_tag(name.as_str(), t.as_str(), rules)
+                    .await?
+            }
+            Reference::Digest(d) => self.meta.delete_manifest(name.as_str(), d, rules).await?,
+        };
+        if !found {
+            return Err(OciError::manifest_unknown(format!(
+                "{reference} is not in {name}"
+            )));
+        }
+        tracing::info!(repository = %name, %reference, "manifest reference deleted");
+        Ok(StatusCode::ACCEPTED.into_response())
+    }
+}

@@ -1,0 +1,196 @@
+//! Configuration: typed structs, filled from a TOML file and then from
+//! `CAIRN_*` environment variables, which override the file.
+//!
+//! Every option can be set from the environment: `CAIRN_LISTEN` sets
+//! `listen`, and a double underscore descends into a table, so
+//! `CAIRN_OCI__MAX_MANIFEST_BYTES=1048576` sets `oci.max_manifest_bytes`.
+//! Values are read as TOML literals when they parse as one (numbers,
+//! booleans, arrays, inline tables) and as plain strings otherwise.
+
+use anyhow::{bail, Context};
+use cairn_core::policy::TagRuleConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the embedded default keeps blobs (`blobs/`) and the SQLite database.
+    pub data_dir: PathBuf,
+    /// The URL clients reach cairn at (e.g. behind a proxy); used in token
+    /// realms. Derived from the request's Host header when unset.
+    pub public_url: Option<String>,
+    /// Metadata database URL; defaults to `sqlite://<data_dir>/cairn.db`.
+    pub database_url: Option<String>,
+    /// `text` (default) or `json` logs.
+    pub log_format: String,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    pub auth: AuthConfig,
+    pub oci: OciSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether reads need no credential.
+    pub anonymous_read: bool,
+    /// Lifetime of tokens issued by the token endpoint.
+    pub token_ttl_secs: u64,
+    /// The service name in challenges and tokens.
+    pub service: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OciSettings {
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Tags that, once set, can be neither moved nor deleted.
+    pub immutable_tags: Vec<TagRuleConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:5000".into(),
+            data_dir: "./cairn-data".into(),
+            public_url: None,
+            database_url: None,
+            log_format: "text".into(),
+            shutdown_grace_secs: 30,
+            auth: AuthConfig::default(),
+            oci: OciSettings::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            anonymous_read: true,
+            token_ttl_secs: 300,
+            service: "cairn".into(),
+        }
+    }
+}
+
+impl Default for OciSettings {
+    fn default() -> Self {
+        OciSettings {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            immutable_tags: vec![],
+        }
+    }
+}
+
+/// Environment variables that configure the CLI itself rather than the server.
+const NOT_CONFIG: [&str; 1] = ["CAIRN_CONFIG"];
+
+impl Config {
+    /// Loads the TOML file (if any), then applies `CAIRN_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut root = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("CAIRN_") else {
+                continue;
+            };
+            if NOT_CONFIG.contains(&key.as_str()) || value.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            set_path(&mut root, &path, parse_env_value(&value))
+                .with_context(|| format!("applying environment variable {key}"))?;
+        }
+        let config: Config = toml::Value::Table(root)
+            .try_into()
+            .context("invalid configuration")?;
+        Ok(config)
+    }
+}
+
+fn parse_env_value(value: &str) -> toml::Value {
+    format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    match path {
+        [] => bail!("empty key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => bail!("{first} is not a table"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cairn.toml");
+        std::fs::write(
+            &file,
+            r#"
+listen = "127.0.0.1:7000"
+[auth]
+anonymous_read = false
+[[oci.immutable_tags]]
+name = "prod"
+repositories = "prod/**"
+tags = '^v\d+'
+"#,
+        )
+        .unwrap();
+        let env = [
+            ("CAIRN_LISTEN".to_string(), "127.0.0.1:7001".to_string()),
+            ("CAIRN_DATA_DIR".to_string(), "/tmp/x".to_string()),
+            (
+                "CAIRN_OCI__MAX_MANIFEST_BYTES".to_string(),
+                "1024".to_string(),
+            ),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7001");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.oci.max_manifest_bytes, 1024);
+        assert!(!c.auth.anonymous_read);
+        assert_eq!(c.oci.immutable_tags[0].name, "prod");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let env = [("CAIRN_LISTNE".to_string(), "x".to_string())];
+        let err = Config::load(None, env).unwrap_err();
+        assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+}

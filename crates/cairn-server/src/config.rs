@@ -117,7 +117,7 @@ impl Config {
         }
         let config: Config = toml::Value::Table(root)
             .try_into()
-            .context("invalid configuration")?;
+            .context("invalid configuration (from the config file and CAIRN_* environment variables)")?;
         Ok(config)
     }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the real clients the end-to-end tests drive, at pinned versions:
+# skopeo (Debian), crane and oras (Go module proxy), and the OCI
+# distribution-spec conformance suite (Go module proxy).
+# Go tools land in .tools/bin. A tool that cannot be installed is an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CRANE_VERSION=v0.22.1
+ORAS_VERSION=v1.3.6
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
+
+TOOLS="$PWD/.tools/bin"
+mkdir -p "$TOOLS"
+
+if ! command -v skopeo >/dev/null; then
+  echo "installing skopeo from Debian"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq skopeo >/dev/null
+fi
+command -v skopeo >/dev/null || { echo "FATAL: skopeo could not be installed" >&2; exit 1; }
+
+go_tool() { # name module@version
+  local name=$1 pkg=$2
+  if [ ! -x "$TOOLS/$name" ] || [ "$(cat "$TOOLS/.$name.version" 2>/dev/null)" != "$pkg" ]; then
+    echo "installing $name ($pkg)"
+    GOBIN="$TOOLS" GOFLAGS=-mod=mod go install "$pkg"
+    echo "$pkg" > "$TOOLS/.$name.version"
+  fi
+}
+go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION"
+go_tool conformance "github.com/opencontainers/distribution-spec/conformance@$CONFORMANCE_VERSION"
+
+for t in crane oras conformance; do
+  [ -x "$TOOLS/$t" ] || { echo "FATAL: $t was not installed" >&2; exit 1; }
+done
+echo "test tools ready: skopeo $(skopeo --version | awk '{print $3}'), crane $CRANE_VERSION, oras $ORAS_VERSION, conformance $CONFORMANCE_VERSION"

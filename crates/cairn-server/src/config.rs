@@ -86,8 +86,9 @@ impl Default for OciSettings {
     }
 }
 
-/// Environment variables that configure the CLI itself rather than the server.
-const NOT_CONFIG: [&str; 1] = ["CAIRN_CONFIG"];
+/// Environment variables that configure the CLI itself rather than the server:
+/// the config file path and the log filter (`CAIRN_LOG=debug`).
+const NOT_CONFIG: [&str; 2] = ["CAIRN_CONFIG", "CAIRN_LOG"];
 
 impl Config {
     /// Loads the TOML file (if any), then applies `CAIRN_*` variables from `env`.

@@ -116,9 +116,9 @@ impl Config {
             set_path(&mut root, &path, parse_env_value(&value))
                 .with_context(|| format!("applying environment variable {key}"))?;
         }
-        let config: Config = toml::Value::Table(root)
-            .try_into()
-            .context("invalid configuration (from the config file and CAIRN_* environment variables)")?;
+        let config: Config = toml::Value::Table(root).try_into().context(
+            "invalid configuration (from the config file and CAIRN_* environment variables)",
+        )?;
         Ok(config)
     }
 }

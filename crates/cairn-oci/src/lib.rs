@@ -17,9 +17,10 @@ mod manifests;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use cairn_core::access::{authorize, AccessPolicy, Denied, RequestAuth};
 use cairn_core::policy::TagRule;
-use cairn_core::Action;
+use cairn_core::{Action, Digest};
 use cairn_store::{Blobs, MetaStore};
 use endpoint::{Endpoint, ParseError};
 use error::{OciError, OciResult};
@@ -40,6 +41,35 @@ pub struct OciApi {
     pub blobs: Arc<Blobs>,
     pub meta: Arc<dyn MetaStore>,
     pub config: OciConfig,
+    /// Manifest bytes by digest. Content-addressed, so entries never go stale;
+    /// whether a repository still holds a manifest is always asked of `meta`.
+    manifest_cache: ManifestCache,
+}
+
+/// Weighs cached manifests by their size in bytes.
+#[derive(Clone)]
+struct ByteWeight;
+
+impl quick_cache::Weighter<Digest, Bytes> for ByteWeight {
+    fn weight(&self, _key: &Digest, value: &Bytes) -> u64 {
+        value.len() as u64 + 64
+    }
+}
+
+type ManifestCache = quick_cache::sync::Cache<Digest, Bytes, ByteWeight>;
+
+/// Memory given to cached manifest bytes.
+const MANIFEST_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+impl OciApi {
+    pub fn new(blobs: Arc<Blobs>, meta: Arc<dyn MetaStore>, config: OciConfig) -> Self {
+        OciApi {
+            blobs,
+            meta,
+            config,
+            manifest_cache: ManifestCache::with_weighter(16_384, MANIFEST_CACHE_BYTES, ByteWeight),
+        }
+    }
 }
 
 /// One request as the handlers see it. The body travels separately, to the

@@ -98,6 +98,7 @@ impl OciApi {
         // Blob first, metadata second: the bytes are durable before any
         // record points at them.
         self.blobs.put_bytes(&digest, bytes.clone()).await?;
+        self.manifest_cache.insert(digest.clone(), bytes.clone());
         let record = ManifestRecord {
             repository: name.to_string(),
             digest: digest.clone(),
@@ -183,15 +184,40 @@ impl OciApi {
         Ok(())
     }
 
-    async fn resolve(&self, name: &RepoName, reference: &Reference) -> Result<Digest, OciError> {
-        match reference {
-            Reference::Digest(d) => Ok(d.clone()),
-            Reference::Tag(t) => self
-                .meta
-                .resolve_tag(name.as_str(), t.as_str())
-                .await?
-                .ok_or_else(|| OciError::manifest_unknown(format!("tag {t} is not in {name}"))),
+    /// The manifest record a reference names in a repository, in one lookup.
+    async fn find_manifest(
+        &self,
+        name: &RepoName,
+        reference: &Reference,
+    ) -> Result<ManifestRecord, OciError> {
+        let record = match reference {
+            Reference::Digest(d) => self.meta.manifest(name.as_str(), d).await?,
+            Reference::Tag(t) => self.meta.tagged_manifest(name.as_str(), t.as_str()).await?,
+        };
+        record.ok_or_else(|| {
+            OciError::manifest_unknown(format!("manifest {reference} is not in {name}"))
+        })
+    }
+
+    /// A manifest's bytes: from the in-memory cache, which is safe to share
+    /// across repositories and replicas because it is keyed by digest, or
+    /// else read whole from the blob store (manifests are size-limited).
+    async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes, OciError> {
+        if let Some(bytes) = self.manifest_cache.get(digest) {
+            return Ok(bytes);
         }
+        let stream = self
+            .blobs
+            .store()
+            .read(digest, None)
+            .await?
+            .ok_or_else(|| {
+                OciError::internal(format!("manifest {digest} is missing from storage"))
+            })?;
+        let chunks: Vec<Bytes> = stream.try_collect().await?;
+        let bytes = Bytes::from(chunks.concat());
+        self.manifest_cache.insert(digest.clone(), bytes.clone());
+        Ok(bytes)
     }
 
     pub(crate) async fn get_manifest(
@@ -201,14 +227,8 @@ impl OciApi {
         req: &Request,
     ) -> OciResult {
         self.check(req, name.as_str(), Action::Pull)?;
-        let digest = self.resolve(name, reference).await?;
-        let record = self
-            .meta
-            .manifest(name.as_str(), &digest)
-            .await?
-            .ok_or_else(|| {
-                OciError::manifest_unknown(format!("manifest {reference} is not in {name}"))
-            })?;
+        let record = self.find_manifest(name, reference).await?;
+        let digest = record.digest.clone();
         let by_digest = matches!(reference, Reference::Digest(_));
         let d = digest.to_string();
         let headers = [
@@ -233,15 +253,8 @@ impl OciApi {
         if req.method == axum::http::Method::HEAD {
             return Ok((StatusCode::OK, headers).into_response());
         }
-        let stream = self
-            .blobs
-            .store()
-            .read(&digest, None)
-            .await?
-            .ok_or_else(|| {
-                OciError::internal(format!("manifest {digest} is missing from storage"))
-            })?;
-        Ok((StatusCode::OK, headers, Body::from_stream(stream)).into_response())
+        let bytes = self.manifest_bytes(&digest).await?;
+        Ok((StatusCode::OK, headers, bytes).into_response())
     }
 
     pub(crate) async fn delete_manifest(

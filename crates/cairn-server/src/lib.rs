@@ -66,15 +66,15 @@ impl App {
             access,
         )
         .await?;
-        let oci = OciApi {
-            blobs: Arc::new(Blobs::new(blob_store.clone())),
-            meta: meta.clone(),
-            config: OciConfig {
+        let oci = OciApi::new(
+            Arc::new(Blobs::new(blob_store.clone())),
+            meta.clone(),
+            OciConfig {
                 access,
                 tag_rules,
                 max_manifest_bytes: config.oci.max_manifest_bytes,
             },
-        };
+        );
         let state = Arc::new(AppState {
             config,
             auth,
@@ -114,6 +114,13 @@ pub async fn run(
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stopping_tx.send(());
     };
+    // Without TCP_NODELAY a streamed body written after its headers waits
+    // for the peer's delayed ACK (~40 ms) on every small response.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app.router).with_graceful_shutdown(signal);
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);

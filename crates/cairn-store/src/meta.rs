@@ -79,6 +79,12 @@ pub trait MetaStore: Send + Sync + 'static {
         digest: &Digest,
     ) -> Result<Option<ManifestRecord>, StoreError>;
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, StoreError>;
+    /// The manifest a tag points to, in one lookup (the hot path of pulls).
+    async fn tagged_manifest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ManifestRecord>, StoreError>;
     /// Deletes a manifest and the tags that point to it (refused if a rule
     /// protects one of them). Returns whether it existed.
     async fn delete_manifest(

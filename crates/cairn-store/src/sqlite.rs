@@ -226,6 +226,22 @@ impl MetaStore for SqliteMetaStore {
         d.as_deref().map(digest).transpose()
     }
 
+    async fn tagged_manifest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ManifestRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.* FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+             WHERE t.repository = $1 AND t.tag = $2",
+        )
+        .bind(repository)
+        .bind(tag)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(manifest_from_row).transpose()
+    }
+
     async fn delete_manifest(
         &self,
         repository: &str,

@@ -210,6 +210,14 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.resolve_tag("prod/app", "v1").await.unwrap(),
         Some(m1.digest.clone())
     );
+    assert_eq!(
+        meta.tagged_manifest("prod/app", "latest").await.unwrap(),
+        Some(m2.clone())
+    );
+    assert_eq!(
+        meta.tagged_manifest("prod/app", "nope").await.unwrap(),
+        None
+    );
     assert!(meta.delete_tag("prod/app", "v1", &rules).await.is_err());
     assert!(meta
         .delete_manifest("prod/app", &m1.digest, &rules)

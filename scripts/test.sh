@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints; unit, property, storage-suite and
 # in-process HTTP tests; then real clients against a real `cairn serve`: the
-# OCI conformance suite, skopeo/crane/oras, and the SIGKILL crash test.
+# OCI conformance suite, skopeo/crane/oras, a SIGTERM drain test and the
+# SIGKILL crash test.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
 # server logs land in test-output/ (conformance junit.xml included).
 set -euo pipefail
@@ -31,6 +32,9 @@ tests/e2e/conformance.sh
 
 step "skopeo, crane and oras"
 tests/e2e/clients.sh
+
+step "graceful shutdown under SIGTERM"
+python3 tests/e2e/shutdown.py "$CAIRN" "$OUT_DIR"
 
 step "crash safety under SIGKILL"
 python3 tests/e2e/crash.py "$CAIRN" "$OUT_DIR" 6

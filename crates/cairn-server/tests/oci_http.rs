@@ -758,3 +758,48 @@ async fn anonymous_reads_can_be_switched_off() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn docker_schema2_manifest_and_manifest_list() {
+    let t = TestApp::new().await;
+    let config = t.push_blob("legacy", b"{}").await;
+    let layer = t.push_blob("legacy", b"docker layer").await;
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":12}}]}}"#
+    );
+    let auth = t.basic();
+    let put = |reference: String, body: String, content_type: &'static str| {
+        let auth = auth.clone();
+        let t = &t;
+        async move {
+            t.send(
+                Method::PUT,
+                &format!("/v2/legacy/manifests/{reference}"),
+                Some(&auth),
+                &[("content-type", content_type)],
+                body.into_bytes(),
+            )
+            .await
+        }
+    };
+    let image_type = "application/vnd.docker.distribution.manifest.v2+json";
+    let r = put("amd64".into(), image.clone(), image_type).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let image_digest = r.header("docker-content-digest").unwrap().to_string();
+    let list = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{{"mediaType":"{image_type}","digest":"{image_digest}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+        image.len()
+    );
+    let list_type = "application/vnd.docker.distribution.manifest.list.v2+json";
+    assert_eq!(put("latest".into(), list.clone(), list_type).await.status, StatusCode::CREATED);
+    let r = t.anon(Method::GET, "/v2/legacy/manifests/latest").await;
+    assert_eq!(r.header("content-type"), Some(list_type));
+    assert_eq!(r.body, list.as_bytes());
+    // A list naming a manifest the repository does not hold is refused.
+    let dangling = list.replace(&image_digest, &cairn_core::Digest::sha256_of(b"nope").to_string());
+    let r = put("broken".into(), dangling, list_type).await;
+    assert_eq!(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
+    // The Content-Type must agree with the body's mediaType.
+    let r = put("mismatch".into(), image, list_type).await;
+    assert_eq!(r.error_code(), "MANIFEST_INVALID");
+}

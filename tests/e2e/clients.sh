@@ -128,5 +128,12 @@ cmp pulled/artifact.json artifact.json || fail "oras pull content"
 pass "oras push/attach/pull and crane push with subject; oras discover lists both"
 cd - >/dev/null
 
+# --- the admin credential can be reset while the server runs.
+NEW_SECRET="reset-by-test-$(date +%s%N)"
+echo "$NEW_SECRET" | "$CAIRN" admin reset-password --data-dir "$CAIRN_DATA/data" --password-stdin >/dev/null
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$NEW_SECRET" "http://$R/v2/")" = 200 ] || fail "new secret refused"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$CREDS" "http://$R/v2/")" = 401 ] || fail "old secret still accepted"
+pass "cairn admin reset-password replaces the admin credential"
+
 stop_cairn
 pass "cairn stopped cleanly on SIGTERM"

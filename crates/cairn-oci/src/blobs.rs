@@ -143,9 +143,7 @@ impl OciApi {
     ) -> OciResult {
         self.check(req, name.as_str(), Action::Push)?;
         if let Some(mount) = req.query("mount") {
-            let digest: Digest = mount
-                .parse()
-                .map_err(|e: cairn_core::DigestError| OciError::digest_invalid(e.to_string()))?;
+            let digest: Digest = mount.parse()?;
             if let Some(resp) = self
                 .try_mount(name, &digest, req.query("from"), req)
                 .await?
@@ -153,9 +151,7 @@ impl OciApi {
                 return Ok(resp);
             }
         } else if let Some(d) = req.query("digest") {
-            let digest: Digest = d
-                .parse()
-                .map_err(|e: cairn_core::DigestError| OciError::digest_invalid(e.to_string()))?;
+            let digest: Digest = d.parse()?;
             let expected = req.content_length();
             let size = self.blobs.put(&digest, expected, body_stream(body)).await?;
             return self.blob_created(name, &digest, size).await;
@@ -241,21 +237,7 @@ impl OciApi {
     ) -> OciResult {
         self.check(req, name.as_str(), Action::Push)?;
         self.owned_upload(name, id).await?;
-        let (offset, expected) = match req.header(header::CONTENT_RANGE) {
-            Some(r) => {
-                let (start, end) = parse_content_range(r).ok_or_else(|| {
-                    OciError::range_invalid(format!("invalid Content-Range {r:?}"))
-                })?;
-                let len = end - start + 1;
-                if req.content_length().is_some_and(|cl| cl != len) {
-                    return Err(OciError::range_invalid(
-                        "Content-Length does not match Content-Range",
-                    ));
-                }
-                (Some(start), Some(len))
-            }
-            None => (None, req.content_length()),
-        };
+        let (offset, expected) = chunk_bounds(req)?;
         let size = self
             .blobs
             .append(id, offset, expected, body_stream(body))
@@ -276,20 +258,11 @@ impl OciApi {
         let digest: Digest = req
             .query("digest")
             .ok_or_else(|| OciError::digest_invalid("the digest query parameter is required"))?
-            .parse()
-            .map_err(|e: cairn_core::DigestError| OciError::digest_invalid(e.to_string()))?;
-        let offset = match req.header(header::CONTENT_RANGE) {
-            Some(r) => Some(
-                parse_content_range(r)
-                    .ok_or_else(|| OciError::range_invalid(format!("invalid Content-Range {r:?}")))?
-                    .0,
-            ),
-            None => None,
-        };
+            .parse::<Digest>()?;
+        let (offset, expected) = chunk_bounds(req)?;
         let has_body = req.content_length().is_some_and(|n| n > 0)
             || req.headers.contains_key(header::TRANSFER_ENCODING);
         if has_body {
-            let expected = req.content_length();
             self.blobs
                 .append(id, offset, expected, body_stream(body))
                 .await?;
@@ -319,6 +292,23 @@ impl OciApi {
         self.meta.delete_upload(id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
+}
+
+/// Where a chunk starts and how long it is, from `Content-Range` (and
+/// `Content-Length`, which must agree with it): `(None, _)` means "append".
+fn chunk_bounds(req: &Request) -> Result<(Option<u64>, Option<u64>), OciError> {
+    let Some(r) = req.header(header::CONTENT_RANGE) else {
+        return Ok((None, req.content_length()));
+    };
+    let (start, end) = parse_content_range(r)
+        .ok_or_else(|| OciError::range_invalid(format!("invalid Content-Range {r:?}")))?;
+    let len = end - start + 1;
+    if req.content_length().is_some_and(|cl| cl != len) {
+        return Err(OciError::range_invalid(
+            "Content-Length does not match Content-Range",
+        ));
+    }
+    Ok((Some(start), Some(len)))
 }
 
 /// `Content-Range: <start>-<end>` (the OCI form), also accepting `bytes <start>-<end>/<total>`.

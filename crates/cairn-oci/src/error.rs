@@ -79,6 +79,12 @@ impl From<StoreError> for OciError {
     }
 }
 
+impl From<cairn_core::DigestError> for OciError {
+    fn from(e: cairn_core::DigestError) -> Self {
+        OciError::digest_invalid(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for OciError {
     fn from(e: std::io::Error) -> Self {
         OciError::internal(format!("storage error: {e}"))

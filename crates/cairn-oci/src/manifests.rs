@@ -56,10 +56,7 @@ impl OciApi {
         }
         let param_tags = tags.clone();
         let wanted_digest = match req.query("digest") {
-            Some(d) => Some(
-                d.parse::<Digest>()
-                    .map_err(|e| OciError::digest_invalid(e.to_string()))?,
-            ),
+            Some(d) => Some(d.parse::<Digest>()?),
             None => None,
         };
         let content_type = req.header(header::CONTENT_TYPE).map(str::to_string);

@@ -791,12 +791,18 @@ async fn docker_schema2_manifest_and_manifest_list() {
         image.len()
     );
     let list_type = "application/vnd.docker.distribution.manifest.list.v2+json";
-    assert_eq!(put("latest".into(), list.clone(), list_type).await.status, StatusCode::CREATED);
+    assert_eq!(
+        put("latest".into(), list.clone(), list_type).await.status,
+        StatusCode::CREATED
+    );
     let r = t.anon(Method::GET, "/v2/legacy/manifests/latest").await;
     assert_eq!(r.header("content-type"), Some(list_type));
     assert_eq!(r.body, list.as_bytes());
     // A list naming a manifest the repository does not hold is refused.
-    let dangling = list.replace(&image_digest, &cairn_core::Digest::sha256_of(b"nope").to_string());
+    let dangling = list.replace(
+        &image_digest,
+        &cairn_core::Digest::sha256_of(b"nope").to_string(),
+    );
     let r = put("broken".into(), dangling, list_type).await;
     assert_eq!(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
     // The Content-Type must agree with the body's mediaType.

@@ -3,20 +3,22 @@
 # crane builds and pushes images and a multi-platform index; skopeo pulls by
 # tag and digest, pushes with --preserve-digests, copies --all, inspects,
 # lists tags and deletes; crane and oras push artifacts with a subject and
-# `oras discover` lists them.
+# `oras discover` lists them. Optional first argument: a name for this run's
+# logs (default "clients"); the server takes its configuration from CAIRN_*.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/lib.sh
 export PATH="$PWD/.tools/bin:$PATH"
 
-start_cairn clients
+NAME=${1:-clients}
+start_cairn "$NAME"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-clients.XXXXXX")
 trap 'kill $CAIRN_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export DOCKER_CONFIG="$WORK/docker" REGISTRY_AUTH_FILE="$WORK/auth.json"
 R=$CAIRN_ADDR
 CREDS="admin:$CAIRN_PASSWORD"
 SK="skopeo --command-timeout 60s"
-LOG="$OUT_DIR/clients-tools.log"; : > "$LOG"
+LOG="$OUT_DIR/$NAME-tools.log"; : > "$LOG"
 
 # --- crane: log in, build two single-layer images for two platforms, index them.
 crane auth login "$R" -u admin -p "$CAIRN_PASSWORD" >/dev/null

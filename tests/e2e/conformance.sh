@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs the OCI distribution-spec conformance suite (v1.1, every API group on,
 # with credentials) against a real `cairn serve`. Keeps junit.xml and the
-# HTML report in test-output/conformance/.
+# HTML report in test-output/NAME/ (NAME is the first argument, default
+# "conformance"). The server takes its configuration from the environment,
+# so `CAIRN_DATABASE_URL=postgres://... conformance.sh conformance-postgres`
+# runs the suite on PostgreSQL metadata.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/lib.sh
 CONFORMANCE=${CONFORMANCE:-$PWD/.tools/bin/conformance}
 
-start_cairn conformance
+NAME=${1:-conformance}
+start_cairn "$NAME"
 trap 'kill $CAIRN_PID 2>/dev/null || true' EXIT
-RESULTS="$OUT_DIR/conformance"
+RESULTS="$OUT_DIR/$NAME"
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 cat > "$RESULTS/oci-conformance.yaml" <<YAML
 resultsDir: $RESULTS
@@ -47,4 +51,4 @@ passed=$(echo "$summary" | awk -F: '/Pass/ {s+=$2} END {print s+0}')
 [ "$passed" -gt 0 ] || fail "conformance ran no tests"
 [ -s "$RESULTS/junit.xml" ] || fail "conformance wrote no junit.xml"
 stop_cairn
-pass "OCI conformance: $passed passed, 0 failed, 0 skipped (junit: $RESULTS/junit.xml)"
+pass "OCI conformance ($NAME): $passed passed, 0 failed, 0 skipped (junit: $RESULTS/junit.xml)"

@@ -22,12 +22,15 @@ pub struct Config {
     /// The URL clients reach cairn at (e.g. behind a proxy); used in token
     /// realms. Derived from the request's Host header when unset.
     pub public_url: Option<String>,
-    /// Metadata database URL; defaults to `sqlite://<data_dir>/cairn.db`.
+    /// Metadata database URL, `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`;
+    /// defaults to `sqlite://<data_dir>/cairn.db`.
     pub database_url: Option<String>,
     /// `text` (default) or `json` logs.
     pub log_format: String,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Seconds to keep retrying, at start, while storage cannot be reached.
+    pub startup_timeout_secs: u64,
     pub auth: AuthConfig,
     pub oci: OciSettings,
 }
@@ -61,6 +64,7 @@ impl Default for Config {
             database_url: None,
             log_format: "text".into(),
             shutdown_grace_secs: 30,
+            startup_timeout_secs: 60,
             auth: AuthConfig::default(),
             oci: OciSettings::default(),
         }

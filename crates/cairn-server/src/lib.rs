@@ -45,10 +45,7 @@ pub struct App {
 impl App {
     /// Opens the stores named by `config` and builds the router.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let (blob_store, meta) =
-            cairn_store::open_embedded(&config.data_dir, config.database_url.as_deref())
-                .await
-                .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+        let (blob_store, meta) = open_stores_with_retry(&config).await?;
         let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
         let access = AccessPolicy {
             anonymous_read: config.auth.anonymous_read,
@@ -97,6 +94,34 @@ impl App {
             state,
             new_admin_secret,
         })
+    }
+}
+
+/// Opens the stores, waiting with exponential backoff (up to
+/// `startup_timeout_secs`) while they cannot be reached, and saying so.
+async fn open_stores_with_retry(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn MetaStore>)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match cairn_store::open(&config.data_dir, config.database_url.as_deref()).await {
+            Ok(stores) => return Ok(stores),
+            Err(e) if std::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "waiting for storage (blob directory and metadata database)");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "opening storage (data dir {}) failed for {} s",
+                        config.data_dir.display(),
+                        config.startup_timeout_secs
+                    )
+                })
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ pub mod blob;
 pub mod blobs;
 pub mod fs;
 pub mod meta;
-pub mod sqlite;
+pub mod sql;
 pub mod testing;
 
 pub use blob::{BlobStore, ByteStream};
@@ -21,9 +21,10 @@ pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange};
 
 use std::sync::Arc;
 
-/// Opens the embedded default: blobs on the filesystem under `data_dir/blobs`
-/// and metadata in SQLite at `data_dir/cairn.db` (or `database_url`).
-pub async fn open_embedded(
+/// Opens the stores: blobs on the filesystem under `data_dir/blobs`, and
+/// metadata at `database_url` (`sqlite://...` or `postgres://...`), by
+/// default SQLite at `data_dir/cairn.db`.
+pub async fn open(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
 ) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn MetaStore>)> {
@@ -33,6 +34,6 @@ pub async fn open_embedded(
         Some(u) => u.to_string(),
         None => format!("sqlite://{}", data_dir.join("cairn.db").display()),
     };
-    let meta = sqlite::SqliteMetaStore::open(&url).await?;
+    let meta = sql::SqlMetaStore::open(&url).await?;
     Ok((Arc::new(blobs), Arc::new(meta)))
 }

@@ -261,6 +261,38 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.list_repositories(Some("dev/app"), 2).await.unwrap(),
         tags(&["prod/app"])
     );
+    // Byte-wise order on every backend: upper case sorts before lower case.
+    for t in ["b", "B", "a-1", "a"] {
+        meta.put_manifest(&record("order/app", b"o", None), &tags(&[t]), &rules)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        meta.list_tags("order/app", None, 10).await.unwrap(),
+        tags(&["B", "a", "a-1", "b"])
+    );
+
+    // Concurrent writers racing for one immutable tag: exactly one wins.
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let meta = meta.clone();
+            let rules = rules.clone();
+            let m = record("prod/race", format!("racer {i}").as_bytes(), None);
+            tokio::spawn(async move { meta.put_manifest(&m, &["v9".to_string()], &rules).await })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(changes) => {
+                assert_eq!(changes, vec![TagChange::Created]);
+                won += 1;
+            }
+            Err(StoreError::Policy(PolicyError::ImmutableTag { .. })) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one writer may create an immutable tag");
 
     meta.create_upload("u1", "up/repo").await.unwrap();
     assert_eq!(

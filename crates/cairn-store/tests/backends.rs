@@ -1,7 +1,7 @@
 //! Runs the storage conformance suites against the embedded backends.
 
 use cairn_store::fs::FsBlobStore;
-use cairn_store::sqlite::SqliteMetaStore;
+use cairn_store::sql::SqlMetaStore;
 use cairn_store::testing::{blob_store_suite, meta_store_suite};
 use std::sync::Arc;
 
@@ -16,6 +16,6 @@ async fn filesystem_blob_store() {
 async fn sqlite_meta_store() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let meta = SqliteMetaStore::open(&url).await.unwrap();
+    let meta = SqlMetaStore::open(&url).await.unwrap();
     meta_store_suite(Arc::new(meta)).await;
 }

@@ -1,23 +1,29 @@
-//! The SQLite metadata store (the embedded default).
+//! The SQL metadata store, for SQLite (the embedded default) and PostgreSQL.
 //!
-//! All SQL lives in this file. It is written in the dialect SQLite and
-//! PostgreSQL share (`$N` placeholders, `ON CONFLICT`), so a PostgreSQL store
-//! can reuse it. Writes go through a single-connection pool, which is how
-//! SQLite serialises writers anyway, and makes each read-check-write
-//! transaction (tag rules) race-free without retries on SQLITE_BUSY.
+//! All SQL lives in this file, written once in the dialect both engines share
+//! (`$N` placeholders, `ON CONFLICT`, `BIGINT`) and run through sqlx's `Any`
+//! driver; only the schema migrations differ per engine
+//! (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! Rules that guard a write (tag immutability) are checked in the write's
+//! transaction, and the write itself is a compare-and-swap on the value that
+//! was checked: if a concurrent writer changed the row in between, the
+//! statement touches nothing and the check runs again. That keeps the rule
+//! race-free on PostgreSQL's READ COMMITTED as well as on SQLite, where a
+//! single-connection writer pool serialises writers anyway.
 
 use crate::meta::{now, ManifestRecord, MetaStore, StoreError, TagChange, UserRecord};
 use async_trait::async_trait;
 use cairn_core::policy::{check_tag_change, TagRule};
 use cairn_core::Digest;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub struct SqliteMetaStore {
-    reader: SqlitePool,
-    writer: SqlitePool,
+pub struct SqlMetaStore {
+    reader: AnyPool,
+    writer: AnyPool,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -26,11 +32,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(format!("migration failed: {e}"))
+    }
+}
+
 fn digest(s: &str) -> Result<Digest, StoreError> {
     Digest::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn manifest_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ManifestRecord, StoreError> {
+fn manifest_from_row(row: &AnyRow) -> Result<ManifestRecord, StoreError> {
     let subject: Option<String> = row.try_get("subject")?;
     Ok(ManifestRecord {
         repository: row.try_get("repository")?,
@@ -43,35 +55,69 @@ fn manifest_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ManifestRecord, St
     })
 }
 
-impl SqliteMetaStore {
-    /// Opens (creating if needed) the database at `url` and applies migrations.
+/// Adds a query parameter to a database URL.
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+impl SqlMetaStore {
+    /// Opens the database at `url` (`sqlite://PATH` or `postgres://...`),
+    /// creating a SQLite file if needed, and applies the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk before it is acknowledged.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            Self::open_sqlite(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url).await
+        } else {
+            Err(StoreError::Database(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
+            )))
+        }
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Self, StoreError> {
+        let pragmas = |pool: AnyPoolOptions| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; FULL puts a
+                    // commit on disk before it is acknowledged.
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;")
+                        .await
+                        .map(|_| ())
+                })
+            })
+        };
+        let writer = pragmas(AnyPoolOptions::new().max_connections(1))
+            .connect(&with_param(url, "mode=rwc"))
             .await?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&writer)
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
+        writer.execute("PRAGMA journal_mode = WAL").await?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        let reader = pragmas(AnyPoolOptions::new().max_connections(8))
+            .connect(&with_param(url, "mode=ro"))
             .await?;
-        Ok(SqliteMetaStore { reader, writer })
+        Ok(SqlMetaStore { reader, writer })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        // One direct connection first: its error says why (refused, auth,
+        // unknown database) where a pool would only report a timeout.
+        sqlx::Connection::close(<AnyConnection as sqlx::Connection>::connect(url).await?).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(SqlMetaStore {
+            reader: pool.clone(),
+            writer: pool,
+        })
     }
 }
 
-async fn ensure_repository(
-    tx: &mut sqlx::SqliteConnection,
-    repository: &str,
-) -> Result<(), StoreError> {
+async fn ensure_repository(tx: &mut AnyConnection, repository: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
     )
@@ -83,7 +129,7 @@ async fn ensure_repository(
 }
 
 async fn current_tag(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut AnyConnection,
     repository: &str,
     tag: &str,
 ) -> Result<Option<String>, StoreError> {
@@ -96,8 +142,53 @@ async fn current_tag(
     )
 }
 
+/// Points `tag` at `new` if the rules allow it, as a compare-and-swap on the
+/// value the rules were checked against; retried if a concurrent writer got
+/// there first (the retry sees the committed value and checks it).
+async fn set_tag(
+    tx: &mut AnyConnection,
+    rules: &[TagRule],
+    repo: &str,
+    tag: &str,
+    new: &str,
+) -> Result<TagChange, StoreError> {
+    loop {
+        let current = current_tag(tx, repo, tag).await?;
+        check_tag_change(rules, repo, tag, current.as_deref(), Some(new))?;
+        let swapped = match &current {
+            Some(c) if c == new => return Ok(TagChange::Unchanged),
+            None => sqlx::query(
+                "INSERT INTO tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (repository, tag) DO NOTHING",
+            )
+            .bind(repo)
+            .bind(tag)
+            .bind(new)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?,
+            Some(c) => sqlx::query(
+                "UPDATE tags SET digest = $1, updated_at = $2 WHERE repository = $3 AND tag = $4 AND digest = $5",
+            )
+            .bind(new)
+            .bind(now())
+            .bind(repo)
+            .bind(tag)
+            .bind(c)
+            .execute(&mut *tx)
+            .await?,
+        };
+        if swapped.rows_affected() == 1 {
+            return Ok(match current {
+                None => TagChange::Created,
+                Some(c) => TagChange::Moved { from: digest(&c)? },
+            });
+        }
+    }
+}
+
 #[async_trait]
-impl MetaStore for SqliteMetaStore {
+impl MetaStore for SqlMetaStore {
     async fn link_blob(
         &self,
         repository: &str,
@@ -178,26 +269,7 @@ impl MetaStore for SqliteMetaStore {
         .await?;
         let mut changes = Vec::with_capacity(tags.len());
         for tag in tags {
-            let current = current_tag(&mut tx, repo, tag).await?;
-            check_tag_change(rules, repo, tag, current.as_deref(), Some(&new))?;
-            let change = match current {
-                None => TagChange::Created,
-                Some(c) if c == new => TagChange::Unchanged,
-                Some(c) => TagChange::Moved { from: digest(&c)? },
-            };
-            if change != TagChange::Unchanged {
-                sqlx::query(
-                    "INSERT INTO tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
-                )
-                .bind(repo)
-                .bind(tag)
-                .bind(&new)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-            }
-            changes.push(change);
+            changes.push(set_tag(&mut tx, rules, repo, tag, &new).await?);
         }
         tx.commit().await?;
         Ok(changes)
@@ -284,12 +356,19 @@ impl MetaStore for SqliteMetaStore {
             return Ok(false);
         };
         check_tag_change(rules, repository, tag, Some(&current), None)?;
-        sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
-            .bind(repository)
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
+        // Compare-and-swap: delete only the value that was checked.
+        let done =
+            sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2 AND digest = $3")
+                .bind(repository)
+                .bind(tag)
+                .bind(&current)
+                .execute(&mut *tx)
+                .await?;
         tx.commit().await?;
+        if done.rows_affected() == 0 {
+            // Moved concurrently since the check: decide again on the new value.
+            return Box::pin(self.delete_tag(repository, tag, rules)).await;
+        }
         Ok(true)
     }
 
@@ -310,11 +389,11 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn repository_exists(&self, repository: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM repositories WHERE name = $1")
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM repositories WHERE name = $1")
             .bind(repository)
-            .fetch_optional(&self.reader)
+            .fetch_one(&self.reader)
             .await?;
-        Ok(found.is_some())
+        Ok(found > 0)
     }
 
     async fn list_repositories(

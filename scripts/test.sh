@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints; unit, property, storage-suite and
-# in-process HTTP tests (the metadata suite on SQLite and on PostgreSQL); then
-# real clients against a real `cairn serve`: the OCI conformance suite and
-# skopeo/crane/oras (on SQLite, then again on PostgreSQL), readiness following
-# PostgreSQL, a SIGTERM drain test and the SIGKILL crash test.
+# in-process HTTP tests (the metadata suite on SQLite and PostgreSQL, the blob
+# suite on the filesystem and S3); then real clients against a real `cairn
+# serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
+# then PostgreSQL + S3), readiness following PostgreSQL, a SIGTERM drain test
+# and the SIGKILL crash test. Starts its own PostgreSQL and moto S3 server.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
 # server logs land in test-output/ (conformance junit.xml included).
 set -euo pipefail
@@ -18,12 +19,14 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "start a throwaway PostgreSQL"
+step "start a throwaway PostgreSQL and an S3-compatible server (moto)"
 PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-pg.XXXXXX")
-export POSTGRES_TEST_URL
+MOTODIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-moto.XXXXXX")
+trap 'scripts/stop-postgres.sh "$PGDIR" 2>/dev/null || true; kill "$(cat "$MOTODIR/pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+export POSTGRES_TEST_URL S3_TEST_ENDPOINT
 POSTGRES_TEST_URL=$(scripts/start-postgres.sh "$PGDIR")
-trap 'scripts/stop-postgres.sh "$PGDIR" 2>/dev/null || true' EXIT
-echo "PostgreSQL at $POSTGRES_TEST_URL"
+S3_TEST_ENDPOINT=$(scripts/start-moto.sh "$MOTODIR")
+echo "PostgreSQL at $POSTGRES_TEST_URL, S3 at $S3_TEST_ENDPOINT"
 # A fresh database in that cluster; prints its URL.
 pg_database() {
   psql -q "$POSTGRES_TEST_URL" -c "CREATE DATABASE $1" >/dev/null
@@ -46,9 +49,17 @@ tests/e2e/conformance.sh
 step "skopeo, crane and oras"
 tests/e2e/clients.sh
 
-step "conformance and clients again, on PostgreSQL metadata"
-CAIRN_DATABASE_URL=$(pg_database e2e_conformance) tests/e2e/conformance.sh conformance-postgres
-CAIRN_DATABASE_URL=$(pg_database e2e_clients) tests/e2e/clients.sh clients-postgres
+step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
+# The scale-out configuration: every setting from the environment.
+s3_env() { # prefix
+  echo CAIRN_STORAGE__BACKEND=s3 CAIRN_STORAGE__S3__BUCKET=cairn-test CAIRN_STORAGE__S3__PREFIX="$1" \
+    CAIRN_STORAGE__S3__ENDPOINT="$S3_TEST_ENDPOINT" CAIRN_STORAGE__S3__PATH_STYLE=true \
+    CAIRN_STORAGE__S3__REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+}
+env $(s3_env e2e-conformance) CAIRN_DATABASE_URL="$(pg_database e2e_conformance)" \
+  tests/e2e/conformance.sh conformance-postgres-s3
+env $(s3_env e2e-clients) CAIRN_DATABASE_URL="$(pg_database e2e_clients)" \
+  tests/e2e/clients.sh clients-postgres-s3
 
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"

@@ -31,6 +31,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds to keep retrying, at start, while storage cannot be reached.
     pub startup_timeout_secs: u64,
+    /// Where blobs live: `backend = "filesystem"` (default) or `"s3"` with `[storage.s3]`.
+    pub storage: cairn_store::config::StorageConfig,
     pub auth: AuthConfig,
     pub oci: OciSettings,
 }
@@ -65,6 +67,7 @@ impl Default for Config {
             log_format: "text".into(),
             shutdown_grace_secs: 30,
             startup_timeout_secs: 60,
+            storage: Default::default(),
             auth: AuthConfig::default(),
             oci: OciSettings::default(),
         }

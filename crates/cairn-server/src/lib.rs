@@ -105,7 +105,13 @@ async fn open_stores_with_retry(
     let deadline = std::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
     let mut delay = Duration::from_millis(200);
     loop {
-        match cairn_store::open(&config.data_dir, config.database_url.as_deref()).await {
+        match cairn_store::open(
+            &config.data_dir,
+            &config.storage,
+            config.database_url.as_deref(),
+        )
+        .await
+        {
             Ok(stores) => return Ok(stores),
             Err(e) if std::time::Instant::now() + delay < deadline => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "waiting for storage (blob directory and metadata database)");

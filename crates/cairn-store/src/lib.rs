@@ -10,8 +10,10 @@
 
 pub mod blob;
 pub mod blobs;
+pub mod config;
 pub mod fs;
 pub mod meta;
+pub mod s3;
 pub mod sql;
 pub mod testing;
 
@@ -21,19 +23,29 @@ pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange};
 
 use std::sync::Arc;
 
-/// Opens the stores: blobs on the filesystem under `data_dir/blobs`, and
-/// metadata at `database_url` (`sqlite://...` or `postgres://...`), by
-/// default SQLite at `data_dir/cairn.db`.
+/// Opens the stores: blobs on the configured backend (by default the
+/// filesystem under `data_dir/blobs`), and metadata at `database_url`
+/// (`sqlite://...` or `postgres://...`), by default SQLite at `data_dir/cairn.db`.
 pub async fn open(
     data_dir: &std::path::Path,
+    storage: &config::StorageConfig,
     database_url: Option<&str>,
 ) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn MetaStore>)> {
     std::fs::create_dir_all(data_dir)?;
-    let blobs = fs::FsBlobStore::open(data_dir.join("blobs")).await?;
+    let blobs: Arc<dyn BlobStore> = match storage.backend {
+        config::BlobBackend::Filesystem => {
+            Arc::new(fs::FsBlobStore::open(data_dir.join("blobs")).await?)
+        }
+        config::BlobBackend::S3 => {
+            let store = s3::S3BlobStore::new(storage.s3.build()?);
+            store.ping().await?;
+            Arc::new(store)
+        }
+    };
     let url = match database_url {
         Some(u) => u.to_string(),
         None => format!("sqlite://{}", data_dir.join("cairn.db").display()),
     };
     let meta = sql::SqlMetaStore::open(&url).await?;
-    Ok((Arc::new(blobs), Arc::new(meta)))
+    Ok((blobs, Arc::new(meta)))
 }

@@ -130,7 +130,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn reset_password(common: CommonArgs, password_stdin: bool) -> anyhow::Result<()> {
     let config = load_config(&common, None)?;
-    let (_, meta) = cairn_store::open(&config.data_dir, config.database_url.as_deref()).await?;
+    let (_, meta) = cairn_store::open(
+        &config.data_dir,
+        &config.storage,
+        config.database_url.as_deref(),
+    )
+    .await?;
     let secret = if password_stdin {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;

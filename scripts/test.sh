@@ -3,7 +3,8 @@
 # in-process HTTP tests (the metadata suite on SQLite and PostgreSQL, the blob
 # suite on the filesystem and S3); then real clients against a real `cairn
 # serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
-# then PostgreSQL + S3), readiness following PostgreSQL, a SIGTERM drain test
+# then PostgreSQL + S3), two replicas sharing PostgreSQL + S3, readiness
+# following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test. Starts its own PostgreSQL and moto S3 server.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
 # server logs land in test-output/ (conformance junit.xml included).
@@ -60,6 +61,10 @@ env $(s3_env e2e-conformance) CAIRN_DATABASE_URL="$(pg_database e2e_conformance)
   tests/e2e/conformance.sh conformance-postgres-s3
 env $(s3_env e2e-clients) CAIRN_DATABASE_URL="$(pg_database e2e_clients)" \
   tests/e2e/clients.sh clients-postgres-s3
+
+step "two replicas on one PostgreSQL and one S3 bucket"
+env $(s3_env e2e-replicas) CAIRN_DATABASE_URL="$(pg_database e2e_replicas)" \
+  python3 tests/e2e/replicas.py "$CAIRN" "$OUT_DIR"
 
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"

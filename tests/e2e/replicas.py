@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Two cairn replicas on one PostgreSQL database and one S3 bucket prefix
+(configured through CAIRN_* in the environment, as in production):
+
+  * an image pushed through A is pulled through B;
+  * a chunked upload started on A is continued and finished on B;
+  * the same blob pushed concurrently through both is stored once, intact;
+  * a tag moved on A is seen on B at once;
+  * a token issued by A is accepted by B;
+  * A is SIGKILLed in the middle of an upload and B finishes it.
+
+Usage: replicas.py CAIRN_BINARY OUTPUT_DIR
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BIN, OUT = sys.argv[1], sys.argv[2]
+REPO = "replicas/app"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Replica:
+    def __init__(self, name, data_dir):
+        self.name, self.port = name, free_port()
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(OUT, f"replica-{name}.log"), "w"), text=True)
+        for _ in range(300):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit(f"FAIL: replica {name} did not become ready")
+
+    def request(self, method, path, body=None, headers=None, auth=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = auth
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def expect(cond, message):
+    if not cond:
+        raise SystemExit(f"FAIL: {message}")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    a = Replica("a", os.path.join(OUT, "replica-a-data"))
+    password = next(line.split()[-1] for line in a.proc.stdout if "password:" in line)
+    b = Replica("b", os.path.join(OUT, "replica-b-data"))
+    basic = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+
+    # An image through A, pulled through B.
+    config = json.dumps({"replica": "a", "t": time.time()}).encode()
+    layer = os.urandom(3 * 1024 * 1024)
+    for blob in (config, layer):
+        st, _, body = a.request("POST", f"/v2/{REPO}/blobs/uploads/?digest={sha(blob)}", blob, auth=basic)
+        expect(st == 201, f"blob push through A: {st} {body[:200]!r}")
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}],
+    }).encode()
+    st, _, _ = a.request("PUT", f"/v2/{REPO}/manifests/v1", manifest,
+                         {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, basic)
+    expect(st == 201, f"manifest push through A: {st}")
+    st, h, body = b.request("GET", f"/v2/{REPO}/manifests/v1")
+    expect(st == 200 and body == manifest, f"manifest pull through B: {st}")
+    st, _, body = b.request("GET", f"/v2/{REPO}/blobs/{sha(layer)}")
+    expect(st == 200 and body == layer, f"layer pull through B: {st}")
+    print("ok - an image pushed through A is pulled through B")
+
+    # A chunked upload begun on A, continued and finished on B.
+    data = os.urandom(5 * 1024 * 1024 + 123)
+    st, h, _ = a.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=basic)
+    loc = h["location"]
+    half = len(data) // 2
+    st, h, _ = a.request("PATCH", loc, data[:half], {"Content-Range": f"0-{half - 1}"}, basic)
+    expect(st == 202, f"first chunk on A: {st}")
+    st, h, _ = b.request("GET", loc, auth=basic)
+    expect(st == 204 and h.get("range") == f"0-{half - 1}", f"B sees A's upload progress: {st} {h.get('range')}")
+    st, h, _ = b.request("PATCH", loc, data[half:], {"Content-Range": f"{half}-{len(data) - 1}"}, basic)
+    expect(st == 202, f"second chunk on B: {st}")
+    st, _, body = b.request("PUT", f"{loc}?digest={sha(data)}", auth=basic)
+    expect(st == 201, f"finish on B: {st} {body[:200]!r}")
+    st, _, body = a.request("GET", f"/v2/{REPO}/blobs/{sha(data)}")
+    expect(st == 200 and body == data, "blob finished on B reads back through A")
+    print("ok - a chunked upload started on A is finished on B")
+
+    # The same blob pushed concurrently through both.
+    same = os.urandom(4 * 1024 * 1024)
+    results = []
+
+    def push(replica):
+        results.append(replica.request("POST", f"/v2/{REPO}/blobs/uploads/?digest={sha(same)}", same, auth=basic)[0])
+
+    threads = [threading.Thread(target=push, args=(r,)) for r in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expect(results == [201] * 4, f"concurrent pushes of one blob: {results}")
+    for r in (a, b):
+        st, _, body = r.request("GET", f"/v2/{REPO}/blobs/{sha(same)}")
+        expect(st == 200 and body == same, f"concurrently pushed blob through {r.name}")
+    print("ok - concurrent pushes of the same blob through both replicas")
+
+    # A tag moved on A is seen on B at once (B serves the cached bytes of v1 too).
+    other = manifest.replace(b'"layers"', b'"annotations":{"moved":"yes"},"layers"')
+    st, _, _ = a.request("PUT", f"/v2/{REPO}/manifests/v1", other,
+                         {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, basic)
+    expect(st == 201, "tag move on A")
+    st, h, body = b.request("GET", f"/v2/{REPO}/manifests/v1")
+    expect(body == other and h.get("docker-content-digest") == sha(other), "B sees the moved tag immediately")
+    print("ok - a tag moved on A is seen on B immediately")
+
+    # A token from A works on B (the signing key is shared through the database).
+    st, _, body = a.request("GET", f"/auth/token?service=cairn&scope=repository:{REPO}:pull,push", auth=basic)
+    token = json.loads(body)["token"]
+    st, _, _ = b.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=f"Bearer {token}")
+    expect(st == 202, f"a token issued by A is accepted by B: {st}")
+    print("ok - a token issued by A is accepted by B")
+
+    # Kill A in the middle of an upload; finish it through B.
+    data = os.urandom(6 * 1024 * 1024)
+    st, h, _ = a.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=basic)
+    loc = h["location"]
+    st, _, _ = a.request("PATCH", loc, data[:2 * 1024 * 1024], {"Content-Range": f"0-{2 * 1024 * 1024 - 1}"}, basic)
+    expect(st == 202, "chunk on A before the kill")
+    c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
+    c.putrequest("PATCH", loc)
+    c.putheader("Authorization", basic)
+    c.putheader("Content-Range", f"{2 * 1024 * 1024}-{len(data) - 1}")
+    c.putheader("Content-Length", str(len(data) - 2 * 1024 * 1024))
+    c.endheaders()
+    c.send(data[2 * 1024 * 1024:3 * 1024 * 1024])  # part of the second chunk, then A dies
+    time.sleep(0.3)
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait()
+    st, h, _ = b.request("GET", loc, auth=basic)
+    expect(st == 204, f"B sees the upload after A died: {st}")
+    offset = int(h["range"].split("-")[1]) + 1
+    expect(offset == 2 * 1024 * 1024, f"the interrupted chunk left nothing behind (upload at {offset})")
+    st, _, _ = b.request("PATCH", loc, data[offset:], {"Content-Range": f"{offset}-{len(data) - 1}"}, basic)
+    expect(st == 202, f"resume on B: {st}")
+    st, _, _ = b.request("PUT", f"{loc}?digest={sha(data)}", auth=basic)
+    expect(st == 201, f"finish on B after A died: {st}")
+    st, _, body = b.request("GET", f"/v2/{REPO}/blobs/{sha(data)}")
+    expect(st == 200 and body == data, "the resumed blob reads back whole")
+    print("ok - A killed mid-upload; B resumed from the last acknowledged chunk and finished it")
+
+    b.proc.send_signal(signal.SIGTERM)
+    expect(b.proc.wait(timeout=30) == 0, "B exits cleanly on SIGTERM")
+
+
+if __name__ == "__main__":
+    main()

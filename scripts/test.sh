@@ -59,7 +59,8 @@ s3_env() { # prefix
 }
 env $(s3_env e2e-conformance) CAIRN_DATABASE_URL="$(pg_database e2e_conformance)" \
   tests/e2e/conformance.sh conformance-postgres-s3
-env $(s3_env e2e-clients) CAIRN_DATABASE_URL="$(pg_database e2e_clients)" \
+# ... with blob downloads redirected to presigned S3 URLs, which the clients follow.
+env $(s3_env e2e-clients) CAIRN_STORAGE__S3__REDIRECT_DOWNLOADS=true CAIRN_DATABASE_URL="$(pg_database e2e_clients)" \
   tests/e2e/clients.sh clients-postgres-s3
 
 step "two replicas on one PostgreSQL and one S3 bucket"

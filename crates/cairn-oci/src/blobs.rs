@@ -75,6 +75,21 @@ impl OciApi {
         if etag_matches(req, digest) {
             return Ok((StatusCode::NOT_MODIFIED, common).into_response());
         }
+        // With redirects enabled, bytes come straight from the object store.
+        if req.method == axum::http::Method::GET {
+            if let Some(url) = self.blobs.store().download_url(digest).await? {
+                let mut resp = (StatusCode::TEMPORARY_REDIRECT, common).into_response();
+                resp.headers_mut().insert(
+                    header::LOCATION,
+                    url.parse()
+                        .map_err(|_| OciError::internal("unusable download URL"))?,
+                );
+                // The URL expires; the redirect itself must not be cached for long.
+                resp.headers_mut()
+                    .insert(header::CACHE_CONTROL, "no-store".parse().expect("header"));
+                return Ok(resp);
+            }
+        }
         let range = match req.header(header::RANGE) {
             Some(r) => Some(parse_range(r, size).ok_or_else(|| {
                 OciError::range_invalid(format!("range {r:?} cannot be served from {size} bytes"))

@@ -52,6 +52,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Discards an upload. Absent uploads are not an error.
     async fn abort_upload(&self, id: &str) -> std::io::Result<()>;
 
+    /// A time-limited URL the client can download the blob from directly, if
+    /// the backend offers one and redirects are enabled.
+    async fn download_url(&self, _digest: &Digest) -> std::io::Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Whether the backend can be reached (for readiness probes).
     async fn ping(&self) -> std::io::Result<()>;
 }

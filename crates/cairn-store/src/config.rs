@@ -2,7 +2,6 @@
 //! in its configuration file under `[storage]`).
 
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// `[storage]`: where blobs live.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -25,7 +24,7 @@ pub enum BlobBackend {
 /// `[storage.s3]`. Unset fields fall back to the standard `AWS_*`
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_REGION`, `AWS_ENDPOINT`, ...).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     pub bucket: String,
@@ -38,12 +37,33 @@ pub struct S3Config {
     pub path_style: bool,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+    /// Answer blob downloads with a 307 to a presigned URL, so bytes flow from
+    /// the bucket (or its CDN) instead of through cairn.
+    pub redirect_downloads: bool,
+    /// Lifetime of those presigned URLs.
+    pub redirect_ttl_secs: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            prefix: None,
+            region: None,
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            redirect_downloads: false,
+            redirect_ttl_secs: 300,
+        }
+    }
 }
 
 impl S3Config {
-    /// Builds the object store client. Plain HTTP is allowed only when the
-    /// endpoint is explicitly `http://`.
-    pub fn build(&self) -> anyhow::Result<Arc<dyn object_store::ObjectStore>> {
+    /// Builds the S3 client. Plain HTTP is allowed only when the endpoint is
+    /// explicitly `http://`.
+    pub fn client(&self) -> anyhow::Result<object_store::aws::AmazonS3> {
         use object_store::aws::AmazonS3Builder;
         anyhow::ensure!(
             !self.bucket.is_empty(),
@@ -67,10 +87,6 @@ impl S3Config {
         if let Some(secret) = &self.secret_access_key {
             b = b.with_secret_access_key(secret);
         }
-        let store: Arc<dyn object_store::ObjectStore> = Arc::new(b.build()?);
-        Ok(match self.prefix.as_deref().filter(|p| !p.is_empty()) {
-            Some(prefix) => Arc::new(object_store::prefix::PrefixStore::new(store, prefix)),
-            None => store,
-        })
+        Ok(b.build()?)
     }
 }

@@ -37,7 +37,7 @@ pub async fn open(
             Arc::new(fs::FsBlobStore::open(data_dir.join("blobs")).await?)
         }
         config::BlobBackend::S3 => {
-            let store = s3::S3BlobStore::new(storage.s3.build()?);
+            let store = s3::S3BlobStore::from_config(&storage.s3)?;
             store.ping().await?;
             Arc::new(store)
         }

@@ -14,16 +14,21 @@
 //! break that either.
 
 use crate::blob::{BlobStore, ByteStream};
+use crate::config::S3Config;
 use async_trait::async_trait;
 use cairn_core::Digest;
 use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
     WriteMultipart,
 };
 use std::io::{self, ErrorKind};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Chunks of at most this size are written with one PUT; larger ones stream
 /// as multipart uploads of parts this size.
@@ -32,7 +37,10 @@ const PART: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 pub struct S3BlobStore {
+    /// The bucket seen through the configured key prefix.
     store: Arc<dyn ObjectStore>,
+    /// For presigned download URLs: the raw client, the prefix, their lifetime.
+    signer: Option<(Arc<AmazonS3>, Option<String>, Duration)>,
 }
 
 fn io_err(e: object_store::Error) -> io::Error {
@@ -54,9 +62,22 @@ fn check_upload_id(id: &str) -> io::Result<()> {
 }
 
 impl S3BlobStore {
-    /// Wraps a configured object store (see [`S3Config::build`]).
-    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        S3BlobStore { store }
+    /// Connects to the bucket described by `config`.
+    pub fn from_config(config: &S3Config) -> anyhow::Result<Self> {
+        let client = Arc::new(config.client()?);
+        let prefix = config.prefix.clone().filter(|p| !p.is_empty());
+        let store: Arc<dyn ObjectStore> = match &prefix {
+            Some(p) => Arc::new(PrefixStore::new(client.clone(), p.as_str())),
+            None => client.clone(),
+        };
+        let signer = config.redirect_downloads.then(|| {
+            (
+                client,
+                prefix,
+                Duration::from_secs(config.redirect_ttl_secs),
+            )
+        });
+        Ok(S3BlobStore { store, signer })
     }
 
     fn blob_path(d: &Digest) -> Path {
@@ -324,6 +345,22 @@ impl BlobStore for S3BlobStore {
             }
         }
         Ok(())
+    }
+
+    async fn download_url(&self, digest: &Digest) -> io::Result<Option<String>> {
+        let Some((client, prefix, ttl)) = &self.signer else {
+            return Ok(None);
+        };
+        let key = Self::blob_path(digest);
+        let key = match prefix {
+            Some(p) => Path::from(format!("{p}/{key}")),
+            None => key,
+        };
+        let url = client
+            .signed_url(object_store::signer::Method::GET, &key, *ttl)
+            .await
+            .map_err(io_err)?;
+        Ok(Some(url.to_string()))
     }
 
     async fn ping(&self) -> io::Result<()> {

@@ -21,12 +21,13 @@ fn config(name: &str) -> S3Config {
         path_style: true,
         access_key_id: Some("test".into()),
         secret_access_key: Some("test".into()),
+        ..S3Config::default()
     }
 }
 
 #[tokio::test]
 async fn s3_blob_store() {
-    let store = S3BlobStore::new(config("suite").build().unwrap());
+    let store = S3BlobStore::from_config(&config("suite")).unwrap();
     blob_store_suite(Arc::new(store)).await;
 }
 
@@ -35,7 +36,7 @@ async fn s3_large_blob_streams_through_multipart() {
     use cairn_core::Digest;
     use futures::StreamExt;
     let store: Arc<dyn cairn_store::BlobStore> =
-        Arc::new(S3BlobStore::new(config("large").build().unwrap()));
+        Arc::new(S3BlobStore::from_config(&config("large")).unwrap());
     let blobs = cairn_store::Blobs::new(store.clone());
     // 20 MiB in 1 MiB pieces: more than two parts, and a second chunk on top.
     let piece: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();

@@ -10,7 +10,7 @@ use crate::blob::{BlobStore, ByteStream};
 use bytes::Bytes;
 use cairn_core::{Algorithm, Digest, Hasher};
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,18 @@ pub struct Blobs {
     store: Arc<dyn BlobStore>,
     /// upload id -> (bytes hashed, running sha256 over them)
     hashers: Mutex<HashMap<String, (u64, Hasher)>>,
+    /// Uploads with an append in progress in this process: a second
+    /// concurrent append to one upload is refused rather than interleaved.
+    busy: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Releases an upload's busy mark when its append ends, however it ends.
+struct BusyGuard(Arc<Mutex<HashSet<String>>>, String);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.lock().expect("busy set").remove(&self.1);
+    }
 }
 
 #[derive(Default)]
@@ -107,6 +119,7 @@ impl Blobs {
         Blobs {
             store,
             hashers: Mutex::default(),
+            busy: Arc::default(),
         }
     }
 
@@ -140,6 +153,14 @@ impl Blobs {
         expected_len: Option<u64>,
         body: ByteStream,
     ) -> Result<u64, UploadError> {
+        if !self.busy.lock().expect("busy set").insert(id.to_string()) {
+            let size = self.size(id).await?;
+            return Err(UploadError::OutOfOrder {
+                size,
+                requested: offset.unwrap_or(size),
+            });
+        }
+        let _guard = BusyGuard(self.busy.clone(), id.to_string());
         let size = self.size(id).await?;
         if let Some(requested) = offset.filter(|o| *o != size) {
             return Err(UploadError::OutOfOrder { size, requested });

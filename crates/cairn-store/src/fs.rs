@@ -8,19 +8,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cairn_core::Digest;
 use futures::StreamExt;
-use std::collections::HashSet;
 use std::io::{self, ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// Size of the slices a read is streamed in.
 const READ_CHUNK: usize = 4 * 1024 * 1024;
 
 pub struct FsBlobStore {
     root: PathBuf,
-    /// Uploads with an append in progress in this process: a second
-    /// concurrent append to the same upload is refused rather than interleaved.
-    busy: Arc<Mutex<HashSet<String>>>,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -45,10 +40,7 @@ impl FsBlobStore {
         for sub in ["uploads", "blobs"] {
             tokio::fs::create_dir_all(root.join(sub)).await?;
         }
-        Ok(FsBlobStore {
-            root,
-            busy: Arc::default(),
-        })
+        Ok(FsBlobStore { root })
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
@@ -100,15 +92,6 @@ async fn read_blob_file(
     Ok(Some(
         futures::stream::iter(chunks.collect::<Vec<_>>()).boxed(),
     ))
-}
-
-/// Releases the busy mark of an upload when the append ends, however it ends.
-struct BusyGuard(Arc<Mutex<HashSet<String>>>, String);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.lock().expect("busy set").remove(&self.1);
-    }
 }
 
 enum Chunk {
@@ -164,10 +147,6 @@ impl BlobStore for FsBlobStore {
 
     async fn append_upload(&self, id: &str, offset: u64, mut data: ByteStream) -> io::Result<u64> {
         let path = self.upload_path(id)?;
-        if !self.busy.lock().expect("busy set").insert(id.to_string()) {
-            return Err(invalid("another request is writing to this upload"));
-        }
-        let _guard = BusyGuard(self.busy.clone(), id.to_string());
 
         // Writes happen on one blocking thread fed through a small channel, so
         // the request task only moves buffers and the body is never held whole.

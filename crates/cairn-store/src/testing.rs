@@ -132,6 +132,31 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
         Err(UploadError::DigestMismatch { .. })
     ));
 
+    // A second append to an upload while one is in flight is refused, not interleaved.
+    let blobs = Arc::new(Blobs::new(store.clone()));
+    let id = blobs.start().await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
+    let slow = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed();
+    let first = {
+        let (blobs, id) = (blobs.clone(), id.clone());
+        tokio::spawn(async move { blobs.append(&id, Some(0), None, slow).await })
+    };
+    tx.send(Ok(Bytes::from_static(b"first "))).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let second = blobs.append(&id, Some(0), None, body(&[b"second"])).await;
+    assert!(
+        matches!(second, Err(UploadError::OutOfOrder { .. })),
+        "{second:?}"
+    );
+    tx.send(Ok(Bytes::from_static(b"writer"))).await.unwrap();
+    drop(tx);
+    assert_eq!(first.await.unwrap().unwrap(), 12);
+    let d = Digest::sha256_of(b"first writer");
+    assert_eq!(blobs.finish(&id, &d).await.unwrap(), 12);
+
     // Empty blobs, abort, delete.
     let empty = Digest::sha256_of(b"");
     blobs.put(&empty, Some(0), body(&[])).await.unwrap();

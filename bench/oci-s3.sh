@@ -4,10 +4,6 @@
 # S3 server. Starts PostgreSQL and moto itself. Prints figures and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v docker-registry >/dev/null || ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-registry wrk >/dev/null
-fi
-cargo build --release -p cairn --locked
+source bench/lib.sh
+ensure_bench_tools
 exec python3 bench/oci_s3_bench.py "$PWD/target/release/cairn" "$@"

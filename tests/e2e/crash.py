@@ -9,78 +9,22 @@ random moments, restart it on the same data directory, and prove that
 Usage: crash.py CAIRN_BINARY OUTPUT_DIR [rounds]
 """
 
-import base64
 import hashlib
 import http.client
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+from cairnproc import Cairn
+
 BIN, OUT = sys.argv[1], sys.argv[2]
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 6
 WORKERS = 6
 REPO = "crash/test"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
-    def __init__(self, data):
-        self.data = data
-        self.port = free_port()
-        self.proc = None
-        self.password = None
-
-    def start(self, round_no):
-        log = open(os.path.join(OUT, f"crash-server-{round_no}.log"), "w")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data],
-            stdout=subprocess.PIPE, stderr=log, text=True)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise SystemExit("FAIL: cairn did not become ready")
-        if self.password is None:
-            for line in self.proc.stdout:
-                if "password:" in line:
-                    self.password = line.split()[-1]
-                    break
-        threading.Thread(target=lambda: self.proc.stdout.read(), daemon=True).start()
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-
-def request(server, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    h = dict(headers or {})
-    auth = base64.b64encode(f"admin:{server.password}".encode()).decode()
-    h["Authorization"] = f"Basic {auth}"
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    return r.status, dict(r.getheaders()), data
 
 
 def sha(b):
@@ -91,6 +35,10 @@ acked_blobs = {}      # digest -> size
 acked_manifests = {}  # tag -> digest
 attempted = set()     # every digest a worker tried to write
 lock = threading.Lock()
+
+
+def request(server, method, path, body=None, headers=None):
+    return server.request(method, path, body, headers, auth=server.basic, timeout=30)
 
 
 def push_blob(server, data, chunked):
@@ -177,10 +125,10 @@ def verify(server):
 def main():
     os.makedirs(OUT, exist_ok=True)
     data = tempfile.mkdtemp(prefix="cairn-crash.")
-    server = Server(os.path.join(data, "data"))
+    server = Cairn(BIN, os.path.join(data, "data"))
     kills = 0
     for round_no in range(ROUNDS):
-        server.start(round_no)
+        server.start(os.path.join(OUT, f"crash-server-{round_no}.log"))
         if round_no:
             problems = verify(server)
             if problems:
@@ -196,10 +144,9 @@ def main():
         stop.set()
         for t in threads:
             t.join(timeout=60)
-    server.start(ROUNDS)
+    server.start(os.path.join(OUT, f"crash-server-{ROUNDS}.log"))
     problems = verify(server)
-    server.proc.send_signal(signal.SIGTERM)
-    rc = server.proc.wait(timeout=30)
+    rc = server.terminate()
     if problems:
         print("\n".join(problems[:20]))
         raise SystemExit(f"FAIL: {len(problems)} problems after the last kill")

@@ -12,54 +12,18 @@
 Usage: replicas.py CAIRN_BINARY OUTPUT_DIR
 """
 
-import base64
 import hashlib
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 
+from cairnproc import Cairn
+
 BIN, OUT = sys.argv[1], sys.argv[2]
 REPO = "replicas/app"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Replica:
-    def __init__(self, name, data_dir):
-        self.name, self.port = name, free_port()
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir],
-            stdout=subprocess.PIPE, stderr=open(os.path.join(OUT, f"replica-{name}.log"), "w"), text=True)
-        for _ in range(300):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit(f"FAIL: replica {name} did not become ready")
-
-    def request(self, method, path, body=None, headers=None, auth=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        h = dict(headers or {})
-        if auth:
-            h["Authorization"] = auth
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
 
 
 def sha(b):
@@ -73,10 +37,10 @@ def expect(cond, message):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    a = Replica("a", os.path.join(OUT, "replica-a-data"))
-    password = next(line.split()[-1] for line in a.proc.stdout if "password:" in line)
-    b = Replica("b", os.path.join(OUT, "replica-b-data"))
-    basic = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    a = Cairn(BIN, os.path.join(OUT, "replica-a-data")).start(os.path.join(OUT, "replica-a.log"))
+    b = Cairn(BIN, os.path.join(OUT, "replica-b-data"), password=a.password).start(os.path.join(OUT, "replica-b.log"))
+    a.name, b.name = "a", "b"
+    basic = a.basic
 
     # An image through A, pulled through B.
     config = json.dumps({"replica": "a", "t": time.time()}).encode()
@@ -163,8 +127,7 @@ def main():
     c.endheaders()
     c.send(data[2 * 1024 * 1024:3 * 1024 * 1024])  # part of the second chunk, then A dies
     time.sleep(0.3)
-    a.proc.send_signal(signal.SIGKILL)
-    a.proc.wait()
+    a.kill()
     st, h, _ = b.request("GET", loc, auth=basic)
     expect(st == 204, f"B sees the upload after A died: {st}")
     offset = int(h["range"].split("-")[1]) + 1
@@ -177,8 +140,7 @@ def main():
     expect(st == 200 and body == data, "the resumed blob reads back whole")
     print("ok - A killed mid-upload; B resumed from the last acknowledged chunk and finished it")
 
-    b.proc.send_signal(signal.SIGTERM)
-    expect(b.proc.wait(timeout=30) == 0, "B exits cleanly on SIGTERM")
+    expect(b.terminate() == 0, "B exits cleanly on SIGTERM")
 
 
 if __name__ == "__main__":

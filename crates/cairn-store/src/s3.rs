@@ -13,7 +13,7 @@
 //! they do not have, and a store that ignores `If-None-Match` (Garage) cannot
 //! break that either.
 
-use crate::blob::{BlobStore, ByteStream};
+use crate::blob::{check_upload_id, BlobStore, ByteStream};
 use crate::config::S3Config;
 use async_trait::async_trait;
 use cairn_core::Digest;
@@ -52,13 +52,6 @@ fn io_err(e: object_store::Error) -> io::Error {
 
 fn is_not_found(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::NotFound { .. })
-}
-
-fn check_upload_id(id: &str) -> io::Result<()> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-        return Err(io::Error::new(ErrorKind::InvalidInput, "invalid upload id"));
-    }
-    Ok(())
 }
 
 impl S3BlobStore {

@@ -1,46 +1,172 @@
 //! Who may do what. Authentication (turning a header into a [`Principal`])
-//! happens in the server; the decision is this one pure function, which every
-//! adapter calls before acting.
+//! happens in the server; the decision is the one pure function
+//! [`authorize`], which every adapter calls before acting.
+//!
+//! Rights are grants: a repository pattern and a set of [`Action`]s. A user
+//! has the grants given to it and to its groups; an API token carries its own
+//! scopes and never more than its user; a bearer token minted by the token
+//! endpoint carries exactly the scopes it was issued for.
 
-/// What a request wants to do to a repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use globset::{GlobBuilder, GlobMatcher};
+use std::fmt;
+
+/// What a request wants to do to a repository. Every format maps its verbs
+/// onto these (OCI: pull → `Read`, push → `Publish`, delete → `Delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
-    Pull,
-    Push,
+    Read,
+    Publish,
+    /// Yank, deprecate, unpublish, retract.
+    Yank,
     Delete,
+    /// Manage the repository's settings and permissions.
+    Admin,
 }
 
 impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Read,
+        Action::Publish,
+        Action::Yank,
+        Action::Delete,
+        Action::Admin,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Pull => "pull",
-            Action::Push => "push",
+            Action::Read => "read",
+            Action::Publish => "publish",
+            Action::Yank => "yank",
             Action::Delete => "delete",
+            Action::Admin => "admin",
         }
     }
 
     pub fn parse(s: &str) -> Option<Action> {
-        match s {
-            "pull" => Some(Action::Pull),
-            "push" => Some(Action::Push),
-            "delete" => Some(Action::Delete),
-            _ => None,
-        }
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A repository pattern (`*` within a path segment, `**` across segments) and
+/// the actions allowed on the repositories it matches.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pattern: String,
+    matcher: GlobMatcher,
+    pub actions: Vec<Action>,
+}
+
+impl PartialEq for Grant {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern && self.actions == other.actions
+    }
+}
+
+impl Eq for Grant {}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantError {
+    #[error("invalid repository pattern {0:?}: {1}")]
+    Pattern(String, String),
+    #[error("unknown action {0:?} (use read, publish, yank, delete, admin)")]
+    Action(String),
+    #[error("a grant is written PATTERN:ACTION[,ACTION...], not {0:?}")]
+    Syntax(String),
+}
+
+impl Grant {
+    pub fn new(pattern: &str, actions: Vec<Action>) -> Result<Grant, GrantError> {
+        let matcher = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| GrantError::Pattern(pattern.to_string(), e.to_string()))?
+            .compile_matcher();
+        Ok(Grant {
+            pattern: pattern.to_string(),
+            matcher,
+            actions,
+        })
+    }
+
+    /// Parses `PATTERN:ACTION[,ACTION...]`, e.g. `team/**:read,publish`.
+    pub fn parse(s: &str) -> Result<Grant, GrantError> {
+        let (pattern, actions) = s
+            .rsplit_once(':')
+            .ok_or_else(|| GrantError::Syntax(s.to_string()))?;
+        let actions = actions
+            .split(',')
+            .map(|a| Action::parse(a.trim()).ok_or_else(|| GrantError::Action(a.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Grant::new(pattern, actions)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn allows(&self, repository: &str, action: Action) -> bool {
+        self.actions.contains(&action) && self.matcher.is_match(repository)
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let actions: Vec<&str> = self.actions.iter().map(|a| a.as_str()).collect();
+        write!(f, "{}:{}", self.pattern, actions.join(","))
+    }
+}
+
+/// Everything a principal may do: each set of grants must allow an action
+/// (an API token is limited by its own scopes *and* by its user's rights).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rights(Vec<Vec<Grant>>);
+
+impl Rights {
+    /// Rights limited by one set of grants.
+    pub fn of(grants: Vec<Grant>) -> Rights {
+        Rights(vec![grants])
+    }
+
+    /// These rights, further limited by `grants`.
+    pub fn limited_to(mut self, grants: Vec<Grant>) -> Rights {
+        self.0.push(grants);
+        self
+    }
+
+    pub fn allow(&self, repository: &str, action: Action) -> bool {
+        self.0
+            .iter()
+            .all(|set| set.iter().any(|g| g.allows(repository, action)))
+    }
+}
+
+/// How a caller proved who it is; it decides how a refusal is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A user's password or an API token: a refusal is final (403).
+    Long,
+    /// A short-lived bearer token from the token endpoint: a refusal means
+    /// "ask for a token with this scope" (401 with `insufficient_scope`).
+    Bearer,
 }
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
-    /// A user authenticated with its own credential: every right the user has.
-    User {
-        name: String,
-    },
-    /// A short-lived token: only the grants it was issued with.
-    Token {
+    Authenticated {
+        /// The user name (or token subject).
         subject: String,
-        grants: Vec<(String, Vec<Action>)>,
+        /// Which credential was used, for the audit log (an API token id).
+        credential: Option<String>,
+        kind: CredentialKind,
+        rights: Rights,
     },
 }
 
@@ -48,8 +174,7 @@ impl Principal {
     pub fn name(&self) -> &str {
         match self {
             Principal::Anonymous => "anonymous",
-            Principal::User { name } => name,
-            Principal::Token { subject, .. } => subject,
+            Principal::Authenticated { subject, .. } => subject,
         }
     }
 }
@@ -70,39 +195,54 @@ pub struct RequestAuth {
 pub enum Denied {
     /// No credential was sent: ask for one (401 with a challenge).
     NeedsCredential,
-    /// A token was sent that lacks this scope: ask for a wider token (401).
+    /// A bearer token was sent that lacks this scope: ask for a wider token (401).
     InsufficientScope,
     /// A credential was sent but does not carry this right (403).
     Forbidden,
 }
 
-/// Access settings that apply to every repository until per-repository
-/// permissions exist.
-#[derive(Debug, Clone, Copy)]
+/// Which repositories anyone may read without a credential.
+#[derive(Debug, Clone, Default)]
 pub struct AccessPolicy {
-    pub anonymous_read: bool,
+    pub anonymous_read: Vec<Grant>,
+}
+
+impl AccessPolicy {
+    /// Anonymous reads on every repository matching one of `patterns`.
+    pub fn anonymous_read(patterns: &[String]) -> Result<AccessPolicy, GrantError> {
+        let anonymous_read = patterns
+            .iter()
+            .map(|p| Grant::new(p, vec![Action::Read]))
+            .collect::<Result<_, _>>()?;
+        Ok(AccessPolicy { anonymous_read })
+    }
+
+    fn anonymous_may(&self, repository: &str, action: Action) -> bool {
+        self.anonymous_read
+            .iter()
+            .any(|g| g.allows(repository, action))
+    }
 }
 
 /// The one access decision every adapter makes before acting.
 pub fn authorize(
-    policy: AccessPolicy,
+    policy: &AccessPolicy,
     principal: &Principal,
     repository: &str,
     action: Action,
 ) -> Result<(), Denied> {
+    if policy.anonymous_may(repository, action) {
+        return Ok(());
+    }
     match principal {
-        Principal::Anonymous if action == Action::Pull && policy.anonymous_read => Ok(()),
         Principal::Anonymous => Err(Denied::NeedsCredential),
-        // Until users carry scoped permissions (a later issue), a user is an administrator.
-        Principal::User { .. } => Ok(()),
-        Principal::Token { grants, .. } => {
-            let granted = grants
-                .iter()
-                .any(|(repo, actions)| repo == repository && actions.contains(&action));
-            if granted || (action == Action::Pull && policy.anonymous_read) {
+        Principal::Authenticated { rights, kind, .. } => {
+            if rights.allow(repository, action) {
                 Ok(())
-            } else {
+            } else if *kind == CredentialKind::Bearer {
                 Err(Denied::InsufficientScope)
+            } else {
+                Err(Denied::Forbidden)
             }
         }
     }
@@ -112,40 +252,74 @@ pub fn authorize(
 mod tests {
     use super::*;
 
+    fn user(grants: &[&str], kind: CredentialKind) -> Principal {
+        Principal::Authenticated {
+            subject: "u".into(),
+            credential: None,
+            kind,
+            rights: Rights::of(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
+        }
+    }
+
     #[test]
     fn decisions() {
-        let open = AccessPolicy {
-            anonymous_read: true,
-        };
-        let closed = AccessPolicy {
-            anonymous_read: false,
-        };
+        let open = AccessPolicy::anonymous_read(&["public/**".into()]).unwrap();
         let anon = Principal::Anonymous;
-        assert_eq!(authorize(open, &anon, "a", Action::Pull), Ok(()));
+        assert_eq!(authorize(&open, &anon, "public/a", Action::Read), Ok(()));
         assert_eq!(
-            authorize(closed, &anon, "a", Action::Pull),
+            authorize(&open, &anon, "private/a", Action::Read),
             Err(Denied::NeedsCredential)
         );
         assert_eq!(
-            authorize(open, &anon, "a", Action::Push),
+            authorize(&open, &anon, "public/a", Action::Publish),
             Err(Denied::NeedsCredential)
         );
-        let tok = Principal::Token {
-            subject: "admin".into(),
-            grants: vec![("a".into(), vec![Action::Pull, Action::Push])],
-        };
-        assert_eq!(authorize(closed, &tok, "a", Action::Push), Ok(()));
+
+        let dev = user(&["team/**:read,publish"], CredentialKind::Long);
+        assert_eq!(authorize(&open, &dev, "team/x/y", Action::Publish), Ok(()));
         assert_eq!(
-            authorize(closed, &tok, "a", Action::Delete),
-            Err(Denied::InsufficientScope)
+            authorize(&open, &dev, "team/x", Action::Delete),
+            Err(Denied::Forbidden)
         );
         assert_eq!(
-            authorize(closed, &tok, "b", Action::Pull),
+            authorize(&open, &dev, "other", Action::Read),
+            Err(Denied::Forbidden)
+        );
+        let bearer = user(&["team/app:read"], CredentialKind::Bearer);
+        assert_eq!(
+            authorize(&open, &bearer, "team/app", Action::Publish),
             Err(Denied::InsufficientScope)
         );
-        let user = Principal::User {
-            name: "admin".into(),
-        };
-        assert_eq!(authorize(closed, &user, "b", Action::Delete), Ok(()));
+        let admin = user(&["**:read,publish,yank,delete,admin"], CredentialKind::Long);
+        assert_eq!(
+            authorize(&open, &admin, "any/thing", Action::Delete),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_token_never_exceeds_its_user() {
+        let user_grants = vec![Grant::parse("team/**:read,publish").unwrap()];
+        let token_scopes = vec![Grant::parse("**:read,publish,delete").unwrap()];
+        let rights = Rights::of(user_grants).limited_to(token_scopes);
+        assert!(rights.allow("team/a", Action::Publish));
+        assert!(!rights.allow("team/a", Action::Delete));
+        assert!(!rights.allow("other", Action::Read));
+    }
+
+    #[test]
+    fn grant_syntax() {
+        assert_eq!(
+            Grant::parse("a/**:read,publish").unwrap().to_string(),
+            "a/**:read,publish"
+        );
+        assert!(matches!(Grant::parse("a/**"), Err(GrantError::Syntax(_))));
+        assert!(matches!(
+            Grant::parse("a:write"),
+            Err(GrantError::Action(_))
+        ));
+        let g = Grant::parse("lib/*:read").unwrap();
+        assert!(g.allows("lib/x", Action::Read));
+        assert!(!g.allows("lib/x/y", Action::Read));
     }
 }

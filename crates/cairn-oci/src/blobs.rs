@@ -58,7 +58,7 @@ impl OciApi {
         digest: &Digest,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Pull)?;
+        self.check(req, name.as_str(), Action::Read)?;
         let size = self
             .meta
             .linked_blob(name.as_str(), digest)
@@ -156,7 +156,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         if let Some(mount) = req.query("mount") {
             let digest: Digest = mount.parse()?;
             if let Some(resp) = self
@@ -187,7 +187,7 @@ impl OciApi {
     ) -> Result<Option<Response>, OciError> {
         let size = match from.as_deref().map(RepoName::parse) {
             Some(Ok(from)) => {
-                if self.check(req, from.as_str(), Action::Pull).is_err() {
+                if self.check(req, from.as_str(), Action::Read).is_err() {
                     return Ok(None);
                 }
                 self.meta.linked_blob(from.as_str(), digest).await?
@@ -234,7 +234,7 @@ impl OciApi {
         id: &str,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         self.owned_upload(name, id).await?;
         let size = self.blobs.size(id).await?;
         let mut resp = upload_accepted(name, id, size);
@@ -250,7 +250,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         self.owned_upload(name, id).await?;
         let (offset, expected) = chunk_bounds(req)?;
         let size = self
@@ -268,7 +268,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         self.owned_upload(name, id).await?;
         let digest: Digest = req
             .query("digest")
@@ -301,7 +301,7 @@ impl OciApi {
         id: &str,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         self.owned_upload(name, id).await?;
         self.blobs.abort(id).await?;
         self.meta.delete_upload(id).await?;

@@ -184,7 +184,7 @@ impl OciApi {
         repository: &str,
         action: Action,
     ) -> Result<(), OciError> {
-        match authorize(self.config.access, &req.auth.principal, repository, action) {
+        match authorize(&self.config.access, &req.auth.principal, repository, action) {
             Ok(()) => Ok(()),
             Err(Denied::Forbidden) => Err(OciError::denied(format!(
                 "{} may not {} {repository}",
@@ -193,9 +193,10 @@ impl OciApi {
             ))),
             Err(denied) => {
                 let actions = match action {
-                    Action::Pull => "pull",
-                    Action::Push => "pull,push",
+                    Action::Read => "pull",
+                    Action::Publish => "pull,push",
                     Action::Delete => "delete",
+                    Action::Yank | Action::Admin => "*",
                 };
                 let scope = format!("repository:{repository}:{actions}");
                 Err(self.challenge(req, Some(&scope), denied == Denied::InsufficientScope))

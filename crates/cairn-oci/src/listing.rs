@@ -4,6 +4,7 @@ use crate::error::{OciError, OciResult};
 use crate::{OciApi, Request};
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::IntoResponse;
+use cairn_core::access::authorize;
 use cairn_core::manifest::OCI_INDEX;
 use cairn_core::{Action, Digest, RepoName};
 use serde_json::{json, Value};
@@ -32,7 +33,7 @@ fn next_link(path: &str, n: u32, last: &str) -> String {
 
 impl OciApi {
     pub(crate) async fn tags(&self, name: &RepoName, req: &Request) -> OciResult {
-        self.check(req, name.as_str(), Action::Pull)?;
+        self.check(req, name.as_str(), Action::Read)?;
         if !self.meta.repository_exists(name.as_str()).await? {
             return Err(OciError::name_unknown(format!(
                 "repository {name} is not known"
@@ -60,22 +61,31 @@ impl OciApi {
     }
 
     pub(crate) async fn catalog(&self, req: &Request) -> OciResult {
-        // Listing every repository is a read of the whole registry: open to
-        // anyone who may read anonymously, otherwise to any authenticated caller.
-        if !self.config.access.anonymous_read
+        // Nothing is anonymously readable: ask for a credential.
+        if self.config.access.anonymous_read.is_empty()
             && req.auth.principal == cairn_core::Principal::Anonymous
         {
-            return Err(self.challenge(req, None, false));
+            return Err(self.challenge(req, Some("registry:catalog:*"), false));
         }
+        // The catalog lists only the repositories the caller may read. The
+        // page is cut before filtering, so `Link` follows the unfiltered order.
         let (n, last, explicit) = page(req)?;
-        let repos = if n == 0 {
+        let page_repos = if n == 0 {
             vec![]
         } else {
             self.meta.list_repositories(last.as_deref(), n).await?
         };
+        let full_page = explicit && n > 0 && page_repos.len() == n as usize;
+        let next_last = page_repos.last().cloned();
+        let repos: Vec<String> = page_repos
+            .into_iter()
+            .filter(|r| {
+                authorize(&self.config.access, &req.auth.principal, r, Action::Read).is_ok()
+            })
+            .collect();
         let mut resp = axum::Json(json!({ "repositories": repos })).into_response();
-        if explicit && n > 0 && repos.len() == n as usize {
-            let link = next_link("/v2/_catalog", n, repos.last().expect("non-empty"));
+        if let Some(last) = next_last.filter(|_| full_page) {
+            let link = next_link("/v2/_catalog", n, &last);
             resp.headers_mut()
                 .insert(header::LINK, link.parse().expect("link header"));
         }
@@ -88,7 +98,7 @@ impl OciApi {
         subject: &Digest,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Pull)?;
+        self.check(req, name.as_str(), Action::Read)?;
         let filter = req.query("artifactType").filter(|s| !s.is_empty());
         let manifests: Vec<Value> = self
             .meta

@@ -41,7 +41,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Push)?;
+        self.check(req, name.as_str(), Action::Publish)?;
         let limit = self.config.max_manifest_bytes;
         if req.content_length().is_some_and(|n| n > limit as u64) {
             return Err(OciError::too_large(format!(
@@ -223,7 +223,7 @@ impl OciApi {
         reference: &Reference,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Pull)?;
+        self.check(req, name.as_str(), Action::Read)?;
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
         let by_digest = matches!(reference, Reference::Digest(_));

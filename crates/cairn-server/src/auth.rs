@@ -8,9 +8,9 @@
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use cairn_core::access::{authorize, AccessPolicy};
+use cairn_core::access::{authorize, AccessPolicy, CredentialKind, Grant, Rights};
 use cairn_core::{Action, Principal};
-use cairn_store::MetaStore;
+use cairn_store::{MetaStore, TokenRecord};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,11 @@ use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
 pub const ADMIN_USER: &str = "admin";
+/// Everything, everywhere: the bootstrap administrator's grant.
+pub const ADMIN_GRANT: &str = "**:read,publish,yank,delete,admin";
+/// API tokens start with this, so they are recognisable (in logs, secret scanners)
+/// and told apart from bearer JWTs.
+pub const TOKEN_PREFIX: &str = "cairn_";
 const JWT_SECRET_SETTING: &str = "auth.jwt_secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +31,10 @@ pub enum AuthFailure {
     BadCredentials,
     /// The header is not Basic or Bearer, or is malformed.
     Malformed,
+    /// An API token past its expiry.
+    Expired,
+    /// A revoked API token.
+    Revoked,
 }
 
 /// One grant in a token: `{"type":"repository","name":"a/b","actions":["pull"]}`.
@@ -42,6 +51,9 @@ struct Claims {
     iss: String,
     aud: String,
     sub: String,
+    /// The API token the bearer token was obtained with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credential: Option<String>,
     exp: u64,
     iat: u64,
     access: Vec<AccessClaim>,
@@ -89,7 +101,47 @@ pub async fn bootstrap_admin(meta: &dyn MetaStore) -> anyhow::Result<Option<Stri
     }
     let secret = generate_secret();
     meta.put_user(ADMIN_USER, &hash_secret(&secret)).await?;
+    meta.set_user_grants(ADMIN_USER, &[ADMIN_GRANT.to_string()])
+        .await?;
     Ok(Some(secret))
+}
+
+/// Parses stored or requested grant strings, refusing any that is malformed.
+pub fn parse_grants(grants: &[String]) -> Result<Vec<Grant>, cairn_core::access::GrantError> {
+    grants.iter().map(|g| Grant::parse(g)).collect()
+}
+
+/// Creates an API token for `user`, limited to `scopes`, valid for `ttl_secs`
+/// (forever if `None`). Returns the record and the token, which is shown once.
+pub async fn create_api_token(
+    meta: &dyn MetaStore,
+    user: &str,
+    description: &str,
+    scopes: &[String],
+    ttl_secs: Option<u64>,
+) -> anyhow::Result<(TokenRecord, String)> {
+    parse_grants(scopes)?;
+    anyhow::ensure!(
+        !scopes.is_empty(),
+        "a token needs at least one scope (PATTERN:ACTIONS)"
+    );
+    anyhow::ensure!(meta.user(user).await?.is_some(), "no user {user:?}");
+    let mut id = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut id);
+    let secret = format!("{TOKEN_PREFIX}{}", generate_secret());
+    let created_at = now() as i64;
+    let record = TokenRecord {
+        id: hex::encode(id),
+        user: user.to_string(),
+        description: description.to_string(),
+        secret_hash: hash_secret(&secret),
+        scopes: scopes.to_vec(),
+        created_at,
+        expires_at: ttl_secs.map(|t| created_at + t as i64),
+        revoked_at: None,
+    };
+    meta.create_token(&record).await?;
+    Ok((record, secret))
 }
 
 impl Authenticator {
@@ -136,11 +188,46 @@ impl Authenticator {
                     .map_err(|_| AuthFailure::Malformed)?;
                 let decoded = String::from_utf8(decoded).map_err(|_| AuthFailure::Malformed)?;
                 let (user, secret) = decoded.split_once(':').ok_or(AuthFailure::Malformed)?;
-                self.check_user(user, secret).await
+                if secret.starts_with(TOKEN_PREFIX) {
+                    self.check_api_token(secret).await
+                } else {
+                    self.check_user(user, secret).await
+                }
+            }
+            "bearer" if rest.trim().starts_with(TOKEN_PREFIX) => {
+                self.check_api_token(rest.trim()).await
             }
             "bearer" => self.verify_token(rest.trim()),
             _ => Err(AuthFailure::Malformed),
         }
+    }
+
+    /// A user's rights: its own grants and its groups'.
+    async fn user_rights(&self, user: &str) -> Result<Rights, AuthFailure> {
+        let record = self
+            .meta
+            .user(user)
+            .await
+            .map_err(|_| AuthFailure::BadCredentials)?;
+        let mut grants = record.map(|r| r.grants).unwrap_or_default();
+        grants.extend(
+            self.meta
+                .group_grants_of(user)
+                .await
+                .map_err(|_| AuthFailure::BadCredentials)?,
+        );
+        Ok(Rights::of(
+            grants
+                .iter()
+                .filter_map(|g| match Grant::parse(g) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        tracing::warn!(user, error = %e, "ignoring a malformed stored grant");
+                        None
+                    }
+                })
+                .collect(),
+        ))
     }
 
     async fn check_user(&self, user: &str, secret: &str) -> Result<Principal, AuthFailure> {
@@ -150,14 +237,41 @@ impl Authenticator {
             .await
             .map_err(|_| AuthFailure::BadCredentials)?
             .ok_or(AuthFailure::BadCredentials)?;
-        if constant_time_eq(
+        if !constant_time_eq(
             hash_secret(secret).as_bytes(),
             record.secret_hash.as_bytes(),
         ) {
-            Ok(Principal::User { name: record.name })
-        } else {
-            Err(AuthFailure::BadCredentials)
+            return Err(AuthFailure::BadCredentials);
         }
+        Ok(Principal::Authenticated {
+            subject: record.name.clone(),
+            credential: None,
+            kind: CredentialKind::Long,
+            rights: self.user_rights(&record.name).await?,
+        })
+    }
+
+    /// An API token: live (not expired, not revoked), and never more than its user may do.
+    async fn check_api_token(&self, token: &str) -> Result<Principal, AuthFailure> {
+        let record = self
+            .meta
+            .token_by_hash(&hash_secret(token))
+            .await
+            .map_err(|_| AuthFailure::BadCredentials)?
+            .ok_or(AuthFailure::BadCredentials)?;
+        if record.revoked_at.is_some() {
+            return Err(AuthFailure::Revoked);
+        }
+        if record.expires_at.is_some_and(|at| at <= now() as i64) {
+            return Err(AuthFailure::Expired);
+        }
+        let scopes = parse_grants(&record.scopes).map_err(|_| AuthFailure::BadCredentials)?;
+        Ok(Principal::Authenticated {
+            subject: record.user.clone(),
+            credential: Some(record.id.clone()),
+            kind: CredentialKind::Long,
+            rights: self.user_rights(&record.user).await?.limited_to(scopes),
+        })
     }
 
     fn verify_token(&self, token: &str) -> Result<Principal, AuthFailure> {
@@ -168,16 +282,16 @@ impl Authenticator {
             .access
             .into_iter()
             .filter(|a| a.kind == "repository")
-            .map(|a| {
-                (
-                    a.name,
-                    a.actions.iter().filter_map(|s| Action::parse(s)).collect(),
-                )
+            .filter_map(|a| {
+                let actions = a.actions.iter().filter_map(|s| Action::parse(s)).collect();
+                Grant::new(&a.name, actions).ok()
             })
             .collect();
-        Ok(Principal::Token {
+        Ok(Principal::Authenticated {
             subject: data.claims.sub,
-            grants,
+            credential: data.claims.credential,
+            kind: CredentialKind::Bearer,
+            rights: Rights::of(grants),
         })
     }
 
@@ -193,16 +307,20 @@ impl Authenticator {
             else {
                 continue;
             };
+            // The Docker scope vocabulary, in cairn's actions.
             let wanted: Vec<Action> = actions
                 .split(',')
                 .flat_map(|a| match a {
-                    "*" => vec![Action::Pull, Action::Push, Action::Delete],
-                    other => Action::parse(other).into_iter().collect(),
+                    "pull" => vec![Action::Read],
+                    "push" => vec![Action::Publish],
+                    "delete" => vec![Action::Delete],
+                    "*" => vec![Action::Read, Action::Publish, Action::Delete],
+                    _ => vec![],
                 })
                 .collect();
             let granted: Vec<String> = wanted
                 .into_iter()
-                .filter(|a| authorize(self.policy, principal, name, *a).is_ok())
+                .filter(|a| authorize(&self.policy, principal, name, *a).is_ok())
                 .map(|a| a.as_str().to_string())
                 .collect();
             access.push(AccessClaim {
@@ -212,10 +330,15 @@ impl Authenticator {
             });
         }
         let iat = now();
+        let credential = match principal {
+            Principal::Authenticated { credential, .. } => credential.clone(),
+            Principal::Anonymous => None,
+        };
         let claims = Claims {
             iss: self.service.clone(),
             aud: self.service.clone(),
             sub: principal.name().to_string(),
+            credential,
             exp: iat + self.ttl_secs,
             iat,
             access,

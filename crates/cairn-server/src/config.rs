@@ -40,8 +40,10 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Whether reads need no credential.
-    pub anonymous_read: bool,
+    /// Which repositories anyone may read without a credential: `true` (all,
+    /// the default), `false` (none), or a list of repository patterns such as
+    /// `["public/**", "mirror/*"]`.
+    pub anonymous_read: AnonymousRead,
     /// Lifetime of tokens issued by the token endpoint.
     pub token_ttl_secs: u64,
     /// The service name in challenges and tokens.
@@ -74,10 +76,29 @@ impl Default for Config {
     }
 }
 
+/// `auth.anonymous_read`: a switch for every repository, or a list of patterns.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AnonymousRead {
+    All(bool),
+    Only(Vec<String>),
+}
+
+impl AnonymousRead {
+    /// The repository patterns anonymous reads are allowed on.
+    pub fn patterns(&self) -> Vec<String> {
+        match self {
+            AnonymousRead::All(true) => vec!["**".to_string()],
+            AnonymousRead::All(false) => vec![],
+            AnonymousRead::Only(patterns) => patterns.clone(),
+        }
+    }
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
-            anonymous_read: true,
+            anonymous_read: AnonymousRead::All(true),
             token_ttl_secs: 300,
             service: "cairn".into(),
         }
@@ -191,7 +212,7 @@ tags = '^v\d+'
         assert_eq!(c.listen, "127.0.0.1:7001");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.oci.max_manifest_bytes, 1024);
-        assert!(!c.auth.anonymous_read);
+        assert_eq!(c.auth.anonymous_read, AnonymousRead::All(false));
         assert_eq!(c.oci.immutable_tags[0].name, "prod");
     }
 

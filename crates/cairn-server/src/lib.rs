@@ -47,9 +47,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let (blob_store, meta) = open_stores_with_retry(&config).await?;
         let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
-        let access = AccessPolicy {
-            anonymous_read: config.auth.anonymous_read,
-        };
+        let access = AccessPolicy::anonymous_read(&config.auth.anonymous_read.patterns())
+            .context("auth.anonymous_read")?;
         let tag_rules = config
             .oci
             .immutable_tags
@@ -60,7 +59,7 @@ impl App {
             meta.clone(),
             config.auth.service.clone(),
             config.auth.token_ttl_secs,
-            access,
+            access.clone(),
         )
         .await?;
         let oci = OciApi::new(
@@ -193,6 +192,8 @@ fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Resp
     let message = match why {
         AuthFailure::BadCredentials => "invalid credentials",
         AuthFailure::Malformed => "malformed Authorization header",
+        AuthFailure::Expired => "the API token has expired",
+        AuthFailure::Revoked => "the API token has been revoked",
     };
     tracing::warn!(reason = message, "authentication failed");
     let body = serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": message, "detail": null}]});

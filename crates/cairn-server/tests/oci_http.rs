@@ -741,7 +741,10 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test]
 async fn anonymous_reads_can_be_switched_off() {
-    let t = TestApp::with_config(|c| c.auth.anonymous_read = false).await;
+    let t = TestApp::with_config(|c| {
+        c.auth.anonymous_read = cairn_server::config::AnonymousRead::All(false)
+    })
+    .await;
     t.push_image("app", Some("v1"), "").await;
     let r = t.anon(Method::GET, "/v2/app/manifests/v1").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -19,7 +19,7 @@ pub mod testing;
 
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
-pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange};
+pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord, UserRecord};
 
 use std::sync::Arc;
 

@@ -41,6 +41,22 @@ pub enum TagChange {
 pub struct UserRecord {
     pub name: String,
     pub secret_hash: String,
+    /// The user's own grants, `PATTERN:ACTIONS` strings.
+    pub grants: Vec<String>,
+}
+
+/// An API token. Only a hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub user: String,
+    pub description: String,
+    pub secret_hash: String,
+    /// `PATTERN:ACTIONS` strings; the token never exceeds its user's rights.
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 /// Metadata operations. Each method is one transaction; rules that guard a
@@ -128,8 +144,22 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_upload(&self, id: &str) -> Result<(), StoreError>;
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Creates or replaces a user's credential hash.
+    /// Creates a user or replaces its credential hash (keeping its grants).
     async fn put_user(&self, name: &str, secret_hash: &str) -> Result<(), StoreError>;
+    /// Replaces a user's own grants. Returns whether the user exists.
+    async fn set_user_grants(&self, name: &str, grants: &[String]) -> Result<bool, StoreError>;
+    /// Creates a group or replaces its grants.
+    async fn put_group(&self, name: &str, grants: &[String]) -> Result<(), StoreError>;
+    async fn add_group_member(&self, group: &str, user: &str) -> Result<(), StoreError>;
+    /// The grants of every group the user belongs to.
+    async fn group_grants_of(&self, user: &str) -> Result<Vec<String>, StoreError>;
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Tokens, newest first; all users' when `user` is `None`.
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Marks a token revoked at `at`. Returns whether it existed and was live.
+    async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError>;
 
     /// Stores `value` under `key` unless a value exists; returns the stored
     /// value either way (so replicas agree on generated secrets).

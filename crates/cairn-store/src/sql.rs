@@ -12,7 +12,7 @@
 //! race-free on PostgreSQL's READ COMMITTED as well as on SQLite, where a
 //! single-connection writer pool serialises writers anyway.
 
-use crate::meta::{now, ManifestRecord, MetaStore, StoreError, TagChange, UserRecord};
+use crate::meta::{now, ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord, UserRecord};
 use async_trait::async_trait;
 use cairn_core::policy::{check_tag_change, TagRule};
 use cairn_core::Digest;
@@ -52,6 +52,28 @@ fn manifest_from_row(row: &AnyRow) -> Result<ManifestRecord, StoreError> {
         subject: subject.as_deref().map(digest).transpose()?,
         artifact_type: row.try_get("artifact_type")?,
         annotations: row.try_get("annotations")?,
+    })
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).expect("a list of strings")
+}
+
+fn json_list(text: String) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("grant list {text:?}: {e}")))
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        user: row.try_get("user_name")?,
+        description: row.try_get("description")?,
+        secret_hash: row.try_get("secret_hash")?,
+        scopes: json_list(row.try_get("scopes")?)?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
     })
 }
 
@@ -456,7 +478,7 @@ impl MetaStore for SqlMetaStore {
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT name, secret_hash FROM users WHERE name = $1")
+        let row = sqlx::query("SELECT name, secret_hash, grants FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.reader)
             .await?;
@@ -464,6 +486,7 @@ impl MetaStore for SqlMetaStore {
             Ok(UserRecord {
                 name: r.try_get("name")?,
                 secret_hash: r.try_get("secret_hash")?,
+                grants: json_list(r.try_get("grants")?)?,
             })
         })
         .transpose()
@@ -480,6 +503,110 @@ impl MetaStore for SqlMetaStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn set_user_grants(&self, name: &str, grants: &[String]) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET grants = $1 WHERE name = $2")
+            .bind(to_json(grants))
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_group(&self, name: &str, grants: &[String]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO groups (name, grants, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET grants = excluded.grants",
+        )
+        .bind(name)
+        .bind(to_json(grants))
+        .bind(now())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn add_group_member(&self, group: &str, user: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO group_members (group_name, user_name) VALUES ($1, $2)
+             ON CONFLICT (group_name, user_name) DO NOTHING",
+        )
+        .bind(group)
+        .bind(user)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn group_grants_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let lists: Vec<String> = sqlx::query_scalar(
+            "SELECT g.grants FROM groups g JOIN group_members m ON m.group_name = g.name
+             WHERE m.user_name = $1 ORDER BY g.name",
+        )
+        .bind(user)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut all = Vec::new();
+        for list in lists {
+            all.extend(json_list(list)?);
+        }
+        Ok(all)
+    }
+
+    async fn create_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_name, description, secret_hash, scopes, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&t.id)
+        .bind(&t.user)
+        .bind(&t.description)
+        .bind(&t.secret_hash)
+        .bind(to_json(&t.scopes))
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows =
+            match user {
+                Some(u) => sqlx::query(
+                    "SELECT * FROM api_tokens WHERE user_name = $1 ORDER BY created_at DESC, id",
+                )
+                .bind(u)
+                .fetch_all(&self.reader)
+                .await?,
+                None => {
+                    sqlx::query("SELECT * FROM api_tokens ORDER BY created_at DESC, id")
+                        .fetch_all(&self.reader)
+                        .await?
+                }
+            };
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {

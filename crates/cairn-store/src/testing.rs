@@ -331,6 +331,64 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     meta.put_user("admin", "h1").await.unwrap();
     meta.put_user("admin", "h2").await.unwrap();
     assert_eq!(meta.user("admin").await.unwrap().unwrap().secret_hash, "h2");
+    // Grants on users and groups; API tokens.
+    let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(meta
+        .set_user_grants("admin", &list(&["a/**:read"]))
+        .await
+        .unwrap());
+    assert!(!meta
+        .set_user_grants("nobody", &list(&["a/**:read"]))
+        .await
+        .unwrap());
+    meta.put_user("admin", "h3").await.unwrap();
+    assert_eq!(
+        meta.user("admin").await.unwrap().unwrap().grants,
+        list(&["a/**:read"])
+    );
+    meta.put_group("devs", &list(&["team/**:read,publish"]))
+        .await
+        .unwrap();
+    meta.put_group("ops", &list(&["**:delete"])).await.unwrap();
+    meta.add_group_member("devs", "admin").await.unwrap();
+    meta.add_group_member("devs", "admin").await.unwrap();
+    meta.add_group_member("ops", "someone-else").await.unwrap();
+    assert_eq!(
+        meta.group_grants_of("admin").await.unwrap(),
+        list(&["team/**:read,publish"])
+    );
+    let token = crate::meta::TokenRecord {
+        id: "t1".into(),
+        user: "admin".into(),
+        description: "ci".into(),
+        secret_hash: "sha256:abc".into(),
+        scopes: list(&["team/app:publish"]),
+        created_at: 100,
+        expires_at: Some(200),
+        revoked_at: None,
+    };
+    meta.create_token(&token).await.unwrap();
+    assert_eq!(
+        meta.token_by_hash("sha256:abc").await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(meta.token_by_hash("sha256:nope").await.unwrap(), None);
+    assert_eq!(
+        meta.list_tokens(Some("admin")).await.unwrap(),
+        vec![token.clone()]
+    );
+    assert_eq!(meta.list_tokens(Some("other")).await.unwrap(), vec![]);
+    assert!(meta.revoke_token("t1", 150).await.unwrap());
+    assert!(!meta.revoke_token("t1", 160).await.unwrap());
+    assert_eq!(
+        meta.token_by_hash("sha256:abc")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(150)
+    );
+
     assert_eq!(meta.setting_or_insert("k", "v1").await.unwrap(), "v1");
     assert_eq!(meta.setting_or_insert("k", "v2").await.unwrap(), "v1");
     meta.ping().await.unwrap();

@@ -21,6 +21,87 @@ enum Command {
     /// Administrative tasks that work directly on the configured stores.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Users and their grants (PATTERN:ACTIONS, e.g. 'team/**:read,publish').
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Groups: grants shared by their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// API tokens: random, shown once, stored hashed, scoped, expiring, revocable.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with a random password (printed once) and its grants.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        name: String,
+        /// A grant, PATTERN:ACTIONS (actions: read, publish, yank, delete, admin). Repeatable.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// Replace a user's grants.
+    Grant {
+        #[command(flatten)]
+        common: CommonArgs,
+        name: String,
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group (or replace its grants).
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        name: String,
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// Add a user to a group.
+    AddMember {
+        #[command(flatten)]
+        common: CommonArgs,
+        group: String,
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user; it can never do more than the user.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        user: String,
+        /// A scope, PATTERN:ACTIONS. Repeatable; at least one.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Days until it expires (never, if omitted).
+        #[arg(long)]
+        expires_in_days: Option<u64>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -161,6 +242,142 @@ async fn reset_password(common: CommonArgs, password_stdin: bool) -> anyhow::Res
     Ok(())
 }
 
+async fn open_meta(
+    common: &CommonArgs,
+) -> anyhow::Result<std::sync::Arc<dyn cairn_store::MetaStore>> {
+    let config = load_config(common, None)?;
+    let (_, meta) = cairn_store::open(
+        &config.data_dir,
+        &config.storage,
+        config.database_url.as_deref(),
+    )
+    .await?;
+    Ok(meta)
+}
+
+fn check_grants(grants: &[String]) -> anyhow::Result<()> {
+    auth::parse_grants(grants)?;
+    Ok(())
+}
+
+async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            common,
+            name,
+            grants,
+        } => {
+            check_grants(&grants)?;
+            let meta = open_meta(&common).await?;
+            anyhow::ensure!(meta.user(&name).await?.is_none(), "user {name:?} exists");
+            let secret = auth::generate_secret();
+            meta.put_user(&name, &auth::hash_secret(&secret)).await?;
+            meta.set_user_grants(&name, &grants).await?;
+            println!(
+                "cairn: created user {name} (password shown only this once)\n  password: {secret}"
+            );
+        }
+        UserCommand::Grant {
+            common,
+            name,
+            grants,
+        } => {
+            check_grants(&grants)?;
+            let meta = open_meta(&common).await?;
+            anyhow::ensure!(
+                meta.set_user_grants(&name, &grants).await?,
+                "no user {name:?}"
+            );
+            println!("cairn: {name} now has: {}", grants.join(" "));
+        }
+    }
+    Ok(())
+}
+
+async fn group_command(cmd: GroupCommand) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::Create {
+            common,
+            name,
+            grants,
+        } => {
+            check_grants(&grants)?;
+            open_meta(&common).await?.put_group(&name, &grants).await?;
+            println!("cairn: group {name} has: {}", grants.join(" "));
+        }
+        GroupCommand::AddMember {
+            common,
+            group,
+            user,
+        } => {
+            let meta = open_meta(&common).await?;
+            anyhow::ensure!(meta.user(&user).await?.is_some(), "no user {user:?}");
+            meta.add_group_member(&group, &user).await?;
+            println!("cairn: {user} is in {group}");
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Create {
+            common,
+            user,
+            scopes,
+            expires_in_days,
+            description,
+        } => {
+            let meta = open_meta(&common).await?;
+            let ttl = expires_in_days.map(|d| d * 86_400);
+            let (record, token) =
+                auth::create_api_token(&*meta, &user, &description, &scopes, ttl).await?;
+            println!(
+                "cairn: token {} for {user} (shown only this once)\n  token: {token}",
+                record.id
+            );
+        }
+        TokenCommand::List { common, user } => {
+            let meta = open_meta(&common).await?;
+            println!(
+                "{:<18} {:<12} {:<8} {:<12} {:<12} scopes",
+                "id", "user", "state", "created", "expires"
+            );
+            for t in meta.list_tokens(user.as_deref()).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let expires = t
+                    .expires_at
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{:<18} {:<12} {:<8} {:<12} {:<12} {}",
+                    t.id,
+                    t.user,
+                    state,
+                    t.created_at,
+                    expires,
+                    t.scopes.join(" ")
+                );
+            }
+        }
+        TokenCommand::Revoke { common, id } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            anyhow::ensure!(
+                open_meta(&common).await?.revoke_token(&id, now).await?,
+                "no live token {id:?}"
+            );
+            println!("cairn: token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -169,5 +386,8 @@ async fn main() -> anyhow::Result<()> {
             common,
             password_stdin,
         }) => reset_password(common, password_stdin).await,
+        Command::User(cmd) => user_command(cmd).await,
+        Command::Group(cmd) => group_command(cmd).await,
+        Command::Token(cmd) => token_command(cmd).await,
     }
 }

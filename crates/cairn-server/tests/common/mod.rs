@@ -165,6 +165,16 @@ impl TestApp {
         (digest, manifest.into_bytes())
     }
 
+    /// The digest a tag points to, as the admin sees it ("" if none).
+    pub async fn anon_as_admin_digest(&self, repo: &str, tag: &str) -> String {
+        let r = self
+            .admin(Method::HEAD, &format!("/v2/{repo}/manifests/{tag}"))
+            .await;
+        r.header("docker-content-digest")
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub async fn put_manifest(&self, repo: &str, reference: &str, manifest: &str) -> Reply {
         let auth = self.basic();
         self.send(

@@ -1,0 +1,289 @@
+//! The authorization matrix for the OCI endpoints: every kind of caller ×
+//! every kind of action, asserting the status and that a refused request
+//! changed nothing.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use cairn_server::auth::create_api_token;
+use cairn_server::config::AnonymousRead;
+use common::TestApp;
+
+struct Caller {
+    name: &'static str,
+    auth: Option<String>,
+}
+
+async fn token(t: &TestApp, user: &str, scopes: &[&str], ttl: Option<u64>) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let (_, secret) = create_api_token(&*t.app.state.meta, user, "test", &scopes, ttl)
+        .await
+        .unwrap();
+    format!("Bearer {secret}")
+}
+
+#[tokio::test]
+async fn oci_authorization_matrix() {
+    let t = TestApp::with_config(|c| {
+        c.auth.anonymous_read = AnonymousRead::Only(vec!["public/**".into()])
+    })
+    .await;
+    let meta = &t.app.state.meta;
+    // A user who may read and publish under team/**, and delete nothing.
+    meta.put_user(
+        "dev",
+        &cairn_server::auth::hash_secret("dev-password-0123456789"),
+    )
+    .await
+    .unwrap();
+    meta.set_user_grants("dev", &["team/**:read,publish,yank".to_string()])
+        .await
+        .unwrap();
+
+    let revoked = token(&t, "dev", &["team/**:read,publish"], None).await;
+    let revoked_id = meta.list_tokens(Some("dev")).await.unwrap()[0].id.clone();
+    meta.revoke_token(&revoked_id, 1).await.unwrap();
+    let callers = [
+        Caller {
+            name: "anonymous",
+            auth: None,
+        },
+        Caller {
+            name: "read-only token",
+            auth: Some(token(&t, "dev", &["team/**:read"], None).await),
+        },
+        Caller {
+            name: "publish token for another repository",
+            auth: Some(token(&t, "dev", &["team/other:read,publish"], None).await),
+        },
+        Caller {
+            name: "publish token",
+            auth: Some(token(&t, "dev", &["team/**:read,publish"], None).await),
+        },
+        Caller {
+            name: "yank token",
+            auth: Some(token(&t, "dev", &["team/**:read,yank"], None).await),
+        },
+        // Asks for delete, which its user does not have: the token cannot exceed it.
+        Caller {
+            name: "over-scoped token",
+            auth: Some(token(&t, "dev", &["**:read,publish,delete"], None).await),
+        },
+        Caller {
+            name: "admin",
+            auth: Some(t.basic()),
+        },
+        Caller {
+            name: "expired token",
+            auth: Some(token(&t, "dev", &["team/**:read,publish"], Some(0)).await),
+        },
+        Caller {
+            name: "revoked token",
+            auth: Some(revoked),
+        },
+    ];
+
+    // (caller, read, publish, delete) expectations: A = allowed.
+    use StatusCode as S;
+    const A: StatusCode = StatusCode::OK;
+    let expect: [(&str, StatusCode, StatusCode, StatusCode); 9] = [
+        (
+            "anonymous",
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+        ),
+        ("read-only token", A, S::FORBIDDEN, S::FORBIDDEN),
+        (
+            "publish token for another repository",
+            S::FORBIDDEN,
+            S::FORBIDDEN,
+            S::FORBIDDEN,
+        ),
+        ("publish token", A, A, S::FORBIDDEN),
+        ("yank token", A, S::FORBIDDEN, S::FORBIDDEN),
+        ("over-scoped token", A, A, S::FORBIDDEN),
+        ("admin", A, A, A),
+        (
+            "expired token",
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+        ),
+        (
+            "revoked token",
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+            S::UNAUTHORIZED,
+        ),
+    ];
+
+    for (caller, (name, read, publish, delete)) in callers.iter().zip(expect) {
+        assert_eq!(caller.name, name);
+        // Fresh content per caller, pushed by the admin.
+        let repo = "team/app";
+        let (digest, manifest) = t
+            .push_image(
+                repo,
+                Some("stable"),
+                &format!(r#","annotations":{{"for":"{name}"}}"#),
+            )
+            .await;
+        let auth = caller.auth.as_deref();
+        let ok = |s: StatusCode, expected: StatusCode| {
+            if expected == A {
+                s.is_success()
+            } else {
+                s == expected
+            }
+        };
+
+        // read: manifest, blob list, tags
+        for path in [
+            format!("/v2/{repo}/manifests/stable"),
+            format!("/v2/{repo}/tags/list"),
+        ] {
+            let r = t.send(Method::GET, &path, auth, &[], vec![]).await;
+            assert!(ok(r.status, read), "{name}: GET {path} -> {}", r.status);
+            if r.status == S::UNAUTHORIZED {
+                assert!(
+                    r.header("www-authenticate").is_some(),
+                    "{name}: 401 without a challenge"
+                );
+            }
+        }
+
+        // publish: start an upload, and move the tag
+        let r = t
+            .send(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/"),
+                auth,
+                &[],
+                vec![],
+            )
+            .await;
+        assert!(ok(r.status, publish), "{name}: POST upload -> {}", r.status);
+        let moved = String::from_utf8(manifest.clone())
+            .unwrap()
+            .replace(r#""for""#, r#""moved-by""#);
+        let r = t
+            .send(
+                Method::PUT,
+                &format!("/v2/{repo}/manifests/stable"),
+                auth,
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                moved.into_bytes(),
+            )
+            .await;
+        assert!(
+            ok(r.status, publish),
+            "{name}: PUT manifest -> {}",
+            r.status
+        );
+        let now = t.anon_as_admin_digest(repo, "stable").await;
+        if publish == A {
+            assert_ne!(now, digest, "{name}: allowed PUT did not move the tag");
+        } else {
+            assert_eq!(now, digest, "{name}: a refused PUT moved the tag");
+        }
+
+        // delete: the manifest by digest
+        let target = if publish == A {
+            now.clone()
+        } else {
+            digest.clone()
+        };
+        let r = t
+            .send(
+                Method::DELETE,
+                &format!("/v2/{repo}/manifests/{target}"),
+                auth,
+                &[],
+                vec![],
+            )
+            .await;
+        assert!(
+            ok(r.status, delete),
+            "{name}: DELETE manifest -> {}",
+            r.status
+        );
+        let still_there = t
+            .admin(Method::HEAD, &format!("/v2/{repo}/manifests/{target}"))
+            .await
+            .status
+            == S::OK;
+        assert_eq!(
+            still_there,
+            delete != A,
+            "{name}: DELETE outcome does not match its status"
+        );
+    }
+
+    // Anonymous reads are a per-repository setting.
+    t.push_image("public/tool", Some("v1"), "").await;
+    assert_eq!(
+        t.anon(Method::GET, "/v2/public/tool/manifests/v1")
+            .await
+            .status,
+        S::OK
+    );
+    let catalog = t.anon(Method::GET, "/v2/_catalog").await.json();
+    assert_eq!(
+        catalog["repositories"],
+        serde_json::json!(["public/tool"]),
+        "the catalog shows only readable repositories"
+    );
+
+    // API tokens work as Basic passwords too (docker login -u anything -p TOKEN).
+    let bearer = token(&t, "dev", &["team/**:read"], None).await;
+    let secret = bearer.trim_start_matches("Bearer ");
+    let basic = format!("Basic {}", base64_encode(&format!("ci:{secret}")));
+    assert_eq!(
+        t.send(
+            Method::GET,
+            "/v2/team/app/tags/list",
+            Some(&basic),
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        S::OK
+    );
+
+    // The token endpoint issues only what the credential allows.
+    let r = t
+        .send(
+            Method::GET,
+            "/auth/token?service=cairn&scope=repository:team/app:pull,push,delete",
+            Some(&bearer),
+            &[],
+            vec![],
+        )
+        .await;
+    let jwt = r.json()["token"].as_str().unwrap().to_string();
+    let r = t
+        .send(
+            Method::POST,
+            "/v2/team/app/blobs/uploads/",
+            Some(&format!("Bearer {jwt}")),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        S::UNAUTHORIZED,
+        "a read-only token must not yield a push token"
+    );
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("insufficient_scope"));
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

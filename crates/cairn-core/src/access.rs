@@ -188,6 +188,8 @@ pub struct RequestAuth {
     pub realm: String,
     /// The service name tokens are issued for.
     pub service: String,
+    /// The client's address, for the audit log.
+    pub source: Option<String>,
 }
 
 /// Why a request was refused; adapters render it in their protocol's shape.

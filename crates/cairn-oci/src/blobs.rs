@@ -58,7 +58,7 @@ impl OciApi {
         digest: &Digest,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Read)?;
+        self.check(req, name.as_str(), Action::Read).await?;
         let size = self
             .meta
             .linked_blob(name.as_str(), digest)
@@ -137,10 +137,14 @@ impl OciApi {
         digest: &Digest,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Delete)?;
+        self.check(req, name.as_str(), Action::Delete).await?;
         // Only the repository's link goes; the bytes stay for other
         // repositories until garbage collection finds them unreferenced.
-        if !self.meta.unlink_blob(name.as_str(), digest).await? {
+        if !self
+            .meta
+            .unlink_blob(name.as_str(), digest, &req.actor())
+            .await?
+        {
             return Err(OciError::blob_unknown(format!(
                 "blob {digest} is not in {name}"
             )));
@@ -156,7 +160,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         if let Some(mount) = req.query("mount") {
             let digest: Digest = mount.parse()?;
             if let Some(resp) = self
@@ -169,7 +173,7 @@ impl OciApi {
             let digest: Digest = d.parse()?;
             let expected = req.content_length();
             let size = self.blobs.put(&digest, expected, body_stream(body)).await?;
-            return self.blob_created(name, &digest, size).await;
+            return self.blob_created(name, &digest, size, req).await;
         }
         let id = self.blobs.start().await?;
         self.meta.create_upload(&id, name.as_str()).await?;
@@ -187,7 +191,7 @@ impl OciApi {
     ) -> Result<Option<Response>, OciError> {
         let size = match from.as_deref().map(RepoName::parse) {
             Some(Ok(from)) => {
-                if self.check(req, from.as_str(), Action::Read).is_err() {
+                if self.check(req, from.as_str(), Action::Read).await.is_err() {
                     return Ok(None);
                 }
                 self.meta.linked_blob(from.as_str(), digest).await?
@@ -199,11 +203,19 @@ impl OciApi {
         if self.blobs.store().stat(digest).await?.is_none() {
             return Ok(None);
         }
-        self.blob_created(name, digest, size).await.map(Some)
+        self.blob_created(name, digest, size, req).await.map(Some)
     }
 
-    async fn blob_created(&self, name: &RepoName, digest: &Digest, size: u64) -> OciResult {
-        self.meta.link_blob(name.as_str(), digest, size).await?;
+    async fn blob_created(
+        &self,
+        name: &RepoName,
+        digest: &Digest,
+        size: u64,
+        req: &Request,
+    ) -> OciResult {
+        self.meta
+            .link_blob(name.as_str(), digest, size, &req.actor())
+            .await?;
         metrics::counter!("cairn_blob_bytes_received_total").increment(size);
         tracing::info!(repository = %name, %digest, size, "blob stored");
         let location = format!("/v2/{name}/blobs/{digest}");
@@ -234,7 +246,7 @@ impl OciApi {
         id: &str,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         self.owned_upload(name, id).await?;
         let size = self.blobs.size(id).await?;
         let mut resp = upload_accepted(name, id, size);
@@ -250,7 +262,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         self.owned_upload(name, id).await?;
         let (offset, expected) = chunk_bounds(req)?;
         let size = self
@@ -268,7 +280,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         self.owned_upload(name, id).await?;
         let digest: Digest = req
             .query("digest")
@@ -292,7 +304,7 @@ impl OciApi {
             }
         };
         self.meta.delete_upload(id).await?;
-        self.blob_created(name, &digest, size).await
+        self.blob_created(name, &digest, size, req).await
     }
 
     pub(crate) async fn cancel_upload(
@@ -301,7 +313,7 @@ impl OciApi {
         id: &str,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         self.owned_upload(name, id).await?;
         self.blobs.abort(id).await?;
         self.meta.delete_upload(id).await?;

@@ -20,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cairn_core::access::{authorize, AccessPolicy, Denied, RequestAuth};
 use cairn_core::policy::TagRule;
+use cairn_core::Principal;
 use cairn_core::{Action, Digest};
-use cairn_store::{Blobs, MetaStore};
+use cairn_store::{Actor, AuditRecord, Blobs, MetaStore};
 use endpoint::{Endpoint, ParseError};
 use error::{OciError, OciResult};
 use std::sync::Arc;
@@ -98,6 +99,19 @@ impl Request {
 
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Who is making this request, for the audit log.
+    pub fn actor(&self) -> Actor {
+        let credential = match &self.auth.principal {
+            Principal::Authenticated { credential, .. } => credential.clone(),
+            Principal::Anonymous => None,
+        };
+        Actor {
+            name: self.auth.principal.name().to_string(),
+            credential,
+            source: self.auth.source.clone(),
+        }
     }
 
     pub fn content_length(&self) -> Option<u64> {
@@ -178,13 +192,19 @@ impl OciApi {
 
     /// The single access check every handler makes, rendered the OCI way:
     /// 401 with a Bearer challenge naming the scope, or 403 `DENIED`.
-    pub(crate) fn check(
+    pub(crate) async fn check(
         &self,
         req: &Request,
         repository: &str,
         action: Action,
     ) -> Result<(), OciError> {
-        match authorize(&self.config.access, &req.auth.principal, repository, action) {
+        let decision = authorize(&self.config.access, &req.auth.principal, repository, action);
+        if let Err(denied) = decision {
+            if action != Action::Read && req.auth.principal != Principal::Anonymous {
+                self.audit_refusal(req, repository, action, denied).await;
+            }
+        }
+        match decision {
             Ok(()) => Ok(()),
             Err(Denied::Forbidden) => Err(OciError::denied(format!(
                 "{} may not {} {repository}",
@@ -201,6 +221,25 @@ impl OciApi {
                 let scope = format!("repository:{repository}:{actions}");
                 Err(self.challenge(req, Some(&scope), denied == Denied::InsufficientScope))
             }
+        }
+    }
+
+    /// Records a refused write by an authenticated caller. Nothing changed, so
+    /// there is no transaction to join; the entry is appended on its own.
+    async fn audit_refusal(&self, req: &Request, repository: &str, action: Action, denied: Denied) {
+        let actor = req.actor();
+        let entry = AuditRecord {
+            actor: actor.name,
+            credential: actor.credential,
+            source: actor.source,
+            action: format!("oci.{action}"),
+            repository: Some(repository.to_string()),
+            artifact: Some(req.uri.path().to_string()),
+            outcome: format!("denied: {denied:?}"),
+            ..AuditRecord::default()
+        };
+        if let Err(e) = self.meta.append_audit(&entry).await {
+            tracing::error!(error = %e, "could not append to the audit log");
         }
     }
 

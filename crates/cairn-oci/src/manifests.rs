@@ -41,7 +41,7 @@ impl OciApi {
         req: &Request,
         body: Body,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Publish)?;
+        self.check(req, name.as_str(), Action::Publish).await?;
         let limit = self.config.max_manifest_bytes;
         if req.content_length().is_some_and(|n| n > limit as u64) {
             return Err(OciError::too_large(format!(
@@ -111,7 +111,7 @@ impl OciApi {
         let tag_names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         let changes = self
             .meta
-            .put_manifest(&record, &tag_names, &self.config.tag_rules)
+            .put_manifest(&record, &tag_names, &self.config.tag_rules, &req.actor())
             .await?;
         for (tag, change) in tag_names.iter().zip(&changes) {
             tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
@@ -223,7 +223,7 @@ impl OciApi {
         reference: &Reference,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Read)?;
+        self.check(req, name.as_str(), Action::Read).await?;
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
         let by_digest = matches!(reference, Reference::Digest(_));
@@ -260,15 +260,19 @@ impl OciApi {
         reference: &Reference,
         req: &Request,
     ) -> OciResult {
-        self.check(req, name.as_str(), Action::Delete)?;
+        self.check(req, name.as_str(), Action::Delete).await?;
         let rules = &self.config.tag_rules;
         let found = match reference {
             Reference::Tag(t) => {
                 self.meta
-                    .delete_tag(name.as_str(), t.as_str(), rules)
+                    .delete_tag(name.as_str(), t.as_str(), rules, &req.actor())
                     .await?
             }
-            Reference::Digest(d) => self.meta.delete_manifest(name.as_str(), d, rules).await?,
+            Reference::Digest(d) => {
+                self.meta
+                    .delete_manifest(name.as_str(), d, rules, &req.actor())
+                    .await?
+            }
         };
         if !found {
             return Err(OciError::manifest_unknown(format!(

@@ -100,8 +100,10 @@ pub async fn bootstrap_admin(meta: &dyn MetaStore) -> anyhow::Result<Option<Stri
         return Ok(None);
     }
     let secret = generate_secret();
-    meta.put_user(ADMIN_USER, &hash_secret(&secret)).await?;
-    meta.set_user_grants(ADMIN_USER, &[ADMIN_GRANT.to_string()])
+    let system = cairn_store::Actor::local("system");
+    meta.put_user(ADMIN_USER, &hash_secret(&secret), &system)
+        .await?;
+    meta.set_user_grants(ADMIN_USER, &[ADMIN_GRANT.to_string()], &system)
         .await?;
     Ok(Some(secret))
 }
@@ -119,6 +121,7 @@ pub async fn create_api_token(
     description: &str,
     scopes: &[String],
     ttl_secs: Option<u64>,
+    actor: &cairn_store::Actor,
 ) -> anyhow::Result<(TokenRecord, String)> {
     parse_grants(scopes)?;
     anyhow::ensure!(
@@ -140,7 +143,7 @@ pub async fn create_api_token(
         expires_at: ttl_secs.map(|t| created_at + t as i64),
         revoked_at: None,
     };
-    meta.create_token(&record).await?;
+    meta.create_token(&record, actor).await?;
     Ok((record, secret))
 }
 

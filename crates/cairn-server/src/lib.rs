@@ -151,7 +151,10 @@ pub async fn run(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let server = axum::serve(listener, app.router).with_graceful_shutdown(signal);
+    let service = app
+        .router
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
     tokio::select! {
@@ -183,6 +186,58 @@ fn realm(config: &Config, headers: &HeaderMap) -> String {
     }
 }
 
+/// The client's address, when the server was started with connection info.
+fn source_of(parts: &axum::http::request::Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// The user name a Basic header claims, for the audit log of failed logins.
+fn claimed_user(headers: &HeaderMap) -> String {
+    use base64::Engine;
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|d| String::from_utf8(d).ok())
+        .and_then(|d| d.split_once(':').map(|(u, _)| u.to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Authenticates a request; a failure is audited and answered with a challenge.
+async fn authenticate(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<cairn_core::Principal, Response> {
+    match state.auth.authenticate(&parts.headers).await {
+        Ok(p) => Ok(p),
+        Err(why) => {
+            let entry = cairn_store::AuditRecord {
+                actor: claimed_user(&parts.headers),
+                source: source_of(parts),
+                action: "auth.failed".to_string(),
+                artifact: Some(parts.uri.path().to_string()),
+                outcome: format!("{why:?}"),
+                ..Default::default()
+            };
+            if let Err(e) = state.meta.append_audit(&entry).await {
+                tracing::error!(error = %e, "could not append to the audit log");
+            }
+            Err(unauthorized(state, &parts.headers, why))
+        }
+    }
+}
+
 fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Response {
     let challenge = format!(
         r#"Bearer realm="{}",service="{}""#,
@@ -207,14 +262,15 @@ fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Resp
 
 async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let principal = match state.auth.authenticate(&parts.headers).await {
+    let principal = match authenticate(&state, &parts).await {
         Ok(p) => p,
-        Err(e) => return unauthorized(&state, &parts.headers, e),
+        Err(resp) => return resp,
     };
     let auth = RequestAuth {
         principal,
         realm: realm(&state.config, &parts.headers),
         service: state.auth.service().to_string(),
+        source: source_of(&parts),
     };
     state
         .oci
@@ -225,9 +281,9 @@ async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
 /// `GET /auth/token?service=&scope=...`: the Docker token endpoint.
 async fn token_handler(State(state): State<Arc<AppState>>, req: Request<Body>) -> Response {
     let (parts, _) = req.into_parts();
-    let principal = match state.auth.authenticate(&parts.headers).await {
+    let principal = match authenticate(&state, &parts).await {
         Ok(p) => p,
-        Err(e) => return unauthorized(&state, &parts.headers, e),
+        Err(resp) => return resp,
     };
     let scopes: Vec<String> = parts
         .uri

@@ -16,9 +16,16 @@ struct Caller {
 
 async fn token(t: &TestApp, user: &str, scopes: &[&str], ttl: Option<u64>) -> String {
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    let (_, secret) = create_api_token(&*t.app.state.meta, user, "test", &scopes, ttl)
-        .await
-        .unwrap();
+    let (_, secret) = create_api_token(
+        &*t.app.state.meta,
+        user,
+        "test",
+        &scopes,
+        ttl,
+        &cairn_store::Actor::local("test"),
+    )
+    .await
+    .unwrap();
     format!("Bearer {secret}")
 }
 
@@ -33,16 +40,23 @@ async fn oci_authorization_matrix() {
     meta.put_user(
         "dev",
         &cairn_server::auth::hash_secret("dev-password-0123456789"),
+        &cairn_store::Actor::local("test"),
     )
     .await
     .unwrap();
-    meta.set_user_grants("dev", &["team/**:read,publish,yank".to_string()])
-        .await
-        .unwrap();
+    meta.set_user_grants(
+        "dev",
+        &["team/**:read,publish,yank".to_string()],
+        &cairn_store::Actor::local("test"),
+    )
+    .await
+    .unwrap();
 
     let revoked = token(&t, "dev", &["team/**:read,publish"], None).await;
     let revoked_id = meta.list_tokens(Some("dev")).await.unwrap()[0].id.clone();
-    meta.revoke_token(&revoked_id, 1).await.unwrap();
+    meta.revoke_token(&revoked_id, 1, &cairn_store::Actor::local("test"))
+        .await
+        .unwrap();
     let callers = [
         Caller {
             name: "anonymous",
@@ -219,6 +233,50 @@ async fn oci_authorization_matrix() {
             "{name}: DELETE outcome does not match its status"
         );
     }
+
+    // The audit log saw it all: changes with their credential, refusals, failed logins.
+    let log = |action: &str| {
+        let meta = t.app.state.meta.clone();
+        let action = action.to_string();
+        async move {
+            meta.audit_log(&cairn_store::AuditFilter {
+                action: Some(action),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let moves = log("tag.move").await;
+    assert!(
+        moves.iter().any(|e| e.actor == "dev"
+            && e.credential.is_some()
+            && e.repository.as_deref() == Some("team/app")),
+        "{moves:?}"
+    );
+    assert!(moves
+        .iter()
+        .any(|e| e.actor == "admin" && e.credential.is_none()));
+    let refused = log("oci.publish").await;
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.actor == "dev" && e.outcome.starts_with("denied")),
+        "{refused:?}"
+    );
+    let refused_deletes = log("oci.delete").await;
+    assert!(!refused_deletes.is_empty());
+    let failed = log("auth.failed").await;
+    assert!(
+        failed.iter().any(|e| e.outcome == "Expired")
+            && failed.iter().any(|e| e.outcome == "Revoked"),
+        "{failed:?}"
+    );
+    assert!(log("manifest.delete")
+        .await
+        .iter()
+        .any(|e| e.actor == "admin"));
 
     // Anonymous reads are a per-repository setting.
     t.push_image("public/tool", Some("v1"), "").await;

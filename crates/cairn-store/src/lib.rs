@@ -19,7 +19,10 @@ pub mod testing;
 
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
-pub use meta::{ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord, UserRecord};
+pub use meta::{
+    Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord,
+    UserRecord,
+};
 
 use std::sync::Arc;
 

@@ -59,8 +59,60 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// Who made a change, for the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// User name (or `anonymous`, or `cli` / `system` for local administration).
+    pub name: String,
+    /// The API token used, if any.
+    pub credential: Option<String>,
+    /// The client's address, if known.
+    pub source: Option<String>,
+}
+
+impl Actor {
+    /// A local actor: the CLI, or cairn itself.
+    pub fn local(name: &str) -> Actor {
+        Actor {
+            name: name.to_string(),
+            credential: None,
+            source: Some("local".to_string()),
+        }
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    pub actor: String,
+    pub credential: Option<String>,
+    pub source: Option<String>,
+    /// What was attempted, e.g. `manifest.put`, `tag.move`, `token.revoke`, `auth.failed`.
+    pub action: String,
+    pub repository: Option<String>,
+    pub artifact: Option<String>,
+    /// `ok`, or why it was refused.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to return: all filters must match; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub repository: Option<String>,
+    pub action: Option<String>,
+    /// Only entries older than this id (for paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
 /// Metadata operations. Each method is one transaction; rules that guard a
-/// change (tag immutability) are checked inside that transaction.
+/// change (tag immutability) are checked inside that transaction, and every
+/// change appends its audit entry (naming `actor`) in that transaction too.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
     /// Records that `repository` holds the blob `digest`.
@@ -69,6 +121,7 @@ pub trait MetaStore: Send + Sync + 'static {
         repository: &str,
         digest: &Digest,
         size: u64,
+        actor: &Actor,
     ) -> Result<(), StoreError>;
     /// Size of `digest` if `repository` holds it.
     async fn linked_blob(
@@ -79,7 +132,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Size of `digest` if any repository holds it (for automatic mounts).
     async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
     /// Removes a blob from a repository. Returns whether it was there.
-    async fn unlink_blob(&self, repository: &str, digest: &Digest) -> Result<bool, StoreError>;
+    async fn unlink_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
 
     /// Stores a manifest (idempotently) and points `tags` at it, checking
     /// `rules` for every tag that would move.
@@ -88,6 +146,7 @@ pub trait MetaStore: Send + Sync + 'static {
         record: &ManifestRecord,
         tags: &[String],
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<Vec<TagChange>, StoreError>;
     async fn manifest(
         &self,
@@ -108,6 +167,7 @@ pub trait MetaStore: Send + Sync + 'static {
         repository: &str,
         digest: &Digest,
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<bool, StoreError>;
     /// Deletes one tag, leaving its manifest. Returns whether it existed.
     async fn delete_tag(
@@ -115,6 +175,7 @@ pub trait MetaStore: Send + Sync + 'static {
         repository: &str,
         tag: &str,
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<bool, StoreError>;
     /// Tags in lexical order after `last`, at most `limit`.
     async fn list_tags(
@@ -145,21 +206,48 @@ pub trait MetaStore: Send + Sync + 'static {
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Creates a user or replaces its credential hash (keeping its grants).
-    async fn put_user(&self, name: &str, secret_hash: &str) -> Result<(), StoreError>;
+    async fn put_user(
+        &self,
+        name: &str,
+        secret_hash: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
     /// Replaces a user's own grants. Returns whether the user exists.
-    async fn set_user_grants(&self, name: &str, grants: &[String]) -> Result<bool, StoreError>;
+    async fn set_user_grants(
+        &self,
+        name: &str,
+        grants: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
     /// Creates a group or replaces its grants.
-    async fn put_group(&self, name: &str, grants: &[String]) -> Result<(), StoreError>;
-    async fn add_group_member(&self, group: &str, user: &str) -> Result<(), StoreError>;
+    async fn put_group(
+        &self,
+        name: &str,
+        grants: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+    async fn add_group_member(
+        &self,
+        group: &str,
+        user: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
     /// The grants of every group the user belongs to.
     async fn group_grants_of(&self, user: &str) -> Result<Vec<String>, StoreError>;
 
-    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn create_token(&self, token: &TokenRecord, actor: &Actor) -> Result<(), StoreError>;
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Tokens, newest first; all users' when `user` is `None`.
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked at `at`. Returns whether it existed and was live.
-    async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError>;
+    async fn revoke_token(&self, id: &str, at: i64, actor: &Actor) -> Result<bool, StoreError>;
+
+    /// Appends an entry on its own: a refused request or a failed login,
+    /// which changed nothing to be transactional with.
+    async fn append_audit(&self, entry: &AuditRecord) -> Result<(), StoreError>;
+    /// Audit entries matching `filter`, newest first. There is no way to
+    /// change or remove one: the tables refuse it.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Stores `value` under `key` unless a value exists; returns the stored
     /// value either way (so replicas agree on generated secrets).

@@ -12,7 +12,10 @@
 //! race-free on PostgreSQL's READ COMMITTED as well as on SQLite, where a
 //! single-connection writer pool serialises writers anyway.
 
-use crate::meta::{now, ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord, UserRecord};
+use crate::meta::{
+    now, Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, StoreError, TagChange,
+    TokenRecord, UserRecord,
+};
 use async_trait::async_trait;
 use cairn_core::policy::{check_tag_change, TagRule};
 use cairn_core::Digest;
@@ -75,6 +78,94 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
     })
+}
+
+/// The outcome of a change that was made.
+const OK: &str = "ok";
+
+/// Appends an audit entry inside the caller's transaction.
+async fn audit(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    repository: Option<&str>,
+    artifact: Option<&str>,
+    outcome: &str,
+    detail: Option<&str>,
+) -> Result<(), StoreError> {
+    let entry = AuditRecord {
+        actor: actor.name.clone(),
+        credential: actor.credential.clone(),
+        source: actor.source.clone(),
+        action: action.to_string(),
+        repository: repository.map(str::to_string),
+        artifact: artifact.map(str::to_string),
+        outcome: outcome.to_string(),
+        detail: detail.map(str::to_string),
+        ..AuditRecord::default()
+    };
+    insert_audit(&mut *tx, &entry).await
+}
+
+async fn insert_audit<'e, E>(conn: E, e: &AuditRecord) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, credential, source, action, repository, artifact, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(if e.at > 0 { e.at } else { now() })
+    .bind(&e.actor)
+    .bind(&e.credential)
+    .bind(&e.source)
+    .bind(&e.action)
+    .bind(&e.repository)
+    .bind(&e.artifact)
+    .bind(&e.outcome)
+    .bind(&e.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        credential: row.try_get("credential")?,
+        source: row.try_get("source")?,
+        action: row.try_get("action")?,
+        repository: row.try_get("repository")?,
+        artifact: row.try_get("artifact")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+impl SqlMetaStore {
+    /// Records a change the rules refused; nothing else of the request was kept.
+    async fn audit_refusal(
+        &self,
+        actor: &Actor,
+        action: &str,
+        repository: &str,
+        artifact: &str,
+        why: &StoreError,
+    ) -> Result<(), StoreError> {
+        let entry = AuditRecord {
+            actor: actor.name.clone(),
+            credential: actor.credential.clone(),
+            source: actor.source.clone(),
+            action: action.to_string(),
+            repository: Some(repository.to_string()),
+            artifact: Some(artifact.to_string()),
+            outcome: format!("denied: {why}"),
+            ..AuditRecord::default()
+        };
+        insert_audit(&self.writer, &entry).await
+    }
 }
 
 /// Adds a query parameter to a database URL.
@@ -216,10 +307,11 @@ impl MetaStore for SqlMetaStore {
         repository: &str,
         digest: &Digest,
         size: u64,
+        actor: &Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         ensure_repository(&mut tx, repository).await?;
-        sqlx::query(
+        let added = sqlx::query(
             "INSERT INTO blob_links (repository, digest, size, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (repository, digest) DO NOTHING",
         )
@@ -229,6 +321,19 @@ impl MetaStore for SqlMetaStore {
         .bind(now())
         .execute(&mut *tx)
         .await?;
+        if added.rows_affected() > 0 {
+            let d = digest.to_string();
+            audit(
+                &mut tx,
+                actor,
+                "blob.push",
+                Some(repository),
+                Some(&d),
+                OK,
+                None,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -256,12 +361,32 @@ impl MetaStore for SqlMetaStore {
         Ok(size.map(|s| s as u64))
     }
 
-    async fn unlink_blob(&self, repository: &str, digest: &Digest) -> Result<bool, StoreError> {
+    async fn unlink_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let d = digest.to_string();
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM blob_links WHERE repository = $1 AND digest = $2")
             .bind(repository)
-            .bind(digest.to_string())
-            .execute(&self.writer)
+            .bind(&d)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            audit(
+                &mut tx,
+                actor,
+                "blob.delete",
+                Some(repository),
+                Some(&d),
+                OK,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -270,6 +395,7 @@ impl MetaStore for SqlMetaStore {
         record: &ManifestRecord,
         tags: &[String],
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<Vec<TagChange>, StoreError> {
         let repo = record.repository.as_str();
         let new = record.digest.to_string();
@@ -289,9 +415,57 @@ impl MetaStore for SqlMetaStore {
         .bind(now())
         .execute(&mut *tx)
         .await?;
+        audit(
+            &mut tx,
+            actor,
+            "manifest.put",
+            Some(repo),
+            Some(&new),
+            OK,
+            None,
+        )
+        .await?;
         let mut changes = Vec::with_capacity(tags.len());
         for tag in tags {
-            changes.push(set_tag(&mut tx, rules, repo, tag, &new).await?);
+            let change = match set_tag(&mut tx, rules, repo, tag, &new).await {
+                Ok(change) => change,
+                Err(e) => {
+                    drop(tx); // nothing of this request is kept
+                    self.audit_refusal(actor, "manifest.put", repo, &new, &e)
+                        .await?;
+                    return Err(e);
+                }
+            };
+            let artifact = format!("{tag} -> {new}");
+            match &change {
+                TagChange::Created => {
+                    audit(
+                        &mut tx,
+                        actor,
+                        "tag.create",
+                        Some(repo),
+                        Some(&artifact),
+                        OK,
+                        None,
+                    )
+                    .await?
+                }
+                TagChange::Moved { from } => {
+                    let was = format!("was {from}");
+                    audit(
+                        &mut tx,
+                        actor,
+                        "tag.move",
+                        Some(repo),
+                        Some(&artifact),
+                        OK,
+                        Some(&was),
+                    )
+                    .await?
+                }
+                TagChange::Unchanged => {}
+            }
+            changes.push(change);
         }
         tx.commit().await?;
         Ok(changes)
@@ -341,6 +515,7 @@ impl MetaStore for SqlMetaStore {
         repository: &str,
         digest: &Digest,
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<bool, StoreError> {
         let d = digest.to_string();
         let mut tx = self.writer.begin().await?;
@@ -351,7 +526,13 @@ impl MetaStore for SqlMetaStore {
                 .fetch_all(&mut *tx)
                 .await?;
         for tag in &tags {
-            check_tag_change(rules, repository, tag, Some(&d), None)?;
+            if let Err(e) = check_tag_change(rules, repository, tag, Some(&d), None) {
+                drop(tx);
+                let e = StoreError::from(e);
+                self.audit_refusal(actor, "manifest.delete", repository, &d, &e)
+                    .await?;
+                return Err(e);
+            }
         }
         sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
             .bind(repository)
@@ -363,6 +544,19 @@ impl MetaStore for SqlMetaStore {
             .bind(&d)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));
+            audit(
+                &mut tx,
+                actor,
+                "manifest.delete",
+                Some(repository),
+                Some(&d),
+                OK,
+                detail.as_deref(),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -372,12 +566,20 @@ impl MetaStore for SqlMetaStore {
         repository: &str,
         tag: &str,
         rules: &[TagRule],
+        actor: &Actor,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let Some(current) = current_tag(&mut tx, repository, tag).await? else {
             return Ok(false);
         };
-        check_tag_change(rules, repository, tag, Some(&current), None)?;
+        let artifact = format!("{tag} -> {current}");
+        if let Err(e) = check_tag_change(rules, repository, tag, Some(&current), None) {
+            drop(tx);
+            let e = StoreError::from(e);
+            self.audit_refusal(actor, "tag.delete", repository, &artifact, &e)
+                .await?;
+            return Err(e);
+        }
         // Compare-and-swap: delete only the value that was checked.
         let done =
             sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2 AND digest = $3")
@@ -386,11 +588,22 @@ impl MetaStore for SqlMetaStore {
                 .bind(&current)
                 .execute(&mut *tx)
                 .await?;
-        tx.commit().await?;
         if done.rows_affected() == 0 {
             // Moved concurrently since the check: decide again on the new value.
-            return Box::pin(self.delete_tag(repository, tag, rules)).await;
+            drop(tx);
+            return Box::pin(self.delete_tag(repository, tag, rules, actor)).await;
         }
+        audit(
+            &mut tx,
+            actor,
+            "tag.delete",
+            Some(repository),
+            Some(&artifact),
+            OK,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -492,7 +705,13 @@ impl MetaStore for SqlMetaStore {
         .transpose()
     }
 
-    async fn put_user(&self, name: &str, secret_hash: &str) -> Result<(), StoreError> {
+    async fn put_user(
+        &self,
+        name: &str,
+        secret_hash: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO users (name, secret_hash, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash",
@@ -500,21 +719,58 @@ impl MetaStore for SqlMetaStore {
         .bind(name)
         .bind(secret_hash)
         .bind(now())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        audit(
+            &mut tx,
+            actor,
+            "user.credential",
+            None,
+            Some(name),
+            OK,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn set_user_grants(&self, name: &str, grants: &[String]) -> Result<bool, StoreError> {
+    async fn set_user_grants(
+        &self,
+        name: &str,
+        grants: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("UPDATE users SET grants = $1 WHERE name = $2")
             .bind(to_json(grants))
             .bind(name)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            let detail = to_json(grants);
+            audit(
+                &mut tx,
+                actor,
+                "user.grants",
+                None,
+                Some(name),
+                OK,
+                Some(&detail),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn put_group(&self, name: &str, grants: &[String]) -> Result<(), StoreError> {
+    async fn put_group(
+        &self,
+        name: &str,
+        grants: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO groups (name, grants, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET grants = excluded.grants",
@@ -522,20 +778,50 @@ impl MetaStore for SqlMetaStore {
         .bind(name)
         .bind(to_json(grants))
         .bind(now())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let detail = to_json(grants);
+        audit(
+            &mut tx,
+            actor,
+            "group.grants",
+            None,
+            Some(name),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn add_group_member(&self, group: &str, user: &str) -> Result<(), StoreError> {
+    async fn add_group_member(
+        &self,
+        group: &str,
+        user: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO group_members (group_name, user_name) VALUES ($1, $2)
              ON CONFLICT (group_name, user_name) DO NOTHING",
         )
         .bind(group)
         .bind(user)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let artifact = format!("{user} in {group}");
+        audit(
+            &mut tx,
+            actor,
+            "group.member",
+            None,
+            Some(&artifact),
+            OK,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -554,7 +840,8 @@ impl MetaStore for SqlMetaStore {
         Ok(all)
     }
 
-    async fn create_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+    async fn create_token(&self, t: &TokenRecord, actor: &Actor) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_name, description, secret_hash, scopes, created_at, expires_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -567,8 +854,20 @@ impl MetaStore for SqlMetaStore {
         .bind(t.created_at)
         .bind(t.expires_at)
         .bind(t.revoked_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let detail = format!("for {}: {}", t.user, t.scopes.join(" "));
+        audit(
+            &mut tx,
+            actor,
+            "token.create",
+            None,
+            Some(&t.id),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -598,15 +897,45 @@ impl MetaStore for SqlMetaStore {
         rows.iter().map(token_from_row).collect()
     }
 
-    async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+    async fn revoke_token(&self, id: &str, at: i64, actor: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(at)
         .bind(id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            audit(&mut tx, actor, "token.revoke", None, Some(id), OK, None).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn append_audit(&self, e: &AuditRecord) -> Result<(), StoreError> {
+        insert_audit(&self.writer, e).await
+    }
+
+    async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        // Unset filters compare a column with itself, which keeps the SQL one
+        // statement for both engines (NULL columns use COALESCE).
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log
+             WHERE ($1 IS NULL OR actor = $1)
+               AND ($2 IS NULL OR repository = $2)
+               AND ($3 IS NULL OR action = $3)
+               AND id < $4
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(&f.actor)
+        .bind(&f.repository)
+        .bind(&f.action)
+        .bind(f.before_id.unwrap_or(i64::MAX))
+        .bind(i64::from(f.limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
     }
 
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {

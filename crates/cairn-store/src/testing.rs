@@ -185,14 +185,19 @@ fn record(repo: &str, bytes: &[u8], subject: Option<&Digest>) -> ManifestRecord 
 /// Exercises a [`MetaStore`]: blob links, manifests, tags and their rules,
 /// pagination, referrers, uploads, users and settings.
 pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
+    let who = crate::Actor {
+        name: "tester".into(),
+        credential: Some("tok1".into()),
+        source: Some("127.0.0.1".into()),
+    };
     let d1 = Digest::sha256_of(b"blob1");
-    meta.link_blob("a/b", &d1, 5).await.unwrap();
-    meta.link_blob("a/b", &d1, 5).await.unwrap();
+    meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
+    meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
     assert_eq!(meta.linked_blob("a/b", &d1).await.unwrap(), Some(5));
     assert_eq!(meta.linked_blob("other", &d1).await.unwrap(), None);
     assert_eq!(meta.any_linked_blob(&d1).await.unwrap(), Some(5));
-    assert!(meta.unlink_blob("a/b", &d1).await.unwrap());
-    assert!(!meta.unlink_blob("a/b", &d1).await.unwrap());
+    assert!(meta.unlink_blob("a/b", &d1, &who).await.unwrap());
+    assert!(!meta.unlink_blob("a/b", &d1, &who).await.unwrap());
 
     let rules = [TagRule::compile(&TagRuleConfig {
         name: "frozen".into(),
@@ -204,19 +209,19 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     let m2 = record("prod/app", b"m2", Some(&m1.digest));
     let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        meta.put_manifest(&m1, &tags(&["v1", "latest"]), &rules)
+        meta.put_manifest(&m1, &tags(&["v1", "latest"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Created, TagChange::Created]
     );
     assert_eq!(
-        meta.put_manifest(&m1, &tags(&["v1"]), &rules)
+        meta.put_manifest(&m1, &tags(&["v1"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Unchanged]
     );
     assert_eq!(
-        meta.put_manifest(&m2, &tags(&["latest"]), &rules)
+        meta.put_manifest(&m2, &tags(&["latest"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Moved {
@@ -224,7 +229,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         }]
     );
     let err = meta
-        .put_manifest(&m2, &tags(&["v1"]), &rules)
+        .put_manifest(&m2, &tags(&["v1"]), &rules, &who)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -243,9 +248,12 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.tagged_manifest("prod/app", "nope").await.unwrap(),
         None
     );
-    assert!(meta.delete_tag("prod/app", "v1", &rules).await.is_err());
     assert!(meta
-        .delete_manifest("prod/app", &m1.digest, &rules)
+        .delete_tag("prod/app", "v1", &rules, &who)
+        .await
+        .is_err());
+    assert!(meta
+        .delete_manifest("prod/app", &m1.digest, &rules, &who)
         .await
         .is_err());
     assert_eq!(
@@ -259,7 +267,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
 
     // Tag pagination is lexical.
     for t in ["c", "a", "b"] {
-        meta.put_manifest(&record("dev/app", b"x", None), &tags(&[t]), &rules)
+        meta.put_manifest(&record("dev/app", b"x", None), &tags(&[t]), &rules, &who)
             .await
             .unwrap();
     }
@@ -271,10 +279,13 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.list_tags("dev/app", Some("b"), 10).await.unwrap(),
         tags(&["c"])
     );
-    assert!(meta.delete_tag("dev/app", "c", &rules).await.unwrap());
-    assert!(!meta.delete_tag("dev/app", "c", &rules).await.unwrap());
+    assert!(meta.delete_tag("dev/app", "c", &rules, &who).await.unwrap());
+    assert!(!meta.delete_tag("dev/app", "c", &rules, &who).await.unwrap());
     let x = Digest::sha256_of(b"x");
-    assert!(meta.delete_manifest("dev/app", &x, &rules).await.unwrap());
+    assert!(meta
+        .delete_manifest("dev/app", &x, &rules, &who)
+        .await
+        .unwrap());
     assert_eq!(meta.resolve_tag("dev/app", "a").await.unwrap(), None);
     assert!(meta.repository_exists("dev/app").await.unwrap());
     assert!(!meta.repository_exists("nope").await.unwrap());
@@ -288,7 +299,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     );
     // Byte-wise order on every backend: upper case sorts before lower case.
     for t in ["b", "B", "a-1", "a"] {
-        meta.put_manifest(&record("order/app", b"o", None), &tags(&[t]), &rules)
+        meta.put_manifest(&record("order/app", b"o", None), &tags(&[t]), &rules, &who)
             .await
             .unwrap();
     }
@@ -302,8 +313,12 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         .map(|i| {
             let meta = meta.clone();
             let rules = rules.clone();
+            let who = who.clone();
             let m = record("prod/race", format!("racer {i}").as_bytes(), None);
-            tokio::spawn(async move { meta.put_manifest(&m, &["v9".to_string()], &rules).await })
+            tokio::spawn(async move {
+                meta.put_manifest(&m, &["v9".to_string()], &rules, &who)
+                    .await
+            })
         })
         .collect();
     let mut won = 0;
@@ -328,31 +343,35 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     assert_eq!(meta.upload_repository("u1").await.unwrap(), None);
 
     assert_eq!(meta.user("admin").await.unwrap(), None);
-    meta.put_user("admin", "h1").await.unwrap();
-    meta.put_user("admin", "h2").await.unwrap();
+    meta.put_user("admin", "h1", &who).await.unwrap();
+    meta.put_user("admin", "h2", &who).await.unwrap();
     assert_eq!(meta.user("admin").await.unwrap().unwrap().secret_hash, "h2");
     // Grants on users and groups; API tokens.
     let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(meta
-        .set_user_grants("admin", &list(&["a/**:read"]))
+        .set_user_grants("admin", &list(&["a/**:read"]), &who)
         .await
         .unwrap());
     assert!(!meta
-        .set_user_grants("nobody", &list(&["a/**:read"]))
+        .set_user_grants("nobody", &list(&["a/**:read"]), &who)
         .await
         .unwrap());
-    meta.put_user("admin", "h3").await.unwrap();
+    meta.put_user("admin", "h3", &who).await.unwrap();
     assert_eq!(
         meta.user("admin").await.unwrap().unwrap().grants,
         list(&["a/**:read"])
     );
-    meta.put_group("devs", &list(&["team/**:read,publish"]))
+    meta.put_group("devs", &list(&["team/**:read,publish"]), &who)
         .await
         .unwrap();
-    meta.put_group("ops", &list(&["**:delete"])).await.unwrap();
-    meta.add_group_member("devs", "admin").await.unwrap();
-    meta.add_group_member("devs", "admin").await.unwrap();
-    meta.add_group_member("ops", "someone-else").await.unwrap();
+    meta.put_group("ops", &list(&["**:delete"]), &who)
+        .await
+        .unwrap();
+    meta.add_group_member("devs", "admin", &who).await.unwrap();
+    meta.add_group_member("devs", "admin", &who).await.unwrap();
+    meta.add_group_member("ops", "someone-else", &who)
+        .await
+        .unwrap();
     assert_eq!(
         meta.group_grants_of("admin").await.unwrap(),
         list(&["team/**:read,publish"])
@@ -367,7 +386,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         expires_at: Some(200),
         revoked_at: None,
     };
-    meta.create_token(&token).await.unwrap();
+    meta.create_token(&token, &who).await.unwrap();
     assert_eq!(
         meta.token_by_hash("sha256:abc").await.unwrap(),
         Some(token.clone())
@@ -378,8 +397,8 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         vec![token.clone()]
     );
     assert_eq!(meta.list_tokens(Some("other")).await.unwrap(), vec![]);
-    assert!(meta.revoke_token("t1", 150).await.unwrap());
-    assert!(!meta.revoke_token("t1", 160).await.unwrap());
+    assert!(meta.revoke_token("t1", 150, &who).await.unwrap());
+    assert!(!meta.revoke_token("t1", 160, &who).await.unwrap());
     assert_eq!(
         meta.token_by_hash("sha256:abc")
             .await
@@ -387,6 +406,107 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
             .unwrap()
             .revoked_at,
         Some(150)
+    );
+
+    // Every change above left an audit entry naming its actor; refusals too.
+    let all = |action: &str| crate::AuditFilter {
+        action: Some(action.to_string()),
+        limit: 1000,
+        ..Default::default()
+    };
+    let pushes = meta.audit_log(&all("blob.push")).await.unwrap();
+    assert_eq!(pushes.len(), 1, "re-linking a blob is not a second push");
+    assert_eq!(pushes[0].repository.as_deref(), Some("a/b"));
+    assert_eq!(pushes[0].credential.as_deref(), Some("tok1"));
+    assert_eq!(pushes[0].source.as_deref(), Some("127.0.0.1"));
+    assert!(pushes[0].at > 0);
+    let moves = meta.audit_log(&all("tag.move")).await.unwrap();
+    assert!(moves
+        .iter()
+        .any(|e| e.repository.as_deref() == Some("prod/app")
+            && e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("was sha256:"))));
+    let refused = meta.audit_log(&all("manifest.put")).await.unwrap();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.outcome.starts_with("denied:") && e.outcome.contains("frozen")),
+        "{refused:?}"
+    );
+    let deletes = meta.audit_log(&all("tag.delete")).await.unwrap();
+    assert!(
+        deletes.iter().any(|e| e.outcome == "ok")
+            && deletes.iter().any(|e| e.outcome.starts_with("denied:"))
+    );
+    for action in [
+        "blob.delete",
+        "manifest.delete",
+        "tag.create",
+        "user.credential",
+        "user.grants",
+        "group.grants",
+        "group.member",
+        "token.create",
+        "token.revoke",
+    ] {
+        assert!(
+            !meta.audit_log(&all(action)).await.unwrap().is_empty(),
+            "no {action} entry"
+        );
+    }
+    meta.append_audit(&crate::AuditRecord {
+        actor: "mallory".into(),
+        source: Some("10.0.0.9".into()),
+        action: "auth.failed".into(),
+        outcome: "invalid credentials".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let by_actor = meta
+        .audit_log(&crate::AuditFilter {
+            actor: Some("mallory".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_actor.len(), 1);
+    assert_eq!(by_actor[0].action, "auth.failed");
+    // Newest first, and pages backwards by id.
+    let page = meta
+        .audit_log(&crate::AuditFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page[0].id > page[1].id);
+    assert_eq!(page[0].actor, "mallory");
+    let older = meta
+        .audit_log(&crate::AuditFilter {
+            before_id: Some(page[1].id),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(older[0].id < page[1].id);
+    let in_repo = meta
+        .audit_log(&crate::AuditFilter {
+            repository: Some("dev/app".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !in_repo.is_empty()
+            && in_repo
+                .iter()
+                .all(|e| e.repository.as_deref() == Some("dev/app"))
     );
 
     assert_eq!(meta.setting_or_insert("k", "v1").await.unwrap(), "v1");

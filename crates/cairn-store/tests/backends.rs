@@ -18,4 +18,13 @@ async fn sqlite_meta_store() {
     let url = format!("sqlite://{}", dir.path().join("m.db").display());
     let meta = SqlMetaStore::open(&url).await.unwrap();
     meta_store_suite(Arc::new(meta)).await;
+    // The audit log refuses changes even to someone with the database file.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE audit_log SET outcome = 'ok'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
 }

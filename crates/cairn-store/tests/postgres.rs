@@ -33,6 +33,16 @@ async fn postgres_meta_store() {
     let url = fresh_database("suite").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();
     meta_store_suite(Arc::new(meta)).await;
+    // The audit log refuses changes even to a database superuser's plain SQL.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE audit_log SET outcome = 'ok'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
 }
 
 #[tokio::test]

@@ -30,6 +30,26 @@ enum Command {
     /// API tokens: random, shown once, stored hashed, scoped, expiring, revocable.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Query the audit log (newest first). It is append-only: nothing can change it.
+    Audit {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        repository: Option<String>,
+        /// e.g. manifest.put, tag.move, tag.delete, blob.delete, token.create, auth.failed
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries older than this id (to page backwards).
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,7 +249,7 @@ async fn reset_password(common: CommonArgs, password_stdin: bool) -> anyhow::Res
     } else {
         auth::generate_secret()
     };
-    meta.put_user(auth::ADMIN_USER, &auth::hash_secret(&secret))
+    meta.put_user(auth::ADMIN_USER, &auth::hash_secret(&secret), &cli_actor())
         .await?;
     if password_stdin {
         println!("cairn: admin credential replaced");
@@ -255,6 +275,12 @@ async fn open_meta(
     Ok(meta)
 }
 
+/// Changes made from the command line are audited as the local OS user.
+fn cli_actor() -> cairn_store::Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    cairn_store::Actor::local(&format!("cli:{user}"))
+}
+
 fn check_grants(grants: &[String]) -> anyhow::Result<()> {
     auth::parse_grants(grants)?;
     Ok(())
@@ -271,8 +297,9 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
             let meta = open_meta(&common).await?;
             anyhow::ensure!(meta.user(&name).await?.is_none(), "user {name:?} exists");
             let secret = auth::generate_secret();
-            meta.put_user(&name, &auth::hash_secret(&secret)).await?;
-            meta.set_user_grants(&name, &grants).await?;
+            meta.put_user(&name, &auth::hash_secret(&secret), &cli_actor())
+                .await?;
+            meta.set_user_grants(&name, &grants, &cli_actor()).await?;
             println!(
                 "cairn: created user {name} (password shown only this once)\n  password: {secret}"
             );
@@ -285,7 +312,7 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
             check_grants(&grants)?;
             let meta = open_meta(&common).await?;
             anyhow::ensure!(
-                meta.set_user_grants(&name, &grants).await?,
+                meta.set_user_grants(&name, &grants, &cli_actor()).await?,
                 "no user {name:?}"
             );
             println!("cairn: {name} now has: {}", grants.join(" "));
@@ -302,7 +329,10 @@ async fn group_command(cmd: GroupCommand) -> anyhow::Result<()> {
             grants,
         } => {
             check_grants(&grants)?;
-            open_meta(&common).await?.put_group(&name, &grants).await?;
+            open_meta(&common)
+                .await?
+                .put_group(&name, &grants, &cli_actor())
+                .await?;
             println!("cairn: group {name} has: {}", grants.join(" "));
         }
         GroupCommand::AddMember {
@@ -312,7 +342,7 @@ async fn group_command(cmd: GroupCommand) -> anyhow::Result<()> {
         } => {
             let meta = open_meta(&common).await?;
             anyhow::ensure!(meta.user(&user).await?.is_some(), "no user {user:?}");
-            meta.add_group_member(&group, &user).await?;
+            meta.add_group_member(&group, &user, &cli_actor()).await?;
             println!("cairn: {user} is in {group}");
         }
     }
@@ -331,7 +361,8 @@ async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
             let meta = open_meta(&common).await?;
             let ttl = expires_in_days.map(|d| d * 86_400);
             let (record, token) =
-                auth::create_api_token(&*meta, &user, &description, &scopes, ttl).await?;
+                auth::create_api_token(&*meta, &user, &description, &scopes, ttl, &cli_actor())
+                    .await?;
             println!(
                 "cairn: token {} for {user} (shown only this once)\n  token: {token}",
                 record.id
@@ -369,7 +400,10 @@ async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs() as i64;
             anyhow::ensure!(
-                open_meta(&common).await?.revoke_token(&id, now).await?,
+                open_meta(&common)
+                    .await?
+                    .revoke_token(&id, now, &cli_actor())
+                    .await?,
                 "no live token {id:?}"
             );
             println!("cairn: token {id} revoked");
@@ -389,5 +423,56 @@ async fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user_command(cmd).await,
         Command::Group(cmd) => group_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
+        Command::Audit {
+            common,
+            actor,
+            repository,
+            action,
+            before,
+            limit,
+            json,
+        } => {
+            let filter = cairn_store::AuditFilter {
+                actor,
+                repository,
+                action,
+                before_id: before,
+                limit,
+            };
+            print_audit(&*open_meta(&common).await?, &filter, json).await
+        }
     }
+}
+
+async fn print_audit(
+    meta: &dyn cairn_store::MetaStore,
+    filter: &cairn_store::AuditFilter,
+    json: bool,
+) -> anyhow::Result<()> {
+    for e in meta.audit_log(filter).await? {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "id": e.id, "at": e.at, "actor": e.actor, "credential": e.credential,
+                    "source": e.source, "action": e.action, "repository": e.repository,
+                    "artifact": e.artifact, "outcome": e.outcome, "detail": e.detail,
+                })
+            );
+        } else {
+            println!(
+                "{:>6} {} {:<14} {:<16} {:<18} {:<20} {} {}{}",
+                e.id,
+                e.at,
+                e.actor,
+                e.source.as_deref().unwrap_or("-"),
+                e.action,
+                e.repository.as_deref().unwrap_or("-"),
+                e.artifact.as_deref().unwrap_or("-"),
+                e.outcome,
+                e.detail.map(|d| format!(" ({d})")).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
 }

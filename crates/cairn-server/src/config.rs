@@ -35,6 +35,8 @@ pub struct Config {
     pub storage: cairn_store::config::StorageConfig,
     pub auth: AuthConfig,
     pub oci: OciSettings,
+    /// Requests per minute per credential/address; off by default.
+    pub rate_limit: crate::limits::RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +74,7 @@ impl Default for Config {
             storage: Default::default(),
             auth: AuthConfig::default(),
             oci: OciSettings::default(),
+            rate_limit: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod limits;
 mod observe;
 
 use anyhow::Context;
@@ -29,6 +30,8 @@ use std::time::Duration;
 /// Everything a request handler can reach.
 pub struct AppState {
     pub config: Config,
+    /// `None` when rate limiting is off.
+    pub limits: Option<limits::RateLimits>,
     pub auth: Authenticator,
     pub oci: OciApi,
     pub blob_store: Arc<dyn BlobStore>,
@@ -72,6 +75,7 @@ impl App {
             },
         );
         let state = Arc::new(AppState {
+            limits: limits::RateLimits::new(&config.rate_limit),
             config,
             auth,
             oci,
@@ -233,6 +237,13 @@ async fn authenticate(
             if let Err(e) = state.meta.append_audit(&entry).await {
                 tracing::error!(error = %e, "could not append to the audit log");
             }
+            if let Some(limits) = &state.limits {
+                let source = source_of(parts).unwrap_or_else(|| "unknown".to_string());
+                if let Err(limited) = limits.auth_failure(&state.config.rate_limit, &source) {
+                    tracing::warn!(%source, "too many failed authentications");
+                    return Err(limited.into_response());
+                }
+            }
             Err(unauthorized(state, &parts.headers, why))
         }
     }
@@ -266,16 +277,48 @@ async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
         Ok(p) => p,
         Err(resp) => return resp,
     };
+    let budget = match &state.limits {
+        Some(limits) => {
+            let key = limit_key(&principal, &parts);
+            let class = limits::RouteClass::of(&parts.method);
+            match limits.request(&state.config.rate_limit, class, &key) {
+                Ok(budget) => Some(budget),
+                Err(limited) => return limited.into_response(),
+            }
+        }
+        None => None,
+    };
     let auth = RequestAuth {
         principal,
         realm: realm(&state.config, &parts.headers),
         service: state.auth.service().to_string(),
         source: source_of(&parts),
     };
-    state
+    let mut resp = state
         .oci
         .handle(parts.method, parts.uri, parts.headers, body, auth)
-        .await
+        .await;
+    if let Some(budget) = budget {
+        budget.apply(&mut resp);
+    }
+    resp
+}
+
+/// Whose budget a request spends: its credential's, else its address's.
+fn limit_key(principal: &cairn_core::Principal, parts: &axum::http::request::Parts) -> String {
+    match principal {
+        cairn_core::Principal::Authenticated {
+            subject,
+            credential,
+            ..
+        } => {
+            format!("user:{subject}:{}", credential.as_deref().unwrap_or("-"))
+        }
+        cairn_core::Principal::Anonymous => format!(
+            "addr:{}",
+            source_of(parts).unwrap_or_else(|| "unknown".to_string())
+        ),
+    }
 }
 
 /// `GET /auth/token?service=&scope=...`: the Docker token endpoint.

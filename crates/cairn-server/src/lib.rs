@@ -5,6 +5,7 @@
 //! concerns (authentication, logs, metrics, shutdown). It makes no artifact
 //! decisions; those belong to the adapters and the core.
 
+mod api;
 pub mod auth;
 pub mod config;
 pub mod limits;
@@ -90,6 +91,7 @@ impl App {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready_handler))
             .route("/metrics", get(observe::metrics_handler))
+            .merge(api::routes())
             .layer(axum::middleware::from_fn(observe::observe))
             .with_state(state.clone());
         Ok(App {
@@ -223,14 +225,24 @@ async fn authenticate(
     state: &AppState,
     parts: &axum::http::request::Parts,
 ) -> Result<cairn_core::Principal, Response> {
-    match state.auth.authenticate(&parts.headers).await {
+    authenticate_request(state, &parts.headers, source_of(parts), parts.uri.path()).await
+}
+
+/// [`authenticate`] for handlers that have the pieces rather than the parts.
+pub(crate) async fn authenticate_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: Option<String>,
+    path: &str,
+) -> Result<cairn_core::Principal, Response> {
+    match state.auth.authenticate(headers).await {
         Ok(p) => Ok(p),
         Err(why) => {
             let entry = cairn_store::AuditRecord {
-                actor: claimed_user(&parts.headers),
-                source: source_of(parts),
+                actor: claimed_user(headers),
+                source: source.clone(),
                 action: "auth.failed".to_string(),
-                artifact: Some(parts.uri.path().to_string()),
+                artifact: Some(path.to_string()),
                 outcome: format!("{why:?}"),
                 ..Default::default()
             };
@@ -238,13 +250,13 @@ async fn authenticate(
                 tracing::error!(error = %e, "could not append to the audit log");
             }
             if let Some(limits) = &state.limits {
-                let source = source_of(parts).unwrap_or_else(|| "unknown".to_string());
+                let source = source.unwrap_or_else(|| "unknown".to_string());
                 if let Err(limited) = limits.auth_failure(&state.config.rate_limit, &source) {
                     tracing::warn!(%source, "too many failed authentications");
                     return Err(limited.into_response());
                 }
             }
-            Err(unauthorized(state, &parts.headers, why))
+            Err(unauthorized(state, headers, why))
         }
     }
 }

@@ -1,0 +1,325 @@
+//! The admin and query HTTP API under `/api/v1`: tokens, users, the audit
+//! log. Errors are `{"error": "..."}` with the fitting status. Managing
+//! users and reading the audit log need global admin rights (an `admin`
+//! grant on every repository, e.g. `**:admin`); anyone may manage their own
+//! tokens.
+
+use crate::auth::{self, create_api_token, parse_grants};
+use crate::AppState;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::Extension;
+use axum::{Json, Router};
+use cairn_core::access::authorize;
+use cairn_core::{Action, Principal};
+use cairn_store::{Actor, AuditFilter, TokenRecord};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The resource name for rights over the whole registry: it is not a valid
+/// repository name, so only grants matching every repository cover it.
+const REGISTRY: &str = "_registry";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/users", post(create_user))
+        .route("/api/v1/users/{name}/grants", put(set_grants))
+        .route("/api/v1/audit", get(audit))
+}
+
+/// A refusal: a status and a message, or a response already made (failed authentication).
+enum ApiError {
+    Status(StatusCode, String),
+    Ready(Box<Response>),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Ready(resp) => return *resp,
+            ApiError::Status(status, message) => (status, message),
+        };
+        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"cairn\"".parse().expect("header"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Status(StatusCode::BAD_REQUEST, format!("{e:#}"))
+    }
+}
+
+impl From<cairn_store::StoreError> for ApiError {
+    fn from(e: cairn_store::StoreError) -> Self {
+        ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The authenticated caller and its audit identity; anonymous callers are refused.
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: Option<String>,
+) -> Result<(Principal, Actor), ApiError> {
+    // Failed logins here are audited and rate limited like everywhere else.
+    let principal = crate::authenticate_request(state, headers, source.clone(), "/api/v1")
+        .await
+        .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
+    let credential = match &principal {
+        Principal::Anonymous => {
+            return Err(ApiError::Status(
+                StatusCode::UNAUTHORIZED,
+                "credentials required".into(),
+            ))
+        }
+        Principal::Authenticated { credential, .. } => credential.clone(),
+    };
+    let actor = Actor {
+        name: principal.name().to_string(),
+        credential,
+        source,
+    };
+    Ok((principal, actor))
+}
+
+fn is_admin(state: &AppState, principal: &Principal) -> bool {
+    authorize(&state.oci.config.access, principal, REGISTRY, Action::Admin).is_ok()
+}
+
+fn require_admin(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
+    if is_admin(state, principal) {
+        Ok(())
+    } else {
+        Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            "needs admin rights on every repository".into(),
+        ))
+    }
+}
+
+fn source(connect: &Extension<ConnectInfo<SocketAddr>>) -> Option<String> {
+    Some(connect.0 .0.ip().to_string())
+}
+
+fn token_json(t: &TokenRecord) -> serde_json::Value {
+    json!({
+        "id": t.id, "user": t.user, "description": t.description, "scopes": t.scopes,
+        "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at,
+    })
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    user: Option<String>,
+}
+
+async fn list_tokens(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Query(q): Query<UserQuery>,
+) -> ApiResult {
+    let (principal, _) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    let user = match q.user {
+        Some(u) if u != principal.name() => {
+            require_admin(&state, &principal)?;
+            Some(u)
+        }
+        Some(u) => Some(u),
+        None if is_admin(&state, &principal) => None,
+        None => Some(principal.name().to_string()),
+    };
+    let tokens = state.meta.list_tokens(user.as_deref()).await?;
+    Ok(
+        Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    user: Option<String>,
+    #[serde(default)]
+    description: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u64>,
+}
+
+async fn create_token(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<NewToken>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    let user = body.user.unwrap_or_else(|| principal.name().to_string());
+    if user != principal.name() {
+        require_admin(&state, &principal)?;
+    }
+    let ttl = body.expires_in_days.map(|d| d * 86_400);
+    let (record, token) = create_api_token(
+        &*state.meta,
+        &user,
+        &body.description,
+        &body.scopes,
+        ttl,
+        &actor,
+    )
+    .await?;
+    let mut out = token_json(&record);
+    out["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    let owned = state
+        .meta
+        .list_tokens(Some(principal.name()))
+        .await?
+        .iter()
+        .any(|t| t.id == id);
+    if !owned {
+        require_admin(&state, &principal)?;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    if state.meta.revoke_token(&id, now, &actor).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no live token {id}"),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    #[serde(default)]
+    grants: Vec<String>,
+}
+
+async fn create_user(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<NewUser>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    require_admin(&state, &principal)?;
+    parse_grants(&body.grants)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if state.meta.user(&body.name).await?.is_some() {
+        return Err(ApiError::Status(
+            StatusCode::CONFLICT,
+            format!("user {} exists", body.name),
+        ));
+    }
+    let secret = auth::generate_secret();
+    state
+        .meta
+        .put_user(&body.name, &auth::hash_secret(&secret), &actor)
+        .await?;
+    state
+        .meta
+        .set_user_grants(&body.name, &body.grants, &actor)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": body.name, "grants": body.grants, "password": secret })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Grants {
+    grants: Vec<String>,
+}
+
+async fn set_grants(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<Grants>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    require_admin(&state, &principal)?;
+    parse_grants(&body.grants)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if !state
+        .meta
+        .set_user_grants(&name, &body.grants, &actor)
+        .await?
+    {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no user {name}"),
+        ));
+    }
+    Ok(Json(json!({ "name": name, "grants": body.grants })).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    actor: Option<String>,
+    repository: Option<String>,
+    action: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    let (principal, _) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    require_admin(&state, &principal)?;
+    let filter = AuditFilter {
+        actor: q.actor,
+        repository: q.repository,
+        action: q.action,
+        before_id: q.before,
+        limit: q.limit.unwrap_or(100).min(1000),
+    };
+    let entries: Vec<_> = state
+        .meta
+        .audit_log(&filter)
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "at": e.at, "actor": e.actor, "credential": e.credential,
+                "source": e.source, "action": e.action, "repository": e.repository,
+                "artifact": e.artifact, "outcome": e.outcome, "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries })).into_response())
+}

@@ -1,0 +1,196 @@
+//! The admin API: users, tokens and the audit log over HTTP, and who may use it.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::json;
+
+#[tokio::test]
+async fn users_tokens_and_audit_over_http() {
+    let t = TestApp::new().await;
+    let admin = t.basic();
+    let post = |path: &'static str, auth: String, body: serde_json::Value| {
+        let t = &t;
+        async move {
+            t.send(
+                Method::POST,
+                path,
+                Some(&auth),
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+
+    // No credential: 401 with a challenge. The admin creates a user.
+    let r = t.anon(Method::GET, "/api/v1/audit").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.header("www-authenticate").is_some());
+    let r = post(
+        "/api/v1/users",
+        admin.clone(),
+        json!({"name": "dev", "grants": ["team/**:read,publish"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let password = r.json()["password"].as_str().unwrap().to_string();
+    let r = post("/api/v1/users", admin.clone(), json!({"name": "dev"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = post(
+        "/api/v1/users",
+        admin.clone(),
+        json!({"name": "x", "grants": ["team/**:write"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // The user makes a token for itself; it works and is listed; it cannot read the audit log.
+    let dev = format!("Basic {}", b64(&format!("dev:{password}")));
+    let r = post(
+        "/api/v1/tokens",
+        dev.clone(),
+        json!({"scopes": ["team/app:read,publish"], "description": "ci", "expires_in_days": 7}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let created = r.json();
+    let token = created["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("cairn_"));
+    assert!(created["expires_at"].as_i64().unwrap() > created["created_at"].as_i64().unwrap());
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        t.send(
+            Method::POST,
+            "/v2/team/app/blobs/uploads/",
+            Some(&bearer),
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        StatusCode::ACCEPTED
+    );
+    let listed = t
+        .send(Method::GET, "/api/v1/tokens", Some(&dev), &[], vec![])
+        .await
+        .json();
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 1);
+    assert!(
+        listed["tokens"][0].get("token").is_none(),
+        "a listing never shows secrets"
+    );
+    assert_eq!(
+        t.send(Method::GET, "/api/v1/audit", Some(&dev), &[], vec![])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // Nor make tokens for someone else.
+    let r = post(
+        "/api/v1/tokens",
+        dev.clone(),
+        json!({"user": "admin", "scopes": ["**:delete"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Revoke; the token stops working.
+    let id = created["id"].as_str().unwrap();
+    let r = t
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&dev),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&dev),
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.send(
+            Method::POST,
+            "/v2/team/app/blobs/uploads/",
+            Some(&bearer),
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The admin narrows the user's grants, and reads the audit log of all of it.
+    let r = t
+        .send(
+            Method::PUT,
+            "/api/v1/users/dev/grants",
+            Some(&admin),
+            &[("content-type", "application/json")],
+            json!({"grants": ["team/**:read"]}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let log = t
+        .send(
+            Method::GET,
+            "/api/v1/audit?limit=50",
+            Some(&admin),
+            &[],
+            vec![],
+        )
+        .await
+        .json();
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "user.credential",
+        "token.create",
+        "token.revoke",
+        "user.grants",
+        "auth.failed",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let by_dev = t
+        .send(
+            Method::GET,
+            "/api/v1/audit?actor=dev&action=token.create",
+            Some(&admin),
+            &[],
+            vec![],
+        )
+        .await
+        .json();
+    assert_eq!(by_dev["entries"].as_array().unwrap().len(), 1);
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -227,17 +227,13 @@ impl OciApi {
     /// Records a refused write by an authenticated caller. Nothing changed, so
     /// there is no transaction to join; the entry is appended on its own.
     async fn audit_refusal(&self, req: &Request, repository: &str, action: Action, denied: Denied) {
-        let actor = req.actor();
-        let entry = AuditRecord {
-            actor: actor.name,
-            credential: actor.credential,
-            source: actor.source,
-            action: format!("oci.{action}"),
-            repository: Some(repository.to_string()),
-            artifact: Some(req.uri.path().to_string()),
-            outcome: format!("denied: {denied:?}"),
-            ..AuditRecord::default()
-        };
+        let entry = AuditRecord::by(
+            &req.actor(),
+            &format!("oci.{action}"),
+            Some(repository),
+            Some(req.uri.path()),
+            &format!("denied: {denied:?}"),
+        );
         if let Err(e) = self.meta.append_audit(&entry).await {
             tracing::error!(error = %e, "could not append to the audit log");
         }

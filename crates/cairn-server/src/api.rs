@@ -117,10 +117,7 @@ fn source(connect: &Extension<ConnectInfo<SocketAddr>>) -> Option<String> {
 }
 
 fn token_json(t: &TokenRecord) -> serde_json::Value {
-    json!({
-        "id": t.id, "user": t.user, "description": t.description, "scopes": t.scopes,
-        "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at,
-    })
+    serde_json::to_value(t).expect("serialisable")
 }
 
 #[derive(Deserialize)]
@@ -308,18 +305,6 @@ async fn audit(
         before_id: q.before,
         limit: q.limit.unwrap_or(100).min(1000),
     };
-    let entries: Vec<_> = state
-        .meta
-        .audit_log(&filter)
-        .await?
-        .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id, "at": e.at, "actor": e.actor, "credential": e.credential,
-                "source": e.source, "action": e.action, "repository": e.repository,
-                "artifact": e.artifact, "outcome": e.outcome, "detail": e.detail,
-            })
-        })
-        .collect();
+    let entries: Vec<_> = state.meta.audit_log(&filter).await?.into_iter().collect();
     Ok(Json(json!({ "entries": entries })).into_response())
 }

@@ -45,12 +45,13 @@ pub struct UserRecord {
     pub grants: Vec<String>,
 }
 
-/// An API token. Only a hash of its secret is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An API token. Only a hash of its secret is kept (and never serialised).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenRecord {
     pub id: String,
     pub user: String,
     pub description: String,
+    #[serde(skip)]
     pub secret_hash: String,
     /// `PATTERN:ACTIONS` strings; the token never exceeds its user's rights.
     pub scopes: Vec<String>,
@@ -82,7 +83,7 @@ impl Actor {
 }
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     pub id: i64,
     /// Seconds since the Unix epoch.
@@ -97,6 +98,28 @@ pub struct AuditRecord {
     /// `ok`, or why it was refused.
     pub outcome: String,
     pub detail: Option<String>,
+}
+
+impl AuditRecord {
+    /// An entry for something `actor` attempted; the store sets id and time.
+    pub fn by(
+        actor: &Actor,
+        action: &str,
+        repository: Option<&str>,
+        artifact: Option<&str>,
+        outcome: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor: actor.name.clone(),
+            credential: actor.credential.clone(),
+            source: actor.source.clone(),
+            action: action.to_string(),
+            repository: repository.map(str::to_string),
+            artifact: artifact.map(str::to_string),
+            outcome: outcome.to_string(),
+            ..AuditRecord::default()
+        }
+    }
 }
 
 /// Which audit entries to return: all filters must match; newest first.

@@ -94,15 +94,8 @@ async fn audit(
     detail: Option<&str>,
 ) -> Result<(), StoreError> {
     let entry = AuditRecord {
-        actor: actor.name.clone(),
-        credential: actor.credential.clone(),
-        source: actor.source.clone(),
-        action: action.to_string(),
-        repository: repository.map(str::to_string),
-        artifact: artifact.map(str::to_string),
-        outcome: outcome.to_string(),
         detail: detail.map(str::to_string),
-        ..AuditRecord::default()
+        ..AuditRecord::by(actor, action, repository, artifact, outcome)
     };
     insert_audit(&mut *tx, &entry).await
 }
@@ -154,16 +147,8 @@ impl SqlMetaStore {
         artifact: &str,
         why: &StoreError,
     ) -> Result<(), StoreError> {
-        let entry = AuditRecord {
-            actor: actor.name.clone(),
-            credential: actor.credential.clone(),
-            source: actor.source.clone(),
-            action: action.to_string(),
-            repository: Some(repository.to_string()),
-            artifact: Some(artifact.to_string()),
-            outcome: format!("denied: {why}"),
-            ..AuditRecord::default()
-        };
+        let outcome = format!("denied: {why}");
+        let entry = AuditRecord::by(actor, action, Some(repository), Some(artifact), &outcome);
         insert_audit(&self.writer, &entry).await
     }
 }

@@ -451,14 +451,7 @@ async fn print_audit(
 ) -> anyhow::Result<()> {
     for e in meta.audit_log(filter).await? {
         if json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "id": e.id, "at": e.at, "actor": e.actor, "credential": e.credential,
-                    "source": e.source, "action": e.action, "repository": e.repository,
-                    "artifact": e.artifact, "outcome": e.outcome, "detail": e.detail,
-                })
-            );
+            println!("{}", serde_json::to_string(&e)?);
         } else {
             println!(
                 "{:>6} {} {:<14} {:<16} {:<18} {:<20} {} {}{}",

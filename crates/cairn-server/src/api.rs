@@ -31,6 +31,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/users", post(create_user))
         .route("/api/v1/users/{name}/grants", put(set_grants))
         .route("/api/v1/audit", get(audit))
+        .route(
+            "/api/v1/publishers",
+            get(list_publishers).post(add_publisher),
+        )
+        .route("/api/v1/oidc/exchange", post(oidc_exchange))
 }
 
 /// A refusal: a status and a message, or a response already made (failed authentication).
@@ -307,4 +312,101 @@ async fn audit(
     };
     let entries: Vec<_> = state.meta.audit_log(&filter).await?.into_iter().collect();
     Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewPublisher {
+    repository: String,
+    issuer: String,
+    audience: String,
+    #[serde(default)]
+    claims: std::collections::BTreeMap<String, String>,
+}
+
+async fn add_publisher(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<NewPublisher>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    require_admin(&state, &principal)?;
+    let record = new_publisher(body.repository, body.issuer, body.audience, body.claims)?;
+    state.meta.add_publisher(&record, &actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&record).expect("serialisable")),
+    )
+        .into_response())
+}
+
+/// Validates a trusted publisher before it is stored.
+fn new_publisher(
+    repository: String,
+    issuer: String,
+    audience: String,
+    claims: std::collections::BTreeMap<String, String>,
+) -> Result<cairn_store::PublisherRecord, ApiError> {
+    let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
+    cairn_core::RepoName::parse(&repository).map_err(|e| bad(e.to_string()))?;
+    if !(issuer.starts_with("https://")
+        || issuer.starts_with("http://127.0.0.1")
+        || issuer.starts_with("http://localhost"))
+    {
+        return Err(bad(
+            "the issuer must be an https:// URL (plain http only on loopback)".into(),
+        ));
+    }
+    if audience.is_empty() {
+        return Err(bad("an audience is required".into()));
+    }
+    Ok(cairn_store::PublisherRecord {
+        id: auth::generate_secret()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(12)
+            .collect(),
+        repository,
+        issuer: issuer.trim_end_matches('/').to_string(),
+        audience,
+        claims,
+    })
+}
+
+async fn list_publishers(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Query(q): Query<RepoQuery>,
+) -> ApiResult {
+    let (principal, _) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    require_admin(&state, &principal)?;
+    let publishers = state.meta.publishers(&q.repository).await?;
+    Ok(Json(json!({ "publishers": publishers })).into_response())
+}
+
+#[derive(Deserialize)]
+struct RepoQuery {
+    repository: String,
+}
+
+#[derive(Deserialize)]
+struct Exchange {
+    token: String,
+    repository: String,
+}
+
+/// Needs no credential: the OIDC token is the credential.
+async fn oidc_exchange(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Json(body): Json<Exchange>,
+) -> ApiResult {
+    let source = connect.as_ref().and_then(source);
+    match crate::oidc::exchange(&state, &body.token, &body.repository, source).await {
+        Ok((token, expires_in)) => {
+            Ok(Json(json!({ "token": token, "expires_in": expires_in })).into_response())
+        }
+        Err(e) => Err(ApiError::Status(e.status(), e.to_string())),
+    }
 }

@@ -332,22 +332,33 @@ impl Authenticator {
                 actions: granted,
             });
         }
-        let iat = now();
         let credential = match principal {
             Principal::Authenticated { credential, .. } => credential.clone(),
             Principal::Anonymous => None,
         };
+        let token = self.sign(principal.name(), credential, access, self.ttl_secs);
+        (token, self.ttl_secs)
+    }
+
+    /// Signs a bearer token for `subject` carrying exactly `access`.
+    pub fn sign(
+        &self,
+        subject: &str,
+        credential: Option<String>,
+        access: Vec<AccessClaim>,
+        ttl_secs: u64,
+    ) -> String {
+        let iat = now();
         let claims = Claims {
             iss: self.service.clone(),
             aud: self.service.clone(),
-            sub: principal.name().to_string(),
+            sub: subject.to_string(),
             credential,
-            exp: iat + self.ttl_secs,
+            exp: iat + ttl_secs,
             iat,
             access,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail");
-        (token, self.ttl_secs)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod limits;
 mod observe;
+pub mod oidc;
 
 use anyhow::Context;
 use auth::{AuthFailure, Authenticator};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub config: Config,
     /// `None` when rate limiting is off.
     pub limits: Option<limits::RateLimits>,
+    /// Issuers' signing keys for trusted publishing.
+    pub oidc: oidc::JwksCache,
     pub auth: Authenticator,
     pub oci: OciApi,
     pub blob_store: Arc<dyn BlobStore>,
@@ -77,6 +80,7 @@ impl App {
         );
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
+            oidc: oidc::JwksCache::default(),
             config,
             auth,
             oci,

@@ -20,8 +20,8 @@ pub mod testing;
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
 pub use meta::{
-    Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, StoreError, TagChange, TokenRecord,
-    UserRecord,
+    Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,
+    TagChange, TokenRecord, UserRecord,
 };
 
 use std::sync::Arc;

@@ -60,6 +60,18 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// A trusted publisher: an OIDC identity (issuer, audience, and claims that
+/// must match exactly) allowed to publish to one repository.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublisherRecord {
+    pub id: String,
+    pub repository: String,
+    pub issuer: String,
+    pub audience: String,
+    /// Claim name → required value, e.g. `repository` → `org/app`.
+    pub claims: std::collections::BTreeMap<String, String>,
+}
+
 /// Who made a change, for the audit log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {
@@ -264,6 +276,18 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked at `at`. Returns whether it existed and was live.
     async fn revoke_token(&self, id: &str, at: i64, actor: &Actor) -> Result<bool, StoreError>;
+
+    async fn add_publisher(
+        &self,
+        publisher: &PublisherRecord,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+    /// The trusted publishers of one repository.
+    async fn publishers(&self, repository: &str) -> Result<Vec<PublisherRecord>, StoreError>;
+    /// Records that the OIDC token `jti` from `issuer` was used. Returns
+    /// false if it had been used before (a replay).
+    async fn claim_jti(&self, issuer: &str, jti: &str, expires_at: i64)
+        -> Result<bool, StoreError>;
 
     /// Appends an entry on its own: a refused request or a failed login,
     /// which changed nothing to be transactional with.

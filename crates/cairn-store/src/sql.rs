@@ -13,8 +13,8 @@
 //! single-connection writer pool serialises writers anyway.
 
 use crate::meta::{
-    now, Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, StoreError, TagChange,
-    TokenRecord, UserRecord,
+    now, Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,
+    TagChange, TokenRecord, UserRecord,
 };
 use async_trait::async_trait;
 use cairn_core::policy::{check_tag_change, TagRule};
@@ -896,6 +896,82 @@ impl MetaStore for SqlMetaStore {
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_publisher(&self, p: &PublisherRecord, actor: &Actor) -> Result<(), StoreError> {
+        let claims = serde_json::to_string(&p.claims).expect("a string map");
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO trusted_publishers (id, repository, issuer, audience, claims, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&p.id)
+        .bind(&p.repository)
+        .bind(&p.issuer)
+        .bind(&p.audience)
+        .bind(&claims)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let detail = format!("{} aud={} {claims}", p.issuer, p.audience);
+        audit(
+            &mut tx,
+            actor,
+            "publisher.add",
+            Some(&p.repository),
+            Some(&p.id),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn publishers(&self, repository: &str) -> Result<Vec<PublisherRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM trusted_publishers WHERE repository = $1 ORDER BY id")
+                .bind(repository)
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let claims: String = r.try_get("claims")?;
+                Ok(PublisherRecord {
+                    id: r.try_get("id")?,
+                    repository: r.try_get("repository")?,
+                    issuer: r.try_get("issuer")?,
+                    audience: r.try_get("audience")?,
+                    claims: serde_json::from_str(&claims)
+                        .map_err(|e| StoreError::Corrupt(format!("publisher claims: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        // Forget ids whose tokens have expired anyway.
+        sqlx::query("DELETE FROM oidc_seen_jti WHERE expires_at < $1")
+            .bind(now() - 3600)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO oidc_seen_jti (issuer, jti, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn append_audit(&self, e: &AuditRecord) -> Result<(), StoreError> {

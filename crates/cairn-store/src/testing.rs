@@ -509,6 +509,32 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
                 .all(|e| e.repository.as_deref() == Some("dev/app"))
     );
 
+    // Trusted publishers and one-time OIDC token ids.
+    let publisher = crate::PublisherRecord {
+        id: "p1".into(),
+        repository: "team/app".into(),
+        issuer: "https://issuer.example".into(),
+        audience: "cairn".into(),
+        claims: [("repository".to_string(), "org/app".to_string())]
+            .into_iter()
+            .collect(),
+    };
+    meta.add_publisher(&publisher, &who).await.unwrap();
+    assert_eq!(meta.publishers("team/app").await.unwrap(), vec![publisher]);
+    assert_eq!(meta.publishers("team/other").await.unwrap(), vec![]);
+    assert!(meta
+        .claim_jti("https://issuer.example", "j1", i64::MAX)
+        .await
+        .unwrap());
+    assert!(!meta
+        .claim_jti("https://issuer.example", "j1", i64::MAX)
+        .await
+        .unwrap());
+    assert!(meta
+        .claim_jti("https://other.example", "j1", i64::MAX)
+        .await
+        .unwrap());
+
     assert_eq!(meta.setting_or_insert("k", "v1").await.unwrap(), "v1");
     assert_eq!(meta.setting_or_insert("k", "v2").await.unwrap(), "v1");
     meta.ping().await.unwrap();

@@ -30,6 +30,9 @@ enum Command {
     /// API tokens: random, shown once, stored hashed, scoped, expiring, revocable.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Trusted publishers: OIDC identities allowed to publish to one repository.
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
     /// Query the audit log (newest first). It is append-only: nothing can change it.
     Audit {
         #[command(flatten)]
@@ -89,6 +92,34 @@ enum GroupCommand {
         common: CommonArgs,
         group: String,
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublisherCommand {
+    /// Register a trusted publisher for a repository.
+    Add {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        repository: String,
+        /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com
+        #[arg(long)]
+        issuer: String,
+        /// The audience the CI job requests its token for.
+        #[arg(long)]
+        audience: String,
+        /// A claim the token must carry exactly, NAME=VALUE (e.g. repository=org/app,
+        /// job_workflow_ref=org/app/.github/workflows/release.yml@refs/heads/main). Repeatable.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
+    },
+    /// List a repository's trusted publishers.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        repository: String,
     },
 }
 
@@ -423,6 +454,7 @@ async fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user_command(cmd).await,
         Command::Group(cmd) => group_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
+        Command::Publisher(cmd) => publisher_command(cmd).await,
         Command::Audit {
             common,
             actor,
@@ -442,6 +474,66 @@ async fn main() -> anyhow::Result<()> {
             print_audit(&*open_meta(&common).await?, &filter, json).await
         }
     }
+}
+
+async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<()> {
+    match cmd {
+        PublisherCommand::Add {
+            common,
+            repository,
+            issuer,
+            audience,
+            claims,
+        } => {
+            let claims = claims
+                .iter()
+                .map(|c| {
+                    c.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+                .collect::<Option<std::collections::BTreeMap<_, _>>>()
+                .ok_or_else(|| anyhow::anyhow!("a claim is NAME=VALUE"))?;
+            anyhow::ensure!(
+                !claims.is_empty(),
+                "give at least one --claim, or any token from the issuer could publish"
+            );
+            anyhow::ensure!(
+                issuer.starts_with("https://"),
+                "the issuer must be an https:// URL"
+            );
+            let record = cairn_store::PublisherRecord {
+                id: auth::generate_secret()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(12)
+                    .collect(),
+                repository,
+                issuer: issuer.trim_end_matches('/').to_string(),
+                audience,
+                claims,
+            };
+            open_meta(&common)
+                .await?
+                .add_publisher(&record, &cli_actor())
+                .await?;
+            println!(
+                "cairn: trusted publisher {} for {}",
+                record.id, record.repository
+            );
+        }
+        PublisherCommand::List { common, repository } => {
+            for p in open_meta(&common).await?.publishers(&repository).await? {
+                println!(
+                    "{} {} aud={} {}",
+                    p.id,
+                    p.issuer,
+                    p.audience,
+                    serde_json::to_string(&p.claims)?
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn print_audit(

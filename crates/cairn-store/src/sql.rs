@@ -386,9 +386,12 @@ impl MetaStore for SqlMetaStore {
         let new = record.digest.to_string();
         let mut tx = self.writer.begin().await?;
         ensure_repository(&mut tx, repo).await?;
+        // An upsert, not DO NOTHING: it locks an existing row, which
+        // serialises this with a concurrent delete_manifest of the same digest.
         sqlx::query(
             "INSERT INTO manifests (repository, digest, media_type, size, subject, artifact_type, annotations, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository, digest) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (repository, digest) DO UPDATE SET size = excluded.size",
         )
         .bind(repo)
         .bind(&new)
@@ -504,6 +507,14 @@ impl MetaStore for SqlMetaStore {
     ) -> Result<bool, StoreError> {
         let d = digest.to_string();
         let mut tx = self.writer.begin().await?;
+        // Lock the manifest's row (a no-op update), as put_manifest does with
+        // its upsert: a concurrent tagging of this manifest and this delete
+        // then run one after the other, so no tag is left on a deleted one.
+        sqlx::query("UPDATE manifests SET size = size WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
         let tags: Vec<String> =
             sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
                 .bind(repository)

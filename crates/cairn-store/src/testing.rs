@@ -334,6 +334,32 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     }
     assert_eq!(won, 1, "exactly one writer may create an immutable tag");
 
+    // Tagging a manifest while it is being deleted never leaves a tag on a
+    // deleted manifest.
+    for i in 0..20 {
+        let m = record("race/del", format!("m{i}").as_bytes(), None);
+        meta.put_manifest(&m, &[], &[], &who).await.unwrap();
+        let (a, b) = (meta.clone(), meta.clone());
+        let (m2, who2, tag) = (m.clone(), who.clone(), format!("t{i}"));
+        let tagger = tokio::spawn(async move { a.put_manifest(&m2, &[tag], &[], &who2).await });
+        let digest = m.digest.clone();
+        let who3 = who.clone();
+        let deleter =
+            tokio::spawn(async move { b.delete_manifest("race/del", &digest, &[], &who3).await });
+        tagger.await.unwrap().unwrap();
+        deleter.await.unwrap().unwrap();
+        if let Some(d) = meta
+            .resolve_tag("race/del", &format!("t{i}"))
+            .await
+            .unwrap()
+        {
+            assert!(
+                meta.manifest("race/del", &d).await.unwrap().is_some(),
+                "tag t{i} points at a deleted manifest"
+            );
+        }
+    }
+
     meta.create_upload("u1", "up/repo").await.unwrap();
     assert_eq!(
         meta.upload_repository("u1").await.unwrap().as_deref(),

@@ -5,6 +5,7 @@ use crate::{OciApi, Request};
 use axum::body::Body;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cairn_core::access::authorize;
 use cairn_core::{Action, Digest, RepoName};
 use cairn_store::ByteStream;
 use futures::{StreamExt, TryStreamExt};
@@ -197,7 +198,17 @@ impl OciApi {
                 self.meta.linked_blob(from.as_str(), digest).await?
             }
             Some(Err(_)) => None,
-            None => self.meta.any_linked_blob(digest).await?,
+            // No `from`: mount from any repository holding the blob that the
+            // caller may read, so a digest never leaks a private repository's blob.
+            None => self
+                .meta
+                .blob_holders(digest, 100)
+                .await?
+                .into_iter()
+                .find(|(repo, _)| {
+                    authorize(&self.config.access, &req.auth.principal, repo, Action::Read).is_ok()
+                })
+                .map(|(_, size)| size),
         };
         let Some(size) = size else { return Ok(None) };
         if self.blobs.store().stat(digest).await?.is_none() {

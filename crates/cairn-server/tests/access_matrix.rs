@@ -293,6 +293,42 @@ async fn oci_authorization_matrix() {
         "the catalog shows only readable repositories"
     );
 
+    // Automatic mounts (no `from`) only take blobs from repositories the caller may read.
+    let secret_blob = t.push_blob("private/secret", b"private bytes").await;
+    let public_blob = t.push_blob("public/tool", b"public bytes").await;
+    let publisher = token(&t, "dev", &["team/**:read,publish"], None).await;
+    let mount = |d: &str| format!("/v2/team/app/blobs/uploads/?mount={d}");
+    let r = t
+        .send(
+            Method::POST,
+            &mount(&secret_blob),
+            Some(&publisher),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        S::ACCEPTED,
+        "a private blob was mounted by digest alone"
+    );
+    assert_eq!(
+        t.admin(Method::HEAD, &format!("/v2/team/app/blobs/{secret_blob}"))
+            .await
+            .status,
+        S::NOT_FOUND
+    );
+    let r = t
+        .send(
+            Method::POST,
+            &mount(&public_blob),
+            Some(&publisher),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, S::CREATED);
+
     // API tokens work as Basic passwords too (docker login -u anything -p TOKEN).
     let bearer = token(&t, "dev", &["team/**:read"], None).await;
     let secret = bearer.trim_start_matches("Bearer ");

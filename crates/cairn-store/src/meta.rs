@@ -164,8 +164,12 @@ pub trait MetaStore: Send + Sync + 'static {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<u64>, StoreError>;
-    /// Size of `digest` if any repository holds it (for automatic mounts).
-    async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    /// Repositories holding `digest`, with its size (for automatic mounts).
+    async fn blob_holders(
+        &self,
+        digest: &Digest,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
     /// Removes a blob from a repository. Returns whether it was there.
     async fn unlink_blob(
         &self,

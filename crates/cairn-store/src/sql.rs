@@ -337,13 +337,26 @@ impl MetaStore for SqlMetaStore {
         Ok(size.map(|s| s as u64))
     }
 
-    async fn any_linked_blob(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
-        let size: Option<i64> =
-            sqlx::query_scalar("SELECT size FROM blob_links WHERE digest = $1 LIMIT 1")
-                .bind(digest.to_string())
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(size.map(|s| s as u64))
+    async fn blob_holders(
+        &self,
+        digest: &Digest,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT repository, size FROM blob_links WHERE digest = $1 ORDER BY repository LIMIT $2",
+        )
+        .bind(digest.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repository")?,
+                    r.try_get::<i64, _>("size")? as u64,
+                ))
+            })
+            .collect()
     }
 
     async fn unlink_blob(

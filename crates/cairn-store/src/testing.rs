@@ -195,7 +195,10 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
     assert_eq!(meta.linked_blob("a/b", &d1).await.unwrap(), Some(5));
     assert_eq!(meta.linked_blob("other", &d1).await.unwrap(), None);
-    assert_eq!(meta.any_linked_blob(&d1).await.unwrap(), Some(5));
+    assert_eq!(
+        meta.blob_holders(&d1, 10).await.unwrap(),
+        vec![("a/b".to_string(), 5)]
+    );
     assert!(meta.unlink_blob("a/b", &d1, &who).await.unwrap());
     assert!(!meta.unlink_blob("a/b", &d1, &who).await.unwrap());
 

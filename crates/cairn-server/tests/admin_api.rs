@@ -12,16 +12,7 @@ async fn users_tokens_and_audit_over_http() {
     let admin = t.basic();
     let post = |path: &'static str, auth: String, body: serde_json::Value| {
         let t = &t;
-        async move {
-            t.send(
-                Method::POST,
-                path,
-                Some(&auth),
-                &[("content-type", "application/json")],
-                body.to_string().into_bytes(),
-            )
-            .await
-        }
+        async move { t.json(Method::POST, path, Some(&auth), body).await }
     };
 
     // No credential: 401 with a challenge. The admin creates a user.

@@ -55,16 +55,7 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
     let admin = t.basic();
     let json_post = |path: &'static str, auth: Option<String>, body: serde_json::Value| {
         let t = &t;
-        async move {
-            t.send(
-                Method::POST,
-                path,
-                auth.as_deref(),
-                &[("content-type", "application/json")],
-                body.to_string().into_bytes(),
-            )
-            .await
-        }
+        async move { t.json(Method::POST, path, auth.as_deref(), body).await }
     };
     let r = json_post(
         "/api/v1/publishers",

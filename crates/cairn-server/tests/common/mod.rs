@@ -105,6 +105,24 @@ impl TestApp {
         }
     }
 
+    /// Sends a JSON body with `method`.
+    pub async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+        body: serde_json::Value,
+    ) -> Reply {
+        self.send(
+            method,
+            uri,
+            auth,
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
     /// GET/HEAD/DELETE without a body, as admin.
     pub async fn admin(&self, method: Method, uri: &str) -> Reply {
         let auth = self.basic();

@@ -81,6 +81,16 @@ pub fn hash_secret(secret: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(secret.as_bytes())))
 }
 
+/// Decodes the payload of a Basic `Authorization` header into (user, secret).
+pub fn decode_basic(payload: &str) -> Option<(String, String)> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(payload.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, secret) = decoded.split_once(':')?;
+    Some((user.to_string(), secret.to_string()))
+}
+
 /// Compares in time independent of where the strings differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -186,15 +196,11 @@ impl Authenticator {
         let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(rest.trim())
-                    .map_err(|_| AuthFailure::Malformed)?;
-                let decoded = String::from_utf8(decoded).map_err(|_| AuthFailure::Malformed)?;
-                let (user, secret) = decoded.split_once(':').ok_or(AuthFailure::Malformed)?;
+                let (user, secret) = decode_basic(rest).ok_or(AuthFailure::Malformed)?;
                 if secret.starts_with(TOKEN_PREFIX) {
-                    self.check_api_token(secret).await
+                    self.check_api_token(&secret).await
                 } else {
-                    self.check_user(user, secret).await
+                    self.check_user(&user, &secret).await
                 }
             }
             "bearer" if rest.trim().starts_with(TOKEN_PREFIX) => {
@@ -205,14 +211,9 @@ impl Authenticator {
         }
     }
 
-    /// A user's rights: its own grants and its groups'.
-    async fn user_rights(&self, user: &str) -> Result<Rights, AuthFailure> {
-        let record = self
-            .meta
-            .user(user)
-            .await
-            .map_err(|_| AuthFailure::BadCredentials)?;
-        let mut grants = record.map(|r| r.grants).unwrap_or_default();
+    /// A user's rights: its own grants (`own`, already read with the user) and its groups'.
+    async fn user_rights(&self, user: &str, own: Vec<String>) -> Result<Rights, AuthFailure> {
+        let mut grants = own;
         grants.extend(
             self.meta
                 .group_grants_of(user)
@@ -250,7 +251,9 @@ impl Authenticator {
             subject: record.name.clone(),
             credential: None,
             kind: CredentialKind::Long,
-            rights: self.user_rights(&record.name).await?,
+            rights: self
+                .user_rights(&record.name, record.grants.clone())
+                .await?,
         })
     }
 
@@ -269,11 +272,22 @@ impl Authenticator {
             return Err(AuthFailure::Expired);
         }
         let scopes = parse_grants(&record.scopes).map_err(|_| AuthFailure::BadCredentials)?;
+        // A token of a user that no longer exists keeps no rights of its own.
+        let own = self
+            .meta
+            .user(&record.user)
+            .await
+            .map_err(|_| AuthFailure::BadCredentials)?
+            .map(|u| u.grants)
+            .unwrap_or_default();
         Ok(Principal::Authenticated {
             subject: record.user.clone(),
             credential: Some(record.id.clone()),
             kind: CredentialKind::Long,
-            rights: self.user_rights(&record.user).await?.limited_to(scopes),
+            rights: self
+                .user_rights(&record.user, own)
+                .await?
+                .limited_to(scopes),
         })
     }
 

@@ -206,21 +206,13 @@ fn source_of(parts: &axum::http::request::Parts) -> Option<String> {
 
 /// The user name a Basic header claims, for the audit log of failed logins.
 fn claimed_user(headers: &HeaderMap) -> String {
-    use base64::Engine;
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|d| String::from_utf8(d).ok())
-        .and_then(|d| d.split_once(':').map(|(u, _)| u.to_string()))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, payload)| auth::decode_basic(payload))
+        .map(|(user, _)| user)
         .unwrap_or_else(|| "unknown".to_string())
 }
 

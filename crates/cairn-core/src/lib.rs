@@ -7,10 +7,14 @@
 
 pub mod access;
 pub mod digest;
+pub mod lifecycle;
 pub mod manifest;
 pub mod name;
+pub mod package;
 pub mod policy;
 
 pub use access::{Action, Principal};
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
 pub use name::{NameError, Reference, RepoName, Tag};
+pub use package::{package_key, Format};

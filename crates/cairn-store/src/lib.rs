@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod config;
 pub mod fs;
 pub mod meta;
+pub mod packages;
 pub mod s3;
 pub mod sql;
 pub mod testing;
@@ -22,6 +23,9 @@ pub use blobs::{Blobs, UploadError};
 pub use meta::{
     Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,
     TagChange, TokenRecord, UserRecord,
+};
+pub use packages::{
+    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, VersionRecord,
 };
 
 use std::sync::Arc;

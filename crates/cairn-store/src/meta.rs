@@ -8,6 +8,10 @@ use cairn_core::Digest;
 pub enum StoreError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A lifecycle rule refused the change (a version reused, an unpublish
+    /// outside the policy, ...).
+    #[error(transparent)]
+    Lifecycle(#[from] cairn_core::LifecycleError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -149,7 +153,7 @@ pub struct AuditFilter {
 /// change (tag immutability) are checked inside that transaction, and every
 /// change appends its audit entry (naming `actor`) in that transaction too.
 #[async_trait]
-pub trait MetaStore: Send + Sync + 'static {
+pub trait MetaStore: crate::packages::PackageStore + Send + Sync + 'static {
     /// Records that `repository` holds the blob `digest`.
     async fn link_blob(
         &self,

@@ -1,6 +1,6 @@
 //! The SQL metadata store, for SQLite (the embedded default) and PostgreSQL.
 //!
-//! All SQL lives in this file, written once in the dialect both engines share
+//! All SQL lives in this file and its child `packages`, written once in the dialect both engines share
 //! (`$N` placeholders, `ON CONFLICT`, `BIGINT`) and run through sqlx's `Any`
 //! driver; only the schema migrations differ per engine
 //! (`migrations/sqlite`, `migrations/postgres`).
@@ -11,6 +11,10 @@
 //! statement touches nothing and the check runs again. That keeps the rule
 //! race-free on PostgreSQL's READ COMMITTED as well as on SQLite, where a
 //! single-connection writer pool serialises writers anyway.
+//!
+//! The package store's SQL is in the child module `packages`.
+
+mod packages;
 
 use crate::meta::{
     now, Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,

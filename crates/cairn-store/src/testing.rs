@@ -11,6 +11,9 @@ use cairn_core::Digest;
 use futures::{stream, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
+mod packages;
+pub use packages::package_store_suite;
+
 fn body(parts: &[&'static [u8]]) -> crate::ByteStream {
     let parts = parts.to_vec();
     let parts = parts.to_vec();
@@ -567,4 +570,6 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     assert_eq!(meta.setting_or_insert("k", "v1").await.unwrap(), "v1");
     assert_eq!(meta.setting_or_insert("k", "v2").await.unwrap(), "v1");
     meta.ping().await.unwrap();
+
+    package_store_suite(meta.clone(), &who).await;
 }

@@ -1,0 +1,182 @@
+//! The package store: language packages (npm, PyPI, Cargo, ...), their
+//! versions, files, lifecycle states, dist-tags and owners.
+//!
+//! One shape for every format: a package (filed under its canonical key,
+//! see [`cairn_core::package_key`]) has versions; a version has a state, a
+//! format-specific metadata document (JSON text the adapter owns) and files;
+//! a file points at a content-addressed blob. The lifecycle rules come from
+//! [`cairn_core::lifecycle`] and are checked inside the write's transaction.
+
+use crate::meta::{Actor, StoreError};
+use async_trait::async_trait;
+use cairn_core::lifecycle::{LifecyclePolicy, Transition, VersionState};
+use cairn_core::{Digest, Format};
+use std::collections::BTreeMap;
+
+/// One file of a version: an npm tarball, a wheel or sdist, a `.crate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub filename: String,
+    pub version: String,
+    pub digest: Digest,
+    pub size: u64,
+    /// Format-specific facts about the file (JSON text), e.g. PyPI's
+    /// `requires-python` or the digest of a wheel's METADATA.
+    pub metadata: String,
+    /// Seconds since the epoch (set by the store on publish).
+    pub created_at: i64,
+}
+
+/// A version as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub version: String,
+    pub state: VersionState,
+    /// The yank reason or deprecation message.
+    pub message: Option<String>,
+    /// The format's metadata document for this version (JSON text).
+    pub metadata: String,
+    pub published_at: i64,
+    pub changed_at: i64,
+    pub files: Vec<FileRecord>,
+}
+
+/// A package with everything about it, versions in publishing order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    /// The canonical key.
+    pub package: String,
+    /// The name as first published.
+    pub name: String,
+    pub created_at: i64,
+    pub versions: Vec<VersionRecord>,
+    /// Dist-tags (npm): tag → version.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl PackageRecord {
+    pub fn version(&self, version: &str) -> Option<&VersionRecord> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+}
+
+/// A version to publish (or, for formats with several files per version,
+/// files to add to one).
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub format: Format,
+    pub repository: String,
+    /// The canonical key.
+    pub package: String,
+    /// The name as the publisher spelled it (kept from the first publish).
+    pub name: String,
+    pub version: String,
+    pub metadata: String,
+    /// Keys of the packages (same format) this version depends on.
+    pub dependencies: Vec<String>,
+    pub files: Vec<FileRecord>,
+    /// Dist-tags to point at this version.
+    pub tags: Vec<String>,
+    /// Recorded as an owner when the package is new.
+    pub owner: Option<String>,
+}
+
+/// How a publish treats an existing version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishMode {
+    /// npm, Cargo: the version must never have existed.
+    NewVersion,
+    /// PyPI: files may be added to a live version, under new file names.
+    AddFiles,
+}
+
+/// Package operations. Each method is one transaction, appending its audit
+/// entry (naming `actor`) in that transaction; refusals are audited too.
+#[async_trait]
+pub trait PackageStore: Send + Sync + 'static {
+    /// Publishes a version (or adds files to one), its dependencies and
+    /// dist-tags. Refused with [`StoreError::Lifecycle`] if the version or a
+    /// file name exists or ever existed.
+    async fn publish(
+        &self,
+        new: &NewVersion,
+        mode: PublishMode,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+
+    /// A package with its versions (tombstones included), files and tags.
+    async fn package(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<PackageRecord>, StoreError>;
+
+    /// One file of a package, with the state of its version.
+    async fn package_file(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        filename: &str,
+    ) -> Result<Option<(FileRecord, VersionState)>, StoreError>;
+
+    /// Moves a version through the lifecycle (yank, deprecate, unpublish,
+    /// and back), checked by [`cairn_core::lifecycle::check_transition`]
+    /// against `policy` and the packages that depend on this one. An
+    /// unpublish also removes the dist-tags pointing at the version.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_version(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        version: &str,
+        transition: &Transition,
+        policy: &LifecyclePolicy,
+        admin_override: bool,
+        actor: &Actor,
+    ) -> Result<VersionState, StoreError>;
+
+    /// Points a dist-tag at a live version, or removes it (`version: None`).
+    /// Returns whether anything changed.
+    async fn set_dist_tag(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        tag: &str,
+        version: Option<&str>,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+
+    /// The owners of a package (who may publish new versions of it, where
+    /// the format has owners).
+    async fn owners(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Adds and removes owners.
+    async fn change_owners(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        add: &[String],
+        remove: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+
+    /// Keys of packages whose key or name contains `query` (case-insensitive),
+    /// in key order, at most `limit`.
+    async fn search_packages(
+        &self,
+        format: Format,
+        repository: &str,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+}

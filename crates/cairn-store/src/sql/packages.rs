@@ -1,0 +1,656 @@
+//! The package store's SQL, for both engines (see the parent module for the
+//! dialect rules). Version and file rows are never deleted: they are the
+//! tombstones behind "a published version is never reused".
+
+use super::{audit, digest, insert_audit, SqlMetaStore, OK};
+use crate::meta::{now, Actor, AuditRecord, StoreError};
+use crate::packages::{
+    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, VersionRecord,
+};
+use async_trait::async_trait;
+use cairn_core::lifecycle::{
+    check_add_file, check_publish, check_transition, transition_message, LifecycleError,
+    LifecyclePolicy, Transition, UnpublishFacts, VersionState,
+};
+use cairn_core::Format;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+fn state(s: &str) -> Result<VersionState, StoreError> {
+    VersionState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("version state {s:?}")))
+}
+
+fn file_from_row(row: &AnyRow) -> Result<FileRecord, StoreError> {
+    Ok(FileRecord {
+        filename: row.try_get("filename")?,
+        version: row.try_get("version")?,
+        digest: digest(row.try_get("digest")?)?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn version_state(
+    tx: &mut AnyConnection,
+    new: &NewVersion,
+) -> Result<Option<VersionState>, StoreError> {
+    let s: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM package_versions WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+    )
+    .bind(new.format.as_str())
+    .bind(&new.repository)
+    .bind(&new.package)
+    .bind(&new.version)
+    .fetch_optional(&mut *tx)
+    .await?;
+    s.as_deref().map(state).transpose()
+}
+
+/// Checks the lifecycle rules for `new` and writes it; any refusal is
+/// returned before anything is written.
+async fn write_version(
+    tx: &mut AnyConnection,
+    new: &NewVersion,
+    mode: PublishMode,
+) -> Result<(), StoreError> {
+    let fmt = new.format.as_str();
+    let created = sqlx::query(
+        "INSERT INTO packages (format, repository, package, name, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (format, repository, package) DO NOTHING",
+    )
+    .bind(fmt)
+    .bind(&new.repository)
+    .bind(&new.package)
+    .bind(&new.name)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if created {
+        if let Some(owner) = &new.owner {
+            sqlx::query(
+                "INSERT INTO package_owners (format, repository, package, owner) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(fmt)
+            .bind(&new.repository)
+            .bind(&new.package)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let existing = version_state(tx, new).await?;
+    match mode {
+        PublishMode::NewVersion => check_publish(&new.name, &new.version, existing)?,
+        PublishMode::AddFiles => {
+            for f in &new.files {
+                let existed: Option<i64> = sqlx::query_scalar(
+                    "SELECT size FROM package_files WHERE format = $1 AND repository = $2 AND package = $3 AND filename = $4",
+                )
+                .bind(fmt)
+                .bind(&new.repository)
+                .bind(&new.package)
+                .bind(&f.filename)
+                .fetch_optional(&mut *tx)
+                .await?;
+                check_add_file(
+                    &new.name,
+                    &new.version,
+                    existing,
+                    &f.filename,
+                    existed.is_some(),
+                )?;
+            }
+        }
+    }
+    let at = now();
+    if existing.is_none() {
+        // DO NOTHING, then check: a concurrent publisher of the same version
+        // (on PostgreSQL) loses here instead of failing on the key.
+        let inserted = sqlx::query(
+            "INSERT INTO package_versions (format, repository, package, version, state, message, metadata, published_at, changed_at)
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)
+             ON CONFLICT (format, repository, package, version) DO NOTHING",
+        )
+        .bind(fmt)
+        .bind(&new.repository)
+        .bind(&new.package)
+        .bind(&new.version)
+        .bind(VersionState::Active.as_str())
+        .bind(&new.metadata)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 && mode == PublishMode::NewVersion {
+            return Err(LifecycleError::VersionExists {
+                package: new.name.clone(),
+                version: new.version.clone(),
+            }
+            .into());
+        }
+        for dep in &new.dependencies {
+            sqlx::query(
+                "INSERT INTO package_dependencies (format, repository, package, version, dependency)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(fmt)
+            .bind(&new.repository)
+            .bind(&new.package)
+            .bind(&new.version)
+            .bind(dep)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    for f in &new.files {
+        let inserted = sqlx::query(
+            "INSERT INTO package_files (format, repository, package, filename, version, digest, size, metadata, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (format, repository, package, filename) DO NOTHING",
+        )
+        .bind(fmt)
+        .bind(&new.repository)
+        .bind(&new.package)
+        .bind(&f.filename)
+        .bind(&new.version)
+        .bind(f.digest.to_string())
+        .bind(f.size as i64)
+        .bind(&f.metadata)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(LifecycleError::FileExists {
+                filename: f.filename.clone(),
+            }
+            .into());
+        }
+    }
+    for tag in &new.tags {
+        upsert_tag(
+            tx,
+            new.format,
+            &new.repository,
+            &new.package,
+            tag,
+            &new.version,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn upsert_tag(
+    tx: &mut AnyConnection,
+    format: Format,
+    repository: &str,
+    package: &str,
+    tag: &str,
+    version: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO package_tags (format, repository, package, tag, version) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (format, repository, package, tag) DO UPDATE SET version = excluded.version",
+    )
+    .bind(format.as_str())
+    .bind(repository)
+    .bind(package)
+    .bind(tag)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// `package@version` of live versions of other packages that depend on `package`.
+async fn dependents(
+    tx: &mut AnyConnection,
+    format: Format,
+    package: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT d.package || '@' || d.version FROM package_dependencies d
+         JOIN package_versions v ON v.format = d.format AND v.repository = d.repository
+              AND v.package = d.package AND v.version = d.version
+         WHERE d.format = $1 AND d.dependency = $2 AND d.package <> $2 AND v.state <> $3
+         ORDER BY 1 LIMIT 10",
+    )
+    .bind(format.as_str())
+    .bind(package)
+    .bind(VersionState::Unpublished.as_str())
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+impl SqlMetaStore {
+    async fn refuse(
+        &self,
+        actor: &Actor,
+        action: &str,
+        resource: &str,
+        artifact: &str,
+        e: StoreError,
+    ) -> StoreError {
+        let entry = AuditRecord::by(
+            actor,
+            action,
+            Some(resource),
+            Some(artifact),
+            &format!("denied: {e}"),
+        );
+        if let Err(audit_err) = insert_audit(&self.writer, &entry).await {
+            return audit_err;
+        }
+        e
+    }
+}
+
+#[async_trait]
+impl PackageStore for SqlMetaStore {
+    async fn publish(
+        &self,
+        new: &NewVersion,
+        mode: PublishMode,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let resource = new.format.resource(&new.repository);
+        let artifact = format!("{}@{}", new.package, new.version);
+        let mut tx = self.writer.begin().await?;
+        match write_version(&mut tx, new, mode).await {
+            Ok(()) => {
+                let files: Vec<&str> = new.files.iter().map(|f| f.filename.as_str()).collect();
+                let detail = format!("files: {}", files.join(", "));
+                audit(
+                    &mut tx,
+                    actor,
+                    "package.publish",
+                    Some(&resource),
+                    Some(&artifact),
+                    OK,
+                    Some(&detail),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(e) => {
+                drop(tx);
+                Err(self
+                    .refuse(actor, "package.publish", &resource, &artifact, e)
+                    .await)
+            }
+        }
+    }
+
+    async fn package(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<PackageRecord>, StoreError> {
+        let fmt = format.as_str();
+        let Some(head) = sqlx::query(
+            "SELECT name, created_at FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_optional(&self.reader)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let files = sqlx::query(
+            "SELECT * FROM package_files WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY created_at, filename",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut by_version: BTreeMap<String, Vec<FileRecord>> = BTreeMap::new();
+        for row in &files {
+            let f = file_from_row(row)?;
+            by_version.entry(f.version.clone()).or_default().push(f);
+        }
+        let rows = sqlx::query(
+            "SELECT version, state, message, metadata, published_at, changed_at FROM package_versions
+             WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY published_at, version",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let version: String = row.try_get("version")?;
+            versions.push(VersionRecord {
+                files: by_version.remove(&version).unwrap_or_default(),
+                version,
+                state: state(row.try_get("state")?)?,
+                message: row.try_get("message")?,
+                metadata: row.try_get("metadata")?,
+                published_at: row.try_get("published_at")?,
+                changed_at: row.try_get("changed_at")?,
+            });
+        }
+        let tags = sqlx::query(
+            "SELECT tag, version FROM package_tags WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("tag")?, r.try_get("version")?)))
+        .collect::<Result<_, StoreError>>()?;
+        Ok(Some(PackageRecord {
+            package: package.to_string(),
+            name: head.try_get("name")?,
+            created_at: head.try_get("created_at")?,
+            versions,
+            tags,
+        }))
+    }
+
+    async fn package_file(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        filename: &str,
+    ) -> Result<Option<(FileRecord, VersionState)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.*, v.state FROM package_files f
+             JOIN package_versions v ON v.format = f.format AND v.repository = f.repository
+                  AND v.package = f.package AND v.version = f.version
+             WHERE f.format = $1 AND f.repository = $2 AND f.package = $3 AND f.filename = $4",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(package)
+        .bind(filename)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| Ok((file_from_row(&r)?, state(r.try_get("state")?)?)))
+            .transpose()
+    }
+
+    async fn change_version(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        version: &str,
+        transition: &Transition,
+        policy: &LifecyclePolicy,
+        admin_override: bool,
+        actor: &Actor,
+    ) -> Result<VersionState, StoreError> {
+        let fmt = format.as_str();
+        let resource = format.resource(repository);
+        let artifact = format!("{package}@{version}");
+        let mut tx = self.writer.begin().await?;
+        let decided = async {
+            // Lock the row (a no-op update) so concurrent changes of one version serialise.
+            sqlx::query(
+                "UPDATE package_versions SET changed_at = changed_at
+                 WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(
+                "SELECT state, published_at FROM package_versions
+                 WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| LifecycleError::NoSuchVersion {
+                package: package.to_string(),
+                version: version.to_string(),
+            })?;
+            let current = state(row.try_get("state")?)?;
+            let facts = UnpublishFacts {
+                now: now(),
+                published_at: row.try_get("published_at")?,
+                dependents: if *transition == Transition::Unpublish {
+                    dependents(&mut tx, format, package).await?
+                } else {
+                    vec![]
+                },
+                admin_override,
+            };
+            let next = check_transition(package, version, current, transition, policy, &facts)?;
+            Ok::<_, StoreError>((current, next))
+        }
+        .await;
+        let (current, next) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                drop(tx);
+                return Err(self
+                    .refuse(actor, transition.action(), &resource, &artifact, e)
+                    .await);
+            }
+        };
+        sqlx::query(
+            "UPDATE package_versions SET state = $1, message = $2, changed_at = $3
+             WHERE format = $4 AND repository = $5 AND package = $6 AND version = $7",
+        )
+        .bind(next.as_str())
+        .bind(transition_message(transition))
+        .bind(now())
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if next == VersionState::Unpublished {
+            sqlx::query(
+                "DELETE FROM package_tags WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut detail = format!("{current} -> {next}");
+        if let Some(m) = transition_message(transition) {
+            detail.push_str(&format!(": {m}"));
+        }
+        if admin_override {
+            detail.push_str(" (admin override)");
+        }
+        audit(
+            &mut tx,
+            actor,
+            transition.action(),
+            Some(&resource),
+            Some(&artifact),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    async fn set_dist_tag(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        tag: &str,
+        version: Option<&str>,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let fmt = format.as_str();
+        let resource = format.resource(repository);
+        let mut tx = self.writer.begin().await?;
+        let changed = match version {
+            Some(version) => {
+                let live: Option<String> = sqlx::query_scalar(
+                    "SELECT state FROM package_versions
+                     WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+                )
+                .bind(fmt)
+                .bind(repository)
+                .bind(package)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if live.as_deref().map(state).transpose()?.is_none_or(|s| !s.serves_bytes()) {
+                    drop(tx);
+                    return Err(LifecycleError::NoSuchVersion {
+                        package: package.to_string(),
+                        version: version.to_string(),
+                    }
+                    .into());
+                }
+                upsert_tag(&mut tx, format, repository, package, tag, version).await?;
+                true
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM package_tags WHERE format = $1 AND repository = $2 AND package = $3 AND tag = $4",
+                )
+                .bind(fmt)
+                .bind(repository)
+                .bind(package)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0
+            }
+        };
+        if changed {
+            let artifact = format!("{package}:{tag} -> {}", version.unwrap_or("(removed)"));
+            audit(
+                &mut tx,
+                actor,
+                "package.dist_tag",
+                Some(&resource),
+                Some(&artifact),
+                OK,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn owners(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT owner FROM package_owners WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY owner",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn change_owners(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        add: &[String],
+        remove: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let fmt = format.as_str();
+        let resource = format.resource(repository);
+        let mut tx = self.writer.begin().await?;
+        for owner in add {
+            sqlx::query(
+                "INSERT INTO package_owners (format, repository, package, owner) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for owner in remove {
+            sqlx::query(
+                "DELETE FROM package_owners WHERE format = $1 AND repository = $2 AND package = $3 AND owner = $4",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let detail = format!(
+            "added [{}], removed [{}]",
+            add.join(", "),
+            remove.join(", ")
+        );
+        audit(
+            &mut tx,
+            actor,
+            "package.owners",
+            Some(&resource),
+            Some(package),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn search_packages(
+        &self,
+        format: Format,
+        repository: &str,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .to_lowercase()
+                .replace(['\\', '%'], "")
+                .replace('_', "\\_")
+        );
+        Ok(sqlx::query_scalar(
+            "SELECT package FROM packages WHERE format = $1 AND repository = $2
+             AND (LOWER(package) LIKE $3 ESCAPE '\\' OR LOWER(name) LIKE $3 ESCAPE '\\')
+             ORDER BY package LIMIT $4",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?)
+    }
+}

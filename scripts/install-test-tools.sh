@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
 # skopeo (Debian), crane and oras (Go module proxy), and the OCI
-# distribution-spec conformance suite (Go module proxy).
+# distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry).
 # Go tools land in .tools/bin. A tool that cannot be installed is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,22 @@ go_tool() { # name module@version
 go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
 go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION"
 go_tool conformance "github.com/opencontainers/distribution-spec/conformance@$CONFORMANCE_VERSION"
+
+# pnpm and yarn (from the npm registry, into .tools/node) for the npm tests;
+# npm itself comes with Node.js.
+PNPM_VERSION=9.15.9
+YARN_VERSION=1.22.22
+NODE_TOOLS="$PWD/.tools/node"
+mkdir -p "$NODE_TOOLS"
+if [ "$(cat "$NODE_TOOLS/.versions" 2>/dev/null)" != "pnpm@$PNPM_VERSION yarn@$YARN_VERSION" ]; then
+  echo "installing pnpm $PNPM_VERSION and yarn $YARN_VERSION"
+  [ -f "$NODE_TOOLS/package.json" ] || echo '{"private":true}' > "$NODE_TOOLS/package.json"
+  (cd "$NODE_TOOLS" && npm install --no-audit --no-fund --silent "pnpm@$PNPM_VERSION" "yarn@$YARN_VERSION")
+  echo "pnpm@$PNPM_VERSION yarn@$YARN_VERSION" > "$NODE_TOOLS/.versions"
+fi
+for t in npm pnpm yarn; do
+  PATH="$NODE_TOOLS/node_modules/.bin:$PATH" command -v $t >/dev/null || { echo "FATAL: $t is not installed" >&2; exit 1; }
+done
 
 for t in crane oras conformance; do
   [ -x "$TOOLS/$t" ] || { echo "FATAL: $t was not installed" >&2; exit 1; }

@@ -82,9 +82,11 @@ async fn caller(
     source: Option<String>,
 ) -> Result<(Principal, Actor), ApiError> {
     // Failed logins here are audited and rate limited like everywhere else.
-    let principal = crate::authenticate_request(state, headers, source.clone(), "/api/v1")
-        .await
-        .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
+    let principal = crate::authenticate_request(state, headers, source.clone(), "/api/v1", |why| {
+        ApiError::Status(StatusCode::UNAUTHORIZED, why.message().to_string()).into_response()
+    })
+    .await
+    .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
     let credential = match &principal {
         Principal::Anonymous => {
             return Err(ApiError::Status(

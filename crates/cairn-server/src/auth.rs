@@ -37,6 +37,18 @@ pub enum AuthFailure {
     Revoked,
 }
 
+impl AuthFailure {
+    /// What a client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthFailure::BadCredentials => "invalid credentials",
+            AuthFailure::Malformed => "malformed Authorization header",
+            AuthFailure::Expired => "the API token has expired",
+            AuthFailure::Revoked => "the API token has been revoked",
+        }
+    }
+}
+
 /// One grant in a token: `{"type":"repository","name":"a/b","actions":["pull"]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaim {
@@ -82,6 +94,15 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Decodes the payload of a Basic `Authorization` header into (user, secret).
+/// A Basic `Authorization` header value for `user` and `secret`.
+pub fn encode_basic(user: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
 pub fn decode_basic(payload: &str) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(payload.trim())

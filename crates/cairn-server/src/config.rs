@@ -35,6 +35,8 @@ pub struct Config {
     pub storage: cairn_store::config::StorageConfig,
     pub auth: AuthConfig,
     pub oci: OciSettings,
+    /// Language packages (npm, PyPI, Cargo): upload limit and unpublish policy.
+    pub packages: PackageSettings,
     /// Requests per minute per credential/address; off by default.
     pub rate_limit: crate::limits::RateLimitConfig,
 }
@@ -74,8 +76,77 @@ impl Default for Config {
             storage: Default::default(),
             auth: AuthConfig::default(),
             oci: OciSettings::default(),
+            packages: PackageSettings::default(),
             rate_limit: Default::default(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PackageSettings {
+    /// Largest package upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Whether versions may be unpublished at all (by default, yes, inside the window).
+    pub allow_unpublish: bool,
+    /// How long after publishing a version may be unpublished.
+    pub unpublish_window_hours: i64,
+    /// Per-repository overrides; the first whose pattern matches
+    /// `FORMAT/REPOSITORY` (e.g. `npm/internal`, `*/releases`) applies.
+    pub repositories: Vec<RepositoryPolicySettings>,
+}
+
+impl Default for PackageSettings {
+    fn default() -> Self {
+        PackageSettings {
+            max_upload_bytes: 256 * 1024 * 1024,
+            allow_unpublish: true,
+            unpublish_window_hours: 72,
+            repositories: vec![],
+        }
+    }
+}
+
+/// `[[packages.repositories]]`: the unpublish policy of matching repositories.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryPolicySettings {
+    pub pattern: String,
+    pub allow_unpublish: Option<bool>,
+    pub unpublish_window_hours: Option<i64>,
+}
+
+impl PackageSettings {
+    /// The service's configuration: the repository rules compiled.
+    pub fn compile(
+        &self,
+        access: cairn_core::access::AccessPolicy,
+    ) -> anyhow::Result<cairn_packages::PackagesConfig> {
+        let default_policy = cairn_core::LifecyclePolicy {
+            allow_unpublish: self.allow_unpublish,
+            unpublish_window_secs: self.unpublish_window_hours * 3600,
+        };
+        let repositories = self
+            .repositories
+            .iter()
+            .map(|r| {
+                let policy = cairn_core::LifecyclePolicy {
+                    allow_unpublish: r.allow_unpublish.unwrap_or(self.allow_unpublish),
+                    unpublish_window_secs: r
+                        .unpublish_window_hours
+                        .unwrap_or(self.unpublish_window_hours)
+                        * 3600,
+                };
+                cairn_packages::RepositoryPolicy::new(&r.pattern, policy)
+                    .map_err(|e| anyhow::anyhow!("packages.repositories: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(cairn_packages::PackagesConfig {
+            access,
+            max_upload_bytes: self.max_upload_bytes,
+            default_policy,
+            repositories,
+        })
     }
 }
 

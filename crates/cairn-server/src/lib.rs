@@ -8,6 +8,7 @@
 mod api;
 pub mod auth;
 pub mod config;
+mod formats;
 pub mod limits;
 mod observe;
 pub mod oidc;
@@ -38,6 +39,9 @@ pub struct AppState {
     pub oidc: oidc::JwksCache,
     pub auth: Authenticator,
     pub oci: OciApi,
+    /// The language-package service the format adapters share.
+    pub packages: Arc<cairn_packages::Packages>,
+    pub npm: cairn_npm::NpmApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
 }
@@ -69,8 +73,14 @@ impl App {
             access.clone(),
         )
         .await?;
+        let blobs = Arc::new(Blobs::new(blob_store.clone()));
+        let packages = Arc::new(cairn_packages::Packages::new(
+            blobs.clone(),
+            meta.clone(),
+            config.packages.compile(access.clone())?,
+        ));
         let oci = OciApi::new(
-            Arc::new(Blobs::new(blob_store.clone())),
+            blobs,
             meta.clone(),
             OciConfig {
                 access,
@@ -84,6 +94,8 @@ impl App {
             config,
             auth,
             oci,
+            npm: cairn_npm::NpmApi::new(packages.clone()),
+            packages,
             blob_store,
             meta,
         });
@@ -96,6 +108,7 @@ impl App {
             .route("/readyz", get(ready_handler))
             .route("/metrics", get(observe::metrics_handler))
             .merge(api::routes())
+            .merge(formats::routes())
             .layer(axum::middleware::from_fn(observe::observe))
             .with_state(state.clone());
         Ok(App {
@@ -197,7 +210,7 @@ fn realm(config: &Config, headers: &HeaderMap) -> String {
 }
 
 /// The client's address, when the server was started with connection info.
-fn source_of(parts: &axum::http::request::Parts) -> Option<String> {
+pub(crate) fn source_of(parts: &axum::http::request::Parts) -> Option<String> {
     parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -221,15 +234,24 @@ async fn authenticate(
     state: &AppState,
     parts: &axum::http::request::Parts,
 ) -> Result<cairn_core::Principal, Response> {
-    authenticate_request(state, &parts.headers, source_of(parts), parts.uri.path()).await
+    authenticate_request(
+        state,
+        &parts.headers,
+        source_of(parts),
+        parts.uri.path(),
+        |why| unauthorized(state, &parts.headers, why),
+    )
+    .await
 }
 
-/// [`authenticate`] for handlers that have the pieces rather than the parts.
+/// [`authenticate`] for handlers that have the pieces rather than the parts,
+/// and render a failure their own way (`render`).
 pub(crate) async fn authenticate_request(
     state: &AppState,
     headers: &HeaderMap,
     source: Option<String>,
     path: &str,
+    render: impl FnOnce(AuthFailure) -> Response,
 ) -> Result<cairn_core::Principal, Response> {
     match state.auth.authenticate(headers).await {
         Ok(p) => Ok(p),
@@ -252,7 +274,8 @@ pub(crate) async fn authenticate_request(
                     return Err(limited.into_response());
                 }
             }
-            Err(unauthorized(state, headers, why))
+            tracing::warn!(reason = why.message(), "authentication failed");
+            Err(render(why))
         }
     }
 }
@@ -263,13 +286,7 @@ fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Resp
         realm(&state.config, headers),
         state.auth.service()
     );
-    let message = match why {
-        AuthFailure::BadCredentials => "invalid credentials",
-        AuthFailure::Malformed => "malformed Authorization header",
-        AuthFailure::Expired => "the API token has expired",
-        AuthFailure::Revoked => "the API token has been revoked",
-    };
-    tracing::warn!(reason = message, "authentication failed");
+    let message = why.message();
     let body = serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": message, "detail": null}]});
     (
         StatusCode::UNAUTHORIZED,
@@ -285,16 +302,9 @@ async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let budget = match &state.limits {
-        Some(limits) => {
-            let key = limit_key(&principal, &parts);
-            let class = limits::RouteClass::of(&parts.method);
-            match limits.request(&state.config.rate_limit, class, &key) {
-                Ok(budget) => Some(budget),
-                Err(limited) => return limited.into_response(),
-            }
-        }
-        None => None,
+    let budget = match spend_budget(&state, &principal, &parts) {
+        Ok(budget) => budget,
+        Err(limited) => return limited.into_response(),
     };
     let auth = RequestAuth {
         principal,
@@ -310,6 +320,23 @@ async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
         budget.apply(&mut resp);
     }
     resp
+}
+
+/// Spends one request of the caller's budget (when rate limiting is on);
+/// the budget left is applied to the response's headers.
+pub(crate) fn spend_budget(
+    state: &AppState,
+    principal: &cairn_core::Principal,
+    parts: &axum::http::request::Parts,
+) -> Result<Option<limits::Budget>, limits::Limited> {
+    let Some(limits) = &state.limits else {
+        return Ok(None);
+    };
+    let key = limit_key(principal, parts);
+    let class = limits::RouteClass::of(&parts.method);
+    limits
+        .request(&state.config.rate_limit, class, &key)
+        .map(Some)
 }
 
 /// Whose budget a request spends: its credential's, else its address's.

@@ -1,0 +1,154 @@
+//! The npm registry adapter, under `/npm/<repository>/`.
+//!
+//! The rule of this layer: parse the path into an [`Endpoint`], call
+//! [`Packages`] (access check, storage, lifecycle), render npm's JSON and
+//! its `{"error": "..."}` errors. No SQL, no files, no rules of its own.
+//!
+//! Files: `endpoint.rs` parses paths; `packument.rs` renders packuments;
+//! `publish.rs` handles `npm publish`, deprecate, unpublish and dist-tags.
+//! Login (`npm login`, `npm token`) is authentication and lives in the server.
+
+pub mod endpoint;
+mod packument;
+mod publish;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_core::access::Denied;
+use cairn_core::lifecycle::LifecycleError;
+use cairn_core::{package_key, Action, Format};
+use cairn_packages::{
+    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+};
+use endpoint::{Endpoint, ParseError};
+use serde_json::json;
+use std::sync::Arc;
+
+const NPM: Format = Format::Npm;
+
+/// The npm adapter.
+pub struct NpmApi {
+    pub packages: Arc<Packages>,
+}
+
+impl NpmApi {
+    pub fn new(packages: Arc<Packages>) -> Self {
+        NpmApi { packages }
+    }
+
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        let (repo, rest) = split_repository(path)?;
+        let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
+            ParseError::NotFound => PackageError::not_found("not found"),
+            ParseError::MethodNotAllowed => {
+                PackageError::MethodNotAllowed("method not allowed here".into())
+            }
+        })?;
+        let p = &self.packages;
+        use Endpoint as E;
+        match endpoint {
+            E::Ping => Ok(Json(json!({})).into_response()),
+            E::Whoami => match &req.auth.principal {
+                cairn_core::Principal::Anonymous => Err(PackageError::Denied {
+                    denied: Denied::NeedsCredential,
+                    message: "not logged in".into(),
+                }),
+                p => Ok(Json(json!({ "username": p.name() })).into_response()),
+            },
+            E::Search => {
+                p.check(req, NPM, &repo, Action::Read).await?;
+                self.search(req, &repo).await
+            }
+            E::Package { name } => match req.method {
+                Method::PUT => {
+                    let bytes = p.read_body(req, body).await?;
+                    self.put_package(req, &repo, &name, &bytes).await
+                }
+                _ => {
+                    p.check(req, NPM, &repo, Action::Read).await?;
+                    self.get_packument(req, &repo, &name).await
+                }
+            },
+            E::Version { name, version } => {
+                p.check(req, NPM, &repo, Action::Read).await?;
+                self.get_version(req, &repo, &name, &version).await
+            }
+            E::Tarball { name, file } => {
+                p.check(req, NPM, &repo, Action::Read).await?;
+                let key = key(&name)?;
+                p.download(NPM, &repo, &key, &file, "application/octet-stream")
+                    .await
+            }
+            E::PackageRev { name } => match req.method {
+                Method::PUT => {
+                    let bytes = p.read_body(req, body).await?;
+                    self.put_package(req, &repo, &name, &bytes).await
+                }
+                _ => self.unpublish_package(req, &repo, &name).await,
+            },
+            E::TarballRev { name, file } => self.delete_tarball(req, &repo, &name, &file).await,
+            E::DistTags { name } => {
+                p.check(req, NPM, &repo, Action::Read).await?;
+                let pkg = self.live_package(&repo, &name).await?;
+                Ok(Json(pkg.tags).into_response())
+            }
+            E::DistTag { name, tag } => {
+                let bytes = p.read_body(req, body).await?;
+                self.change_dist_tag(req, &repo, &name, &tag, &bytes).await
+            }
+            E::Attestations { name, version } => {
+                p.check(req, NPM, &repo, Action::Read).await?;
+                self.attestations(&repo, &name, &version).await
+            }
+        }
+    }
+}
+
+/// The store key of an npm name, or npm's 400.
+fn key(name: &str) -> PackageResult<String> {
+    package_key(NPM, name).map_err(|e| PackageError::bad(e.to_string()))
+}
+
+#[async_trait]
+impl Adapter for NpmApi {
+    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
+        match self.dispatch(&req, path, body).await {
+            Ok(resp) => resp,
+            Err(e) => self.render(e),
+        }
+    }
+
+    /// npm shows the `error` field of a JSON body. Publishing over an
+    /// existing version is a 403 with npm's own wording.
+    fn render(&self, err: PackageError) -> Response {
+        err.log();
+        let status = match &err {
+            PackageError::Lifecycle(
+                LifecycleError::VersionExists { .. } | LifecycleError::VersionTombstoned { .. },
+            ) => StatusCode::FORBIDDEN,
+            PackageError::Lifecycle(LifecycleError::NoSuchVersion { .. }) => StatusCode::NOT_FOUND,
+            PackageError::Lifecycle(_) => StatusCode::BAD_REQUEST,
+            e => e.status(),
+        };
+        let message = match &err {
+            PackageError::Lifecycle(
+                LifecycleError::VersionExists { version, .. }
+                | LifecycleError::VersionTombstoned { version, .. },
+            ) => format!(
+                "You cannot publish over the previously published versions: {version}. ({err})"
+            ),
+            e => e.to_string(),
+        };
+        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"cairn\""),
+            );
+        }
+        resp
+    }
+}

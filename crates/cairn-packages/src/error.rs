@@ -1,0 +1,93 @@
+//! Errors every language adapter can meet. The adapter decides the status
+//! and shape its clients understand (npm's `{"error"}`, Cargo's
+//! `{"errors":[{"detail"}]}`, PyPI's reason phrase); this type only says
+//! what went wrong.
+
+use cairn_core::access::Denied;
+use cairn_core::lifecycle::LifecycleError;
+use cairn_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// The access check refused the request.
+    #[error("{message}")]
+    Denied { denied: Denied, message: String },
+    /// The credential sent was not accepted (bad, expired, revoked).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A lifecycle rule refused the change.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// The request is malformed or the package is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is larger than the configured limit.
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type PackageResult<T = axum::response::Response> = Result<T, PackageError>;
+
+impl From<StoreError> for PackageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
+            other => PackageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for PackageError {
+    fn from(e: std::io::Error) -> Self {
+        PackageError::Internal(e.to_string())
+    }
+}
+
+impl From<cairn_store::UploadError> for PackageError {
+    fn from(e: cairn_store::UploadError) -> Self {
+        PackageError::Internal(e.to_string())
+    }
+}
+
+impl PackageError {
+    pub fn bad(message: impl Into<String>) -> Self {
+        PackageError::BadRequest(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        PackageError::NotFound(message.into())
+    }
+
+    /// The HTTP status most protocols use for this error; adapters override
+    /// where their clients expect otherwise.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode as S;
+        match self {
+            PackageError::Denied {
+                denied: Denied::Forbidden,
+                ..
+            } => S::FORBIDDEN,
+            PackageError::Denied { .. } | PackageError::Unauthenticated(_) => S::UNAUTHORIZED,
+            PackageError::Lifecycle(LifecycleError::NoSuchVersion { .. }) => S::NOT_FOUND,
+            PackageError::Lifecycle(_) => S::CONFLICT,
+            PackageError::BadRequest(_) => S::BAD_REQUEST,
+            PackageError::NotFound(_) => S::NOT_FOUND,
+            PackageError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
+            PackageError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
+            PackageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Logs server-side failures; call once when rendering.
+    pub fn log(&self) {
+        if let PackageError::Internal(m) = self {
+            tracing::error!(error = %m, "request failed");
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! [`Packages`]: the service every language adapter calls — the access
+//! check, the repository's lifecycle policy, bounded body reads, storing a
+//! file as a verified content-addressed blob, and serving one back.
+
+use crate::{PackageError, PackageResult, PkgRequest};
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use cairn_core::access::{authorize, AccessPolicy, Denied};
+use cairn_core::lifecycle::LifecyclePolicy;
+use cairn_core::{Action, Digest, Format, Principal};
+use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore};
+use futures::StreamExt;
+use globset::{GlobBuilder, GlobMatcher};
+use http_body_util::BodyExt;
+use sha1::Digest as _;
+use std::sync::Arc;
+
+/// A repository-pattern rule for pulling back releases, from
+/// `[[packages.repositories]]` in the configuration.
+#[derive(Debug, Clone)]
+pub struct RepositoryPolicy {
+    matcher: GlobMatcher,
+    pub policy: LifecyclePolicy,
+}
+
+impl RepositoryPolicy {
+    /// `pattern` is matched against `FORMAT/REPOSITORY`, e.g. `npm/internal`
+    /// or `*/releases` (`*` within a segment, `**` across).
+    pub fn new(pattern: &str, policy: LifecyclePolicy) -> Result<Self, String> {
+        let matcher = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("repository pattern {pattern:?}: {e}"))?
+            .compile_matcher();
+        Ok(RepositoryPolicy { matcher, policy })
+    }
+}
+
+/// Settings shared by the language adapters.
+#[derive(Debug, Clone)]
+pub struct PackagesConfig {
+    pub access: AccessPolicy,
+    /// Largest upload accepted, in bytes; also bounds what an archive may
+    /// decompress to.
+    pub max_upload_bytes: u64,
+    /// The policy of repositories no rule in `repositories` matches.
+    pub default_policy: LifecyclePolicy,
+    /// The first matching rule decides a repository's policy.
+    pub repositories: Vec<RepositoryPolicy>,
+}
+
+impl Default for PackagesConfig {
+    fn default() -> Self {
+        PackagesConfig {
+            access: AccessPolicy::default(),
+            max_upload_bytes: 256 * 1024 * 1024,
+            default_policy: LifecyclePolicy::default(),
+            repositories: vec![],
+        }
+    }
+}
+
+/// The digests ecosystems ask for, computed by cairn from the stored bytes.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    /// The blob's name.
+    pub sha256: Digest,
+    /// npm `dist.shasum`.
+    pub sha1_hex: String,
+    /// npm `dist.integrity`: `sha512-<base64>`.
+    pub sha512_integrity: String,
+}
+
+/// A file stored as a blob.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub digests: Digests,
+    pub size: u64,
+}
+
+impl StoredFile {
+    /// The file's record for the package store.
+    pub fn record(&self, filename: &str, version: &str, metadata: serde_json::Value) -> FileRecord {
+        FileRecord {
+            filename: filename.to_string(),
+            version: version.to_string(),
+            digest: self.digests.sha256.clone(),
+            size: self.size,
+            metadata: metadata.to_string(),
+            created_at: 0,
+        }
+    }
+}
+
+/// Computes every digest of `bytes` cairn serves.
+pub fn digests_of(bytes: &[u8]) -> Digests {
+    let sha512 = sha2::Sha512::digest(bytes);
+    Digests {
+        sha256: Digest::sha256_of(bytes),
+        sha1_hex: hex::encode(sha1::Sha1::digest(bytes)),
+        sha512_integrity: format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha512)
+        ),
+    }
+}
+
+/// The package service. Cheap to share behind an `Arc`.
+pub struct Packages {
+    pub blobs: Arc<Blobs>,
+    pub meta: Arc<dyn MetaStore>,
+    pub config: PackagesConfig,
+}
+
+impl Packages {
+    pub fn new(blobs: Arc<Blobs>, meta: Arc<dyn MetaStore>, config: PackagesConfig) -> Self {
+        Packages {
+            blobs,
+            meta,
+            config,
+        }
+    }
+
+    /// The one access check of every language adapter: `action` on the
+    /// repository's resource (`FORMAT/REPOSITORY`). Refused writes by a
+    /// known caller are audited.
+    pub async fn check(
+        &self,
+        req: &PkgRequest,
+        format: Format,
+        repository: &str,
+        action: Action,
+    ) -> PackageResult<()> {
+        let resource = format.resource(repository);
+        let principal = &req.auth.principal;
+        let Err(denied) = authorize(&self.config.access, principal, &resource, action) else {
+            return Ok(());
+        };
+        if action != Action::Read && *principal != Principal::Anonymous {
+            let entry = AuditRecord::by(
+                &req.actor(),
+                &format!("{format}.{action}"),
+                Some(&resource),
+                Some(req.uri.path()),
+                &format!("denied: {denied:?}"),
+            );
+            if let Err(e) = self.meta.append_audit(&entry).await {
+                tracing::error!(error = %e, "could not append to the audit log");
+            }
+        }
+        let message = match denied {
+            Denied::NeedsCredential => {
+                format!("authentication required to {action} {resource}")
+            }
+            _ => format!("{} may not {action} {resource}", req.auth.principal.name()),
+        };
+        Err(PackageError::Denied { denied, message })
+    }
+
+    /// The lifecycle policy of a repository.
+    pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
+        let resource = format.resource(repository);
+        self.config
+            .repositories
+            .iter()
+            .find(|r| r.matcher.is_match(&resource))
+            .map(|r| r.policy.clone())
+            .unwrap_or_else(|| self.config.default_policy.clone())
+    }
+
+    /// Reads a whole request body, refusing it (early, by Content-Length,
+    /// when the client sent one) beyond the upload limit.
+    pub async fn read_body(&self, req: &PkgRequest, body: Body) -> PackageResult<Bytes> {
+        let limit = self.config.max_upload_bytes;
+        if req.content_length().is_some_and(|n| n > limit) {
+            return Err(PackageError::TooLarge { limit });
+        }
+        let limited = http_body_util::Limited::new(body, limit as usize);
+        match limited.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(PackageError::TooLarge { limit })
+            }
+            Err(e) => Err(PackageError::bad(format!("reading the body: {e}"))),
+        }
+    }
+
+    /// Stores `bytes` as a verified blob (once, however many packages or
+    /// repositories hold it) and returns its digests.
+    pub async fn store(&self, bytes: Bytes) -> PackageResult<StoredFile> {
+        let digests = digests_of(&bytes);
+        let size = self.blobs.put_bytes(&digests.sha256, bytes).await?;
+        Ok(StoredFile { digests, size })
+    }
+
+    /// Serves a stored file: 404 if the package has no such file, 410 if
+    /// its version was unpublished (the tombstone stays; the bytes do not).
+    pub async fn download(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+        filename: &str,
+        content_type: &str,
+    ) -> PackageResult {
+        let Some((file, state)) = self
+            .meta
+            .package_file(format, repository, package, filename)
+            .await?
+        else {
+            return Err(PackageError::not_found(format!("no file {filename}")));
+        };
+        if !state.serves_bytes() {
+            return Ok((
+                StatusCode::GONE,
+                format!("{filename}: version {} was unpublished\n", file.version),
+            )
+                .into_response());
+        }
+        self.serve_blob(&file.digest, file.size, content_type).await
+    }
+
+    /// Streams a blob, or redirects to the store's download URL when the
+    /// store offers one.
+    pub async fn serve_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        content_type: &str,
+    ) -> PackageResult {
+        let store = self.blobs.store();
+        if let Some(url) = store.download_url(digest).await? {
+            return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, url)]).into_response());
+        }
+        let Some(stream) = store.read(digest, None).await? else {
+            return Err(PackageError::Internal(format!(
+                "blob {digest} is referenced but missing"
+            )));
+        };
+        let mut resp = Response::new(Body::from_stream(stream.boxed()));
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_LENGTH, size.into());
+        if let Ok(v) = content_type.parse() {
+            h.insert(header::CONTENT_TYPE, v);
+        }
+        if let Ok(v) = format!("\"{}\"", digest.hex()).parse() {
+            h.insert(header::ETAG, v);
+        }
+        Ok(resp)
+    }
+
+    /// Reads a blob fully into memory (small files: extracted metadata).
+    pub async fn read_blob(&self, digest: &Digest) -> PackageResult<Bytes> {
+        let Some(mut stream) = self.blobs.store().read(digest, None).await? else {
+            return Err(PackageError::not_found(format!("no blob {digest}")));
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.into())
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
 # skopeo (Debian), crane and oras (Go module proxy), and the OCI
-# distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry).
+# distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry); twine and
+# uv (PyPI).
 # Go tools land in .tools/bin. A tool that cannot be installed is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,21 @@ if [ "$(cat "$NODE_TOOLS/.versions" 2>/dev/null)" != "pnpm@$PNPM_VERSION yarn@$Y
 fi
 for t in npm pnpm yarn; do
   PATH="$NODE_TOOLS/node_modules/.bin:$PATH" command -v $t >/dev/null || { echo "FATAL: $t is not installed" >&2; exit 1; }
+done
+
+# twine and uv (from PyPI, into the virtualenv .tools/py; pip comes with it)
+# for the PyPI tests.
+TWINE_VERSION=7.0.0
+UV_VERSION=0.13.9
+PY_TOOLS="$PWD/.tools/py"
+if [ "$(cat "$PY_TOOLS/.versions" 2>/dev/null)" != "twine==$TWINE_VERSION uv==$UV_VERSION" ]; then
+  echo "installing twine $TWINE_VERSION and uv $UV_VERSION"
+  python3 -m venv "$PY_TOOLS"
+  "$PY_TOOLS/bin/pip" install -q --disable-pip-version-check "twine==$TWINE_VERSION" "uv==$UV_VERSION"
+  echo "twine==$TWINE_VERSION uv==$UV_VERSION" > "$PY_TOOLS/.versions"
+fi
+for t in pip twine uv; do
+  [ -x "$PY_TOOLS/bin/$t" ] || { echo "FATAL: $t is not installed" >&2; exit 1; }
 done
 
 for t in crane oras conformance; do

@@ -53,6 +53,9 @@ tests/e2e/clients.sh
 step "npm, pnpm and yarn"
 tests/e2e/npm.sh
 
+step "twine, pip and uv"
+tests/e2e/pypi.sh
+
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.
 s3_env() { # prefix

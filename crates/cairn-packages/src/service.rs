@@ -63,6 +63,18 @@ impl Default for PackagesConfig {
     }
 }
 
+impl PackagesConfig {
+    /// The lifecycle policy of a repository: the first matching rule's, else the default.
+    pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
+        let resource = format.resource(repository);
+        self.repositories
+            .iter()
+            .find(|r| r.matcher.is_match(&resource))
+            .map(|r| r.policy.clone())
+            .unwrap_or_else(|| self.default_policy.clone())
+    }
+}
+
 /// The digests ecosystems ask for, computed by cairn from the stored bytes.
 #[derive(Debug, Clone)]
 pub struct Digests {
@@ -162,13 +174,7 @@ impl Packages {
 
     /// The lifecycle policy of a repository.
     pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
-        let resource = format.resource(repository);
-        self.config
-            .repositories
-            .iter()
-            .find(|r| r.matcher.is_match(&resource))
-            .map(|r| r.policy.clone())
-            .unwrap_or_else(|| self.config.default_policy.clone())
+        self.config.policy(format, repository)
     }
 
     /// Reads a whole request body, refusing it (early, by Content-Length,

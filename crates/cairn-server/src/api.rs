@@ -36,6 +36,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(list_publishers).post(add_publisher),
         )
         .route("/api/v1/oidc/exchange", post(oidc_exchange))
+        .route(
+            "/api/v1/packages/{format}/{repository}/{package}/versions/{version}",
+            post(change_version),
+        )
 }
 
 /// A refusal: a status and a message, or a response already made (failed authentication).
@@ -69,7 +73,13 @@ impl From<anyhow::Error> for ApiError {
 
 impl From<cairn_store::StoreError> for ApiError {
     fn from(e: cairn_store::StoreError) -> Self {
-        ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        use cairn_core::LifecycleError as L;
+        let status = match &e {
+            cairn_store::StoreError::Lifecycle(L::NoSuchVersion { .. }) => StatusCode::NOT_FOUND,
+            cairn_store::StoreError::Lifecycle(_) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::Status(status, e.to_string())
     }
 }
 
@@ -411,4 +421,92 @@ async fn oidc_exchange(
         }
         Err(e) => Err(ApiError::Status(e.status(), e.to_string())),
     }
+}
+
+/// A change of a package version's lifecycle state.
+#[derive(Deserialize)]
+struct VersionChange {
+    /// `yank`, `unyank`, `deprecate`, `undeprecate` or `unpublish`.
+    action: String,
+    /// The yank reason (shown by pip and uv).
+    reason: Option<String>,
+    /// The deprecation message.
+    message: Option<String>,
+    /// Unpublish outside the policy (window, dependents, disabled): needs
+    /// `admin` on the repository, and is audited as an override.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Parses a lifecycle verb into the core's transition.
+pub fn transition_of(
+    action: &str,
+    reason: Option<String>,
+    message: Option<String>,
+) -> Result<cairn_core::Transition, String> {
+    use cairn_core::Transition as T;
+    Ok(match action {
+        "yank" => T::Yank { reason },
+        "unyank" => T::Unyank,
+        "deprecate" => T::Deprecate {
+            message: message.ok_or("deprecate needs a message")?,
+        },
+        "undeprecate" => T::Undeprecate,
+        "unpublish" => T::Unpublish,
+        other => {
+            return Err(format!(
+                "unknown action {other:?}: use yank, unyank, deprecate, undeprecate or unpublish"
+            ))
+        }
+    })
+}
+
+/// `POST /api/v1/packages/{format}/{repository}/{package}/versions/{version}`:
+/// yank (PyPI has no client verb for it), deprecate, unpublish, for any format.
+async fn change_version(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path((format, repository, package, version)): Path<(String, String, String, String)>,
+    Json(body): Json<VersionChange>,
+) -> ApiResult {
+    let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
+    let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
+    let format = cairn_core::Format::parse(&format)
+        .ok_or_else(|| ApiError::Status(StatusCode::NOT_FOUND, format!("no format {format:?}")))?;
+    let key = cairn_core::package_key(format, &package).map_err(|e| bad(e.to_string()))?;
+    let transition = transition_of(&body.action, body.reason, body.message).map_err(bad)?;
+    if body.force && transition != cairn_core::Transition::Unpublish {
+        return Err(bad("force applies only to unpublish".into()));
+    }
+    let resource = format.resource(&repository);
+    let needed = if body.force {
+        Action::Admin
+    } else {
+        Action::Yank
+    };
+    if authorize(&state.packages.config.access, &principal, &resource, needed).is_err() {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!("{} may not {needed} {resource}", principal.name()),
+        ));
+    }
+    let policy = state.packages.policy(format, &repository);
+    let new_state = state
+        .meta
+        .change_version(
+            format,
+            &repository,
+            &key,
+            &version,
+            &transition,
+            &policy,
+            body.force,
+            &actor,
+        )
+        .await?;
+    Ok(
+        Json(json!({ "package": key, "version": version, "state": new_state.as_str() }))
+            .into_response(),
+    )
 }

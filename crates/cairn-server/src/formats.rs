@@ -18,7 +18,9 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/npm/{*rest}", any(npm_handler))
+    Router::new()
+        .route("/npm/{*rest}", any(npm_handler))
+        .route("/pypi/{*rest}", any(pypi_handler))
 }
 
 /// The URL clients reach cairn at, for links in responses.
@@ -88,6 +90,10 @@ async fn npm_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
         }
     }
     serve(&state, &state.npm, "/npm", req).await
+}
+
+async fn pypi_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    serve(&state, &state.pypi, "/pypi", req).await
 }
 
 /// `/npm/<repo>/-/user/org.couchdb.user:<name>` → the user name.

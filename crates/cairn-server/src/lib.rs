@@ -14,6 +14,7 @@ mod observe;
 pub mod oidc;
 
 use anyhow::Context;
+pub use api::transition_of;
 use auth::{AuthFailure, Authenticator};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -42,6 +43,7 @@ pub struct AppState {
     /// The language-package service the format adapters share.
     pub packages: Arc<cairn_packages::Packages>,
     pub npm: cairn_npm::NpmApi,
+    pub pypi: cairn_pypi::PypiApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
 }
@@ -95,6 +97,7 @@ impl App {
             auth,
             oci,
             npm: cairn_npm::NpmApi::new(packages.clone()),
+            pypi: cairn_pypi::PypiApi::new(packages.clone()),
             packages,
             blob_store,
             meta,

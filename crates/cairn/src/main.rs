@@ -33,6 +33,12 @@ enum Command {
     /// Trusted publishers: OIDC identities allowed to publish to one repository.
     #[command(subcommand)]
     Publisher(PublisherCommand),
+    /// Pull back or restore a package version: yank, unyank, deprecate,
+    /// undeprecate, unpublish (within the repository's policy unless --force).
+    Package {
+        #[command(subcommand)]
+        action: PackageAction,
+    },
     /// Query the audit log (newest first). It is append-only: nothing can change it.
     Audit {
         #[command(flatten)]
@@ -52,6 +58,54 @@ enum Command {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Args)]
+struct VersionArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// npm, pypi or cargo
+    #[arg(long)]
+    format: String,
+    /// The repository (the <repo> of /npm/<repo>/, /pypi/<repo>/, /cargo/<repo>/)
+    #[arg(long)]
+    repository: String,
+    package: String,
+    version: String,
+}
+
+#[derive(Subcommand)]
+enum PackageAction {
+    /// Not chosen by resolvers for new dependencies; still downloadable by exact pin.
+    Yank {
+        #[command(flatten)]
+        version: VersionArgs,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Unyank {
+        #[command(flatten)]
+        version: VersionArgs,
+    },
+    /// Still installable; clients show the message.
+    Deprecate {
+        #[command(flatten)]
+        version: VersionArgs,
+        #[arg(long)]
+        message: String,
+    },
+    Undeprecate {
+        #[command(flatten)]
+        version: VersionArgs,
+    },
+    /// Stop serving the bytes; the version can never be published again.
+    Unpublish {
+        #[command(flatten)]
+        version: VersionArgs,
+        /// Override the policy (window, dependents, disabled). Audited as an override.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -455,6 +509,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Group(cmd) => group_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
         Command::Publisher(cmd) => publisher_command(cmd).await,
+        Command::Package { action } => package_command(action).await,
         Command::Audit {
             common,
             actor,
@@ -559,5 +614,45 @@ async fn print_audit(
             );
         }
     }
+    Ok(())
+}
+
+async fn package_command(action: PackageAction) -> anyhow::Result<()> {
+    let (verb, args, reason, message, force) = match action {
+        PackageAction::Yank { version, reason } => ("yank", version, reason, None, false),
+        PackageAction::Unyank { version } => ("unyank", version, None, None, false),
+        PackageAction::Deprecate { version, message } => {
+            ("deprecate", version, None, Some(message), false)
+        }
+        PackageAction::Undeprecate { version } => ("undeprecate", version, None, None, false),
+        PackageAction::Unpublish { version, force } => ("unpublish", version, None, None, force),
+    };
+    let format = cairn_core::Format::parse(&args.format)
+        .ok_or_else(|| anyhow::anyhow!("unknown format {:?}: npm, pypi or cargo", args.format))?;
+    let key = cairn_core::package_key(format, &args.package)?;
+    let transition =
+        cairn_server::transition_of(verb, reason, message).map_err(anyhow::Error::msg)?;
+    let config = load_config(&args.common, None)?;
+    let policy = config
+        .packages
+        .compile(Default::default())?
+        .policy(format, &args.repository);
+    let meta = open_meta(&args.common).await?;
+    let state = meta
+        .change_version(
+            format,
+            &args.repository,
+            &key,
+            &args.version,
+            &transition,
+            &policy,
+            force,
+            &cli_actor(),
+        )
+        .await?;
+    println!(
+        "{format}/{} {key}@{}: {state}",
+        args.repository, args.version
+    );
     Ok(())
 }

@@ -1,0 +1,109 @@
+//! PyPI's paths below `/pypi/<repository>`, parsed into [`Endpoint`].
+
+use axum::http::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /` or `POST /legacy/`: the upload API twine speaks.
+    Upload,
+    /// `GET /simple/`: every project.
+    Index,
+    /// `GET /simple/<project>/`, under any spelling of the name.
+    Project { project: String },
+    /// `GET /files/<project>/<filename>`.
+    File { project: String, filename: String },
+    /// `GET /files/<project>/<filename>.metadata` (PEP 658).
+    Metadata { project: String, filename: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl Endpoint {
+    pub fn parse(method: &Method, path: &str) -> Result<Endpoint, ParseError> {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let (endpoint, allowed): (Endpoint, &[Method]) = match s[..] {
+            [] | ["legacy"] => (Endpoint::Upload, &[Method::POST]),
+            ["simple"] => (Endpoint::Index, &[Method::GET, Method::HEAD]),
+            ["simple", project] => (
+                Endpoint::Project {
+                    project: project.to_string(),
+                },
+                &[Method::GET, Method::HEAD],
+            ),
+            ["files", project, file] => {
+                let e = match file.strip_suffix(".metadata") {
+                    Some(wheel) => Endpoint::Metadata {
+                        project: project.to_string(),
+                        filename: wheel.to_string(),
+                    },
+                    None => Endpoint::File {
+                        project: project.to_string(),
+                        filename: file.to_string(),
+                    },
+                };
+                (e, &[Method::GET, Method::HEAD])
+            }
+            _ => return Err(ParseError::NotFound),
+        };
+        if allowed.contains(method) {
+            Ok(endpoint)
+        } else {
+            Err(ParseError::MethodNotAllowed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(Endpoint::parse(&Method::POST, "/"), Ok(Endpoint::Upload));
+        assert_eq!(
+            Endpoint::parse(&Method::POST, "/legacy/"),
+            Ok(Endpoint::Upload)
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::GET, "/simple/"),
+            Ok(Endpoint::Index)
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::GET, "/simple/Demo.Pkg/"),
+            Ok(Endpoint::Project {
+                project: "Demo.Pkg".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(
+                &Method::GET,
+                "/files/demo/demo-1.0-py3-none-any.whl.metadata"
+            ),
+            Ok(Endpoint::Metadata {
+                project: "demo".into(),
+                filename: "demo-1.0-py3-none-any.whl".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::GET, "/"),
+            Err(ParseError::MethodNotAllowed)
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::GET, "/other"),
+            Err(ParseError::NotFound)
+        );
+    }
+}

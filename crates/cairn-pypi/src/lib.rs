@@ -1,0 +1,128 @@
+//! The PyPI adapter, under `/pypi/<repository>/`: twine's upload API at the
+//! root (or `legacy/`), the simple API at `simple/`, files at `files/`.
+//!
+//! The rule of this layer: parse the path into an [`Endpoint`], call
+//! [`Packages`], render PEP 503 HTML or PEP 691 JSON, and errors as a status
+//! whose reason phrase carries the message (what twine and pip print).
+//!
+//! Files: `endpoint.rs` parses paths; `upload.rs` checks and stores
+//! uploads; `simple.rs` renders the simple API.
+
+pub mod endpoint;
+mod simple;
+pub mod upload;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cairn_core::lifecycle::LifecycleError;
+use cairn_core::{package_key, Action, Format};
+use cairn_packages::{
+    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+};
+use endpoint::{Endpoint, ParseError};
+use std::sync::Arc;
+
+const PYPI: Format = Format::Pypi;
+
+/// The PyPI adapter.
+pub struct PypiApi {
+    pub packages: Arc<Packages>,
+}
+
+impl PypiApi {
+    pub fn new(packages: Arc<Packages>) -> Self {
+        PypiApi { packages }
+    }
+
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        let (repo, rest) = split_repository(path)?;
+        let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
+            ParseError::NotFound => PackageError::not_found("Not Found"),
+            ParseError::MethodNotAllowed => {
+                PackageError::MethodNotAllowed("Method Not Allowed".into())
+            }
+        })?;
+        if endpoint == Endpoint::Upload {
+            return self.upload(req, &repo, body).await;
+        }
+        self.packages.check(req, PYPI, &repo, Action::Read).await?;
+        match endpoint {
+            Endpoint::Upload => unreachable!("handled above"),
+            Endpoint::Index => self.index(req, &repo).await,
+            Endpoint::Project { project } => self.project(req, &repo, &project).await,
+            Endpoint::File { project, filename } => {
+                let key = key(&project)?;
+                self.packages
+                    .download(PYPI, &repo, &key, &filename, "application/octet-stream")
+                    .await
+            }
+            Endpoint::Metadata { project, filename } => {
+                self.metadata_file(&repo, &project, &filename).await
+            }
+        }
+    }
+}
+
+/// A project's key (PEP 503 normalised), or 404: an invalid name names nothing.
+fn key(project: &str) -> PackageResult<String> {
+    package_key(PYPI, project).map_err(|e| PackageError::not_found(e.to_string()))
+}
+
+#[async_trait]
+impl Adapter for PypiApi {
+    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
+        match self.dispatch(&req, path, body).await {
+            Ok(resp) => resp,
+            Err(e) => self.render(e),
+        }
+    }
+
+    /// PyPI's clients print the status line: the message goes into the
+    /// reason phrase (and the body). A reused file name is a 400 that says
+    /// "File already exists", as on pypi.org (twine's `--skip-existing`
+    /// looks for those words).
+    fn render(&self, err: PackageError) -> Response {
+        err.log();
+        let (status, message) = match &err {
+            PackageError::Lifecycle(
+                e @ (LifecycleError::FileExists { .. }
+                | LifecycleError::VersionExists { .. }
+                | LifecycleError::VersionTombstoned { .. }),
+            ) => (StatusCode::BAD_REQUEST, format!("File already exists: {e}")),
+            PackageError::Lifecycle(LifecycleError::NoSuchVersion { .. }) => {
+                (StatusCode::NOT_FOUND, err.to_string())
+            }
+            PackageError::Lifecycle(_) => (StatusCode::BAD_REQUEST, err.to_string()),
+            e => (e.status(), e.to_string()),
+        };
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{message}\n"),
+        )
+            .into_response();
+        let phrase: String = message
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .take(400)
+            .collect();
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+            resp.extensions_mut().insert(reason);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"cairn\""),
+            );
+        }
+        resp
+    }
+}

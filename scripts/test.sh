@@ -3,7 +3,7 @@
 # in-process HTTP tests (the metadata suite on SQLite and PostgreSQL, the blob
 # suite on the filesystem and S3); then real clients against a real `cairn
 # serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
-# then PostgreSQL + S3), two replicas sharing PostgreSQL + S3, readiness
+# then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3, readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test. Starts its own PostgreSQL and moto S3 server.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
@@ -55,6 +55,9 @@ tests/e2e/npm.sh
 
 step "twine, pip and uv"
 tests/e2e/pypi.sh
+
+step "cargo"
+tests/e2e/cargo.sh
 
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.

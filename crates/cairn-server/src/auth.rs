@@ -214,6 +214,10 @@ impl Authenticator {
             return Ok(Principal::Anonymous);
         };
         let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
+        // Cargo sends a registry token as the whole header, without a scheme.
+        if value.starts_with(TOKEN_PREFIX) {
+            return self.check_api_token(value.trim()).await;
+        }
         let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => {

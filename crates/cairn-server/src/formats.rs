@@ -21,6 +21,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/npm/{*rest}", any(npm_handler))
         .route("/pypi/{*rest}", any(pypi_handler))
+        .route("/cargo/{*rest}", any(cargo_handler))
 }
 
 /// The URL clients reach cairn at, for links in responses.
@@ -94,6 +95,10 @@ async fn npm_handler(State(state): State<Arc<AppState>>, req: Request) -> Respon
 
 async fn pypi_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
     serve(&state, &state.pypi, "/pypi", req).await
+}
+
+async fn cargo_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    serve(&state, &state.cargo, "/cargo", req).await
 }
 
 /// `/npm/<repo>/-/user/org.couchdb.user:<name>` → the user name.

@@ -44,6 +44,7 @@ pub struct AppState {
     pub packages: Arc<cairn_packages::Packages>,
     pub npm: cairn_npm::NpmApi,
     pub pypi: cairn_pypi::PypiApi,
+    pub cargo: cairn_cargo::CargoApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
 }
@@ -98,6 +99,7 @@ impl App {
             oci,
             npm: cairn_npm::NpmApi::new(packages.clone()),
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
+            cargo: cairn_cargo::CargoApi::new(packages.clone()),
             packages,
             blob_store,
             meta,

@@ -1,0 +1,160 @@
+//! Cargo's paths below `/cargo/<repository>`, parsed into [`Endpoint`]:
+//! the sparse index under `index/`, the web API under `api/v1/`.
+
+use axum::http::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Config,
+    /// An index file (`1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd`); holds the name.
+    IndexFile {
+        name: String,
+    },
+    Publish,
+    Yank {
+        name: String,
+        version: String,
+    },
+    Unyank {
+        name: String,
+        version: String,
+    },
+    Owners {
+        name: String,
+    },
+    Search,
+    Download {
+        name: String,
+        version: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// The index directory of a (lower-case) crate name, as the sparse protocol spells it.
+pub fn index_dir(name: &str) -> String {
+    match name.len() {
+        1 => "1".into(),
+        2 => "2".into(),
+        3 => format!("3/{}", &name[..1]),
+        _ => format!("{}/{}", &name[..2], &name[2..4]),
+    }
+}
+
+impl Endpoint {
+    pub fn parse(method: &Method, path: &str) -> Result<Endpoint, ParseError> {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        use Method as M;
+        let (e, allowed): (Endpoint, &[Method]) = match s[..] {
+            ["index", "config.json"] => (Endpoint::Config, &[M::GET, M::HEAD]),
+            ["index", ref rest @ .., name] if !rest.is_empty() => {
+                // The directory must be the one the name belongs in.
+                if rest.join("/") != index_dir(&name.to_ascii_lowercase()) || name.contains('.') {
+                    return Err(ParseError::NotFound);
+                }
+                (
+                    Endpoint::IndexFile {
+                        name: name.to_string(),
+                    },
+                    &[M::GET, M::HEAD],
+                )
+            }
+            ["api", "v1", "crates", "new"] => (Endpoint::Publish, &[M::PUT]),
+            ["api", "v1", "crates"] => (Endpoint::Search, &[M::GET]),
+            ["api", "v1", "crates", name, "owners"] => (
+                Endpoint::Owners {
+                    name: name.to_string(),
+                },
+                &[M::GET, M::PUT, M::DELETE],
+            ),
+            ["api", "v1", "crates", name, version, "yank"] => (
+                Endpoint::Yank {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                },
+                &[M::DELETE],
+            ),
+            ["api", "v1", "crates", name, version, "unyank"] => (
+                Endpoint::Unyank {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                },
+                &[M::PUT],
+            ),
+            ["api", "v1", "crates", name, version, "download"] => (
+                Endpoint::Download {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                },
+                &[M::GET, M::HEAD],
+            ),
+            _ => return Err(ParseError::NotFound),
+        };
+        if allowed.contains(method) {
+            Ok(e)
+        } else {
+            Err(ParseError::MethodNotAllowed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let get = Method::GET;
+        assert_eq!(
+            Endpoint::parse(&get, "/index/config.json"),
+            Ok(Endpoint::Config)
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/index/1/a"),
+            Ok(Endpoint::IndexFile { name: "a".into() })
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/index/3/f/foo"),
+            Ok(Endpoint::IndexFile { name: "foo".into() })
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/index/se/rd/Serde"),
+            Ok(Endpoint::IndexFile {
+                name: "Serde".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/index/xx/yy/serde"),
+            Err(ParseError::NotFound)
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::DELETE, "/api/v1/crates/foo/1.0.0/yank"),
+            Ok(Endpoint::Yank {
+                name: "foo".into(),
+                version: "1.0.0".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::PUT, "/api/v1/crates/new"),
+            Ok(Endpoint::Publish)
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/api/v1/crates/new"),
+            Err(ParseError::MethodNotAllowed)
+        );
+        assert_eq!(index_dir("serde"), "se/rd");
+    }
+}

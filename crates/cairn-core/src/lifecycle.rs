@@ -206,7 +206,7 @@ pub fn check_transition(
             }
             if !facts.admin_override {
                 let age = facts.now - facts.published_at;
-                if age > policy.unpublish_window_secs {
+                if age >= policy.unpublish_window_secs {
                     return Err(LifecycleError::WindowPassed {
                         package: package.to_string(),
                         version: version.to_string(),

@@ -1,0 +1,598 @@
+//! In-process HTTP tests of the language-package adapters' refusals: every
+//! one is checked in the protocol's own error shape, and shown to leave
+//! nothing behind. (The happy paths run with the real clients in tests/e2e.)
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use common::TestApp;
+use serde_json::json;
+
+/// A .tar.gz holding `files`; names are written raw, so unsafe ones get through.
+fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// The document `npm publish` sends.
+fn npm_publish_doc(
+    name: &str,
+    version: &str,
+    tgz: &[u8],
+    deps: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "_id": name, "name": name,
+        "dist-tags": {"latest": version},
+        "versions": {version: {"name": name, "version": version, "dependencies": deps,
+                               "dist": {"shasum": "forged", "integrity": "sha512-forged"}}},
+        "_attachments": {format!("{name}-{version}.tgz"): {
+            "content_type": "application/octet-stream",
+            "data": base64::engine::general_purpose::STANDARD.encode(tgz),
+            "length": tgz.len(),
+        }},
+    })
+}
+
+fn npm_tarball(name: &str, version: &str) -> Vec<u8> {
+    let pkg = json!({"name": name, "version": version}).to_string();
+    tar_gz(&[
+        ("package/package.json", pkg.as_bytes()),
+        ("package/index.js", b"1"),
+    ])
+}
+
+async fn token(app: &TestApp, scopes: &[&str]) -> String {
+    let auth = app.basic();
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&auth),
+            json!({"description": "t", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    format!("Bearer {}", r.json()["token"].as_str().unwrap())
+}
+
+async fn npm_publish(app: &TestApp, auth: &str, doc: serde_json::Value) -> common::Reply {
+    let name = doc["name"].as_str().unwrap().replace('/', "%2f");
+    app.json(Method::PUT, &format!("/npm/main/{name}"), Some(auth), doc)
+        .await
+}
+
+fn npm_error(r: &common::Reply) -> String {
+    r.json()["error"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn npm_refusals_in_npm_shape() {
+    let app = TestApp::with_config(|c| {
+        c.packages.max_upload_bytes = 64 * 1024;
+        c.packages.repositories = vec![cairn_server::config::RepositoryPolicySettings {
+            pattern: "npm/frozen".into(),
+            allow_unpublish: Some(false),
+            unpublish_window_hours: None,
+        }];
+    })
+    .await;
+    let admin = app.basic();
+
+    // The digests are cairn's, not the client's.
+    let good = npm_tarball("lib", "1.0.0");
+    let r = npm_publish(
+        &app,
+        &admin,
+        npm_publish_doc("lib", "1.0.0", &good, json!({})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let pack = app.anon(Method::GET, "/npm/main/lib").await.json();
+    let dist = &pack["versions"]["1.0.0"]["dist"];
+    let sha512 = <sha2::Sha512 as sha2::Digest>::digest(&good);
+    assert_eq!(
+        dist["integrity"],
+        format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha512)
+        )
+    );
+    assert_ne!(dist["shasum"], "forged");
+    assert_eq!(
+        dist["tarball"],
+        "http://registry.test/npm/main/lib/-/lib-1.0.0.tgz"
+    );
+    let tgz = app.anon(Method::GET, "/npm/main/lib/-/lib-1.0.0.tgz").await;
+    assert_eq!(tgz.body, good);
+
+    // Bad packages: 400 with a reason, and nothing stored.
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not a tarball", b"plain bytes".to_vec(), "invalid tarball"),
+        (
+            "wrong name inside",
+            npm_tarball("other", "2.0.0"),
+            "names other@2.0.0",
+        ),
+        (
+            "path traversal",
+            tar_gz(&[
+                (
+                    "package/package.json",
+                    br#"{"name":"lib","version":"2.0.0"}"#,
+                ),
+                ("../../etc/x", b"x"),
+            ]),
+            "unsafe path",
+        ),
+        (
+            "no package.json",
+            tar_gz(&[("package/index.js", b"x")]),
+            "no package/package.json",
+        ),
+    ];
+    for (what, tgz, why) in cases {
+        let r = npm_publish(
+            &app,
+            &admin,
+            npm_publish_doc("lib", "2.0.0", &tgz, json!({})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+        assert!(npm_error(&r).contains(why), "{what}: {}", npm_error(&r));
+    }
+    let r = app
+        .json(
+            Method::PUT,
+            "/npm/main/lib",
+            Some(&admin),
+            json!({"name": "lib", "_attachments": {"x": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "malformed document");
+    let r = app
+        .send(
+            Method::PUT,
+            "/npm/main/lib",
+            Some(&admin),
+            &[("content-type", "application/json")],
+            "{not json",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let versions = app.anon(Method::GET, "/npm/main/lib").await.json()["versions"].clone();
+    assert_eq!(
+        versions.as_object().unwrap().len(),
+        1,
+        "nothing of the refused publishes was stored"
+    );
+
+    // Oversized: 413 before the body is read.
+    let big = vec![b'x'; 70 * 1024];
+    let r = app
+        .send(
+            Method::PUT,
+            "/npm/main/lib",
+            Some(&admin),
+            &[("content-type", "application/json")],
+            big,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(npm_error(&r).contains("limit"));
+
+    // Who may publish: anonymous 401, read-only 403, nothing stored.
+    let doc = npm_publish_doc("lib", "3.0.0", &npm_tarball("lib", "3.0.0"), json!({}));
+    let r = app
+        .json(Method::PUT, "/npm/main/lib", None, doc.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.header("www-authenticate").is_some());
+    let reader = token(&app, &["npm/**:read"]).await;
+    let r = npm_publish(&app, &reader, doc.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        npm_error(&r).contains("may not publish npm/main"),
+        "{}",
+        npm_error(&r)
+    );
+    let r = npm_publish(&app, "Bearer cairn_not_a_real_token", doc).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(npm_error(&r), "invalid credentials");
+    assert!(app.anon(Method::GET, "/npm/main/lib/3.0.0").await.status == StatusCode::NOT_FOUND);
+
+    // Unpublish refused where the repository forbids it; an admin override works and is audited.
+    let r = app
+        .json(
+            Method::PUT,
+            "/npm/frozen/keep",
+            Some(&admin),
+            npm_publish_doc("keep", "1.0.0", &npm_tarball("keep", "1.0.0"), json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.admin(Method::DELETE, "/npm/frozen/keep/-rev/1-0").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        npm_error(&r).contains("unpublishing is disabled for this repository; deprecate or yank"),
+        "{}",
+        npm_error(&r)
+    );
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/packages/npm/frozen/keep/versions/1.0.0",
+            Some(&admin),
+            json!({"action": "unpublish", "force": true}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["state"], "unpublished");
+    let gone = app
+        .anon(Method::GET, "/npm/frozen/keep/-/keep-1.0.0.tgz")
+        .await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    let audit = app
+        .admin(Method::GET, "/api/v1/audit?action=version.unpublish")
+        .await
+        .json();
+    let details: Vec<String> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["outcome"], e["detail"]))
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("admin override")),
+        "{details:?}"
+    );
+    assert!(details.iter().any(|d| d.contains("denied")), "{details:?}");
+    // A yank token may not override.
+    let yanker = token(&app, &["npm/**:read,yank"]).await;
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/packages/npm/main/lib/versions/1.0.0",
+            Some(&yanker),
+            json!({"action": "unpublish", "force": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn npm_unpublish_window() {
+    let app = TestApp::with_config(|c| c.packages.unpublish_window_hours = 0).await;
+    let admin = app.basic();
+    let r = npm_publish(
+        &app,
+        &admin,
+        npm_publish_doc("late", "1.0.0", &npm_tarball("late", "1.0.0"), json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .admin(Method::DELETE, "/npm/main/late/-/late-1.0.0.tgz/-rev/1-0")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        npm_error(&r).contains("allowed only within 0 hours of publishing"),
+        "{}",
+        npm_error(&r)
+    );
+    assert_eq!(
+        app.anon(Method::GET, "/npm/main/late/-/late-1.0.0.tgz")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+/// A multipart body as twine sends it.
+fn twine_form(fields: &[(&str, &str)], filename: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "cairnboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn pypi_refusals_in_status_lines() {
+    let app = TestApp::new().await;
+    let admin = app.basic();
+    let pkg_info = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
+    let sdist = tar_gz(&[("demo-1.0/PKG-INFO", pkg_info)]);
+    let sha = cairn_core::Digest::sha256_of(&sdist).hex().to_string();
+    let upload = |fields: Vec<(&'static str, String)>, filename: &'static str, content: Vec<u8>| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (ct, body) = twine_form(&fields, filename, &content);
+            app.send(
+                Method::POST,
+                "/pypi/main/",
+                Some(&admin),
+                &[("content-type", &ct)],
+                body,
+            )
+            .await
+        }
+    };
+    let base = |sha: &str| {
+        vec![
+            (":action", "file_upload".to_string()),
+            ("name", "demo".into()),
+            ("version", "1.0".into()),
+            ("sha256_digest", sha.to_string()),
+        ]
+    };
+
+    let cases: Vec<(Vec<(&str, String)>, &str, Vec<u8>, &str)> = vec![
+        (
+            base(&"0".repeat(64)),
+            "demo-1.0.tar.gz",
+            sdist.clone(),
+            "sha256_digest",
+        ),
+        (
+            base(&sha),
+            "other-1.0.tar.gz",
+            sdist.clone(),
+            "names project",
+        ),
+        (
+            base(&sha),
+            "../demo-1.0.tar.gz",
+            sdist.clone(),
+            "not a plain file name",
+        ),
+        (
+            base(
+                &cairn_core::Digest::sha256_of(&tar_gz(&[(
+                    "demo-1.0/PKG-INFO",
+                    b"Name: demo\nVersion: 2.0\n",
+                )]))
+                .hex()
+                .to_string(),
+            ),
+            "demo-1.0.tar.gz",
+            tar_gz(&[("demo-1.0/PKG-INFO", b"Name: demo\nVersion: 2.0\n")]),
+            "names demo 2.0",
+        ),
+    ];
+    for (fields, filename, content, why) in cases {
+        let r = upload(fields, filename, content).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(
+            String::from_utf8_lossy(&r.body).contains(why),
+            "{why}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert_eq!(
+        app.anon(Method::GET, "/pypi/main/simple/demo/")
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "nothing stored"
+    );
+
+    let r = upload(base(&sha), "demo-1.0.tar.gz", sdist.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = upload(base(&sha), "demo-1.0.tar.gz", sdist.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&r.body).starts_with("File already exists"));
+    let (ct, body) = twine_form(
+        &[("name", "demo"), ("version", "1.1")],
+        "demo-1.1.tar.gz",
+        b"x",
+    );
+    let r = app
+        .send(
+            Method::POST,
+            "/pypi/main/",
+            None,
+            &[("content-type", &ct)],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .send(
+            Method::POST,
+            "/pypi/main/",
+            Some(&admin),
+            &[("content-type", "text/plain")],
+            "x",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Any spelling of the name finds the project.
+    for spelling in ["Demo", "DEMO", "demo"] {
+        assert_eq!(
+            app.anon(Method::GET, &format!("/pypi/main/simple/{spelling}/"))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+}
+
+/// The body `cargo publish` sends.
+fn cargo_body(meta: serde_json::Value, krate: &[u8]) -> Vec<u8> {
+    let meta = meta.to_string();
+    let mut body = (meta.len() as u32).to_le_bytes().to_vec();
+    body.extend_from_slice(meta.as_bytes());
+    body.extend_from_slice(&(krate.len() as u32).to_le_bytes());
+    body.extend_from_slice(krate);
+    body
+}
+
+fn krate(name: &str, version: &str, toml_name: &str) -> Vec<u8> {
+    let toml = format!("[package]\nname = \"{toml_name}\"\nversion = \"{version}\"\n");
+    tar_gz(&[
+        (&format!("{name}-{version}/Cargo.toml"), toml.as_bytes()),
+        (&format!("{name}-{version}/src/lib.rs"), b""),
+    ])
+}
+
+#[tokio::test]
+async fn cargo_refusals_in_cargo_shape() {
+    let app = TestApp::new().await;
+    let admin = app.basic();
+    let publish = |auth: String, name: &'static str, toml_name: &'static str| {
+        let app = &app;
+        async move {
+            let body = cargo_body(
+                json!({"name": name, "vers": "1.0.0", "deps": [], "features": {}}),
+                &krate(name, "1.0.0", toml_name),
+            );
+            app.send(
+                Method::PUT,
+                "/cargo/main/api/v1/crates/new",
+                Some(&auth),
+                &[],
+                body,
+            )
+            .await
+        }
+    };
+    let detail = |r: &common::Reply| {
+        r.json()["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let r = publish(admin.clone(), "good", "bad").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(detail(&r).contains("names bad 1.0.0"), "{}", detail(&r));
+    let r = app
+        .send(
+            Method::PUT,
+            "/cargo/main/api/v1/crates/new",
+            Some(&admin),
+            &[],
+            vec![9, 0, 0, 0, b'{'],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.anon(Method::GET, "/cargo/main/index/go/od/good")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        publish(admin.clone(), "good", "good").await.status,
+        StatusCode::OK
+    );
+    let r = publish(admin.clone(), "good", "good").await;
+    assert!(
+        detail(&r).starts_with("crate version already exists"),
+        "{}",
+        detail(&r)
+    );
+    // Same crate under another spelling.
+    let r = publish(admin.clone(), "Good", "Good").await;
+    assert!(
+        detail(&r).contains("already exists as good"),
+        "{}",
+        detail(&r)
+    );
+    // A publisher who is not an owner.
+    let other = app
+        .json(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            json!({"name": "mallory", "grants": ["cargo/**:read,publish"]}),
+        )
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin),
+            json!({"user": "mallory", "description": "m", "scopes": ["cargo/**:read,publish"]}),
+        )
+        .await;
+    let mallory = r.json()["token"].as_str().unwrap().to_string();
+    let body = cargo_body(
+        json!({"name": "good", "vers": "1.0.1", "deps": [], "features": {}}),
+        &krate("good", "1.0.1", "good"),
+    );
+    let r = app
+        .send(
+            Method::PUT,
+            "/cargo/main/api/v1/crates/new",
+            Some(&mallory),
+            &[],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(detail(&r).contains("not an owner"), "{}", detail(&r));
+    // Index: ETag and 304.
+    let idx = app.anon(Method::GET, "/cargo/main/index/go/od/good").await;
+    let etag = idx.header("etag").unwrap().to_string();
+    let again = app
+        .send(
+            Method::GET,
+            "/cargo/main/index/go/od/good",
+            None,
+            &[("if-none-match", &etag)],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(String::from_utf8_lossy(&idx.body).lines().count(), 1);
+}

@@ -364,7 +364,13 @@ async fn pypi_refusals_in_status_lines() {
         ]
     };
 
-    let cases: Vec<(Vec<(&str, String)>, &str, Vec<u8>, &str)> = vec![
+    type Case = (
+        Vec<(&'static str, String)>,
+        &'static str,
+        Vec<u8>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             base(&"0".repeat(64)),
             "demo-1.0.tar.gz",
@@ -389,8 +395,7 @@ async fn pypi_refusals_in_status_lines() {
                     "demo-1.0/PKG-INFO",
                     b"Name: demo\nVersion: 2.0\n",
                 )]))
-                .hex()
-                .to_string(),
+                .hex(),
             ),
             "demo-1.0.tar.gz",
             tar_gz(&[("demo-1.0/PKG-INFO", b"Name: demo\nVersion: 2.0\n")]),

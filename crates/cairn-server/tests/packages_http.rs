@@ -391,7 +391,7 @@ async fn pypi_refusals_in_status_lines() {
         ),
         (
             base(
-                &cairn_core::Digest::sha256_of(&tar_gz(&[(
+                cairn_core::Digest::sha256_of(&tar_gz(&[(
                     "demo-1.0/PKG-INFO",
                     b"Name: demo\nVersion: 2.0\n",
                 )]))

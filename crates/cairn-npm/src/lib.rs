@@ -24,6 +24,7 @@ use cairn_packages::{
     split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
 };
 use endpoint::{Endpoint, ParseError};
+pub use publish::tarball_manifest;
 use serde_json::json;
 use std::sync::Arc;
 

@@ -27,7 +27,7 @@ fn ok() -> Response {
 
 /// The package.json of an npm tarball: `package/package.json`, or the one
 /// package.json at the top of the tarball's single directory.
-fn tarball_manifest(tgz: &[u8], limits: Limits) -> PackageResult<Value> {
+pub fn tarball_manifest(tgz: &[u8], limits: Limits) -> PackageResult<Value> {
     let is_manifest = |p: &str| p.matches('/').count() == 1 && p.ends_with("/package.json");
     let contents = archive::read_tar_gz(tgz, limits, is_manifest)
         .map_err(|e| PackageError::bad(format!("invalid tarball: {e}")))?;

@@ -51,16 +51,20 @@ for t in npm pnpm yarn; do
 done
 
 # twine and uv (from PyPI, into the virtualenv .tools/py; pip comes with it)
-# for the PyPI tests.
+# for the PyPI tests; PyJWT (with cryptography) for the test OIDC issuer.
 TWINE_VERSION=7.0.0
 UV_VERSION=0.13.9
+PYJWT_VERSION=2.10.1
+PY_WANT="twine==$TWINE_VERSION uv==$UV_VERSION pyjwt[crypto]==$PYJWT_VERSION"
 PY_TOOLS="$PWD/.tools/py"
-if [ "$(cat "$PY_TOOLS/.versions" 2>/dev/null)" != "twine==$TWINE_VERSION uv==$UV_VERSION" ]; then
-  echo "installing twine $TWINE_VERSION and uv $UV_VERSION"
+if [ "$(cat "$PY_TOOLS/.versions" 2>/dev/null)" != "$PY_WANT" ]; then
+  echo "installing $PY_WANT"
   python3 -m venv "$PY_TOOLS"
-  "$PY_TOOLS/bin/pip" install -q --disable-pip-version-check "twine==$TWINE_VERSION" "uv==$UV_VERSION"
-  echo "twine==$TWINE_VERSION uv==$UV_VERSION" > "$PY_TOOLS/.versions"
+  # shellcheck disable=SC2086
+  "$PY_TOOLS/bin/pip" install -q --disable-pip-version-check $PY_WANT
+  echo "$PY_WANT" > "$PY_TOOLS/.versions"
 fi
+"$PY_TOOLS/bin/python" -c 'import jwt, cryptography' || { echo "FATAL: PyJWT could not be installed" >&2; exit 1; }
 for t in pip twine uv; do
   [ -x "$PY_TOOLS/bin/$t" ] || { echo "FATAL: $t is not installed" >&2; exit 1; }
 done

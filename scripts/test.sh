@@ -59,6 +59,9 @@ tests/e2e/pypi.sh
 step "cargo"
 tests/e2e/cargo.sh
 
+step "trusted publishing with npm, twine and cargo"
+tests/e2e/trusted-publishing.sh
+
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.
 s3_env() { # prefix

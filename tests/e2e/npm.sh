@@ -4,7 +4,8 @@
 # package that depends on another, publishing over a version refused,
 # dist-tag add/ls/rm, deprecate and undeprecate, unpublish refused while
 # another package depends on it, unpublish of a version and of a whole
-# package (and the version never coming back), view, search, whoami, ping.
+# package (and the version never coming back), view, search, whoami, ping,
+# npm token create (read-only, per package) / list / revoke.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/lib.sh
@@ -43,6 +44,33 @@ make_pkg() {
 EOF
   echo "module.exports = '$2@$3';" > "$1/index.js"
 }
+
+# --- npm token create (read-only, and for named packages) / list / revoke.
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+RO=$(npm token create --password "$CAIRN_PASSWORD" --name ci-read --packages-and-scopes-permission read-only --json 2>>"$LOG" | json '["token"]') \
+  || fail "npm token create (read-only)"
+ONE=$(npm token create --password "$CAIRN_PASSWORD" --name only-one --packages one-pkg --json 2>>"$LOG" | json '["token"]') \
+  || fail "npm token create --packages"
+if npm token create --password wrong --json >>"$LOG" 2>&1; then fail "npm token create with a wrong password"; fi
+npm token list --json 2>>"$LOG" > "$WORK/tokens.json" || fail "npm token list"
+for n in ci-read only-one "npm login"; do
+  grep -q "\"name\": \"$n\"" "$WORK/tokens.json" || fail "npm token list lacks $n: $(cat "$WORK/tokens.json")"
+done
+RO_KEY=$(python3 -c 'import json,sys; print([t for t in json.load(open(sys.argv[1])) if t["name"]=="ci-read"][0]["key"])' "$WORK/tokens.json")
+put_status() { # TOKEN NAME
+  curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"$2\",\"versions\":{},\"_attachments\":{\"x.tgz\":{\"data\":\"\"}}}" "${REG}$2"
+}
+[ "$(put_status "$RO" lib-z)" = 403 ] || fail "a read-only npm token could publish"
+[ "$(put_status "$ONE" lib-z)" = 403 ] || fail "a token for one-pkg could publish lib-z"
+make_pkg "$WORK/one" one-pkg 1.0.0
+(cd "$WORK/one" && npm publish "--//$CAIRN_ADDR/npm/main/:_authToken=$ONE" >>"$LOG" 2>&1) \
+  || fail "npm publish with a token for exactly that package"
+npm token revoke "$RO_KEY" >>"$LOG" 2>&1 || fail "npm token revoke"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RO" "${REG}-/whoami")" = 401 ] \
+  || fail "a revoked npm token still authenticates"
+pass "npm token create (read-only, per package), list and revoke"
+
 
 make_pkg "$WORK/lib1" lib-a 1.0.0
 (cd "$WORK/lib1" && npm publish >>"$LOG" 2>&1) || fail "npm publish lib-a@1.0.0"

@@ -61,7 +61,9 @@ impl CargoApi {
         match endpoint {
             Endpoint::Config => Ok(self.config(req, &repo)),
             Endpoint::IndexFile { name } => {
-                p.check(req, CARGO, &repo, Action::Read).await?;
+                let package = key(&name).ok();
+                p.check(req, CARGO, &repo, package.as_deref(), Action::Read)
+                    .await?;
                 self.index_file(req, &repo, &name).await
             }
             Endpoint::Publish => self.publish(req, &repo, body).await,
@@ -80,15 +82,17 @@ impl CargoApi {
                     .await
             }
             Endpoint::Owners { name } => {
+                p.check_caller(req, CARGO, &repo, Action::Publish).await?;
                 let bytes = p.read_body(req, body).await?;
                 self.owners(req, &repo, &name, &bytes).await
             }
             Endpoint::Search => {
-                p.check(req, CARGO, &repo, Action::Read).await?;
+                p.check(req, CARGO, &repo, None, Action::Read).await?;
                 self.search(req, &repo).await
             }
             Endpoint::Download { name, version } => {
-                p.check(req, CARGO, &repo, Action::Read).await?;
+                p.check(req, CARGO, &repo, Some(&key(&name)?), Action::Read)
+                    .await?;
                 p.download(
                     CARGO,
                     &repo,
@@ -166,6 +170,9 @@ impl CargoApi {
         let principal = &req.auth.principal;
         let owners = self.packages.meta.owners(CARGO, repo, key).await?;
         if owners.iter().any(|o| o == principal.name())
+            || self
+                .packages
+                .limited_to_package(principal, CARGO, repo, key, Action::Publish)
             || authorize(
                 &self.packages.config.access,
                 principal,
@@ -196,8 +203,8 @@ impl CargoApi {
         t: Transition,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, CARGO, repo, Action::Yank).await?;
         let key = key(name)?;
+        p.check(req, CARGO, repo, Some(&key), Action::Yank).await?;
         let policy = p.policy(CARGO, repo);
         p.meta
             .change_version(CARGO, repo, &key, version, &t, &policy, false, &req.actor())
@@ -213,7 +220,7 @@ impl CargoApi {
             return Err(PackageError::not_found(format!("crate {name} not found")));
         }
         if req.method == Method::GET {
-            p.check(req, CARGO, repo, Action::Read).await?;
+            p.check(req, CARGO, repo, Some(&key), Action::Read).await?;
             let users: Vec<Value> = p
                 .meta
                 .owners(CARGO, repo, &key)
@@ -224,7 +231,8 @@ impl CargoApi {
                 .collect();
             return Ok(Json(json!({ "users": users })).into_response());
         }
-        p.check(req, CARGO, repo, Action::Publish).await?;
+        p.check(req, CARGO, repo, Some(&key), Action::Publish)
+            .await?;
         self.require_owner(req, repo, &key).await?;
         let users: Vec<String> = serde_json::from_slice::<Value>(body)
             .ok()

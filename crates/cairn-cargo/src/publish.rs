@@ -179,10 +179,12 @@ impl CargoApi {
         body: axum::body::Body,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, CARGO, repo, Action::Publish).await?;
+        p.check_caller(req, CARGO, repo, Action::Publish).await?;
         let bytes = p.read_body(req, body).await?;
         let (meta, crate_bytes) = split_body(&bytes)?;
         let key = key(&meta.name)?;
+        p.check(req, CARGO, repo, Some(&key), Action::Publish)
+            .await?;
         check_version(&meta.vers).map_err(PackageError::bad)?;
         semver::Version::parse(&meta.vers)
             .map_err(|e| PackageError::bad(format!("invalid version {:?}: {e}", meta.vers)))?;

@@ -94,6 +94,12 @@ impl Grant {
         })
     }
 
+    /// A grant on exactly one resource, whatever characters its name holds
+    /// (a package name may contain characters that patterns treat specially).
+    pub fn exact(resource: &str, actions: Vec<Action>) -> Grant {
+        Grant::new(&globset::escape(resource), actions).expect("an escaped name is a valid pattern")
+    }
+
     /// Parses `PATTERN:ACTION[,ACTION...]`, e.g. `team/**:read,publish`.
     pub fn parse(s: &str) -> Result<Grant, GrantError> {
         let (pattern, actions) = s
@@ -140,9 +146,16 @@ impl Rights {
     }
 
     pub fn allow(&self, repository: &str, action: Action) -> bool {
-        self.0
-            .iter()
-            .all(|set| set.iter().any(|g| g.allows(repository, action)))
+        self.allow_any(&[repository], action)
+    }
+
+    /// Whether every set of grants allows `action` on one of `resources`
+    /// (a repository and a package in it: a grant on either covers the package).
+    pub fn allow_any(&self, resources: &[&str], action: Action) -> bool {
+        self.0.iter().all(|set| {
+            set.iter()
+                .any(|g| resources.iter().any(|r| g.allows(r, action)))
+        })
     }
 }
 
@@ -233,13 +246,24 @@ pub fn authorize(
     repository: &str,
     action: Action,
 ) -> Result<(), Denied> {
-    if policy.anonymous_may(repository, action) {
+    authorize_any(policy, principal, &[repository], action)
+}
+
+/// [`authorize`] for a resource with more than one name, e.g. a package
+/// (`npm/main/left-pad`) that a grant on its repository (`npm/main`) also covers.
+pub fn authorize_any(
+    policy: &AccessPolicy,
+    principal: &Principal,
+    resources: &[&str],
+    action: Action,
+) -> Result<(), Denied> {
+    if resources.iter().any(|r| policy.anonymous_may(r, action)) {
         return Ok(());
     }
     match principal {
         Principal::Anonymous => Err(Denied::NeedsCredential),
         Principal::Authenticated { rights, kind, .. } => {
-            if rights.allow(repository, action) {
+            if rights.allow_any(resources, action) {
                 Ok(())
             } else if *kind == CredentialKind::Bearer {
                 Err(Denied::InsufficientScope)
@@ -261,6 +285,31 @@ mod tests {
             kind,
             rights: Rights::of(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
         }
+    }
+
+    #[test]
+    fn a_repository_grant_covers_its_packages_and_a_package_grant_only_its_own() {
+        let policy = AccessPolicy::default();
+        // A user allowed to publish the repository, through a token limited
+        // to one package (named with characters globs treat specially).
+        let package = Grant::exact("npm/main/@acme/w*dget", vec![Action::Publish]);
+        let p = Principal::Authenticated {
+            subject: "u".into(),
+            credential: None,
+            kind: CredentialKind::Long,
+            rights: Rights::of(vec![Grant::parse("npm/main:publish").unwrap()])
+                .limited_to(vec![package]),
+        };
+        let may = |key: &str| {
+            let on_package = format!("npm/main/{key}");
+            authorize_any(&policy, &p, &["npm/main", &on_package], Action::Publish)
+        };
+        assert_eq!(may("@acme/w*dget"), Ok(()));
+        assert_eq!(may("@acme/widget"), Err(Denied::Forbidden));
+        assert_eq!(
+            authorize(&policy, &p, "npm/main", Action::Publish),
+            Err(Denied::Forbidden)
+        );
     }
 
     #[test]

@@ -36,6 +36,19 @@ impl Format {
     pub fn resource(self, repository: &str) -> String {
         format!("{}/{repository}", self.as_str())
     }
+
+    /// The access-control resource of one package (by its normalised key)
+    /// in a repository: `npm/<repo>/<key>`. A grant on the repository
+    /// covers its packages; a grant on this resource covers only the package.
+    pub fn package_resource(self, repository: &str, key: &str) -> String {
+        format!("{}/{repository}/{key}", self.as_str())
+    }
+
+    /// The format and repository of a resource written by [`Format::resource`].
+    pub fn of_resource(resource: &str) -> Option<(Format, &str)> {
+        let (format, repository) = resource.split_once('/')?;
+        Some((Format::parse(format)?, repository))
+    }
 }
 
 impl fmt::Display for Format {

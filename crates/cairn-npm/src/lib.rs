@@ -60,31 +60,35 @@ impl NpmApi {
                 p => Ok(Json(json!({ "username": p.name() })).into_response()),
             },
             E::Search => {
-                p.check(req, NPM, &repo, Action::Read).await?;
+                p.check(req, NPM, &repo, None, Action::Read).await?;
                 self.search(req, &repo).await
             }
             E::Package { name } => match req.method {
                 Method::PUT => {
+                    p.check_caller(req, NPM, &repo, Action::Publish).await?;
                     let bytes = p.read_body(req, body).await?;
                     self.put_package(req, &repo, &name, &bytes).await
                 }
                 _ => {
-                    p.check(req, NPM, &repo, Action::Read).await?;
+                    p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
+                        .await?;
                     self.get_packument(req, &repo, &name).await
                 }
             },
             E::Version { name, version } => {
-                p.check(req, NPM, &repo, Action::Read).await?;
+                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
+                    .await?;
                 self.get_version(req, &repo, &name, &version).await
             }
             E::Tarball { name, file } => {
-                p.check(req, NPM, &repo, Action::Read).await?;
                 let key = key(&name)?;
+                p.check(req, NPM, &repo, Some(&key), Action::Read).await?;
                 p.download(NPM, &repo, &key, &file, "application/octet-stream")
                     .await
             }
             E::PackageRev { name } => match req.method {
                 Method::PUT => {
+                    p.check_caller(req, NPM, &repo, Action::Publish).await?;
                     let bytes = p.read_body(req, body).await?;
                     self.put_package(req, &repo, &name, &bytes).await
                 }
@@ -92,16 +96,19 @@ impl NpmApi {
             },
             E::TarballRev { name, file } => self.delete_tarball(req, &repo, &name, &file).await,
             E::DistTags { name } => {
-                p.check(req, NPM, &repo, Action::Read).await?;
+                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
+                    .await?;
                 let pkg = self.live_package(&repo, &name).await?;
                 Ok(Json(pkg.tags).into_response())
             }
             E::DistTag { name, tag } => {
+                p.check_caller(req, NPM, &repo, Action::Publish).await?;
                 let bytes = p.read_body(req, body).await?;
                 self.change_dist_tag(req, &repo, &name, &tag, &bytes).await
             }
             E::Attestations { name, version } => {
-                p.check(req, NPM, &repo, Action::Read).await?;
+                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
+                    .await?;
                 self.attestations(&repo, &name, &version).await
             }
         }

@@ -69,8 +69,8 @@ impl NpmApi {
 
     async fn publish(&self, req: &PkgRequest, repo: &str, name: &str, doc: Value) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Action::Publish).await?;
         let key = key(name)?;
+        p.check(req, NPM, repo, Some(&key), Action::Publish).await?;
         if doc.get("name").and_then(Value::as_str) != Some(name) {
             return Err(PackageError::bad(format!(
                 "the document's name does not match the URL's ({name})"
@@ -224,7 +224,8 @@ impl NpmApi {
         doc: Value,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Action::Yank).await?;
+        p.check(req, NPM, repo, Some(&key(name)?), Action::Yank)
+            .await?;
         let pkg = self.live_package(repo, name).await?;
         let sent = doc
             .get("versions")
@@ -302,7 +303,8 @@ impl NpmApi {
         name: &str,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Action::Yank).await?;
+        p.check(req, NPM, repo, Some(&key(name)?), Action::Yank)
+            .await?;
         let pkg: PackageRecord = self.live_package(repo, name).await?;
         let policy = p.policy(NPM, repo);
         for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
@@ -332,8 +334,8 @@ impl NpmApi {
         file: &str,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Action::Yank).await?;
         let key = key(name)?;
+        p.check(req, NPM, repo, Some(&key), Action::Yank).await?;
         let Some((record, state)) = p.meta.package_file(NPM, repo, &key, file).await? else {
             return Err(PackageError::not_found(format!("no file {file}")));
         };
@@ -366,8 +368,8 @@ impl NpmApi {
         body: &[u8],
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Action::Publish).await?;
         let key = key(name)?;
+        p.check(req, NPM, repo, Some(&key), Action::Publish).await?;
         if semver::Version::parse(tag).is_ok() || tag.is_empty() || tag.contains('/') {
             return Err(PackageError::bad(format!(
                 "invalid dist-tag {tag:?}: a tag may not be a version"

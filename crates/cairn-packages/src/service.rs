@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
-use cairn_core::access::{authorize, AccessPolicy, Denied};
+use cairn_core::access::{authorize, authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
 use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore};
@@ -137,26 +137,44 @@ impl Packages {
     }
 
     /// The one access check of every language adapter: `action` on the
-    /// repository's resource (`FORMAT/REPOSITORY`). Refused writes by a
-    /// known caller are audited.
+    /// repository's resource (`FORMAT/REPOSITORY`) or, when the package is
+    /// known (its normalised key), on that package's resource
+    /// (`FORMAT/REPOSITORY/KEY`). Refused writes by a known caller are audited.
     pub async fn check(
         &self,
         req: &PkgRequest,
         format: Format,
         repository: &str,
+        package: Option<&str>,
         action: Action,
     ) -> PackageResult<()> {
-        let resource = format.resource(repository);
         let principal = &req.auth.principal;
-        let Err(denied) = authorize(&self.config.access, principal, &resource, action) else {
+        let on_repository = format.resource(repository);
+        let resource = match package {
+            Some(key) => format.package_resource(repository, key),
+            None => on_repository.clone(),
+        };
+        let decision = authorize_any(
+            &self.config.access,
+            principal,
+            &[&on_repository, &resource],
+            action,
+        );
+        let Err(denied) = decision else {
             return Ok(());
+        };
+        // Package clients have no flow to ask for a wider token (OCI's
+        // `insufficient_scope`): a credential without the right is final.
+        let denied = match denied {
+            Denied::InsufficientScope => Denied::Forbidden,
+            other => other,
         };
         if action != Action::Read && *principal != Principal::Anonymous {
             let entry = AuditRecord::by(
                 &req.actor(),
                 &format!("{format}.{action}"),
-                Some(&resource),
-                Some(req.uri.path()),
+                Some(&on_repository),
+                Some(package.unwrap_or(req.uri.path())),
                 &format!("denied: {denied:?}"),
             );
             if let Err(e) = self.meta.append_audit(&entry).await {
@@ -170,6 +188,41 @@ impl Packages {
             _ => format!("{} may not {action} {resource}", req.auth.principal.name()),
         };
         Err(PackageError::Denied { denied, message })
+    }
+
+    /// Whether `principal` may `action` this one package but not the rest of
+    /// the repository: a credential issued for just this package (a trusted
+    /// publisher an administrator registered for it, or a token scoped to
+    /// it), which acts for the package's owners.
+    pub fn limited_to_package(
+        &self,
+        principal: &Principal,
+        format: Format,
+        repository: &str,
+        key: &str,
+        action: Action,
+    ) -> bool {
+        let access = &self.config.access;
+        let on_package = format.package_resource(repository, key);
+        authorize(access, principal, &on_package, action).is_ok()
+            && authorize(access, principal, &format.resource(repository), action).is_err()
+    }
+
+    /// Refuses early, before an upload's body is read, a caller who could
+    /// not `action` any package of the repository: one who sent no
+    /// credential (a credential limited to one package is checked by
+    /// [`Packages::check`] once the body names the package).
+    pub async fn check_caller(
+        &self,
+        req: &PkgRequest,
+        format: Format,
+        repository: &str,
+        action: Action,
+    ) -> PackageResult<()> {
+        match req.auth.principal {
+            Principal::Anonymous => self.check(req, format, repository, None, action).await,
+            Principal::Authenticated { .. } => Ok(()),
+        }
     }
 
     /// The lifecycle policy of a repository.

@@ -47,7 +47,13 @@ impl PypiApi {
         if endpoint == Endpoint::Upload {
             return self.upload(req, &repo, body).await;
         }
-        self.packages.check(req, PYPI, &repo, Action::Read).await?;
+        let package = match &endpoint {
+            Endpoint::Project { project } | Endpoint::File { project, .. } => Some(key(project)?),
+            _ => None,
+        };
+        self.packages
+            .check(req, PYPI, &repo, package.as_deref(), Action::Read)
+            .await?;
         match endpoint {
             Endpoint::Upload => unreachable!("handled above"),
             Endpoint::Index => self.index(req, &repo).await,

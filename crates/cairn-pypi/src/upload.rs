@@ -182,7 +182,7 @@ impl PypiApi {
         body: axum::body::Body,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, PYPI, repo, Action::Publish).await?;
+        p.check_caller(req, PYPI, repo, Action::Publish).await?;
         let content_type = req
             .header(axum::http::header::CONTENT_TYPE)
             .unwrap_or_default()
@@ -202,6 +202,8 @@ impl PypiApi {
             .field("version")
             .ok_or_else(|| PackageError::bad("the version field is missing"))?;
         let key = package_key(PYPI, name).map_err(|e| PackageError::bad(e.to_string()))?;
+        p.check(req, PYPI, repo, Some(&key), Action::Publish)
+            .await?;
         check_pep440(version)?;
         if form.content.is_empty() {
             return Err(PackageError::bad(

@@ -329,6 +329,8 @@ async fn audit(
 #[derive(Deserialize)]
 struct NewPublisher {
     repository: String,
+    /// Limit the publisher to one package of a package repository.
+    package: Option<String>,
     issuer: String,
     audience: String,
     #[serde(default)]
@@ -343,46 +345,20 @@ async fn add_publisher(
 ) -> ApiResult {
     let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
     require_admin(&state, &principal)?;
-    let record = new_publisher(body.repository, body.issuer, body.audience, body.claims)?;
+    let record = crate::oidc::new_publisher(
+        body.repository,
+        body.package,
+        body.issuer,
+        body.audience,
+        body.claims,
+    )
+    .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, m))?;
     state.meta.add_publisher(&record, &actor).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(&record).expect("serialisable")),
     )
         .into_response())
-}
-
-/// Validates a trusted publisher before it is stored.
-fn new_publisher(
-    repository: String,
-    issuer: String,
-    audience: String,
-    claims: std::collections::BTreeMap<String, String>,
-) -> Result<cairn_store::PublisherRecord, ApiError> {
-    let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
-    cairn_core::RepoName::parse(&repository).map_err(|e| bad(e.to_string()))?;
-    if !(issuer.starts_with("https://")
-        || issuer.starts_with("http://127.0.0.1")
-        || issuer.starts_with("http://localhost"))
-    {
-        return Err(bad(
-            "the issuer must be an https:// URL (plain http only on loopback)".into(),
-        ));
-    }
-    if audience.is_empty() {
-        return Err(bad("an audience is required".into()));
-    }
-    Ok(cairn_store::PublisherRecord {
-        id: auth::generate_secret()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(12)
-            .collect(),
-        repository,
-        issuer: issuer.trim_end_matches('/').to_string(),
-        audience,
-        claims,
-    })
 }
 
 async fn list_publishers(
@@ -406,6 +382,8 @@ struct RepoQuery {
 struct Exchange {
     token: String,
     repository: String,
+    /// Ask for a token on one package of a package repository only.
+    package: Option<String>,
 }
 
 /// Needs no credential: the OIDC token is the credential.
@@ -415,7 +393,21 @@ async fn oidc_exchange(
     Json(body): Json<Exchange>,
 ) -> ApiResult {
     let source = connect.as_ref().and_then(source);
-    match crate::oidc::exchange(&state, &body.token, &body.repository, source).await {
+    let package = match body.package {
+        Some(name) => Some(
+            crate::oidc::package_of(&body.repository, &name)
+                .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, m))?,
+        ),
+        None => None,
+    };
+    let exchanged = crate::oidc::exchange(
+        &state,
+        &body.token,
+        &body.repository,
+        package.as_deref(),
+        source,
+    );
+    match exchanged.await {
         Ok((token, expires_in)) => {
             Ok(Json(json!({ "token": token, "expires_in": expires_in })).into_response())
         }

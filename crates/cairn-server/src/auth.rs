@@ -117,7 +117,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -214,9 +214,13 @@ impl Authenticator {
             return Ok(Principal::Anonymous);
         };
         let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
-        // Cargo sends a registry token as the whole header, without a scheme.
+        // Cargo sends a registry token as the whole header, without a scheme:
+        // an API token, or a token minted by trusted publishing (a JWT).
         if value.starts_with(TOKEN_PREFIX) {
             return self.check_api_token(value.trim()).await;
+        }
+        if !value.contains(' ') && value.matches('.').count() == 2 {
+            return self.verify_token(value.trim());
         }
         let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
         match scheme.to_ascii_lowercase().as_str() {
@@ -224,6 +228,10 @@ impl Authenticator {
                 let (user, secret) = decode_basic(rest).ok_or(AuthFailure::Malformed)?;
                 if secret.starts_with(TOKEN_PREFIX) {
                     self.check_api_token(&secret).await
+                } else if user == "__token__" {
+                    // PyPI clients send any token as the password of `__token__`,
+                    // including one minted by trusted publishing.
+                    self.verify_token(&secret)
                 } else {
                     self.check_user(&user, &secret).await
                 }

@@ -7,6 +7,7 @@
 
 mod api;
 pub mod auth;
+mod client_auth;
 pub mod config;
 mod formats;
 pub mod limits;
@@ -216,8 +217,12 @@ fn realm(config: &Config, headers: &HeaderMap) -> String {
 
 /// The client's address, when the server was started with connection info.
 pub(crate) fn source_of(parts: &axum::http::request::Parts) -> Option<String> {
-    parts
-        .extensions
+    source_in(&parts.extensions)
+}
+
+/// The client's address, from a request's extensions.
+pub(crate) fn source_in(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
 }

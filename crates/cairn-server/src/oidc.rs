@@ -1,6 +1,7 @@
 //! Trusted publishing: a CI job exchanges the OIDC token its platform gave
-//! it for a short-lived publish token scoped to exactly one repository, so
-//! no long-lived secret has to live in CI.
+//! it for a short-lived publish token scoped to exactly one repository, or
+//! to one package of a package repository, so no long-lived secret has to
+//! live in CI.
 //!
 //! The exchange verifies the token's signature against the issuer's JWKS
 //! (discovered from `/.well-known/openid-configuration`, cached, refetched
@@ -11,6 +12,8 @@
 
 use crate::auth::AccessClaim;
 use crate::AppState;
+use cairn_core::access::Grant;
+use cairn_core::Format;
 use cairn_store::{Actor, AuditRecord, PublisherRecord};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -39,6 +42,10 @@ pub enum ExchangeError {
     ClaimsMismatch(String),
     #[error("the token was already exchanged (jti {0:?})")]
     Replayed(String),
+    #[error("no {0} repository has a trusted publisher for this exchange")]
+    NoRepository(String),
+    #[error("trusted publishers for this exchange exist in several repositories ({0}); exchange at /<format>/<repository>/... to name one")]
+    Ambiguous(String),
     #[error("{0}")]
     Store(#[from] cairn_store::StoreError),
 }
@@ -48,7 +55,10 @@ impl ExchangeError {
         use axum::http::StatusCode as S;
         match self {
             ExchangeError::Malformed(_) => S::BAD_REQUEST,
-            ExchangeError::NoPublisher { .. } | ExchangeError::ClaimsMismatch(_) => S::FORBIDDEN,
+            ExchangeError::NoPublisher { .. }
+            | ExchangeError::ClaimsMismatch(_)
+            | ExchangeError::NoRepository(_) => S::FORBIDDEN,
+            ExchangeError::Ambiguous(_) => S::CONFLICT,
             ExchangeError::Jwks(_) => S::BAD_GATEWAY,
             ExchangeError::UnknownKey(_)
             | ExchangeError::Invalid(_)
@@ -142,15 +152,118 @@ fn claims_match(
         .all(|(k, want)| claims.get(k).and_then(|v| v.as_str()) == Some(want.as_str()))
 }
 
-/// Exchanges an OIDC `token` for a publish token on `repository`. Returns
-/// the token and its lifetime in seconds; audits the outcome either way.
+/// Validates a trusted publisher before it is stored: a repository name,
+/// an https issuer (plain http only on loopback, for tests), an audience,
+/// at least one claim rule (or any token of the issuer could publish) and,
+/// when limited to a package, a valid package name of the repository's format.
+pub fn new_publisher(
+    repository: String,
+    package: Option<String>,
+    issuer: String,
+    audience: String,
+    claims: std::collections::BTreeMap<String, String>,
+) -> Result<PublisherRecord, String> {
+    cairn_core::RepoName::parse(&repository).map_err(|e| e.to_string())?;
+    if !(issuer.starts_with("https://")
+        || issuer.starts_with("http://127.0.0.1")
+        || issuer.starts_with("http://localhost"))
+    {
+        return Err("the issuer must be an https:// URL (plain http only on loopback)".into());
+    }
+    if audience.is_empty() {
+        return Err("an audience is required".into());
+    }
+    if claims.is_empty() {
+        return Err(
+            "at least one claim rule is required, or any token of the issuer could publish".into(),
+        );
+    }
+    let package = match package {
+        Some(name) => Some(package_of(&repository, &name)?),
+        None => None,
+    };
+    Ok(PublisherRecord {
+        id: crate::auth::generate_secret()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(12)
+            .collect(),
+        repository,
+        package,
+        issuer: issuer.trim_end_matches('/').to_string(),
+        audience,
+        claims,
+    })
+}
+
+/// The normalised key of package `name` in `repository`, a package
+/// repository's resource (`npm/<repo>`, `pypi/<repo>`, `cargo/<repo>`).
+pub fn package_of(repository: &str, name: &str) -> Result<String, String> {
+    let (format, _) = Format::of_resource(repository).ok_or_else(|| {
+        format!("{repository} is not a package repository (npm/<repo>, pypi/<repo> or cargo/<repo>), so it has no packages")
+    })?;
+    cairn_core::package_key(format, name).map_err(|e| e.to_string())
+}
+
+/// Exchanges an OIDC `token` at a client's fixed endpoint (npm and PyPI
+/// clients ask at the host's root, not under a repository): the repository
+/// is the one repository of `format` with trusted publishers (for
+/// `package`, if named). A refusal to pick one is audited like any other.
+pub async fn exchange_at_root(
+    state: &AppState,
+    token: &str,
+    format: Format,
+    package: Option<&str>,
+    source: Option<String>,
+) -> Result<(String, u64), ExchangeError> {
+    let mut repositories: Vec<String> = state
+        .meta
+        .all_publishers()
+        .await?
+        .into_iter()
+        .filter(|p| Format::of_resource(&p.repository).is_some_and(|(f, _)| f == format))
+        .filter(|p| match (&p.package, package) {
+            (Some(only), Some(asked)) => only == asked,
+            _ => true,
+        })
+        .map(|p| p.repository)
+        .collect();
+    repositories.dedup();
+    let refused = match repositories.len() {
+        1 => return exchange(state, token, &repositories[0], package, source).await,
+        0 => ExchangeError::NoRepository(format.to_string()),
+        _ => ExchangeError::Ambiguous(repositories.join(", ")),
+    };
+    let who = Actor {
+        name: "oidc:unknown".into(),
+        credential: None,
+        source,
+    };
+    let outcome = format!("denied: {refused}");
+    let entry = AuditRecord::by(
+        &who,
+        "oidc.exchange",
+        Some(&format.resource("*")),
+        package,
+        &outcome,
+    );
+    state.meta.append_audit(&entry).await?;
+    Err(refused)
+}
+
+/// Exchanges an OIDC `token` for a publish token on `repository` (a
+/// resource such as `team/app` or `npm/default`), or on one package of it
+/// when the exchange names one (by its normalised key) or the publisher is
+/// limited to one. Returns the token and its lifetime in seconds; audits the
+/// outcome either way.
 pub async fn exchange(
     state: &AppState,
     token: &str,
     repository: &str,
+    package: Option<&str>,
     source: Option<String>,
 ) -> Result<(String, u64), ExchangeError> {
-    let result = verify(state, token, repository).await;
+    let result = verify(state, token, repository, package).await;
     let (actor, outcome) = match &result {
         Ok(p) => (format!("oidc:{}", p.id), "ok".to_string()),
         Err(e) => ("oidc:unknown".to_string(), format!("denied: {e}")),
@@ -160,12 +273,18 @@ pub async fn exchange(
         credential: None,
         source,
     };
-    let entry = AuditRecord::by(&who, "oidc.exchange", Some(repository), None, &outcome);
+    let entry = AuditRecord::by(&who, "oidc.exchange", Some(repository), package, &outcome);
     state.meta.append_audit(&entry).await?;
     let publisher = result?;
+    let scope = match publisher.package.as_deref().or(package) {
+        Some(key) => Grant::exact(&format!("{repository}/{key}"), vec![])
+            .pattern()
+            .to_string(),
+        None => Grant::exact(repository, vec![]).pattern().to_string(),
+    };
     let access = vec![AccessClaim {
         kind: "repository".into(),
-        name: repository.to_string(),
+        name: scope,
         actions: vec!["read".into(), "publish".into()],
     }];
     let ttl = MAX_TTL_SECS.min(state.config.auth.token_ttl_secs.max(60));
@@ -182,6 +301,7 @@ async fn verify(
     state: &AppState,
     token: &str,
     repository: &str,
+    package: Option<&str>,
 ) -> Result<PublisherRecord, ExchangeError> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
@@ -219,10 +339,17 @@ async fn verify(
         .await?
         .into_iter()
         .filter(|p| p.issuer == issuer)
+        .filter(|p| match (&p.package, package) {
+            (Some(only), Some(asked)) => only == asked,
+            _ => true,
+        })
         .collect();
     if publishers.is_empty() {
         return Err(ExchangeError::NoPublisher {
-            repository: repository.to_string(),
+            repository: match package {
+                Some(key) => format!("{repository}/{key}"),
+                None => repository.to_string(),
+            },
             issuer,
         });
     }

@@ -7,6 +7,8 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use axum::routing::get;
+use base64::Engine;
+use common::packages::*;
 use common::TestApp;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -232,4 +234,285 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
     let entries = log["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 10);
     assert_eq!(entries.iter().filter(|e| e["outcome"] == "ok").count(), 1);
+}
+
+/// Trusted publishing for packages, at the endpoints the ecosystems' own
+/// clients and CI actions call: the minted token publishes exactly the one
+/// package its publisher names, in each client's credential form.
+#[tokio::test]
+async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint() {
+    let issuer = start_issuer().await;
+    let t = TestApp::new().await;
+    let admin = t.basic();
+    let claims = |jti: &str, aud: &str, repo: &str| {
+        json!({ "iss": issuer, "aud": aud, "exp": now() + 300, "iat": now(), "jti": jti,
+                "sub": format!("repo:{repo}"), "repository": repo })
+    };
+    let register = |repository: &str, package: Option<&str>, audience: &str, repo: &str| {
+        json!({ "repository": repository, "package": package, "issuer": issuer,
+                "audience": audience, "claims": { "repository": repo } })
+    };
+    for body in [
+        register(
+            "npm/main",
+            Some("@acme/widget"),
+            "npm:registry.test",
+            "org/widget",
+        ),
+        register("pypi/main", Some("Demo_Pkg"), "pypi", "org/demo"),
+        register("cargo/main", Some("demo_crate"), "cargo", "org/crate"),
+    ] {
+        let r = t
+            .json(Method::POST, "/api/v1/publishers", Some(&admin), body)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    // Registration refuses what could never work or would be too broad.
+    for (what, body) in [
+        (
+            "a package of a non-package repository",
+            register("team/app", Some("x"), "a", "org/x"),
+        ),
+        (
+            "an invalid package name",
+            register("cargo/main", Some("no spaces"), "a", "org/x"),
+        ),
+        (
+            "no claim rules",
+            json!({ "repository": "npm/main", "issuer": issuer, "audience": "a", "claims": {} }),
+        ),
+    ] {
+        let r = t
+            .json(Method::POST, "/api/v1/publishers", Some(&admin), body)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+    }
+    let listed = t
+        .admin(Method::GET, "/api/v1/publishers?repository=npm/main")
+        .await
+        .json();
+    assert_eq!(listed["publishers"][0]["package"], "@acme/widget");
+
+    // npm: the OIDC token is the bearer credential of the exchange, which
+    // npm makes at the host's root.
+    let npm_exchange = |name: &'static str, bearer: Option<String>| {
+        let t = &t;
+        async move {
+            t.send(
+                Method::POST,
+                &format!("/-/npm/v1/oidc/token/exchange/package/{name}"),
+                bearer.as_deref(),
+                &[],
+                vec![],
+            )
+            .await
+        }
+    };
+    let id = sign("k1", claims("n-1", "npm:registry.test", "org/widget"));
+    let r = npm_exchange("@acme%2fwidget", Some(format!("Bearer {id}"))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let npm_token = format!("Bearer {}", r.json()["token"].as_str().unwrap());
+    let publish = |name: &str, auth: &str| {
+        let doc = npm_publish_doc(name, "1.0.0", &npm_tarball(name, "1.0.0"), json!({}));
+        let path = format!("/npm/main/{}", name.replace('/', "%2f"));
+        let t = &t;
+        let auth = auth.to_string();
+        async move { t.json(Method::PUT, &path, Some(&auth), doc).await }
+    };
+    assert_eq!(
+        publish("@acme/widget", &npm_token).await.status,
+        StatusCode::OK
+    );
+    let r = publish("@acme/other", &npm_token).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("may not publish"));
+    // The same OIDC token cannot be exchanged twice, none for a package
+    // without a publisher, and never without a credential.
+    let r = npm_exchange("@acme%2fwidget", Some(format!("Bearer {id}"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("already exchanged"));
+    let other = sign("k1", claims("n-2", "npm:registry.test", "org/widget"));
+    let r = npm_exchange("@acme%2fother", Some(format!("Bearer {other}"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        npm_exchange("@acme%2fwidget", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // PyPI: the audience endpoint names the publishers' audience; the
+    // minted token works as twine's `__token__` password.
+    for path in ["/_/oidc/audience", "/pypi/main/_/oidc/audience"] {
+        assert_eq!(t.anon(Method::GET, path).await.json()["audience"], "pypi");
+    }
+    let mint = |token: String| {
+        let t = &t;
+        async move {
+            t.json(
+                Method::POST,
+                "/_/oidc/mint-token",
+                None,
+                json!({ "token": token }),
+            )
+            .await
+        }
+    };
+    let r = mint(sign("k1", claims("p-1", "pypi", "org/demo"))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["success"], true);
+    let minted = r.json()["token"].as_str().unwrap().to_string();
+    let pypi_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("__token__:{minted}"))
+    );
+    let upload = |name: &str| {
+        let filename = format!("{}-1.0.tar.gz", name.replace('-', "_"));
+        let (ct, body) = twine_form(
+            &[
+                (":action", "file_upload"),
+                ("name", name),
+                ("version", "1.0"),
+                ("metadata_version", "2.1"),
+            ],
+            &filename,
+            &tar_gz(&[(
+                &format!("{}-1.0/PKG-INFO", name.replace('-', "_")),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n").as_bytes(),
+            )]),
+        );
+        let t = &t;
+        let auth = pypi_basic.clone();
+        async move {
+            t.send(
+                Method::POST,
+                "/pypi/main/legacy/",
+                Some(&auth),
+                &[("content-type", &ct)],
+                body,
+            )
+            .await
+        }
+    };
+    let r = upload("demo-pkg").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(upload("other-pkg").await.status, StatusCode::FORBIDDEN);
+    let r = mint(sign("k1", claims("p-2", "not-pypi", "org/demo"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["errors"][0]["code"], "invalid-token");
+
+    // Cargo: crates.io's exchange; cargo sends the token as the whole
+    // Authorization header. A crate with owners accepts its own publisher.
+    let meta = |name: &str, vers: &str| {
+        json!({"name": name, "vers": vers, "deps": [], "features": {}, "authors": [],
+               "description": null, "license": "MIT", "links": null})
+    };
+    let cargo_publish = |name: &'static str, vers: &'static str, auth: String| {
+        let body = cargo_body(meta(name, vers), &krate(name, vers, name));
+        let t = &t;
+        async move {
+            t.send(
+                Method::PUT,
+                "/cargo/main/api/v1/crates/new",
+                Some(&auth),
+                &[],
+                body,
+            )
+            .await
+        }
+    };
+    let r = cargo_publish("demo_crate", "0.1.0", admin.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = t
+        .json(
+            Method::POST,
+            "/cargo/main/api/v1/trusted_publishing/tokens",
+            None,
+            json!({ "jwt": sign("k1", claims("c-1", "cargo", "org/crate")) }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let cargo_token = r.json()["token"].as_str().unwrap().to_string();
+    let r = cargo_publish("demo_crate", "0.2.0", cargo_token.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = cargo_publish("other_crate", "0.1.0", cargo_token).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("may not publish"));
+    let r = t
+        .json(
+            Method::POST,
+            "/cargo/main/api/v1/trusted_publishing/tokens",
+            None,
+            json!({ "jwt": sign("k1", claims("c-2", "cargo", "org/someone-else")) }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["errors"][0]["detail"].is_string());
+
+    // Every exchange is audited, with the package when the client named one,
+    // and publishes by minted tokens are audited as their publisher.
+    let log = t
+        .admin(Method::GET, "/api/v1/audit?action=oidc.exchange&limit=100")
+        .await
+        .json();
+    let entries = log["entries"].as_array().unwrap();
+    // (The exchange without any credential is refused before it is one.)
+    assert_eq!(entries.len(), 7, "{entries:#?}");
+    assert_eq!(entries.iter().filter(|e| e["outcome"] == "ok").count(), 3);
+    assert!(entries
+        .iter()
+        .any(|e| e["artifact"] == "@acme/widget" && e["outcome"] == "ok"));
+    let publishes = t
+        .admin(Method::GET, "/api/v1/audit?repository=cargo/main&limit=100")
+        .await
+        .json();
+    assert!(publishes["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["actor"].as_str().unwrap().starts_with("oidc:")
+            && e["artifact"] == "demo-crate@0.2.0"
+            && e["outcome"] == "ok"));
 }

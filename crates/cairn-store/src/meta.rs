@@ -65,11 +65,15 @@ pub struct TokenRecord {
 }
 
 /// A trusted publisher: an OIDC identity (issuer, audience, and claims that
-/// must match exactly) allowed to publish to one repository.
+/// must match exactly) allowed to publish to one repository, or to one
+/// package of a package repository.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PublisherRecord {
     pub id: String,
     pub repository: String,
+    /// The package's normalised key, when the publisher is limited to one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     pub issuer: String,
     pub audience: String,
     /// Claim name → required value, e.g. `repository` → `org/app`.
@@ -292,6 +296,9 @@ pub trait MetaStore: crate::packages::PackageStore + Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The trusted publishers of one repository.
     async fn publishers(&self, repository: &str) -> Result<Vec<PublisherRecord>, StoreError>;
+    /// Every trusted publisher (a short list: one per repository or package
+    /// that publishes from CI).
+    async fn all_publishers(&self) -> Result<Vec<PublisherRecord>, StoreError>;
     /// Records that the OIDC token `jti` from `issuer` was used. Returns
     /// false if it had been used before (a replay).
     async fn claim_jti(&self, issuer: &str, jti: &str, expires_at: i64)

@@ -930,8 +930,9 @@ impl MetaStore for SqlMetaStore {
         let claims = serde_json::to_string(&p.claims).expect("a string map");
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO trusted_publishers (id, repository, issuer, audience, claims, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO trusted_publishers
+             (id, repository, issuer, audience, claims, created_at, package)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&p.id)
         .bind(&p.repository)
@@ -939,9 +940,11 @@ impl MetaStore for SqlMetaStore {
         .bind(&p.audience)
         .bind(&claims)
         .bind(now())
+        .bind(&p.package)
         .execute(&mut *tx)
         .await?;
-        let detail = format!("{} aud={} {claims}", p.issuer, p.audience);
+        let package = p.package.as_deref().unwrap_or("*");
+        let detail = format!("{} aud={} package={package} {claims}", p.issuer, p.audience);
         audit(
             &mut tx,
             actor,
@@ -962,19 +965,14 @@ impl MetaStore for SqlMetaStore {
                 .bind(repository)
                 .fetch_all(&self.reader)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                let claims: String = r.try_get("claims")?;
-                Ok(PublisherRecord {
-                    id: r.try_get("id")?,
-                    repository: r.try_get("repository")?,
-                    issuer: r.try_get("issuer")?,
-                    audience: r.try_get("audience")?,
-                    claims: serde_json::from_str(&claims)
-                        .map_err(|e| StoreError::Corrupt(format!("publisher claims: {e}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(publisher_of_row).collect()
+    }
+
+    async fn all_publishers(&self) -> Result<Vec<PublisherRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM trusted_publishers ORDER BY repository, id")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(publisher_of_row).collect()
     }
 
     async fn claim_jti(
@@ -1048,4 +1046,17 @@ impl MetaStore for SqlMetaStore {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
+}
+
+fn publisher_of_row(r: &AnyRow) -> Result<PublisherRecord, StoreError> {
+    let claims: String = r.try_get("claims")?;
+    Ok(PublisherRecord {
+        id: r.try_get("id")?,
+        repository: r.try_get("repository")?,
+        package: r.try_get("package")?,
+        issuer: r.try_get("issuer")?,
+        audience: r.try_get("audience")?,
+        claims: serde_json::from_str(&claims)
+            .map_err(|e| StoreError::Corrupt(format!("publisher claims: {e}")))?,
+    })
 }

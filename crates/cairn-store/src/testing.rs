@@ -545,6 +545,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     let publisher = crate::PublisherRecord {
         id: "p1".into(),
         repository: "team/app".into(),
+        package: None,
         issuer: "https://issuer.example".into(),
         audience: "cairn".into(),
         claims: [("repository".to_string(), "org/app".to_string())]
@@ -552,7 +553,25 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
             .collect(),
     };
     meta.add_publisher(&publisher, &who).await.unwrap();
-    assert_eq!(meta.publishers("team/app").await.unwrap(), vec![publisher]);
+    let for_one = crate::PublisherRecord {
+        id: "p2".into(),
+        repository: "npm/default".into(),
+        package: Some("@acme/widget".into()),
+        ..publisher.clone()
+    };
+    meta.add_publisher(&for_one, &who).await.unwrap();
+    assert_eq!(
+        meta.publishers("team/app").await.unwrap(),
+        vec![publisher.clone()]
+    );
+    assert_eq!(
+        meta.publishers("npm/default").await.unwrap(),
+        vec![for_one.clone()]
+    );
+    assert_eq!(
+        meta.all_publishers().await.unwrap(),
+        vec![for_one, publisher.clone()]
+    );
     assert_eq!(meta.publishers("team/other").await.unwrap(), vec![]);
     assert!(meta
         .claim_jti("https://issuer.example", "j1", i64::MAX)

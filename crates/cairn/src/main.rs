@@ -151,12 +151,16 @@ enum GroupCommand {
 
 #[derive(Subcommand)]
 enum PublisherCommand {
-    /// Register a trusted publisher for a repository.
+    /// Register a trusted publisher for a repository (e.g. team/app, or
+    /// npm/default for a package repository).
     Add {
         #[command(flatten)]
         common: CommonArgs,
         #[arg(long)]
         repository: String,
+        /// Limit the publisher to one package of a package repository.
+        #[arg(long)]
+        package: Option<String>,
         /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com
         #[arg(long)]
         issuer: String,
@@ -536,6 +540,7 @@ async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<()> {
         PublisherCommand::Add {
             common,
             repository,
+            package,
             issuer,
             audience,
             claims,
@@ -548,25 +553,9 @@ async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<()> {
                 })
                 .collect::<Option<std::collections::BTreeMap<_, _>>>()
                 .ok_or_else(|| anyhow::anyhow!("a claim is NAME=VALUE"))?;
-            anyhow::ensure!(
-                !claims.is_empty(),
-                "give at least one --claim, or any token from the issuer could publish"
-            );
-            anyhow::ensure!(
-                issuer.starts_with("https://"),
-                "the issuer must be an https:// URL"
-            );
-            let record = cairn_store::PublisherRecord {
-                id: auth::generate_secret()
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric())
-                    .take(12)
-                    .collect(),
-                repository,
-                issuer: issuer.trim_end_matches('/').to_string(),
-                audience,
-                claims,
-            };
+            let record =
+                cairn_server::oidc::new_publisher(repository, package, issuer, audience, claims)
+                    .map_err(anyhow::Error::msg)?;
             open_meta(&common)
                 .await?
                 .add_publisher(&record, &cli_actor())
@@ -579,9 +568,10 @@ async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<()> {
         PublisherCommand::List { common, repository } => {
             for p in open_meta(&common).await?.publishers(&repository).await? {
                 println!(
-                    "{} {} aud={} {}",
+                    "{} {} package={} aud={} {}",
                     p.id,
                     p.issuer,
+                    p.package.as_deref().unwrap_or("*"),
                     p.audience,
                     serde_json::to_string(&p.claims)?
                 );

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod packages;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::Engine;

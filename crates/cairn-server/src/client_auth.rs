@@ -1,0 +1,532 @@
+//! The logins, token commands and trusted-publishing exchanges that the
+//! ecosystems' own clients perform: `npm login` and `npm token`, PyPI's
+//! `/_/oidc/audience` and `/_/oidc/mint-token`, npm's OIDC exchange and
+//! crates.io's trusted-publishing tokens. They are authentication, not
+//! artifacts, so they live here rather than in an adapter; their errors are
+//! rendered by the format's adapter so clients see their own error shape.
+//!
+//! Each `*_route` answers the requests it knows and hands any other back
+//! (`Err(request)`) for the adapter.
+
+use crate::auth::{create_api_token, AuthFailure};
+use crate::oidc::{self, ExchangeError};
+use crate::{authenticate_request, AppState};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_core::access::{Denied, Grant};
+use cairn_core::{Format, Principal};
+use cairn_packages::{split_repository, Adapter, PackageError};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+const NPM_LOGIN: &str = "-/user/org.couchdb.user:";
+const NPM_TOKENS: &str = "-/npm/v1/tokens";
+const NPM_EXCHANGE: &str = "-/npm/v1/oidc/token/exchange/package/";
+/// Small JSON bodies only: a login, a token request, an OIDC token.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// `/npm/<repo>/...`: login, tokens and the OIDC exchange.
+pub async fn npm_route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let path = req.uri().path().strip_prefix("/npm").unwrap_or_default();
+    let Ok((repo, rest)) = split_repository(path) else {
+        return Err(req);
+    };
+    let rest = rest.trim_start_matches('/').to_string();
+    let method = req.method().clone();
+    let render = |e: PackageError| state.npm.render(e);
+    let result = if let Some(user) = rest.strip_prefix(NPM_LOGIN) {
+        if method != Method::PUT {
+            return Err(req);
+        }
+        let user = decode(user);
+        npm_login(state, &repo, &user, req).await
+    } else if rest == NPM_TOKENS && method == Method::GET {
+        npm_token_list(state, req).await
+    } else if rest == NPM_TOKENS && method == Method::POST {
+        npm_token_create(state, &repo, req).await
+    } else if let (Some(key), true) = (
+        rest.strip_prefix("-/npm/v1/tokens/token/"),
+        method == Method::DELETE,
+    ) {
+        let key = decode(key);
+        npm_token_revoke(state, &key, req).await
+    } else if let (Some(name), true) = (rest.strip_prefix(NPM_EXCHANGE), method == Method::POST) {
+        let name = decode(name);
+        npm_exchange(state, Some(&repo), &name, req).await
+    } else {
+        return Err(req);
+    };
+    Ok(result.unwrap_or_else(render))
+}
+
+/// `POST /-/npm/v1/oidc/token/exchange/package/<name>`, where npm asks (at
+/// the registry host's root, whatever the registry's path).
+pub async fn npm_root_exchange(state: &AppState, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let name = decode(path.split_once(NPM_EXCHANGE).map(|(_, n)| n).unwrap_or(""));
+    npm_exchange(state, None, &name, req)
+        .await
+        .unwrap_or_else(|e| state.npm.render(e))
+}
+
+/// `/pypi/<repo>/_/oidc/audience` and `/pypi/<repo>/_/oidc/mint-token`.
+pub async fn pypi_route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let path = req.uri().path().strip_prefix("/pypi").unwrap_or_default();
+    let Ok((repo, rest)) = split_repository(path) else {
+        return Err(req);
+    };
+    match (req.method(), rest.trim_start_matches('/')) {
+        (&Method::GET, "_/oidc/audience") => {
+            Ok(pypi_audience(state, Some(&Format::Pypi.resource(&repo))).await)
+        }
+        (&Method::POST, "_/oidc/mint-token") => Ok(pypi_mint(state, Some(&repo), req).await),
+        _ => Err(req),
+    }
+}
+
+/// `GET /_/oidc/audience`: the audience PyPI's publishing clients request
+/// their OIDC token for (they ask at the host's root).
+pub async fn pypi_root_audience(state: &AppState) -> Response {
+    pypi_audience(state, None).await
+}
+
+/// `POST /_/oidc/mint-token`: PyPI's exchange, at the host's root.
+pub async fn pypi_root_mint(state: &AppState, req: Request) -> Response {
+    pypi_mint(state, None, req).await
+}
+
+/// `POST /cargo/<repo>/api/v1/trusted_publishing/tokens`: crates.io's exchange.
+pub async fn cargo_route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let path = req.uri().path().strip_prefix("/cargo").unwrap_or_default();
+    let Ok((repo, rest)) = split_repository(path) else {
+        return Err(req);
+    };
+    if req.method() != Method::POST || rest != "/api/v1/trusted_publishing/tokens" {
+        return Err(req);
+    }
+    let source = source_of_request(&req);
+    let exchanged = async {
+        let body = read_json(req).await?;
+        let jwt = body
+            .get("jwt")
+            .and_then(Value::as_str)
+            .ok_or_else(|| PackageError::bad("expected {\"jwt\": \"<OIDC token>\"}"))?;
+        let resource = Format::Cargo.resource(&repo);
+        let (token, _) = oidc::exchange(state, jwt, &resource, None, source)
+            .await
+            .map_err(exchange_error)?;
+        Ok(Json(json!({ "token": token })).into_response())
+    };
+    Ok(exchanged.await.unwrap_or_else(|e| state.cargo.render(e)))
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn source_of_request(req: &Request) -> Option<String> {
+    crate::source_in(req.extensions())
+}
+
+async fn read_json(req: Request) -> Result<Value, PackageError> {
+    let bytes = http_body_util::Limited::new(req.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| PackageError::bad(format!("reading the body: {e}")))?
+        .to_bytes();
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| PackageError::bad(format!("invalid JSON: {e}")))
+}
+
+/// A refused exchange, for the format's adapter to render.
+fn exchange_error(e: ExchangeError) -> PackageError {
+    let message = e.to_string();
+    match e.status() {
+        StatusCode::BAD_REQUEST | StatusCode::CONFLICT => PackageError::BadRequest(message),
+        StatusCode::UNAUTHORIZED => PackageError::Unauthenticated(message),
+        StatusCode::FORBIDDEN => PackageError::Denied {
+            denied: Denied::Forbidden,
+            message,
+        },
+        _ => PackageError::Internal(message),
+    }
+}
+
+/// The caller of a token command: authenticated, or refused in npm's shape.
+async fn npm_caller(
+    state: &AppState,
+    req: &axum::http::request::Parts,
+) -> Result<Principal, Response> {
+    let render = |why: AuthFailure| {
+        state
+            .npm
+            .render(PackageError::Unauthenticated(why.message().into()))
+    };
+    let source = crate::source_of(req);
+    let principal =
+        authenticate_request(state, &req.headers, source, req.uri.path(), render).await?;
+    match principal {
+        Principal::Anonymous => Err(state.npm.render(PackageError::Denied {
+            denied: Denied::NeedsCredential,
+            message: "log in first (npm login)".into(),
+        })),
+        p => Ok(p),
+    }
+}
+
+fn actor_of(principal: &Principal, source: Option<String>) -> cairn_store::Actor {
+    let credential = match principal {
+        Principal::Authenticated { credential, .. } => credential.clone(),
+        Principal::Anonymous => None,
+    };
+    cairn_store::Actor {
+        name: principal.name().to_string(),
+        credential,
+        source,
+    }
+}
+
+/// Checks `user`'s password as a Basic credential would be checked (the
+/// same rules, audit and slow-down for failures).
+async fn check_password(
+    state: &AppState,
+    user: &str,
+    password: &str,
+    source: Option<String>,
+    path: &str,
+) -> Result<Principal, Response> {
+    let mut headers = HeaderMap::new();
+    let basic = crate::auth::encode_basic(user, password);
+    let Ok(value) = basic.parse() else {
+        return Err(state.npm.render(PackageError::bad(
+            "the user name or password holds invalid characters",
+        )));
+    };
+    headers.insert(header::AUTHORIZATION, value);
+    let refused = |_| {
+        state.npm.render(PackageError::Unauthenticated(
+            "invalid user name or password".into(),
+        ))
+    };
+    match authenticate_request(state, &headers, source, path, refused).await? {
+        p @ Principal::Authenticated { .. } => Ok(p),
+        Principal::Anonymous => Err(state.npm.render(PackageError::Unauthenticated(
+            "invalid user name or password".into(),
+        ))),
+    }
+}
+
+/// The scopes of a token npm asks for on a repository.
+fn npm_scopes(repo: &str, readonly: bool) -> Vec<String> {
+    let actions = if readonly {
+        "read"
+    } else {
+        "read,publish,yank"
+    };
+    vec![format!("{}:{actions}", Format::Npm.resource(repo))]
+}
+
+/// `npm login` (the legacy CouchDB flow, also `npm adduser`): checks the
+/// user's password and answers with a new API token for this npm
+/// repository. Creating users this way is not offered; an administrator
+/// creates them.
+async fn npm_login(
+    state: &AppState,
+    repo: &str,
+    user: &str,
+    req: Request,
+) -> Result<Response, PackageError> {
+    let source = source_of_request(&req);
+    let path = req.uri().path().to_string();
+    let doc = read_json(req).await?;
+    let Some(password) = doc.get("password").and_then(Value::as_str) else {
+        return Err(PackageError::bad("a login needs a name and a password"));
+    };
+    let principal = match check_password(state, user, password, source.clone(), &path).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let actor = actor_of(&principal, source);
+    let scopes = npm_scopes(repo, false);
+    let (_, secret) = create_api_token(
+        &*state.meta,
+        principal.name(),
+        "npm login",
+        &scopes,
+        None,
+        &actor,
+    )
+    .await
+    .map_err(|e| PackageError::Internal(format!("{e:#}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "ok": true, "id": format!("org.couchdb.user:{user}"), "token": secret })),
+    )
+        .into_response())
+}
+
+/// `npm token list`: the caller's live tokens (their ids, never secrets).
+async fn npm_token_list(state: &AppState, req: Request) -> Result<Response, PackageError> {
+    let (parts, _) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let now = crate::auth::now() as i64;
+    let objects: Vec<Value> = state
+        .meta
+        .list_tokens(Some(principal.name()))
+        .await?
+        .into_iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
+        .map(|t| {
+            let readonly = t.scopes.iter().all(|s| s.ends_with(":read"));
+            json!({
+                "key": t.id,
+                "token": t.id,
+                "created": cairn_packages::rfc3339(t.created_at),
+                "updated": cairn_packages::rfc3339(t.created_at),
+                "readonly": readonly,
+                "cidr_whitelist": null,
+                "name": t.description,
+                "scopes": t.scopes,
+            })
+        })
+        .collect();
+    let total = objects.len();
+    Ok(Json(json!({ "objects": objects, "total": total, "urls": {} })).into_response())
+}
+
+/// `npm token create [--read-only]`: npm sends the user's password again.
+async fn npm_token_create(
+    state: &AppState,
+    repo: &str,
+    req: Request,
+) -> Result<Response, PackageError> {
+    let (parts, body) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let source = crate::source_of(&parts);
+    let path = parts.uri.path().to_string();
+    let doc = read_json(Request::from_parts(parts, body)).await?;
+    let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
+    if let Err(resp) =
+        check_password(state, principal.name(), password, source.clone(), &path).await
+    {
+        return Ok(resp);
+    }
+    if doc
+        .get("cidr_whitelist")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty())
+    {
+        return Err(PackageError::bad(
+            "cairn tokens are not limited by client address; create the token without --cidr",
+        ));
+    }
+    let readonly = doc.get("readonly").and_then(Value::as_bool) == Some(true)
+        || doc
+            .get("packages_and_scopes_permission")
+            .and_then(Value::as_str)
+            == Some("read-only");
+    // `--packages a,b` limits the token to those packages of this repository.
+    let packages: Vec<String> = doc
+        .get("packages")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let scopes = if packages.is_empty() {
+        npm_scopes(repo, readonly)
+    } else {
+        let actions = if readonly {
+            "read"
+        } else {
+            "read,publish,yank"
+        };
+        packages
+            .iter()
+            .map(|name| {
+                let key = cairn_core::package_key(Format::Npm, name)
+                    .map_err(|e| PackageError::bad(e.to_string()))?;
+                let resource = Format::Npm.package_resource(repo, &key);
+                Ok(format!(
+                    "{}:{actions}",
+                    Grant::exact(&resource, vec![]).pattern()
+                ))
+            })
+            .collect::<Result<Vec<_>, PackageError>>()?
+    };
+    let description = doc
+        .get("name")
+        .or_else(|| doc.get("description"))
+        .and_then(Value::as_str)
+        .unwrap_or("npm token create")
+        .to_string();
+    let ttl = doc
+        .get("expires")
+        .and_then(Value::as_u64)
+        .map(|days| days * 86_400);
+    let actor = actor_of(&principal, source);
+    let (record, secret) = create_api_token(
+        &*state.meta,
+        principal.name(),
+        &description,
+        &scopes,
+        ttl,
+        &actor,
+    )
+    .await
+    .map_err(|e| PackageError::bad(format!("{e:#}")))?;
+    Ok(Json(json!({
+        "token": secret,
+        "key": record.id,
+        "readonly": readonly,
+        "cidr_whitelist": [],
+        "created": cairn_packages::rfc3339(record.created_at),
+        "expires": record.expires_at.map(cairn_packages::rfc3339),
+    }))
+    .into_response())
+}
+
+/// `npm token revoke <id>`: only the caller's own tokens (or any, for an admin).
+async fn npm_token_revoke(
+    state: &AppState,
+    key: &str,
+    req: Request,
+) -> Result<Response, PackageError> {
+    let (parts, _) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let owned = state
+        .meta
+        .list_tokens(Some(principal.name()))
+        .await?
+        .iter()
+        .any(|t| t.id == key);
+    if !owned {
+        return Err(PackageError::not_found(format!("no token {key} of yours")));
+    }
+    let actor = actor_of(&principal, crate::source_of(&parts));
+    if state
+        .meta
+        .revoke_token(key, crate::auth::now() as i64, &actor)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(PackageError::not_found(format!(
+            "token {key} is already revoked"
+        )))
+    }
+}
+
+/// npm's trusted publishing: the OIDC token comes as the bearer credential;
+/// the answer is a publish token for exactly that package.
+async fn npm_exchange(
+    state: &AppState,
+    repo: Option<&str>,
+    name: &str,
+    req: Request,
+) -> Result<Response, PackageError> {
+    let source = source_of_request(&req);
+    let jwt = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string())
+        .ok_or_else(|| {
+            PackageError::Unauthenticated("send the OIDC token as a Bearer credential".into())
+        })?;
+    let key =
+        cairn_core::package_key(Format::Npm, name).map_err(|e| PackageError::bad(e.to_string()))?;
+    let exchanged = match repo {
+        Some(repo) => {
+            let resource = Format::Npm.resource(repo);
+            oidc::exchange(state, &jwt, &resource, Some(&key), source).await
+        }
+        None => oidc::exchange_at_root(state, &jwt, Format::Npm, Some(&key), source).await,
+    };
+    let (token, _) = exchanged.map_err(exchange_error)?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))).into_response())
+}
+
+/// The audience to request: the one all publishers of the repository (or,
+/// at the root, of every PyPI repository) agree on, else the service name.
+async fn pypi_audience(state: &AppState, resource: Option<&str>) -> Response {
+    let publishers = match state.meta.all_publishers().await {
+        Ok(p) => p,
+        Err(e) => return state.pypi.render(PackageError::Internal(e.to_string())),
+    };
+    let mut audiences: Vec<String> = publishers
+        .into_iter()
+        .filter(|p| match resource {
+            Some(r) => p.repository == r,
+            None => Format::of_resource(&p.repository).is_some_and(|(f, _)| f == Format::Pypi),
+        })
+        .map(|p| p.audience)
+        .collect();
+    audiences.sort();
+    audiences.dedup();
+    let audience = match audiences.as_slice() {
+        [one] => one.clone(),
+        _ => state.auth.service().to_string(),
+    };
+    Json(json!({ "audience": audience })).into_response()
+}
+
+/// PyPI's exchange: `{"token": <OIDC token>}` → `{"success", "token",
+/// "expires"}`; refusals in PyPI's JSON shape (`message`, `errors`).
+async fn pypi_mint(state: &AppState, repo: Option<&str>, req: Request) -> Response {
+    let source = source_of_request(&req);
+    let failed = |status: StatusCode, code: &str, description: String| {
+        (
+            status,
+            Json(json!({
+                "message": "Token request failed",
+                "errors": [{ "code": code, "description": description }],
+            })),
+        )
+            .into_response()
+    };
+    let body = match read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return failed(StatusCode::BAD_REQUEST, "invalid-payload", e.to_string()),
+    };
+    let Some(jwt) = body.get("token").and_then(Value::as_str) else {
+        return failed(
+            StatusCode::BAD_REQUEST,
+            "invalid-payload",
+            "expected {\"token\": \"<OIDC token>\"}".into(),
+        );
+    };
+    let exchanged = match repo {
+        Some(repo) => oidc::exchange(state, jwt, &Format::Pypi.resource(repo), None, source).await,
+        None => oidc::exchange_at_root(state, jwt, Format::Pypi, None, source).await,
+    };
+    match exchanged {
+        Ok((token, ttl)) => Json(json!({
+            "success": true,
+            "token": token,
+            "expires": crate::auth::now() + ttl,
+        }))
+        .into_response(),
+        Err(e) => failed(e.status(), "invalid-token", e.to_string()),
+    }
+}

@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cairn_core::access::{authorize, Denied};
+use cairn_core::access::Denied;
 use cairn_core::lifecycle::{LifecycleError, Transition};
 use cairn_core::{package_key, Action, Format, Principal, VersionState};
 use cairn_packages::{
@@ -109,12 +109,9 @@ impl CargoApi {
     /// cargo must send its token for reads too.
     fn config(&self, req: &PkgRequest, repo: &str) -> Response {
         let base = format!("{}/cargo/{repo}", req.base_url);
-        let anonymous = authorize(
-            &self.packages.config.access,
-            &Principal::Anonymous,
-            &CARGO.resource(repo),
-            Action::Read,
-        );
+        let anonymous =
+            self.packages
+                .decide(&Principal::Anonymous, CARGO, repo, None, Action::Read);
         Json(json!({
             "dl": format!("{base}/api/v1/crates"),
             "api": base,
@@ -173,13 +170,10 @@ impl CargoApi {
             || self
                 .packages
                 .limited_to_package(principal, CARGO, repo, key, Action::Publish)
-            || authorize(
-                &self.packages.config.access,
-                principal,
-                &CARGO.resource(repo),
-                Action::Admin,
-            )
-            .is_ok()
+            || self
+                .packages
+                .decide(principal, CARGO, repo, None, Action::Admin)
+                .is_ok()
         {
             return Ok(());
         }

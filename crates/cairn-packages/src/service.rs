@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
-use cairn_core::access::{authorize, authorize_any, AccessPolicy, Denied};
+use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
 use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore};
@@ -136,10 +136,32 @@ impl Packages {
         }
     }
 
-    /// The one access check of every language adapter: `action` on the
-    /// repository's resource (`FORMAT/REPOSITORY`) or, when the package is
-    /// known (its normalised key), on that package's resource
-    /// (`FORMAT/REPOSITORY/KEY`). Refused writes by a known caller are audited.
+    /// The one access decision for packages: `action` on the repository's
+    /// resource (`FORMAT/REPOSITORY`) or, when the package is known (its
+    /// normalised key), on that package's resource (`FORMAT/REPOSITORY/KEY`);
+    /// a grant on either allows it. Package clients have no flow to ask for
+    /// a wider token (OCI's `insufficient_scope`), so a credential without
+    /// the right is refused for good.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        format: Format,
+        repository: &str,
+        package: Option<&str>,
+        action: Action,
+    ) -> Result<(), Denied> {
+        let on_repository = format.resource(repository);
+        let on_package = package.map(|key| format.package_resource(repository, key));
+        let mut resources = vec![on_repository.as_str()];
+        resources.extend(on_package.as_deref());
+        match authorize_any(&self.config.access, principal, &resources, action) {
+            Err(Denied::InsufficientScope) => Err(Denied::Forbidden),
+            decision => decision,
+        }
+    }
+
+    /// The one access check of every language adapter: [`Packages::decide`],
+    /// with refused writes by a known caller audited and the refusal worded.
     pub async fn check(
         &self,
         req: &PkgRequest,
@@ -149,25 +171,13 @@ impl Packages {
         action: Action,
     ) -> PackageResult<()> {
         let principal = &req.auth.principal;
+        let Err(denied) = self.decide(principal, format, repository, package, action) else {
+            return Ok(());
+        };
         let on_repository = format.resource(repository);
         let resource = match package {
             Some(key) => format.package_resource(repository, key),
             None => on_repository.clone(),
-        };
-        let decision = authorize_any(
-            &self.config.access,
-            principal,
-            &[&on_repository, &resource],
-            action,
-        );
-        let Err(denied) = decision else {
-            return Ok(());
-        };
-        // Package clients have no flow to ask for a wider token (OCI's
-        // `insufficient_scope`): a credential without the right is final.
-        let denied = match denied {
-            Denied::InsufficientScope => Denied::Forbidden,
-            other => other,
         };
         if action != Action::Read && *principal != Principal::Anonymous {
             let entry = AuditRecord::by(
@@ -202,10 +212,11 @@ impl Packages {
         key: &str,
         action: Action,
     ) -> bool {
-        let access = &self.config.access;
-        let on_package = format.package_resource(repository, key);
-        authorize(access, principal, &on_package, action).is_ok()
-            && authorize(access, principal, &format.resource(repository), action).is_err()
+        self.decide(principal, format, repository, Some(key), action)
+            .is_ok()
+            && self
+                .decide(principal, format, repository, None, action)
+                .is_err()
     }
 
     /// Refuses early, before an upload's body is read, a caller who could

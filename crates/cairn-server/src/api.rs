@@ -471,16 +471,30 @@ async fn change_version(
     if body.force && transition != cairn_core::Transition::Unpublish {
         return Err(bad("force applies only to unpublish".into()));
     }
-    let resource = format.resource(&repository);
     let needed = if body.force {
         Action::Admin
     } else {
         Action::Yank
     };
-    if authorize(&state.packages.config.access, &principal, &resource, needed).is_err() {
+    let decision = state
+        .packages
+        .decide(&principal, format, &repository, Some(&key), needed);
+    if let Err(denied) = decision {
+        let entry = cairn_store::AuditRecord::by(
+            &actor,
+            &format!("{format}.{needed}"),
+            Some(&format.resource(&repository)),
+            Some(&format!("{key}@{version}")),
+            &format!("denied: {denied:?}"),
+        );
+        state.meta.append_audit(&entry).await?;
         return Err(ApiError::Status(
             StatusCode::FORBIDDEN,
-            format!("{} may not {needed} {resource}", principal.name()),
+            format!(
+                "{} may not {needed} {}",
+                principal.name(),
+                format.package_resource(&repository, &key)
+            ),
         ));
     }
     let policy = state.packages.policy(format, &repository);

@@ -386,20 +386,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
         base64::engine::general_purpose::STANDARD.encode(format!("__token__:{minted}"))
     );
     let upload = |name: &str| {
-        let filename = format!("{}-1.0.tar.gz", name.replace('-', "_"));
-        let (ct, body) = twine_form(
-            &[
-                (":action", "file_upload"),
-                ("name", name),
-                ("version", "1.0"),
-                ("metadata_version", "2.1"),
-            ],
-            &filename,
-            &tar_gz(&[(
-                &format!("{}-1.0/PKG-INFO", name.replace('-', "_")),
-                format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n").as_bytes(),
-            )]),
-        );
+        let (ct, body) = pypi_sdist_form(name, "1.0");
         let t = &t;
         let auth = pypi_basic.clone();
         async move {
@@ -427,12 +414,8 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
 
     // Cargo: crates.io's exchange; cargo sends the token as the whole
     // Authorization header. A crate with owners accepts its own publisher.
-    let meta = |name: &str, vers: &str| {
-        json!({"name": name, "vers": vers, "deps": [], "features": {}, "authors": [],
-               "description": null, "license": "MIT", "links": null})
-    };
     let cargo_publish = |name: &'static str, vers: &'static str, auth: String| {
-        let body = cargo_body(meta(name, vers), &krate(name, vers, name));
+        let body = cargo_publish_body(name, vers);
         let t = &t;
         async move {
             t.send(

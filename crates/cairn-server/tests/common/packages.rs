@@ -104,3 +104,26 @@ pub fn krate(name: &str, version: &str, toml_name: &str) -> Vec<u8> {
         (&format!("{name}-{version}/src/lib.rs"), b""),
     ])
 }
+
+/// twine's upload form for a minimal sdist of `name` `version`.
+pub fn pypi_sdist_form(name: &str, version: &str) -> (String, Vec<u8>) {
+    let stem = format!("{}-{version}", name.replace('-', "_"));
+    let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    twine_form(
+        &[
+            (":action", "file_upload"),
+            ("name", name),
+            ("version", version),
+            ("metadata_version", "2.1"),
+        ],
+        &format!("{stem}.tar.gz"),
+        &tar_gz(&[(&format!("{stem}/PKG-INFO"), pkg_info.as_bytes())]),
+    )
+}
+
+/// The body `cargo publish` sends for a minimal crate `name` `vers`.
+pub fn cargo_publish_body(name: &str, vers: &str) -> Vec<u8> {
+    let meta = json!({"name": name, "vers": vers, "deps": [], "features": {}, "authors": [],
+                      "description": null, "license": "MIT", "links": null});
+    cargo_body(meta, &krate(name, vers, name))
+}

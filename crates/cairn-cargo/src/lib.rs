@@ -14,15 +14,16 @@ pub mod publish;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::{LifecycleError, Transition};
 use cairn_core::{package_key, Action, Format, Principal, VersionState};
 use cairn_packages::{
-    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest, Rendered,
 };
+use cairn_store::PackageRecord;
 use endpoint::{Endpoint, ParseError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -124,41 +125,38 @@ impl CargoApi {
     async fn index_file(&self, req: &PkgRequest, repo: &str, name: &str) -> PackageResult {
         let missing = || PackageError::not_found(format!("crate {name} not found"));
         let key = key(name).map_err(|_| missing())?;
-        let pkg = self
+        let render = |pkg: &PackageRecord| {
+            // The index path names the crate as published (any case), not
+            // another spelling that normalises the same.
+            if !pkg.name.eq_ignore_ascii_case(name) {
+                return Err(missing());
+            }
+            let mut body = String::new();
+            for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
+                let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
+                let mut entry = doc.get("index").cloned().unwrap_or_else(|| json!({}));
+                entry["yanked"] = json!(v.state == VersionState::Yanked);
+                body.push_str(&entry.to_string());
+                body.push('\n');
+            }
+            if body.is_empty() {
+                return Err(missing());
+            }
+            let etag = format!(
+                "\"{}\"",
+                &cairn_core::Digest::sha256_of(body.as_bytes()).hex()[..32]
+            );
+            Ok(Rendered::new("text/plain", Some(etag), body))
+        };
+        let spelling = name.to_ascii_lowercase();
+        match self
             .packages
-            .meta
-            .package(CARGO, repo, &key)
+            .rendered(CARGO, repo, &key, &spelling, render)
             .await?
-            .ok_or_else(missing)?;
-        if !pkg.name.eq_ignore_ascii_case(name) {
-            return Err(missing());
+        {
+            Some(rendered) => Ok(rendered.respond(req)),
+            None => Err(missing()),
         }
-        let mut body = String::new();
-        for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
-            let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
-            let mut entry = doc.get("index").cloned().unwrap_or_else(|| json!({}));
-            entry["yanked"] = json!(v.state == VersionState::Yanked);
-            body.push_str(&entry.to_string());
-            body.push('\n');
-        }
-        if body.is_empty() {
-            return Err(missing());
-        }
-        let etag = format!(
-            "\"{}\"",
-            &cairn_core::Digest::sha256_of(body.as_bytes()).hex()[..32]
-        );
-        if req.header(header::IF_NONE_MATCH) == Some(etag.as_str()) {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-        }
-        Ok((
-            [
-                (header::CONTENT_TYPE, "text/plain".to_string()),
-                (header::ETAG, etag),
-            ],
-            body,
-        )
-            .into_response())
     }
 
     /// Only an owner (or an administrator of the repository) may publish

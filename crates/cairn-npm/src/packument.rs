@@ -3,11 +3,10 @@
 //! provenance attestations.
 
 use crate::{key, NpmApi, NPM};
-use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use cairn_core::VersionState;
-use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest};
+use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest, Rendered};
 use cairn_store::{PackageRecord, VersionRecord};
 use serde_json::{json, Map, Value};
 
@@ -116,26 +115,50 @@ impl NpmApi {
         repo: &str,
         name: &str,
     ) -> PackageResult {
-        let pkg = self.live_package(repo, name).await?;
+        let key = key(name)?;
         let abbreviated = req.accepts(ABBREVIATED);
+        let variant = format!("{}\n{abbreviated}", req.base_url);
+        let render = |pkg: &PackageRecord| self.render_packument(req, repo, pkg, abbreviated);
+        match self
+            .packages
+            .rendered(NPM, repo, &key, &variant, render)
+            .await?
+        {
+            Some(rendered) => Ok(rendered.respond(req)),
+            None => Err(PackageError::not_found(format!("package {name} not found"))),
+        }
+    }
+
+    /// The packument (full, or abbreviated for installs) of a package.
+    fn render_packument(
+        &self,
+        req: &PkgRequest,
+        repo: &str,
+        pkg: &PackageRecord,
+        abbreviated: bool,
+    ) -> PackageResult<Rendered> {
         let live: Vec<&VersionRecord> = semver_sorted(&pkg.versions)
             .into_iter()
             .filter(|v| v.state.serves_bytes())
             .collect();
+        if live.is_empty() {
+            return Err(PackageError::not_found(format!(
+                "package {} not found",
+                pkg.name
+            )));
+        }
         let modified = pkg
             .versions
             .iter()
             .map(|v| v.changed_at)
             .max()
             .unwrap_or(pkg.created_at);
-        let rev = format!("{}-{:x}", pkg.versions.len(), modified);
+        // The revision moves with every change, dist-tags included.
+        let rev = format!("{}-{:x}", pkg.revision, modified);
         let etag = format!("W/\"{rev}{}\"", if abbreviated { "-a" } else { "" });
-        if req.header(header::IF_NONE_MATCH) == Some(etag.as_str()) {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-        }
         let mut versions = Map::new();
         for v in &live {
-            let mut doc = self.render_version(req, repo, &pkg, v);
+            let mut doc = self.render_version(req, repo, pkg, v);
             if abbreviated {
                 let full = doc.as_object().cloned().unwrap_or_default();
                 doc = Value::Object(
@@ -184,14 +207,7 @@ impl NpmApi {
         } else {
             "application/json"
         };
-        Ok((
-            [
-                (header::CONTENT_TYPE, content_type.to_string()),
-                (header::ETAG, etag),
-            ],
-            body.to_string(),
-        )
-            .into_response())
+        Ok(Rendered::new(content_type, Some(etag), body.to_string()))
     }
 
     /// `GET /<name>/<version or dist-tag>`.

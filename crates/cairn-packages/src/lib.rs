@@ -10,10 +10,12 @@
 
 pub mod archive;
 mod error;
+mod rendered;
 mod request;
 mod service;
 
 pub use error::{PackageError, PackageResult};
+pub use rendered::Rendered;
 pub use request::PkgRequest;
 pub use service::{Digests, Packages, PackagesConfig, RepositoryPolicy, StoredFile};
 

@@ -2,7 +2,8 @@
 //! check, the repository's lifecycle policy, bounded body reads, storing a
 //! file as a verified content-addressed blob, and serving one back.
 
-use crate::{PackageError, PackageResult, PkgRequest};
+use crate::rendered::RenderCache;
+use crate::{PackageError, PackageResult, PkgRequest, Rendered};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
-use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore};
+use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore, PackageRecord};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
 use http_body_util::BodyExt;
@@ -125,6 +126,7 @@ pub struct Packages {
     pub blobs: Arc<Blobs>,
     pub meta: Arc<dyn MetaStore>,
     pub config: PackagesConfig,
+    rendered: RenderCache,
 }
 
 impl Packages {
@@ -133,7 +135,37 @@ impl Packages {
             blobs,
             meta,
             config,
+            rendered: RenderCache::default(),
         }
+    }
+
+    /// A package's metadata document as `render` makes it from the package
+    /// (`variant` names everything else the bytes depend on, such as the
+    /// base URL and the representation), reused while the package's
+    /// revision is unchanged. `None` when there is no such package.
+    pub async fn rendered(
+        &self,
+        format: Format,
+        repository: &str,
+        key: &str,
+        variant: &str,
+        render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
+    ) -> PackageResult<Option<Rendered>> {
+        let Some(revision) = self.meta.package_revision(format, repository, key).await? else {
+            return Ok(None);
+        };
+        let cache_key = format!("{format}\0{repository}\0{key}\0{variant}");
+        if let Some(hit) = self.rendered.get(&cache_key, revision) {
+            return Ok(Some(hit));
+        }
+        let Some(pkg) = self.meta.package(format, repository, key).await? else {
+            return Ok(None);
+        };
+        let rendered = render(&pkg)?;
+        // Filed under the revision read with the package, so a document
+        // rendered while a change landed is never served as the newer one.
+        self.rendered.put(cache_key, pkg.revision, rendered.clone());
+        Ok(Some(rendered))
     }
 
     /// The one access decision for packages: `action` on the repository's

@@ -6,7 +6,8 @@ use crate::{key, PypiApi, PYPI};
 use axum::http::header;
 use axum::response::IntoResponse;
 use cairn_core::{Digest, VersionState};
-use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest};
+use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest, Rendered};
+use cairn_store::PackageRecord;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -21,22 +22,24 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn negotiated(req: &PkgRequest, json_body: Value, html_body: String) -> axum::response::Response {
-    let (content_type, body) = if req.accepts(JSON) {
-        (JSON, json_body.to_string())
+/// The representation a request asks for (PEP 691 content negotiation).
+fn representation(req: &PkgRequest) -> &'static str {
+    if req.accepts(JSON) {
+        JSON
     } else if req.accepts(HTML) {
-        (HTML, html_body)
+        HTML
     } else {
-        ("text/html; charset=utf-8", html_body)
+        "text/html; charset=utf-8"
+    }
+}
+
+fn negotiated(content_type: &'static str, json_body: Value, html_body: String) -> Rendered {
+    let body = if content_type == JSON {
+        json_body.to_string()
+    } else {
+        html_body
     };
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::VARY, "Accept"),
-        ],
-        body,
-    )
-        .into_response()
+    Rendered::new(content_type, None, body).with_header(header::VARY, "Accept")
 }
 
 impl PypiApi {
@@ -55,11 +58,8 @@ impl PypiApi {
         }
         html.push_str("</body></html>\n");
         let projects: Vec<Value> = keys.iter().map(|k| json!({ "name": k })).collect();
-        Ok(negotiated(
-            req,
-            json!({ "meta": {"api-version": "1.1"}, "projects": projects }),
-            html,
-        ))
+        let body = json!({ "meta": {"api-version": "1.1"}, "projects": projects });
+        Ok(negotiated(representation(req), body, html).respond(req))
     }
 
     /// `GET /simple/<project>/`, under any spelling that normalises the same.
@@ -70,9 +70,29 @@ impl PypiApi {
         project: &str,
     ) -> PackageResult {
         let key = key(project)?;
-        let Some(pkg) = self.packages.meta.package(PYPI, repo, &key).await? else {
-            return Err(PackageError::not_found(format!("no project {project}")));
-        };
+        let content_type = representation(req);
+        let variant = format!("{}\n{content_type}", req.base_url);
+        let render =
+            |pkg: &PackageRecord| Ok(self.render_project(req, repo, &key, pkg, content_type));
+        match self
+            .packages
+            .rendered(PYPI, repo, &key, &variant, render)
+            .await?
+        {
+            Some(rendered) => Ok(rendered.respond(req)),
+            None => Err(PackageError::not_found(format!("no project {project}"))),
+        }
+    }
+
+    /// A project's simple page, as JSON or HTML.
+    fn render_project(
+        &self,
+        req: &PkgRequest,
+        repo: &str,
+        key: &str,
+        pkg: &PackageRecord,
+        content_type: &'static str,
+    ) -> Rendered {
         let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
         let mut files = Vec::new();
         let mut versions = Vec::new();
@@ -133,7 +153,7 @@ impl PypiApi {
             "files": files,
             "versions": versions,
         });
-        Ok(negotiated(req, body, html))
+        negotiated(content_type, body, html)
     }
 
     /// `GET /files/<project>/<wheel>.metadata`: the METADATA extracted at upload.

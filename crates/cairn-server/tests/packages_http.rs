@@ -503,3 +503,72 @@ async fn cargo_refusals_in_cargo_shape() {
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert_eq!(String::from_utf8_lossy(&idx.body).lines().count(), 1);
 }
+
+/// Rendered metadata is reused only while the package is unchanged: every
+/// change (a dist-tag, a deprecation, a new version) is seen by the next
+/// GET, with a new ETag, and the old ETag no longer answers 304.
+#[tokio::test]
+async fn metadata_is_never_served_stale() {
+    let t = TestApp::new().await;
+    let admin = t.basic();
+    let tgz = npm_tarball("fresh", "1.0.0");
+    let r = npm_publish(
+        &t,
+        &admin,
+        npm_publish_doc("fresh", "1.0.0", &tgz, json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let get = |etag: Option<String>| {
+        let t = &t;
+        async move {
+            let headers: Vec<(&str, &str)> = etag
+                .as_deref()
+                .map(|e| vec![("if-none-match", e)])
+                .unwrap_or_default();
+            t.send(Method::GET, "/npm/main/fresh", None, &headers, vec![])
+                .await
+        }
+    };
+    let first = get(None).await;
+    let etag = first.header("etag").unwrap().to_string();
+    assert_eq!(
+        get(Some(etag.clone())).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        get(None).await.body,
+        first.body,
+        "an unchanged package renders the same"
+    );
+
+    let r = t
+        .send(
+            Method::PUT,
+            "/npm/main/-/package/fresh/dist-tags/beta",
+            Some(&admin),
+            &[("content-type", "application/json")],
+            b"\"1.0.0\"".to_vec(),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.status);
+    let after_tag = get(Some(etag.clone())).await;
+    assert_eq!(
+        after_tag.status,
+        StatusCode::OK,
+        "the old ETag must not match"
+    );
+    assert_eq!(after_tag.json()["dist-tags"]["beta"], "1.0.0");
+
+    let tgz = npm_tarball("fresh", "1.1.0");
+    let r = npm_publish(
+        &t,
+        &admin,
+        npm_publish_doc("fresh", "1.1.0", &tgz, json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after_publish = get(None).await.json();
+    assert!(after_publish["versions"]["1.1.0"].is_object());
+    assert_ne!(after_publish["dist-tags"], after_tag.json()["dist-tags"]);
+}

@@ -49,6 +49,9 @@ pub struct PackageRecord {
     /// The name as first published.
     pub name: String,
     pub created_at: i64,
+    /// Changes with every change to the package (see
+    /// [`PackageStore::package_revision`]).
+    pub revision: i64,
     pub versions: Vec<VersionRecord>,
     /// Dist-tags (npm): tag → version.
     pub tags: BTreeMap<String, String>,
@@ -111,6 +114,16 @@ pub trait PackageStore: Send + Sync + 'static {
         repository: &str,
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError>;
+
+    /// The package's current revision (`None` if there is no such package):
+    /// one lookup that tells whether a [`PackageRecord`] read earlier, and
+    /// anything rendered from it, is still current.
+    async fn package_revision(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<i64>, StoreError>;
 
     /// One file of a package, with the state of its version.
     async fn package_file(

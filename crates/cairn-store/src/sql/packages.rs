@@ -183,6 +183,25 @@ async fn write_version(
     Ok(())
 }
 
+/// Marks a package changed, in the transaction of the change.
+async fn bump_revision(
+    tx: &mut AnyConnection,
+    format: Format,
+    repository: &str,
+    package: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE packages SET revision = revision + 1
+         WHERE format = $1 AND repository = $2 AND package = $3",
+    )
+    .bind(format.as_str())
+    .bind(repository)
+    .bind(package)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn upsert_tag(
     tx: &mut AnyConnection,
     format: Format,
@@ -261,6 +280,7 @@ impl PackageStore for SqlMetaStore {
         let mut tx = self.writer.begin().await?;
         match write_version(&mut tx, new, mode).await {
             Ok(()) => {
+                bump_revision(&mut tx, new.format, &new.repository, &new.package).await?;
                 let files: Vec<&str> = new.files.iter().map(|f| f.filename.as_str()).collect();
                 let detail = format!("files: {}", files.join(", "));
                 audit(
@@ -293,7 +313,7 @@ impl PackageStore for SqlMetaStore {
     ) -> Result<Option<PackageRecord>, StoreError> {
         let fmt = format.as_str();
         let Some(head) = sqlx::query(
-            "SELECT name, created_at FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
+            "SELECT name, created_at, revision FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
         )
         .bind(fmt)
         .bind(repository)
@@ -353,9 +373,26 @@ impl PackageStore for SqlMetaStore {
             package: package.to_string(),
             name: head.try_get("name")?,
             created_at: head.try_get("created_at")?,
+            revision: head.try_get("revision")?,
             versions,
             tags,
         }))
+    }
+
+    async fn package_revision(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT revision FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(package)
+        .fetch_optional(&self.reader)
+        .await?)
     }
 
     async fn package_file(
@@ -477,6 +514,7 @@ impl PackageStore for SqlMetaStore {
         if admin_override {
             detail.push_str(" (admin override)");
         }
+        bump_revision(&mut tx, format, repository, package).await?;
         audit(
             &mut tx,
             actor,
@@ -542,6 +580,7 @@ impl PackageStore for SqlMetaStore {
         };
         if changed {
             let artifact = format!("{package}:{tag} -> {}", version.unwrap_or("(removed)"));
+            bump_revision(&mut tx, format, repository, package).await?;
             audit(
                 &mut tx,
                 actor,

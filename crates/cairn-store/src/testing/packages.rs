@@ -57,6 +57,20 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         pkg.version("1.0.0").unwrap().files[0].filename,
         "lib-1.0.0.tgz"
     );
+    // The revision: one lookup, the same as the record's, moved by each change.
+    assert_eq!(
+        meta.package_revision(npm, "main", "lib").await.unwrap(),
+        Some(pkg.revision)
+    );
+    assert!(
+        pkg.revision >= 2,
+        "two publishes, revision {}",
+        pkg.revision
+    );
+    assert_eq!(
+        meta.package_revision(npm, "main", "nope").await.unwrap(),
+        None
+    );
     assert!(meta.package(npm, "other", "lib").await.unwrap().is_none());
     assert!(meta
         .package(Format::Cargo, "main", "lib")
@@ -102,12 +116,25 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
             .unwrap(),
         VersionState::Deprecated
     );
+    let revision_before = after.revision;
     let pkg = meta.package(npm, "main", "lib").await.unwrap().unwrap();
     let v = pkg.version("1.0.0").unwrap();
     assert_eq!(
         (v.state, v.message.as_deref()),
         (VersionState::Deprecated, Some("use 1.1"))
     );
+    assert!(
+        pkg.revision > revision_before,
+        "a deprecation moves the revision"
+    );
+    meta.set_dist_tag(npm, "main", "lib", "beta", Some("1.0.0"), who)
+        .await
+        .unwrap();
+    let tagged = meta.package_revision(npm, "main", "lib").await.unwrap();
+    assert!(tagged > Some(pkg.revision), "a dist-tag moves the revision");
+    meta.set_dist_tag(npm, "main", "lib", "beta", None, who)
+        .await
+        .unwrap();
     meta.change_version(
         npm,
         "main",
@@ -365,6 +392,6 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert_eq!(count("version.unpublish", true), 2);
     assert_eq!(count("version.unpublish", false), 2);
     assert_eq!(count("version.deprecate", true), 1);
-    assert_eq!(count("package.dist_tag", true), 2);
+    assert_eq!(count("package.dist_tag", true), 4);
     assert!(log.iter().all(|e| e.actor == who.name));
 }

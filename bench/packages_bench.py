@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""cairn vs Verdaccio (npm) and vs pypiserver (PyPI), side by side in one run
+(see bench/packages.sh).
+
+npm: the same package with 9 versions (1 MiB of incompressible data in each
+tarball) is published to both; wrk measures abbreviated-packument GET req/s
+(what `npm install` asks for), full-packument GET req/s and tarball GET MiB/s.
+PyPI: the same 9 wheels are uploaded to cairn and dropped into pypiserver's
+directory; wrk measures simple-page GET req/s (HTML, and PEP 691 JSON where
+the peer offers it) and wheel download MiB/s. Each figure is printed for both
+servers with the ratio cairn/peer.
+"""
+
+import base64
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+import zipfile
+
+CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
+WORK = tempfile.mkdtemp(prefix="cairn-pkg-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+DURATION = os.environ.get("BENCH_SECONDS", "10")
+VERSIONS = [f"1.0.{i}" for i in range(9)]
+MiB = 1024 * 1024
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, path, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", path)
+            if c.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def request(port, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    if r.status >= 300:
+        raise SystemExit(f"{method} {path} on {port}: {r.status} {data[:300]!r}")
+    return r, data
+
+
+def wrk(url, headers=()):
+    args = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency"]
+    for h in headers:
+        args += ["-H", h]
+    out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]B)", out)
+    per = {"KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}")
+    return rps, float(m.group(1)) * per
+
+
+def npm_tarball(name, version):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
+        for path, data in {"package/package.json": json.dumps({"name": name, "version": version}).encode(),
+                           "package/blob.bin": os.urandom(MiB)}.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def npm_doc(name, version, tgz):
+    return json.dumps({
+        "_id": name, "name": name, "dist-tags": {"latest": version},
+        "versions": {version: {"name": name, "version": version, "description": "bench",
+                               "dependencies": {"left-pad": "^1.0.0"},
+                               "dist": {"shasum": hashlib.sha1(tgz).hexdigest(),
+                                        "tarball": f"http://x/{name}/-/{name}-{version}.tgz"}}},
+        "_attachments": {f"{name}-{version}.tgz": {"content_type": "application/octet-stream",
+                                                    "data": base64.b64encode(tgz).decode(), "length": len(tgz)}},
+    }).encode()
+
+
+def wheel(name, version):
+    mod = name.replace("-", "_")
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{mod}/__init__.py", b"")
+        z.writestr(f"{mod}/blob.bin", os.urandom(MiB))
+        z.writestr(f"{mod}-{version}.dist-info/METADATA", meta)
+        z.writestr(f"{mod}-{version}.dist-info/WHEEL", b"Wheel-Version: 1.0\nTag: py3-none-any\n")
+        z.writestr(f"{mod}-{version}.dist-info/RECORD", b"")
+    return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()
+
+
+def multipart(fields, filename, content):
+    boundary = uuid.uuid4().hex
+    out = b""
+    for k, v in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", out
+
+
+def start_cairn():
+    port = free_port()
+    proc = subprocess.Popen([CAIRN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(WORK, "cairn")],
+                            stdout=subprocess.PIPE, stderr=open(os.path.join(WORK, "cairn.log"), "w"), text=True,
+                            env={**os.environ, "CAIRN_LOG": "warn"})
+    wait_ready(port, "/healthz")
+    secret = next(line.split()[-1] for line in proc.stdout if "password:" in line)
+    return proc, port, "Basic " + base64.b64encode(f"admin:{secret}".encode()).decode()
+
+
+def start_verdaccio():
+    port = free_port()
+    d = os.path.join(WORK, "verdaccio")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yaml"), "w") as f:
+        f.write(f"""storage: {d}/storage
+auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
+uplinks: {{}}
+packages:
+  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
+listen: 127.0.0.1:{port}
+log: {{type: stdout, format: pretty, level: error}}
+""")
+    proc = subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")], stdout=open(os.path.join(d, "log"), "w"),
+                            stderr=subprocess.STDOUT)
+    wait_ready(port, "/-/ping")
+    _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
+                      json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
+                      {"Content-Type": "application/json"})
+    return proc, port, "Bearer " + json.loads(body)["token"]
+
+
+def start_pypiserver(pkgdir):
+    port = free_port()
+    proc = subprocess.Popen([PYPI_SERVER, "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".", pkgdir],
+                            stdout=open(os.path.join(WORK, "pypiserver.log"), "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, "/simple/")
+    return proc, port
+
+
+def row(what, cairn, peer, unit):
+    print(f"| {what} | {cairn:,.0f} {unit} | {peer:,.0f} {unit} | {cairn / peer:.2f}x |", flush=True)
+
+
+def main():
+    procs = []
+    try:
+        cairn, cport, cauth = start_cairn()
+        procs.append(cairn)
+        verd, vport, vauth = start_verdaccio()
+        procs.append(verd)
+        for v in VERSIONS:
+            tgz = npm_tarball("bench-pkg", v)
+            for port, path, auth in [(cport, "/npm/main/bench-pkg", cauth), (vport, "/bench-pkg", vauth)]:
+                request(port, "PUT", path, npm_doc("bench-pkg", v, tgz),
+                        {"Content-Type": "application/json", "Authorization": auth})
+        print(f"npm: cairn vs Verdaccio, {len(VERSIONS)} versions, 1 MiB tarballs, wrk -t2 -c32 -d{DURATION}s\n")
+        print("| measure | cairn | Verdaccio | ratio |\n|---|---|---|---|")
+        abbrev = ["Accept: application/vnd.npm.install-v1+json"]
+        c = wrk(f"http://127.0.0.1:{cport}/npm/main/bench-pkg", abbrev)
+        p = wrk(f"http://127.0.0.1:{vport}/bench-pkg", abbrev)
+        row("packument GET, abbreviated", c[0], p[0], "req/s")
+        c = wrk(f"http://127.0.0.1:{cport}/npm/main/bench-pkg")
+        p = wrk(f"http://127.0.0.1:{vport}/bench-pkg")
+        row("packument GET, full", c[0], p[0], "req/s")
+        c = wrk(f"http://127.0.0.1:{cport}/npm/main/bench-pkg/-/bench-pkg-1.0.0.tgz")
+        p = wrk(f"http://127.0.0.1:{vport}/bench-pkg/-/bench-pkg-1.0.0.tgz")
+        row("tarball GET (1 MiB)", c[1], p[1], "MiB/s")
+        verd.terminate()
+
+        pkgdir = os.path.join(WORK, "pypiserver-packages")
+        os.makedirs(pkgdir)
+        for v in VERSIONS:
+            fname, data = wheel("bench-pkg", v)
+            with open(os.path.join(pkgdir, fname), "wb") as f:
+                f.write(data)
+            ct, body = multipart({":action": "file_upload", "name": "bench-pkg", "version": v,
+                                  "sha256_digest": hashlib.sha256(data).hexdigest()}, fname, data)
+            request(cport, "POST", "/pypi/main/", body, {"Content-Type": ct, "Authorization": cauth})
+        pypi, pport = start_pypiserver(pkgdir)
+        procs.append(pypi)
+        print(f"\nPyPI: cairn vs pypiserver, {len(VERSIONS)} wheels of 1 MiB, wrk -t2 -c32 -d{DURATION}s\n")
+        print("| measure | cairn | pypiserver | ratio |\n|---|---|---|---|")
+        c = wrk(f"http://127.0.0.1:{cport}/pypi/main/simple/bench-pkg/")
+        p = wrk(f"http://127.0.0.1:{pport}/simple/bench-pkg/")
+        row("simple page GET, HTML", c[0], p[0], "req/s")
+        json_accept = ["Accept: application/vnd.pypi.simple.v1+json"]
+        r, _ = request(pport, "GET", "/simple/bench-pkg/", headers={"Accept": json_accept[0].split(": ")[1]})
+        peer_json = "json" in (r.getheader("Content-Type") or "")
+        c = wrk(f"http://127.0.0.1:{cport}/pypi/main/simple/bench-pkg/", json_accept)
+        if peer_json:
+            p = wrk(f"http://127.0.0.1:{pport}/simple/bench-pkg/", json_accept)
+            row("simple page GET, PEP 691 JSON", c[0], p[0], "req/s")
+        else:
+            print(f"| simple page GET, PEP 691 JSON | {c[0]:,.0f} req/s | (not offered) | |")
+        fname, _ = wheel("bench-pkg", VERSIONS[0])
+        c = wrk(f"http://127.0.0.1:{cport}/pypi/main/files/bench-pkg/{fname}")
+        p = wrk(f"http://127.0.0.1:{pport}/packages/{fname}")
+        row("wheel GET (1 MiB)", c[1], p[1], "MiB/s")
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    main()

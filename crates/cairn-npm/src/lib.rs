@@ -150,7 +150,10 @@ impl Adapter for NpmApi {
             ),
             e => e.to_string(),
         };
-        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        // `error` is what the registry API has always sent; npm reads
+        // `message` from the newer endpoints (the OIDC exchange).
+        let body = json!({ "error": message, "message": message });
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

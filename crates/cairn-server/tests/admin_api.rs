@@ -45,12 +45,7 @@ async fn users_tokens_and_audit_over_http() {
         json!({"scopes": ["team/app:read,publish"], "description": "ci", "expires_in_days": 7}),
     )
     .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::CREATED);
     let created = r.json();
     let token = created["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("cairn_"));

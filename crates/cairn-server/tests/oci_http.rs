@@ -317,12 +317,7 @@ async fn chunked_upload_resume_and_cancel() {
             b"ld".to_vec(),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::CREATED);
     assert_eq!(r.header("docker-content-digest"), Some(d.as_str()));
     assert_eq!(
         t.anon(Method::GET, &format!("/v2/app/blobs/{d}"))

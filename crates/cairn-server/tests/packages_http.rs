@@ -41,12 +41,7 @@ async fn npm_refusals_in_npm_shape() {
         npm_publish_doc("lib", "1.0.0", &good, json!({})),
     )
     .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let pack = app.anon(Method::GET, "/npm/main/lib").await.json();
     let dist = &pack["versions"]["1.0.0"]["dist"];
     let sha512 = <sha2::Sha512 as sha2::Digest>::digest(&good);
@@ -185,12 +180,7 @@ async fn npm_refusals_in_npm_shape() {
             json!({"action": "unpublish", "force": true}),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     assert_eq!(r.json()["state"], "unpublished");
     let gone = app
         .anon(Method::GET, "/npm/frozen/keep/-/keep-1.0.0.tgz")
@@ -340,12 +330,7 @@ async fn pypi_refusals_in_status_lines() {
     );
 
     let r = upload(base(&sha), "demo-1.0.tar.gz", sdist.clone()).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let r = upload(base(&sha), "demo-1.0.tar.gz", sdist.clone()).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&r.body).starts_with("File already exists"));
@@ -458,12 +443,7 @@ async fn cargo_refusals_in_cargo_shape() {
             json!({"name": "mallory", "grants": ["cargo/**:read,publish"]}),
         )
         .await;
-    assert_eq!(
-        other.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&other.body)
-    );
+    other.assert_status(StatusCode::CREATED);
     let r = app
         .json(
             Method::POST,

@@ -66,12 +66,7 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
                 "claims": { "repository": "org/app", "workflow": "release.yml" } }),
     )
     .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::CREATED);
     // Only admins register publishers.
     let r = json_post(
         "/api/v1/publishers",
@@ -95,12 +90,7 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
 
     // The happy path: a publish token for team/app, and nothing else.
     let r = exchange(sign("k1", good("j-1")), "team/app").await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let minted = r.json();
     assert!(minted["expires_in"].as_u64().unwrap() <= 1800);
     let bearer = format!("Bearer {}", minted["token"].as_str().unwrap());
@@ -265,12 +255,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
         let r = t
             .json(Method::POST, "/api/v1/publishers", Some(&admin), body)
             .await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&r.body)
-        );
+        r.assert_status(StatusCode::CREATED);
     }
     // Registration refuses what could never work or would be too broad.
     for (what, body) in [
@@ -315,12 +300,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
     };
     let id = sign("k1", claims("n-1", "npm:registry.test", "org/widget"));
     let r = npm_exchange("@acme%2fwidget", Some(format!("Bearer {id}"))).await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::CREATED);
     let npm_token = format!("Bearer {}", r.json()["token"].as_str().unwrap());
     let publish = |name: &str, auth: &str| {
         let doc = npm_publish_doc(name, "1.0.0", &npm_tarball(name, "1.0.0"), json!({}));
@@ -373,12 +353,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
         }
     };
     let r = mint(sign("k1", claims("p-1", "pypi", "org/demo"))).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     assert_eq!(r.json()["success"], true);
     let minted = r.json()["token"].as_str().unwrap().to_string();
     let pypi_basic = format!(
@@ -401,12 +376,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
         }
     };
     let r = upload("demo-pkg").await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     assert_eq!(upload("other-pkg").await.status, StatusCode::FORBIDDEN);
     let r = mint(sign("k1", claims("p-2", "not-pypi", "org/demo"))).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -429,12 +399,7 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
         }
     };
     let r = cargo_publish("demo_crate", "0.1.0", admin.clone()).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let r = t
         .json(
             Method::POST,
@@ -443,20 +408,10 @@ async fn package_publishers_mint_tokens_for_one_package_at_each_clients_endpoint
             json!({ "jwt": sign("k1", claims("c-1", "cargo", "org/crate")) }),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let cargo_token = r.json()["token"].as_str().unwrap().to_string();
     let r = cargo_publish("demo_crate", "0.2.0", cargo_token.clone()).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK);
     let r = cargo_publish("other_crate", "0.1.0", cargo_token).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.json()["errors"][0]["detail"]

@@ -60,12 +60,7 @@ pub async fn token(app: &TestApp, scopes: &[&str]) -> String {
             json!({"description": "t", "scopes": scopes}),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::CREATED);
     format!("Bearer {}", r.json()["token"].as_str().unwrap())
 }
 

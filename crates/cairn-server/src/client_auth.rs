@@ -106,7 +106,7 @@ pub async fn cargo_route(state: &AppState, req: Request) -> Result<Response, Req
     if req.method() != Method::POST || rest != "/api/v1/trusted_publishing/tokens" {
         return Err(req);
     }
-    let source = source_of_request(&req);
+    let source = crate::source_in(req.extensions());
     let exchanged = async {
         let body = read_json(req).await?;
         let jwt = body
@@ -126,10 +126,6 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-fn source_of_request(req: &Request) -> Option<String> {
-    crate::source_in(req.extensions())
 }
 
 async fn read_json(req: Request) -> Result<Value, PackageError> {
@@ -222,14 +218,33 @@ async fn check_password(
     }
 }
 
-/// The scopes of a token npm asks for on a repository.
-fn npm_scopes(repo: &str, readonly: bool) -> Vec<String> {
+/// The scopes of a token npm asks for: on the repository, or on each of
+/// `packages` in it (npm names).
+fn npm_scopes(
+    repo: &str,
+    packages: &[String],
+    readonly: bool,
+) -> Result<Vec<String>, PackageError> {
     let actions = if readonly {
         "read"
     } else {
         "read,publish,yank"
     };
-    vec![format!("{}:{actions}", Format::Npm.resource(repo))]
+    if packages.is_empty() {
+        return Ok(vec![format!("{}:{actions}", Format::Npm.resource(repo))]);
+    }
+    packages
+        .iter()
+        .map(|name| {
+            let key = cairn_core::package_key(Format::Npm, name)
+                .map_err(|e| PackageError::bad(e.to_string()))?;
+            let resource = Format::Npm.package_resource(repo, &key);
+            Ok(format!(
+                "{}:{actions}",
+                Grant::exact(&resource, vec![]).pattern()
+            ))
+        })
+        .collect()
 }
 
 /// `npm login` (the legacy CouchDB flow, also `npm adduser`): checks the
@@ -242,7 +257,7 @@ async fn npm_login(
     user: &str,
     req: Request,
 ) -> Result<Response, PackageError> {
-    let source = source_of_request(&req);
+    let source = crate::source_in(req.extensions());
     let path = req.uri().path().to_string();
     let doc = read_json(req).await?;
     let Some(password) = doc.get("password").and_then(Value::as_str) else {
@@ -253,7 +268,7 @@ async fn npm_login(
         Err(resp) => return Ok(resp),
     };
     let actor = actor_of(&principal, source);
-    let scopes = npm_scopes(repo, false);
+    let scopes = npm_scopes(repo, &[], false)?;
     let (_, secret) = create_api_token(
         &*state.meta,
         principal.name(),
@@ -348,27 +363,7 @@ async fn npm_token_create(
                 .collect()
         })
         .unwrap_or_default();
-    let scopes = if packages.is_empty() {
-        npm_scopes(repo, readonly)
-    } else {
-        let actions = if readonly {
-            "read"
-        } else {
-            "read,publish,yank"
-        };
-        packages
-            .iter()
-            .map(|name| {
-                let key = cairn_core::package_key(Format::Npm, name)
-                    .map_err(|e| PackageError::bad(e.to_string()))?;
-                let resource = Format::Npm.package_resource(repo, &key);
-                Ok(format!(
-                    "{}:{actions}",
-                    Grant::exact(&resource, vec![]).pattern()
-                ))
-            })
-            .collect::<Result<Vec<_>, PackageError>>()?
-    };
+    let scopes = npm_scopes(repo, &packages, readonly)?;
     let description = doc
         .get("name")
         .or_else(|| doc.get("description"))
@@ -443,7 +438,7 @@ async fn npm_exchange(
     name: &str,
     req: Request,
 ) -> Result<Response, PackageError> {
-    let source = source_of_request(&req);
+    let source = crate::source_in(req.extensions());
     let jwt = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -478,7 +473,7 @@ async fn pypi_audience(state: &AppState, resource: Option<&str>) -> Response {
         .into_iter()
         .filter(|p| match resource {
             Some(r) => p.repository == r,
-            None => Format::of_resource(&p.repository).is_some_and(|(f, _)| f == Format::Pypi),
+            None => p.is_for(Format::Pypi),
         })
         .map(|p| p.audience)
         .collect();
@@ -494,7 +489,7 @@ async fn pypi_audience(state: &AppState, resource: Option<&str>) -> Response {
 /// PyPI's exchange: `{"token": <OIDC token>}` → `{"success", "token",
 /// "expires"}`; refusals in PyPI's JSON shape (`message`, `errors`).
 async fn pypi_mint(state: &AppState, repo: Option<&str>, req: Request) -> Response {
-    let source = source_of_request(&req);
+    let source = crate::source_in(req.extensions());
     let failed = |status: StatusCode, code: &str, description: String| {
         (
             status,

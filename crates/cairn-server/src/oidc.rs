@@ -221,11 +221,7 @@ pub async fn exchange_at_root(
         .all_publishers()
         .await?
         .into_iter()
-        .filter(|p| Format::of_resource(&p.repository).is_some_and(|(f, _)| f == format))
-        .filter(|p| match (&p.package, package) {
-            (Some(only), Some(asked)) => only == asked,
-            _ => true,
-        })
+        .filter(|p| p.is_for(format) && p.covers(package))
         .map(|p| p.repository)
         .collect();
     repositories.dedup();
@@ -338,11 +334,7 @@ async fn verify(
         .publishers(repository)
         .await?
         .into_iter()
-        .filter(|p| p.issuer == issuer)
-        .filter(|p| match (&p.package, package) {
-            (Some(only), Some(asked)) => only == asked,
-            _ => true,
-        })
+        .filter(|p| p.issuer == issuer && p.covers(package))
         .collect();
     if publishers.is_empty() {
         return Err(ExchangeError::NoPublisher {

@@ -80,6 +80,23 @@ pub struct PublisherRecord {
     pub claims: std::collections::BTreeMap<String, String>,
 }
 
+impl PublisherRecord {
+    /// Whether the publisher is registered for a repository of `format`.
+    pub fn is_for(&self, format: cairn_core::Format) -> bool {
+        cairn_core::Format::of_resource(&self.repository).is_some_and(|(f, _)| f == format)
+    }
+
+    /// Whether the publisher may publish `package` (a normalised key; `None`
+    /// when the exchange names no package): one limited to a package covers
+    /// only that one.
+    pub fn covers(&self, package: Option<&str>) -> bool {
+        match (&self.package, package) {
+            (Some(only), Some(asked)) => only == asked,
+            _ => true,
+        }
+    }
+}
+
 /// Who made a change, for the audit log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {

@@ -59,6 +59,9 @@ tests/e2e/pypi.sh
 step "cargo"
 tests/e2e/cargo.sh
 
+step "go (GOPROXY, publishing from git tags, retractions)"
+tests/e2e/go.sh
+
 step "trusted publishing with npm, twine and cargo"
 tests/e2e/trusted-publishing.sh
 

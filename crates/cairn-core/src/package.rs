@@ -2,7 +2,10 @@
 //!
 //! Each ecosystem decides which names are "the same package": PyPI ignores
 //! case and runs of `-`, `_`, `.` (PEP 503); Cargo ignores case and treats
-//! `-` and `_` alike; npm names are lower-case. [`package_key`] turns a name
+//! `-` and `_` alike; npm names are lower-case; Go module paths and Maven
+//! coordinates are case-sensitive and kept as written (Go's proxy protocol
+//! escapes capitals so that they survive case-insensitive file systems).
+//! [`package_key`] turns a name
 //! into the key the store files it under, so two spellings of one package
 //! can never be two packages.
 
@@ -14,21 +17,31 @@ pub enum Format {
     Npm,
     Pypi,
     Cargo,
+    Go,
+    Maven,
 }
 
 impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Npm,
+        Format::Pypi,
+        Format::Cargo,
+        Format::Go,
+        Format::Maven,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Npm => "npm",
             Format::Pypi => "pypi",
             Format::Cargo => "cargo",
+            Format::Go => "go",
+            Format::Maven => "maven",
         }
     }
 
     pub fn parse(s: &str) -> Option<Format> {
-        [Format::Npm, Format::Pypi, Format::Cargo]
-            .into_iter()
-            .find(|f| f.as_str() == s)
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
     /// The resource name access rights and audit entries use for a
@@ -120,7 +133,62 @@ pub fn package_key(format: Format, name: &str) -> Result<String, PackageNameErro
             }
             Ok(name.to_ascii_lowercase().replace('_', "-"))
         }
+        Format::Go => {
+            check_go_module_path(name).map_err(err)?;
+            Ok(name.to_string())
+        }
+        Format::Maven => {
+            let (group, artifact) = name
+                .split_once(':')
+                .ok_or(err("Maven coordinates are groupId:artifactId"))?;
+            let part_ok = |p: &str| {
+                !p.is_empty()
+                    && !p.starts_with('.')
+                    && !p.ends_with('.')
+                    && !p.contains("..")
+                    && p.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            };
+            if name.len() > 255 || !part_ok(group) || !part_ok(artifact) {
+                return Err(err(
+                    "groupId and artifactId are letters, digits, '.', '_' and '-', without empty or dot-only parts",
+                ));
+            }
+            Ok(name.to_string())
+        }
     }
+}
+
+/// Go's module path rules (golang.org/x/mod/module.CheckPath): `/`-separated
+/// elements of letters, digits and `-._~`, none empty, all dots, or starting
+/// or ending with a dot; the first (a domain) lower-case with a dot in it.
+fn check_go_module_path(path: &str) -> Result<(), &'static str> {
+    const RULE: &str = "a module path is '/'-separated elements of letters, digits and '-._~', the first a lower-case domain name with a dot";
+    if path.is_empty() || path.len() > 512 {
+        return Err(RULE);
+    }
+    let mut elems = path.split('/');
+    let first = elems.next().unwrap_or_default();
+    if !first.contains('.')
+        || first.starts_with('-')
+        || !first
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+    {
+        return Err(RULE);
+    }
+    for elem in path.split('/') {
+        let bad = elem.is_empty()
+            || elem.starts_with('.')
+            || elem.ends_with('.')
+            || !elem
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c));
+        if bad {
+            return Err(RULE);
+        }
+    }
+    Ok(())
 }
 
 /// One part of an npm name (the scope, or the bare name).
@@ -199,6 +267,18 @@ mod tests {
         assert!(package_key(Format::Pypi, "-x").is_err());
         assert!(package_key(Format::Pypi, "a/../b").is_err());
         assert!(package_key(Format::Cargo, "1abc").is_err());
+        assert_eq!(
+            package_key(Format::Go, "example.com/Foo/v2").unwrap(),
+            "example.com/Foo/v2"
+        );
+        assert!(package_key(Format::Go, "example/foo").is_err());
+        assert!(package_key(Format::Go, "example.com/../foo").is_err());
+        assert!(package_key(Format::Go, "example.com//foo").is_err());
+        assert!(package_key(Format::Go, "Example.com/foo").is_err());
+        assert!(package_key(Format::Maven, "org.example:demo-lib").is_ok());
+        assert!(package_key(Format::Maven, "org.example").is_err());
+        assert!(package_key(Format::Maven, "org/example:demo").is_err());
+        assert!(package_key(Format::Maven, "..:demo").is_err());
         assert!(check_version("1.0.0").is_ok());
         assert!(check_version("../1").is_err());
         assert!(check_version("1 0").is_err());
@@ -208,11 +288,13 @@ mod tests {
         /// Keys are idempotent, and never hold an empty, `.` or `..` segment or
         /// a slash (except npm's single scope slash).
         #[test]
-        fn keys_are_safe(name in "[@a-zA-Z0-9._~/-]{1,40}") {
-            for f in [Format::Npm, Format::Pypi, Format::Cargo] {
+        fn keys_are_safe(name in "[@a-zA-Z0-9._~/:-]{1,40}") {
+            for f in Format::ALL {
                 if let Ok(k) = package_key(f, &name) {
                     prop_assert!(k.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != ".."));
-                    prop_assert!(k.matches('/').count() <= usize::from(f == Format::Npm));
+                    if f != Format::Go {
+                        prop_assert!(k.matches('/').count() <= usize::from(f == Format::Npm));
+                    }
                     if f != Format::Npm {
                         prop_assert_eq!(package_key(f, &k).ok(), Some(k.clone()));
                     }

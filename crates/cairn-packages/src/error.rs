@@ -23,6 +23,12 @@ pub enum PackageError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The thing existed and was removed (an unpublished version).
+    #[error("{0}")]
+    Gone(String),
+    /// The request contradicts what is stored (and the stored state wins).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the configured limit.
     #[error("the upload is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
@@ -78,6 +84,8 @@ impl PackageError {
             PackageError::Lifecycle(_) => S::CONFLICT,
             PackageError::BadRequest(_) => S::BAD_REQUEST,
             PackageError::NotFound(_) => S::NOT_FOUND,
+            PackageError::Gone(_) => S::GONE,
+            PackageError::Conflict(_) => S::CONFLICT,
             PackageError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             PackageError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
             PackageError::Internal(_) => S::INTERNAL_SERVER_ERROR,

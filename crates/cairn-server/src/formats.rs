@@ -20,6 +20,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/npm/{*rest}", any(npm_handler))
         .route("/pypi/{*rest}", any(pypi_handler))
         .route("/cargo/{*rest}", any(cargo_handler))
+        .route(
+            "/go/{*rest}",
+            any(
+                |State(state): State<Arc<AppState>>, req: Request| async move {
+                    serve(&state, &state.go, "/go", req).await
+                },
+            ),
+        )
         // Trusted-publishing exchanges npm and PyPI clients make at the
         // registry host's root, whatever the registry's path.
         .route(

@@ -46,6 +46,7 @@ pub struct AppState {
     pub npm: cairn_npm::NpmApi,
     pub pypi: cairn_pypi::PypiApi,
     pub cargo: cairn_cargo::CargoApi,
+    pub go: cairn_go::GoApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
 }
@@ -101,6 +102,7 @@ impl App {
             npm: cairn_npm::NpmApi::new(packages.clone()),
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
+            go: cairn_go::GoApi::new(packages.clone()),
             packages,
             blob_store,
             meta,

@@ -39,6 +39,9 @@ enum Command {
         #[command(subcommand)]
         action: PackageAction,
     },
+    /// Go modules: store a version from a git tag or a module zip.
+    #[command(subcommand)]
+    Go(GoCommand),
     /// Query the audit log (newest first). It is append-only: nothing can change it.
     Audit {
         #[command(flatten)]
@@ -65,10 +68,10 @@ enum Command {
 struct VersionArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// npm, pypi or cargo
+    /// npm, pypi, cargo, go or maven
     #[arg(long)]
     format: String,
-    /// The repository (the <repo> of /npm/<repo>/, /pypi/<repo>/, /cargo/<repo>/)
+    /// The repository (the <repo> of /npm/<repo>/, /pypi/<repo>/, /cargo/<repo>/, /go/<repo>/, /maven/<repo>/)
     #[arg(long)]
     repository: String,
     package: String,
@@ -146,6 +149,41 @@ enum GroupCommand {
         common: CommonArgs,
         group: String,
         user: String,
+    },
+}
+
+#[derive(Args)]
+struct GoVersionArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The repository (the <repo> of /go/<repo>/)
+    #[arg(long)]
+    repository: String,
+    /// The module path, e.g. example.com/lib
+    #[arg(long)]
+    module: String,
+    /// The version, e.g. v1.2.3
+    #[arg(long)]
+    version: String,
+}
+
+#[derive(Subcommand)]
+enum GoCommand {
+    /// Store MODULE@VERSION from the tag VERSION (or --tag) of a git repository
+    /// (any URL git fetches: https://, ssh://, file://). A stored version never changes.
+    Publish {
+        #[command(flatten)]
+        version: GoVersionArgs,
+        #[arg(long)]
+        git: String,
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Store MODULE@VERSION from a module zip (files under MODULE@VERSION/).
+    Upload {
+        #[command(flatten)]
+        version: GoVersionArgs,
+        zip: std::path::PathBuf,
     },
 }
 
@@ -514,6 +552,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(cmd) => token_command(cmd).await,
         Command::Publisher(cmd) => publisher_command(cmd).await,
         Command::Package { action } => package_command(action).await,
+        Command::Go(cmd) => go_command(cmd).await,
         Command::Audit {
             common,
             actor,
@@ -607,6 +646,72 @@ async fn print_audit(
     Ok(())
 }
 
+/// The package service over the configured stores, for commands that store files.
+async fn open_packages(common: &CommonArgs) -> anyhow::Result<cairn_packages::Packages> {
+    let config = load_config(common, None)?;
+    let (blob_store, meta) = cairn_store::open(
+        &config.data_dir,
+        &config.storage,
+        config.database_url.as_deref(),
+    )
+    .await?;
+    Ok(cairn_packages::Packages::new(
+        std::sync::Arc::new(cairn_store::Blobs::new(blob_store)),
+        meta,
+        config.packages.compile(Default::default())?,
+    ))
+}
+
+async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
+    let (args, published) = match cmd {
+        GoCommand::Publish { version, git, tag } => {
+            let packages = open_packages(&version.common).await?;
+            let published = cairn_go::publish_from_git(
+                &packages,
+                &cli_actor(),
+                &version.repository,
+                &version.module,
+                &version.version,
+                &git,
+                tag.as_deref(),
+            )
+            .await;
+            (version, published)
+        }
+        GoCommand::Upload { version, zip } => {
+            let packages = open_packages(&version.common).await?;
+            let bytes = std::fs::read(&zip)?;
+            let files = cairn_go::modzip::read(&version.module, &version.version, &bytes)?;
+            let published = cairn_go::publish_files(
+                &packages,
+                &cli_actor(),
+                &version.repository,
+                &version.module,
+                &version.version,
+                files,
+                serde_json::json!({"upload": true}),
+            )
+            .await;
+            (version, published)
+        }
+    };
+    let (what, h1, go_mod_h1) = match published.map_err(|e| anyhow::anyhow!("{e}"))? {
+        cairn_go::Published::New { h1, go_mod_h1 } => ("stored", h1, go_mod_h1),
+        cairn_go::Published::Identical { h1, go_mod_h1 } => ("already stored", h1, go_mod_h1),
+    };
+    println!(
+        "go/{}: {}@{} {what}\n{} {} {h1}\n{} {}/go.mod {go_mod_h1}",
+        args.repository,
+        args.module,
+        args.version,
+        args.module,
+        args.version,
+        args.module,
+        args.version
+    );
+    Ok(())
+}
+
 async fn package_command(action: PackageAction) -> anyhow::Result<()> {
     let (verb, args, reason, message, force) = match action {
         PackageAction::Yank { version, reason } => ("yank", version, reason, None, false),
@@ -617,8 +722,12 @@ async fn package_command(action: PackageAction) -> anyhow::Result<()> {
         PackageAction::Undeprecate { version } => ("undeprecate", version, None, None, false),
         PackageAction::Unpublish { version, force } => ("unpublish", version, None, None, force),
     };
-    let format = cairn_core::Format::parse(&args.format)
-        .ok_or_else(|| anyhow::anyhow!("unknown format {:?}: npm, pypi or cargo", args.format))?;
+    let format = cairn_core::Format::parse(&args.format).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown format {:?}: npm, pypi, cargo, go or maven",
+            args.format
+        )
+    })?;
     let key = cairn_core::package_key(format, &args.package)?;
     let transition =
         cairn_server::transition_of(verb, reason, message).map_err(anyhow::Error::msg)?;

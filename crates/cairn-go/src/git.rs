@@ -1,0 +1,138 @@
+//! Reading one tag of a git repository, as the go command does for a
+//! module version: a shallow fetch of the tag into a scratch repository,
+//! then `git archive` of it with the go command's settings: its line-ending
+//! options, and `export-ignore` / `export-subst` switched off (the go
+//! command writes the same `info/attributes`, so that a module's files do
+//! not depend on `.gitattributes`). Runs the `git` program;
+//! only the file, git, http(s) and ssh transports are allowed.
+
+use crate::modzip::{Kind, SourceFile, MAX_FILES, MAX_ZIP_FILE};
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+
+/// How long one git command may take.
+const GIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A tag's files and the commit it named.
+#[derive(Debug)]
+pub struct Checkout {
+    pub files: Vec<SourceFile>,
+    pub commit: String,
+}
+
+async fn git(dir: &std::path::Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| format!("git {} timed out", args[0]))?
+        .map_err(|e| format!("could not run git: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("git {} failed: {}", args[0], stderr.trim()));
+    }
+    Ok(out.stdout)
+}
+
+/// Fetches `tag` from the repository at `url` and lists its files.
+pub async fn checkout(url: &str, tag: &str) -> Result<Checkout, String> {
+    if url.starts_with('-') || url.contains(['\n', '\0']) {
+        return Err(format!("{url:?} is not a git URL"));
+    }
+    let scratch = tempfile::tempdir().map_err(|e| format!("scratch directory: {e}"))?;
+    let dir = scratch.path();
+    git(dir, &["init", "-q", "--bare"]).await?;
+    let attributes = dir.join("info");
+    std::fs::create_dir_all(&attributes)
+        .and_then(|_| {
+            std::fs::write(
+                attributes.join("attributes"),
+                "* -export-subst -export-ignore\n",
+            )
+        })
+        .map_err(|e| format!("scratch repository: {e}"))?;
+    let refspec = format!("refs/tags/{tag}");
+    git(
+        dir,
+        &[
+            "fetch",
+            "-q",
+            "--depth=1",
+            "--no-tags",
+            "--end-of-options",
+            url,
+            &refspec,
+        ],
+    )
+    .await
+    .map_err(|e| format!("fetching tag {tag} from {url}: {e}"))?;
+    let commit = git(dir, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"]).await?;
+    let commit = String::from_utf8_lossy(&commit).trim().to_string();
+    let tar = git(
+        dir,
+        &[
+            "-c",
+            "core.autocrlf=input",
+            "-c",
+            "core.eol=lf",
+            "archive",
+            "--format=tar",
+            &commit,
+        ],
+    )
+    .await?;
+    Ok(Checkout {
+        files: read_tar(&tar)?,
+        commit,
+    })
+}
+
+/// The files of `git archive`'s tar, bounded like a module zip.
+fn read_tar(bytes: &[u8]) -> Result<Vec<SourceFile>, String> {
+    let mut archive = tar::Archive::new(bytes);
+    let mut files = vec![];
+    let mut total = 0u64;
+    let entries = archive.entries().map_err(|e| format!("git archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("git archive: {e}"))?;
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Directory | tar::EntryType::XGlobalHeader => continue,
+            tar::EntryType::Regular => Kind::Regular,
+            tar::EntryType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        let path = entry
+            .path()
+            .map_err(|e| format!("git archive: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut data = Vec::new();
+        if kind == Kind::Regular {
+            let room = MAX_ZIP_FILE - total;
+            entry
+                .by_ref()
+                .take(room + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| format!("git archive: {e}"))?;
+            if data.len() as u64 > room {
+                return Err(format!(
+                    "module source tree too large (max size is {MAX_ZIP_FILE} bytes)"
+                ));
+            }
+            total += data.len() as u64;
+        }
+        files.push(SourceFile { path, kind, data });
+        if files.len() > MAX_FILES {
+            return Err(format!("more than {MAX_FILES} files at the tag"));
+        }
+    }
+    Ok(files)
+}

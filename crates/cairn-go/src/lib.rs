@@ -1,0 +1,552 @@
+//! The Go module proxy adapter, under `/go/<repository>/`: the GOPROXY
+//! protocol (`$module/@v/list`, `@v/$version.info|.mod|.zip`, `@latest`,
+//! with `!`-escaped capitals) and publishing.
+//!
+//! Go has no push: a version exists because a VCS tag exists. Publishing
+//! therefore means "module M at tag vX.Y.Z of this git repository"
+//! (`POST /go/<repo>/-/publish`, or `cairn go publish`): cairn fetches the
+//! tag, builds the module zip as the go command would ([`modzip`]),
+//! computes its `h1:` hashes and stores the version once and for good. A
+//! module zip can be uploaded instead (`PUT .../@v/$version.zip`).
+//!
+//! Retractions are the module author's: the `retract` directives of the
+//! go.mod of the highest version. `@v/list` lists retracted versions (the go
+//! command hides them itself, and shows them with `-retracted`); `@latest`
+//! skips them. A version yanked in cairn is left out of `@v/list` and
+//! `@latest` but stays downloadable by exact version; an unpublished one
+//! answers 410, which makes a `GOPROXY` list fall through to the next proxy.
+//!
+//! Errors are plain text, which the go command prints.
+
+pub mod git;
+pub mod gomod;
+pub mod module;
+pub mod modzip;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_core::{package_key, Action, Format, VersionState};
+use cairn_packages::{
+    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest, Rendered,
+};
+use cairn_store::{Actor, NewVersion, PackageRecord, PublishMode, VersionRecord};
+use gomod::Retraction;
+use module::Version;
+use modzip::ModuleFiles;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const GO: Format = Format::Go;
+
+/// The Go adapter.
+pub struct GoApi {
+    pub packages: Arc<Packages>,
+}
+
+/// What a request is for, parsed from the path below `/go/<repo>`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    List {
+        module: String,
+    },
+    Latest {
+        module: String,
+    },
+    Info {
+        module: String,
+        version: String,
+    },
+    Mod {
+        module: String,
+        version: String,
+    },
+    Zip {
+        module: String,
+        version: String,
+    },
+    /// `PUT $module/@v/$version.zip`
+    Upload {
+        module: String,
+        version: String,
+    },
+    /// `POST /-/publish`
+    Publish,
+}
+
+impl Endpoint {
+    /// `None` for anything that is not a GOPROXY path (a 404, so that a
+    /// `GOPROXY` list falls through).
+    pub fn parse(method: &Method, rest: &str) -> Option<Endpoint> {
+        let rest = rest.strip_prefix('/')?;
+        if rest == "-/publish" {
+            return (method == Method::POST).then_some(Endpoint::Publish);
+        }
+        let reading = method == Method::GET || method == Method::HEAD;
+        if let Some(escaped) = rest.strip_suffix("/@latest") {
+            let module = module::unescape(escaped)?;
+            return reading.then_some(Endpoint::Latest { module });
+        }
+        let (escaped, file) = rest.split_once("/@v/")?;
+        let module = module::unescape(escaped)?;
+        if file == "list" {
+            return reading.then_some(Endpoint::List { module });
+        }
+        let (version, ext) = file.rsplit_once('.')?;
+        let version = module::unescape(version)?;
+        match (ext, reading, method == Method::PUT) {
+            ("info", true, _) => Some(Endpoint::Info { module, version }),
+            ("mod", true, _) => Some(Endpoint::Mod { module, version }),
+            ("zip", true, _) => Some(Endpoint::Zip { module, version }),
+            ("zip", _, true) => Some(Endpoint::Upload { module, version }),
+            _ => None,
+        }
+    }
+}
+
+/// The facts cairn keeps about a version (the version's metadata document).
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct VersionFacts {
+    /// When the version was stored (RFC 3339), served as `.info`'s `Time`.
+    pub time: String,
+    /// go.sum's `h1:` of the module zip.
+    pub h1: String,
+    /// go.sum's `h1:` of the go.mod.
+    pub go_mod_h1: String,
+    #[serde(default)]
+    pub retract: Vec<Retraction>,
+    /// Where the version came from: `{"vcs","url","ref","hash"}` or `{"upload"}`.
+    #[serde(default)]
+    pub origin: Value,
+}
+
+/// What publishing one version did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Stored now.
+    New { h1: String, go_mod_h1: String },
+    /// Already stored with exactly these files.
+    Identical { h1: String, go_mod_h1: String },
+}
+
+fn facts(v: &VersionRecord) -> Option<VersionFacts> {
+    serde_json::from_str(&v.metadata).ok()
+}
+
+fn not_found(what: impl std::fmt::Display) -> PackageError {
+    PackageError::not_found(format!("not found: {what}"))
+}
+
+fn zip_file(version: &str) -> String {
+    format!("{version}.zip")
+}
+
+fn mod_file(version: &str) -> String {
+    format!("{version}.mod")
+}
+
+/// Checks a module path and version, returning the module's key and the parsed version.
+fn coordinates(module: &str, version: &str) -> PackageResult<(String, Version)> {
+    let key = package_key(GO, module).map_err(|e| PackageError::bad(e.to_string()))?;
+    let parsed = Version::parse(version).map_err(PackageError::bad)?;
+    module::check_major(module, &parsed).map_err(PackageError::bad)?;
+    Ok((key, parsed))
+}
+
+/// Stores one version of `module` from its files (already chosen by
+/// [`modzip::select`] or read by [`modzip::read`]): checks the go.mod's
+/// module path, computes the hashes, builds the zip and publishes it. A
+/// version that exists is never replaced: the same files are reported as
+/// [`Published::Identical`], different ones refused, naming both hashes.
+pub async fn publish_files(
+    packages: &Packages,
+    actor: &Actor,
+    repository: &str,
+    module: &str,
+    version: &str,
+    files: ModuleFiles,
+    origin: Value,
+) -> PackageResult<Published> {
+    let (key, parsed) = coordinates(module, version)?;
+    let go_mod = match files.get("go.mod") {
+        Some(bytes) => {
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| PackageError::bad("go.mod is not UTF-8"))?;
+            let parsed = gomod::parse(text).map_err(PackageError::bad)?;
+            match parsed.module.as_deref() {
+                Some(m) if m == module => {}
+                Some(m) => {
+                    return Err(PackageError::bad(format!(
+                        "go.mod says module {m}, not {module}"
+                    )))
+                }
+                None => return Err(PackageError::bad("go.mod has no module directive")),
+            }
+            bytes.clone()
+        }
+        // A module without a go.mod: the go command synthesises this one.
+        None => format!("module {module}\n").into_bytes(),
+    };
+    let retract = gomod::parse(&String::from_utf8_lossy(&go_mod))
+        .map_err(PackageError::bad)?
+        .retract;
+    let h1 = modzip::zip_hash(module, version, &files);
+    let go_mod_h1 = modzip::go_mod_hash(&go_mod);
+    if let Some(existing) = packages
+        .meta
+        .package(GO, repository, &key)
+        .await?
+        .and_then(|p| p.version(version).cloned())
+    {
+        let stored = facts(&existing).map(|f| f.h1).unwrap_or_default();
+        if stored == h1 && existing.state.serves_bytes() {
+            return Ok(Published::Identical { h1, go_mod_h1 });
+        }
+        if existing.state.serves_bytes() {
+            return Err(PackageError::Conflict(format!(
+                "{module}@{version} is already stored with {stored}; these files hash to {h1}. \
+                 A version never changes: the stored one is kept (has the tag moved?)"
+            )));
+        }
+    }
+    let zip =
+        modzip::create(module, version, &files).map_err(|e| PackageError::bad(e.to_string()))?;
+    let zip = packages.store(zip.into()).await?;
+    let go_mod_file = packages.store(go_mod.into()).await?;
+    let facts = VersionFacts {
+        time: cairn_packages::rfc3339(cairn_packages::now()),
+        h1: h1.clone(),
+        go_mod_h1: go_mod_h1.clone(),
+        retract,
+        origin,
+    };
+    let metadata = serde_json::to_value(&facts).unwrap_or_default();
+    let new = NewVersion {
+        format: GO,
+        repository: repository.to_string(),
+        package: key,
+        name: module.to_string(),
+        version: parsed.text.clone(),
+        metadata: metadata.to_string(),
+        dependencies: vec![],
+        files: vec![
+            zip.record(&zip_file(version), version, json!({ "h1": h1 })),
+            go_mod_file.record(&mod_file(version), version, json!({ "h1": go_mod_h1 })),
+        ],
+        tags: vec![],
+        owner: None,
+    };
+    packages
+        .meta
+        .publish(&new, PublishMode::NewVersion, actor)
+        .await?;
+    Ok(Published::New { h1, go_mod_h1 })
+}
+
+/// Publishes `module@version` from the tag of the same name (or `tag`) in
+/// the git repository at `url`.
+pub async fn publish_from_git(
+    packages: &Packages,
+    actor: &Actor,
+    repository: &str,
+    module: &str,
+    version: &str,
+    url: &str,
+    tag: Option<&str>,
+) -> PackageResult<Published> {
+    coordinates(module, version)?;
+    let tag = tag.unwrap_or(version);
+    if tag.starts_with('-') || tag.contains("..") || tag.contains(['\0', ' ', '\n', ':']) {
+        return Err(PackageError::bad(format!("{tag:?} is not a tag name")));
+    }
+    let checkout = git::checkout(url, tag).await.map_err(PackageError::bad)?;
+    let files = modzip::select(checkout.files).map_err(|e| PackageError::bad(e.to_string()))?;
+    let origin = json!({"vcs": "git", "url": url, "ref": format!("refs/tags/{tag}"), "hash": checkout.commit});
+    publish_files(packages, actor, repository, module, version, files, origin).await
+}
+
+/// The versions `@v/list` and `@latest` consider: stored, not yanked or unpublished.
+fn listed(pkg: &PackageRecord) -> Vec<(Version, &VersionRecord)> {
+    let mut out: Vec<_> = pkg
+        .versions
+        .iter()
+        .filter(|v| v.state.serves_bytes() && v.state != VersionState::Yanked)
+        .filter_map(|v| Version::parse(&v.version).ok().map(|p| (p, v)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// "The latest version" in the go command's sense: the highest release,
+/// else the highest pre-release.
+fn highest<'a, T>(versions: impl Iterator<Item = &'a (Version, T)>) -> Option<&'a (Version, T)>
+where
+    T: 'a,
+{
+    let all: Vec<_> = versions.collect();
+    all.iter()
+        .rev()
+        .find(|(v, _)| !v.is_prerelease())
+        .or_else(|| all.last())
+        .copied()
+}
+
+/// The retractions in force: those of the go.mod of the latest version.
+fn retractions(versions: &[(Version, &VersionRecord)]) -> Vec<Retraction> {
+    highest(versions.iter())
+        .and_then(|(_, v)| facts(v))
+        .map(|f| f.retract)
+        .unwrap_or_default()
+}
+
+fn info_json(version: &VersionRecord) -> Value {
+    let time = facts(version)
+        .map(|f| f.time)
+        .unwrap_or_else(|| cairn_packages::rfc3339(version.published_at));
+    json!({ "Version": version.version, "Time": time })
+}
+
+#[derive(Deserialize)]
+struct PublishRequest {
+    module: String,
+    version: String,
+    git: String,
+    tag: Option<String>,
+}
+
+impl GoApi {
+    pub fn new(packages: Arc<Packages>) -> Self {
+        GoApi { packages }
+    }
+
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        let (repo, rest) = split_repository(path)?;
+        let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
+        let p = &self.packages;
+        match endpoint {
+            Endpoint::List { module } => self.document(req, &repo, &module, "list").await,
+            Endpoint::Latest { module } => self.document(req, &repo, &module, "latest").await,
+            Endpoint::Info { module, version } => {
+                self.document(req, &repo, &module, &format!("info\0{version}"))
+                    .await
+            }
+            Endpoint::Mod { module, version } => {
+                let key = self.read_check(req, &repo, &module).await?;
+                p.download(
+                    GO,
+                    &repo,
+                    &key,
+                    &mod_file(&version),
+                    "text/plain; charset=utf-8",
+                )
+                .await
+            }
+            Endpoint::Zip { module, version } => {
+                let key = self.read_check(req, &repo, &module).await?;
+                p.download(GO, &repo, &key, &zip_file(&version), "application/zip")
+                    .await
+            }
+            Endpoint::Upload { module, version } => {
+                let (key, _) = coordinates(&module, &version)?;
+                p.check(req, GO, &repo, Some(&key), Action::Publish).await?;
+                let bytes = p.read_body(req, body).await?;
+                let files = modzip::read(&module, &version, &bytes)
+                    .map_err(|e| PackageError::bad(e.to_string()))?;
+                let published = publish_files(
+                    p,
+                    &req.actor(),
+                    &repo,
+                    &module,
+                    &version,
+                    files,
+                    json!({"upload": true}),
+                )
+                .await?;
+                Ok(published_response(&module, &version, published))
+            }
+            Endpoint::Publish => {
+                p.check_caller(req, GO, &repo, Action::Publish).await?;
+                let bytes = p.read_body(req, body).await?;
+                let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {
+                    PackageError::bad(format!(
+                        "expected {{\"module\", \"version\", \"git\", \"tag\"?}}: {e}"
+                    ))
+                })?;
+                let (key, _) = coordinates(&r.module, &r.version)?;
+                p.check(req, GO, &repo, Some(&key), Action::Publish).await?;
+                let published = publish_from_git(
+                    p,
+                    &req.actor(),
+                    &repo,
+                    &r.module,
+                    &r.version,
+                    &r.git,
+                    r.tag.as_deref(),
+                )
+                .await?;
+                Ok(published_response(&r.module, &r.version, published))
+            }
+        }
+    }
+
+    async fn read_check(
+        &self,
+        req: &PkgRequest,
+        repo: &str,
+        module: &str,
+    ) -> PackageResult<String> {
+        let key = package_key(GO, module).map_err(|_| not_found(module))?;
+        self.packages
+            .check(req, GO, repo, Some(&key), Action::Read)
+            .await?;
+        Ok(key)
+    }
+
+    /// `@v/list`, `@latest` and `.info`, rendered once per package revision.
+    async fn document(
+        &self,
+        req: &PkgRequest,
+        repo: &str,
+        module: &str,
+        what: &str,
+    ) -> PackageResult {
+        let key = self.read_check(req, repo, module).await?;
+        let render = |pkg: &PackageRecord| -> PackageResult<Rendered> {
+            let versions = listed(pkg);
+            if let Some(version) = what.strip_prefix("info\0") {
+                let v = pkg
+                    .version(version)
+                    .ok_or_else(|| not_found(format!("{module}@{version}")))?;
+                if !v.state.serves_bytes() {
+                    return Err(PackageError::Gone(format!(
+                        "{module}@{version} was unpublished"
+                    )));
+                }
+                return Ok(Rendered::new(
+                    "application/json",
+                    None,
+                    info_json(v).to_string(),
+                ));
+            }
+            if what == "list" {
+                let body: String = versions
+                    .iter()
+                    .map(|(v, _)| format!("{}\n", v.text))
+                    .collect();
+                return Ok(Rendered::new("text/plain; charset=utf-8", None, body));
+            }
+            let retracted = retractions(&versions);
+            let candidates: Vec<_> = versions
+                .iter()
+                .filter(|(v, _)| !retracted.iter().any(|r| r.covers(v)))
+                .cloned()
+                .collect();
+            let latest = highest(candidates.iter())
+                .or_else(|| highest(versions.iter()))
+                .ok_or_else(|| not_found(format!("{module}@latest")))?;
+            Ok(Rendered::new(
+                "application/json",
+                None,
+                info_json(latest.1).to_string(),
+            ))
+        };
+        match self.packages.rendered(GO, repo, &key, what, render).await? {
+            Some(doc) => Ok(doc.respond(req)),
+            None => Err(not_found(module)),
+        }
+    }
+}
+
+fn published_response(module: &str, version: &str, published: Published) -> Response {
+    let (status, h1, go_mod_h1, stored) = match published {
+        Published::New { h1, go_mod_h1 } => (StatusCode::CREATED, h1, go_mod_h1, "stored"),
+        Published::Identical { h1, go_mod_h1 } => (StatusCode::OK, h1, go_mod_h1, "unchanged"),
+    };
+    (
+        status,
+        Json(json!({
+            "module": module,
+            "version": version,
+            "h1": h1,
+            "go_mod_h1": go_mod_h1,
+            "result": stored,
+            "go.sum": [
+                format!("{module} {version} {h1}"),
+                format!("{module} {version}/go.mod {go_mod_h1}"),
+            ],
+        })),
+    )
+        .into_response()
+}
+
+#[async_trait]
+impl Adapter for GoApi {
+    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
+        match self.dispatch(&req, path, body).await {
+            Ok(resp) => resp,
+            Err(e) => self.render(e),
+        }
+    }
+
+    /// Plain text, which the go command shows as the server's response.
+    fn render(&self, err: PackageError) -> Response {
+        err.log();
+        let mut resp = (err.status(), format!("{err}\n")).into_response();
+        if err.status() == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"cairn\""),
+            );
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_goproxy_paths() {
+        let get = Method::GET;
+        assert_eq!(
+            Endpoint::parse(&get, "/example.com/!foo/@v/list"),
+            Some(Endpoint::List {
+                module: "example.com/Foo".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/example.com/foo/@v/v1.0.0-!r!c1.info"),
+            Some(Endpoint::Info {
+                module: "example.com/foo".into(),
+                version: "v1.0.0-RC1".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&get, "/example.com/foo/@latest"),
+            Some(Endpoint::Latest {
+                module: "example.com/foo".into()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::PUT, "/example.com/foo/@v/v1.0.0.zip"),
+            Some(Endpoint::Upload {
+                module: "example.com/foo".into(),
+                version: "v1.0.0".into()
+            })
+        );
+        assert_eq!(Endpoint::parse(&get, "/example.com/Foo/@v/list"), None);
+        assert_eq!(
+            Endpoint::parse(&get, "/example.com/foo/@v/v1.0.0.exe"),
+            None
+        );
+        assert_eq!(
+            Endpoint::parse(&Method::PUT, "/example.com/foo/@v/v1.0.0.mod"),
+            None
+        );
+        assert_eq!(Endpoint::parse(&get, "/-/publish"), None);
+    }
+}

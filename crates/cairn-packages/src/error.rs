@@ -44,6 +44,7 @@ impl From<StoreError> for PackageError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
+            StoreError::Conflict(m) => PackageError::Conflict(m),
             other => PackageError::Internal(other.to_string()),
         }
     }

@@ -25,7 +25,8 @@ pub use meta::{
     TagChange, TokenRecord, UserRecord,
 };
 pub use packages::{
-    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, VersionRecord,
+    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
+    VersionRecord,
 };
 
 use std::sync::Arc;

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// outside the policy, ...).
     #[error(transparent)]
     Lifecycle(#[from] cairn_core::LifecycleError),
+    /// The change lost to the stored state (e.g. a staging repository no
+    /// longer in the state the change expects).
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -84,6 +84,54 @@ pub struct NewVersion {
     pub owner: Option<String>,
 }
 
+/// Where a staging repository is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagingState {
+    /// Accepting deploys.
+    Open,
+    /// Validated and frozen: may be released or dropped.
+    Closed,
+    /// Promoted into its repository (final).
+    Released,
+    /// Abandoned (final).
+    Dropped,
+}
+
+impl StagingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StagingState::Open => "open",
+            StagingState::Closed => "closed",
+            StagingState::Released => "released",
+            StagingState::Dropped => "dropped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StagingState> {
+        [
+            StagingState::Open,
+            StagingState::Closed,
+            StagingState::Released,
+            StagingState::Dropped,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// A staging repository of `repository` (the one it releases into).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingRecord {
+    pub format: Format,
+    pub repository: String,
+    pub id: String,
+    pub state: StagingState,
+    /// Why the last close failed, or what the last change did.
+    pub detail: Option<String>,
+    pub created_at: i64,
+    pub changed_at: i64,
+}
+
 /// How a publish treats an existing version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishMode {
@@ -180,6 +228,58 @@ pub trait PackageStore: Send + Sync + 'static {
         package: &str,
         add: &[String],
         remove: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+
+    /// A staging repository, if it exists.
+    async fn staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+    ) -> Result<Option<StagingRecord>, StoreError>;
+
+    /// The staging repositories of a repository, by id.
+    async fn stagings(
+        &self,
+        format: Format,
+        repository: &str,
+    ) -> Result<Vec<StagingRecord>, StoreError>;
+
+    /// Creates the staging repository `id` (open) unless it exists; returns it as stored.
+    async fn open_staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<StagingRecord, StoreError>;
+
+    /// Moves a staging repository from `from` to `to` (compare-and-swap:
+    /// `false`, and nothing changed, if it was not in `from`).
+    #[allow(clippy::too_many_arguments)]
+    async fn set_staging_state(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        from: StagingState,
+        to: StagingState,
+        detail: Option<&str>,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases a closed staging repository: in one transaction, adds every
+    /// file of `versions` (each naming `repository`) under the lifecycle
+    /// rules and marks the staging repository released. Any refusal (a
+    /// file that exists, a state that is no longer `closed`) leaves
+    /// everything as it was.
+    async fn release_staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        versions: &[NewVersion],
         actor: &Actor,
     ) -> Result<(), StoreError>;
 

@@ -5,7 +5,8 @@
 use super::{audit, digest, insert_audit, SqlMetaStore, OK};
 use crate::meta::{now, Actor, AuditRecord, StoreError};
 use crate::packages::{
-    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, VersionRecord,
+    FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
+    VersionRecord,
 };
 use async_trait::async_trait;
 use cairn_core::lifecycle::{
@@ -666,6 +667,172 @@ impl PackageStore for SqlMetaStore {
         Ok(())
     }
 
+    async fn staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+    ) -> Result<Option<StagingRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM staging_repositories WHERE format = $1 AND repository = $2 AND id = $3",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref()
+            .map(|r| staging_from_row(format, r))
+            .transpose()
+    }
+
+    async fn stagings(
+        &self,
+        format: Format,
+        repository: &str,
+    ) -> Result<Vec<StagingRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM staging_repositories WHERE format = $1 AND repository = $2 ORDER BY id",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| staging_from_row(format, r)).collect()
+    }
+
+    async fn open_staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<StagingRecord, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let at = now();
+        let created = sqlx::query(
+            "INSERT INTO staging_repositories (format, repository, id, state, detail, created_at, changed_at)
+             VALUES ($1, $2, $3, $4, NULL, $5, $5) ON CONFLICT (format, repository, id) DO NOTHING",
+        )
+        .bind(format.as_str())
+        .bind(repository)
+        .bind(id)
+        .bind(StagingState::Open.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if created {
+            let resource = format.resource(repository);
+            audit(
+                &mut tx,
+                actor,
+                "staging.open",
+                Some(&resource),
+                Some(id),
+                OK,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.staging(format, repository, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("staging repository {id} vanished")))
+    }
+
+    async fn set_staging_state(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        from: StagingState,
+        to: StagingState,
+        detail: Option<&str>,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let changed = move_staging(&mut tx, format, repository, id, from, to, detail).await?;
+        if changed {
+            let resource = format.resource(repository);
+            let action = format!("staging.{}", to.as_str());
+            audit(
+                &mut tx,
+                actor,
+                &action,
+                Some(&resource),
+                Some(id),
+                OK,
+                detail,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn release_staging(
+        &self,
+        format: Format,
+        repository: &str,
+        id: &str,
+        versions: &[NewVersion],
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let resource = format.resource(repository);
+        let mut tx = self.writer.begin().await?;
+        let released = StagingState::Released;
+        let detail = format!("{} version(s) released", versions.len());
+        if !move_staging(
+            &mut tx,
+            format,
+            repository,
+            id,
+            StagingState::Closed,
+            released,
+            Some(&detail),
+        )
+        .await?
+        {
+            return Err(StoreError::Conflict(format!(
+                "staging repository {id} is not closed"
+            )));
+        }
+        for new in versions {
+            if new.format != format || new.repository != repository {
+                return Err(StoreError::Corrupt(format!(
+                    "a release of staging repository {id} names another repository"
+                )));
+            }
+            write_version(&mut tx, new, PublishMode::AddFiles).await?;
+            bump_revision(&mut tx, format, repository, &new.package).await?;
+            let artifact = format!("{}@{}", new.package, new.version);
+            audit(
+                &mut tx,
+                actor,
+                "package.publish",
+                Some(&resource),
+                Some(&artifact),
+                OK,
+                Some(&format!("released from staging {id}")),
+            )
+            .await?;
+        }
+        audit(
+            &mut tx,
+            actor,
+            "staging.released",
+            Some(&resource),
+            Some(id),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn search_packages(
         &self,
         format: Format,
@@ -692,4 +859,44 @@ impl PackageStore for SqlMetaStore {
         .fetch_all(&self.reader)
         .await?)
     }
+}
+
+fn staging_from_row(format: Format, r: &AnyRow) -> Result<StagingRecord, StoreError> {
+    let state: String = r.try_get("state")?;
+    Ok(StagingRecord {
+        format,
+        repository: r.try_get("repository")?,
+        id: r.try_get("id")?,
+        state: StagingState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("staging state {state:?}")))?,
+        detail: r.try_get("detail")?,
+        created_at: r.try_get("created_at")?,
+        changed_at: r.try_get("changed_at")?,
+    })
+}
+
+/// Compare-and-swap of a staging repository's state, in `tx`.
+async fn move_staging(
+    tx: &mut AnyConnection,
+    format: Format,
+    repository: &str,
+    id: &str,
+    from: StagingState,
+    to: StagingState,
+    detail: Option<&str>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE staging_repositories SET state = $1, detail = $2, changed_at = $3
+         WHERE format = $4 AND repository = $5 AND id = $6 AND state = $7",
+    )
+    .bind(to.as_str())
+    .bind(detail)
+    .bind(now())
+    .bind(format.as_str())
+    .bind(repository)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

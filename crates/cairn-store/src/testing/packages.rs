@@ -3,7 +3,7 @@
 //! concurrent publishers, and the audit entries of each.
 
 use crate::meta::{Actor, AuditFilter, MetaStore, StoreError};
-use crate::packages::{FileRecord, NewVersion, PublishMode};
+use crate::packages::{FileRecord, NewVersion, PublishMode, StagingState};
 use cairn_core::lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
 use cairn_core::{Digest, Format};
 use std::sync::Arc;
@@ -394,4 +394,58 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert_eq!(count("version.deprecate", true), 1);
     assert_eq!(count("package.dist_tag", true), 4);
     assert!(log.iter().all(|e| e.actor == who.name));
+    staging_suite(&meta, who).await;
+}
+
+/// Staging repositories: open once, state moves only from the expected
+/// state, and a release publishes all versions in one transaction or none.
+async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
+    let mvn = Format::Maven;
+    let (open, closed) = (StagingState::Open, StagingState::Closed);
+    let first = meta.open_staging(mvn, "rel", "s1", who).await.unwrap();
+    assert_eq!(first.state, open);
+    assert_eq!(meta.open_staging(mvn, "rel", "s1", who).await.unwrap(), first);
+    let release = |v: &str, file: &str| NewVersion {
+        repository: "rel".into(),
+        files: vec![self::file(file, v)],
+        tags: vec![],
+        ..version(mvn, "g:a", v, &[])
+    };
+    // Not closed yet: refused, nothing published.
+    let both = [release("1.0", "a-1.0.jar"), release("1.1", "a-1.1.jar")];
+    assert!(matches!(
+        meta.release_staging(mvn, "rel", "s1", &both, who).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(meta.package(mvn, "rel", "g:a").await.unwrap().is_none());
+    assert!(!meta
+        .set_staging_state(mvn, "rel", "s1", closed, open, None, who)
+        .await
+        .unwrap());
+    assert!(meta
+        .set_staging_state(mvn, "rel", "s1", open, closed, None, who)
+        .await
+        .unwrap());
+    // One release file exists already: the whole release is refused.
+    meta.publish(&release("1.1", "a-1.1.jar"), PublishMode::AddFiles, who)
+        .await
+        .unwrap();
+    assert!(matches!(
+        lifecycle(meta.release_staging(mvn, "rel", "s1", &both, who).await),
+        LifecycleError::FileExists { .. }
+    ));
+    let pkg = meta.package(mvn, "rel", "g:a").await.unwrap().unwrap();
+    assert!(pkg.version("1.0").is_none(), "a refused release left 1.0 behind");
+    assert_eq!(
+        meta.staging(mvn, "rel", "s1").await.unwrap().unwrap().state,
+        closed
+    );
+    meta.release_staging(mvn, "rel", "s1", &both[..1], who)
+        .await
+        .unwrap();
+    let pkg = meta.package(mvn, "rel", "g:a").await.unwrap().unwrap();
+    assert!(pkg.version("1.0").is_some());
+    let s1 = meta.staging(mvn, "rel", "s1").await.unwrap().unwrap();
+    assert_eq!(s1.state, StagingState::Released);
+    assert_eq!(meta.stagings(mvn, "rel").await.unwrap(), vec![s1]);
 }

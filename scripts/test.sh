@@ -62,6 +62,9 @@ tests/e2e/cargo.sh
 step "go (GOPROXY, publishing from git tags, retractions)"
 tests/e2e/go.sh
 
+step "maven (mvn deploy, resolve, snapshots, staging)"
+tests/e2e/maven.sh
+
 step "trusted publishing with npm, twine and cargo"
 tests/e2e/trusted-publishing.sh
 

@@ -87,6 +87,10 @@ pub struct LifecyclePolicy {
     pub allow_unpublish: bool,
     /// How long after publishing a version may still be unpublished.
     pub unpublish_window_secs: i64,
+    /// Maven Central's rule: a release (any version not ending in
+    /// `-SNAPSHOT`) is never unpublished, not even by an administrator;
+    /// it can only be deprecated.
+    pub releases_permanent: bool,
 }
 
 impl Default for LifecyclePolicy {
@@ -94,6 +98,7 @@ impl Default for LifecyclePolicy {
         LifecyclePolicy {
             allow_unpublish: true,
             unpublish_window_secs: 72 * 3600,
+            releases_permanent: false,
         }
     }
 }
@@ -136,6 +141,10 @@ pub enum LifecycleError {
     },
     #[error("{package}@{version} is unpublished; its state can no longer change")]
     AlreadyUnpublished { package: String, version: String },
+    #[error(
+        "{package} {version} is a release, and releases are permanent here: deprecate it instead"
+    )]
+    ReleasePermanent { package: String, version: String },
     #[error("no version {version} of {package}")]
     NoSuchVersion { package: String, version: String },
 }
@@ -201,6 +210,12 @@ pub fn check_transition(
         Transition::Deprecate { .. } => VersionState::Deprecated,
         Transition::Unyank | Transition::Undeprecate => VersionState::Active,
         Transition::Unpublish => {
+            if policy.releases_permanent && !version.ends_with("-SNAPSHOT") {
+                return Err(LifecycleError::ReleasePermanent {
+                    package: package.to_string(),
+                    version: version.to_string(),
+                });
+            }
             if !policy.allow_unpublish && !facts.admin_override {
                 return Err(LifecycleError::UnpublishForbidden);
             }

@@ -25,12 +25,13 @@ pub mod modzip;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::{package_key, Action, Format, VersionState};
 use cairn_packages::{
-    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest, Rendered,
+    plain_error, split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+    Rendered,
 };
 use cairn_store::{Actor, NewVersion, PackageRecord, PublishMode, VersionRecord};
 use gomod::Retraction;
@@ -494,14 +495,7 @@ impl Adapter for GoApi {
     /// Plain text, which the go command shows as the server's response.
     fn render(&self, err: PackageError) -> Response {
         err.log();
-        let mut resp = (err.status(), format!("{err}\n")).into_response();
-        if err.status() == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"cairn\""),
-            );
-        }
-        resp
+        plain_error(err.status(), &err.to_string())
     }
 }
 

@@ -100,3 +100,39 @@ impl PackageError {
         }
     }
 }
+
+/// A plain-text error whose reason phrase carries the message too: what
+/// clients that print only the status line show (twine, pip, mvn), and
+/// what those that print the body show (the go command). A 401 carries the
+/// Basic challenge those clients answer with their configured credentials.
+pub fn plain_error(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response();
+    let phrase: String = message
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(400)
+        .collect();
+    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+        resp.extensions_mut().insert(reason);
+    }
+    if status == axum::http::StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"cairn\""),
+        );
+    }
+    resp
+}

@@ -14,10 +14,12 @@ mod rendered;
 mod request;
 mod service;
 
-pub use error::{PackageError, PackageResult};
+pub use error::{plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
 pub use request::PkgRequest;
-pub use service::{Digests, Packages, PackagesConfig, RepositoryPolicy, StoredFile};
+pub use service::{
+    Digests, MavenRules, MavenVersions, Packages, PackagesConfig, RepositoryPolicy, StoredFile,
+};
 
 use axum::body::Body;
 use axum::response::Response;

@@ -19,25 +19,66 @@ use http_body_util::BodyExt;
 use sha1::Digest as _;
 use std::sync::Arc;
 
-/// A repository-pattern rule for pulling back releases, from
-/// `[[packages.repositories]]` in the configuration.
+/// A repository-pattern rule, from `[[packages.repositories]]` in the
+/// configuration: how releases are pulled back, and for Maven which
+/// versions the repository takes and how.
 #[derive(Debug, Clone)]
 pub struct RepositoryPolicy {
     matcher: GlobMatcher,
     pub policy: LifecyclePolicy,
+    pub maven: MavenRules,
 }
 
 impl RepositoryPolicy {
     /// `pattern` is matched against `FORMAT/REPOSITORY`, e.g. `npm/internal`
     /// or `*/releases` (`*` within a segment, `**` across).
-    pub fn new(pattern: &str, policy: LifecyclePolicy) -> Result<Self, String> {
+    pub fn new(pattern: &str, policy: LifecyclePolicy, maven: MavenRules) -> Result<Self, String> {
         let matcher = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
             .map_err(|e| format!("repository pattern {pattern:?}: {e}"))?
             .compile_matcher();
-        Ok(RepositoryPolicy { matcher, policy })
+        Ok(RepositoryPolicy {
+            matcher,
+            policy,
+            maven,
+        })
     }
+}
+
+/// Which versions a Maven repository takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MavenVersions {
+    /// Releases only (immutable).
+    Release,
+    /// `-SNAPSHOT` versions only (mutable, timestamped files).
+    Snapshot,
+    /// Both.
+    #[default]
+    Mixed,
+}
+
+impl MavenVersions {
+    pub fn parse(s: &str) -> Option<MavenVersions> {
+        match s {
+            "release" => Some(MavenVersions::Release),
+            "snapshot" => Some(MavenVersions::Snapshot),
+            "mixed" => Some(MavenVersions::Mixed),
+            _ => None,
+        }
+    }
+}
+
+/// A Maven repository's rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MavenRules {
+    pub versions: MavenVersions,
+    /// Releases arrive only through staging (deploy, close, release).
+    pub staging: bool,
+    /// Closing a staging repository demands a `.asc` for every file.
+    pub require_signatures: bool,
+    /// Closing demands `-sources.jar` and `-javadoc.jar` beside every jar.
+    pub require_sources_javadoc: bool,
 }
 
 /// Settings shared by the language adapters.
@@ -65,14 +106,32 @@ impl Default for PackagesConfig {
 }
 
 impl PackagesConfig {
-    /// The lifecycle policy of a repository: the first matching rule's, else the default.
-    pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
+    fn rule(&self, format: Format, repository: &str) -> Option<&RepositoryPolicy> {
         let resource = format.resource(repository);
         self.repositories
             .iter()
             .find(|r| r.matcher.is_match(&resource))
+    }
+
+    /// The lifecycle policy of a repository: the first matching rule's, else the default.
+    /// Maven releases are permanent everywhere.
+    pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
+        let policy = self
+            .rule(format, repository)
             .map(|r| r.policy.clone())
-            .unwrap_or_else(|| self.default_policy.clone())
+            .unwrap_or_else(|| self.default_policy.clone());
+        LifecyclePolicy {
+            releases_permanent: format == Format::Maven,
+            ..policy
+        }
+    }
+
+    /// A Maven repository's rules: the first matching rule's, else mixed
+    /// versions, no staging, nothing required.
+    pub fn maven(&self, repository: &str) -> MavenRules {
+        self.rule(Format::Maven, repository)
+            .map(|r| r.maven.clone())
+            .unwrap_or_default()
     }
 }
 

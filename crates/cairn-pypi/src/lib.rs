@@ -14,12 +14,12 @@ pub mod upload;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use cairn_core::lifecycle::LifecycleError;
 use cairn_core::{package_key, Action, Format};
 use cairn_packages::{
-    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+    plain_error, split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
 };
 use endpoint::{Endpoint, ParseError};
 use std::sync::Arc;
@@ -103,32 +103,6 @@ impl Adapter for PypiApi {
             PackageError::Lifecycle(_) => (StatusCode::BAD_REQUEST, err.to_string()),
             e => (e.status(), e.to_string()),
         };
-        let mut resp = (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{message}\n"),
-        )
-            .into_response();
-        let phrase: String = message
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() || c == ' ' {
-                    c
-                } else {
-                    ' '
-                }
-            })
-            .take(400)
-            .collect();
-        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
-            resp.extensions_mut().insert(reason);
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"cairn\""),
-            );
-        }
-        resp
+        plain_error(status, &message)
     }
 }

@@ -40,6 +40,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/packages/{format}/{repository}/{package}/versions/{version}",
             post(change_version),
         )
+        .route("/api/v1/maven/{repository}/staging", get(list_staging))
+        .route(
+            "/api/v1/maven/{repository}/staging/{id}/{action}",
+            post(change_staging),
+        )
 }
 
 /// A refusal: a status and a message, or a response already made (failed authentication).
@@ -76,7 +81,9 @@ impl From<cairn_store::StoreError> for ApiError {
         use cairn_core::LifecycleError as L;
         let status = match &e {
             cairn_store::StoreError::Lifecycle(L::NoSuchVersion { .. }) => StatusCode::NOT_FOUND,
-            cairn_store::StoreError::Lifecycle(_) => StatusCode::CONFLICT,
+            cairn_store::StoreError::Lifecycle(_) | cairn_store::StoreError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::Status(status, e.to_string())
@@ -515,4 +522,95 @@ async fn change_version(
         Json(json!({ "package": key, "version": version, "state": new_state.as_str() }))
             .into_response(),
     )
+}
+
+/// The access a staging change needs: publishing to the repository.
+async fn staging_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    connect: Option<&Extension<ConnectInfo<SocketAddr>>>,
+    repository: &str,
+    action: Action,
+) -> Result<cairn_store::Actor, ApiError> {
+    let (principal, actor) = caller(state, headers, connect.and_then(source)).await?;
+    let format = cairn_core::Format::Maven;
+    if let Err(denied) = state
+        .packages
+        .decide(&principal, format, repository, None, action)
+    {
+        let entry = cairn_store::AuditRecord::by(
+            &actor,
+            &format!("staging.{action}"),
+            Some(&format.resource(repository)),
+            None,
+            &format!("denied: {denied:?}"),
+        );
+        state.meta.append_audit(&entry).await?;
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not {action} {}",
+                principal.name(),
+                format.resource(repository)
+            ),
+        ));
+    }
+    Ok(actor)
+}
+
+fn package_error(e: cairn_packages::PackageError) -> ApiError {
+    ApiError::Status(e.status(), e.to_string())
+}
+
+/// `GET /api/v1/maven/{repository}/staging`: the repository's staging repositories.
+async fn list_staging(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path(repository): Path<String>,
+) -> ApiResult {
+    staging_caller(
+        &state,
+        &headers,
+        connect.as_ref(),
+        &repository,
+        Action::Read,
+    )
+    .await?;
+    let all = cairn_maven::staging::list(&state.packages, &repository)
+        .await
+        .map_err(package_error)?;
+    let all: Vec<_> = all.iter().map(cairn_maven::staging::to_json).collect();
+    Ok(Json(json!({ "staging": all })).into_response())
+}
+
+/// `POST /api/v1/maven/{repository}/staging/{id}/{close|release|drop}`.
+async fn change_staging(
+    State(state): State<Arc<AppState>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path((repository, id, action)): Path<(String, String, String)>,
+) -> ApiResult {
+    let actor = staging_caller(
+        &state,
+        &headers,
+        connect.as_ref(),
+        &repository,
+        Action::Publish,
+    )
+    .await?;
+    let p = &state.packages;
+    let done = match action.as_str() {
+        "close" => cairn_maven::staging::close(p, &actor, &repository, &id).await,
+        "release" => cairn_maven::staging::release(p, &actor, &repository, &id).await,
+        "drop" => cairn_maven::staging::drop(p, &actor, &repository, &id).await,
+        other => {
+            return Err(ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("unknown staging action {other:?}: use close, release or drop"),
+            ))
+        }
+    }
+    .map_err(package_error)?;
+    Ok(Json(cairn_maven::staging::to_json(&done)).into_response())
 }

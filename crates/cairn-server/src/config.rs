@@ -107,13 +107,44 @@ impl Default for PackageSettings {
     }
 }
 
-/// `[[packages.repositories]]`: the unpublish policy of matching repositories.
-#[derive(Debug, Clone, Deserialize)]
+/// `[[packages.repositories]]`: the unpublish policy of matching
+/// repositories, and for Maven repositories which versions they take.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryPolicySettings {
     pub pattern: String,
     pub allow_unpublish: Option<bool>,
     pub unpublish_window_hours: Option<i64>,
+    /// `release`, `snapshot` or `mixed` (the default).
+    pub maven_versions: Option<String>,
+    /// Releases only through staging (deploy to `-/staging/<id>/`, close, release).
+    #[serde(default)]
+    pub maven_staging: bool,
+    /// What closing a staging repository demands: `signatures`, `sources-javadoc`.
+    #[serde(default)]
+    pub maven_require: Vec<String>,
+}
+
+impl RepositoryPolicySettings {
+    fn maven_rules(&self) -> anyhow::Result<cairn_packages::MavenRules> {
+        let versions = match &self.maven_versions {
+            None => Default::default(),
+            Some(v) => cairn_packages::MavenVersions::parse(v).ok_or_else(|| {
+                anyhow::anyhow!("maven_versions = {v:?}: use release, snapshot or mixed")
+            })?,
+        };
+        for r in &self.maven_require {
+            if r != "signatures" && r != "sources-javadoc" {
+                anyhow::bail!("maven_require: {r:?}: use signatures or sources-javadoc");
+            }
+        }
+        Ok(cairn_packages::MavenRules {
+            versions,
+            staging: self.maven_staging,
+            require_signatures: self.maven_require.iter().any(|r| r == "signatures"),
+            require_sources_javadoc: self.maven_require.iter().any(|r| r == "sources-javadoc"),
+        })
+    }
 }
 
 impl PackageSettings {
@@ -125,6 +156,7 @@ impl PackageSettings {
         let default_policy = cairn_core::LifecyclePolicy {
             allow_unpublish: self.allow_unpublish,
             unpublish_window_secs: self.unpublish_window_hours * 3600,
+            releases_permanent: false,
         };
         let repositories = self
             .repositories
@@ -136,8 +168,12 @@ impl PackageSettings {
                         .unpublish_window_hours
                         .unwrap_or(self.unpublish_window_hours)
                         * 3600,
+                    releases_permanent: false,
                 };
-                cairn_packages::RepositoryPolicy::new(&r.pattern, policy)
+                let maven = r
+                    .maven_rules()
+                    .map_err(|e| anyhow::anyhow!("packages.repositories {:?}: {e}", r.pattern))?;
+                cairn_packages::RepositoryPolicy::new(&r.pattern, policy, maven)
                     .map_err(|e| anyhow::anyhow!("packages.repositories: {e}"))
             })
             .collect::<anyhow::Result<_>>()?;

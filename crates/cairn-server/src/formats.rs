@@ -28,6 +28,14 @@ pub fn routes() -> Router<Arc<AppState>> {
                 },
             ),
         )
+        .route(
+            "/maven/{*rest}",
+            any(
+                |State(state): State<Arc<AppState>>, req: Request| async move {
+                    serve(&state, &state.maven, "/maven", req).await
+                },
+            ),
+        )
         // Trusted-publishing exchanges npm and PyPI clients make at the
         // registry host's root, whatever the registry's path.
         .route(

@@ -47,6 +47,7 @@ pub struct AppState {
     pub pypi: cairn_pypi::PypiApi,
     pub cargo: cairn_cargo::CargoApi,
     pub go: cairn_go::GoApi,
+    pub maven: cairn_maven::MavenApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
 }
@@ -103,6 +104,7 @@ impl App {
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
             go: cairn_go::GoApi::new(packages.clone()),
+            maven: cairn_maven::MavenApi::new(packages.clone()),
             packages,
             blob_store,
             meta,

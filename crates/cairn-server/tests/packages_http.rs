@@ -27,7 +27,7 @@ async fn npm_refusals_in_npm_shape() {
         c.packages.repositories = vec![cairn_server::config::RepositoryPolicySettings {
             pattern: "npm/frozen".into(),
             allow_unpublish: Some(false),
-            unpublish_window_hours: None,
+            ..Default::default()
         }];
     })
     .await;

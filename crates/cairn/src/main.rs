@@ -42,6 +42,9 @@ enum Command {
     /// Go modules: store a version from a git tag or a module zip.
     #[command(subcommand)]
     Go(GoCommand),
+    /// Maven staging repositories: list, close (validate), release (promote) or drop.
+    #[command(subcommand)]
+    Maven(MavenCommand),
     /// Query the audit log (newest first). It is append-only: nothing can change it.
     Audit {
         #[command(flatten)]
@@ -184,6 +187,22 @@ enum GoCommand {
         #[command(flatten)]
         version: GoVersionArgs,
         zip: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MavenCommand {
+    /// Staging repositories of a Maven repository (deployed to /maven/<repo>/-/staging/<id>/).
+    Staging {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The repository the staging repository releases into
+        #[arg(long)]
+        repository: String,
+        /// list, close, release or drop
+        action: String,
+        /// The staging id (not for list)
+        id: Option<String>,
     },
 }
 
@@ -553,6 +572,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Publisher(cmd) => publisher_command(cmd).await,
         Command::Package { action } => package_command(action).await,
         Command::Go(cmd) => go_command(cmd).await,
+        Command::Maven(cmd) => maven_command(cmd).await,
         Command::Audit {
             common,
             actor,
@@ -709,6 +729,37 @@ async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
         args.module,
         args.version
     );
+    Ok(())
+}
+
+async fn maven_command(cmd: MavenCommand) -> anyhow::Result<()> {
+    let MavenCommand::Staging {
+        common,
+        repository,
+        action,
+        id,
+    } = cmd;
+    let packages = open_packages(&common).await?;
+    let actor = cli_actor();
+    use cairn_maven::staging;
+    let id = || {
+        id.clone()
+            .ok_or_else(|| anyhow::anyhow!("{action} needs a staging id"))
+    };
+    let done = match action.as_str() {
+        "list" => {
+            for s in staging::list(&packages, &repository).await? {
+                println!("{}", staging::to_json(&s));
+            }
+            return Ok(());
+        }
+        "close" => staging::close(&packages, &actor, &repository, &id()?).await,
+        "release" => staging::release(&packages, &actor, &repository, &id()?).await,
+        "drop" => staging::drop(&packages, &actor, &repository, &id()?).await,
+        other => anyhow::bail!("unknown action {other:?}: list, close, release or drop"),
+    };
+    let done = done.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", staging::to_json(&done));
     Ok(())
 }
 

@@ -404,7 +404,10 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
     let (open, closed) = (StagingState::Open, StagingState::Closed);
     let first = meta.open_staging(mvn, "rel", "s1", who).await.unwrap();
     assert_eq!(first.state, open);
-    assert_eq!(meta.open_staging(mvn, "rel", "s1", who).await.unwrap(), first);
+    assert_eq!(
+        meta.open_staging(mvn, "rel", "s1", who).await.unwrap(),
+        first
+    );
     let release = |v: &str, file: &str| NewVersion {
         repository: "rel".into(),
         files: vec![self::file(file, v)],
@@ -435,7 +438,10 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
         LifecycleError::FileExists { .. }
     ));
     let pkg = meta.package(mvn, "rel", "g:a").await.unwrap().unwrap();
-    assert!(pkg.version("1.0").is_none(), "a refused release left 1.0 behind");
+    assert!(
+        pkg.version("1.0").is_none(),
+        "a refused release left 1.0 behind"
+    );
     assert_eq!(
         meta.staging(mvn, "rel", "s1").await.unwrap().unwrap().state,
         closed

@@ -1,0 +1,385 @@
+//! The Maven repository adapter, under `/maven/<repository>/`: the Maven 2
+//! layout for GET, HEAD and PUT (what `mvn deploy` and every resolver use).
+//!
+//! - cairn owns `maven-metadata.xml`: both levels are generated from what
+//!   is stored ([`metadata`]); uploaded copies are accepted and discarded.
+//! - Checksums (`.md5`, `.sha1`, `.sha256`, `.sha512`) are served for every
+//!   file, computed by cairn; uploaded ones (and `X-Checksum-*` headers)
+//!   are verified against the bytes.
+//! - Releases are immutable (a PUT over a release file is a 409 that fails
+//!   `mvn deploy`, and releases are never unpublished, only deprecated);
+//!   `-SNAPSHOT` versions take new timestamped files for every deploy.
+//! - A repository takes releases, snapshots or both, and may demand that
+//!   releases arrive through staging ([`staging`]): deploy to
+//!   `/maven/<repo>/-/staging/<id>/`, then close, release or drop.
+//!
+//! Errors are plain text with the message in the reason phrase, which is
+//! what mvn prints.
+
+pub mod layout;
+pub mod metadata;
+pub mod pom;
+pub mod staging;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cairn_core::{package_key, Action, Format};
+use cairn_packages::{
+    plain_error, split_repository, Adapter, MavenVersions, PackageError, PackageResult, Packages,
+    PkgRequest, Rendered,
+};
+use cairn_store::{NewVersion, PackageRecord, PublishMode, StagingState};
+use layout::{Checksum, Gav, MavenPath, Target};
+use serde_json::json;
+use std::sync::Arc;
+
+const MAVEN: Format = Format::Maven;
+
+/// The Maven adapter.
+pub struct MavenApi {
+    pub packages: Arc<Packages>,
+}
+
+/// The store repository that holds a staging repository's files.
+pub fn staging_repository(repository: &str, id: &str) -> String {
+    format!("{repository}~staging~{id}")
+}
+
+/// Staging ids: what repository names allow.
+pub fn check_staging_id(id: &str) -> PackageResult<()> {
+    split_repository(id).map(|_| ()).map_err(|_| {
+        PackageError::bad(format!(
+            "{id:?} is not a staging id: lower-case letters, digits, '.', '_' and '-'"
+        ))
+    })
+}
+
+fn key(group: &str, artifact: &str) -> PackageResult<String> {
+    package_key(MAVEN, &format!("{group}:{artifact}")).map_err(|e| PackageError::bad(e.to_string()))
+}
+
+fn content_type(filename: &str) -> &'static str {
+    match filename.rsplit('.').next() {
+        Some("pom" | "xml") => "application/xml",
+        Some("jar" | "war" | "ear") => "application/java-archive",
+        Some("asc") => "application/pgp-signature",
+        Some("module" | "json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The checksums recorded with a stored file.
+fn file_checksums(bytes: &[u8]) -> serde_json::Value {
+    json!({
+        "md5": Checksum::Md5.of(bytes),
+        "sha1": Checksum::Sha1.of(bytes),
+        "sha512": Checksum::Sha512.of(bytes),
+    })
+}
+
+/// A checksum as clients write it: the first word, lower-case hex.
+fn claimed(text: &str) -> String {
+    text.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Where the request's files are: the repository, or one of its staging repositories.
+struct Place {
+    repository: String,
+    staging: Option<String>,
+}
+
+impl Place {
+    fn store(&self) -> String {
+        match &self.staging {
+            Some(id) => staging_repository(&self.repository, id),
+            None => self.repository.clone(),
+        }
+    }
+}
+
+impl MavenApi {
+    pub fn new(packages: Arc<Packages>) -> Self {
+        MavenApi { packages }
+    }
+
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        let (repository, rest) = split_repository(path)?;
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        let (staging, rest) = match rest.strip_prefix("-/staging/") {
+            Some(r) => {
+                let (id, r) = r.split_once('/').unwrap_or((r, ""));
+                check_staging_id(id)?;
+                (Some(id.to_string()), r)
+            }
+            None => (None, rest),
+        };
+        let place = Place {
+            repository,
+            staging,
+        };
+        let parsed = layout::parse(rest).ok_or_else(|| {
+            PackageError::not_found(format!("{rest}: not a Maven repository path"))
+        })?;
+        let (group, artifact) = match &parsed.target {
+            Target::File { gav, .. } | Target::SnapshotMetadata { gav } => {
+                (&gav.group, &gav.artifact)
+            }
+            Target::ArtifactMetadata { group, artifact } => (group, artifact),
+        };
+        let key = key(group, artifact)?;
+        match req.method {
+            Method::GET | Method::HEAD => {
+                self.packages
+                    .check(req, MAVEN, &place.repository, Some(&key), Action::Read)
+                    .await?;
+                self.serve(req, &place, &key, &parsed).await
+            }
+            Method::PUT => {
+                self.packages
+                    .check(req, MAVEN, &place.repository, Some(&key), Action::Publish)
+                    .await?;
+                self.deploy(req, &place, &key, &parsed, body).await
+            }
+            Method::DELETE => Err(PackageError::MethodNotAllowed(
+                "files are not deleted: releases are permanent (deprecate a version instead)"
+                    .into(),
+            )),
+            _ => Err(PackageError::MethodNotAllowed(
+                "use GET, HEAD or PUT".into(),
+            )),
+        }
+    }
+
+    async fn serve(
+        &self,
+        req: &PkgRequest,
+        place: &Place,
+        key: &str,
+        path: &MavenPath,
+    ) -> PackageResult {
+        let p = &self.packages;
+        let store = place.store();
+        let document = match &path.target {
+            Target::File { filename, .. } => {
+                let Some(alg) = path.checksum else {
+                    return p
+                        .download(MAVEN, &store, key, filename, content_type(filename))
+                        .await;
+                };
+                let Some((file, state)) = p.meta.package_file(MAVEN, &store, key, filename).await?
+                else {
+                    return Err(PackageError::not_found(format!("no file {filename}")));
+                };
+                if !state.serves_bytes() {
+                    return Err(PackageError::Gone(format!("{filename} was unpublished")));
+                }
+                let recorded: serde_json::Value =
+                    serde_json::from_str(&file.metadata).unwrap_or_default();
+                let value = match alg {
+                    Checksum::Sha256 => Some(file.digest.hex().to_string()),
+                    other => recorded[other.extension()].as_str().map(str::to_string),
+                };
+                let value = value.ok_or_else(|| {
+                    PackageError::Internal(format!(
+                        "no {} recorded for {filename}",
+                        alg.extension()
+                    ))
+                })?;
+                return Ok(
+                    ([(axum::http::header::CONTENT_TYPE, "text/plain")], value).into_response()
+                );
+            }
+            Target::ArtifactMetadata { group, artifact } => {
+                let (group, artifact) = (group.clone(), artifact.clone());
+                p.rendered(MAVEN, &store, key, "artifact", move |pkg| {
+                    Ok(Rendered::new(
+                        "application/xml",
+                        None,
+                        metadata::artifact_level(&group, &artifact, pkg),
+                    ))
+                })
+                .await?
+            }
+            Target::SnapshotMetadata { gav } => {
+                let variant = format!("snapshot\0{}", gav.version);
+                let render = |pkg: &PackageRecord| {
+                    let xml = pkg
+                        .version(&gav.version)
+                        .and_then(|v| metadata::snapshot_level(gav, v))
+                        .ok_or_else(|| {
+                            PackageError::not_found(format!("no snapshot {}", gav.version))
+                        })?;
+                    Ok(Rendered::new("application/xml", None, xml))
+                };
+                p.rendered(MAVEN, &store, key, &variant, render).await?
+            }
+        };
+        let doc = document.ok_or_else(|| PackageError::not_found(format!("no artifact {key}")))?;
+        match path.checksum {
+            Some(alg) => Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                alg.of(&doc.body),
+            )
+                .into_response()),
+            None => Ok(doc.respond(req)),
+        }
+    }
+
+    async fn deploy(
+        &self,
+        req: &PkgRequest,
+        place: &Place,
+        key: &str,
+        path: &MavenPath,
+        body: Body,
+    ) -> PackageResult {
+        let p = &self.packages;
+        let gav = match &path.target {
+            // Metadata is cairn's to write: an uploaded copy (and its
+            // checksums) is read and discarded.
+            Target::ArtifactMetadata { .. } | Target::SnapshotMetadata { .. } => {
+                p.read_body(req, body).await?;
+                return Ok(StatusCode::CREATED.into_response());
+            }
+            Target::File { gav, .. } => gav,
+        };
+        self.check_rules(req, place, gav).await?;
+        let Target::File { filename, .. } = &path.target else {
+            unreachable!()
+        };
+        let store = place.store();
+        let bytes = p.read_body(req, body).await?;
+        if let Some(alg) = path.checksum {
+            let Some((file, _)) = p.meta.package_file(MAVEN, &store, key, filename).await? else {
+                return Err(PackageError::bad(format!(
+                    "{filename}.{}: deploy {filename} before its checksum",
+                    alg.extension()
+                )));
+            };
+            let recorded: serde_json::Value =
+                serde_json::from_str(&file.metadata).unwrap_or_default();
+            let ours = match alg {
+                Checksum::Sha256 => file.digest.hex().to_string(),
+                other => recorded[other.extension()]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            let theirs = claimed(&String::from_utf8_lossy(&bytes));
+            if theirs != ours {
+                tracing::warn!(file = %filename, "uploaded checksum does not match the stored bytes");
+                return Err(PackageError::bad(format!(
+                    "checksum mismatch for {filename}: uploaded {} {theirs}, the stored bytes have {ours}",
+                    alg.extension()
+                )));
+            }
+            return Ok(StatusCode::CREATED.into_response());
+        }
+        // Checksums sent as headers are checked before anything is stored.
+        for alg in Checksum::ALL {
+            let header = format!("x-checksum-{}", alg.extension());
+            if let Some(theirs) = req
+                .headers
+                .get(header.as_str())
+                .and_then(|v| v.to_str().ok())
+            {
+                let ours = alg.of(&bytes);
+                if claimed(theirs) != ours {
+                    return Err(PackageError::bad(format!(
+                        "checksum mismatch for {filename}: {header} says {theirs}, the body has {ours}"
+                    )));
+                }
+            }
+        }
+        let checksums = file_checksums(&bytes);
+        let stored = p.store(bytes).await?;
+        let new = NewVersion {
+            format: MAVEN,
+            repository: store,
+            package: key.to_string(),
+            name: key.to_string(),
+            version: gav.version.clone(),
+            metadata: "{}".into(),
+            dependencies: vec![],
+            files: vec![stored.record(filename, &gav.version, checksums)],
+            tags: vec![],
+            owner: None,
+        };
+        p.meta
+            .publish(&new, PublishMode::AddFiles, &req.actor())
+            .await?;
+        Ok(StatusCode::CREATED.into_response())
+    }
+
+    /// The repository's rules for a deploy: which versions it takes, and
+    /// whether releases must come through (an open) staging repository.
+    async fn check_rules(&self, req: &PkgRequest, place: &Place, gav: &Gav) -> PackageResult<()> {
+        let rules = self.packages.config.maven(&place.repository);
+        let repo = &place.repository;
+        match (rules.versions, gav.is_snapshot()) {
+            (MavenVersions::Release, true) => {
+                return Err(PackageError::bad(format!(
+                    "{repo} is a release repository: deploy {} to a snapshot repository",
+                    gav.version
+                )))
+            }
+            (MavenVersions::Snapshot, false) => {
+                return Err(PackageError::bad(format!(
+                    "{repo} is a snapshot repository: release {} to a release repository",
+                    gav.version
+                )))
+            }
+            _ => {}
+        }
+        let Some(id) = &place.staging else {
+            if rules.staging && !gav.is_snapshot() {
+                return Err(PackageError::bad(format!(
+                    "{repo} takes releases through staging: deploy to /maven/{repo}/-/staging/<id>/, then close and release it"
+                )));
+            }
+            return Ok(());
+        };
+        if gav.is_snapshot() {
+            return Err(PackageError::bad("staging is for releases, not snapshots"));
+        }
+        let staged = self
+            .packages
+            .meta
+            .open_staging(MAVEN, repo, id, &req.actor())
+            .await?;
+        if staged.state != StagingState::Open {
+            return Err(PackageError::Conflict(format!(
+                "staging repository {id} is {}: deploy to a new staging id",
+                staged.state.as_str()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Adapter for MavenApi {
+    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
+        match self.dispatch(&req, path, body).await {
+            Ok(resp) => resp,
+            Err(e) => self.render(e),
+        }
+    }
+
+    /// mvn prints the status code and reason phrase of a failed transfer.
+    fn render(&self, err: PackageError) -> Response {
+        err.log();
+        let message = match &err {
+            PackageError::Lifecycle(cairn_core::LifecycleError::FileExists { filename }) => {
+                format!("{filename} exists and releases are immutable: deploy a new version")
+            }
+            e => e.to_string(),
+        };
+        plain_error(err.status(), &message)
+    }
+}

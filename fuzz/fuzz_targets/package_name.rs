@@ -7,7 +7,7 @@ use cairn_core::package::{check_version, package_key, Format};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &str| {
-    for f in [Format::Npm, Format::Pypi, Format::Cargo] {
+    for f in Format::ALL {
         if let Ok(k) = package_key(f, data) {
             assert!(k.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
             assert_eq!(package_key(f, &k).ok(), Some(k.clone()));

@@ -13,71 +13,31 @@ servers with the ratio cairn/peer.
 
 import base64
 import hashlib
-import http.client
 import io
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import uuid
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, request, row, start_cairn as start_cairn_in, wait_ready, wrk  # noqa: E402
+
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="cairn-pkg-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
-DURATION = os.environ.get("BENCH_SECONDS", "10")
 VERSIONS = [f"1.0.{i}" for i in range(9)]
 MiB = 1024 * 1024
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
-def wait_ready(port, path, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", path)
-            if c.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server on {port} did not start")
 
 
-def request(port, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    if r.status >= 300:
-        raise SystemExit(f"{method} {path} on {port}: {r.status} {data[:300]!r}")
-    return r, data
 
 
-def wrk(url, headers=()):
-    args = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency"]
-    for h in headers:
-        args += ["-H", h]
-    out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]B)", out)
-    per = {"KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}")
-    return rps, float(m.group(1)) * per
 
 
 def npm_tarball(name, version):
@@ -126,14 +86,10 @@ def multipart(fields, filename, content):
     return f"multipart/form-data; boundary={boundary}", out
 
 
+
+
 def start_cairn():
-    port = free_port()
-    proc = subprocess.Popen([CAIRN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(WORK, "cairn")],
-                            stdout=subprocess.PIPE, stderr=open(os.path.join(WORK, "cairn.log"), "w"), text=True,
-                            env={**os.environ, "CAIRN_LOG": "warn"})
-    wait_ready(port, "/healthz")
-    secret = next(line.split()[-1] for line in proc.stdout if "password:" in line)
-    return proc, port, "Basic " + base64.b64encode(f"admin:{secret}".encode()).decode()
+    return start_cairn_in(CAIRN, WORK)
 
 
 def start_verdaccio():
@@ -166,8 +122,6 @@ def start_pypiserver(pkgdir):
     return proc, port
 
 
-def row(what, cairn, peer, unit):
-    print(f"| {what} | {cairn:,.0f} {unit} | {peer:,.0f} {unit} | {cairn / peer:.2f}x |", flush=True)
 
 
 def main():

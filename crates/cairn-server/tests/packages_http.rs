@@ -552,3 +552,183 @@ async fn metadata_is_never_served_stale() {
     assert!(after_publish["versions"]["1.1.0"].is_object());
     assert_ne!(after_publish["dist-tags"], after_tag.json()["dist-tags"]);
 }
+
+/// A token for `dev` with `scopes`, as an Authorization header.
+async fn dev_token(app: &TestApp, scopes: &[&str]) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let (_, secret) = cairn_server::auth::create_api_token(
+        &*app.app.state.meta,
+        "dev",
+        "test",
+        &scopes,
+        None,
+        &cairn_store::Actor::local("test"),
+    )
+    .await
+    .unwrap();
+    format!("Bearer {secret}")
+}
+
+async fn denied_writes(app: &TestApp, action: &str) -> usize {
+    app.app
+        .state
+        .meta
+        .audit_log(&cairn_store::AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == action && e.outcome.starts_with("denied"))
+        .count()
+}
+
+/// Go and Maven: who may read and publish (repository and package
+/// grants), refusals in the protocol's plain-text shape with a Basic
+/// challenge, refused writes audited and leaving nothing behind.
+#[tokio::test]
+async fn go_and_maven_access_and_refusals() {
+    let app = TestApp::with_config(|c| {
+        c.auth.anonymous_read = cairn_server::config::AnonymousRead::Only(vec!["public/**".into()])
+    })
+    .await;
+    let local = cairn_store::Actor::local("test");
+    let meta = &app.app.state.meta;
+    meta.put_user("dev", &cairn_server::auth::hash_secret("pw"), &local)
+        .await
+        .unwrap();
+    meta.set_user_grants("dev", &["*/team:read,publish".to_string()], &local)
+        .await
+        .unwrap();
+    let read_only = dev_token(&app, &["*/team:read"]).await;
+    let other_module = dev_token(&app, &["go/team/example.com/other:read,publish"]).await;
+    let this_module = dev_token(&app, &["go/team/example.com/a:read,publish"]).await;
+    let other_artifact = dev_token(&app, &["maven/team/org.example:other:read,publish"]).await;
+    let this_artifact = dev_token(&app, &["maven/team/org.example:a:read,publish"]).await;
+
+    // Go: a module zip uploaded by PUT.
+    let files = cairn_go::modzip::ModuleFiles::from([
+        ("go.mod".to_string(), b"module example.com/a\n".to_vec()),
+        ("a.go".to_string(), b"package a\n".to_vec()),
+    ]);
+    let zip = cairn_go::modzip::create("example.com/a", "v1.0.0", &files).unwrap();
+    let upload = "/go/team/example.com/a/@v/v1.0.0.zip";
+    let list = "/go/team/example.com/a/@v/list";
+    let anon = app.send(Method::PUT, upload, None, &[], zip.clone()).await;
+    anon.assert_status(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anon.header("www-authenticate"),
+        Some("Basic realm=\"cairn\"")
+    );
+    assert!(String::from_utf8_lossy(&anon.body).contains("authentication required"));
+    for (who, auth) in [
+        ("read-only", &read_only),
+        ("another module's", &other_module),
+    ] {
+        let r = app
+            .send(Method::PUT, upload, Some(auth), &[], zip.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} token");
+    }
+    assert_eq!(denied_writes(&app, "go.publish").await, 2);
+    app.send(Method::GET, list, Some(&app.basic()), &[], vec![])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    app.send(Method::GET, list, None, &[], vec![])
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    // A zip whose entries are not under module@version/ is refused, naming the entry.
+    let wrong = cairn_go::modzip::create("example.com/a", "v9.9.9", &files).unwrap();
+    let r = app
+        .send(Method::PUT, upload, Some(&this_module), &[], wrong)
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&r.body).contains("does not have prefix"));
+    let r = app
+        .send(Method::PUT, upload, Some(&this_module), &[], zip.clone())
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    let r = app
+        .send(Method::GET, list, Some(&read_only), &[], vec![])
+        .await;
+    r.assert_status(StatusCode::OK);
+    assert_eq!(r.body, b"v1.0.0\n");
+    // Another version under a path whose major version does not match.
+    let r = app
+        .send(
+            Method::PUT,
+            "/go/team/example.com/a/@v/v2.0.0.zip",
+            Some(&this_module),
+            &[],
+            zip,
+        )
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&r.body).contains("/v2"));
+
+    // Maven: a jar deployed by PUT.
+    let jar = "/maven/team/org/example/a/1.0/a-1.0.jar";
+    let anon = app.send(Method::PUT, jar, None, &[], b"jar".to_vec()).await;
+    anon.assert_status(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anon.header("www-authenticate"),
+        Some("Basic realm=\"cairn\"")
+    );
+    for (who, auth) in [
+        ("read-only", &read_only),
+        ("another artifact's", &other_artifact),
+    ] {
+        let r = app
+            .send(Method::PUT, jar, Some(auth), &[], b"jar".to_vec())
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} token");
+    }
+    assert_eq!(denied_writes(&app, "maven.publish").await, 2);
+    app.send(Method::GET, jar, Some(&app.basic()), &[], vec![])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    app.send(Method::PUT, jar, Some(&this_artifact), &[], b"jar".to_vec())
+        .await
+        .assert_status(StatusCode::CREATED);
+    let r = app
+        .send(Method::GET, jar, Some(&read_only), &[], vec![])
+        .await;
+    r.assert_status(StatusCode::OK);
+    assert_eq!(r.body, b"jar");
+    let again = app
+        .send(
+            Method::PUT,
+            jar,
+            Some(&this_artifact),
+            &[],
+            b"other".to_vec(),
+        )
+        .await;
+    again.assert_status(StatusCode::CONFLICT);
+    assert!(String::from_utf8_lossy(&again.body).contains("releases are immutable"));
+    let r = app
+        .send(Method::GET, jar, Some(&read_only), &[], vec![])
+        .await;
+    assert_eq!(r.body, b"jar", "a refused re-deploy changed the release");
+    let meta_xml = app
+        .send(
+            Method::GET,
+            "/maven/team/org/example/a/maven-metadata.xml",
+            Some(&read_only),
+            &[],
+            vec![],
+        )
+        .await;
+    meta_xml.assert_status(StatusCode::OK);
+    assert!(String::from_utf8_lossy(&meta_xml.body).contains("<release>1.0</release>"));
+    app.send(
+        Method::GET,
+        "/maven/team/org/example/a/1.0/../../../x",
+        Some(&read_only),
+        &[],
+        vec![],
+    )
+    .await
+    .assert_status(StatusCode::NOT_FOUND);
+}

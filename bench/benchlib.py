@@ -1,0 +1,81 @@
+"""Shared by the Python benchmark drivers: ports, readiness, plain HTTP
+requests, wrk runs, starting cairn, and the result rows."""
+
+import base64
+import http.client
+import os
+import re
+import socket
+import subprocess
+import time
+
+DURATION = os.environ.get("BENCH_SECONDS", "10")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, path, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", path)
+            if c.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def request(port, method, path, body=None, headers=None, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    if r.status >= 300:
+        raise SystemExit(f"{method} {path} on {port}: {r.status} {data[:300]!r}")
+    return r, data
+
+
+def wrk(url, headers=()):
+    """Requests/s and MiB/s of 32 connections for BENCH_SECONDS."""
+    args = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency"]
+    for h in headers:
+        args += ["-H", h]
+    out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]B)", out)
+    per = {"KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}")
+    return rps, float(m.group(1)) * per
+
+
+def start_cairn(cairn, work, *args):
+    """A cairn on a free port with its data under WORK; returns (process,
+    port, admin Basic authorization)."""
+    port = free_port()
+    proc = subprocess.Popen([cairn, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
+                             os.path.join(work, "cairn"), *args],
+                            stdout=subprocess.PIPE, stderr=open(os.path.join(work, "cairn.log"), "w"), text=True,
+                            env={**os.environ, "CAIRN_LOG": "warn"})
+    wait_ready(port, "/healthz")
+    secret = next(line.split()[-1] for line in proc.stdout if "password:" in line)
+    return proc, port, "Basic " + base64.b64encode(f"admin:{secret}".encode()).decode()
+
+
+def row(what, cairn, peer, unit):
+    print(f"| {what} | {cairn:,.0f} {unit} | {peer:,.0f} {unit} | {cairn / peer:.2f}x |", flush=True)
+
+
+def row_time(what, cairn_s, peer_s):
+    """A time row: the ratio is peer/cairn, so above 1 means cairn is faster."""
+    print(f"| {what} | {cairn_s:.2f} s | {peer_s:.2f} s | {peer_s / cairn_s:.2f}x |", flush=True)

@@ -15,11 +15,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_ready  # noqa: E402
 
 CAIRN = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="cairn-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
@@ -27,25 +29,8 @@ MiB = 1024 * 1024
 CHUNK = 8 * MiB
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
-def wait_ready(port, path):
-    for _ in range(200):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", path)
-            if c.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"server on {port} did not start")
 
 
 class Server:

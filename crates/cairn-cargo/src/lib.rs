@@ -50,7 +50,7 @@ impl CargoApi {
         CargoApi { packages }
     }
 
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
             ParseError::NotFound => PackageError::not_found("not found"),
@@ -287,11 +287,8 @@ impl CargoApi {
 
 #[async_trait]
 impl Adapter for CargoApi {
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        self.route(req, path, body).await
     }
 
     fn render(&self, err: PackageError) -> Response {

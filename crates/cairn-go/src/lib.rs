@@ -323,7 +323,7 @@ impl GoApi {
         GoApi { packages }
     }
 
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
         let p = &self.packages;
@@ -485,11 +485,8 @@ fn published_response(module: &str, version: &str, published: Published) -> Resp
 
 #[async_trait]
 impl Adapter for GoApi {
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        self.route(req, path, body).await
     }
 
     /// Plain text, which the go command shows as the server's response.

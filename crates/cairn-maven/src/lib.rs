@@ -107,7 +107,7 @@ impl MavenApi {
         MavenApi { packages }
     }
 
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
         let (repository, rest) = split_repository(path)?;
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         let (staging, rest) = match rest.strip_prefix("-/staging/") {
@@ -239,19 +239,16 @@ impl MavenApi {
         body: Body,
     ) -> PackageResult {
         let p = &self.packages;
-        let gav = match &path.target {
+        let (gav, filename) = match &path.target {
             // Metadata is cairn's to write: an uploaded copy (and its
             // checksums) is read and discarded.
             Target::ArtifactMetadata { .. } | Target::SnapshotMetadata { .. } => {
                 p.read_body(req, body).await?;
                 return Ok(StatusCode::CREATED.into_response());
             }
-            Target::File { gav, .. } => gav,
+            Target::File { gav, filename } => (gav, filename),
         };
         self.check_rules(req, place, gav).await?;
-        let Target::File { filename, .. } = &path.target else {
-            unreachable!()
-        };
         let store = place.store();
         let bytes = p.read_body(req, body).await?;
         if let Some(alg) = path.checksum {
@@ -364,11 +361,8 @@ impl MavenApi {
 
 #[async_trait]
 impl Adapter for MavenApi {
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        self.route(req, path, body).await
     }
 
     /// mvn prints the status code and reason phrase of a failed transfer.

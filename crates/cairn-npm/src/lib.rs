@@ -40,7 +40,7 @@ impl NpmApi {
         NpmApi { packages }
     }
 
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
             ParseError::NotFound => PackageError::not_found("not found"),
@@ -122,11 +122,8 @@ fn key(name: &str) -> PackageResult<String> {
 
 #[async_trait]
 impl Adapter for NpmApi {
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        self.route(req, path, body).await
     }
 
     /// npm shows the `error` field of a JSON body. Publishing over an

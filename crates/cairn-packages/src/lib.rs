@@ -29,10 +29,17 @@ use axum::response::Response;
 /// adapter's prefix (`/npm`, `/pypi`, `/cargo`).
 #[async_trait::async_trait]
 pub trait Adapter: Send + Sync + 'static {
-    /// Serves one request.
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response;
+    /// Serves one request (its errors are rendered by [`Adapter::render`]).
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult;
     /// Renders any error, including a failed authentication, the protocol's way.
     fn render(&self, err: PackageError) -> Response;
+    /// Serves one request, errors rendered.
+    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
+        match self.dispatch(&req, path, body).await {
+            Ok(resp) => resp,
+            Err(e) => self.render(e),
+        }
+    }
 }
 
 /// Splits `/<repository>/<rest>` (the path below an adapter's prefix) into

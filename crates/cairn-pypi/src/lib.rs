@@ -36,7 +36,7 @@ impl PypiApi {
         PypiApi { packages }
     }
 
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
             ParseError::NotFound => PackageError::not_found("Not Found"),
@@ -78,11 +78,8 @@ fn key(project: &str) -> PackageResult<String> {
 
 #[async_trait]
 impl Adapter for PypiApi {
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+        self.route(req, path, body).await
     }
 
     /// PyPI's clients print the status line: the message goes into the

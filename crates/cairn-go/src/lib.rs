@@ -454,7 +454,11 @@ impl GoApi {
                 info_json(latest.1).to_string(),
             ))
         };
-        match self.packages.rendered(GO, repo, &key, what, render).await? {
+        match self
+            .packages
+            .rendered_versions(GO, repo, &key, what, render)
+            .await?
+        {
             Some(doc) => Ok(doc.respond(req)),
             None => Err(not_found(module)),
         }

@@ -196,7 +196,7 @@ impl MavenApi {
             }
             Target::ArtifactMetadata { group, artifact } => {
                 let (group, artifact) = (group.clone(), artifact.clone());
-                p.rendered(MAVEN, &store, key, "artifact", move |pkg| {
+                p.rendered_versions(MAVEN, &store, key, "artifact", move |pkg| {
                     Ok(Rendered::new(
                         "application/xml",
                         None,

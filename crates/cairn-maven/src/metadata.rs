@@ -44,7 +44,8 @@ pub fn listed(pkg: &PackageRecord) -> impl Iterator<Item = &VersionRecord> {
         .filter(|v| v.state.serves_bytes() && v.state != VersionState::Yanked)
 }
 
-/// `group/artifact/maven-metadata.xml`.
+/// `group/artifact/maven-metadata.xml`, from the versions alone (their
+/// files are not needed, and not loaded).
 pub fn artifact_level(group: &str, artifact: &str, pkg: &PackageRecord) -> String {
     let versions: Vec<&VersionRecord> = listed(pkg).collect();
     let latest = versions.last().map(|v| v.version.as_str());
@@ -56,7 +57,7 @@ pub fn artifact_level(group: &str, artifact: &str, pkg: &PackageRecord) -> Strin
     let updated = pkg
         .versions
         .iter()
-        .flat_map(|v| std::iter::once(v.changed_at).chain(v.files.iter().map(|f| f.created_at)))
+        .map(|v| v.published_at.max(v.changed_at))
         .max()
         .unwrap_or(pkg.created_at);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");

@@ -210,14 +210,47 @@ impl Packages {
         variant: &str,
         render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
+        self.rendered_from(format, repository, key, variant, true, render)
+            .await
+    }
+
+    /// [`Packages::rendered`] for documents that list versions but not their
+    /// files: `render` sees each version's `files` empty, and the package
+    /// loads at a fraction of the cost when it has many files.
+    pub async fn rendered_versions(
+        &self,
+        format: Format,
+        repository: &str,
+        key: &str,
+        variant: &str,
+        render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
+    ) -> PackageResult<Option<Rendered>> {
+        self.rendered_from(format, repository, key, variant, false, render)
+            .await
+    }
+
+    async fn rendered_from(
+        &self,
+        format: Format,
+        repository: &str,
+        key: &str,
+        variant: &str,
+        with_files: bool,
+        render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
+    ) -> PackageResult<Option<Rendered>> {
         let Some(revision) = self.meta.package_revision(format, repository, key).await? else {
             return Ok(None);
         };
-        let cache_key = format!("{format}\0{repository}\0{key}\0{variant}");
+        let cache_key = format!("{format}\0{repository}\0{key}\0{variant}\0{with_files}");
         if let Some(hit) = self.rendered.get(&cache_key, revision) {
             return Ok(Some(hit));
         }
-        let Some(pkg) = self.meta.package(format, repository, key).await? else {
+        let pkg = if with_files {
+            self.meta.package(format, repository, key).await?
+        } else {
+            self.meta.package_versions(format, repository, key).await?
+        };
+        let Some(pkg) = pkg else {
             return Ok(None);
         };
         let rendered = render(&pkg)?;

@@ -163,6 +163,16 @@ pub trait PackageStore: Send + Sync + 'static {
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError>;
 
+    /// [`PackageStore::package`] without the files (each version's `files`
+    /// is empty): what a version list needs, at a fraction of the cost for
+    /// packages with many files.
+    async fn package_versions(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<PackageRecord>, StoreError>;
+
     /// The package's current revision (`None` if there is no such package):
     /// one lookup that tells whether a [`PackageRecord`] read earlier, and
     /// anything rendered from it, is still current.

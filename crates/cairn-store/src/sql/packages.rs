@@ -312,72 +312,16 @@ impl PackageStore for SqlMetaStore {
         repository: &str,
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError> {
-        let fmt = format.as_str();
-        let Some(head) = sqlx::query(
-            "SELECT name, created_at, revision FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
-        )
-        .bind(fmt)
-        .bind(repository)
-        .bind(package)
-        .fetch_optional(&self.reader)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let files = sqlx::query(
-            "SELECT * FROM package_files WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY created_at, filename",
-        )
-        .bind(fmt)
-        .bind(repository)
-        .bind(package)
-        .fetch_all(&self.reader)
-        .await?;
-        let mut by_version: BTreeMap<String, Vec<FileRecord>> = BTreeMap::new();
-        for row in &files {
-            let f = file_from_row(row)?;
-            by_version.entry(f.version.clone()).or_default().push(f);
-        }
-        let rows = sqlx::query(
-            "SELECT version, state, message, metadata, published_at, changed_at FROM package_versions
-             WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY published_at, version",
-        )
-        .bind(fmt)
-        .bind(repository)
-        .bind(package)
-        .fetch_all(&self.reader)
-        .await?;
-        let mut versions = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let version: String = row.try_get("version")?;
-            versions.push(VersionRecord {
-                files: by_version.remove(&version).unwrap_or_default(),
-                version,
-                state: state(row.try_get("state")?)?,
-                message: row.try_get("message")?,
-                metadata: row.try_get("metadata")?,
-                published_at: row.try_get("published_at")?,
-                changed_at: row.try_get("changed_at")?,
-            });
-        }
-        let tags = sqlx::query(
-            "SELECT tag, version FROM package_tags WHERE format = $1 AND repository = $2 AND package = $3",
-        )
-        .bind(fmt)
-        .bind(repository)
-        .bind(package)
-        .fetch_all(&self.reader)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("tag")?, r.try_get("version")?)))
-        .collect::<Result<_, StoreError>>()?;
-        Ok(Some(PackageRecord {
-            package: package.to_string(),
-            name: head.try_get("name")?,
-            created_at: head.try_get("created_at")?,
-            revision: head.try_get("revision")?,
-            versions,
-            tags,
-        }))
+        load_package(self, format, repository, package, true).await
+    }
+
+    async fn package_versions(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<PackageRecord>, StoreError> {
+        load_package(self, format, repository, package, false).await
     }
 
     async fn package_revision(
@@ -899,4 +843,84 @@ async fn move_staging(
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A package with its versions and tags, and their files when `with_files`.
+async fn load_package(
+    store: &SqlMetaStore,
+    format: Format,
+    repository: &str,
+    package: &str,
+    with_files: bool,
+) -> Result<Option<PackageRecord>, StoreError> {
+    let fmt = format.as_str();
+    let Some(head) = sqlx::query(
+            "SELECT name, created_at, revision FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_optional(&store.reader)
+        .await?
+        else {
+            return Ok(None);
+        };
+    let files = if with_files {
+        sqlx::query(
+                "SELECT * FROM package_files WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY created_at, filename",
+            )
+            .bind(fmt)
+            .bind(repository)
+            .bind(package)
+            .fetch_all(&store.reader)
+            .await?
+    } else {
+        vec![]
+    };
+    let mut by_version: BTreeMap<String, Vec<FileRecord>> = BTreeMap::new();
+    for row in &files {
+        let f = file_from_row(row)?;
+        by_version.entry(f.version.clone()).or_default().push(f);
+    }
+    let rows = sqlx::query(
+        "SELECT version, state, message, metadata, published_at, changed_at FROM package_versions
+             WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY published_at, version",
+    )
+    .bind(fmt)
+    .bind(repository)
+    .bind(package)
+    .fetch_all(&store.reader)
+    .await?;
+    let mut versions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let version: String = row.try_get("version")?;
+        versions.push(VersionRecord {
+            files: by_version.remove(&version).unwrap_or_default(),
+            version,
+            state: state(row.try_get("state")?)?,
+            message: row.try_get("message")?,
+            metadata: row.try_get("metadata")?,
+            published_at: row.try_get("published_at")?,
+            changed_at: row.try_get("changed_at")?,
+        });
+    }
+    let tags = sqlx::query(
+            "SELECT tag, version FROM package_tags WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&store.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("tag")?, r.try_get("version")?)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(PackageRecord {
+        package: package.to_string(),
+        name: head.try_get("name")?,
+        created_at: head.try_get("created_at")?,
+        revision: head.try_get("revision")?,
+        versions,
+        tags,
+    }))
 }

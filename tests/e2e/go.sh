@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 source tests/e2e/lib.sh
 
 NAME=${1:-go}
+# The test's git repositories are file:// URLs on this machine.
+export CAIRN_PACKAGES__GO_ALLOW_FILE_GIT=true
 start_cairn "$NAME"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-go.XXXXXX")
 trap 'kill $CAIRN_PID 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || { chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"; }' EXIT

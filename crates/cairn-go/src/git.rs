@@ -29,6 +29,9 @@ async fn git(dir: &std::path::Path, args: &[&str]) -> Result<Vec<u8>, String> {
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
+        // Not the server's (or the operator's) git configuration: no
+        // credential helpers, URL rewrites or hooks from there.
+        .env("GIT_CONFIG_NOSYSTEM", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
@@ -42,11 +45,34 @@ async fn git(dir: &std::path::Path, args: &[&str]) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-/// Fetches `tag` from the repository at `url` and lists its files.
-pub async fn checkout(url: &str, tag: &str) -> Result<Checkout, String> {
-    if url.starts_with('-') || url.contains(['\n', '\0']) {
-        return Err(format!("{url:?} is not a git URL"));
+/// The transports a publish may use, by URL scheme.
+const REMOTE_SCHEMES: [&str; 4] = ["https://", "http://", "ssh://", "git://"];
+
+/// Checks that `url` is a git URL cairn fetches: one of the remote schemes,
+/// or `file://` when `allow_file` (never a bare local path, an scp-style
+/// address or a transport helper such as `ext::`).
+pub fn check_url(url: &str, allow_file: bool) -> Result<(), String> {
+    let remote = REMOTE_SCHEMES.iter().any(|s| url.starts_with(s));
+    let file = url.starts_with("file://");
+    if url.contains(['\n', '\0', ' ']) || !(remote || file) {
+        return Err(format!(
+            "{url:?} is not a git URL cairn fetches: use https://, http://, ssh:// or git://"
+        ));
     }
+    if file && !allow_file {
+        return Err(
+            "file:// git URLs are refused here (they would read repositories on the server's disk); \
+             an operator can publish from them with `cairn go publish`, or allow them with packages.go_allow_file_git"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Fetches `tag` from the repository at `url` (checked by [`check_url`]
+/// first) and lists its files.
+pub async fn checkout(url: &str, tag: &str, allow_file: bool) -> Result<Checkout, String> {
+    check_url(url, allow_file)?;
     let scratch = tempfile::tempdir().map_err(|e| format!("scratch directory: {e}"))?;
     let dir = scratch.path();
     git(dir, &["init", "-q", "--bare"]).await?;

@@ -248,7 +248,8 @@ pub async fn publish_files(
 }
 
 /// Publishes `module@version` from the tag of the same name (or `tag`) in
-/// the git repository at `url`.
+/// the git repository at `url`; `file://` URLs only when `allow_file`.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish_from_git(
     packages: &Packages,
     actor: &Actor,
@@ -257,13 +258,16 @@ pub async fn publish_from_git(
     version: &str,
     url: &str,
     tag: Option<&str>,
+    allow_file: bool,
 ) -> PackageResult<Published> {
     coordinates(module, version)?;
     let tag = tag.unwrap_or(version);
     if tag.starts_with('-') || tag.contains("..") || tag.contains(['\0', ' ', '\n', ':']) {
         return Err(PackageError::bad(format!("{tag:?} is not a tag name")));
     }
-    let checkout = git::checkout(url, tag).await.map_err(PackageError::bad)?;
+    let checkout = git::checkout(url, tag, allow_file)
+        .await
+        .map_err(PackageError::bad)?;
     let files = modzip::select(checkout.files).map_err(|e| PackageError::bad(e.to_string()))?;
     let origin = json!({"vcs": "git", "url": url, "ref": format!("refs/tags/{tag}"), "hash": checkout.commit});
     publish_files(packages, actor, repository, module, version, files, origin).await
@@ -386,6 +390,7 @@ impl GoApi {
                     &r.version,
                     &r.git,
                     r.tag.as_deref(),
+                    p.config.go_allow_file_git,
                 )
                 .await?;
                 Ok(published_response(&r.module, &r.version, published))

@@ -196,11 +196,11 @@ impl MavenApi {
             }
             Target::ArtifactMetadata { group, artifact } => {
                 let (group, artifact) = (group.clone(), artifact.clone());
-                p.rendered_versions(MAVEN, &store, key, "artifact", move |pkg| {
+                p.rendered_index(MAVEN, &store, key, "artifact", move |index| {
                     Ok(Rendered::new(
                         "application/xml",
                         None,
-                        metadata::artifact_level(&group, &artifact, pkg),
+                        metadata::artifact_level(&group, &artifact, index),
                     ))
                 })
                 .await?

@@ -5,7 +5,7 @@
 
 use crate::layout::{snapshot_file, Gav};
 use cairn_core::VersionState;
-use cairn_store::{PackageRecord, VersionRecord};
+use cairn_store::{VersionIndex, VersionRecord};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -35,45 +35,37 @@ fn comment(s: &str) -> String {
     esc(s).replace("--", "- -").replace('\n', " ")
 }
 
-/// The versions the artifact-level metadata lists, in publishing order:
-/// stored and neither yanked nor unpublished (a yanked version stays
-/// downloadable by its exact coordinates).
-pub fn listed(pkg: &PackageRecord) -> impl Iterator<Item = &VersionRecord> {
-    pkg.versions
+/// `group/artifact/maven-metadata.xml`, from the package's version index:
+/// the versions in publishing order that are stored and neither yanked nor
+/// unpublished (a yanked version stays downloadable by its exact
+/// coordinates), with deprecation messages as comments.
+pub fn artifact_level(group: &str, artifact: &str, index: &VersionIndex) -> String {
+    let versions: Vec<&str> = index
+        .versions
         .iter()
-        .filter(|v| v.state.serves_bytes() && v.state != VersionState::Yanked)
-}
-
-/// `group/artifact/maven-metadata.xml`, from the versions alone (their
-/// files are not needed, and not loaded).
-pub fn artifact_level(group: &str, artifact: &str, pkg: &PackageRecord) -> String {
-    let versions: Vec<&VersionRecord> = listed(pkg).collect();
-    let latest = versions.last().map(|v| v.version.as_str());
+        .filter(|v| {
+            let state = index.state(v);
+            state.serves_bytes() && state != VersionState::Yanked
+        })
+        .map(String::as_str)
+        .collect();
+    let latest = versions.last();
     let release = versions
         .iter()
         .rev()
-        .find(|v| !crate::layout::is_snapshot(&v.version))
-        .map(|v| v.version.as_str());
-    let updated = pkg
-        .versions
-        .iter()
-        .map(|v| v.published_at.max(v.changed_at))
-        .max()
-        .unwrap_or(pkg.created_at);
+        .find(|v| !crate::layout::is_snapshot(v));
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");
     let _ = writeln!(x, "  <groupId>{}</groupId>", esc(group));
     let _ = writeln!(x, "  <artifactId>{}</artifactId>", esc(artifact));
-    for v in pkg
-        .versions
-        .iter()
-        .filter(|v| v.state == VersionState::Deprecated)
-    {
-        let _ = writeln!(
-            x,
-            "  <!-- deprecated: {}: {} -->",
-            comment(&v.version),
-            comment(v.message.as_deref().unwrap_or(""))
-        );
+    for (version, (state, message)) in &index.not_active {
+        if *state == VersionState::Deprecated {
+            let _ = writeln!(
+                x,
+                "  <!-- deprecated: {}: {} -->",
+                comment(version),
+                comment(message.as_deref().unwrap_or(""))
+            );
+        }
     }
     x.push_str("  <versioning>\n");
     if let Some(latest) = latest {
@@ -84,10 +76,14 @@ pub fn artifact_level(group: &str, artifact: &str, pkg: &PackageRecord) -> Strin
     }
     x.push_str("    <versions>\n");
     for v in &versions {
-        let _ = writeln!(x, "      <version>{}</version>", esc(&v.version));
+        let _ = writeln!(x, "      <version>{}</version>", esc(v));
     }
     x.push_str("    </versions>\n");
-    let _ = writeln!(x, "    <lastUpdated>{}</lastUpdated>", maven_time(updated));
+    let _ = writeln!(
+        x,
+        "    <lastUpdated>{}</lastUpdated>",
+        maven_time(index.updated_at)
+    );
     x.push_str("  </versioning>\n</metadata>\n");
     x
 }
@@ -175,24 +171,28 @@ mod tests {
 
     #[test]
     fn artifact_level_lists_live_versions() {
-        let pkg = PackageRecord {
-            package: "org.example:demo".into(),
-            name: "org.example:demo".into(),
-            created_at: 0,
+        let index = VersionIndex {
             revision: 1,
-            versions: vec![
-                version("1.0", &["demo-1.0.jar"], VersionState::Deprecated),
-                version("1.1", &["demo-1.1.jar"], VersionState::Yanked),
-                version("1.2", &["demo-1.2.jar"], VersionState::Active),
-                version("1.3-SNAPSHOT", &[], VersionState::Active),
-            ],
-            tags: Default::default(),
+            updated_at: 1_764_000_000,
+            versions: ["1.0", "1.1", "1.2", "1.2.1", "1.3-SNAPSHOT"]
+                .map(String::from)
+                .to_vec(),
+            not_active: [
+                (
+                    "1.0".to_string(),
+                    (VersionState::Deprecated, Some("use 2.0 -- now".to_string())),
+                ),
+                ("1.1".to_string(), (VersionState::Yanked, None)),
+                ("1.2.1".to_string(), (VersionState::Unpublished, None)),
+            ]
+            .into(),
         };
-        let x = artifact_level("org.example", "demo", &pkg);
+        let x = artifact_level("org.example", "demo", &index);
         assert!(x.contains("<latest>1.3-SNAPSHOT</latest>"));
         assert!(x.contains("<release>1.2</release>"));
-        assert!(x.contains("<version>1.0</version>") && !x.contains("<version>1.1</version>"));
-        assert!(x.contains("<!-- deprecated: 1.0: use 2.0 -->"));
+        assert!(x.contains("<version>1.0</version>"));
+        assert!(!x.contains("<version>1.1</version>") && !x.contains("<version>1.2.1</version>"));
+        assert!(x.contains("<!-- deprecated: 1.0: use 2.0 - - now -->"));
         assert!(x.contains("<lastUpdated>20251124"));
     }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
-use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore, PackageRecord};
+use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore, PackageRecord, VersionIndex};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
 use http_body_util::BodyExt;
@@ -92,6 +92,11 @@ pub struct PackagesConfig {
     pub default_policy: LifecyclePolicy,
     /// The first matching rule decides a repository's policy.
     pub repositories: Vec<RepositoryPolicy>,
+    /// Whether a Go publish over HTTP may name a `file://` git URL (a
+    /// repository on the server's own disk). Off by default: a publisher
+    /// could otherwise read any repository the server can. The CLI, run
+    /// by an operator on the server, always may.
+    pub go_allow_file_git: bool,
 }
 
 impl Default for PackagesConfig {
@@ -101,6 +106,7 @@ impl Default for PackagesConfig {
             max_upload_bytes: 256 * 1024 * 1024,
             default_policy: LifecyclePolicy::default(),
             repositories: vec![],
+            go_allow_file_git: false,
         }
     }
 }
@@ -229,6 +235,31 @@ impl Packages {
             .await
     }
 
+    /// [`Packages::rendered`] for documents made from the version names and
+    /// the states of the versions that are not active (Maven's artifact
+    /// metadata): two small reads on a miss, however many versions.
+    pub async fn rendered_index(
+        &self,
+        format: Format,
+        repository: &str,
+        key: &str,
+        variant: &str,
+        render: impl FnOnce(&VersionIndex) -> PackageResult<Rendered>,
+    ) -> PackageResult<Option<Rendered>> {
+        let load = self.meta.version_index(format, repository, key);
+        let variant = format!("{variant}\0index");
+        self.cached(
+            format,
+            repository,
+            key,
+            &variant,
+            load,
+            |i| i.revision,
+            render,
+        )
+        .await
+    }
+
     async fn rendered_from(
         &self,
         format: Format,
@@ -238,25 +269,55 @@ impl Packages {
         with_files: bool,
         render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
+        let variant = format!("{variant}\0{with_files}");
+        let meta = &self.meta;
+        let load = async move {
+            if with_files {
+                meta.package(format, repository, key).await
+            } else {
+                meta.package_versions(format, repository, key).await
+            }
+        };
+        self.cached(
+            format,
+            repository,
+            key,
+            &variant,
+            load,
+            |p| p.revision,
+            render,
+        )
+        .await
+    }
+
+    /// The render cache: a hit while the package's revision is unchanged,
+    /// else `load` (only awaited on a miss) and `render`.
+    #[allow(clippy::too_many_arguments)]
+    async fn cached<T>(
+        &self,
+        format: Format,
+        repository: &str,
+        key: &str,
+        variant: &str,
+        load: impl std::future::Future<Output = Result<Option<T>, cairn_store::StoreError>>,
+        revision_of: impl FnOnce(&T) -> i64,
+        render: impl FnOnce(&T) -> PackageResult<Rendered>,
+    ) -> PackageResult<Option<Rendered>> {
         let Some(revision) = self.meta.package_revision(format, repository, key).await? else {
             return Ok(None);
         };
-        let cache_key = format!("{format}\0{repository}\0{key}\0{variant}\0{with_files}");
+        let cache_key = format!("{format}\0{repository}\0{key}\0{variant}");
         if let Some(hit) = self.rendered.get(&cache_key, revision) {
             return Ok(Some(hit));
         }
-        let pkg = if with_files {
-            self.meta.package(format, repository, key).await?
-        } else {
-            self.meta.package_versions(format, repository, key).await?
-        };
-        let Some(pkg) = pkg else {
+        let Some(loaded) = load.await? else {
             return Ok(None);
         };
-        let rendered = render(&pkg)?;
+        let rendered = render(&loaded)?;
         // Filed under the revision read with the package, so a document
         // rendered while a change landed is never served as the newer one.
-        self.rendered.put(cache_key, pkg.revision, rendered.clone());
+        self.rendered
+            .put(cache_key, revision_of(&loaded), rendered.clone());
         Ok(Some(rendered))
     }
 

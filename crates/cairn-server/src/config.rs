@@ -94,6 +94,9 @@ pub struct PackageSettings {
     /// Per-repository overrides; the first whose pattern matches
     /// `FORMAT/REPOSITORY` (e.g. `npm/internal`, `*/releases`) applies.
     pub repositories: Vec<RepositoryPolicySettings>,
+    /// Whether `POST /go/<repo>/-/publish` may fetch `file://` git URLs
+    /// (repositories on the server's disk).
+    pub go_allow_file_git: bool,
 }
 
 impl Default for PackageSettings {
@@ -103,6 +106,7 @@ impl Default for PackageSettings {
             allow_unpublish: true,
             unpublish_window_hours: 72,
             repositories: vec![],
+            go_allow_file_git: false,
         }
     }
 }
@@ -180,6 +184,7 @@ impl PackageSettings {
         Ok(cairn_packages::PackagesConfig {
             access,
             max_upload_bytes: self.max_upload_bytes,
+            go_allow_file_git: self.go_allow_file_git,
             default_policy,
             repositories,
         })

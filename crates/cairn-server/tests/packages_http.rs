@@ -667,6 +667,34 @@ async fn go_and_maven_access_and_refusals() {
     r.assert_status(StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&r.body).contains("/v2"));
 
+    // Publishing from git: only remote URLs over HTTP (file:// would read
+    // the server's disk), and never a transport helper.
+    for (url, says) in [
+        ("file:///srv/git/secret.git", "file:// git URLs are refused"),
+        ("ext::sh -c touch% /tmp/pwned", "is not a git URL"),
+        ("/srv/git/secret.git", "is not a git URL"),
+    ] {
+        let body = json!({"module": "example.com/b", "version": "v1.0.0", "git": url});
+        let r = app
+            .json(Method::POST, "/go/team/-/publish", Some(&this_module), body)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{url}: the token is for another module"
+        );
+        let r = app
+            .json(
+                Method::POST,
+                "/go/team/-/publish",
+                Some(&app.basic()),
+                json!({"module": "example.com/b", "version": "v1.0.0", "git": url}),
+            )
+            .await;
+        r.assert_status(StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&r.body).contains(says), "{url}");
+    }
+
     // Maven: a jar deployed by PUT.
     let jar = "/maven/team/org/example/a/1.0/a-1.0.jar";
     let anon = app.send(Method::PUT, jar, None, &[], b"jar".to_vec()).await;

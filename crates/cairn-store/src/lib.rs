@@ -26,7 +26,7 @@ pub use meta::{
 };
 pub use packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
-    VersionRecord,
+    VersionIndex, VersionRecord,
 };
 
 use std::sync::Arc;

@@ -63,6 +63,28 @@ impl PackageRecord {
     }
 }
 
+/// A package's versions by name, cheap to read however many there are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionIndex {
+    /// As [`PackageRecord::revision`].
+    pub revision: i64,
+    /// When the package last changed (seconds since the epoch).
+    pub updated_at: i64,
+    /// Every version ever published (tombstones included), in publishing order.
+    pub versions: Vec<String>,
+    /// The versions that are not active: their state and message.
+    pub not_active: BTreeMap<String, (VersionState, Option<String>)>,
+}
+
+impl VersionIndex {
+    pub fn state(&self, version: &str) -> VersionState {
+        self.not_active
+            .get(version)
+            .map(|(s, _)| *s)
+            .unwrap_or(VersionState::Active)
+    }
+}
+
 /// A version to publish (or, for formats with several files per version,
 /// files to add to one).
 #[derive(Debug, Clone)]
@@ -162,6 +184,15 @@ pub trait PackageStore: Send + Sync + 'static {
         repository: &str,
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError>;
+
+    /// The package's version names in publishing order and the states of
+    /// those that are not active: two small reads, however many versions.
+    async fn version_index(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<VersionIndex>, StoreError>;
 
     /// [`PackageStore::package`] without the files (each version's `files`
     /// is empty): what a version list needs, at a fraction of the cost for

@@ -694,6 +694,7 @@ async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
                 &version.version,
                 &git,
                 tag.as_deref(),
+                true,
             )
             .await;
             (version, published)

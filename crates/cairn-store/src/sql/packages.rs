@@ -6,7 +6,7 @@ use super::{audit, digest, insert_audit, SqlMetaStore, OK};
 use crate::meta::{now, Actor, AuditRecord, StoreError};
 use crate::packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
-    VersionRecord,
+    VersionIndex, VersionRecord,
 };
 use async_trait::async_trait;
 use cairn_core::lifecycle::{
@@ -132,6 +132,18 @@ async fn write_version(
             }
             .into());
         }
+        if inserted.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE packages SET version_list = version_list || $1
+                 WHERE format = $2 AND repository = $3 AND package = $4",
+            )
+            .bind(format!("{}\n", new.version))
+            .bind(fmt)
+            .bind(&new.repository)
+            .bind(&new.package)
+            .execute(&mut *tx)
+            .await?;
+        }
         for dep in &new.dependencies {
             sqlx::query(
                 "INSERT INTO package_dependencies (format, repository, package, version, dependency)
@@ -192,12 +204,13 @@ async fn bump_revision(
     package: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE packages SET revision = revision + 1
+        "UPDATE packages SET revision = revision + 1, updated_at = $4
          WHERE format = $1 AND repository = $2 AND package = $3",
     )
     .bind(format.as_str())
     .bind(repository)
     .bind(package)
+    .bind(now())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -313,6 +326,53 @@ impl PackageStore for SqlMetaStore {
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError> {
         load_package(self, format, repository, package, true).await
+    }
+
+    async fn version_index(
+        &self,
+        format: Format,
+        repository: &str,
+        package: &str,
+    ) -> Result<Option<VersionIndex>, StoreError> {
+        let fmt = format.as_str();
+        let Some(head) = sqlx::query(
+            "SELECT revision, updated_at, version_list FROM packages
+             WHERE format = $1 AND repository = $2 AND package = $3",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_optional(&self.reader)
+        .await?
+        else {
+            return Ok(None);
+        };
+        // Only the versions that are not active: few, whatever the package's size.
+        let changed = sqlx::query(
+            "SELECT version, state, message FROM package_versions
+             WHERE format = $1 AND repository = $2 AND package = $3 AND state <> $4",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .bind(VersionState::Active.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut not_active = BTreeMap::new();
+        for row in &changed {
+            let message: Option<String> = row.try_get("message")?;
+            not_active.insert(
+                row.try_get("version")?,
+                (state(row.try_get("state")?)?, message),
+            );
+        }
+        let list: String = head.try_get("version_list")?;
+        Ok(Some(VersionIndex {
+            revision: head.try_get("revision")?,
+            updated_at: head.try_get("updated_at")?,
+            versions: list.lines().map(str::to_string).collect(),
+            not_active,
+        }))
     }
 
     async fn package_versions(

@@ -52,6 +52,21 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         .unwrap();
     let pkg = meta.package(npm, "main", "lib").await.unwrap().unwrap();
     assert_eq!(pkg.versions.len(), 2);
+    let index = meta
+        .version_index(npm, "main", "lib")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(index.versions, ["1.0.0", "1.1.0"]);
+    assert_eq!(index.revision, pkg.revision);
+    assert!(index.not_active.is_empty() && index.updated_at > 0);
+    let light = meta
+        .package_versions(npm, "main", "lib")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(light.versions.len(), 2);
+    assert!(light.versions.iter().all(|v| v.files.is_empty()));
     assert_eq!(pkg.tags.get("latest").map(String::as_str), Some("1.1.0"));
     assert_eq!(
         pkg.version("1.0.0").unwrap().files[0].filename,
@@ -454,4 +469,31 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
     let s1 = meta.staging(mvn, "rel", "s1").await.unwrap().unwrap();
     assert_eq!(s1.state, StagingState::Released);
     assert_eq!(meta.stagings(mvn, "rel").await.unwrap(), vec![s1]);
+
+    // The version index: publishing order, a version listed once however
+    // many files it gets, states of the versions that are not active.
+    meta.publish(&release("1.0", "a-1.0.pom"), PublishMode::AddFiles, who)
+        .await
+        .unwrap();
+    let yank = Transition::Yank {
+        reason: Some("broken".into()),
+    };
+    let policy = LifecyclePolicy::default();
+    meta.change_version(mvn, "rel", "g:a", "1.1", &yank, &policy, false, who)
+        .await
+        .unwrap();
+    let index = meta
+        .version_index(mvn, "rel", "g:a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(index.versions, ["1.1", "1.0"]);
+    assert_eq!(index.state("1.1"), VersionState::Yanked);
+    assert_eq!(index.state("1.0"), VersionState::Active);
+    assert_eq!(index.not_active["1.1"].1.as_deref(), Some("broken"));
+    assert!(meta
+        .version_index(mvn, "rel", "g:none")
+        .await
+        .unwrap()
+        .is_none());
 }

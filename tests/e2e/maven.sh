@@ -90,7 +90,9 @@ jar="$WORK/greeter/target/greeter-1.0.0.jar"
 [ "$(curl -fsS "$URL/releases/dev/cairn/e2e/greeter/1.0.0/greeter-1.0.0.jar.sha1")" = "$(sha1sum < "$jar" | cut -d' ' -f1)" ] || fail "served .sha1"
 [ "$(curl -fsS "$URL/releases/dev/cairn/e2e/greeter/1.0.0/greeter-1.0.0.jar.sha512")" = "$(sha512sum < "$jar" | cut -d' ' -f1)" ] || fail "served .sha512"
 curl -fsS "$URL/releases/dev/cairn/e2e/greeter/1.0.0/greeter-1.0.0-sources.jar" -o /dev/null || fail "the sources jar"
-pass "mvn deploy of a release (jar, sources, pom, checksums); cairn serves generated maven-metadata.xml and every checksum"
+head=$(curl -fsS -I "$URL/releases/dev/cairn/e2e/greeter/1.0.0/greeter-1.0.0.jar" | tr -d '\r')
+echo "$head" | grep -qix "content-length: $(stat -c%s "$jar")" || fail "HEAD of the jar: $head"
+pass "mvn deploy of a release (jar, sources, pom, checksums); cairn serves generated maven-metadata.xml, every checksum, and HEAD"
 
 project "$WORK/helper" helper 1.1.0-SNAPSHOT Helper
 deploy "$WORK/helper" || { tail -30 "$LOG"; fail "mvn deploy of helper 1.1.0-SNAPSHOT"; }

@@ -760,3 +760,99 @@ async fn go_and_maven_access_and_refusals() {
     .await
     .assert_status(StatusCode::NOT_FOUND);
 }
+
+/// Maven staging with required signatures, through HTTP: a close without
+/// `.asc` files is refused naming each unsigned file and leaves the staging
+/// repository open; with them it closes, and a release lands every file.
+#[tokio::test]
+async fn maven_staging_requires_signatures() {
+    let app = TestApp::with_config(|c| {
+        c.packages.repositories = vec![cairn_server::config::RepositoryPolicySettings {
+            pattern: "maven/signed".into(),
+            maven_versions: Some("release".into()),
+            maven_staging: true,
+            maven_require: vec!["signatures".into()],
+            ..Default::default()
+        }];
+    })
+    .await;
+    let admin = app.basic();
+    let stage = "/maven/signed/-/staging/s1/org/example/lib/1.0";
+    let pom = b"<project><groupId>org.example</groupId><artifactId>lib</artifactId><version>1.0</version></project>";
+    // Straight into the repository: refused, it takes releases through staging.
+    let r = app
+        .send(
+            Method::PUT,
+            "/maven/signed/org/example/lib/1.0/lib-1.0.pom",
+            Some(&admin),
+            &[],
+            pom.to_vec(),
+        )
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&r.body).contains("through staging"));
+    for (name, body) in [
+        ("lib-1.0.pom", pom.to_vec()),
+        ("lib-1.0.jar", b"jar".to_vec()),
+    ] {
+        app.send(
+            Method::PUT,
+            &format!("{stage}/{name}"),
+            Some(&admin),
+            &[],
+            body,
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    }
+    let close = "/api/v1/maven/signed/staging/s1/close";
+    let r = app
+        .send(Method::POST, close, Some(&admin), &[], vec![])
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+    let why = String::from_utf8_lossy(&r.body).to_string();
+    assert!(why.contains("lib-1.0.jar has no .asc signature"), "{why}");
+    assert!(why.contains("lib-1.0.pom has no .asc signature"), "{why}");
+    // Still open: the signatures can be added, then it closes.
+    for name in ["lib-1.0.pom.asc", "lib-1.0.jar.asc"] {
+        let sig = b"-----BEGIN PGP SIGNATURE-----\n...\n-----END PGP SIGNATURE-----\n".to_vec();
+        app.send(
+            Method::PUT,
+            &format!("{stage}/{name}"),
+            Some(&admin),
+            &[],
+            sig,
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    }
+    app.send(Method::POST, close, Some(&admin), &[], vec![])
+        .await
+        .assert_status(StatusCode::OK);
+    app.send(
+        Method::POST,
+        "/api/v1/maven/signed/staging/s1/release",
+        Some(&admin),
+        &[],
+        vec![],
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    for name in ["lib-1.0.pom", "lib-1.0.jar", "lib-1.0.jar.asc"] {
+        let path = format!("/maven/signed/org/example/lib/1.0/{name}");
+        app.send(Method::GET, &path, None, &[], vec![])
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    let sha1 = app
+        .send(
+            Method::GET,
+            "/maven/signed/org/example/lib/1.0/lib-1.0.jar.asc.sha1",
+            None,
+            &[],
+            vec![],
+        )
+        .await;
+    sha1.assert_status(StatusCode::OK);
+    assert_eq!(sha1.body.len(), 40, "a .sha1 of the signature");
+}

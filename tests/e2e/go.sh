@@ -93,23 +93,35 @@ module_repo "$WORK/direct.git" example.com/direct.git
   && printf 'package sub\n' > sub/sub.go && printf '# example.com/dep\n' > vendor/modules.txt \
   && printf 'package dep\n' > vendor/example.com/dep/dep.go && printf 'package vendor\n' > pkg/vendor/vendor.go \
   && printf 'secret\n' > docs/internal.txt && printf 'docs/internal.txt export-ignore\n' > .gitattributes \
-  && ln -s direct.go link.go && printf 'crlf\r\n' > crlf.txt)
+  && ln -s direct.go link.go && printf 'crlf\r\n' > crlf.txt && printf 'MIT\n' > LICENSE)
 tag "$WORK/direct.git" v1.0.0
+(cd "$WORK/direct.git" && git tag sub/v1.0.0)
 [ "$(publish "$WORK/direct.git" example.com/direct.git v1.0.0)" = 201 ] || { cat "$WORK/published.json"; fail "publish direct.git"; }
 DIRECT_H1=$(field h1)
+# The nested module, from its subdirectory and its prefixed tag (sub/v1.0.0).
+code=$(curl -sS -o "$WORK/published.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"module\":\"example.com/direct.git/sub\",\"version\":\"v1.0.0\",\"git\":\"file://$WORK/direct.git\",\"dir\":\"sub\"}" "$BASE/-/publish")
+[ "$code" = 201 ] || { cat "$WORK/published.json"; fail "publish the nested module"; }
+SUB_H1=$(field h1)
 git config --global url."file://$WORK/".insteadOf "https://example.com/"
 direct=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" \
   go mod download -json example.com/direct.git@v1.0.0 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])') \
   || { tail -20 "$LOG"; fail "go mod download straight from git"; }
+direct_sub=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" \
+  go mod download -json example.com/direct.git/sub@v1.0.0 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])') \
+  || { tail -20 "$LOG"; fail "go mod download of the nested module straight from git"; }
 git config --global --unset url."file://$WORK/".insteadOf
 [ "$direct" = "$DIRECT_H1" ] || fail "the go command hashed the tag as $direct, cairn as $DIRECT_H1"
+[ "$direct_sub" = "$SUB_H1" ] || fail "the go command hashed the nested module as $direct_sub, cairn as $SUB_H1"
+python3 -c "import zipfile,io,urllib.request; n=zipfile.ZipFile(io.BytesIO(urllib.request.urlopen('$BASE/example.com/direct.git/sub/@v/v1.0.0.zip').read())).namelist(); assert 'example.com/direct.git/sub@v1.0.0/LICENSE' in n, n" \
+  || fail "the nested module lacks the root LICENSE"
 python3 -c "import zipfile,io,sys,urllib.request; [print(n) for n in zipfile.ZipFile(io.BytesIO(urllib.request.urlopen('$BASE/example.com/direct.git/@v/v1.0.0.zip').read())).namelist()]" > "$WORK/direct.list"
 grep -q "docs/internal.txt" "$WORK/direct.list" || fail "export-ignore applied (the go command ignores it)"
 for gone in sub/ vendor/example.com link.go; do
   if grep -q "$gone" "$WORK/direct.list"; then fail "the zip holds $gone"; fi
 done
 grep -q "pkg/vendor/vendor.go" "$WORK/direct.list" && fail "pre-1.24 rule: pkg/vendor/vendor.go is left out"
-pass "a tag with a nested module, vendor/, .gitattributes export-ignore, a symlink and CRLF hashes as the go command's own direct fetch ($DIRECT_H1)"
+pass "a tag with a nested module, vendor/, .gitattributes export-ignore, a symlink and CRLF hashes as the go command's own direct fetch ($DIRECT_H1); so does the nested module from its sub/v1.0.0 tag, with the root LICENSE"
 
 versions=$(go list -m -versions example.com/base)
 [ "$versions" = "example.com/base v1.0.0 v1.1.0" ] || fail "go list -m -versions: $versions"

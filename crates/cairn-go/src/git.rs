@@ -162,3 +162,73 @@ fn read_tar(bytes: &[u8]) -> Result<Vec<SourceFile>, String> {
     }
     Ok(files)
 }
+
+/// The files of a module in directory `dir` of a tree, paths made relative
+/// to it; with the tree's root `LICENSE` when the directory has none (what
+/// the go command does for a module in a subdirectory).
+pub fn subdirectory(files: Vec<SourceFile>, dir: &str) -> Vec<SourceFile> {
+    let prefix = format!("{dir}/");
+    let mut license = None;
+    let mut out = Vec::new();
+    for mut f in files {
+        if let Some(rest) = f.path.strip_prefix(&prefix) {
+            f.path = rest.to_string();
+            out.push(f);
+        } else if f.path == "LICENSE" && f.kind == Kind::Regular {
+            license = Some(f);
+        }
+    }
+    if !out.iter().any(|f| f.path == "LICENSE") {
+        out.extend(license);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            kind: Kind::Regular,
+            data: path.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(check_url("https://git.example.com/x.git", false).is_ok());
+        assert!(check_url("ssh://git@example.com/x.git", false).is_ok());
+        assert!(check_url("file:///srv/x.git", false).is_err());
+        assert!(check_url("file:///srv/x.git", true).is_ok());
+        for bad in [
+            "/srv/x.git",
+            "git@example.com:x.git",
+            "ext::sh -c id",
+            "-u",
+            "fd::3",
+        ] {
+            assert!(check_url(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_subdirectory_gets_the_root_license() {
+        let tree = vec![
+            file("LICENSE"),
+            file("go.mod"),
+            file("sub/go.mod"),
+            file("sub/s.go"),
+        ];
+        let sub: Vec<String> = subdirectory(tree, "sub")
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(sub, ["go.mod", "s.go", "LICENSE"]);
+        let own = vec![file("LICENSE"), file("sub/LICENSE"), file("sub/go.mod")];
+        let sub = subdirectory(own, "sub");
+        assert_eq!(sub.iter().filter(|f| f.path == "LICENSE").count(), 1);
+        assert_eq!(sub[0].data, b"sub/LICENSE");
+    }
+}

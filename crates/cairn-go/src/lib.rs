@@ -247,29 +247,63 @@ pub async fn publish_files(
     Ok(Published::New { h1, go_mod_h1 })
 }
 
-/// Publishes `module@version` from the tag of the same name (or `tag`) in
-/// the git repository at `url`; `file://` URLs only when `allow_file`.
-#[allow(clippy::too_many_arguments)]
+/// Where a version's source is: a git repository, the tag, and the module's
+/// directory in it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GitSource {
+    /// Any URL [`git::check_url`] accepts.
+    pub git: String,
+    /// The tag; by default the version, prefixed with `dir/` when the
+    /// module is in a subdirectory (the go command's convention).
+    pub tag: Option<String>,
+    /// The module's directory in the repository (`""`: the root).
+    #[serde(default)]
+    pub dir: Option<String>,
+}
+
+/// Publishes `module@version` from a tag of a git repository; `file://`
+/// URLs only when `allow_file`. A module in a subdirectory gets the files
+/// under it, and the repository's root LICENSE when it has none of its own,
+/// as the go command does.
 pub async fn publish_from_git(
     packages: &Packages,
     actor: &Actor,
     repository: &str,
     module: &str,
     version: &str,
-    url: &str,
-    tag: Option<&str>,
+    source: &GitSource,
     allow_file: bool,
 ) -> PackageResult<Published> {
     coordinates(module, version)?;
-    let tag = tag.unwrap_or(version);
+    let dir = source
+        .dir
+        .as_deref()
+        .map(|d| d.trim_matches('/'))
+        .filter(|d| !d.is_empty());
+    if let Some(d) = dir {
+        modzip::check_file_path(d).map_err(|e| PackageError::bad(format!("dir {d:?}: {e}")))?;
+    }
+    let default_tag = match dir {
+        Some(d) => format!("{d}/{version}"),
+        None => version.to_string(),
+    };
+    let tag = source.tag.as_deref().unwrap_or(&default_tag);
+    let url = source.git.as_str();
     if tag.starts_with('-') || tag.contains("..") || tag.contains(['\0', ' ', '\n', ':']) {
         return Err(PackageError::bad(format!("{tag:?} is not a tag name")));
     }
     let checkout = git::checkout(url, tag, allow_file)
         .await
         .map_err(PackageError::bad)?;
-    let files = modzip::select(checkout.files).map_err(|e| PackageError::bad(e.to_string()))?;
-    let origin = json!({"vcs": "git", "url": url, "ref": format!("refs/tags/{tag}"), "hash": checkout.commit});
+    let tree = match dir {
+        Some(d) => git::subdirectory(checkout.files, d),
+        None => checkout.files,
+    };
+    let files = modzip::select(tree).map_err(|e| PackageError::bad(e.to_string()))?;
+    let mut origin = json!({"vcs": "git", "url": url, "ref": format!("refs/tags/{tag}"), "hash": checkout.commit});
+    if let Some(d) = dir {
+        origin["subdir"] = json!(d);
+    }
     publish_files(packages, actor, repository, module, version, files, origin).await
 }
 
@@ -318,8 +352,8 @@ fn info_json(version: &VersionRecord) -> Value {
 struct PublishRequest {
     module: String,
     version: String,
-    git: String,
-    tag: Option<String>,
+    #[serde(flatten)]
+    source: GitSource,
 }
 
 impl GoApi {
@@ -377,7 +411,7 @@ impl GoApi {
                 let bytes = p.read_body(req, body).await?;
                 let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {
                     PackageError::bad(format!(
-                        "expected {{\"module\", \"version\", \"git\", \"tag\"?}}: {e}"
+                        "expected {{\"module\", \"version\", \"git\", \"tag\"?, \"dir\"?}}: {e}"
                     ))
                 })?;
                 let (key, _) = coordinates(&r.module, &r.version)?;
@@ -388,8 +422,7 @@ impl GoApi {
                     &repo,
                     &r.module,
                     &r.version,
-                    &r.git,
-                    r.tag.as_deref(),
+                    &r.source,
                     p.config.go_allow_file_git,
                 )
                 .await?;

@@ -179,8 +179,12 @@ enum GoCommand {
         version: GoVersionArgs,
         #[arg(long)]
         git: String,
+        /// The tag (default: the version, or DIR/VERSION with --dir)
         #[arg(long)]
         tag: Option<String>,
+        /// The module's directory in the repository (default: the root)
+        #[arg(long)]
+        dir: Option<String>,
     },
     /// Store MODULE@VERSION from a module zip (files under MODULE@VERSION/).
     Upload {
@@ -684,7 +688,12 @@ async fn open_packages(common: &CommonArgs) -> anyhow::Result<cairn_packages::Pa
 
 async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
     let (args, published) = match cmd {
-        GoCommand::Publish { version, git, tag } => {
+        GoCommand::Publish {
+            version,
+            git,
+            tag,
+            dir,
+        } => {
             let packages = open_packages(&version.common).await?;
             let published = cairn_go::publish_from_git(
                 &packages,
@@ -692,8 +701,7 @@ async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
                 &version.repository,
                 &version.module,
                 &version.version,
-                &git,
-                tag.as_deref(),
+                &cairn_go::GitSource { git, tag, dir },
                 true,
             )
             .await;

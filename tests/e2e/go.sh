@@ -66,7 +66,9 @@ pass "three versions published from git tags (file:// repositories)"
 
 anon=$(curl -sS -o /dev/null -w '%{http_code}' -d '{"module":"example.com/x","version":"v1.0.0","git":"file:///nonexistent"}' "$BASE/-/publish")
 [ "$anon" = 401 ] || fail "anonymous publish answered $anon"
-pass "publishing without a credential is refused (401)"
+[ "$(publish "$WORK/base" example.com/base v1.9.9)" = 400 ] || fail "publishing a missing tag"
+grep -q "fetching tag v1.9.9" "$WORK/published.json" || fail "the refusal: $(cat "$WORK/published.json")"
+pass "publishing without a credential is refused (401); a tag git cannot find is a 400 carrying git's message"
 
 mkdir -p "$WORK/app"
 (cd "$WORK/app" && printf 'module example.com/app\n\ngo 1.21\n' > go.mod \

@@ -22,27 +22,66 @@ pub struct Checkout {
     pub commit: String,
 }
 
+/// Runs git in `dir`, returning at most `limit` bytes of its output (more
+/// is an error, and git is killed): a tag's archive is bounded like a
+/// module zip before it is ever held in memory whole.
 async fn git(dir: &std::path::Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    git_bounded(dir, args, 1 << 20).await
+}
+
+async fn git_bounded(dir: &std::path::Path, args: &[&str], limit: u64) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
     let mut cmd = Command::new("git");
     cmd.arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
-        // Not the server's (or the operator's) git configuration: no
-        // credential helpers, URL rewrites or hooks from there.
+        // No system-wide configuration (URL rewrites, hooks); the server
+        // user's own (a credential helper, say) still applies.
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
+    let run = async {
+        let mut child = cmd.spawn().map_err(|e| format!("could not run git: {e}"))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err("git's output is not piped".to_string());
+        };
+        // stderr drains on its own (the first 64 KiB kept), so git never
+        // blocks on it.
+        let errors = tokio::spawn(async move {
+            let mut stderr = stderr;
+            let (mut kept, mut buf) = (Vec::new(), [0u8; 8192]);
+            while let Ok(n @ 1..) = stderr.read(&mut buf).await {
+                if kept.len() < 64 * 1024 {
+                    kept.extend_from_slice(&buf[..n]);
+                }
+            }
+            kept
+        });
+        let mut out = Vec::new();
+        stdout
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| format!("reading git's output: {e}"))?;
+        if out.len() as u64 > limit {
+            let _ = child.kill().await;
+            return Err(format!("git {}: more than {limit} bytes", args[0]));
+        }
+        let status = child.wait().await.map_err(|e| format!("git: {e}"))?;
+        let err = errors.await.unwrap_or_default();
+        if !status.success() {
+            let stderr = String::from_utf8_lossy(&err);
+            return Err(format!("git {} failed: {}", args[0], stderr.trim()));
+        }
+        Ok(out)
+    };
+    tokio::time::timeout(GIT_TIMEOUT, run)
         .await
         .map_err(|_| format!("git {} timed out", args[0]))?
-        .map_err(|e| format!("could not run git: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("git {} failed: {}", args[0], stderr.trim()));
-    }
-    Ok(out.stdout)
 }
 
 /// The transports a publish may use, by URL scheme.
@@ -102,7 +141,10 @@ pub async fn checkout(url: &str, tag: &str, allow_file: bool) -> Result<Checkout
     .map_err(|e| format!("fetching tag {tag} from {url}: {e}"))?;
     let commit = git(dir, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"]).await?;
     let commit = String::from_utf8_lossy(&commit).trim().to_string();
-    let tar = git(
+    // The tar of a tree within the zip limit is a little larger than it
+    // (a 512-byte header per file, padding): allow for that.
+    let tar_limit = MAX_ZIP_FILE + 1024 * MAX_FILES as u64;
+    let tar = git_bounded(
         dir,
         &[
             "-c",
@@ -113,8 +155,10 @@ pub async fn checkout(url: &str, tag: &str, allow_file: bool) -> Result<Checkout
             "--format=tar",
             &commit,
         ],
+        tar_limit,
     )
-    .await?;
+    .await
+    .map_err(|e| format!("{e} (module source trees are limited to {MAX_ZIP_FILE} bytes)"))?;
     Ok(Checkout {
         files: read_tar(&tar)?,
         commit,

@@ -17,11 +17,10 @@ mod manifests;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use cairn_core::access::{authorize, AccessPolicy, Denied, RequestAuth};
 use cairn_core::policy::TagRule;
+use cairn_core::Action;
 use cairn_core::Principal;
-use cairn_core::{Action, Digest};
 use cairn_store::{Actor, AuditRecord, Blobs, MetaStore};
 use endpoint::{Endpoint, ParseError};
 use error::{OciError, OciResult};
@@ -44,20 +43,8 @@ pub struct OciApi {
     pub config: OciConfig,
     /// Manifest bytes by digest. Content-addressed, so entries never go stale;
     /// whether a repository still holds a manifest is always asked of `meta`.
-    manifest_cache: ManifestCache,
+    manifest_cache: cairn_store::ByteCache,
 }
-
-/// Weighs cached manifests by their size in bytes.
-#[derive(Clone)]
-struct ByteWeight;
-
-impl quick_cache::Weighter<Digest, Bytes> for ByteWeight {
-    fn weight(&self, _key: &Digest, value: &Bytes) -> u64 {
-        value.len() as u64 + 64
-    }
-}
-
-type ManifestCache = quick_cache::sync::Cache<Digest, Bytes, ByteWeight>;
 
 /// Memory given to cached manifest bytes.
 const MANIFEST_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -68,7 +55,7 @@ impl OciApi {
             blobs,
             meta,
             config,
-            manifest_cache: ManifestCache::with_weighter(16_384, MANIFEST_CACHE_BYTES, ByteWeight),
+            manifest_cache: cairn_store::ByteCache::new(MANIFEST_CACHE_BYTES),
         }
     }
 }

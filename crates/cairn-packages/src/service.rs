@@ -12,7 +12,9 @@ use bytes::Bytes;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
-use cairn_store::{AuditRecord, Blobs, FileRecord, MetaStore, PackageRecord, VersionIndex};
+use cairn_store::{
+    AuditRecord, Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex,
+};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
 use http_body_util::BodyExt;
@@ -186,12 +188,19 @@ pub fn digests_of(bytes: &[u8]) -> Digests {
     }
 }
 
+/// Files up to this size are served from memory once read
+/// ([`Packages::serve_blob`]).
+const SMALL_FILE: u64 = 1024 * 1024;
+/// Memory given to small files' bytes.
+const SMALL_FILE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The package service. Cheap to share behind an `Arc`.
 pub struct Packages {
     pub blobs: Arc<Blobs>,
     pub meta: Arc<dyn MetaStore>,
     pub config: PackagesConfig,
     rendered: RenderCache,
+    small_files: ByteCache,
 }
 
 impl Packages {
@@ -201,6 +210,7 @@ impl Packages {
             meta,
             config,
             rendered: RenderCache::default(),
+            small_files: ByteCache::new(SMALL_FILE_CACHE_BYTES),
         }
     }
 
@@ -478,8 +488,10 @@ impl Packages {
         self.serve_blob(&file.digest, file.size, content_type).await
     }
 
-    /// Streams a blob, or redirects to the store's download URL when the
-    /// store offers one.
+    /// Serves a blob: a redirect to the store's download URL when it offers
+    /// one; a small file from memory (content-addressed bytes never change,
+    /// and the caller has already found the file in the metadata store);
+    /// anything else streamed from the store.
     pub async fn serve_blob(
         &self,
         digest: &Digest,
@@ -490,12 +502,30 @@ impl Packages {
         if let Some(url) = store.download_url(digest).await? {
             return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, url)]).into_response());
         }
-        let Some(stream) = store.read(digest, None).await? else {
-            return Err(PackageError::Internal(format!(
-                "blob {digest} is referenced but missing"
-            )));
+        let body = if size <= SMALL_FILE {
+            let bytes = match self.small_files.get(digest) {
+                Some(bytes) => bytes,
+                None => {
+                    let bytes = self.read_blob(digest).await.map_err(|e| match e {
+                        PackageError::NotFound(_) => PackageError::Internal(format!(
+                            "blob {digest} is referenced but missing"
+                        )),
+                        e => e,
+                    })?;
+                    self.small_files.insert(digest.clone(), bytes.clone());
+                    bytes
+                }
+            };
+            Body::from(bytes)
+        } else {
+            let Some(stream) = store.read(digest, None).await? else {
+                return Err(PackageError::Internal(format!(
+                    "blob {digest} is referenced but missing"
+                )));
+            };
+            Body::from_stream(stream.boxed())
         };
-        let mut resp = Response::new(Body::from_stream(stream.boxed()));
+        let mut resp = Response::new(body);
         let h = resp.headers_mut();
         h.insert(header::CONTENT_LENGTH, size.into());
         if let Ok(v) = content_type.parse() {

@@ -10,6 +10,7 @@
 
 pub mod blob;
 pub mod blobs;
+mod byte_cache;
 pub mod config;
 pub mod fs;
 pub mod meta;
@@ -20,6 +21,7 @@ pub mod testing;
 
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
+pub use byte_cache::ByteCache;
 pub use meta::{
     Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,
     TagChange, TokenRecord, UserRecord,

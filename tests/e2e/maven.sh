@@ -188,5 +188,60 @@ grep -q "may not have a DOCTYPE" "$WORK/staging.json" || fail "the close failure
 "$CAIRN" maven staging --data-dir "$CAIRN_DATA/data" --repository central drop rc2 | grep -q '"state":"dropped"' || fail "cairn maven staging drop"
 pass "a POM with a DOCTYPE (entity expansion) fails the close; the staging repository is dropped from the CLI"
 
+# A Maven plugin deployed to cairn and invoked by its prefix: cairn
+# generates the group's metadata (plugins by prefix) from the plugin's jar.
+mkdir -p "$WORK/plugin/src/main/java/dev/cairn/e2e"
+cat > "$WORK/plugin/pom.xml" <<XML
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.cairn.e2e</groupId><artifactId>hello-maven-plugin</artifactId><version>1.0.0</version>
+  <packaging>maven-plugin</packaging>
+  <properties><maven.compiler.release>17</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <distributionManagement><repository><id>cairn</id><url>\${cairn.releases}</url></repository></distributionManagement>
+  <dependencies>
+    <dependency><groupId>org.apache.maven</groupId><artifactId>maven-plugin-api</artifactId><version>3.8.7</version><scope>provided</scope></dependency>
+    <dependency><groupId>org.apache.maven.plugin-tools</groupId><artifactId>maven-plugin-annotations</artifactId><version>3.13.1</version><scope>provided</scope></dependency>
+  </dependencies>
+  <build><plugins>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-plugin-plugin</artifactId><version>3.13.1</version>
+      <configuration><goalPrefix>cairnhello</goalPrefix></configuration></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-compiler-plugin</artifactId><version>3.13.0</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-resources-plugin</artifactId><version>3.3.1</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-surefire-plugin</artifactId><version>3.5.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-jar-plugin</artifactId><version>3.4.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-install-plugin</artifactId><version>3.1.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-deploy-plugin</artifactId><version>3.1.2</version></plugin>
+  </plugins></build>
+</project>
+XML
+cat > "$WORK/plugin/src/main/java/dev/cairn/e2e/HiMojo.java" <<'JAVA'
+package dev.cairn.e2e;
+
+import org.apache.maven.plugin.AbstractMojo;
+import org.apache.maven.plugins.annotations.Mojo;
+
+@Mojo(name = "hi", requiresProject = false)
+public class HiMojo extends AbstractMojo {
+  public void execute() { getLog().info("hello from a plugin served by cairn"); }
+}
+JAVA
+(cd "$WORK/plugin" && "${MVN[@]}" deploy -Dcairn.releases="$URL/releases") >>"$LOG" 2>&1 || { tail -30 "$LOG"; fail "mvn deploy of a Maven plugin"; }
+gmeta=$(curl -fsS "$URL/releases/dev/cairn/e2e/maven-metadata.xml")
+echo "$gmeta" | grep -q "<prefix>cairnhello</prefix>" || fail "group metadata: $gmeta"
+rm -rf "$E2E_GROUP_DIR"
+cat > "$WORK/settings-plugins.xml" <<XML
+<settings>
+  <pluginGroups><pluginGroup>dev.cairn.e2e</pluginGroup></pluginGroups>
+  <profiles><profile><id>cairn</id><pluginRepositories>
+    <pluginRepository><id>cairn-releases</id><url>$URL/releases</url></pluginRepository>
+  </pluginRepositories></profile></profiles>
+  <activeProfiles><activeProfile>cairn</activeProfile></activeProfiles>
+</settings>
+XML
+(cd "$WORK" && mvn -B -s "$WORK/settings-plugins.xml" -Dmaven.repo.local="$M2_REPO" cairnhello:hi) > "$WORK/prefix.log" 2>&1 \
+  || { tail -30 "$WORK/prefix.log"; fail "mvn cairnhello:hi"; }
+grep -q "hello from a plugin served by cairn" "$WORK/prefix.log" || fail "the plugin did not run"
+pass "a Maven plugin deployed to cairn runs by its prefix (mvn cairnhello:hi): cairn generates the group's plugin metadata"
+
 stop_cairn
 pass "cairn stopped cleanly"

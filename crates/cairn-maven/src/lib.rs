@@ -79,6 +79,30 @@ fn file_checksums(bytes: &[u8]) -> serde_json::Value {
     })
 }
 
+/// The plugin descriptor of an artifact's main jar, if it is a Maven
+/// plugin with a goal prefix (read from `META-INF/maven/plugin.xml`,
+/// bounded; a jar that cannot be read is simply not a plugin here).
+fn plugin_of(gav: &Gav, filename: &str, bytes: &[u8]) -> Option<metadata::Plugin> {
+    let main_jar = filename == format!("{}-{}.jar", gav.artifact, gav.version)
+        || layout::snapshot_file(gav, filename)
+            .is_some_and(|f| f.classifier.is_none() && f.extension == "jar");
+    if !main_jar {
+        return None;
+    }
+    const DESCRIPTOR: &str = "META-INF/maven/plugin.xml";
+    let limits = cairn_packages::archive::Limits {
+        max_kept: pom::MAX_POM as u64,
+        ..Default::default()
+    };
+    let contents = cairn_packages::archive::read_zip(bytes, limits, |p| p == DESCRIPTOR).ok()?;
+    let descriptor = pom::plugin_descriptor(contents.kept.get(DESCRIPTOR)?).ok()??;
+    Some(metadata::Plugin {
+        name: descriptor.name,
+        prefix: descriptor.prefix,
+        artifact: gav.artifact.clone(),
+    })
+}
+
 /// A checksum as clients write it: the first word, lower-case hex.
 fn claimed(text: &str) -> String {
     text.split_whitespace()
@@ -140,9 +164,22 @@ impl MavenApi {
                 self.serve(req, &place, &key, &parsed).await
             }
             Method::PUT => {
-                self.packages
-                    .check(req, MAVEN, &place.repository, Some(&key), Action::Publish)
-                    .await?;
+                match parsed.target {
+                    // Artifact- and group-level metadata uploads are read
+                    // and discarded (they change nothing), and the path
+                    // may be a group's (a plugin's deploy sends one), so
+                    // a credential is all they need.
+                    Target::ArtifactMetadata { .. } => {
+                        self.packages
+                            .check_caller(req, MAVEN, &place.repository, Action::Publish)
+                            .await?
+                    }
+                    _ => {
+                        self.packages
+                            .check(req, MAVEN, &place.repository, Some(&key), Action::Publish)
+                            .await?
+                    }
+                }
                 self.deploy(req, &place, &key, &parsed, body).await
             }
             Method::DELETE => Err(PackageError::MethodNotAllowed(
@@ -195,15 +232,25 @@ impl MavenApi {
                 );
             }
             Target::ArtifactMetadata { group, artifact } => {
-                let (group, artifact) = (group.clone(), artifact.clone());
-                p.rendered_index(MAVEN, &store, key, "artifact", move |index| {
-                    Ok(Rendered::new(
-                        "application/xml",
-                        None,
-                        metadata::artifact_level(&group, &artifact, index),
-                    ))
-                })
-                .await?
+                let (g, a) = (group.clone(), artifact.clone());
+                let doc = p
+                    .rendered_index(MAVEN, &store, key, "artifact", move |index| {
+                        Ok(Rendered::new(
+                            "application/xml",
+                            None,
+                            metadata::artifact_level(&g, &a, index),
+                        ))
+                    })
+                    .await?;
+                match doc {
+                    Some(doc) => Some(doc),
+                    // No such artifact: the path may be a group's, whose
+                    // metadata lists the plugins in it by prefix.
+                    None => self
+                        .plugin_group(&store, &format!("{group}.{artifact}"))
+                        .await?
+                        .map(|xml| Rendered::new("application/xml", None, xml)),
+                }
             }
             Target::SnapshotMetadata { gav } => {
                 let variant = format!("snapshot\0{}", gav.version);
@@ -293,7 +340,10 @@ impl MavenApi {
                 }
             }
         }
-        let checksums = file_checksums(&bytes);
+        let mut checksums = file_checksums(&bytes);
+        if let Some(plugin) = plugin_of(gav, filename, &bytes) {
+            checksums["plugin"] = json!(plugin);
+        }
         let stored = p.store(bytes).await?;
         let new = NewVersion {
             format: MAVEN,
@@ -311,6 +361,39 @@ impl MavenApi {
             .publish(&new, PublishMode::AddFiles, &req.actor())
             .await?;
         Ok(StatusCode::CREATED.into_response())
+    }
+
+    /// The group-level metadata of `group`: its plugins (artifacts whose
+    /// newest live jar carries a plugin descriptor with a goal prefix), so
+    /// that `mvn PREFIX:goal` finds them. `None` when the group has none.
+    async fn plugin_group(&self, store: &str, group: &str) -> PackageResult<Option<String>> {
+        let p = &self.packages;
+        let prefix = format!("{group}:");
+        let keys = p
+            .meta
+            .search_packages(MAVEN, store, &prefix, 10_000)
+            .await?;
+        let mut plugins = Vec::new();
+        for key in keys.iter().filter(|k| k.starts_with(&prefix)) {
+            let Some(pkg) = p.meta.package(MAVEN, store, key).await? else {
+                continue;
+            };
+            let descriptor = pkg
+                .versions
+                .iter()
+                .rev()
+                .filter(|v| v.state.serves_bytes())
+                .flat_map(|v| v.files.iter())
+                .find_map(|f| {
+                    let meta: serde_json::Value = serde_json::from_str(&f.metadata).ok()?;
+                    serde_json::from_value::<metadata::Plugin>(meta.get("plugin")?.clone()).ok()
+                });
+            if let Some(mut plugin) = descriptor {
+                plugin.artifact = key[prefix.len()..].to_string();
+                plugins.push(plugin);
+            }
+        }
+        Ok((!plugins.is_empty()).then(|| metadata::group_level(&plugins)))
     }
 
     /// The repository's rules for a deploy: which versions it takes, and

@@ -88,6 +88,32 @@ pub fn artifact_level(group: &str, artifact: &str, index: &VersionIndex) -> Stri
     x
 }
 
+/// A plugin in a group's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Plugin {
+    pub name: String,
+    pub prefix: String,
+    #[serde(default)]
+    pub artifact: String,
+}
+
+/// `group/maven-metadata.xml`: the group's plugins, by prefix.
+pub fn group_level(plugins: &[Plugin]) -> String {
+    let mut x =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <plugins>\n");
+    for p in plugins {
+        let _ = writeln!(
+            x,
+            "    <plugin>\n      <name>{}</name>\n      <prefix>{}</prefix>\n      <artifactId>{}</artifactId>\n    </plugin>",
+            esc(&p.name),
+            esc(&p.prefix),
+            esc(&p.artifact)
+        );
+    }
+    x.push_str("  </plugins>\n</metadata>\n");
+    x
+}
+
 /// `group/artifact/1.0-SNAPSHOT/maven-metadata.xml`; `None` when the
 /// version holds no timestamped file.
 pub fn snapshot_level(gav: &Gav, version: &VersionRecord) -> Option<String> {

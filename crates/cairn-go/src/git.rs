@@ -7,6 +7,7 @@
 //! only the file, git, http(s) and ssh transports are allowed.
 
 use crate::modzip::{Kind, SourceFile, MAX_FILES, MAX_ZIP_FILE};
+use cairn_packages::GitSources;
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
@@ -87,10 +88,24 @@ async fn git_bounded(dir: &std::path::Path, args: &[&str], limit: u64) -> Result
 /// The transports a publish may use, by URL scheme.
 const REMOTE_SCHEMES: [&str; 4] = ["https://", "http://", "ssh://", "git://"];
 
-/// Checks that `url` is a git URL cairn fetches: one of the remote schemes,
-/// or `file://` when `allow_file` (never a bare local path, an scp-style
-/// address or a transport helper such as `ext::`).
-pub fn check_url(url: &str, allow_file: bool) -> Result<(), String> {
+/// The host a remote URL names (`scheme://[user@]host[:port]/...`),
+/// lower-case.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Checks that `url` is a git URL cairn fetches under `sources`: one of
+/// the remote schemes (on an allowed host, when hosts are listed), or
+/// `file://` when allowed; never a bare local path, an scp-style address
+/// or a transport helper such as `ext::`.
+pub fn check_url(url: &str, sources: &GitSources) -> Result<(), String> {
     let remote = REMOTE_SCHEMES.iter().any(|s| url.starts_with(s));
     let file = url.starts_with("file://");
     if url.contains(['\n', '\0', ' ']) || !(remote || file) {
@@ -98,20 +113,29 @@ pub fn check_url(url: &str, allow_file: bool) -> Result<(), String> {
             "{url:?} is not a git URL cairn fetches: use https://, http://, ssh:// or git://"
         ));
     }
-    if file && !allow_file {
+    if file && !sources.allow_file {
         return Err(
             "file:// git URLs are refused here (they would read repositories on the server's disk); \
              an operator can publish from them with `cairn go publish`, or allow them with packages.go_allow_file_git"
                 .into(),
         );
     }
+    if remote && !sources.hosts.is_empty() {
+        let host = host_of(url).ok_or_else(|| format!("{url:?} names no host"))?;
+        if !sources.hosts.contains(&host) {
+            return Err(format!(
+                "git host {host} is not one this registry fetches from (packages.go_git_hosts: {})",
+                sources.hosts.join(", ")
+            ));
+        }
+    }
     Ok(())
 }
 
 /// Fetches `tag` from the repository at `url` (checked by [`check_url`]
 /// first) and lists its files.
-pub async fn checkout(url: &str, tag: &str, allow_file: bool) -> Result<Checkout, String> {
-    check_url(url, allow_file)?;
+pub async fn checkout(url: &str, tag: &str, sources: &GitSources) -> Result<Checkout, String> {
+    check_url(url, sources)?;
     let scratch = tempfile::tempdir().map_err(|e| format!("scratch directory: {e}"))?;
     let dir = scratch.path();
     git(dir, &["init", "-q", "--bare"]).await?;
@@ -242,10 +266,12 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(check_url("https://git.example.com/x.git", false).is_ok());
-        assert!(check_url("ssh://git@example.com/x.git", false).is_ok());
-        assert!(check_url("file:///srv/x.git", false).is_err());
-        assert!(check_url("file:///srv/x.git", true).is_ok());
+        let any = GitSources::default();
+        let operator = GitSources::operator();
+        assert!(check_url("https://git.example.com/x.git", &any).is_ok());
+        assert!(check_url("ssh://git@example.com/x.git", &any).is_ok());
+        assert!(check_url("file:///srv/x.git", &any).is_err());
+        assert!(check_url("file:///srv/x.git", &operator).is_ok());
         for bad in [
             "/srv/x.git",
             "git@example.com:x.git",
@@ -253,8 +279,19 @@ mod tests {
             "-u",
             "fd::3",
         ] {
-            assert!(check_url(bad, true).is_err(), "{bad}");
+            assert!(check_url(bad, &operator).is_err(), "{bad}");
         }
+        let listed = GitSources {
+            allow_file: false,
+            hosts: vec!["git.example.com".into(), "::1".into()],
+        };
+        assert!(check_url("https://GIT.example.com/x.git", &listed).is_ok());
+        assert!(check_url("ssh://git@git.example.com:2222/x.git", &listed).is_ok());
+        assert!(check_url("https://user:pw@git.example.com/x", &listed).is_ok());
+        assert!(check_url("https://[::1]:8443/x.git", &listed).is_ok());
+        assert!(check_url("https://169.254.169.254/latest", &listed).is_err());
+        assert!(check_url("https://git.example.com.evil.test/x", &listed).is_err());
+        assert!(check_url("https://git.example.com@evil.test/x", &listed).is_err());
     }
 
     #[test]

@@ -30,8 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::{package_key, Action, Format, VersionState};
 use cairn_packages::{
-    plain_error, split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
-    Rendered,
+    plain_error, split_repository, Adapter, GitSources, PackageError, PackageResult, Packages,
+    PkgRequest, Rendered,
 };
 use cairn_store::{Actor, NewVersion, PackageRecord, PublishMode, VersionRecord};
 use gomod::Retraction;
@@ -261,8 +261,8 @@ pub struct GitSource {
     pub dir: Option<String>,
 }
 
-/// Publishes `module@version` from a tag of a git repository; `file://`
-/// URLs only when `allow_file`. A module in a subdirectory gets the files
+/// Publishes `module@version` from a tag of a git repository that
+/// `sources` allows. A module in a subdirectory gets the files
 /// under it, and the repository's root LICENSE when it has none of its own,
 /// as the go command does.
 pub async fn publish_from_git(
@@ -272,7 +272,7 @@ pub async fn publish_from_git(
     module: &str,
     version: &str,
     source: &GitSource,
-    allow_file: bool,
+    sources: &GitSources,
 ) -> PackageResult<Published> {
     coordinates(module, version)?;
     let dir = source
@@ -292,7 +292,7 @@ pub async fn publish_from_git(
     if tag.starts_with('-') || tag.contains("..") || tag.contains(['\0', ' ', '\n', ':']) {
         return Err(PackageError::bad(format!("{tag:?} is not a tag name")));
     }
-    let checkout = git::checkout(url, tag, allow_file)
+    let checkout = git::checkout(url, tag, sources)
         .await
         .map_err(PackageError::bad)?;
     let tree = match dir {
@@ -423,7 +423,7 @@ impl GoApi {
                     &r.module,
                     &r.version,
                     &r.source,
-                    p.config.go_allow_file_git,
+                    &p.config.go_git,
                 )
                 .await?;
                 Ok(published_response(&r.module, &r.version, published))

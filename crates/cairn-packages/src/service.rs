@@ -94,11 +94,31 @@ pub struct PackagesConfig {
     pub default_policy: LifecyclePolicy,
     /// The first matching rule decides a repository's policy.
     pub repositories: Vec<RepositoryPolicy>,
-    /// Whether a Go publish over HTTP may name a `file://` git URL (a
-    /// repository on the server's own disk). Off by default: a publisher
-    /// could otherwise read any repository the server can. The CLI, run
-    /// by an operator on the server, always may.
-    pub go_allow_file_git: bool,
+    /// Which git repositories a Go publish over HTTP may fetch from.
+    pub go_git: GitSources,
+}
+
+/// Which git repositories cairn fetches Go module versions from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitSources {
+    /// Whether `file://` URLs (repositories on the server's own disk) are
+    /// allowed. Off by default over HTTP: a publisher could otherwise read
+    /// any repository the server can. The CLI, run by an operator on the
+    /// server, always may.
+    pub allow_file: bool,
+    /// The hosts remote URLs may name (lower-case, without port); empty:
+    /// any host.
+    pub hosts: Vec<String>,
+}
+
+impl GitSources {
+    /// What an operator on the server may fetch: anything.
+    pub fn operator() -> GitSources {
+        GitSources {
+            allow_file: true,
+            hosts: vec![],
+        }
+    }
 }
 
 impl Default for PackagesConfig {
@@ -108,7 +128,7 @@ impl Default for PackagesConfig {
             max_upload_bytes: 256 * 1024 * 1024,
             default_policy: LifecyclePolicy::default(),
             repositories: vec![],
-            go_allow_file_git: false,
+            go_git: GitSources::default(),
         }
     }
 }

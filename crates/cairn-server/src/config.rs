@@ -97,6 +97,8 @@ pub struct PackageSettings {
     /// Whether `POST /go/<repo>/-/publish` may fetch `file://` git URLs
     /// (repositories on the server's disk).
     pub go_allow_file_git: bool,
+    /// The git hosts `POST /go/<repo>/-/publish` may fetch from (empty: any).
+    pub go_git_hosts: Vec<String>,
 }
 
 impl Default for PackageSettings {
@@ -107,6 +109,7 @@ impl Default for PackageSettings {
             unpublish_window_hours: 72,
             repositories: vec![],
             go_allow_file_git: false,
+            go_git_hosts: vec![],
         }
     }
 }
@@ -184,7 +187,14 @@ impl PackageSettings {
         Ok(cairn_packages::PackagesConfig {
             access,
             max_upload_bytes: self.max_upload_bytes,
-            go_allow_file_git: self.go_allow_file_git,
+            go_git: cairn_packages::GitSources {
+                allow_file: self.go_allow_file_git,
+                hosts: self
+                    .go_git_hosts
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+            },
             default_policy,
             repositories,
         })

@@ -856,3 +856,42 @@ async fn maven_staging_requires_signatures() {
     sha1.assert_status(StatusCode::OK);
     assert_eq!(sha1.body.len(), 40, "a .sha1 of the signature");
 }
+
+/// `packages.go_git_hosts` limits which hosts a Go publish fetches from.
+#[tokio::test]
+async fn go_publish_fetches_only_from_allowed_hosts() {
+    let app = TestApp::with_config(|c| {
+        c.packages.go_git_hosts = vec!["Git.Example.com".into(), "127.0.0.1".into()]
+    })
+    .await;
+    let publish = |url: &str| json!({"module": "example.com/b", "version": "v1.0.0", "git": url});
+    for url in [
+        "https://169.254.169.254/latest",
+        "https://git.example.com@evil.test/b.git",
+    ] {
+        let r = app
+            .json(
+                Method::POST,
+                "/go/main/-/publish",
+                Some(&app.basic()),
+                publish(url),
+            )
+            .await;
+        r.assert_status(StatusCode::BAD_REQUEST);
+        assert!(
+            String::from_utf8_lossy(&r.body).contains("is not one this registry fetches from"),
+            "{url}"
+        );
+    }
+    // An allowed host passes the check (then git finds nothing listening).
+    let r = app
+        .json(
+            Method::POST,
+            "/go/main/-/publish",
+            Some(&app.basic()),
+            publish("https://127.0.0.1:9/b.git"),
+        )
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&r.body).contains("fetching tag v1.0.0"));
+}

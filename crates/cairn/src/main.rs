@@ -702,7 +702,7 @@ async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
                 &version.module,
                 &version.version,
                 &cairn_go::GitSource { git, tag, dir },
-                true,
+                &cairn_packages::GitSources::operator(),
             )
             .await;
             (version, published)

@@ -172,7 +172,9 @@ pub async fn publish_files(
     origin: Value,
 ) -> PackageResult<Published> {
     let (key, parsed) = coordinates(module, version)?;
-    let go_mod = match files.get("go.mod") {
+    // The go.mod (the go command synthesises one for a module without it)
+    // and the retractions it declares.
+    let (go_mod, retract) = match files.get("go.mod") {
         Some(bytes) => {
             let text =
                 std::str::from_utf8(bytes).map_err(|_| PackageError::bad("go.mod is not UTF-8"))?;
@@ -186,19 +188,15 @@ pub async fn publish_files(
                 }
                 None => return Err(PackageError::bad("go.mod has no module directive")),
             }
-            bytes.clone()
+            (bytes.clone(), parsed.retract)
         }
-        // A module without a go.mod: the go command synthesises this one.
-        None => format!("module {module}\n").into_bytes(),
+        None => (format!("module {module}\n").into_bytes(), vec![]),
     };
-    let retract = gomod::parse(&String::from_utf8_lossy(&go_mod))
-        .map_err(PackageError::bad)?
-        .retract;
     let h1 = modzip::zip_hash(module, version, &files);
     let go_mod_h1 = modzip::go_mod_hash(&go_mod);
     if let Some(existing) = packages
         .meta
-        .package(GO, repository, &key)
+        .package_versions(GO, repository, &key)
         .await?
         .and_then(|p| p.version(version).cloned())
     {

@@ -30,7 +30,7 @@ use cairn_packages::{
     plain_error, split_repository, Adapter, MavenVersions, PackageError, PackageResult, Packages,
     PkgRequest, Rendered,
 };
-use cairn_store::{NewVersion, PackageRecord, PublishMode, StagingState};
+use cairn_store::{FileRecord, NewVersion, PackageRecord, PublishMode, StagingState};
 use layout::{Checksum, Gav, MavenPath, Target};
 use serde_json::json;
 use std::sync::Arc;
@@ -70,13 +70,47 @@ fn content_type(filename: &str) -> &'static str {
     }
 }
 
-/// The checksums recorded with a stored file.
-fn file_checksums(bytes: &[u8]) -> serde_json::Value {
-    json!({
-        "md5": Checksum::Md5.of(bytes),
-        "sha1": Checksum::Sha1.of(bytes),
-        "sha512": Checksum::Sha512.of(bytes),
-    })
+/// Every checksum cairn serves for an upload's bytes, each computed once.
+struct UploadChecksums {
+    digests: cairn_packages::Digests,
+    md5: String,
+}
+
+impl UploadChecksums {
+    fn of(bytes: &[u8]) -> UploadChecksums {
+        UploadChecksums {
+            digests: cairn_packages::digests_of(bytes),
+            md5: Checksum::Md5.of(bytes),
+        }
+    }
+
+    fn get(&self, alg: Checksum) -> String {
+        match alg {
+            Checksum::Md5 => self.md5.clone(),
+            Checksum::Sha1 => self.digests.sha1_hex.clone(),
+            Checksum::Sha256 => self.digests.sha256.hex().to_string(),
+            Checksum::Sha512 => self.digests.sha512_hex.clone(),
+        }
+    }
+
+    /// What is recorded with the stored file (SHA-256 is the blob's name).
+    fn record(&self) -> serde_json::Value {
+        json!({
+            "md5": self.md5,
+            "sha1": self.digests.sha1_hex,
+            "sha512": self.digests.sha512_hex,
+        })
+    }
+}
+
+/// A stored file's checksum: SHA-256 is its blob's name; the others were
+/// recorded with it ([`UploadChecksums::record`]).
+fn recorded_checksum(file: &FileRecord, alg: Checksum) -> Option<String> {
+    if alg == Checksum::Sha256 {
+        return Some(file.digest.hex().to_string());
+    }
+    let recorded: serde_json::Value = serde_json::from_str(&file.metadata).ok()?;
+    recorded[alg.extension()].as_str().map(str::to_string)
 }
 
 /// The plugin descriptor of an artifact's main jar, if it is a Maven
@@ -215,13 +249,7 @@ impl MavenApi {
                 if !state.serves_bytes() {
                     return Err(PackageError::Gone(format!("{filename} was unpublished")));
                 }
-                let recorded: serde_json::Value =
-                    serde_json::from_str(&file.metadata).unwrap_or_default();
-                let value = match alg {
-                    Checksum::Sha256 => Some(file.digest.hex().to_string()),
-                    other => recorded[other.extension()].as_str().map(str::to_string),
-                };
-                let value = value.ok_or_else(|| {
+                let value = recorded_checksum(&file, alg).ok_or_else(|| {
                     PackageError::Internal(format!(
                         "no {} recorded for {filename}",
                         alg.extension()
@@ -305,15 +333,7 @@ impl MavenApi {
                     alg.extension()
                 )));
             };
-            let recorded: serde_json::Value =
-                serde_json::from_str(&file.metadata).unwrap_or_default();
-            let ours = match alg {
-                Checksum::Sha256 => file.digest.hex().to_string(),
-                other => recorded[other.extension()]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            };
+            let ours = recorded_checksum(&file, alg).unwrap_or_default();
             let theirs = claimed(&String::from_utf8_lossy(&bytes));
             if theirs != ours {
                 tracing::warn!(file = %filename, "uploaded checksum does not match the stored bytes");
@@ -325,6 +345,7 @@ impl MavenApi {
             return Ok(StatusCode::CREATED.into_response());
         }
         // Checksums sent as headers are checked before anything is stored.
+        let checksums = UploadChecksums::of(&bytes);
         for alg in Checksum::ALL {
             let header = format!("x-checksum-{}", alg.extension());
             if let Some(theirs) = req
@@ -332,7 +353,7 @@ impl MavenApi {
                 .get(header.as_str())
                 .and_then(|v| v.to_str().ok())
             {
-                let ours = alg.of(&bytes);
+                let ours = checksums.get(alg);
                 if claimed(theirs) != ours {
                     return Err(PackageError::bad(format!(
                         "checksum mismatch for {filename}: {header} says {theirs}, the body has {ours}"
@@ -340,11 +361,11 @@ impl MavenApi {
                 }
             }
         }
-        let mut checksums = file_checksums(&bytes);
+        let mut recorded = checksums.record();
         if let Some(plugin) = plugin_of(gav, filename, &bytes) {
-            checksums["plugin"] = json!(plugin);
+            recorded["plugin"] = json!(plugin);
         }
-        let stored = p.store(bytes).await?;
+        let stored = p.store_digested(bytes, checksums.digests).await?;
         let new = NewVersion {
             format: MAVEN,
             repository: store,
@@ -353,7 +374,7 @@ impl MavenApi {
             version: gav.version.clone(),
             metadata: "{}".into(),
             dependencies: vec![],
-            files: vec![stored.record(filename, &gav.version, checksums)],
+            files: vec![stored.record(filename, &gav.version, recorded)],
             tags: vec![],
             owner: None,
         };

@@ -18,8 +18,8 @@ pub use error::{plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
 pub use request::PkgRequest;
 pub use service::{
-    Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig, RepositoryPolicy,
-    StoredFile,
+    digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,
+    RepositoryPolicy, StoredFile,
 };
 
 use axum::body::Body;

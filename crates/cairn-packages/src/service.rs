@@ -168,8 +168,10 @@ impl PackagesConfig {
 pub struct Digests {
     /// The blob's name.
     pub sha256: Digest,
-    /// npm `dist.shasum`.
+    /// npm `dist.shasum`, Maven's `.sha1`.
     pub sha1_hex: String,
+    /// Maven's `.sha512`.
+    pub sha512_hex: String,
     /// npm `dist.integrity`: `sha512-<base64>`.
     pub sha512_integrity: String,
 }
@@ -201,6 +203,7 @@ pub fn digests_of(bytes: &[u8]) -> Digests {
     Digests {
         sha256: Digest::sha256_of(bytes),
         sha1_hex: hex::encode(sha1::Sha1::digest(bytes)),
+        sha512_hex: hex::encode(sha512),
         sha512_integrity: format!(
             "sha512-{}",
             base64::engine::general_purpose::STANDARD.encode(sha512)
@@ -477,6 +480,16 @@ impl Packages {
     /// repositories hold it) and returns its digests.
     pub async fn store(&self, bytes: Bytes) -> PackageResult<StoredFile> {
         let digests = digests_of(&bytes);
+        self.store_digested(bytes, digests).await
+    }
+
+    /// [`Packages::store`] for bytes whose [`digests_of`] the caller has
+    /// already computed (to check a client's claims before storing).
+    pub async fn store_digested(
+        &self,
+        bytes: Bytes,
+        digests: Digests,
+    ) -> PackageResult<StoredFile> {
         let size = self.blobs.put_bytes(&digests.sha256, bytes).await?;
         Ok(StoredFile { digests, size })
     }

@@ -10,7 +10,7 @@
 //! - **drop**: abandoned.
 
 use crate::layout::{Checksum, Gav};
-use crate::{check_staging_id, pom, staging_repository, MAVEN};
+use crate::{check_staging_id, pom, recorded_checksum, staging_repository, MAVEN};
 use cairn_packages::{PackageError, PackageResult, Packages};
 use cairn_store::{Actor, NewVersion, PackageRecord, StagingRecord, StagingState};
 
@@ -24,12 +24,12 @@ async fn existing(p: &Packages, repository: &str, id: &str) -> PackageResult<Sta
     })
 }
 
-fn refuse(record: &StagingRecord, verb: &str) -> PackageError {
+/// The refusal of a change a staging repository's state does not allow.
+fn refuse(record: &StagingRecord, verb: &str, allowed: &str) -> PackageError {
     PackageError::Conflict(format!(
-        "staging repository {} is {}; only {} ones can be {verb}",
+        "staging repository {} is {}; only {allowed} ones can be {verb}",
         record.id,
         record.state.as_str(),
-        if verb == "released" { "closed" } else { "open" }
     ))
 }
 
@@ -73,10 +73,8 @@ pub async fn validate(p: &Packages, repository: &str, id: &str) -> PackageResult
             let base = format!("{artifact}-{}", v.version);
             for file in &v.files {
                 let bytes = p.read_blob(&file.digest).await?;
-                let recorded: serde_json::Value =
-                    serde_json::from_str(&file.metadata).unwrap_or_default();
                 let intact = cairn_core::Digest::sha256_of(&bytes) == file.digest
-                    && recorded["sha1"].as_str() == Some(Checksum::Sha1.of(&bytes).as_str());
+                    && recorded_checksum(file, Checksum::Sha1) == Some(Checksum::Sha1.of(&bytes));
                 if !intact {
                     problems.push(format!(
                         "{at}: {} does not match its checksums",
@@ -137,7 +135,7 @@ pub async fn close(
 ) -> PackageResult<StagingRecord> {
     let record = existing(p, repository, id).await?;
     if record.state != StagingState::Open {
-        return Err(refuse(&record, "closed"));
+        return Err(refuse(&record, "closed", "open"));
     }
     let problems = validate(p, repository, id).await?;
     let (open, closed) = (StagingState::Open, StagingState::Closed);
@@ -180,7 +178,7 @@ pub async fn release(
 ) -> PackageResult<StagingRecord> {
     let record = existing(p, repository, id).await?;
     if record.state != StagingState::Closed {
-        return Err(refuse(&record, "released"));
+        return Err(refuse(&record, "released", "closed"));
     }
     let versions: Vec<NewVersion> = staged(p, repository, id)
         .await?
@@ -225,10 +223,7 @@ pub async fn drop(
         _ => false,
     };
     if !moved {
-        return Err(PackageError::Conflict(format!(
-            "staging repository {id} is {}: only open or closed ones can be dropped",
-            record.state.as_str()
-        )));
+        return Err(refuse(&record, "dropped", "open or closed"));
     }
     existing(p, repository, id).await
 }

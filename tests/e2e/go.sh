@@ -45,6 +45,11 @@ publish() {
     -d "{\"module\":\"$2\",\"version\":\"$3\",\"git\":\"file://$1\"}" "http://$CAIRN_ADDR/go/${4:-main}/-/publish"
 }
 field() { python3 -c "import json,sys; print(json.load(open('$WORK/published.json'))['$1'])"; }
+# go_sum MODULE@VERSION: the h1: the go command computes for the module's zip
+# as it downloads it (with the caller's GOPROXY, GOMODCACHE, ...).
+go_sum() {
+  go mod download -json "$1" 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])'
+}
 
 module_repo "$WORK/base" example.com/base
 printf 'package base\n\nfunc Version() string { return "base v1.0.0" }\n' > "$WORK/base/base.go"
@@ -81,7 +86,7 @@ grep -qxF "example.com/lib v0.1.0/go.mod $LIB_MOD_H1" "$WORK/app/go.sum" || fail
 grep -qxF "example.com/base v1.1.0 $BASE_110_H1" "$WORK/app/go.sum" || fail "go.sum lacks base's hash"
 pass "go get of a hosted module depending on another; go run works; go.sum holds cairn's h1: hashes"
 
-sum=$(go mod download -json example.com/base@v1.0.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])')
+sum=$(go_sum example.com/base@v1.0.0)
 [ "$sum" = "$BASE_100_H1" ] || fail "go mod download computed $sum, cairn $BASE_100_H1"
 pass "go mod download -json: the go command's hash of the zip equals cairn's"
 
@@ -106,11 +111,9 @@ code=$(curl -sS -o "$WORK/published.json" -w '%{http_code}' -H "Authorization: B
 [ "$code" = 201 ] || { cat "$WORK/published.json"; fail "publish the nested module"; }
 SUB_H1=$(field h1)
 git config --global url."file://$WORK/".insteadOf "https://example.com/"
-direct=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" \
-  go mod download -json example.com/direct.git@v1.0.0 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])') \
+direct=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" go_sum example.com/direct.git@v1.0.0) \
   || { tail -20 "$LOG"; fail "go mod download straight from git"; }
-direct_sub=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" \
-  go mod download -json example.com/direct.git/sub@v1.0.0 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])') \
+direct_sub=$(GOPROXY=direct GOPRIVATE=example.com GOMODCACHE="$WORK/modcache-direct" go_sum example.com/direct.git/sub@v1.0.0) \
   || { tail -20 "$LOG"; fail "go mod download of the nested module straight from git"; }
 git config --global --unset url."file://$WORK/".insteadOf
 [ "$direct" = "$DIRECT_H1" ] || fail "the go command hashed the tag as $direct, cairn as $DIRECT_H1"
@@ -151,7 +154,7 @@ pass "a retraction takes effect: @latest and go get skip v1.1.0 and v1.2.0, -ret
 code=$(publish "$WORK/base" example.com/base v1.0.0)
 [ "$code" = 409 ] || fail "republishing a moved tag answered $code"
 grep -q "already stored with $BASE_100_H1" "$WORK/published.json" || { cat "$WORK/published.json"; fail "the refusal does not name the stored hash"; }
-sum=$(GOMODCACHE="$WORK/modcache3" go mod download -json example.com/base@v1.0.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])')
+sum=$(GOMODCACHE="$WORK/modcache3" go_sum example.com/base@v1.0.0)
 [ "$sum" = "$BASE_100_H1" ] || fail "v1.0.0 changed after the tag moved"
 [ "$(publish "$WORK/lib" example.com/lib v0.1.0)" = 200 ] || fail "publishing an unchanged tag again is not a no-op"
 pass "a moved tag is refused (409, naming the stored h1:) and v1.0.0 keeps its bytes; an unchanged tag again is a no-op (200)"
@@ -166,7 +169,7 @@ PY
 code=$(curl -sS -o "$WORK/published.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer $TOKEN" \
   --data-binary @"$WORK/zipped.zip" "$BASE/example.com/zipped/@v/v0.3.0.zip")
 [ "$code" = 201 ] || { cat "$WORK/published.json"; fail "uploading a module zip answered $code"; }
-sum=$(go mod download -json example.com/zipped@v0.3.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["Sum"])')
+sum=$(go_sum example.com/zipped@v0.3.0)
 [ "$sum" = "$(field h1)" ] || fail "the uploaded module hashes differently"
 pass "a module zip uploaded with PUT is served and verified by go mod download"
 

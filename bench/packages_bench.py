@@ -24,7 +24,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, request, row, start_cairn as start_cairn_in, wait_ready, wrk  # noqa: E402
+from benchlib import DURATION, free_port, request, row, start_cairn as start_cairn_in, wait_ready, wrk  # noqa: E402
 
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="cairn-pkg-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))

@@ -130,18 +130,20 @@ impl fmt::Display for Grant {
 
 /// Everything a principal may do: each set of grants must allow an action
 /// (an API token is limited by its own scopes *and* by its user's rights).
+/// Shared, so that a principal kept in the credential cache is cloned for
+/// each request without copying its compiled patterns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rights(Vec<Vec<Grant>>);
+pub struct Rights(std::sync::Arc<Vec<Vec<Grant>>>);
 
 impl Rights {
     /// Rights limited by one set of grants.
     pub fn of(grants: Vec<Grant>) -> Rights {
-        Rights(vec![grants])
+        Rights(std::sync::Arc::new(vec![grants]))
     }
 
     /// These rights, further limited by `grants`.
     pub fn limited_to(mut self, grants: Vec<Grant>) -> Rights {
-        self.0.push(grants);
+        std::sync::Arc::make_mut(&mut self.0).push(grants);
         self
     }
 

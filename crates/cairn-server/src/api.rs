@@ -4,7 +4,7 @@
 //! grant on every repository, e.g. `**:admin`); anyone may manage their own
 //! tokens.
 
-use crate::auth::{self, create_api_token, parse_grants};
+use crate::identity::{IdentityError, Manager};
 use crate::AppState;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,17 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Extension;
 use axum::{Json, Router};
-use cairn_core::access::authorize;
 use cairn_core::{Action, Principal};
 use cairn_store::{Actor, AuditFilter, TokenRecord};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// The resource name for rights over the whole registry: it is not a valid
-/// repository name, so only grants matching every repository cover it.
-const REGISTRY: &str = "_registry";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -76,6 +71,19 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        let status = match e {
+            IdentityError::Store(e) => return ApiError::from(e),
+            IdentityError::Invalid(_) => StatusCode::BAD_REQUEST,
+            IdentityError::Forbidden(_) => StatusCode::FORBIDDEN,
+            IdentityError::NotFound(_) => StatusCode::NOT_FOUND,
+            IdentityError::Conflict(_) => StatusCode::CONFLICT,
+        };
+        ApiError::Status(status, e.to_string())
+    }
+}
+
 impl From<cairn_store::StoreError> for ApiError {
     fn from(e: cairn_store::StoreError) -> Self {
         use cairn_core::LifecycleError as L;
@@ -121,12 +129,8 @@ async fn caller(
     Ok((principal, actor))
 }
 
-fn is_admin(state: &AppState, principal: &Principal) -> bool {
-    authorize(&state.oci.config.access, principal, REGISTRY, Action::Admin).is_ok()
-}
-
 fn require_admin(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
-    if is_admin(state, principal) {
+    if state.identity.is_admin(principal) {
         Ok(())
     } else {
         Err(ApiError::Status(
@@ -156,16 +160,10 @@ async fn list_tokens(
     Query(q): Query<UserQuery>,
 ) -> ApiResult {
     let (principal, _) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
-    let user = match q.user {
-        Some(u) if u != principal.name() => {
-            require_admin(&state, &principal)?;
-            Some(u)
-        }
-        Some(u) => Some(u),
-        None if is_admin(&state, &principal) => None,
-        None => Some(principal.name().to_string()),
-    };
-    let tokens = state.meta.list_tokens(user.as_deref()).await?;
+    let tokens = state
+        .identity
+        .list_tokens(Manager::Caller(&principal), q.user.as_deref())
+        .await?;
     Ok(
         Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }))
             .into_response(),
@@ -188,25 +186,24 @@ async fn create_token(
     Json(body): Json<NewToken>,
 ) -> ApiResult {
     let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
-    let user = body.user.unwrap_or_else(|| principal.name().to_string());
-    if user != principal.name() {
-        require_admin(&state, &principal)?;
-    }
     let ttl = body.expires_in_days.map(|d| d * 86_400);
-    let (record, token) = create_api_token(
-        &*state.meta,
-        &user,
-        &body.description,
-        &body.scopes,
-        ttl,
-        &actor,
-    )
-    .await?;
+    let (record, token) = state
+        .identity
+        .create_token(
+            Manager::Caller(&principal),
+            &actor,
+            body.user.as_deref(),
+            &body.description,
+            &body.scopes,
+            ttl,
+        )
+        .await?;
     let mut out = token_json(&record);
     out["token"] = json!(token);
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
+/// Revokes a token: the caller's own, or anyone's for an administrator.
 async fn revoke_token(
     State(state): State<Arc<AppState>>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -214,27 +211,11 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult {
     let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
-    let owned = state
-        .meta
-        .list_tokens(Some(principal.name()))
-        .await?
-        .iter()
-        .any(|t| t.id == id);
-    if !owned {
-        require_admin(&state, &principal)?;
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    if state.meta.revoke_token(&id, now, &actor).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::Status(
-            StatusCode::NOT_FOUND,
-            format!("no live token {id}"),
-        ))
-    }
+    state
+        .identity
+        .revoke_token(Manager::Caller(&principal), &actor, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]
@@ -251,27 +232,18 @@ async fn create_user(
     Json(body): Json<NewUser>,
 ) -> ApiResult {
     let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
-    require_admin(&state, &principal)?;
-    parse_grants(&body.grants)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
-    if state.meta.user(&body.name).await?.is_some() {
-        return Err(ApiError::Status(
-            StatusCode::CONFLICT,
-            format!("user {} exists", body.name),
-        ));
-    }
-    let secret = auth::generate_secret();
-    state
-        .meta
-        .put_user(&body.name, &auth::hash_secret(&secret), &actor)
-        .await?;
-    state
-        .meta
-        .set_user_grants(&body.name, &body.grants, &actor)
+    let user = state
+        .identity
+        .create_user(
+            Manager::Caller(&principal),
+            &actor,
+            &body.name,
+            &body.grants,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "name": body.name, "grants": body.grants, "password": secret })),
+        Json(json!({ "name": user.name, "grants": body.grants, "password": user.password })),
     )
         .into_response())
 }
@@ -289,19 +261,10 @@ async fn set_grants(
     Json(body): Json<Grants>,
 ) -> ApiResult {
     let (principal, actor) = caller(&state, &headers, connect.as_ref().and_then(source)).await?;
-    require_admin(&state, &principal)?;
-    parse_grants(&body.grants)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
-    if !state
-        .meta
-        .set_user_grants(&name, &body.grants, &actor)
-        .await?
-    {
-        return Err(ApiError::Status(
-            StatusCode::NOT_FOUND,
-            format!("no user {name}"),
-        ));
-    }
+    state
+        .identity
+        .set_user_grants(Manager::Caller(&principal), &actor, &name, &body.grants)
+        .await?;
     Ok(Json(json!({ "name": name, "grants": body.grants })).into_response())
 }
 
@@ -437,8 +400,8 @@ struct VersionChange {
     force: bool,
 }
 
-/// Parses a lifecycle verb into the core's transition.
-pub fn transition_of(
+/// Parses the API's lifecycle verb into the core's transition.
+fn transition_of(
     action: &str,
     reason: Option<String>,
     message: Option<String>,

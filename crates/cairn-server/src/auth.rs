@@ -10,12 +10,17 @@ use axum::http::{header, HeaderMap};
 use base64::Engine;
 use cairn_core::access::{authorize, AccessPolicy, CredentialKind, Grant, Rights};
 use cairn_core::{Action, Principal};
-use cairn_store::{MetaStore, TokenRecord};
+use cairn_store::MetaStore;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
+
+use crate::identity::CredentialCache;
+
+/// A verified caller, and when the credential it used expires (if it does).
+type Verified = (Principal, Option<i64>);
 
 pub const ADMIN_USER: &str = "admin";
 /// Everything, everywhere: the bootstrap administrator's grant.
@@ -73,6 +78,8 @@ struct Claims {
 
 pub struct Authenticator {
     meta: Arc<dyn MetaStore>,
+    /// Verified credentials; the identity service clears it on every change.
+    cache: Arc<CredentialCache>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -144,43 +151,10 @@ pub fn parse_grants(grants: &[String]) -> Result<Vec<Grant>, cairn_core::access:
     grants.iter().map(|g| Grant::parse(g)).collect()
 }
 
-/// Creates an API token for `user`, limited to `scopes`, valid for `ttl_secs`
-/// (forever if `None`). Returns the record and the token, which is shown once.
-pub async fn create_api_token(
-    meta: &dyn MetaStore,
-    user: &str,
-    description: &str,
-    scopes: &[String],
-    ttl_secs: Option<u64>,
-    actor: &cairn_store::Actor,
-) -> anyhow::Result<(TokenRecord, String)> {
-    parse_grants(scopes)?;
-    anyhow::ensure!(
-        !scopes.is_empty(),
-        "a token needs at least one scope (PATTERN:ACTIONS)"
-    );
-    anyhow::ensure!(meta.user(user).await?.is_some(), "no user {user:?}");
-    let mut id = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut id);
-    let secret = format!("{TOKEN_PREFIX}{}", generate_secret());
-    let created_at = now() as i64;
-    let record = TokenRecord {
-        id: hex::encode(id),
-        user: user.to_string(),
-        description: description.to_string(),
-        secret_hash: hash_secret(&secret),
-        scopes: scopes.to_vec(),
-        created_at,
-        expires_at: ttl_secs.map(|t| created_at + t as i64),
-        revoked_at: None,
-    };
-    meta.create_token(&record, actor).await?;
-    Ok((record, secret))
-}
-
 impl Authenticator {
     pub async fn new(
         meta: Arc<dyn MetaStore>,
+        cache: Arc<CredentialCache>,
         service: String,
         ttl_secs: u64,
         policy: AccessPolicy,
@@ -195,6 +169,7 @@ impl Authenticator {
         validation.leeway = 30;
         Ok(Authenticator {
             meta,
+            cache,
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
@@ -208,12 +183,24 @@ impl Authenticator {
         &self.service
     }
 
-    /// Resolves the caller of a request. No header means anonymous.
+    /// Resolves the caller of a request. No header means anonymous. A
+    /// credential verified a moment ago is found in the cache.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(Principal::Anonymous);
         };
-        let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
+        let now = now() as i64;
+        if let Some(principal) = self.cache.get(value.as_bytes(), now) {
+            return Ok(principal);
+        }
+        let value_str = value.to_str().map_err(|_| AuthFailure::Malformed)?;
+        let (principal, expires_at) = self.verify(value_str).await?;
+        self.cache.put(value.as_bytes(), &principal, expires_at);
+        Ok(principal)
+    }
+
+    /// Verifies an `Authorization` value against the stores.
+    async fn verify(&self, value: &str) -> Result<Verified, AuthFailure> {
         // Cargo sends a registry token as the whole header, without a scheme:
         // an API token, or a token minted by trusted publishing (a JWT).
         if value.starts_with(TOKEN_PREFIX) {
@@ -233,7 +220,7 @@ impl Authenticator {
                     // including one minted by trusted publishing.
                     self.verify_token(&secret)
                 } else {
-                    self.check_user(&user, &secret).await
+                    Ok((self.check_user(&user, &secret).await?, None))
                 }
             }
             "bearer" if rest.trim().starts_with(TOKEN_PREFIX) => {
@@ -291,7 +278,7 @@ impl Authenticator {
     }
 
     /// An API token: live (not expired, not revoked), and never more than its user may do.
-    async fn check_api_token(&self, token: &str) -> Result<Principal, AuthFailure> {
+    async fn check_api_token(&self, token: &str) -> Result<Verified, AuthFailure> {
         let record = self
             .meta
             .token_by_hash(&hash_secret(token))
@@ -313,7 +300,7 @@ impl Authenticator {
             .map_err(|_| AuthFailure::BadCredentials)?
             .map(|u| u.grants)
             .unwrap_or_default();
-        Ok(Principal::Authenticated {
+        let principal = Principal::Authenticated {
             subject: record.user.clone(),
             credential: Some(record.id.clone()),
             kind: CredentialKind::Long,
@@ -321,10 +308,11 @@ impl Authenticator {
                 .user_rights(&record.user, own)
                 .await?
                 .limited_to(scopes),
-        })
+        };
+        Ok((principal, record.expires_at))
     }
 
-    fn verify_token(&self, token: &str) -> Result<Principal, AuthFailure> {
+    fn verify_token(&self, token: &str) -> Result<Verified, AuthFailure> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AuthFailure::BadCredentials)?;
         let grants = data
@@ -337,12 +325,13 @@ impl Authenticator {
                 Grant::new(&a.name, actions).ok()
             })
             .collect();
-        Ok(Principal::Authenticated {
+        let principal = Principal::Authenticated {
             subject: data.claims.sub,
             credential: data.claims.credential,
             kind: CredentialKind::Bearer,
             rights: Rights::of(grants),
-        })
+        };
+        Ok((principal, Some(data.claims.exp as i64)))
     }
 
     /// Issues a token for the requested scopes (`repository:<name>:<actions>`),

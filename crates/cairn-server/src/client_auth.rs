@@ -8,7 +8,8 @@
 //! Each `*_route` answers the requests it knows and hands any other back
 //! (`Err(request)`) for the adapter.
 
-use crate::auth::{create_api_token, AuthFailure};
+use crate::auth::AuthFailure;
+use crate::identity::{IdentityError, Manager};
 use crate::oidc::{self, ExchangeError};
 use crate::{authenticate_request, AppState};
 use axum::extract::Request;
@@ -269,16 +270,18 @@ async fn npm_login(
     };
     let actor = actor_of(&principal, source);
     let scopes = npm_scopes(repo, &[], false)?;
-    let (_, secret) = create_api_token(
-        &*state.meta,
-        principal.name(),
-        "npm login",
-        &scopes,
-        None,
-        &actor,
-    )
-    .await
-    .map_err(|e| PackageError::Internal(format!("{e:#}")))?;
+    let (_, secret) = state
+        .identity
+        .create_token(
+            Manager::Caller(&principal),
+            &actor,
+            None,
+            "npm login",
+            &scopes,
+            None,
+        )
+        .await
+        .map_err(identity_error)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "ok": true, "id": format!("org.couchdb.user:{user}"), "token": secret })),
@@ -295,9 +298,10 @@ async fn npm_token_list(state: &AppState, req: Request) -> Result<Response, Pack
     };
     let now = crate::auth::now() as i64;
     let objects: Vec<Value> = state
-        .meta
-        .list_tokens(Some(principal.name()))
-        .await?
+        .identity
+        .list_tokens(Manager::Caller(&principal), Some(principal.name()))
+        .await
+        .map_err(identity_error)?
         .into_iter()
         .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
         .map(|t| {
@@ -375,16 +379,18 @@ async fn npm_token_create(
         .and_then(Value::as_u64)
         .map(|days| days * 86_400);
     let actor = actor_of(&principal, source);
-    let (record, secret) = create_api_token(
-        &*state.meta,
-        principal.name(),
-        &description,
-        &scopes,
-        ttl,
-        &actor,
-    )
-    .await
-    .map_err(|e| PackageError::bad(format!("{e:#}")))?;
+    let (record, secret) = state
+        .identity
+        .create_token(
+            Manager::Caller(&principal),
+            &actor,
+            None,
+            &description,
+            &scopes,
+            ttl,
+        )
+        .await
+        .map_err(identity_error)?;
     Ok(Json(json!({
         "token": secret,
         "key": record.id,
@@ -396,7 +402,8 @@ async fn npm_token_create(
     .into_response())
 }
 
-/// `npm token revoke <id>`: only the caller's own tokens (or any, for an admin).
+/// `npm token revoke <id>`: the caller's own tokens, or any for an
+/// administrator (the identity service's rule).
 async fn npm_token_revoke(
     state: &AppState,
     key: &str,
@@ -407,26 +414,26 @@ async fn npm_token_revoke(
         Ok(p) => p,
         Err(resp) => return Ok(resp),
     };
-    let owned = state
-        .meta
-        .list_tokens(Some(principal.name()))
-        .await?
-        .iter()
-        .any(|t| t.id == key);
-    if !owned {
-        return Err(PackageError::not_found(format!("no token {key} of yours")));
-    }
     let actor = actor_of(&principal, crate::source_of(&parts));
-    if state
-        .meta
-        .revoke_token(key, crate::auth::now() as i64, &actor)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(PackageError::not_found(format!(
-            "token {key} is already revoked"
-        )))
+    state
+        .identity
+        .revoke_token(Manager::Caller(&principal), &actor, key)
+        .await
+        .map_err(identity_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A refused identity change, for the format's adapter to render.
+fn identity_error(e: IdentityError) -> PackageError {
+    let message = e.to_string();
+    match e {
+        IdentityError::Store(e) => PackageError::from(e),
+        IdentityError::Invalid(_) | IdentityError::Conflict(_) => PackageError::BadRequest(message),
+        IdentityError::NotFound(_) => PackageError::NotFound(message),
+        IdentityError::Forbidden(_) => PackageError::Denied {
+            denied: Denied::Forbidden,
+            message,
+        },
     }
 }
 

@@ -52,6 +52,10 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     /// The service name in challenges and tokens.
     pub service: String,
+    /// How long a verified credential is trusted without asking the
+    /// database again (0: always ask). A change made on this replica takes
+    /// effect at once; on other replicas, and from the CLI, within this bound.
+    pub credential_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +230,7 @@ impl Default for AuthConfig {
             anonymous_read: AnonymousRead::All(true),
             token_ttl_secs: 300,
             service: "cairn".into(),
+            credential_cache_secs: 3,
         }
     }
 }

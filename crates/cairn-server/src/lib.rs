@@ -10,12 +10,12 @@ pub mod auth;
 mod client_auth;
 pub mod config;
 mod formats;
+pub mod identity;
 pub mod limits;
 mod observe;
 pub mod oidc;
 
 use anyhow::Context;
-pub use api::transition_of;
 use auth::{AuthFailure, Authenticator};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -40,6 +40,8 @@ pub struct AppState {
     /// Issuers' signing keys for trusted publishing.
     pub oidc: oidc::JwksCache,
     pub auth: Authenticator,
+    /// Users, groups, grants and tokens, and who may manage them.
+    pub identity: identity::Identity,
     pub oci: OciApi,
     /// The language-package service the format adapters share.
     pub packages: Arc<cairn_packages::Packages>,
@@ -72,8 +74,13 @@ impl App {
             .iter()
             .map(TagRule::compile)
             .collect::<Result<Vec<_>, _>>()?;
+        let credentials = Arc::new(identity::CredentialCache::new(Duration::from_secs(
+            config.auth.credential_cache_secs,
+        )));
+        let identity = identity::Identity::new(meta.clone(), access.clone(), credentials.clone());
         let auth = Authenticator::new(
             meta.clone(),
+            credentials,
             config.auth.service.clone(),
             config.auth.token_ttl_secs,
             access.clone(),
@@ -99,6 +106,7 @@ impl App {
             oidc: oidc::JwksCache::default(),
             config,
             auth,
+            identity,
             oci,
             npm: cairn_npm::NpmApi::new(packages.clone()),
             pypi: cairn_pypi::PypiApi::new(packages.clone()),

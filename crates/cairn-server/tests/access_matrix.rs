@@ -5,7 +5,6 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use cairn_server::auth::create_api_token;
 use cairn_server::config::AnonymousRead;
 use common::TestApp;
 use serde_json::json;
@@ -16,18 +15,7 @@ struct Caller {
 }
 
 async fn token(t: &TestApp, user: &str, scopes: &[&str], ttl: Option<u64>) -> String {
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    let (_, secret) = create_api_token(
-        &*t.app.state.meta,
-        user,
-        "test",
-        &scopes,
-        ttl,
-        &cairn_store::Actor::local("test"),
-    )
-    .await
-    .unwrap();
-    format!("Bearer {secret}")
+    t.token(user, scopes, ttl).await
 }
 
 #[tokio::test]

@@ -180,3 +180,106 @@ fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// One rule for revoking tokens, through the admin API and npm's own
+/// endpoint alike: a user revokes its own tokens, an administrator anyone's,
+/// and nobody else's token is even admitted to exist.
+#[tokio::test]
+async fn an_admin_revokes_any_token_and_a_user_only_its_own_through_every_path() {
+    let t = TestApp::new().await;
+    let admin = t.basic();
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            json!({"name": "dev", "grants": ["**:read"]}),
+        )
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    let dev_password = r.json()["password"].as_str().unwrap().to_string();
+    let dev = format!("Basic {}", b64(&format!("dev:{dev_password}")));
+    let id_of = |t: &TestApp, user: &'static str| {
+        let meta = t.app.state.meta.clone();
+        async move {
+            meta.list_tokens(Some(user))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.revoked_at.is_none())
+                .unwrap()
+                .id
+        }
+    };
+    let revoke = |path: String, auth: String| {
+        let t = &t;
+        async move {
+            t.send(Method::DELETE, &path, Some(&auth), &[], vec![])
+                .await
+        }
+    };
+
+    // Through the admin API: the user may not revoke the admin's token (it is
+    // "not found" to them), the admin revokes the user's.
+    let admin_token = t.token("admin", &["**:read"], None).await;
+    let admin_id = id_of(&t, "admin").await;
+    let dev_token = t.token("dev", &["**:read"], None).await;
+    let dev_id = id_of(&t, "dev").await;
+    // Both work, so both are in the credential cache.
+    for token in [&admin_token, &dev_token] {
+        t.send(Method::GET, "/api/v1/tokens", Some(token), &[], vec![])
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    revoke(format!("/api/v1/tokens/{admin_id}"), dev.clone())
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    revoke(format!("/api/v1/tokens/{dev_id}"), admin.clone())
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    // At once, although the token was verified a moment ago.
+    t.send(Method::GET, "/api/v1/tokens", Some(&dev_token), &[], vec![])
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    t.send(
+        Method::GET,
+        "/api/v1/tokens",
+        Some(&admin_token),
+        &[],
+        vec![],
+    )
+    .await
+    .assert_status(StatusCode::OK);
+
+    // Through npm's `npm token revoke`: the same rule.
+    let dev_token = t.token("dev", &["**:read"], None).await;
+    let dev_id = id_of(&t, "dev").await;
+    let npm = |id: &str| format!("/npm/main/-/npm/v1/tokens/token/{id}");
+    let r = revoke(npm(&admin_id), dev.clone()).await;
+    r.assert_status(StatusCode::NOT_FOUND);
+    assert!(r.json()["error"].is_string(), "npm's error shape");
+    revoke(npm(&dev_id), admin.clone())
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    t.send(
+        Method::GET,
+        "/npm/main/-/whoami",
+        Some(&dev_token),
+        &[],
+        vec![],
+    )
+    .await
+    .assert_status(StatusCode::UNAUTHORIZED);
+    // The user revokes its own, the admin its own.
+    let dev_token = t.token("dev", &["**:read"], None).await;
+    let dev_id = id_of(&t, "dev").await;
+    revoke(npm(&dev_id), dev_token.clone())
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    revoke(format!("/api/v1/tokens/{admin_id}"), admin.clone())
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    revoke(format!("/api/v1/tokens/{admin_id}"), admin.clone())
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}

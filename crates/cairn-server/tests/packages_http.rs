@@ -555,18 +555,7 @@ async fn metadata_is_never_served_stale() {
 
 /// A token for `dev` with `scopes`, as an Authorization header.
 async fn dev_token(app: &TestApp, scopes: &[&str]) -> String {
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    let (_, secret) = cairn_server::auth::create_api_token(
-        &*app.app.state.meta,
-        "dev",
-        "test",
-        &scopes,
-        None,
-        &cairn_store::Actor::local("test"),
-    )
-    .await
-    .unwrap();
-    format!("Bearer {secret}")
+    app.token("dev", scopes, None).await
 }
 
 async fn denied_writes(app: &TestApp, action: &str) -> usize {

@@ -84,6 +84,27 @@ impl TestApp {
         )
     }
 
+    /// A new API token of `user` limited to `scopes` (valid for `ttl` seconds,
+    /// or forever), made by the operator, as a Bearer Authorization value.
+    pub async fn token(&self, user: &str, scopes: &[&str], ttl: Option<u64>) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let (_, secret) = self
+            .app
+            .state
+            .identity
+            .create_token(
+                cairn_server::identity::Manager::Operator,
+                &cairn_store::Actor::local("test"),
+                Some(user),
+                "test",
+                &scopes,
+                ttl,
+            )
+            .await
+            .unwrap();
+        format!("Bearer {secret}")
+    }
+
     /// Sends a request; `auth` is a full Authorization header value.
     pub async fn send(
         &self,

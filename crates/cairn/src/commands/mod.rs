@@ -1,0 +1,164 @@
+//! The subcommands, one file each; this module holds the command line's
+//! shape, the arguments every command shares and the stores they open.
+
+mod admin;
+mod audit;
+mod go;
+mod maven;
+mod package;
+mod publisher;
+mod serve;
+mod token;
+mod user;
+
+use cairn_server::identity::Identity;
+use cairn_server::Config;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// cairn: one registry for container images and language packages.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry server (blobs on disk and SQLite metadata under the data directory by default).
+    Serve(serve::ServeArgs),
+    /// Administrative tasks that work directly on the configured stores.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Users and their grants (PATTERN:ACTIONS, e.g. 'team/**:read,publish').
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Groups: grants shared by their members.
+    #[command(subcommand)]
+    Group(user::GroupCommand),
+    /// API tokens: random, shown once, stored hashed, scoped, expiring, revocable.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Trusted publishers: OIDC identities allowed to publish to one repository.
+    #[command(subcommand)]
+    Publisher(publisher::PublisherCommand),
+    /// Pull back or restore a package version: yank, unyank, deprecate,
+    /// undeprecate, unpublish (within the repository's policy unless --force).
+    Package {
+        #[command(subcommand)]
+        action: package::PackageAction,
+    },
+    /// Go modules: store a version from a git tag or a module zip.
+    #[command(subcommand)]
+    Go(go::GoCommand),
+    /// Maven staging repositories: list, close (validate), release (promote) or drop.
+    #[command(subcommand)]
+    Maven(maven::MavenCommand),
+    /// Query the audit log (newest first). It is append-only: nothing can change it.
+    Audit(audit::AuditArgs),
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Admin(admin::AdminCommand::ResetPassword {
+                common,
+                password_stdin,
+            }) => admin::reset_password(common, password_stdin).await,
+            Command::User(cmd) => user::user_command(cmd).await,
+            Command::Group(cmd) => user::group_command(cmd).await,
+            Command::Token(cmd) => token::token_command(cmd).await,
+            Command::Publisher(cmd) => publisher::publisher_command(cmd).await,
+            Command::Package { action } => package::package_command(action).await,
+            Command::Go(cmd) => go::go_command(cmd).await,
+            Command::Maven(cmd) => maven::maven_command(cmd).await,
+            Command::Audit(args) => audit::audit(args).await,
+        }
+    }
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML configuration file. Every option can also be set with CAIRN_* environment variables.
+    #[arg(long, short, env = "CAIRN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for blobs and the embedded database [env: CAIRN_DATA_DIR] [default: ./cairn-data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn load_config(common: &CommonArgs, listen: Option<&String>) -> anyhow::Result<Config> {
+    // Flags win over the environment, which wins over the file.
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(dir) = &common.data_dir {
+        env.push((
+            "CAIRN_DATA_DIR".into(),
+            toml_string(&dir.display().to_string()),
+        ));
+    }
+    if let Some(listen) = listen {
+        env.push(("CAIRN_LISTEN".into(), toml_string(listen)));
+    }
+    Config::load(common.config.as_deref(), env)
+}
+
+/// Quotes a value so it is read as a TOML string whatever it contains
+/// (Rust's debug quoting is a valid TOML basic string for these values).
+fn toml_string(s: &str) -> String {
+    format!("{s:?}")
+}
+
+async fn open_meta(
+    common: &CommonArgs,
+) -> anyhow::Result<std::sync::Arc<dyn cairn_store::MetaStore>> {
+    let config = load_config(common, None)?;
+    let (_, meta) = cairn_store::open(
+        &config.data_dir,
+        &config.storage,
+        config.database_url.as_deref(),
+    )
+    .await?;
+    Ok(meta)
+}
+
+async fn open_identity(common: &CommonArgs) -> anyhow::Result<Identity> {
+    Ok(Identity::operator(open_meta(common).await?))
+}
+
+/// The package service over the configured stores, for commands that store files.
+async fn open_packages(common: &CommonArgs) -> anyhow::Result<cairn_packages::Packages> {
+    let config = load_config(common, None)?;
+    let (blob_store, meta) = cairn_store::open(
+        &config.data_dir,
+        &config.storage,
+        config.database_url.as_deref(),
+    )
+    .await?;
+    Ok(cairn_packages::Packages::new(
+        std::sync::Arc::new(cairn_store::Blobs::new(blob_store)),
+        meta,
+        config.packages.compile(Default::default())?,
+    ))
+}
+
+/// Changes made from the command line are audited as the local OS user.
+fn cli_actor() -> cairn_store::Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    cairn_store::Actor::local(&format!("cli:{user}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand and argument is well-formed (clap checks names,
+    /// conflicts and defaults only when asked).
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -7,6 +7,8 @@
   * the same blob pushed concurrently through both is stored once, intact;
   * a tag moved on A is seen on B at once;
   * a token issued by A is accepted by B;
+  * an API token revoked on A is refused by A at once and by B within the
+    credential cache's bound (auth.credential_cache_secs, 3 s by default);
   * A is SIGKILLed in the middle of an upload and B finishes it.
 
 Usage: replicas.py CAIRN_BINARY OUTPUT_DIR
@@ -112,6 +114,32 @@ def main():
     st, _, _ = b.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=f"Bearer {token}")
     expect(st == 202, f"a token issued by A is accepted by B: {st}")
     print("ok - a token issued by A is accepted by B")
+
+    # An API token used on both (so both replicas have it cached), revoked on A.
+    st, _, body = a.request("POST", "/api/v1/tokens", json.dumps({"scopes": ["replicas/**:read,publish"]}).encode(),
+                            {"Content-Type": "application/json"}, basic)
+    expect(st == 201, f"token created on A: {st} {body[:200]!r}")
+    created = json.loads(body)
+    api_token = f"Bearer {created['token']}"
+    for r in (a, b, a, b):
+        st, _, _ = r.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=api_token)
+        expect(st == 202, f"the API token works on {r.name} before revocation: {st}")
+    st, _, _ = a.request("DELETE", f"/api/v1/tokens/{created['id']}", auth=basic)
+    expect(st == 204, f"revoked on A: {st}")
+    revoked_at = time.time()
+    st, _, _ = a.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=api_token)
+    expect(st == 401, f"A refuses the revoked token at once: {st}")
+    bound = 3  # auth.credential_cache_secs, the documented default
+    while True:
+        st, _, _ = b.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=api_token)
+        if st == 401:
+            break
+        expect(st == 202, f"B answers the revoked token with {st}")
+        expect(time.time() - revoked_at < bound + 2,
+               f"B still accepts the revoked token {time.time() - revoked_at:.1f} s later (bound {bound} s)")
+        time.sleep(0.1)
+    print(f"ok - a token revoked on A is refused by A at once and by B after {time.time() - revoked_at:.1f} s "
+          f"(bound {bound} s)")
 
     # Kill A in the middle of an upload; finish it through B.
     data = os.urandom(6 * 1024 * 1024)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
-# skopeo (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
+# skopeo, nginx and wrk (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
 # distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry); twine and
 # uv (PyPI).
 # Go tools land in .tools/bin. A tool that cannot be installed is an error.
@@ -21,6 +21,19 @@ if ! command -v skopeo >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq skopeo >/dev/null
 fi
 command -v skopeo >/dev/null || { echo "FATAL: skopeo could not be installed" >&2; exit 1; }
+
+# nginx (Debian's nginx-light) stands in front of two replicas in tests/e2e/nginx.py;
+# wrk drives the benchmarks' smoke runs.
+for tool in nginx wrk; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing $tool from Debian"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    pkg=$tool; [ "$tool" = nginx ] && pkg=nginx-light
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null
+  fi
+  command -v "$tool" >/dev/null || { echo "FATAL: $tool could not be installed" >&2; exit 1; }
+done
 
 # The go command, git, Maven and a JDK (with `jar`) drive the Go and Maven
 # tests; Maven and git come from Debian when missing.

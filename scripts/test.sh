@@ -3,7 +3,8 @@
 # in-process HTTP tests (the metadata suite on SQLite and PostgreSQL, the blob
 # suite on the filesystem and S3); then real clients against a real `cairn
 # serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
-# then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3, readiness
+# then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
+# (also behind nginx, refusing uploads without a 502), readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test. Starts its own PostgreSQL and moto S3 server.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
@@ -84,6 +85,10 @@ env $(s3_env e2e-clients) CAIRN_STORAGE__S3__REDIRECT_DOWNLOADS=true CAIRN_DATAB
 step "two replicas on one PostgreSQL and one S3 bucket"
 env $(s3_env e2e-replicas) CAIRN_DATABASE_URL="$(pg_database e2e_replicas)" \
   python3 tests/e2e/replicas.py "$CAIRN" "$OUT_DIR"
+
+step "refused uploads through nginx in front of two replicas (no 502, no broken pipe)"
+env $(s3_env e2e-nginx) CAIRN_DATABASE_URL="$(pg_database e2e_nginx)" \
+  python3 tests/e2e/nginx.py "$CAIRN" "$OUT_DIR"
 
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"

@@ -39,6 +39,8 @@ pub struct Config {
     pub packages: PackageSettings,
     /// Requests per minute per credential/address; off by default.
     pub rate_limit: crate::limits::RateLimitConfig,
+    /// How much of a refused request's unread body is drained after the answer.
+    pub drain: crate::drain::DrainConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,7 @@ impl Default for Config {
             oci: OciSettings::default(),
             packages: PackageSettings::default(),
             rate_limit: Default::default(),
+            drain: Default::default(),
         }
     }
 }

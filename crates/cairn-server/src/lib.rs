@@ -9,6 +9,7 @@ mod api;
 pub mod auth;
 mod client_auth;
 pub mod config;
+pub mod drain;
 mod formats;
 pub mod identity;
 pub mod limits;
@@ -128,6 +129,10 @@ impl App {
             .merge(api::routes())
             .merge(formats::routes())
             .layer(axum::middleware::from_fn(observe::observe))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(state.config.drain.clone()),
+                drain::drain_unread,
+            ))
             .with_state(state.clone());
         Ok(App {
             router,

@@ -2,6 +2,8 @@
 //! the sparse index under `index/`, the web API under `api/v1/`.
 
 use axum::http::Method;
+use cairn_core::{package_key, Action, Format, PackageNameError};
+use cairn_http::{Access, Resource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -19,7 +21,12 @@ pub enum Endpoint {
         name: String,
         version: String,
     },
+    /// `GET .../owners`
     Owners {
+        name: String,
+    },
+    /// `PUT|DELETE .../owners`: add or remove owners.
+    ChangeOwners {
         name: String,
     },
     Search,
@@ -45,7 +52,53 @@ pub fn index_dir(name: &str) -> String {
     }
 }
 
+impl cairn_http::Endpoint for Endpoint {
+    fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Config => "config",
+            Endpoint::IndexFile { .. } => "index_file",
+            Endpoint::Publish => "publish",
+            Endpoint::Yank { .. } => "yank",
+            Endpoint::Unyank { .. } => "unyank",
+            Endpoint::Owners { .. } => "owners",
+            Endpoint::ChangeOwners { .. } => "owners_change",
+            Endpoint::Search => "search",
+            Endpoint::Download { .. } => "download",
+        }
+    }
+}
+
 impl Endpoint {
+    /// What the endpoint needs from its caller in `repo`. The index's
+    /// `config.json` answers anyone (it says whether reads need a token); a
+    /// publish names its crate in the body, so it needs a caller who could
+    /// publish and the handler checks the crate once it has read it.
+    pub fn access(&self, repo: &str) -> Result<Access, PackageNameError> {
+        let cargo = Format::Cargo;
+        let on_crate = |action, name: &str| -> Result<Access, PackageNameError> {
+            let key = package_key(cargo, name)?;
+            Ok(Access::On(action, Resource::package(cargo, repo, &key)))
+        };
+        let repository = Resource::packages(cargo, repo);
+        match self {
+            Endpoint::Config => Ok(Access::Anyone),
+            // A name that is no crate's is answered 404 by the handler, to
+            // anyone who may read the repository.
+            Endpoint::IndexFile { name } => {
+                on_crate(Action::Read, name).or(Ok(Access::On(Action::Read, repository)))
+            }
+            Endpoint::Search => Ok(Access::On(Action::Read, repository)),
+            Endpoint::Publish => Ok(Access::Caller(Action::Publish, repository)),
+            Endpoint::Owners { name } | Endpoint::Download { name, .. } => {
+                on_crate(Action::Read, name)
+            }
+            Endpoint::ChangeOwners { name } => on_crate(Action::Publish, name),
+            Endpoint::Yank { name, .. } | Endpoint::Unyank { name, .. } => {
+                on_crate(Action::Yank, name)
+            }
+        }
+    }
+
     pub fn parse(method: &Method, path: &str) -> Result<Endpoint, ParseError> {
         let segs: Vec<String> = path
             .split('/')
@@ -74,11 +127,17 @@ impl Endpoint {
             }
             ["api", "v1", "crates", "new"] => (Endpoint::Publish, &[M::PUT]),
             ["api", "v1", "crates"] => (Endpoint::Search, &[M::GET]),
-            ["api", "v1", "crates", name, "owners"] => (
+            ["api", "v1", "crates", name, "owners"] if *method == M::GET => (
                 Endpoint::Owners {
                     name: name.to_string(),
                 },
-                &[M::GET, M::PUT, M::DELETE],
+                &[M::GET],
+            ),
+            ["api", "v1", "crates", name, "owners"] => (
+                Endpoint::ChangeOwners {
+                    name: name.to_string(),
+                },
+                &[M::PUT, M::DELETE],
             ),
             ["api", "v1", "crates", name, version, "yank"] => (
                 Endpoint::Yank {

@@ -20,8 +20,9 @@ use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::{LifecycleError, Transition};
 use cairn_core::{package_key, Action, Format, Principal, VersionState};
+use cairn_http::{Access, Resource};
 use cairn_packages::{
-    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest, Rendered,
+    refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Rendered, Request,
 };
 use cairn_store::PackageRecord;
 use endpoint::{Endpoint, ParseError};
@@ -50,65 +51,9 @@ impl CargoApi {
         CargoApi { packages }
     }
 
-    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        let (repo, rest) = split_repository(path)?;
-        let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
-            ParseError::NotFound => PackageError::not_found("not found"),
-            ParseError::MethodNotAllowed => {
-                PackageError::MethodNotAllowed("method not allowed".into())
-            }
-        })?;
-        let p = &self.packages;
-        match endpoint {
-            Endpoint::Config => Ok(self.config(req, &repo)),
-            Endpoint::IndexFile { name } => {
-                let package = key(&name).ok();
-                p.check(req, CARGO, &repo, package.as_deref(), Action::Read)
-                    .await?;
-                self.index_file(req, &repo, &name).await
-            }
-            Endpoint::Publish => self.publish(req, &repo, body).await,
-            Endpoint::Yank { name, version } => {
-                self.yank(
-                    req,
-                    &repo,
-                    &name,
-                    &version,
-                    Transition::Yank { reason: None },
-                )
-                .await
-            }
-            Endpoint::Unyank { name, version } => {
-                self.yank(req, &repo, &name, &version, Transition::Unyank)
-                    .await
-            }
-            Endpoint::Owners { name } => {
-                p.check_caller(req, CARGO, &repo, Action::Publish).await?;
-                let bytes = p.read_body(req, body).await?;
-                self.owners(req, &repo, &name, &bytes).await
-            }
-            Endpoint::Search => {
-                p.check(req, CARGO, &repo, None, Action::Read).await?;
-                self.search(req, &repo).await
-            }
-            Endpoint::Download { name, version } => {
-                p.check(req, CARGO, &repo, Some(&key(&name)?), Action::Read)
-                    .await?;
-                p.download(
-                    CARGO,
-                    &repo,
-                    &key(&name)?,
-                    &crate_file(&key(&name)?, &version),
-                    "application/x-tar",
-                )
-                .await
-            }
-        }
-    }
-
     /// `index/config.json`: where downloads and the API are, and whether
     /// cargo must send its token for reads too.
-    fn config(&self, req: &PkgRequest, repo: &str) -> Response {
+    fn config(&self, req: &Request, repo: &str) -> Response {
         let base = format!("{}/cargo/{repo}", req.base_url);
         let anonymous =
             self.packages
@@ -122,7 +67,7 @@ impl CargoApi {
     }
 
     /// One index file: a JSON line per version, in publishing order.
-    async fn index_file(&self, req: &PkgRequest, repo: &str, name: &str) -> PackageResult {
+    async fn index_file(&self, req: &Request, repo: &str, name: &str) -> PackageResult {
         let missing = || PackageError::not_found(format!("crate {name} not found"));
         let key = key(name).map_err(|_| missing())?;
         let render = |pkg: &PackageRecord| {
@@ -161,7 +106,7 @@ impl CargoApi {
 
     /// Only an owner (or an administrator of the repository) may publish
     /// new versions of a crate or change its owners.
-    async fn require_owner(&self, req: &PkgRequest, repo: &str, key: &str) -> PackageResult<()> {
+    async fn require_owner(&self, req: &Request, repo: &str, key: &str) -> PackageResult<()> {
         let principal = &req.auth.principal;
         let owners = self.packages.meta.owners(CARGO, repo, key).await?;
         if owners.iter().any(|o| o == principal.name())
@@ -188,7 +133,7 @@ impl CargoApi {
     /// `cargo yank` and `cargo yank --undo`.
     async fn yank(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         version: &str,
@@ -196,7 +141,6 @@ impl CargoApi {
     ) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
-        p.check(req, CARGO, repo, Some(&key), Action::Yank).await?;
         let policy = p.policy(CARGO, repo);
         p.meta
             .change_version(CARGO, repo, &key, version, &t, &policy, false, &req.actor())
@@ -205,14 +149,13 @@ impl CargoApi {
     }
 
     /// `cargo owner --list | --add | --remove`.
-    async fn owners(&self, req: &PkgRequest, repo: &str, name: &str, body: &[u8]) -> PackageResult {
+    async fn owners(&self, req: &Request, repo: &str, name: &str, body: &[u8]) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
         if p.meta.package(CARGO, repo, &key).await?.is_none() {
             return Err(PackageError::not_found(format!("crate {name} not found")));
         }
         if req.method == Method::GET {
-            p.check(req, CARGO, repo, Some(&key), Action::Read).await?;
             let users: Vec<Value> = p
                 .meta
                 .owners(CARGO, repo, &key)
@@ -223,8 +166,6 @@ impl CargoApi {
                 .collect();
             return Ok(Json(json!({ "users": users })).into_response());
         }
-        p.check(req, CARGO, repo, Some(&key), Action::Publish)
-            .await?;
         self.require_owner(req, repo, &key).await?;
         let users: Vec<String> = serde_json::from_slice::<Value>(body)
             .ok()
@@ -253,7 +194,7 @@ impl CargoApi {
     }
 
     /// `cargo search`: `GET /api/v1/crates?q=&per_page=`.
-    async fn search(&self, req: &PkgRequest, repo: &str) -> PackageResult {
+    async fn search(&self, req: &Request, repo: &str) -> PackageResult {
         let q = req.query("q").unwrap_or_default();
         let per_page: u32 = req
             .query("per_page")
@@ -286,9 +227,65 @@ impl CargoApi {
 }
 
 #[async_trait]
-impl Adapter for CargoApi {
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        self.route(req, path, body).await
+impl cairn_http::Adapter for CargoApi {
+    type Endpoint = InRepo<Endpoint>;
+    type Error = PackageError;
+
+    fn format(&self) -> &'static str {
+        CARGO.as_str()
+    }
+
+    fn parse(&self, req: &Request, path: &str) -> PackageResult<(InRepo<Endpoint>, Access)> {
+        let (repo, rest) = split_repository(path)?;
+        let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
+            ParseError::NotFound => PackageError::not_found("not found"),
+            ParseError::MethodNotAllowed => {
+                PackageError::MethodNotAllowed("method not allowed".into())
+            }
+        })?;
+        let access = endpoint
+            .access(&repo)
+            .map_err(|e| PackageError::bad(e.to_string()))?;
+        Ok((InRepo { repo, endpoint }, access))
+    }
+
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> PackageError {
+        refusal(req, action, resource, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
+        let InRepo { repo, endpoint } = routed;
+        let p = &self.packages;
+        match endpoint {
+            Endpoint::Config => Ok(self.config(req, &repo)),
+            Endpoint::IndexFile { name } => self.index_file(req, &repo, &name).await,
+            Endpoint::Publish => self.publish(req, &repo, body).await,
+            Endpoint::Yank { name, version } => {
+                let yank = Transition::Yank { reason: None };
+                self.yank(req, &repo, &name, &version, yank).await
+            }
+            Endpoint::Unyank { name, version } => {
+                self.yank(req, &repo, &name, &version, Transition::Unyank)
+                    .await
+            }
+            Endpoint::Owners { name } | Endpoint::ChangeOwners { name } => {
+                let bytes = p.read_body(req, body).await?;
+                self.owners(req, &repo, &name, &bytes).await
+            }
+            Endpoint::Search => self.search(req, &repo).await,
+            Endpoint::Download { name, version } => {
+                let key = key(&name)?;
+                let file = crate_file(&key, &version);
+                p.download(CARGO, &repo, &key, &file, "application/x-tar")
+                    .await
+            }
+        }
     }
 
     fn render(&self, err: PackageError) -> Response {

@@ -10,7 +10,7 @@ use axum::Json;
 use cairn_core::package::check_version;
 use cairn_core::Action;
 use cairn_packages::archive::{self, Limits};
-use cairn_packages::{PackageError, PackageResult, PkgRequest};
+use cairn_packages::{PackageError, PackageResult, Request};
 use cairn_store::{NewVersion, PublishMode};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -174,12 +174,11 @@ pub fn index_entry(meta: &PublishMeta, cksum: &str) -> Value {
 impl CargoApi {
     pub(crate) async fn publish(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         body: axum::body::Body,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check_caller(req, CARGO, repo, Action::Publish).await?;
         let bytes = p.read_body(req, body).await?;
         let (meta, crate_bytes) = split_body(&bytes)?;
         let key = key(&meta.name)?;

@@ -18,6 +18,7 @@
 //!
 //! Errors are plain text, which the go command prints.
 
+pub mod endpoint;
 pub mod git;
 pub mod gomod;
 pub mod module;
@@ -25,15 +26,18 @@ pub mod modzip;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cairn_core::access::Denied;
 use cairn_core::{package_key, Action, Format, VersionState};
+use cairn_http::{Access, Resource};
 use cairn_packages::{
-    plain_error, split_repository, Adapter, GitSources, PackageError, PackageResult, Packages,
-    PkgRequest, Rendered,
+    plain_error, refusal, split_repository, GitSources, InRepo, PackageError, PackageResult,
+    Packages, Rendered, Request,
 };
 use cairn_store::{Actor, NewVersion, PackageRecord, PublishMode, VersionRecord};
+use endpoint::Endpoint;
 use gomod::Retraction;
 use module::Version;
 use modzip::ModuleFiles;
@@ -46,66 +50,6 @@ const GO: Format = Format::Go;
 /// The Go adapter.
 pub struct GoApi {
     pub packages: Arc<Packages>,
-}
-
-/// What a request is for, parsed from the path below `/go/<repo>`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    List {
-        module: String,
-    },
-    Latest {
-        module: String,
-    },
-    Info {
-        module: String,
-        version: String,
-    },
-    Mod {
-        module: String,
-        version: String,
-    },
-    Zip {
-        module: String,
-        version: String,
-    },
-    /// `PUT $module/@v/$version.zip`
-    Upload {
-        module: String,
-        version: String,
-    },
-    /// `POST /-/publish`
-    Publish,
-}
-
-impl Endpoint {
-    /// `None` for anything that is not a GOPROXY path (a 404, so that a
-    /// `GOPROXY` list falls through).
-    pub fn parse(method: &Method, rest: &str) -> Option<Endpoint> {
-        let rest = rest.strip_prefix('/')?;
-        if rest == "-/publish" {
-            return (method == Method::POST).then_some(Endpoint::Publish);
-        }
-        let reading = method == Method::GET || method == Method::HEAD;
-        if let Some(escaped) = rest.strip_suffix("/@latest") {
-            let module = module::unescape(escaped)?;
-            return reading.then_some(Endpoint::Latest { module });
-        }
-        let (escaped, file) = rest.split_once("/@v/")?;
-        let module = module::unescape(escaped)?;
-        if file == "list" {
-            return reading.then_some(Endpoint::List { module });
-        }
-        let (version, ext) = file.rsplit_once('.')?;
-        let version = module::unescape(version)?;
-        match (ext, reading, method == Method::PUT) {
-            ("info", true, _) => Some(Endpoint::Info { module, version }),
-            ("mod", true, _) => Some(Endpoint::Mod { module, version }),
-            ("zip", true, _) => Some(Endpoint::Zip { module, version }),
-            ("zip", _, true) => Some(Endpoint::Upload { module, version }),
-            _ => None,
-        }
-    }
 }
 
 /// The facts cairn keeps about a version (the version's metadata document).
@@ -139,6 +83,33 @@ fn facts(v: &VersionRecord) -> Option<VersionFacts> {
 
 fn not_found(what: impl std::fmt::Display) -> PackageError {
     PackageError::not_found(format!("not found: {what}"))
+}
+
+/// A module's store key; a path that is no module's names nothing (404).
+fn module_key(module: &str) -> PackageResult<String> {
+    package_key(GO, module).map_err(|_| not_found(module))
+}
+
+/// The documents made from a module's version list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Document {
+    /// `@v/list`
+    List,
+    /// `@latest`
+    Latest,
+    /// `@v/<version>.info`
+    Info(String),
+}
+
+impl Document {
+    /// What the rendered bytes depend on besides the package, for the render cache.
+    fn variant(&self) -> String {
+        match self {
+            Document::List => "list".into(),
+            Document::Latest => "latest".into(),
+            Document::Info(version) => format!("info\0{version}"),
+        }
+    }
 }
 
 fn zip_file(version: &str) -> String {
@@ -359,101 +330,19 @@ impl GoApi {
         GoApi { packages }
     }
 
-    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        let (repo, rest) = split_repository(path)?;
-        let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
-        let p = &self.packages;
-        match endpoint {
-            Endpoint::List { module } => self.document(req, &repo, &module, "list").await,
-            Endpoint::Latest { module } => self.document(req, &repo, &module, "latest").await,
-            Endpoint::Info { module, version } => {
-                self.document(req, &repo, &module, &format!("info\0{version}"))
-                    .await
-            }
-            Endpoint::Mod { module, version } => {
-                let key = self.read_check(req, &repo, &module).await?;
-                p.download(
-                    GO,
-                    &repo,
-                    &key,
-                    &mod_file(&version),
-                    "text/plain; charset=utf-8",
-                )
-                .await
-            }
-            Endpoint::Zip { module, version } => {
-                let key = self.read_check(req, &repo, &module).await?;
-                p.download(GO, &repo, &key, &zip_file(&version), "application/zip")
-                    .await
-            }
-            Endpoint::Upload { module, version } => {
-                let (key, _) = coordinates(&module, &version)?;
-                p.check(req, GO, &repo, Some(&key), Action::Publish).await?;
-                let bytes = p.read_body(req, body).await?;
-                let files = modzip::read(&module, &version, &bytes)
-                    .map_err(|e| PackageError::bad(e.to_string()))?;
-                let published = publish_files(
-                    p,
-                    &req.actor(),
-                    &repo,
-                    &module,
-                    &version,
-                    files,
-                    json!({"upload": true}),
-                )
-                .await?;
-                Ok(published_response(&module, &version, published))
-            }
-            Endpoint::Publish => {
-                p.check_caller(req, GO, &repo, Action::Publish).await?;
-                let bytes = p.read_body(req, body).await?;
-                let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {
-                    PackageError::bad(format!(
-                        "expected {{\"module\", \"version\", \"git\", \"tag\"?, \"dir\"?}}: {e}"
-                    ))
-                })?;
-                let (key, _) = coordinates(&r.module, &r.version)?;
-                p.check(req, GO, &repo, Some(&key), Action::Publish).await?;
-                let published = publish_from_git(
-                    p,
-                    &req.actor(),
-                    &repo,
-                    &r.module,
-                    &r.version,
-                    &r.source,
-                    &p.config.go_git,
-                )
-                .await?;
-                Ok(published_response(&r.module, &r.version, published))
-            }
-        }
-    }
-
-    async fn read_check(
-        &self,
-        req: &PkgRequest,
-        repo: &str,
-        module: &str,
-    ) -> PackageResult<String> {
-        let key = package_key(GO, module).map_err(|_| not_found(module))?;
-        self.packages
-            .check(req, GO, repo, Some(&key), Action::Read)
-            .await?;
-        Ok(key)
-    }
-
     /// `@v/list`, `@latest` and `.info`, rendered once per package revision.
     async fn document(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         module: &str,
-        what: &str,
+        what: Document,
     ) -> PackageResult {
-        let key = self.read_check(req, repo, module).await?;
+        let key = module_key(module)?;
+        let variant = what.variant();
         let render = |pkg: &PackageRecord| -> PackageResult<Rendered> {
             let versions = listed(pkg);
-            if let Some(version) = what.strip_prefix("info\0") {
+            if let Document::Info(version) = &what {
                 let v = pkg
                     .version(version)
                     .ok_or_else(|| not_found(format!("{module}@{version}")))?;
@@ -468,7 +357,7 @@ impl GoApi {
                     info_json(v).to_string(),
                 ));
             }
-            if what == "list" {
+            if what == Document::List {
                 let body: String = versions
                     .iter()
                     .map(|(v, _)| format!("{}\n", v.text))
@@ -492,7 +381,7 @@ impl GoApi {
         };
         match self
             .packages
-            .rendered_versions(GO, repo, &key, what, render)
+            .rendered_versions(GO, repo, &key, &variant, render)
             .await?
         {
             Some(doc) => Ok(doc.respond(req)),
@@ -524,60 +413,103 @@ fn published_response(module: &str, version: &str, published: Published) -> Resp
 }
 
 #[async_trait]
-impl Adapter for GoApi {
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        self.route(req, path, body).await
+impl cairn_http::Adapter for GoApi {
+    type Endpoint = InRepo<Endpoint>;
+    type Error = PackageError;
+
+    fn format(&self) -> &'static str {
+        GO.as_str()
+    }
+
+    fn parse(&self, req: &Request, path: &str) -> PackageResult<(InRepo<Endpoint>, Access)> {
+        let (repo, rest) = split_repository(path)?;
+        let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
+        let access = endpoint.access(&repo)?;
+        Ok((InRepo { repo, endpoint }, access))
+    }
+
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> PackageError {
+        refusal(req, action, resource, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
+        let InRepo { repo, endpoint } = routed;
+        let p = &self.packages;
+        match endpoint {
+            Endpoint::List { module } => self.document(req, &repo, &module, Document::List).await,
+            Endpoint::Latest { module } => {
+                self.document(req, &repo, &module, Document::Latest).await
+            }
+            Endpoint::Info { module, version } => {
+                self.document(req, &repo, &module, Document::Info(version))
+                    .await
+            }
+            Endpoint::Mod { module, version } => {
+                let key = module_key(&module)?;
+                p.download(
+                    GO,
+                    &repo,
+                    &key,
+                    &mod_file(&version),
+                    "text/plain; charset=utf-8",
+                )
+                .await
+            }
+            Endpoint::Zip { module, version } => {
+                let key = module_key(&module)?;
+                p.download(GO, &repo, &key, &zip_file(&version), "application/zip")
+                    .await
+            }
+            Endpoint::Upload { module, version } => {
+                coordinates(&module, &version)?;
+                let bytes = p.read_body(req, body).await?;
+                let files = modzip::read(&module, &version, &bytes)
+                    .map_err(|e| PackageError::bad(e.to_string()))?;
+                let published = publish_files(
+                    p,
+                    &req.actor(),
+                    &repo,
+                    &module,
+                    &version,
+                    files,
+                    json!({"upload": true}),
+                )
+                .await?;
+                Ok(published_response(&module, &version, published))
+            }
+            Endpoint::Publish => {
+                let bytes = p.read_body(req, body).await?;
+                let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {
+                    PackageError::bad(format!(
+                        "expected {{\"module\", \"version\", \"git\", \"tag\"?, \"dir\"?}}: {e}"
+                    ))
+                })?;
+                let (key, _) = coordinates(&r.module, &r.version)?;
+                p.check(req, GO, &repo, Some(&key), Action::Publish).await?;
+                let published = publish_from_git(
+                    p,
+                    &req.actor(),
+                    &repo,
+                    &r.module,
+                    &r.version,
+                    &r.source,
+                    &p.config.go_git,
+                )
+                .await?;
+                Ok(published_response(&r.module, &r.version, published))
+            }
+        }
     }
 
     /// Plain text, which the go command shows as the server's response.
     fn render(&self, err: PackageError) -> Response {
         err.log();
         plain_error(err.status(), &err.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_goproxy_paths() {
-        let get = Method::GET;
-        assert_eq!(
-            Endpoint::parse(&get, "/example.com/!foo/@v/list"),
-            Some(Endpoint::List {
-                module: "example.com/Foo".into()
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&get, "/example.com/foo/@v/v1.0.0-!r!c1.info"),
-            Some(Endpoint::Info {
-                module: "example.com/foo".into(),
-                version: "v1.0.0-RC1".into()
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&get, "/example.com/foo/@latest"),
-            Some(Endpoint::Latest {
-                module: "example.com/foo".into()
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&Method::PUT, "/example.com/foo/@v/v1.0.0.zip"),
-            Some(Endpoint::Upload {
-                module: "example.com/foo".into(),
-                version: "v1.0.0".into()
-            })
-        );
-        assert_eq!(Endpoint::parse(&get, "/example.com/Foo/@v/list"), None);
-        assert_eq!(
-            Endpoint::parse(&get, "/example.com/foo/@v/v1.0.0.exe"),
-            None
-        );
-        assert_eq!(
-            Endpoint::parse(&Method::PUT, "/example.com/foo/@v/v1.0.0.mod"),
-            None
-        );
-        assert_eq!(Endpoint::parse(&get, "/-/publish"), None);
     }
 }

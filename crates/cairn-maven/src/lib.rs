@@ -16,6 +16,7 @@
 //! Errors are plain text with the message in the reason phrase, which is
 //! what mvn prints.
 
+pub mod endpoint;
 pub mod layout;
 pub mod metadata;
 pub mod pom;
@@ -23,14 +24,17 @@ pub mod staging;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use cairn_core::access::Denied;
 use cairn_core::{package_key, Action, Format};
+use cairn_http::{Access, Resource};
 use cairn_packages::{
-    plain_error, split_repository, Adapter, MavenVersions, PackageError, PackageResult, Packages,
-    PkgRequest, Rendered,
+    plain_error, refusal, split_repository, MavenVersions, PackageError, PackageResult, Packages,
+    Rendered, Request,
 };
 use cairn_store::{FileRecord, NewVersion, PackageRecord, PublishMode, StagingState};
+use endpoint::{Endpoint, Place};
 use layout::{Checksum, Gav, MavenPath, Target};
 use serde_json::json;
 use std::sync::Arc;
@@ -56,7 +60,7 @@ pub fn check_staging_id(id: &str) -> PackageResult<()> {
     })
 }
 
-fn key(group: &str, artifact: &str) -> PackageResult<String> {
+pub(crate) fn key(group: &str, artifact: &str) -> PackageResult<String> {
     package_key(MAVEN, &format!("{group}:{artifact}")).map_err(|e| PackageError::bad(e.to_string()))
 }
 
@@ -145,90 +149,14 @@ fn claimed(text: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Where the request's files are: the repository, or one of its staging repositories.
-struct Place {
-    repository: String,
-    staging: Option<String>,
-}
-
-impl Place {
-    fn store(&self) -> String {
-        match &self.staging {
-            Some(id) => staging_repository(&self.repository, id),
-            None => self.repository.clone(),
-        }
-    }
-}
-
 impl MavenApi {
     pub fn new(packages: Arc<Packages>) -> Self {
         MavenApi { packages }
     }
 
-    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        let (repository, rest) = split_repository(path)?;
-        let rest = rest.strip_prefix('/').unwrap_or(rest);
-        let (staging, rest) = match rest.strip_prefix("-/staging/") {
-            Some(r) => {
-                let (id, r) = r.split_once('/').unwrap_or((r, ""));
-                check_staging_id(id)?;
-                (Some(id.to_string()), r)
-            }
-            None => (None, rest),
-        };
-        let place = Place {
-            repository,
-            staging,
-        };
-        let parsed = layout::parse(rest).ok_or_else(|| {
-            PackageError::not_found(format!("{rest}: not a Maven repository path"))
-        })?;
-        let (group, artifact) = match &parsed.target {
-            Target::File { gav, .. } | Target::SnapshotMetadata { gav } => {
-                (&gav.group, &gav.artifact)
-            }
-            Target::ArtifactMetadata { group, artifact } => (group, artifact),
-        };
-        let key = key(group, artifact)?;
-        match req.method {
-            Method::GET | Method::HEAD => {
-                self.packages
-                    .check(req, MAVEN, &place.repository, Some(&key), Action::Read)
-                    .await?;
-                self.serve(req, &place, &key, &parsed).await
-            }
-            Method::PUT => {
-                match parsed.target {
-                    // Artifact- and group-level metadata uploads are read
-                    // and discarded (they change nothing), and the path
-                    // may be a group's (a plugin's deploy sends one), so
-                    // a credential is all they need.
-                    Target::ArtifactMetadata { .. } => {
-                        self.packages
-                            .check_caller(req, MAVEN, &place.repository, Action::Publish)
-                            .await?
-                    }
-                    _ => {
-                        self.packages
-                            .check(req, MAVEN, &place.repository, Some(&key), Action::Publish)
-                            .await?
-                    }
-                }
-                self.deploy(req, &place, &key, &parsed, body).await
-            }
-            Method::DELETE => Err(PackageError::MethodNotAllowed(
-                "files are not deleted: releases are permanent (deprecate a version instead)"
-                    .into(),
-            )),
-            _ => Err(PackageError::MethodNotAllowed(
-                "use GET, HEAD or PUT".into(),
-            )),
-        }
-    }
-
     async fn serve(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         place: &Place,
         key: &str,
         path: &MavenPath,
@@ -307,7 +235,7 @@ impl MavenApi {
 
     async fn deploy(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         place: &Place,
         key: &str,
         path: &MavenPath,
@@ -419,7 +347,7 @@ impl MavenApi {
 
     /// The repository's rules for a deploy: which versions it takes, and
     /// whether releases must come through (an open) staging repository.
-    async fn check_rules(&self, req: &PkgRequest, place: &Place, gav: &Gav) -> PackageResult<()> {
+    async fn check_rules(&self, req: &Request, place: &Place, gav: &Gav) -> PackageResult<()> {
         let rules = self.packages.config.maven(&place.repository);
         let repo = &place.repository;
         match (rules.versions, gav.is_snapshot()) {
@@ -464,9 +392,38 @@ impl MavenApi {
 }
 
 #[async_trait]
-impl Adapter for MavenApi {
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        self.route(req, path, body).await
+impl cairn_http::Adapter for MavenApi {
+    type Endpoint = Endpoint;
+    type Error = PackageError;
+
+    fn format(&self) -> &'static str {
+        MAVEN.as_str()
+    }
+
+    fn parse(&self, req: &Request, path: &str) -> PackageResult<(Endpoint, Access)> {
+        let endpoint = Endpoint::parse(&req.method, path)?;
+        let access = endpoint.access();
+        Ok((endpoint, access))
+    }
+
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> PackageError {
+        refusal(req, action, resource, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> PackageResult {
+        match endpoint {
+            Endpoint::Get { place, key, path } => self.serve(req, &place, &key, &path).await,
+            Endpoint::Deploy { place, key, path }
+            | Endpoint::DeployMetadata { place, key, path } => {
+                self.deploy(req, &place, &key, &path, body).await
+            }
+        }
     }
 
     /// mvn prints the status code and reason phrase of a failed transfer.

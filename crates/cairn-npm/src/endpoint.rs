@@ -3,6 +3,8 @@
 //! spelling) or `@scope/name`.
 
 use axum::http::Method;
+use cairn_core::{package_key, Action, Format};
+use cairn_http::{Access, Resource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -20,12 +22,17 @@ pub enum Endpoint {
         name: String,
         version: String,
     },
-    /// `GET` the packument, `PUT` to publish or to change versions.
-    Package {
+    /// `GET|HEAD` the packument.
+    Packument {
         name: String,
     },
-    /// `PUT` a changed packument (unpublish one version); `DELETE` the package.
-    PackageRev {
+    /// `PUT` a packument: publish (with attachments), or change versions
+    /// (deprecate, unpublish one); `PUT .../-rev/<rev>` too.
+    PutPackage {
+        name: String,
+    },
+    /// `DELETE .../-rev/<rev>`: unpublish the whole package.
+    UnpublishPackage {
         name: String,
     },
     Tarball {
@@ -55,7 +62,55 @@ fn decode(seg: &str) -> String {
         .into_owned()
 }
 
+impl cairn_http::Endpoint for Endpoint {
+    fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Ping => "ping",
+            Endpoint::Whoami => "whoami",
+            Endpoint::Search => "search",
+            Endpoint::DistTags { .. } => "dist_tags",
+            Endpoint::DistTag { .. } => "dist_tag_change",
+            Endpoint::Attestations { .. } => "attestations",
+            Endpoint::Packument { .. } => "packument",
+            Endpoint::PutPackage { .. } => "package_put",
+            Endpoint::UnpublishPackage { .. } => "package_unpublish",
+            Endpoint::Tarball { .. } => "tarball",
+            Endpoint::TarballRev { .. } => "tarball_unpublish",
+            Endpoint::Version { .. } => "version",
+        }
+    }
+}
+
 impl Endpoint {
+    /// What the endpoint needs from its caller in `repo`. A packument `PUT`
+    /// publishes or changes versions depending on its body, so it needs a
+    /// caller who could publish, and the handler checks the package once
+    /// it has read what the body does.
+    pub fn access(&self, repo: &str) -> Result<Access, cairn_core::PackageNameError> {
+        let on_package = |action, name: &str| -> Result<Access, cairn_core::PackageNameError> {
+            let key = package_key(Format::Npm, name)?;
+            Ok(Access::On(
+                action,
+                Resource::package(Format::Npm, repo, &key),
+            ))
+        };
+        let repository = Resource::packages(Format::Npm, repo);
+        match self {
+            Endpoint::Ping | Endpoint::Whoami => Ok(Access::Anyone),
+            Endpoint::Search => Ok(Access::On(Action::Read, repository)),
+            Endpoint::Packument { name }
+            | Endpoint::Version { name, .. }
+            | Endpoint::Tarball { name, .. }
+            | Endpoint::DistTags { name }
+            | Endpoint::Attestations { name, .. } => on_package(Action::Read, name),
+            Endpoint::PutPackage { .. } => Ok(Access::Caller(Action::Publish, repository)),
+            Endpoint::DistTag { name, .. } => on_package(Action::Publish, name),
+            Endpoint::UnpublishPackage { name } | Endpoint::TarballRev { name, .. } => {
+                on_package(Action::Yank, name)
+            }
+        }
+    }
+
     /// Parses `path` (below the repository, starting with `/`).
     pub fn parse(method: &Method, path: &str) -> Result<Endpoint, ParseError> {
         let segs: Vec<String> = path
@@ -110,8 +165,10 @@ impl Endpoint {
         }
         let (name, rest) = split_name(&s).ok_or(ParseError::NotFound)?;
         match rest {
-            [] => only(&[M::GET, M::HEAD, M::PUT], Endpoint::Package { name }),
-            ["-rev", _] => only(&[M::PUT, M::DELETE], Endpoint::PackageRev { name }),
+            [] if *method == M::PUT => Ok(Endpoint::PutPackage { name }),
+            [] => only(&[M::GET, M::HEAD], Endpoint::Packument { name }),
+            ["-rev", _] if *method == M::PUT => Ok(Endpoint::PutPackage { name }),
+            ["-rev", _] => only(&[M::DELETE], Endpoint::UnpublishPackage { name }),
             ["-", file] => only(
                 &[M::GET, M::HEAD],
                 Endpoint::Tarball {
@@ -161,7 +218,7 @@ mod tests {
         let get = Method::GET;
         assert_eq!(
             Endpoint::parse(&get, "/@scope%2fpkg"),
-            Ok(Endpoint::Package {
+            Ok(Endpoint::Packument {
                 name: "@scope/pkg".into()
             })
         );

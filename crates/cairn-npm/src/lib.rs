@@ -14,14 +14,15 @@ mod publish;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
 use cairn_core::{package_key, Action, Format};
+use cairn_http::{Access, Resource};
 use cairn_packages::{
-    split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+    refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Request,
 };
 use endpoint::{Endpoint, ParseError};
 pub use publish::tarball_manifest;
@@ -39,8 +40,18 @@ impl NpmApi {
     pub fn new(packages: Arc<Packages>) -> Self {
         NpmApi { packages }
     }
+}
 
-    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+#[async_trait]
+impl cairn_http::Adapter for NpmApi {
+    type Endpoint = InRepo<Endpoint>;
+    type Error = PackageError;
+
+    fn format(&self) -> &'static str {
+        NPM.as_str()
+    }
+
+    fn parse(&self, req: &Request, path: &str) -> PackageResult<(InRepo<Endpoint>, Access)> {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
             ParseError::NotFound => PackageError::not_found("not found"),
@@ -48,6 +59,24 @@ impl NpmApi {
                 PackageError::MethodNotAllowed("method not allowed here".into())
             }
         })?;
+        let access = endpoint
+            .access(&repo)
+            .map_err(|e| PackageError::bad(e.to_string()))?;
+        Ok((InRepo { repo, endpoint }, access))
+    }
+
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> PackageError {
+        refusal(req, action, resource, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
+        let InRepo { repo, endpoint } = routed;
         let p = &self.packages;
         use Endpoint as E;
         match endpoint {
@@ -59,71 +88,29 @@ impl NpmApi {
                 }),
                 p => Ok(Json(json!({ "username": p.name() })).into_response()),
             },
-            E::Search => {
-                p.check(req, NPM, &repo, None, Action::Read).await?;
-                self.search(req, &repo).await
+            E::Search => self.search(req, &repo).await,
+            E::PutPackage { name } => {
+                let bytes = p.read_body(req, body).await?;
+                self.put_package(req, &repo, &name, &bytes).await
             }
-            E::Package { name } => match req.method {
-                Method::PUT => {
-                    p.check_caller(req, NPM, &repo, Action::Publish).await?;
-                    let bytes = p.read_body(req, body).await?;
-                    self.put_package(req, &repo, &name, &bytes).await
-                }
-                _ => {
-                    p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
-                        .await?;
-                    self.get_packument(req, &repo, &name).await
-                }
-            },
-            E::Version { name, version } => {
-                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
-                    .await?;
-                self.get_version(req, &repo, &name, &version).await
-            }
+            E::Packument { name } => self.get_packument(req, &repo, &name).await,
+            E::Version { name, version } => self.get_version(req, &repo, &name, &version).await,
             E::Tarball { name, file } => {
-                let key = key(&name)?;
-                p.check(req, NPM, &repo, Some(&key), Action::Read).await?;
-                p.download(NPM, &repo, &key, &file, "application/octet-stream")
+                p.download(NPM, &repo, &key(&name)?, &file, "application/octet-stream")
                     .await
             }
-            E::PackageRev { name } => match req.method {
-                Method::PUT => {
-                    p.check_caller(req, NPM, &repo, Action::Publish).await?;
-                    let bytes = p.read_body(req, body).await?;
-                    self.put_package(req, &repo, &name, &bytes).await
-                }
-                _ => self.unpublish_package(req, &repo, &name).await,
-            },
+            E::UnpublishPackage { name } => self.unpublish_package(req, &repo, &name).await,
             E::TarballRev { name, file } => self.delete_tarball(req, &repo, &name, &file).await,
             E::DistTags { name } => {
-                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
-                    .await?;
                 let pkg = self.live_package(&repo, &name).await?;
                 Ok(Json(pkg.tags).into_response())
             }
             E::DistTag { name, tag } => {
-                p.check_caller(req, NPM, &repo, Action::Publish).await?;
                 let bytes = p.read_body(req, body).await?;
                 self.change_dist_tag(req, &repo, &name, &tag, &bytes).await
             }
-            E::Attestations { name, version } => {
-                p.check(req, NPM, &repo, Some(&key(&name)?), Action::Read)
-                    .await?;
-                self.attestations(&repo, &name, &version).await
-            }
+            E::Attestations { name, version } => self.attestations(&repo, &name, &version).await,
         }
-    }
-}
-
-/// The store key of an npm name, or npm's 400.
-fn key(name: &str) -> PackageResult<String> {
-    package_key(NPM, name).map_err(|e| PackageError::bad(e.to_string()))
-}
-
-#[async_trait]
-impl Adapter for NpmApi {
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        self.route(req, path, body).await
     }
 
     /// npm shows the `error` field of a JSON body. Publishing over an
@@ -159,4 +146,9 @@ impl Adapter for NpmApi {
         }
         resp
     }
+}
+
+/// The store key of an npm name, or npm's 400.
+fn key(name: &str) -> PackageResult<String> {
+    package_key(NPM, name).map_err(|e| PackageError::bad(e.to_string()))
 }

@@ -6,7 +6,7 @@ use crate::{key, NpmApi, NPM};
 use axum::response::IntoResponse;
 use axum::Json;
 use cairn_core::VersionState;
-use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest, Rendered};
+use cairn_packages::{rfc3339, PackageError, PackageResult, Rendered, Request};
 use cairn_store::{PackageRecord, VersionRecord};
 use serde_json::{json, Map, Value};
 
@@ -79,7 +79,7 @@ impl NpmApi {
     /// `dist.tarball` for this request's base URL and the deprecation.
     fn render_version(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         pkg: &PackageRecord,
         v: &VersionRecord,
@@ -111,7 +111,7 @@ impl NpmApi {
 
     pub(crate) async fn get_packument(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
     ) -> PackageResult {
@@ -132,7 +132,7 @@ impl NpmApi {
     /// The packument (full, or abbreviated for installs) of a package.
     fn render_packument(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         pkg: &PackageRecord,
         abbreviated: bool,
@@ -213,7 +213,7 @@ impl NpmApi {
     /// `GET /<name>/<version or dist-tag>`.
     pub(crate) async fn get_version(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         wanted: &str,
@@ -229,7 +229,7 @@ impl NpmApi {
     }
 
     /// `GET /-/v1/search?text=&size=&from=`.
-    pub(crate) async fn search(&self, req: &PkgRequest, repo: &str) -> PackageResult {
+    pub(crate) async fn search(&self, req: &Request, repo: &str) -> PackageResult {
         let text = req.query("text").unwrap_or_default();
         let size: u32 = req
             .query("size")

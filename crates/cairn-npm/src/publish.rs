@@ -13,7 +13,7 @@ use cairn_core::lifecycle::Transition;
 use cairn_core::package::check_version;
 use cairn_core::{Action, VersionState};
 use cairn_packages::archive::{self, Limits};
-use cairn_packages::{PackageError, PackageResult, PkgRequest};
+use cairn_packages::{PackageError, PackageResult, Request};
 use cairn_store::{NewVersion, PackageRecord, PublishMode};
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ impl NpmApi {
     /// change of existing versions (deprecate, or unpublish by omission).
     pub(crate) async fn put_package(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         body: &[u8],
@@ -67,7 +67,7 @@ impl NpmApi {
         }
     }
 
-    async fn publish(&self, req: &PkgRequest, repo: &str, name: &str, doc: Value) -> PackageResult {
+    async fn publish(&self, req: &Request, repo: &str, name: &str, doc: Value) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
         p.check(req, NPM, repo, Some(&key), Action::Publish).await?;
@@ -218,7 +218,7 @@ impl NpmApi {
     /// of `npm unpublish name@version` (the version is missing).
     async fn update_versions(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         doc: Value,
@@ -274,7 +274,7 @@ impl NpmApi {
     }
 
     /// After an unpublish took `latest` away, points it at the highest live version.
-    async fn repair_latest(&self, req: &PkgRequest, repo: &str, key: &str) -> PackageResult<()> {
+    async fn repair_latest(&self, req: &Request, repo: &str, key: &str) -> PackageResult<()> {
         let Some(pkg) = self.packages.meta.package(NPM, repo, key).await? else {
             return Ok(());
         };
@@ -296,15 +296,14 @@ impl NpmApi {
 
     /// `DELETE /<name>/-rev/<rev>`: `npm unpublish <name> --force`, every
     /// live version, oldest first (so the window refuses before anything changes).
+    /// The endpoint declares `yank` on the package; the guard has decided it.
     pub(crate) async fn unpublish_package(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check(req, NPM, repo, Some(&key(name)?), Action::Yank)
-            .await?;
         let pkg: PackageRecord = self.live_package(repo, name).await?;
         let policy = p.policy(NPM, repo);
         for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
@@ -326,16 +325,16 @@ impl NpmApi {
 
     /// `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of `npm unpublish
     /// name@version`; unpublishes the file's version if it is still live.
+    /// The endpoint declares `yank` on the package; the guard has decided it.
     pub(crate) async fn delete_tarball(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         file: &str,
     ) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
-        p.check(req, NPM, repo, Some(&key), Action::Yank).await?;
         let Some((record, state)) = p.meta.package_file(NPM, repo, &key, file).await? else {
             return Err(PackageError::not_found(format!("no file {file}")));
         };
@@ -359,9 +358,10 @@ impl NpmApi {
     }
 
     /// `npm dist-tag add` (PUT or POST, the body a JSON string) and `rm`.
+    /// The endpoint declares `publish` on the package; the guard has decided it.
     pub(crate) async fn change_dist_tag(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         name: &str,
         tag: &str,
@@ -369,7 +369,6 @@ impl NpmApi {
     ) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
-        p.check(req, NPM, repo, Some(&key), Action::Publish).await?;
         if semver::Version::parse(tag).is_ok() || tag.is_empty() || tag.contains('/') {
             return Err(PackageError::bad(format!(
                 "invalid dist-tag {tag:?}: a tag may not be a version"

@@ -2,27 +2,48 @@
 //! contain slashes, so the path is matched from its end.
 
 use axum::http::Method;
-use cairn_core::{Digest, NameError, Reference, RepoName};
+use cairn_core::{Action, Digest, NameError, Reference, RepoName};
+use cairn_http::{Access, Resource};
 
+/// One OCI endpoint, with the method folded in: each variant is one
+/// operation, so it declares exactly the access it needs ([`Endpoint::access`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// `GET /v2/`
+    /// `GET|HEAD /v2/`
     Base,
     /// `GET /v2/_catalog`
     Catalog,
     /// `GET /v2/<name>/tags/list`
     Tags { name: RepoName },
-    /// `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`
-    Manifest {
+    /// `GET|HEAD /v2/<name>/manifests/<reference>`
+    GetManifest {
         name: RepoName,
         reference: Reference,
     },
-    /// `GET|HEAD|DELETE /v2/<name>/blobs/<digest>`
-    Blob { name: RepoName, digest: Digest },
-    /// `POST /v2/<name>/blobs/uploads/`
+    /// `PUT /v2/<name>/manifests/<reference>`
+    PutManifest {
+        name: RepoName,
+        reference: Reference,
+    },
+    /// `DELETE /v2/<name>/manifests/<reference>`
+    DeleteManifest {
+        name: RepoName,
+        reference: Reference,
+    },
+    /// `GET|HEAD /v2/<name>/blobs/<digest>`
+    GetBlob { name: RepoName, digest: Digest },
+    /// `DELETE /v2/<name>/blobs/<digest>`
+    DeleteBlob { name: RepoName, digest: Digest },
+    /// `POST /v2/<name>/blobs/uploads/`: a session, a monolithic upload or a mount.
     StartUpload { name: RepoName },
-    /// `GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id>`
-    Upload { name: RepoName, id: String },
+    /// `GET /v2/<name>/blobs/uploads/<id>`
+    UploadStatus { name: RepoName, id: String },
+    /// `PATCH /v2/<name>/blobs/uploads/<id>`
+    PatchUpload { name: RepoName, id: String },
+    /// `PUT /v2/<name>/blobs/uploads/<id>?digest=`
+    FinishUpload { name: RepoName, id: String },
+    /// `DELETE /v2/<name>/blobs/uploads/<id>`
+    CancelUpload { name: RepoName, id: String },
     /// `GET /v2/<name>/referrers/<digest>`
     Referrers { name: RepoName, digest: Digest },
 }
@@ -80,11 +101,14 @@ impl Endpoint {
             if id.contains('/') {
                 return Err(ParseError::NotFound);
             }
-            allow(method, &[M::GET, M::PATCH, M::PUT, M::DELETE])?;
-            return Ok(Endpoint::Upload {
-                name,
-                id: id.to_string(),
-            });
+            let id = id.to_string();
+            return match *method {
+                M::GET => Ok(Endpoint::UploadStatus { name, id }),
+                M::PATCH => Ok(Endpoint::PatchUpload { name, id }),
+                M::PUT => Ok(Endpoint::FinishUpload { name, id }),
+                M::DELETE => Ok(Endpoint::CancelUpload { name, id }),
+                _ => Err(ParseError::MethodNotAllowed),
+            };
         }
         if let Some(name) = rest.strip_suffix("/blobs/uploads") {
             allow(method, &[M::POST])?;
@@ -103,7 +127,11 @@ impl Endpoint {
             allow(method, &[M::GET, M::HEAD, M::PUT, M::DELETE])?;
             let name = RepoName::parse(name)?;
             let reference = Reference::parse(reference)?;
-            return Ok(Endpoint::Manifest { name, reference });
+            return Ok(match *method {
+                M::PUT => Endpoint::PutManifest { name, reference },
+                M::DELETE => Endpoint::DeleteManifest { name, reference },
+                _ => Endpoint::GetManifest { name, reference },
+            });
         }
         if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
             if digest.contains('/') {
@@ -111,9 +139,10 @@ impl Endpoint {
             }
             allow(method, &[M::GET, M::HEAD, M::DELETE])?;
             let name = RepoName::parse(name)?;
-            return Ok(Endpoint::Blob {
-                name,
-                digest: parse_digest(digest)?,
+            let digest = parse_digest(digest)?;
+            return Ok(match *method {
+                M::DELETE => Endpoint::DeleteBlob { name, digest },
+                _ => Endpoint::GetBlob { name, digest },
             });
         }
         if let Some((name, digest)) = rest.rsplit_once("/referrers/") {
@@ -132,14 +161,68 @@ impl Endpoint {
 
     /// The repository the endpoint acts on, if any.
     pub fn repository(&self) -> Option<&RepoName> {
+        use Endpoint as E;
         match self {
-            Endpoint::Base | Endpoint::Catalog => None,
-            Endpoint::Tags { name }
-            | Endpoint::Manifest { name, .. }
-            | Endpoint::Blob { name, .. }
-            | Endpoint::StartUpload { name }
-            | Endpoint::Upload { name, .. }
-            | Endpoint::Referrers { name, .. } => Some(name),
+            E::Base | E::Catalog => None,
+            E::Tags { name }
+            | E::GetManifest { name, .. }
+            | E::PutManifest { name, .. }
+            | E::DeleteManifest { name, .. }
+            | E::GetBlob { name, .. }
+            | E::DeleteBlob { name, .. }
+            | E::StartUpload { name }
+            | E::UploadStatus { name, .. }
+            | E::PatchUpload { name, .. }
+            | E::FinishUpload { name, .. }
+            | E::CancelUpload { name, .. }
+            | E::Referrers { name, .. } => Some(name),
+        }
+    }
+
+    /// What the endpoint needs from its caller. The base answers anyone
+    /// (with a challenge for anonymous callers, which is how clients learn
+    /// where to get a token); the catalog lists only what the caller may
+    /// read; a mount also needs a read of the source, checked by its handler.
+    pub fn access(&self) -> Access {
+        use Endpoint as E;
+        let action = match self {
+            E::Base | E::Catalog => return Access::Anyone,
+            E::Tags { .. } | E::GetManifest { .. } | E::GetBlob { .. } | E::Referrers { .. } => {
+                Action::Read
+            }
+            E::PutManifest { .. }
+            | E::StartUpload { .. }
+            | E::UploadStatus { .. }
+            | E::PatchUpload { .. }
+            | E::FinishUpload { .. }
+            | E::CancelUpload { .. } => Action::Publish,
+            E::DeleteManifest { .. } | E::DeleteBlob { .. } => Action::Delete,
+        };
+        let name = self
+            .repository()
+            .expect("every other endpoint names a repository");
+        Access::On(action, Resource::repository(name.as_str()))
+    }
+}
+
+impl cairn_http::Endpoint for Endpoint {
+    fn name(&self) -> &'static str {
+        use Endpoint as E;
+        match self {
+            E::Base => "base",
+            E::Catalog => "catalog",
+            E::Tags { .. } => "tags",
+            E::GetManifest { .. } => "manifest_get",
+            E::PutManifest { .. } => "manifest_put",
+            E::DeleteManifest { .. } => "manifest_delete",
+            E::GetBlob { .. } => "blob_get",
+            E::DeleteBlob { .. } => "blob_delete",
+            E::StartUpload { .. } => "upload_start",
+            E::UploadStatus { .. } => "upload_status",
+            E::PatchUpload { .. } => "upload_patch",
+            E::FinishUpload { .. } => "upload_finish",
+            E::CancelUpload { .. } => "upload_cancel",
+            E::Referrers { .. } => "referrers",
         }
     }
 }
@@ -160,18 +243,18 @@ mod tests {
         );
         assert!(matches!(
             Endpoint::parse(&get, "/blobs/manifests/latest"),
-            Ok(Endpoint::Manifest { name, reference: Reference::Tag(_) }) if name.as_str() == "blobs"
+            Ok(Endpoint::GetManifest { name, reference: Reference::Tag(_) }) if name.as_str() == "blobs"
         ));
         assert!(matches!(
             Endpoint::parse(&get, &format!("/x/blobs/y/blobs/{D}")),
-            Ok(Endpoint::Blob { name, .. }) if name.as_str() == "x/blobs/y"
+            Ok(Endpoint::GetBlob { name, .. }) if name.as_str() == "x/blobs/y"
         ));
         assert!(matches!(
             Endpoint::parse(&Method::POST, "/a/blobs/uploads/"),
             Ok(Endpoint::StartUpload { .. })
         ));
         assert!(
-            matches!(Endpoint::parse(&Method::PATCH, "/a/blobs/uploads/123-abc"), Ok(Endpoint::Upload { id, .. }) if id == "123-abc")
+            matches!(Endpoint::parse(&Method::PATCH, "/a/blobs/uploads/123-abc"), Ok(Endpoint::PatchUpload { id, .. }) if id == "123-abc")
         );
         assert!(matches!(
             Endpoint::parse(&get, &format!("/a/referrers/{D}")),

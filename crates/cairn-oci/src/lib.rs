@@ -15,13 +15,14 @@ mod listing;
 mod manifests;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cairn_core::access::{authorize, AccessPolicy, Denied, RequestAuth};
+use cairn_core::access::{AccessPolicy, Denied};
 use cairn_core::policy::TagRule;
 use cairn_core::Action;
-use cairn_core::Principal;
-use cairn_store::{Actor, AuditRecord, Blobs, MetaStore};
+pub(crate) use cairn_http::Request;
+use cairn_http::{Access, Guard, Resource};
+use cairn_store::{Blobs, MetaStore};
 use endpoint::{Endpoint, ParseError};
 use error::{OciError, OciResult};
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub struct OciApi {
     /// Manifest bytes by digest. Content-addressed, so entries never go stale;
     /// whether a repository still holds a manifest is always asked of `meta`.
     manifest_cache: cairn_store::ByteCache,
+    guard: Guard,
 }
 
 /// Memory given to cached manifest bytes.
@@ -52,6 +54,7 @@ const MANIFEST_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 impl OciApi {
     pub fn new(blobs: Arc<Blobs>, meta: Arc<dyn MetaStore>, config: OciConfig) -> Self {
         OciApi {
+            guard: Guard::new(config.access.clone(), meta.clone()),
             blobs,
             meta,
             config,
@@ -60,145 +63,99 @@ impl OciApi {
     }
 }
 
-/// One request as the handlers see it. The body travels separately, to the
-/// handlers that read one, because a body is not `Sync`.
-pub(crate) struct Request {
-    pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    pub auth: RequestAuth,
-}
+/// The OCI adapter's shape: parse, the guard's decision, dispatch.
+#[async_trait::async_trait]
+impl cairn_http::Adapter for OciApi {
+    type Endpoint = Endpoint;
+    type Error = OciError;
 
-impl Request {
-    pub fn query(&self, key: &str) -> Option<String> {
-        self.query_all(key).into_iter().next()
+    fn format(&self) -> &'static str {
+        "oci"
     }
 
-    pub fn query_all(&self, key: &str) -> Vec<String> {
-        let q = self.uri.query().unwrap_or("");
-        q.split('&')
-            .filter_map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (k == key).then(|| decode(v))
-            })
-            .collect()
-    }
-
-    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Who is making this request, for the audit log.
-    pub fn actor(&self) -> Actor {
-        let credential = match &self.auth.principal {
-            Principal::Authenticated { credential, .. } => credential.clone(),
-            Principal::Anonymous => None,
-        };
-        Actor {
-            name: self.auth.principal.name().to_string(),
-            credential,
-            source: self.auth.source.clone(),
-        }
-    }
-
-    pub fn content_length(&self) -> Option<u64> {
-        self.header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse().ok())
-    }
-}
-
-fn decode(s: &str) -> String {
-    let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-impl OciApi {
-    /// Handles any request under `/v2`. `path` is the part after `/v2`.
-    pub async fn handle(
-        &self,
-        method: Method,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Body,
-        auth: RequestAuth,
-    ) -> Response {
-        let path = uri
-            .path()
-            .strip_prefix("/v2")
-            .unwrap_or(uri.path())
-            .to_string();
-        let req = Request {
-            method,
-            uri,
-            headers,
-            auth,
-        };
-        let result = match Endpoint::parse(&req.method, &path) {
-            Ok(endpoint) => self.dispatch(endpoint, req, body).await,
-            Err(ParseError::NotFound) => Err(OciError::not_found("no such endpoint")),
-            Err(ParseError::MethodNotAllowed) => {
-                Err(OciError::unsupported("method not allowed on this endpoint"))
+    /// `path` is the part after `/v2`.
+    fn parse(&self, req: &Request, path: &str) -> Result<(Endpoint, Access), OciError> {
+        let endpoint = Endpoint::parse(&req.method, path).map_err(|e| match e {
+            ParseError::NotFound => OciError::not_found("no such endpoint"),
+            ParseError::MethodNotAllowed => {
+                OciError::unsupported("method not allowed on this endpoint")
             }
-            Err(ParseError::Name(e)) => Err(match e {
+            ParseError::Name(e) => match e {
                 cairn_core::NameError::InvalidName(_) => OciError::name_invalid(e.to_string()),
                 cairn_core::NameError::InvalidTag(_) => OciError::manifest_invalid(e.to_string()),
                 cairn_core::NameError::Digest(_) => OciError::digest_invalid(e.to_string()),
-            }),
-            Err(ParseError::Digest(e)) => Err(OciError::digest_invalid(e)),
-        };
-        result.unwrap_or_else(IntoResponse::into_response)
+            },
+            ParseError::Digest(e) => OciError::digest_invalid(e),
+        })?;
+        let access = endpoint.access();
+        Ok((endpoint, access))
     }
 
-    async fn dispatch(&self, endpoint: Endpoint, req: Request, body: Body) -> OciResult {
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> OciError {
+        self.refused(req, &resource.repository, action, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> OciResult {
         use Endpoint as E;
         match endpoint {
-            E::Base => self.base(&req),
-            E::Catalog => self.catalog(&req).await,
-            E::Tags { name } => self.tags(&name, &req).await,
-            E::Referrers { name, digest } => self.referrers(&name, &digest, &req).await,
-            E::Manifest { name, reference } => match req.method {
-                Method::PUT => self.put_manifest(&name, &reference, &req, body).await,
-                Method::DELETE => self.delete_manifest(&name, &reference, &req).await,
-                _ => self.get_manifest(&name, &reference, &req).await,
-            },
-            E::Blob { name, digest } => match req.method {
-                Method::DELETE => self.delete_blob(&name, &digest, &req).await,
-                _ => self.get_blob(&name, &digest, &req).await,
-            },
-            E::StartUpload { name } => self.start_upload(&name, &req, body).await,
-            E::Upload { name, id } => match req.method {
-                Method::GET => self.upload_status(&name, &id, &req).await,
-                Method::PATCH => self.patch_upload(&name, &id, &req, body).await,
-                Method::PUT => self.finish_upload(&name, &id, &req, body).await,
-                _ => self.cancel_upload(&name, &id, &req).await,
-            },
+            E::Base => self.base(req),
+            E::Catalog => self.catalog(req).await,
+            E::Tags { name } => self.tags(&name, req).await,
+            E::Referrers { name, digest } => self.referrers(&name, &digest, req).await,
+            E::GetManifest { name, reference } => self.get_manifest(&name, &reference, req).await,
+            E::PutManifest { name, reference } => {
+                self.put_manifest(&name, &reference, req, body).await
+            }
+            E::DeleteManifest { name, reference } => {
+                self.delete_manifest(&name, &reference, req).await
+            }
+            E::GetBlob { name, digest } => self.get_blob(&name, &digest, req).await,
+            E::DeleteBlob { name, digest } => self.delete_blob(&name, &digest, req).await,
+            E::StartUpload { name } => self.start_upload(&name, req, body).await,
+            E::UploadStatus { name, id } => self.upload_status(&name, &id).await,
+            E::PatchUpload { name, id } => self.patch_upload(&name, &id, req, body).await,
+            E::FinishUpload { name, id } => self.finish_upload(&name, &id, req, body).await,
+            E::CancelUpload { name, id } => self.cancel_upload(&name, &id).await,
         }
     }
 
-    /// The single access check every handler makes, rendered the OCI way:
-    /// 401 with a Bearer challenge naming the scope, or 403 `DENIED`.
+    fn render(&self, err: OciError) -> Response {
+        err.into_response()
+    }
+}
+
+impl OciApi {
+    /// An access check a handler makes beyond its endpoint's declared one
+    /// (a mount reads its source repository), through the same guard.
     pub(crate) async fn check(
         &self,
         req: &Request,
         repository: &str,
         action: Action,
     ) -> Result<(), OciError> {
-        let decision = authorize(&self.config.access, &req.auth.principal, repository, action);
-        if let Err(denied) = decision {
-            if action != Action::Read && req.auth.principal != Principal::Anonymous {
-                self.audit_refusal(req, repository, action, denied).await;
-            }
-        }
-        match decision {
-            Ok(()) => Ok(()),
-            Err(Denied::Forbidden) => Err(OciError::denied(format!(
+        let resource = Resource::repository(repository);
+        self.guard
+            .decide(req, "oci", action, &resource)
+            .await
+            .map_err(|denied| self.refused(req, repository, action, denied))
+    }
+
+    /// A refusal rendered the OCI way: 401 with a Bearer challenge naming
+    /// the scope, or 403 `DENIED`.
+    fn refused(&self, req: &Request, repository: &str, action: Action, denied: Denied) -> OciError {
+        match denied {
+            Denied::Forbidden => OciError::denied(format!(
                 "{} may not {} {repository}",
                 req.auth.principal.name(),
                 action.as_str()
-            ))),
-            Err(denied) => {
+            )),
+            denied => {
                 let actions = match action {
                     Action::Read => "pull",
                     Action::Publish => "pull,push",
@@ -206,23 +163,8 @@ impl OciApi {
                     Action::Yank | Action::Admin => "*",
                 };
                 let scope = format!("repository:{repository}:{actions}");
-                Err(self.challenge(req, Some(&scope), denied == Denied::InsufficientScope))
+                self.challenge(req, Some(&scope), denied == Denied::InsufficientScope)
             }
-        }
-    }
-
-    /// Records a refused write by an authenticated caller. Nothing changed, so
-    /// there is no transaction to join; the entry is appended on its own.
-    async fn audit_refusal(&self, req: &Request, repository: &str, action: Action, denied: Denied) {
-        let entry = AuditRecord::by(
-            &req.actor(),
-            &format!("oci.{action}"),
-            Some(repository),
-            Some(req.uri.path()),
-            &format!("denied: {denied:?}"),
-        );
-        if let Err(e) = self.meta.append_audit(&entry).await {
-            tracing::error!(error = %e, "could not append to the audit log");
         }
     }
 

@@ -3,44 +3,62 @@
 //! `Endpoint` enum, call [`Packages`], render the protocol's responses.
 //!
 //! The rule of this layer: adapters reach the stores only through
-//! [`Packages`]; access is decided only by [`Packages::check`] (which calls
-//! the core's `authorize`); lifecycle rules are decided only by the core,
-//! inside the store's transactions. Errors travel as [`PackageError`] and
-//! each adapter renders them in its protocol's own shape.
+//! [`Packages`]; access is declared by each endpoint and decided by the one
+//! guard (`cairn_http::serve`) before a handler runs, and again through
+//! [`Packages::check`] (the same guard) when a body names the package;
+//! lifecycle rules are decided only by the core, inside the store's
+//! transactions. Errors travel as [`PackageError`] and each adapter renders
+//! them in its protocol's own shape.
 
 pub mod archive;
 mod error;
 mod rendered;
-mod request;
 mod service;
 
+pub use cairn_http::Request;
 pub use error::{plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
-pub use request::PkgRequest;
 pub use service::{
     digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,
     RepositoryPolicy, StoredFile,
 };
 
-use axum::body::Body;
-use axum::response::Response;
+use cairn_core::access::Denied;
+use cairn_core::Action;
+use cairn_http::Resource;
 
-/// The shape every language adapter has. The server authenticates the
-/// request, rate-limits it, and hands it over with the path below the
-/// adapter's prefix (`/npm`, `/pypi`, `/cargo`).
-#[async_trait::async_trait]
-pub trait Adapter: Send + Sync + 'static {
-    /// Serves one request (its errors are rendered by [`Adapter::render`]).
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult;
-    /// Renders any error, including a failed authentication, the protocol's way.
-    fn render(&self, err: PackageError) -> Response;
-    /// Serves one request, errors rendered.
-    async fn handle(&self, req: PkgRequest, path: &str, body: Body) -> Response {
-        match self.dispatch(&req, path, body).await {
-            Ok(resp) => resp,
-            Err(e) => self.render(e),
-        }
+/// A language adapter's endpoint with the repository it is in: what the
+/// package adapters hand from `parse` to `dispatch`.
+pub struct InRepo<E> {
+    pub repo: String,
+    pub endpoint: E,
+}
+
+impl<E: cairn_http::Endpoint> cairn_http::Endpoint for InRepo<E> {
+    fn name(&self) -> &'static str {
+        self.endpoint.name()
     }
+}
+
+/// The refusal of every language adapter, worded once. Package clients have
+/// no flow to ask for a wider token (OCI's `insufficient_scope`), so a
+/// credential without the right is refused for good.
+pub fn refusal(req: &Request, action: Action, resource: &Resource, denied: Denied) -> PackageError {
+    let denied = match denied {
+        Denied::InsufficientScope => Denied::Forbidden,
+        d => d,
+    };
+    let message = match denied {
+        Denied::NeedsCredential => {
+            format!("authentication required to {action} {}", resource.name())
+        }
+        _ => format!(
+            "{} may not {action} {}",
+            req.auth.principal.name(),
+            resource.name()
+        ),
+    };
+    PackageError::Denied { denied, message }
 }
 
 /// Splits `/<repository>/<rest>` (the path below an adapter's prefix) into

@@ -9,7 +9,7 @@
 //! replica never serves a document older than the store, whichever replica
 //! made the change.
 
-use crate::PkgRequest;
+use crate::Request;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -45,7 +45,7 @@ impl Rendered {
     }
 
     /// The response to `req`: `304` when it already holds this ETag.
-    pub fn respond(self, req: &PkgRequest) -> Response {
+    pub fn respond(self, req: &Request) -> Response {
         let etag = self
             .headers
             .iter()

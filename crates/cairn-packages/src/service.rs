@@ -3,7 +3,7 @@
 //! file as a verified content-addressed blob, and serving one back.
 
 use crate::rendered::RenderCache;
-use crate::{PackageError, PackageResult, PkgRequest, Rendered};
+use crate::{refusal, PackageError, PackageResult, Rendered, Request};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,9 +12,8 @@ use bytes::Bytes;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::{Action, Digest, Format, Principal};
-use cairn_store::{
-    AuditRecord, Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex,
-};
+use cairn_http::{Guard, Resource};
+use cairn_store::{Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
 use http_body_util::BodyExt;
@@ -224,11 +223,13 @@ pub struct Packages {
     pub config: PackagesConfig,
     rendered: RenderCache,
     small_files: ByteCache,
+    guard: Guard,
 }
 
 impl Packages {
     pub fn new(blobs: Arc<Blobs>, meta: Arc<dyn MetaStore>, config: PackagesConfig) -> Self {
         Packages {
+            guard: Guard::new(config.access.clone(), meta.clone()),
             blobs,
             meta,
             config,
@@ -378,44 +379,25 @@ impl Packages {
         }
     }
 
-    /// The one access check of every language adapter: [`Packages::decide`],
-    /// with refused writes by a known caller audited and the refusal worded.
+    /// The access check a handler makes once it knows more than its
+    /// endpoint declared (the package an upload's body names): the guard's
+    /// decision and audit rule, refused in the package adapters' words.
     pub async fn check(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         format: Format,
         repository: &str,
         package: Option<&str>,
         action: Action,
     ) -> PackageResult<()> {
-        let principal = &req.auth.principal;
-        let Err(denied) = self.decide(principal, format, repository, package, action) else {
-            return Ok(());
-        };
-        let on_repository = format.resource(repository);
         let resource = match package {
-            Some(key) => format.package_resource(repository, key),
-            None => on_repository.clone(),
+            Some(key) => Resource::package(format, repository, key),
+            None => Resource::packages(format, repository),
         };
-        if action != Action::Read && *principal != Principal::Anonymous {
-            let entry = AuditRecord::by(
-                &req.actor(),
-                &format!("{format}.{action}"),
-                Some(&on_repository),
-                Some(package.unwrap_or(req.uri.path())),
-                &format!("denied: {denied:?}"),
-            );
-            if let Err(e) = self.meta.append_audit(&entry).await {
-                tracing::error!(error = %e, "could not append to the audit log");
-            }
-        }
-        let message = match denied {
-            Denied::NeedsCredential => {
-                format!("authentication required to {action} {resource}")
-            }
-            _ => format!("{} may not {action} {resource}", req.auth.principal.name()),
-        };
-        Err(PackageError::Denied { denied, message })
+        self.guard
+            .decide(req, format.as_str(), action, &resource)
+            .await
+            .map_err(|denied| refusal(req, action, &resource, denied))
     }
 
     /// Whether `principal` may `action` this one package but not the rest of
@@ -437,23 +419,6 @@ impl Packages {
                 .is_err()
     }
 
-    /// Refuses early, before an upload's body is read, a caller who could
-    /// not `action` any package of the repository: one who sent no
-    /// credential (a credential limited to one package is checked by
-    /// [`Packages::check`] once the body names the package).
-    pub async fn check_caller(
-        &self,
-        req: &PkgRequest,
-        format: Format,
-        repository: &str,
-        action: Action,
-    ) -> PackageResult<()> {
-        match req.auth.principal {
-            Principal::Anonymous => self.check(req, format, repository, None, action).await,
-            Principal::Authenticated { .. } => Ok(()),
-        }
-    }
-
     /// The lifecycle policy of a repository.
     pub fn policy(&self, format: Format, repository: &str) -> LifecyclePolicy {
         self.config.policy(format, repository)
@@ -461,7 +426,7 @@ impl Packages {
 
     /// Reads a whole request body, refusing it (early, by Content-Length,
     /// when the client sent one) beyond the upload limit.
-    pub async fn read_body(&self, req: &PkgRequest, body: Body) -> PackageResult<Bytes> {
+    pub async fn read_body(&self, req: &Request, body: Body) -> PackageResult<Bytes> {
         let limit = self.config.max_upload_bytes;
         if req.content_length().is_some_and(|n| n > limit) {
             return Err(PackageError::TooLarge { limit });

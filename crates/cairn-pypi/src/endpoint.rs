@@ -1,6 +1,8 @@
 //! PyPI's paths below `/pypi/<repository>`, parsed into [`Endpoint`].
 
 use axum::http::Method;
+use cairn_core::{package_key, Action, Format, PackageNameError};
+use cairn_http::{Access, Resource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -22,7 +24,36 @@ pub enum ParseError {
     MethodNotAllowed,
 }
 
+impl cairn_http::Endpoint for Endpoint {
+    fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Upload => "upload",
+            Endpoint::Index => "simple_index",
+            Endpoint::Project { .. } => "simple_project",
+            Endpoint::File { .. } => "file",
+            Endpoint::Metadata { .. } => "metadata",
+        }
+    }
+}
+
 impl Endpoint {
+    /// What the endpoint needs from its caller in `repo`. An upload names
+    /// its project in the body: it needs a caller who could publish, and the
+    /// handler checks the project once it has read the form.
+    pub fn access(&self, repo: &str) -> Result<Access, PackageNameError> {
+        let pypi = Format::Pypi;
+        Ok(match self {
+            Endpoint::Upload => Access::Caller(Action::Publish, Resource::packages(pypi, repo)),
+            Endpoint::Index => Access::On(Action::Read, Resource::packages(pypi, repo)),
+            Endpoint::Project { project }
+            | Endpoint::File { project, .. }
+            | Endpoint::Metadata { project, .. } => {
+                let key = package_key(pypi, project)?;
+                Access::On(Action::Read, Resource::package(pypi, repo, &key))
+            }
+        })
+    }
+
     pub fn parse(method: &Method, path: &str) -> Result<Endpoint, ParseError> {
         let segs: Vec<String> = path
             .split('/')

@@ -16,10 +16,12 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
+use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
 use cairn_core::{package_key, Action, Format};
+use cairn_http::{Access, Resource};
 use cairn_packages::{
-    plain_error, split_repository, Adapter, PackageError, PackageResult, Packages, PkgRequest,
+    plain_error, refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Request,
 };
 use endpoint::{Endpoint, ParseError};
 use std::sync::Arc;
@@ -35,8 +37,18 @@ impl PypiApi {
     pub fn new(packages: Arc<Packages>) -> Self {
         PypiApi { packages }
     }
+}
 
-    async fn route(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
+#[async_trait]
+impl cairn_http::Adapter for PypiApi {
+    type Endpoint = InRepo<Endpoint>;
+    type Error = PackageError;
+
+    fn format(&self) -> &'static str {
+        PYPI.as_str()
+    }
+
+    fn parse(&self, req: &Request, path: &str) -> PackageResult<(InRepo<Endpoint>, Access)> {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).map_err(|e| match e {
             ParseError::NotFound => PackageError::not_found("Not Found"),
@@ -44,18 +56,27 @@ impl PypiApi {
                 PackageError::MethodNotAllowed("Method Not Allowed".into())
             }
         })?;
-        if endpoint == Endpoint::Upload {
-            return self.upload(req, &repo, body).await;
-        }
-        let package = match &endpoint {
-            Endpoint::Project { project } | Endpoint::File { project, .. } => Some(key(project)?),
-            _ => None,
-        };
-        self.packages
-            .check(req, PYPI, &repo, package.as_deref(), Action::Read)
-            .await?;
+        // An invalid project name names nothing.
+        let access = endpoint
+            .access(&repo)
+            .map_err(|e| PackageError::not_found(e.to_string()))?;
+        Ok((InRepo { repo, endpoint }, access))
+    }
+
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> PackageError {
+        refusal(req, action, resource, denied)
+    }
+
+    async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
+        let InRepo { repo, endpoint } = routed;
         match endpoint {
-            Endpoint::Upload => unreachable!("handled above"),
+            Endpoint::Upload => self.upload(req, &repo, body).await,
             Endpoint::Index => self.index(req, &repo).await,
             Endpoint::Project { project } => self.project(req, &repo, &project).await,
             Endpoint::File { project, filename } => {
@@ -68,18 +89,6 @@ impl PypiApi {
                 self.metadata_file(&repo, &project, &filename).await
             }
         }
-    }
-}
-
-/// A project's key (PEP 503 normalised), or 404: an invalid name names nothing.
-fn key(project: &str) -> PackageResult<String> {
-    package_key(PYPI, project).map_err(|e| PackageError::not_found(e.to_string()))
-}
-
-#[async_trait]
-impl Adapter for PypiApi {
-    async fn dispatch(&self, req: &PkgRequest, path: &str, body: Body) -> PackageResult {
-        self.route(req, path, body).await
     }
 
     /// PyPI's clients print the status line: the message goes into the
@@ -102,4 +111,9 @@ impl Adapter for PypiApi {
         };
         plain_error(status, &message)
     }
+}
+
+/// A project's key (PEP 503 normalised), or 404: an invalid name names nothing.
+fn key(project: &str) -> PackageResult<String> {
+    package_key(PYPI, project).map_err(|e| PackageError::not_found(e.to_string()))
 }

@@ -6,7 +6,7 @@ use crate::{key, PypiApi, PYPI};
 use axum::http::header;
 use axum::response::IntoResponse;
 use cairn_core::{Digest, VersionState};
-use cairn_packages::{rfc3339, PackageError, PackageResult, PkgRequest, Rendered};
+use cairn_packages::{rfc3339, PackageError, PackageResult, Rendered, Request};
 use cairn_store::PackageRecord;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -23,7 +23,7 @@ fn esc(s: &str) -> String {
 }
 
 /// The representation a request asks for (PEP 691 content negotiation).
-fn representation(req: &PkgRequest) -> &'static str {
+fn representation(req: &Request) -> &'static str {
     if req.accepts(JSON) {
         JSON
     } else if req.accepts(HTML) {
@@ -44,7 +44,7 @@ fn negotiated(content_type: &'static str, json_body: Value, html_body: String) -
 
 impl PypiApi {
     /// `GET /simple/`.
-    pub(crate) async fn index(&self, req: &PkgRequest, repo: &str) -> PackageResult {
+    pub(crate) async fn index(&self, req: &Request, repo: &str) -> PackageResult {
         let keys = self
             .packages
             .meta
@@ -63,12 +63,7 @@ impl PypiApi {
     }
 
     /// `GET /simple/<project>/`, under any spelling that normalises the same.
-    pub(crate) async fn project(
-        &self,
-        req: &PkgRequest,
-        repo: &str,
-        project: &str,
-    ) -> PackageResult {
+    pub(crate) async fn project(&self, req: &Request, repo: &str, project: &str) -> PackageResult {
         let key = key(project)?;
         let content_type = representation(req);
         let variant = format!("{}\n{content_type}", req.base_url);
@@ -87,7 +82,7 @@ impl PypiApi {
     /// A project's simple page, as JSON or HTML.
     fn render_project(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         key: &str,
         pkg: &PackageRecord,

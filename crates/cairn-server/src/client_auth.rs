@@ -18,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::{Denied, Grant};
 use cairn_core::{Format, Principal};
-use cairn_packages::{split_repository, Adapter, PackageError};
+use cairn_http::Adapter as _;
+use cairn_packages::{split_repository, PackageError};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
@@ -37,29 +38,37 @@ pub async fn npm_route(state: &AppState, req: Request) -> Result<Response, Reque
     let rest = rest.trim_start_matches('/').to_string();
     let method = req.method().clone();
     let render = |e: PackageError| state.npm.render(e);
-    let result = if let Some(user) = rest.strip_prefix(NPM_LOGIN) {
+    let (endpoint, result) = if let Some(user) = rest.strip_prefix(NPM_LOGIN) {
         if method != Method::PUT {
             return Err(req);
         }
         let user = decode(user);
-        npm_login(state, &repo, &user, req).await
+        ("login", npm_login(state, &repo, &user, req).await)
     } else if rest == NPM_TOKENS && method == Method::GET {
-        npm_token_list(state, req).await
+        ("token_list", npm_token_list(state, req).await)
     } else if rest == NPM_TOKENS && method == Method::POST {
-        npm_token_create(state, &repo, req).await
+        ("token_create", npm_token_create(state, &repo, req).await)
     } else if let (Some(key), true) = (
         rest.strip_prefix("-/npm/v1/tokens/token/"),
         method == Method::DELETE,
     ) {
         let key = decode(key);
-        npm_token_revoke(state, &key, req).await
+        ("token_revoke", npm_token_revoke(state, &key, req).await)
     } else if let (Some(name), true) = (rest.strip_prefix(NPM_EXCHANGE), method == Method::POST) {
         let name = decode(name);
-        npm_exchange(state, Some(&repo), &name, req).await
+        let exchanged = npm_exchange(state, Some(&repo), &name, req).await;
+        ("oidc_exchange", exchanged)
     } else {
         return Err(req);
     };
-    Ok(result.unwrap_or_else(render))
+    Ok(labelled(result.unwrap_or_else(render), "npm", endpoint))
+}
+
+/// Labels a response for logs and metrics, as the guard labels an adapter's.
+fn labelled(mut resp: Response, format: &'static str, endpoint: &'static str) -> Response {
+    resp.extensions_mut()
+        .insert(cairn_http::EndpointLabel { format, endpoint });
+    resp
 }
 
 /// `POST /-/npm/v1/oidc/token/exchange/package/<name>`, where npm asks (at
@@ -80,9 +89,13 @@ pub async fn pypi_route(state: &AppState, req: Request) -> Result<Response, Requ
     };
     match (req.method(), rest.trim_start_matches('/')) {
         (&Method::GET, "_/oidc/audience") => {
-            Ok(pypi_audience(state, Some(&Format::Pypi.resource(&repo))).await)
+            let resp = pypi_audience(state, Some(&Format::Pypi.resource(&repo))).await;
+            Ok(labelled(resp, "pypi", "oidc_audience"))
         }
-        (&Method::POST, "_/oidc/mint-token") => Ok(pypi_mint(state, Some(&repo), req).await),
+        (&Method::POST, "_/oidc/mint-token") => {
+            let resp = pypi_mint(state, Some(&repo), req).await;
+            Ok(labelled(resp, "pypi", "oidc_mint"))
+        }
         _ => Err(req),
     }
 }
@@ -120,7 +133,8 @@ pub async fn cargo_route(state: &AppState, req: Request) -> Result<Response, Req
             .map_err(exchange_error)?;
         Ok(Json(json!({ "token": token })).into_response())
     };
-    Ok(exchanged.await.unwrap_or_else(|e| state.cargo.render(e)))
+    let resp = exchanged.await.unwrap_or_else(|e| state.cargo.render(e));
+    Ok(labelled(resp, "cargo", "oidc_exchange"))
 }
 
 fn decode(s: &str) -> String {

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use cairn_core::access::RequestAuth;
-use cairn_packages::{Adapter, PackageError, PkgRequest};
+use cairn_http::Request as AdapterRequest;
+use cairn_packages::PackageError;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -76,17 +77,24 @@ pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
-/// The one handler shape of every language adapter.
-async fn serve(state: &AppState, adapter: &dyn Adapter, prefix: &str, req: Request) -> Response {
+/// The one handler shape of every adapter, OCI included: authenticate
+/// (a failure rendered by `unauthenticated`), spend the rate budget, then
+/// the guard ([`cairn_http::serve`]): parse, decide, label, dispatch.
+pub(crate) async fn serve_adapter<A: cairn_http::Adapter>(
+    state: &AppState,
+    adapter: &A,
+    prefix: &str,
+    req: Request,
+    unauthenticated: impl FnOnce(AuthFailure) -> Response,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let render =
-        |why: AuthFailure| adapter.render(PackageError::Unauthenticated(why.message().into()));
+    let source = source_of(&parts);
     let principal = match authenticate_request(
         state,
         &parts.headers,
-        source_of(&parts),
+        source.clone(),
         parts.uri.path(),
-        render,
+        unauthenticated,
     )
     .await
     {
@@ -103,23 +111,34 @@ async fn serve(state: &AppState, adapter: &dyn Adapter, prefix: &str, req: Reque
         .strip_prefix(prefix)
         .unwrap_or("")
         .to_string();
-    let req = PkgRequest {
+    let req = AdapterRequest {
         base_url: base_url(state, &parts.headers),
         auth: RequestAuth {
             principal,
-            realm: String::new(),
+            realm: crate::realm(&state.config, &parts.headers),
             service: state.auth.service().to_string(),
-            source: source_of(&parts),
+            source,
         },
         method: parts.method,
         uri: parts.uri,
         headers: parts.headers,
     };
-    let mut resp = adapter.handle(req, &path, body).await;
+    let mut resp = cairn_http::serve(adapter, &state.guard, req, &path, body).await;
     if let Some(budget) = budget {
         budget.apply(&mut resp);
     }
     resp
+}
+
+/// [`serve_adapter`] for a language adapter: a failed authentication is
+/// refused in the adapter's own error shape.
+async fn serve<A>(state: &AppState, adapter: &A, prefix: &str, req: Request) -> Response
+where
+    A: cairn_http::Adapter<Error = PackageError>,
+{
+    let unauthenticated =
+        |why: AuthFailure| adapter.render(PackageError::Unauthenticated(why.message().into()));
+    serve_adapter(state, adapter, prefix, req, unauthenticated).await
 }
 
 async fn npm_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {

@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use cairn_core::access::{AccessPolicy, RequestAuth};
+use cairn_core::access::AccessPolicy;
 use cairn_core::policy::TagRule;
 use cairn_oci::{OciApi, OciConfig};
 use cairn_store::{BlobStore, Blobs, MetaStore};
@@ -41,6 +41,8 @@ pub struct AppState {
     /// Issuers' signing keys for trusted publishing.
     pub oidc: oidc::JwksCache,
     pub auth: Authenticator,
+    /// The access decision and audit rule in front of every adapter.
+    pub guard: cairn_http::Guard,
     /// Users, groups, grants and tokens, and who may manage them.
     pub identity: identity::Identity,
     pub oci: OciApi,
@@ -97,7 +99,7 @@ impl App {
             blobs,
             meta.clone(),
             OciConfig {
-                access,
+                access: access.clone(),
                 tag_rules,
                 max_manifest_bytes: config.oci.max_manifest_bytes,
             },
@@ -107,6 +109,7 @@ impl App {
             oidc: oidc::JwksCache::default(),
             config,
             auth,
+            guard: cairn_http::Guard::new(access.clone(), meta.clone()),
             identity,
             oci,
             npm: cairn_npm::NpmApi::new(packages.clone()),
@@ -219,7 +222,7 @@ pub async fn run(
 }
 
 /// The URL of the token endpoint, as the client reached us.
-fn realm(config: &Config, headers: &HeaderMap) -> String {
+pub(crate) fn realm(config: &Config, headers: &HeaderMap) -> String {
     match &config.public_url {
         Some(url) => format!("{}/auth/token", url.trim_end_matches('/')),
         None => {
@@ -257,7 +260,7 @@ fn claimed_user(headers: &HeaderMap) -> String {
 }
 
 /// Authenticates a request; a failure is audited and answered with a challenge.
-async fn authenticate(
+async fn authenticate_with_challenge(
     state: &AppState,
     parts: &axum::http::request::Parts,
 ) -> Result<cairn_core::Principal, Response> {
@@ -324,29 +327,9 @@ fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Resp
 }
 
 async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let principal = match authenticate(&state, &parts).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let budget = match spend_budget(&state, &principal, &parts) {
-        Ok(budget) => budget,
-        Err(limited) => return limited.into_response(),
-    };
-    let auth = RequestAuth {
-        principal,
-        realm: realm(&state.config, &parts.headers),
-        service: state.auth.service().to_string(),
-        source: source_of(&parts),
-    };
-    let mut resp = state
-        .oci
-        .handle(parts.method, parts.uri, parts.headers, body, auth)
-        .await;
-    if let Some(budget) = budget {
-        budget.apply(&mut resp);
-    }
-    resp
+    let headers = req.headers().clone();
+    let unauthenticated = |why| unauthorized(&state, &headers, why);
+    formats::serve_adapter(&state, &state.oci, "/v2", req, unauthenticated).await
 }
 
 /// Spends one request of the caller's budget (when rate limiting is on);
@@ -386,7 +369,7 @@ fn limit_key(principal: &cairn_core::Principal, parts: &axum::http::request::Par
 /// `GET /auth/token?service=&scope=...`: the Docker token endpoint.
 async fn token_handler(State(state): State<Arc<AppState>>, req: Request<Body>) -> Response {
     let (parts, _) = req.into_parts();
-    let principal = match authenticate(&state, &parts).await {
+    let principal = match authenticate_with_challenge(&state, &parts).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };

@@ -1,15 +1,26 @@
-//! Request logs and Prometheus metrics.
+//! Request logs, request ids and Prometheus metrics.
+//!
+//! Every request runs inside a `request` span carrying its id (the
+//! client's `X-Request-Id` when it sent a sane one, else a new one, echoed
+//! in the response), so every log line it causes names it. Metrics and the
+//! request's log line are labelled by format and endpoint: the label an
+//! adapter's guard set on the response ([`EndpointLabel`]), or the server's
+//! own route.
 
 use axum::extract::Request;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use cairn_oci::endpoint::Endpoint;
+use cairn_http::EndpointLabel;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
+use tracing::Instrument;
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// Installs the process-wide metrics recorder once (tests build many apps).
 fn prometheus() -> &'static PrometheusHandle {
@@ -33,26 +44,19 @@ pub async fn metrics_handler() -> Response {
         .into_response()
 }
 
-/// A low-cardinality name for the route a path belongs to.
-fn route_of(method: &Method, path: &str) -> &'static str {
-    if let Some(rest) = path.strip_prefix("/v2") {
-        return match Endpoint::parse(method, rest) {
-            Ok(Endpoint::Base) => "oci_base",
-            Ok(Endpoint::Catalog) => "oci_catalog",
-            Ok(Endpoint::Tags { .. }) => "oci_tags",
-            Ok(Endpoint::Manifest { .. }) => "oci_manifest",
-            Ok(Endpoint::Blob { .. }) => "oci_blob",
-            Ok(Endpoint::StartUpload { .. }) | Ok(Endpoint::Upload { .. }) => "oci_upload",
-            Ok(Endpoint::Referrers { .. }) => "oci_referrers",
-            Err(_) => "oci_invalid",
-        };
-    }
-    match path {
-        "/auth/token" => "token",
-        "/metrics" => "metrics",
-        "/healthz" | "/readyz" => "health",
-        _ => "other",
-    }
+/// The label of a request no adapter labelled: the server's own routes,
+/// and the logins and token exchanges of the ecosystems' clients.
+fn server_label(path: &str) -> EndpointLabel {
+    let (format, endpoint) = match path {
+        "/auth/token" => ("auth", "token"),
+        "/metrics" => ("server", "metrics"),
+        "/healthz" | "/readyz" => ("server", "health"),
+        p if p.starts_with("/api/") => ("api", "admin"),
+        p if p.starts_with("/_/oidc/") => ("pypi", "oidc"),
+        p if p.starts_with("/-/npm/") => ("npm", "oidc_exchange"),
+        _ => ("server", "not_found"),
+    };
+    EndpointLabel { format, endpoint }
 }
 
 fn content_length(headers: &axum::http::HeaderMap) -> u64 {
@@ -63,32 +67,70 @@ fn content_length(headers: &axum::http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
+/// The client's request id if it is short and plain, else a new one.
+fn request_id(req: &Request) -> HeaderValue {
+    req.headers()
+        .get(REQUEST_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty()
+                && b.len() <= 64
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+                .expect("hex is a valid header value")
+        })
+}
+
 /// Logs each request and records its count, duration and bytes.
 pub async fn observe(req: Request, next: Next) -> Response {
     let _ = prometheus();
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let route = route_of(&method, &path);
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        id = id.to_str().unwrap_or_default(),
+        endpoint = tracing::field::Empty
+    );
     let bytes_in = content_length(req.headers());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    resp.headers_mut().insert(REQUEST_ID, id);
+    let label = resp
+        .extensions()
+        .get::<EndpointLabel>()
+        .copied()
+        .unwrap_or_else(|| server_label(&path));
     let status = resp.status().as_u16();
     let bytes_out = content_length(resp.headers());
     let elapsed = start.elapsed();
-    let labels = [("route", route.to_string()), ("method", method.to_string())];
-    metrics::counter!("cairn_http_requests_total", "route" => route, "method" => method.to_string(), "status" => status.to_string()).increment(1);
+    let (format, endpoint) = (label.format, label.endpoint);
+    let labels = [
+        ("format", format.to_string()),
+        ("endpoint", endpoint.to_string()),
+        ("method", method.to_string()),
+    ];
+    metrics::counter!("cairn_http_requests_total", "format" => format, "endpoint" => endpoint, "method" => method.to_string(), "status" => status.to_string()).increment(1);
     metrics::histogram!("cairn_http_request_duration_seconds", &labels)
         .record(elapsed.as_secs_f64());
-    metrics::counter!("cairn_http_request_bytes_total", "route" => route).increment(bytes_in);
-    metrics::counter!("cairn_http_response_bytes_total", "route" => route).increment(bytes_out);
-    if route == "oci_upload" && method == Method::PUT {
+    metrics::counter!("cairn_http_request_bytes_total", "format" => format, "endpoint" => endpoint)
+        .increment(bytes_in);
+    metrics::counter!("cairn_http_response_bytes_total", "format" => format, "endpoint" => endpoint)
+        .increment(bytes_out);
+    if format == "oci" && endpoint == "upload_finish" && method == Method::PUT {
         metrics::histogram!("cairn_upload_finish_duration_seconds").record(elapsed.as_secs_f64());
     }
-    tracing::info!(
-        %method, %path, status, route,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        bytes_in, bytes_out,
-        "request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            %method, %path, status, format, endpoint,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes_in, bytes_out,
+            "request"
+        )
+    });
     resp
 }

@@ -727,11 +727,36 @@ async fn health_readiness_and_metrics() {
     let t = TestApp::new().await;
     assert_eq!(t.anon(Method::GET, "/healthz").await.status, StatusCode::OK);
     assert_eq!(t.anon(Method::GET, "/readyz").await.status, StatusCode::OK);
-    t.anon(Method::GET, "/v2/app/tags/list").await;
+    let tags = t.anon(Method::GET, "/v2/app/tags/list").await;
+    // Every response names its request; a client's own id is kept.
+    assert_eq!(tags.header("x-request-id").map(str::len), Some(32));
+    let r = t
+        .send(
+            Method::GET,
+            "/npm/main/left-pad",
+            None,
+            &[("x-request-id", "ci-run-7")],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.header("x-request-id"), Some("ci-run-7"));
+    t.anon(
+        Method::GET,
+        "/maven/releases/org/example/lib/1.0/lib-1.0.jar",
+    )
+    .await;
     let r = t.anon(Method::GET, "/metrics").await;
     let text = String::from_utf8(r.body).unwrap();
     assert!(text.contains("cairn_http_requests_total"), "{text}");
-    assert!(text.contains(r#"route="oci_tags""#), "{text}");
+    // Metrics tell the formats and their endpoints apart.
+    for labels in [
+        r#"format="oci",endpoint="tags""#,
+        r#"format="npm",endpoint="packument""#,
+        r#"format="maven",endpoint="file""#,
+        r#"format="server",endpoint="health""#,
+    ] {
+        assert!(text.contains(labels), "{labels} in {text}");
+    }
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! One request as a language adapter sees it.
+//! One request as every adapter sees it, after authentication.
 
 use axum::http::{header, HeaderMap, Method, Uri};
 use cairn_core::access::RequestAuth;
@@ -6,8 +6,8 @@ use cairn_core::Principal;
 use cairn_store::Actor;
 
 /// The parts of a request an adapter reads. The body travels separately
-/// (it is not `Sync`).
-pub struct PkgRequest {
+/// (it is not `Sync`), to the handlers that read one.
+pub struct Request {
     pub method: Method,
     pub uri: Uri,
     pub headers: HeaderMap,
@@ -18,14 +18,21 @@ pub struct PkgRequest {
     pub base_url: String,
 }
 
-impl PkgRequest {
+impl Request {
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, key: &str) -> Option<String> {
+        self.query_all(key).into_iter().next()
+    }
+
+    /// Every value of a query parameter, percent-decoded.
+    pub fn query_all(&self, key: &str) -> Vec<String> {
         let q = self.uri.query().unwrap_or("");
-        q.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == key).then(|| decode(v))
-        })
+        q.split('&')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k == key).then(|| decode(v))
+            })
+            .collect()
     }
 
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {

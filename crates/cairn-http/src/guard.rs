@@ -1,0 +1,139 @@
+//! The one guard in front of every adapter's handlers: parse the request
+//! into an endpoint, decide the access it declares, audit a refusal by one
+//! rule, label the request, and only then run the handler.
+
+use crate::endpoint::{Access, Endpoint, EndpointLabel, Resource};
+use crate::Request;
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::response::Response;
+use cairn_core::access::{authorize_any, AccessPolicy, Denied};
+use cairn_core::{Action, Principal};
+use cairn_store::{AuditRecord, MetaStore};
+use std::sync::Arc;
+
+/// The shape every protocol adapter has. The server authenticates the
+/// request and spends its rate budget, then hands it to [`serve`].
+#[async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    type Endpoint: Endpoint + Send + Sync;
+    /// The protocol's error, rendered by [`Adapter::render`].
+    type Error: Send;
+
+    /// `oci`, `npm`, ...: labels metrics and names audited actions (`npm.publish`).
+    fn format(&self) -> &'static str;
+
+    /// Parses a request (its path below the adapter's prefix) into an
+    /// endpoint and the access it needs.
+    fn parse(&self, req: &Request, path: &str) -> Result<(Self::Endpoint, Access), Self::Error>;
+
+    /// The protocol's refusal of `action` on `resource`.
+    fn refusal(
+        &self,
+        req: &Request,
+        action: Action,
+        resource: &Resource,
+        denied: Denied,
+    ) -> Self::Error;
+
+    /// Serves a request the guard has allowed.
+    async fn dispatch(
+        &self,
+        req: &Request,
+        endpoint: Self::Endpoint,
+        body: Body,
+    ) -> Result<Response, Self::Error>;
+
+    /// Renders any error in the protocol's own shape.
+    fn render(&self, err: Self::Error) -> Response;
+}
+
+/// The access decision every adapter and handler makes, with the one audit
+/// rule: a refused change (any action but a read) by a caller with a
+/// credential is appended to the audit log. Refused reads and callers
+/// without a credential are not audited: anyone could fill the log.
+#[derive(Clone)]
+pub struct Guard {
+    pub policy: AccessPolicy,
+    meta: Arc<dyn MetaStore>,
+}
+
+impl Guard {
+    pub fn new(policy: AccessPolicy, meta: Arc<dyn MetaStore>) -> Guard {
+        Guard { policy, meta }
+    }
+
+    /// Decides `action` on `resource` for the request's caller; audits a
+    /// refusal as `<format>.<action>`.
+    pub async fn decide(
+        &self,
+        req: &Request,
+        format: &str,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), Denied> {
+        let principal = &req.auth.principal;
+        let decision = authorize_any(&self.policy, principal, &resource.names(), action);
+        if let Err(denied) = decision {
+            if action != Action::Read && *principal != Principal::Anonymous {
+                let entry = AuditRecord::by(
+                    &req.actor(),
+                    &format!("{format}.{action}"),
+                    Some(&resource.repository),
+                    Some(resource.package.as_deref().unwrap_or(req.uri.path())),
+                    &format!("denied: {denied:?}"),
+                );
+                if let Err(e) = self.meta.append_audit(&entry).await {
+                    tracing::error!(error = %e, "could not append to the audit log");
+                }
+            }
+        }
+        decision
+    }
+
+    /// Decides what an endpoint declared.
+    pub async fn allows(
+        &self,
+        req: &Request,
+        format: &str,
+        access: &Access,
+    ) -> Result<(), (Action, Resource, Denied)> {
+        let (action, resource) = match access {
+            Access::Anyone => return Ok(()),
+            Access::Caller(_, _) if req.auth.principal != Principal::Anonymous => return Ok(()),
+            Access::On(action, resource) | Access::Caller(action, resource) => (*action, resource),
+        };
+        self.decide(req, format, action, resource)
+            .await
+            .map_err(|denied| (action, resource.clone(), denied))
+    }
+}
+
+/// Serves one request through `adapter`: parse, decide, label, dispatch.
+pub async fn serve<A: Adapter>(
+    adapter: &A,
+    guard: &Guard,
+    req: Request,
+    path: &str,
+    body: Body,
+) -> Response {
+    let format = adapter.format();
+    let (endpoint, access) = match adapter.parse(&req, path) {
+        Ok(parsed) => parsed,
+        Err(e) => return labelled(adapter.render(e), format, "invalid"),
+    };
+    let name = endpoint.name();
+    tracing::Span::current().record("endpoint", name);
+    let result = match guard.allows(&req, format, &access).await {
+        Ok(()) => adapter.dispatch(&req, endpoint, body).await,
+        Err((action, resource, denied)) => Err(adapter.refusal(&req, action, &resource, denied)),
+    };
+    let resp = result.unwrap_or_else(|e| adapter.render(e));
+    labelled(resp, format, name)
+}
+
+fn labelled(mut resp: Response, format: &'static str, endpoint: &'static str) -> Response {
+    resp.extensions_mut()
+        .insert(EndpointLabel { format, endpoint });
+    resp
+}

@@ -1,0 +1,18 @@
+//! What every protocol adapter shares, so that each adapter is only its
+//! protocol.
+//!
+//! The rule of this layer: an adapter parses a request into its typed
+//! `Endpoint`, which declares the [`Access`] it needs; [`serve`] decides that
+//! access with the one [`Guard`] (the core's `authorize` plus one audit rule)
+//! before any handler runs, and labels the response with the endpoint's
+//! name for logs and metrics. Handlers receive a caller that is already
+//! allowed; a handler that learns more from the body (which package an
+//! upload names) asks the same [`Guard`] again.
+
+mod endpoint;
+mod guard;
+mod request;
+
+pub use endpoint::{Access, Endpoint, EndpointLabel, Resource};
+pub use guard::{serve, Adapter, Guard};
+pub use request::{decode, Request};

@@ -1,0 +1,446 @@
+//! Every endpoint of every adapter, and the access it declares to the one
+//! guard in front of the handlers. A new endpoint cannot be added without a
+//! declaration (the adapters' matches are exhaustive); this table says what
+//! each declaration must be, so a write endpoint declared as a read, or a
+//! package endpoint declared on the wrong resource, fails here.
+
+mod common;
+
+use axum::http::{HeaderMap, Method};
+use cairn_core::access::RequestAuth;
+use cairn_core::{Action, Principal};
+use cairn_http::{Access, Adapter, Endpoint as _, Request, Resource};
+use common::TestApp;
+
+/// The access a row expects: `None` for [`Access::Anyone`], else the
+/// action, whether only a caller is checked before the body, and the
+/// resource names (repository, then package).
+type Want = Option<(Action, bool, &'static str, Option<&'static str>)>;
+
+const R: Action = Action::Read;
+const P: Action = Action::Publish;
+const Y: Action = Action::Yank;
+const D: Action = Action::Delete;
+
+fn on(action: Action, repository: &'static str, package: Option<&'static str>) -> Want {
+    Some((action, false, repository, package))
+}
+
+fn caller(action: Action, repository: &'static str) -> Want {
+    Some((action, true, repository, None))
+}
+
+fn request(method: &Method, path: &str) -> Request {
+    Request {
+        method: method.clone(),
+        uri: path.parse().unwrap(),
+        headers: HeaderMap::new(),
+        auth: RequestAuth {
+            principal: Principal::Anonymous,
+            realm: String::new(),
+            service: String::new(),
+            source: None,
+        },
+        base_url: String::new(),
+    }
+}
+
+fn check<A: Adapter>(adapter: &A, rows: &[(Method, &str, &str, Want)]) {
+    for (method, path, name, want) in rows {
+        let req = request(method, path);
+        let Ok((endpoint, access)) = adapter.parse(&req, path) else {
+            panic!("{} {method} {path}: does not parse", adapter.format());
+        };
+        assert_eq!(endpoint.name(), *name, "{method} {path}");
+        let expected = match want {
+            None => Access::Anyone,
+            Some((action, only_caller, repository, package)) => {
+                let resource = Resource {
+                    repository: repository.to_string(),
+                    package: package.map(str::to_string),
+                };
+                if *only_caller {
+                    Access::Caller(*action, resource)
+                } else {
+                    Access::On(*action, resource)
+                }
+            }
+        };
+        assert_eq!(access, expected, "{} {method} {path}", adapter.format());
+        // Whatever changes something needs more than a read, and never nothing,
+        // except the logins and pings a client makes before it has rights.
+        let writes = ![Method::GET, Method::HEAD].contains(method);
+        if writes {
+            assert!(
+                matches!(&access, Access::On(a, _) | Access::Caller(a, _) if *a != Action::Read),
+                "{} {method} {path} changes something but declares {access:?}",
+                adapter.format()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_declares_its_access() {
+    let t = TestApp::new().await;
+    let s = &t.app.state;
+    let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let (get, head, put, post, patch, delete) = (
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::POST,
+        Method::PATCH,
+        Method::DELETE,
+    );
+
+    check(
+        &s.oci,
+        &[
+            (get.clone(), "/", "base", None),
+            (get.clone(), "/_catalog", "catalog", None),
+            (get.clone(), "/a/b/tags/list", "tags", on(R, "a/b", None)),
+            (
+                get.clone(),
+                "/a/manifests/v1",
+                "manifest_get",
+                on(R, "a", None),
+            ),
+            (
+                head.clone(),
+                "/a/manifests/v1",
+                "manifest_get",
+                on(R, "a", None),
+            ),
+            (
+                put.clone(),
+                "/a/manifests/v1",
+                "manifest_put",
+                on(P, "a", None),
+            ),
+            (
+                delete.clone(),
+                "/a/manifests/v1",
+                "manifest_delete",
+                on(D, "a", None),
+            ),
+            (
+                get.clone(),
+                &format!("/a/blobs/{d}"),
+                "blob_get",
+                on(R, "a", None),
+            ),
+            (
+                delete.clone(),
+                &format!("/a/blobs/{d}"),
+                "blob_delete",
+                on(D, "a", None),
+            ),
+            (
+                post.clone(),
+                "/a/blobs/uploads/",
+                "upload_start",
+                on(P, "a", None),
+            ),
+            (
+                get.clone(),
+                "/a/blobs/uploads/u1",
+                "upload_status",
+                on(P, "a", None),
+            ),
+            (
+                patch.clone(),
+                "/a/blobs/uploads/u1",
+                "upload_patch",
+                on(P, "a", None),
+            ),
+            (
+                put.clone(),
+                "/a/blobs/uploads/u1",
+                "upload_finish",
+                on(P, "a", None),
+            ),
+            (
+                delete.clone(),
+                "/a/blobs/uploads/u1",
+                "upload_cancel",
+                on(P, "a", None),
+            ),
+            (
+                get.clone(),
+                &format!("/a/referrers/{d}"),
+                "referrers",
+                on(R, "a", None),
+            ),
+        ],
+    );
+
+    let pkg = Some("npm/main/@s/p");
+    check(
+        &s.npm,
+        &[
+            (get.clone(), "/main/-/ping", "ping", None),
+            (get.clone(), "/main/-/whoami", "whoami", None),
+            (
+                get.clone(),
+                "/main/-/v1/search",
+                "search",
+                on(R, "npm/main", None),
+            ),
+            (
+                get.clone(),
+                "/main/@s%2fp",
+                "packument",
+                on(R, "npm/main", pkg),
+            ),
+            (
+                get.clone(),
+                "/main/@s/p/1.0.0",
+                "version",
+                on(R, "npm/main", pkg),
+            ),
+            (
+                get.clone(),
+                "/main/@s/p/-/p-1.0.0.tgz",
+                "tarball",
+                on(R, "npm/main", pkg),
+            ),
+            (
+                put.clone(),
+                "/main/@s%2fp",
+                "package_put",
+                caller(P, "npm/main"),
+            ),
+            (
+                put.clone(),
+                "/main/@s%2fp/-rev/3-a",
+                "package_put",
+                caller(P, "npm/main"),
+            ),
+            (
+                delete.clone(),
+                "/main/@s%2fp/-rev/3-a",
+                "package_unpublish",
+                on(Y, "npm/main", pkg),
+            ),
+            (
+                delete.clone(),
+                "/main/@s/p/-/p-1.0.0.tgz/-rev/3-a",
+                "tarball_unpublish",
+                on(Y, "npm/main", pkg),
+            ),
+            (
+                get.clone(),
+                "/main/-/package/@s%2fp/dist-tags",
+                "dist_tags",
+                on(R, "npm/main", pkg),
+            ),
+            (
+                put.clone(),
+                "/main/-/package/@s%2fp/dist-tags/beta",
+                "dist_tag_change",
+                on(P, "npm/main", pkg),
+            ),
+            (
+                delete.clone(),
+                "/main/-/package/@s%2fp/dist-tags/beta",
+                "dist_tag_change",
+                on(P, "npm/main", pkg),
+            ),
+            (
+                get.clone(),
+                "/main/-/npm/v1/attestations/@s%2fp@1.0.0",
+                "attestations",
+                on(R, "npm/main", pkg),
+            ),
+        ],
+    );
+
+    let proj = Some("pypi/main/demo-pkg");
+    check(
+        &s.pypi,
+        &[
+            (post.clone(), "/main/", "upload", caller(P, "pypi/main")),
+            (
+                post.clone(),
+                "/main/legacy/",
+                "upload",
+                caller(P, "pypi/main"),
+            ),
+            (
+                get.clone(),
+                "/main/simple/",
+                "simple_index",
+                on(R, "pypi/main", None),
+            ),
+            (
+                get.clone(),
+                "/main/simple/Demo_Pkg/",
+                "simple_project",
+                on(R, "pypi/main", proj),
+            ),
+            (
+                get.clone(),
+                "/main/files/demo-pkg/demo_pkg-1.0-py3-none-any.whl",
+                "file",
+                on(R, "pypi/main", proj),
+            ),
+            (
+                get.clone(),
+                "/main/files/demo-pkg/demo_pkg-1.0-py3-none-any.whl.metadata",
+                "metadata",
+                on(R, "pypi/main", proj),
+            ),
+        ],
+    );
+
+    let krate = Some("cargo/main/demo-crate");
+    check(
+        &s.cargo,
+        &[
+            (get.clone(), "/main/index/config.json", "config", None),
+            (
+                get.clone(),
+                "/main/index/de/mo/demo_crate",
+                "index_file",
+                on(R, "cargo/main", krate),
+            ),
+            (
+                put.clone(),
+                "/main/api/v1/crates/new",
+                "publish",
+                caller(P, "cargo/main"),
+            ),
+            (
+                get.clone(),
+                "/main/api/v1/crates",
+                "search",
+                on(R, "cargo/main", None),
+            ),
+            (
+                delete.clone(),
+                "/main/api/v1/crates/demo_crate/1.0.0/yank",
+                "yank",
+                on(Y, "cargo/main", krate),
+            ),
+            (
+                put.clone(),
+                "/main/api/v1/crates/demo_crate/1.0.0/unyank",
+                "unyank",
+                on(Y, "cargo/main", krate),
+            ),
+            (
+                get.clone(),
+                "/main/api/v1/crates/demo_crate/owners",
+                "owners",
+                on(R, "cargo/main", krate),
+            ),
+            (
+                put.clone(),
+                "/main/api/v1/crates/demo_crate/owners",
+                "owners_change",
+                on(P, "cargo/main", krate),
+            ),
+            (
+                delete.clone(),
+                "/main/api/v1/crates/demo_crate/owners",
+                "owners_change",
+                on(P, "cargo/main", krate),
+            ),
+            (
+                get.clone(),
+                "/main/api/v1/crates/demo_crate/1.0.0/download",
+                "download",
+                on(R, "cargo/main", krate),
+            ),
+        ],
+    );
+
+    let module = Some("go/main/example.com/lib");
+    check(
+        &s.go,
+        &[
+            (
+                get.clone(),
+                "/main/example.com/lib/@v/list",
+                "list",
+                on(R, "go/main", module),
+            ),
+            (
+                get.clone(),
+                "/main/example.com/lib/@latest",
+                "latest",
+                on(R, "go/main", module),
+            ),
+            (
+                get.clone(),
+                "/main/example.com/lib/@v/v1.0.0.info",
+                "info",
+                on(R, "go/main", module),
+            ),
+            (
+                get.clone(),
+                "/main/example.com/lib/@v/v1.0.0.mod",
+                "mod",
+                on(R, "go/main", module),
+            ),
+            (
+                get.clone(),
+                "/main/example.com/lib/@v/v1.0.0.zip",
+                "zip",
+                on(R, "go/main", module),
+            ),
+            (
+                put.clone(),
+                "/main/example.com/lib/@v/v1.0.0.zip",
+                "zip_upload",
+                on(P, "go/main", module),
+            ),
+            (
+                post.clone(),
+                "/main/-/publish",
+                "publish",
+                caller(P, "go/main"),
+            ),
+        ],
+    );
+
+    let artifact = Some("maven/releases/org.example:lib");
+    let jar = "/releases/org/example/lib/1.0/lib-1.0.jar";
+    check(
+        &s.maven,
+        &[
+            (get.clone(), jar, "file", on(R, "maven/releases", artifact)),
+            (
+                head.clone(),
+                &format!("{jar}.sha1"),
+                "checksum",
+                on(R, "maven/releases", artifact),
+            ),
+            (
+                get.clone(),
+                "/releases/org/example/lib/maven-metadata.xml",
+                "metadata",
+                on(R, "maven/releases", artifact),
+            ),
+            (
+                put.clone(),
+                jar,
+                "deploy",
+                on(P, "maven/releases", artifact),
+            ),
+            (
+                put.clone(),
+                &format!("/releases/-/staging/s1{}", &jar["/releases".len()..]),
+                "deploy",
+                on(P, "maven/releases", artifact),
+            ),
+            (
+                put.clone(),
+                "/releases/org/example/lib/maven-metadata.xml",
+                "deploy_metadata",
+                caller(P, "maven/releases"),
+            ),
+        ],
+    );
+}

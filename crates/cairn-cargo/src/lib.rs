@@ -2,7 +2,8 @@
 //! index at `index/` (use `sparse+<url>/cargo/<repo>/index/`) and the web
 //! API at `api/v1/`.
 //!
-//! The rule of this layer: parse the path into an [`Endpoint`], call
+//! The rule of this layer: parse the path into an [`Endpoint`] that declares
+//! its access (decided by the guard before a handler runs), call
 //! [`Packages`], render the index and the API's JSON, and errors as
 //! `{"errors":[{"detail": "..."}]}`, which cargo prints.
 //!

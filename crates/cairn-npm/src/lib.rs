@@ -1,6 +1,7 @@
 //! The npm registry adapter, under `/npm/<repository>/`.
 //!
-//! The rule of this layer: parse the path into an [`Endpoint`], call
+//! The rule of this layer: parse the path into an [`Endpoint`] that declares
+//! its access (decided by the guard before a handler runs), call
 //! [`Packages`] (access check, storage, lifecycle), render npm's JSON and
 //! its `{"error": "..."}` errors. No SQL, no files, no rules of its own.
 //!

@@ -1,8 +1,9 @@
 //! The OCI Distribution API v1.1 adapter.
 //!
-//! The rule of this layer: parse the request into an [`Endpoint`], check
-//! access with [`cairn_core::access::authorize`], call the stores through
-//! their traits, and render the spec's responses and errors. No SQL, no files.
+//! The rule of this layer: parse the request into an [`Endpoint`], which
+//! declares the access it needs (decided by `cairn_http`'s guard before a
+//! handler runs), call the stores through their traits, and render the
+//! spec's responses and errors. No SQL, no files.
 //!
 //! Files: `endpoint.rs` parses paths; `blobs.rs` serves blobs and uploads;
 //! `manifests.rs` manifests and tags; `listing.rs` tag lists, catalog and

@@ -1,7 +1,8 @@
 //! The PyPI adapter, under `/pypi/<repository>/`: twine's upload API at the
 //! root (or `legacy/`), the simple API at `simple/`, files at `files/`.
 //!
-//! The rule of this layer: parse the path into an [`Endpoint`], call
+//! The rule of this layer: parse the path into an [`Endpoint`] that declares
+//! its access (decided by the guard before a handler runs), call
 //! [`Packages`], render PEP 503 HTML or PEP 691 JSON, and errors as a status
 //! whose reason phrase carries the message (what twine and pip print).
 //!

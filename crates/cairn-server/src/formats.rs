@@ -1,6 +1,6 @@
-//! Mounts the language-package adapters: one route per prefix, one handler
-//! shape for all (authenticate, spend the rate budget, hand over to the
-//! adapter). The logins, token commands and trusted-publishing exchanges the
+//! Mounts the adapters: one route per prefix, one handler shape for all,
+//! OCI included ([`serve_adapter`]: authenticate, spend the rate budget,
+//! then the guard of `cairn_http`). The logins, token commands and trusted-publishing exchanges the
 //! ecosystems' clients perform are authentication, not artifacts: they are
 //! answered by `client_auth` before a request reaches an adapter.
 

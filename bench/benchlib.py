@@ -2,14 +2,34 @@
 requests, wrk runs, starting cairn, and the result rows."""
 
 import base64
+import hashlib
 import http.client
+import io
+import json
 import os
 import re
 import socket
 import subprocess
+import tarfile
 import time
 
 DURATION = os.environ.get("BENCH_SECONDS", "10")
+# BENCH_SMOKE=1: tiny sizes and counts, so that every benchmark runs (both
+# servers started, every figure and ratio printed) inside the test suite in
+# seconds. Its figures mean nothing; only that the benchmark still works.
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+MiB = 1024 * 1024
+
+
+def sha256_digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def scaled(n, smoke=None):
+    """`n` (a size or a count), or in smoke mode `smoke` (default: n // 64, at least 1)."""
+    if not SMOKE:
+        return n
+    return smoke if smoke is not None else max(1, n // 64)
 
 
 def free_port():
@@ -79,3 +99,26 @@ def row(what, cairn, peer, unit):
 def row_time(what, cairn_s, peer_s):
     """A time row: the ratio is peer/cairn, so above 1 means cairn is faster."""
     print(f"| {what} | {cairn_s:.2f} s | {peer_s:.2f} s | {peer_s / cairn_s:.2f}x |", flush=True)
+
+
+def npm_tarball(name, version):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
+        for path, data in {"package/package.json": json.dumps({"name": name, "version": version}).encode(),
+                           "package/blob.bin": os.urandom(scaled(MiB))}.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def npm_doc(name, version, tgz):
+    return json.dumps({
+        "_id": name, "name": name, "dist-tags": {"latest": version},
+        "versions": {version: {"name": name, "version": version, "description": "bench",
+                               "dependencies": {"left-pad": "^1.0.0"},
+                               "dist": {"shasum": hashlib.sha1(tgz).hexdigest(),
+                                        "tarball": f"http://x/{name}/-/{name}-{version}.tgz"}}},
+        "_attachments": {f"{name}-{version}.tgz": {"content_type": "application/octet-stream",
+                                                    "data": base64.b64encode(tgz).decode(), "length": len(tgz)}},
+    }).encode()

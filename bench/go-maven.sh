@@ -13,4 +13,4 @@ if ! command -v nginx >/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx-light >/dev/null
 fi
-exec python3 bench/go_maven_bench.py "$PWD/target/release/cairn" "$@"
+exec python3 bench/go_maven_bench.py "$BENCH_CAIRN" "$@"

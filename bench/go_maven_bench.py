@@ -29,14 +29,15 @@ import time
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, request, row, row_time, start_cairn, wait_ready, wrk  # noqa: E402
+from benchlib import free_port, request, row, row_time, scaled, start_cairn, wait_ready, wrk  # noqa: E402
 
 CAIRN = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="cairn-gomvn-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", scaled(5, 1)))
 M2 = os.environ.get("M2_REPO", os.path.expanduser("~/.m2/repository"))
-MODULES = 20
-ARTIFACTS = 50
+MODULES = scaled(20, 4)
+ARTIFACTS = scaled(50, 3)
+DEPLOYS = scaled(1000, 20)
 
 
 def start_nginx(root):
@@ -223,14 +224,14 @@ def main():
 
         jar = jar_bytes(1000, 16 * 1024)
         times = []
-        for v in range(1, 1001):
+        for v in range(1, DEPLOYS + 1):
             start = time.perf_counter()
             mvn_deploy_like(port, auth, conn, "many", f"1.0.{v}", jar)
             times.append(time.perf_counter() - start)
         tenth = statistics.mean(times[7:12]) * 1000
-        thousandth = statistics.mean(times[995:1000]) * 1000
+        last = statistics.mean(times[-5:]) * 1000
         print(f"\nDeploying one version the way mvn does (7 requests): the 10th took {tenth:.1f} ms, "
-              f"the 1,000th {thousandth:.1f} ms (ratio {thousandth / tenth:.2f}).")
+              f"the {DEPLOYS:,}th {last:.1f} ms (ratio {last / tenth:.2f}).")
     finally:
         for p in procs:
             p.terminate()

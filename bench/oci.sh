@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 ensure_bench_tools
-exec python3 bench/oci_bench.py "$PWD/target/release/cairn" "$@"
+exec python3 bench/oci_bench.py "$BENCH_CAIRN" "$@"

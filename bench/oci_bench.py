@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, wait_ready  # noqa: E402
+from benchlib import DURATION, free_port, scaled, wait_ready  # noqa: E402
 
 CAIRN = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="cairn-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
@@ -159,7 +159,7 @@ def push_chunked(s, repo, path, digest):
     return time.perf_counter() - t
 
 
-def wrk_transfer_mbps(s, path, threads, connections, seconds=8):
+def wrk_transfer_mbps(s, path, threads, connections, seconds=DURATION):
     """Sustained download rate under wrk, a lean client (no per-pull process)."""
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
                           f"http://{s.base}{path}"], capture_output=True, text=True, check=True).stdout
@@ -185,7 +185,7 @@ def push_manifest(s, repo):
         {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
 
 
-def wrk(s, path, seconds=10):
+def wrk(s, path, seconds=DURATION):
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency",
                           "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
                           f"http://{s.base}{path}"], capture_output=True, text=True, check=True).stdout
@@ -217,9 +217,10 @@ def best(fn, runs=3):
 
 def main():
     print(f"workdir {WORK}")
-    big, big_d = make_file("blob-256m", 256 * MiB)
-    mid, mid_d = make_file("blob-10m", 10 * MiB)
-    huge, huge_d = make_file("blob-1g", 1024 * MiB)
+    big_mib, mid_mib, huge_mib = scaled(256, 1), scaled(10, 1), scaled(1024, 2)
+    big, big_d = make_file("blob-big", big_mib * MiB)
+    mid, mid_d = make_file("blob-mid", mid_mib * MiB)
+    huge, huge_d = make_file("blob-huge", huge_mib * MiB)
     servers = [Cairn("cairn"), Distribution("distribution")]
     results = {}
     for s in servers:
@@ -228,27 +229,27 @@ def main():
         reset_peak_rss(s.proc.pid)
         push_monolithic(s, "bench/huge", huge, huge_d)
         r["rss"] = peak_rss_mib(s.proc.pid)
-        r["push"] = 256 / best(lambda: push_monolithic(s, "bench/mono", big, big_d))
-        r["chunked"] = 256 / best(lambda: push_chunked(s, "bench/chunked", big, big_d))
+        r["push"] = big_mib / best(lambda: push_monolithic(s, "bench/mono", big, big_d))
+        r["chunked"] = big_mib / best(lambda: push_chunked(s, "bench/chunked", big, big_d))
         r["pull"] = wrk_transfer_mbps(s, f"/v2/bench/mono/blobs/{big_d}", 1, 1)
         push_monolithic(s, "bench/mid", mid, mid_d)
         r["pull64"] = wrk_transfer_mbps(s, f"/v2/bench/mid/blobs/{mid_d}", 2, 64)
         push_manifest(s, "bench/manifest")
-        wrk(s, "/v2/bench/manifest/manifests/v1", 3)  # warm up
+        wrk(s, "/v2/bench/manifest/manifests/v1", 1)  # warm up
         r["rps"], r["p99"] = wrk(s, "/v2/bench/manifest/manifests/v1")
         s.stop()
 
     c, d = results["cairn"], results["distribution"]
     rows = [
-        ("blob push, monolithic 256 MiB (MiB/s)", "push", True),
-        ("blob push, chunked 8 MiB x 32 (MiB/s)", "chunked", True),
-        ("blob pull 256 MiB, one stream (MiB/s, wrk -c1)", "pull", True),
-        ("64 concurrent pulls of 10 MiB (aggregate MiB/s, wrk -c64)", "pull64", True),
+        (f"blob push, monolithic {big_mib} MiB (MiB/s)", "push", True),
+        (f"blob push, chunked 8 MiB chunks of {big_mib} MiB (MiB/s)", "chunked", True),
+        (f"blob pull {big_mib} MiB, one stream (MiB/s, wrk -c1)", "pull", True),
+        (f"64 concurrent pulls of {mid_mib} MiB (aggregate MiB/s, wrk -c64)", "pull64", True),
         ("manifest GET (req/s, wrk -t2 -c32)", "rps", True),
         ("manifest GET p99 (ms)", "p99", False),
-        ("peak RSS during 1 GiB push (MiB)", "rss", False),
+        (f"peak RSS during {huge_mib} MiB push (MiB)", "rss", False),
     ]
-    print(f"\n| measure | cairn | distribution 2.8 | cairn advantage |")
+    print("\n| measure | cairn | distribution 2.8 | cairn advantage |")
     print("|---|---:|---:|---:|")
     for label, key, higher in rows:
         ratio = c[key] / d[key] if higher else d[key] / c[key]

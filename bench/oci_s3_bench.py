@@ -73,7 +73,7 @@ http:
         b.wait_ready(self.port, "/v2/")
 
 
-def wrk_parallel(servers, path, seconds=8):
+def wrk_parallel(servers, path, seconds=b.DURATION):
     """Runs one wrk per server at once and sums req/s (the load balancer's view)."""
     out = []
 
@@ -102,17 +102,18 @@ def main():
             "CAIRN_STORAGE__S3__PATH_STYLE": "true", "CAIRN_STORAGE__S3__REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         }
-        blob, digest = b.make_file("blob-64m", 64 * MiB)
+        blob_mib = b.scaled(64, 1)
+        blob, digest = b.make_file("blob-s3", blob_mib * MiB)
         results = {}
         cairn = CairnS3("cairn", env)
         dist = DistributionS3("distribution", endpoint)
         for s in (cairn, dist):
             s.start()
             r = results[s.name] = {}
-            r["push"] = 64 / b.best(lambda: b.push_monolithic(s, "bench/s3", blob, digest), runs=2)
-            r["pull"] = b.wrk_transfer_mbps(s, f"/v2/bench/s3/blobs/{digest}", 1, 1, seconds=6)
+            r["push"] = blob_mib / b.best(lambda: b.push_monolithic(s, "bench/s3", blob, digest), runs=2)
+            r["pull"] = b.wrk_transfer_mbps(s, f"/v2/bench/s3/blobs/{digest}", 1, 1)
             b.push_manifest(s, "bench/manifest")
-            b.wrk(s, "/v2/bench/manifest/manifests/v1", 2)  # warm up
+            b.wrk(s, "/v2/bench/manifest/manifests/v1", 1)  # warm up
             r["rps"], r["p99"] = b.wrk(s, "/v2/bench/manifest/manifests/v1")
             if s is dist:
                 s.stop()
@@ -131,8 +132,8 @@ def main():
     print("\n| measure (PostgreSQL + S3 on moto) | cairn | distribution 2.8 (s3 driver) | cairn advantage |")
     print("|---|---:|---:|---:|")
     for label, key, higher in [
-        ("blob push, monolithic 64 MiB (MiB/s)", "push", True),
-        ("blob pull 64 MiB, one stream (MiB/s, wrk -c1)", "pull", True),
+        (f"blob push, monolithic {blob_mib} MiB (MiB/s)", "push", True),
+        (f"blob pull {blob_mib} MiB, one stream (MiB/s, wrk -c1)", "pull", True),
         ("manifest GET, 1 replica (req/s, wrk -t2 -c32)", "rps", True),
         ("manifest GET p99, 1 replica (ms)", "p99", False),
     ]:

@@ -19,5 +19,5 @@ if [ ! -x "$PEERS/pypiserver/bin/pypi-server" ]; then
   python3 -m venv "$PEERS/pypiserver"
   "$PEERS/pypiserver/bin/pip" install -q pypiserver passlib
 fi
-exec python3 bench/packages_bench.py "$PWD/target/release/cairn" \
+exec python3 bench/packages_bench.py "$BENCH_CAIRN" \
   "$PEERS/verdaccio/node_modules/.bin/verdaccio" "$PEERS/pypiserver/bin/pypi-server" "$@"

@@ -11,25 +11,25 @@ the peer offers it) and wheel download MiB/s. Each figure is printed for both
 servers with the ratio cairn/peer.
 """
 
-import base64
 import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import DURATION, free_port, request, row, start_cairn as start_cairn_in, wait_ready, wrk  # noqa: E402
+from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled,  # noqa: E402
+                      start_cairn as start_cairn_in, wait_ready, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="cairn-pkg-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
 VERSIONS = [f"1.0.{i}" for i in range(9)]
 MiB = 1024 * 1024
+FILE = f"{scaled(MiB) // 1024:,} KiB"  # the incompressible payload of each tarball and wheel
 
 
 
@@ -38,29 +38,6 @@ MiB = 1024 * 1024
 
 
 
-
-
-def npm_tarball(name, version):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
-        for path, data in {"package/package.json": json.dumps({"name": name, "version": version}).encode(),
-                           "package/blob.bin": os.urandom(MiB)}.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def npm_doc(name, version, tgz):
-    return json.dumps({
-        "_id": name, "name": name, "dist-tags": {"latest": version},
-        "versions": {version: {"name": name, "version": version, "description": "bench",
-                               "dependencies": {"left-pad": "^1.0.0"},
-                               "dist": {"shasum": hashlib.sha1(tgz).hexdigest(),
-                                        "tarball": f"http://x/{name}/-/{name}-{version}.tgz"}}},
-        "_attachments": {f"{name}-{version}.tgz": {"content_type": "application/octet-stream",
-                                                    "data": base64.b64encode(tgz).decode(), "length": len(tgz)}},
-    }).encode()
 
 
 def wheel(name, version):
@@ -69,7 +46,7 @@ def wheel(name, version):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr(f"{mod}/__init__.py", b"")
-        z.writestr(f"{mod}/blob.bin", os.urandom(MiB))
+        z.writestr(f"{mod}/blob.bin", os.urandom(scaled(MiB)))
         z.writestr(f"{mod}-{version}.dist-info/METADATA", meta)
         z.writestr(f"{mod}-{version}.dist-info/WHEEL", b"Wheel-Version: 1.0\nTag: py3-none-any\n")
         z.writestr(f"{mod}-{version}.dist-info/RECORD", b"")
@@ -136,7 +113,7 @@ def main():
             for port, path, auth in [(cport, "/npm/main/bench-pkg", cauth), (vport, "/bench-pkg", vauth)]:
                 request(port, "PUT", path, npm_doc("bench-pkg", v, tgz),
                         {"Content-Type": "application/json", "Authorization": auth})
-        print(f"npm: cairn vs Verdaccio, {len(VERSIONS)} versions, 1 MiB tarballs, wrk -t2 -c32 -d{DURATION}s\n")
+        print(f"npm: cairn vs Verdaccio, {len(VERSIONS)} versions, {FILE} tarballs, wrk -t2 -c32 -d{DURATION}s\n")
         print("| measure | cairn | Verdaccio | ratio |\n|---|---|---|---|")
         abbrev = ["Accept: application/vnd.npm.install-v1+json"]
         c = wrk(f"http://127.0.0.1:{cport}/npm/main/bench-pkg", abbrev)
@@ -147,7 +124,7 @@ def main():
         row("packument GET, full", c[0], p[0], "req/s")
         c = wrk(f"http://127.0.0.1:{cport}/npm/main/bench-pkg/-/bench-pkg-1.0.0.tgz")
         p = wrk(f"http://127.0.0.1:{vport}/bench-pkg/-/bench-pkg-1.0.0.tgz")
-        row("tarball GET (1 MiB)", c[1], p[1], "MiB/s")
+        row(f"tarball GET ({FILE})", c[1], p[1], "MiB/s")
         verd.terminate()
 
         pkgdir = os.path.join(WORK, "pypiserver-packages")
@@ -161,7 +138,7 @@ def main():
             request(cport, "POST", "/pypi/main/", body, {"Content-Type": ct, "Authorization": cauth})
         pypi, pport = start_pypiserver(pkgdir)
         procs.append(pypi)
-        print(f"\nPyPI: cairn vs pypiserver, {len(VERSIONS)} wheels of 1 MiB, wrk -t2 -c32 -d{DURATION}s\n")
+        print(f"\nPyPI: cairn vs pypiserver, {len(VERSIONS)} wheels of {FILE}, wrk -t2 -c32 -d{DURATION}s\n")
         print("| measure | cairn | pypiserver | ratio |\n|---|---|---|---|")
         c = wrk(f"http://127.0.0.1:{cport}/pypi/main/simple/bench-pkg/")
         p = wrk(f"http://127.0.0.1:{pport}/simple/bench-pkg/")
@@ -178,7 +155,7 @@ def main():
         fname, _ = wheel("bench-pkg", VERSIONS[0])
         c = wrk(f"http://127.0.0.1:{cport}/pypi/main/files/bench-pkg/{fname}")
         p = wrk(f"http://127.0.0.1:{pport}/packages/{fname}")
-        row("wheel GET (1 MiB)", c[1], p[1], "MiB/s")
+        row(f"wheel GET ({FILE})", c[1], p[1], "MiB/s")
     finally:
         for p in procs:
             p.terminate()

@@ -6,7 +6,8 @@
 # then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
 # (also behind nginx, refusing uploads without a 502), readiness
 # following PostgreSQL, a SIGTERM drain test
-# and the SIGKILL crash test. Starts its own PostgreSQL and moto S3 server.
+# and the SIGKILL crash test; then every benchmark in smoke mode. Starts its own
+# PostgreSQL and moto S3 server.
 # Installs the clients it needs (scripts/install-test-tools.sh). Results and
 # server logs land in test-output/ (conformance junit.xml included).
 set -euo pipefail
@@ -98,5 +99,13 @@ python3 tests/e2e/shutdown.py "$CAIRN" "$OUT_DIR"
 
 step "crash safety under SIGKILL"
 python3 tests/e2e/crash.py "$CAIRN" "$OUT_DIR" 6
+
+step "every benchmark in smoke mode (tiny sizes, one-second loads: both servers run and every ratio prints; nothing is asserted on timings)"
+for bench in oci oci-s3 packages go-maven auth; do
+  echo "-- bench/$bench.sh"
+  BENCH_SMOKE=1 BENCH_SECONDS=1 BENCH_CAIRN="$CAIRN" BENCH_DIR="$OUT_DIR" bench/$bench.sh > "$OUT_DIR/bench-$bench.txt" 2>&1 \
+    || { tail -n 40 "$OUT_DIR/bench-$bench.txt"; echo "FAIL: bench/$bench.sh (smoke mode)"; exit 1; }
+  grep '^|' "$OUT_DIR/bench-$bench.txt"
+done
 
 printf '\nall tests passed\n'

@@ -9,16 +9,21 @@
   * a token issued by A is accepted by B;
   * an API token revoked on A is refused by A at once and by B within the
     credential cache's bound (auth.credential_cache_secs, 3 s by default);
+  * an npm version unpublished on A stops its tarball downloads on A at once
+    and on B within the download cache's bound (packages.download_cache_secs);
   * A is SIGKILLed in the middle of an upload and B finishes it.
 
 Usage: replicas.py CAIRN_BINARY OUTPUT_DIR
 """
 
+import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import sys
+import tarfile
 import threading
 import time
 
@@ -35,6 +40,27 @@ def sha(b):
 def expect(cond, message):
     if not cond:
         raise SystemExit(f"FAIL: {message}")
+
+
+def npm_tarball(name, version):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        data = json.dumps({"name": name, "version": version}).encode()
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def within_bound(replica, method, path, status, since, bound, what, auth=None):
+    """Polls `path` on `replica` until it answers `status`; fails past the bound."""
+    while True:
+        st, _, _ = replica.request(method, path, auth=auth)
+        if st == status:
+            return time.time() - since
+        expect(time.time() - since < bound + 2,
+               f"{what}: {replica.name} still answers {st} {time.time() - since:.1f} s later (bound {bound} s)")
+        time.sleep(0.1)
 
 
 def main():
@@ -130,16 +156,32 @@ def main():
     st, _, _ = a.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=api_token)
     expect(st == 401, f"A refuses the revoked token at once: {st}")
     bound = 3  # auth.credential_cache_secs, the documented default
-    while True:
-        st, _, _ = b.request("POST", f"/v2/{REPO}/blobs/uploads/", auth=api_token)
-        if st == 401:
-            break
-        expect(st == 202, f"B answers the revoked token with {st}")
-        expect(time.time() - revoked_at < bound + 2,
-               f"B still accepts the revoked token {time.time() - revoked_at:.1f} s later (bound {bound} s)")
-        time.sleep(0.1)
-    print(f"ok - a token revoked on A is refused by A at once and by B after {time.time() - revoked_at:.1f} s "
-          f"(bound {bound} s)")
+    took = within_bound(b, "POST", f"/v2/{REPO}/blobs/uploads/", 401, revoked_at, bound, "the revoked token",
+                        auth=api_token)
+    print(f"ok - a token revoked on A is refused by A at once and by B after {took:.1f} s (bound {bound} s)")
+
+    # An npm version downloaded through both (so both replicas keep what the
+    # path resolves to), unpublished through A.
+    tgz = npm_tarball("replicated", "1.0.0")
+    doc = json.dumps({"name": "replicated", "versions": {"1.0.0": {
+        "name": "replicated", "version": "1.0.0",
+        "dist": {"shasum": hashlib.sha1(tgz).hexdigest(), "tarball": "http://x/replicated-1.0.0.tgz"}}},
+        "dist-tags": {"latest": "1.0.0"},
+        "_attachments": {"replicated-1.0.0.tgz": {"data": base64.b64encode(tgz).decode(), "length": len(tgz)}}})
+    st, _, body = a.request("PUT", "/npm/main/replicated", doc.encode(), {"Content-Type": "application/json"}, basic)
+    expect(st in (200, 201), f"npm publish through A: {st} {body[:200]!r}")
+    tarball = "/npm/main/replicated/-/replicated-1.0.0.tgz"
+    for r in (a, b, a, b):
+        st, _, body = r.request("GET", tarball)
+        expect(st == 200 and body == tgz, f"tarball through {r.name} before the unpublish: {st}")
+    st, _, body = a.request("POST", "/api/v1/packages/npm/main/replicated/versions/1.0.0",
+                            json.dumps({"action": "unpublish"}).encode(), {"Content-Type": "application/json"}, basic)
+    expect(st == 200, f"unpublish through A: {st} {body[:200]!r}")
+    unpublished_at = time.time()
+    st, _, _ = a.request("GET", tarball)
+    expect(st == 410, f"A serves the unpublished tarball: {st}")
+    took = within_bound(b, "GET", tarball, 410, unpublished_at, 3, "the unpublished tarball")
+    print(f"ok - an npm version unpublished on A is gone on A at once and on B after {took:.1f} s (bound 3 s)")
 
     # Kill A in the middle of an upload; finish it through B.
     data = os.urandom(6 * 1024 * 1024)

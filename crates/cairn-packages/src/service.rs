@@ -95,6 +95,8 @@ pub struct PackagesConfig {
     pub repositories: Vec<RepositoryPolicy>,
     /// Which git repositories a Go publish over HTTP may fetch from.
     pub go_git: GitSources,
+    /// How long a download path's resolution is trusted ([`Packages::download`]).
+    pub download_cache: std::time::Duration,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -128,6 +130,7 @@ impl Default for PackagesConfig {
             default_policy: LifecyclePolicy::default(),
             repositories: vec![],
             go_git: GitSources::default(),
+            download_cache: std::time::Duration::ZERO,
         }
     }
 }
@@ -224,7 +227,24 @@ pub struct Packages {
     rendered: RenderCache,
     small_files: ByteCache,
     guard: Guard,
+    resolved: quick_cache::sync::Cache<String, Resolved>,
 }
+
+/// What a download path resolved to a moment ago: the file's blob and its
+/// version's state, with when it was read and this process's count of
+/// package changes read before it ([`PackageStore::local_package_changes`]).
+#[derive(Clone)]
+struct Resolved {
+    digest: Digest,
+    size: u64,
+    version: String,
+    state: cairn_core::VersionState,
+    changes: u64,
+    at: std::time::Instant,
+}
+
+/// How many download paths' resolutions are kept.
+const RESOLVED_PATHS: usize = 64 * 1024;
 
 impl Packages {
     pub fn new(blobs: Arc<Blobs>, meta: Arc<dyn MetaStore>, config: PackagesConfig) -> Self {
@@ -235,6 +255,7 @@ impl Packages {
             config,
             rendered: RenderCache::default(),
             small_files: ByteCache::new(SMALL_FILE_CACHE_BYTES),
+            resolved: quick_cache::sync::Cache::new(RESOLVED_PATHS),
         }
     }
 
@@ -461,6 +482,12 @@ impl Packages {
 
     /// Serves a stored file: 404 if the package has no such file, 410 if
     /// its version was unpublished (the tombstone stays; the bytes do not).
+    ///
+    /// What the path resolves to is kept for `download_cache` so a busy
+    /// file costs no database round trip: any package change committed by
+    /// this process makes every kept resolution stale at once, and a change
+    /// made on another replica is seen within `download_cache`. Misses are
+    /// never kept, so a new version is served as soon as it is published.
     pub async fn download(
         &self,
         format: Format,
@@ -469,21 +496,47 @@ impl Packages {
         filename: &str,
         content_type: &str,
     ) -> PackageResult {
-        let Some((file, state)) = self
-            .meta
-            .package_file(format, repository, package, filename)
-            .await?
-        else {
-            return Err(PackageError::not_found(format!("no file {filename}")));
+        let ttl = self.config.download_cache;
+        let cache_key = format!("{format}\0{repository}\0{package}\0{filename}");
+        // Read before the database, so an entry is never newer than its count.
+        let changes = self.meta.local_package_changes();
+        let kept = self
+            .resolved
+            .get(&cache_key)
+            .filter(|r| r.changes == changes && r.at.elapsed() < ttl);
+        let resolved = match kept {
+            Some(r) => r,
+            None => {
+                let Some((file, state)) = self
+                    .meta
+                    .package_file(format, repository, package, filename)
+                    .await?
+                else {
+                    return Err(PackageError::not_found(format!("no file {filename}")));
+                };
+                let r = Resolved {
+                    digest: file.digest,
+                    size: file.size,
+                    version: file.version,
+                    state,
+                    changes,
+                    at: std::time::Instant::now(),
+                };
+                if !ttl.is_zero() {
+                    self.resolved.insert(cache_key, r.clone());
+                }
+                r
+            }
         };
-        if !state.serves_bytes() {
+        if !resolved.state.serves_bytes() {
             return Ok((
                 StatusCode::GONE,
-                format!("{filename}: version {} was unpublished\n", file.version),
+                format!("{filename}: version {} was unpublished\n", resolved.version),
             )
                 .into_response());
         }
-        self.serve_blob(&file.digest, file.size, content_type).await
+        self.serve_blob(&resolved.digest, resolved.size, content_type)
+            .await
     }
 
     /// Serves a blob: a redirect to the store's download URL when it offers

@@ -106,6 +106,10 @@ pub struct PackageSettings {
     pub go_allow_file_git: bool,
     /// The git hosts `POST /go/<repo>/-/publish` may fetch from (empty: any).
     pub go_git_hosts: Vec<String>,
+    /// How long what a download path resolves to (file, version state) is
+    /// trusted without asking the database (0: always ask). A change on
+    /// this replica takes effect at once; on other replicas within this bound.
+    pub download_cache_secs: u64,
 }
 
 impl Default for PackageSettings {
@@ -117,6 +121,7 @@ impl Default for PackageSettings {
             repositories: vec![],
             go_allow_file_git: false,
             go_git_hosts: vec![],
+            download_cache_secs: 3,
         }
     }
 }
@@ -204,6 +209,7 @@ impl PackageSettings {
             },
             default_policy,
             repositories,
+            download_cache: std::time::Duration::from_secs(self.download_cache_secs),
         })
     }
 }

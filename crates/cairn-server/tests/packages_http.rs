@@ -172,6 +172,11 @@ async fn npm_refusals_in_npm_shape() {
         "{}",
         npm_error(&r)
     );
+    // Downloaded once, so what the path resolves to is kept; the unpublish
+    // must still stop the next download at once.
+    app.anon(Method::GET, "/npm/frozen/keep/-/keep-1.0.0.tgz")
+        .await
+        .assert_status(StatusCode::OK);
     let r = app
         .json(
             Method::POST,

@@ -204,6 +204,12 @@ pub trait PackageStore: Send + Sync + 'static {
         package: &str,
     ) -> Result<Option<PackageRecord>, StoreError>;
 
+    /// How many package changes (publish, state change, dist-tag, staging
+    /// release) this process has committed. A cache that remembers this
+    /// count with an entry, read before the entry's data, knows the entry is
+    /// stale on this replica as soon as the count moves.
+    fn local_package_changes(&self) -> u64;
+
     /// The package's current revision (`None` if there is no such package):
     /// one lookup that tells whether a [`PackageRecord`] read earlier, and
     /// anything rendered from it, is still current.

@@ -31,6 +31,8 @@ use std::time::Duration;
 pub struct SqlMetaStore {
     reader: AnyPool,
     writer: AnyPool,
+    /// Package changes this process has committed ([`PackageStore::local_package_changes`]).
+    package_changes: std::sync::atomic::AtomicU64,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -199,7 +201,11 @@ impl SqlMetaStore {
         let reader = pragmas(AnyPoolOptions::new().max_connections(8))
             .connect(&with_param(url, "mode=ro"))
             .await?;
-        Ok(SqlMetaStore { reader, writer })
+        Ok(SqlMetaStore {
+            reader,
+            writer,
+            package_changes: Default::default(),
+        })
     }
 
     async fn open_postgres(url: &str) -> Result<Self, StoreError> {
@@ -215,6 +221,7 @@ impl SqlMetaStore {
         Ok(SqlMetaStore {
             reader: pool.clone(),
             writer: pool,
+            package_changes: Default::default(),
         })
     }
 }

@@ -259,6 +259,19 @@ async fn dependents(
 }
 
 impl SqlMetaStore {
+    /// Commits a transaction that changed what a package serves, then counts
+    /// it for this process's caches (committed first: a reader that sees the
+    /// new count reads the new state).
+    async fn commit_package_change(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.package_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
     async fn refuse(
         &self,
         actor: &Actor,
@@ -283,6 +296,11 @@ impl SqlMetaStore {
 
 #[async_trait]
 impl PackageStore for SqlMetaStore {
+    fn local_package_changes(&self) -> u64 {
+        self.package_changes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn publish(
         &self,
         new: &NewVersion,
@@ -307,7 +325,7 @@ impl PackageStore for SqlMetaStore {
                     Some(&detail),
                 )
                 .await?;
-                tx.commit().await?;
+                self.commit_package_change(tx).await?;
                 Ok(())
             }
             Err(e) => {
@@ -530,7 +548,7 @@ impl PackageStore for SqlMetaStore {
             Some(&detail),
         )
         .await?;
-        tx.commit().await?;
+        self.commit_package_change(tx).await?;
         Ok(next)
     }
 
@@ -597,7 +615,7 @@ impl PackageStore for SqlMetaStore {
             )
             .await?;
         }
-        tx.commit().await?;
+        self.commit_package_change(tx).await?;
         Ok(changed)
     }
 
@@ -833,7 +851,7 @@ impl PackageStore for SqlMetaStore {
             Some(&detail),
         )
         .await?;
-        tx.commit().await?;
+        self.commit_package_change(tx).await?;
         Ok(())
     }
 

@@ -64,9 +64,9 @@ def request(port, method, path, body=None, headers=None, conn=None):
     return r, data
 
 
-def wrk(url, headers=()):
+def wrk(url, headers=(), seconds=DURATION):
     """Requests/s and MiB/s of 32 connections for BENCH_SECONDS."""
-    args = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency"]
+    args = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"]
     for h in headers:
         args += ["-H", h]
     out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout

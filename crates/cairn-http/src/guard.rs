@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::response::Response;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::{Action, Principal};
-use cairn_store::{AuditRecord, MetaStore};
+use cairn_store::{Actor, AuditRecord, MetaStore};
 use std::sync::Arc;
 
 /// The shape every protocol adapter has. The server authenticates the
@@ -72,15 +72,28 @@ impl Guard {
         action: Action,
         resource: &Resource,
     ) -> Result<(), Denied> {
-        let principal = &req.auth.principal;
+        let caller = (&req.auth.principal, &req.actor(), req.uri.path());
+        self.decide_for(caller, format, action, resource).await
+    }
+
+    /// [`Guard::decide`] for a caller known otherwise than by a [`Request`]
+    /// (the admin API): its principal, its audit identity, and the path it
+    /// asked for.
+    pub async fn decide_for(
+        &self,
+        (principal, actor, path): (&Principal, &Actor, &str),
+        format: &str,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), Denied> {
         let decision = authorize_any(&self.policy, principal, &resource.names(), action);
         if let Err(denied) = decision {
             if action != Action::Read && *principal != Principal::Anonymous {
                 let entry = AuditRecord::by(
-                    &req.actor(),
+                    actor,
                     &format!("{format}.{action}"),
                     Some(&resource.repository),
-                    Some(resource.package.as_deref().unwrap_or(req.uri.path())),
+                    Some(resource.package.as_deref().unwrap_or(path)),
                     &format!("denied: {denied:?}"),
                 );
                 if let Err(e) = self.meta.append_audit(&entry).await {

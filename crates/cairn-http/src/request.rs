@@ -2,7 +2,6 @@
 
 use axum::http::{header, HeaderMap, Method, Uri};
 use cairn_core::access::RequestAuth;
-use cairn_core::Principal;
 use cairn_store::Actor;
 
 /// The parts of a request an adapter reads. The body travels separately
@@ -55,15 +54,7 @@ impl Request {
 
     /// Who is making this request, for the audit log.
     pub fn actor(&self) -> Actor {
-        let credential = match &self.auth.principal {
-            Principal::Authenticated { credential, .. } => credential.clone(),
-            Principal::Anonymous => None,
-        };
-        Actor {
-            name: self.auth.principal.name().to_string(),
-            credential,
-            source: self.auth.source.clone(),
-        }
+        Actor::of(&self.auth.principal, self.auth.source.clone())
     }
 }
 

@@ -13,6 +13,7 @@ use axum::routing::{delete, get, post, put};
 use axum::Extension;
 use axum::{Json, Router};
 use cairn_core::{Action, Principal};
+use cairn_http::Resource;
 use cairn_store::{Actor, AuditFilter, TokenRecord};
 use serde::Deserialize;
 use serde_json::json;
@@ -112,20 +113,13 @@ async fn caller(
     })
     .await
     .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
-    let credential = match &principal {
-        Principal::Anonymous => {
-            return Err(ApiError::Status(
-                StatusCode::UNAUTHORIZED,
-                "credentials required".into(),
-            ))
-        }
-        Principal::Authenticated { credential, .. } => credential.clone(),
-    };
-    let actor = Actor {
-        name: principal.name().to_string(),
-        credential,
-        source,
-    };
+    if principal == Principal::Anonymous {
+        return Err(ApiError::Status(
+            StatusCode::UNAUTHORIZED,
+            "credentials required".into(),
+        ));
+    }
+    let actor = Actor::of(&principal, source);
     Ok((principal, actor))
 }
 
@@ -446,25 +440,17 @@ async fn change_version(
     } else {
         Action::Yank
     };
-    let decision = state
-        .packages
-        .decide(&principal, format, &repository, Some(&key), needed);
-    if let Err(denied) = decision {
-        let entry = cairn_store::AuditRecord::by(
-            &actor,
-            &format!("{format}.{needed}"),
-            Some(&format.resource(&repository)),
-            Some(&format!("{key}@{version}")),
-            &format!("denied: {denied:?}"),
-        );
-        state.meta.append_audit(&entry).await?;
+    let resource = Resource::package(format, &repository, &key);
+    let caller = (&principal, &actor, "/api/v1/packages");
+    if state
+        .guard
+        .decide_for(caller, format.as_str(), needed, &resource)
+        .await
+        .is_err()
+    {
         return Err(ApiError::Status(
             StatusCode::FORBIDDEN,
-            format!(
-                "{} may not {needed} {}",
-                principal.name(),
-                format.package_resource(&repository, &key)
-            ),
+            format!("{} may not {needed} {}", principal.name(), resource.name()),
         ));
     }
     let policy = state.packages.policy(format, &repository);
@@ -496,26 +482,17 @@ async fn staging_caller(
     action: Action,
 ) -> Result<cairn_store::Actor, ApiError> {
     let (principal, actor) = caller(state, headers, connect.and_then(source)).await?;
-    let format = cairn_core::Format::Maven;
-    if let Err(denied) = state
-        .packages
-        .decide(&principal, format, repository, None, action)
+    let resource = Resource::packages(cairn_core::Format::Maven, repository);
+    let caller = (&principal, &actor, "/api/v1/maven");
+    if state
+        .guard
+        .decide_for(caller, "maven", action, &resource)
+        .await
+        .is_err()
     {
-        let entry = cairn_store::AuditRecord::by(
-            &actor,
-            &format!("staging.{action}"),
-            Some(&format.resource(repository)),
-            None,
-            &format!("denied: {denied:?}"),
-        );
-        state.meta.append_audit(&entry).await?;
         return Err(ApiError::Status(
             StatusCode::FORBIDDEN,
-            format!(
-                "{} may not {action} {}",
-                principal.name(),
-                format.resource(repository)
-            ),
+            format!("{} may not {action} {}", principal.name(), resource.name()),
         ));
     }
     Ok(actor)

@@ -191,18 +191,6 @@ async fn npm_caller(
     }
 }
 
-fn actor_of(principal: &Principal, source: Option<String>) -> cairn_store::Actor {
-    let credential = match principal {
-        Principal::Authenticated { credential, .. } => credential.clone(),
-        Principal::Anonymous => None,
-    };
-    cairn_store::Actor {
-        name: principal.name().to_string(),
-        credential,
-        source,
-    }
-}
-
 /// Checks `user`'s password as a Basic credential would be checked (the
 /// same rules, audit and slow-down for failures).
 async fn check_password(
@@ -282,7 +270,7 @@ async fn npm_login(
         Ok(p) => p,
         Err(resp) => return Ok(resp),
     };
-    let actor = actor_of(&principal, source);
+    let actor = cairn_store::Actor::of(&principal, source);
     let scopes = npm_scopes(repo, &[], false)?;
     let (_, secret) = state
         .identity
@@ -392,7 +380,7 @@ async fn npm_token_create(
         .get("expires")
         .and_then(Value::as_u64)
         .map(|days| days * 86_400);
-    let actor = actor_of(&principal, source);
+    let actor = cairn_store::Actor::of(&principal, source);
     let (record, secret) = state
         .identity
         .create_token(
@@ -428,7 +416,7 @@ async fn npm_token_revoke(
         Ok(p) => p,
         Err(resp) => return Ok(resp),
     };
-    let actor = actor_of(&principal, crate::source_of(&parts));
+    let actor = cairn_store::Actor::of(&principal, crate::source_of(&parts));
     state
         .identity
         .revoke_token(Manager::Caller(&principal), &actor, key)

@@ -113,6 +113,19 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The caller of a request: its name and the API token it used, if any.
+    pub fn of(principal: &cairn_core::Principal, source: Option<String>) -> Actor {
+        let credential = match principal {
+            cairn_core::Principal::Authenticated { credential, .. } => credential.clone(),
+            cairn_core::Principal::Anonymous => None,
+        };
+        Actor {
+            name: principal.name().to_string(),
+            credential,
+            source,
+        }
+    }
+
     /// A local actor: the CLI, or cairn itself.
     pub fn local(name: &str) -> Actor {
         Actor {

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::response::Response;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::{Action, Principal};
-use cairn_store::{Actor, AuditRecord, MetaStore};
+use cairn_store::{Actor, AuditRecord, AuditStore};
 use std::sync::Arc;
 
 /// The shape every protocol adapter has. The server authenticates the
@@ -55,12 +55,12 @@ pub trait Adapter: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Guard {
     pub policy: AccessPolicy,
-    meta: Arc<dyn MetaStore>,
+    audit: Arc<dyn AuditStore>,
 }
 
 impl Guard {
-    pub fn new(policy: AccessPolicy, meta: Arc<dyn MetaStore>) -> Guard {
-        Guard { policy, meta }
+    pub fn new(policy: AccessPolicy, audit: Arc<dyn AuditStore>) -> Guard {
+        Guard { policy, audit }
     }
 
     /// Decides `action` on `resource` for the request's caller; audits a
@@ -96,7 +96,7 @@ impl Guard {
                     Some(resource.package.as_deref().unwrap_or(path)),
                     &format!("denied: {denied:?}"),
                 );
-                if let Err(e) = self.meta.append_audit(&entry).await {
+                if let Err(e) = self.audit.append_audit(&entry).await {
                     tracing::error!(error = %e, "could not append to the audit log");
                 }
             }

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use base64::Engine;
 use cairn_core::access::{authorize, AccessPolicy, CredentialKind, Grant, Rights};
 use cairn_core::{Action, Principal};
-use cairn_store::MetaStore;
+use cairn_store::{IdentityStore, SettingsStore};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ struct Claims {
 }
 
 pub struct Authenticator {
-    meta: Arc<dyn MetaStore>,
+    meta: Arc<dyn IdentityStore>,
     /// Verified credentials; the identity service clears it on every change.
     cache: Arc<CredentialCache>,
     encoding: EncodingKey,
@@ -133,7 +133,7 @@ pub(crate) fn now() -> u64 {
 
 /// Creates the admin credential if none exists. Returns the new secret,
 /// which the caller shows once; only its hash is stored.
-pub async fn bootstrap_admin(meta: &dyn MetaStore) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_admin(meta: &dyn IdentityStore) -> anyhow::Result<Option<String>> {
     if meta.user(ADMIN_USER).await?.is_some() {
         return Ok(None);
     }
@@ -153,14 +153,15 @@ pub fn parse_grants(grants: &[String]) -> Result<Vec<Grant>, cairn_core::access:
 
 impl Authenticator {
     pub async fn new(
-        meta: Arc<dyn MetaStore>,
+        meta: Arc<dyn IdentityStore>,
+        settings: &dyn SettingsStore,
         cache: Arc<CredentialCache>,
         service: String,
         ttl_secs: u64,
         policy: AccessPolicy,
     ) -> anyhow::Result<Self> {
         // Stored in the shared database so every replica verifies every token.
-        let secret = meta
+        let secret = settings
             .setting_or_insert(JWT_SECRET_SETTING, &generate_secret())
             .await?;
         let mut validation = Validation::new(Algorithm::HS256);

@@ -83,6 +83,7 @@ impl App {
         let identity = identity::Identity::new(meta.clone(), access.clone(), credentials.clone());
         let auth = Authenticator::new(
             meta.clone(),
+            &*meta,
             credentials,
             config.auth.service.clone(),
             config.auth.token_ttl_secs,

@@ -6,26 +6,35 @@
 //! only after its digest is verified ([`Blobs`]), and metadata that refers to
 //! a blob is written only after the blob is durable.
 //!
-//! Each trait has a conformance suite in [`testing`] that every backend runs.
+//! The metadata store is split by aggregate ([`OciStore`], [`PackageStore`],
+//! [`IdentityStore`], [`AuditStore`], [`SettingsStore`]; [`MetaStore`] is all
+//! of them). Each trait has a conformance suite in `testing` (the `testing`
+//! feature, for tests only) that every backend runs.
 
+pub mod audit;
 pub mod blob;
 pub mod blobs;
 mod byte_cache;
 pub mod config;
+pub mod error;
 pub mod fs;
+pub mod identity;
 pub mod meta;
+pub mod oci;
 pub mod packages;
 pub mod s3;
 pub mod sql;
+#[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{Actor, AuditFilter, AuditRecord, AuditStore};
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
 pub use byte_cache::ByteCache;
-pub use meta::{
-    Actor, AuditFilter, AuditRecord, ManifestRecord, MetaStore, PublisherRecord, StoreError,
-    TagChange, TokenRecord, UserRecord,
-};
+pub use error::StoreError;
+pub use identity::{IdentityStore, PublisherRecord, TokenRecord, UserRecord};
+pub use meta::{MetaStore, SettingsStore};
+pub use oci::{ManifestRecord, OciStore, TagChange};
 pub use packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
     VersionIndex, VersionRecord,
@@ -58,4 +67,12 @@ pub async fn open(
     };
     let meta = sql::SqlMetaStore::open(&url).await?;
     Ok((blobs, Arc::new(meta)))
+}
+
+/// Seconds since the Unix epoch, for created/updated columns.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }

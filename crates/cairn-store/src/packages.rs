@@ -7,7 +7,8 @@
 //! a file points at a content-addressed blob. The lifecycle rules come from
 //! [`cairn_core::lifecycle`] and are checked inside the write's transaction.
 
-use crate::meta::{Actor, StoreError};
+use crate::audit::Actor;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use cairn_core::lifecycle::{LifecyclePolicy, Transition, VersionState};
 use cairn_core::{Digest, Format};

@@ -4,7 +4,7 @@
 
 use crate::blob::BlobStore;
 use crate::blobs::{Blobs, UploadError};
-use crate::meta::{ManifestRecord, MetaStore, StoreError, TagChange};
+use crate::{ManifestRecord, MetaStore, StoreError, TagChange};
 use bytes::Bytes;
 use cairn_core::policy::{PolicyError, TagRule, TagRuleConfig};
 use cairn_core::Digest;
@@ -408,7 +408,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.group_grants_of("admin").await.unwrap(),
         list(&["team/**:read,publish"])
     );
-    let token = crate::meta::TokenRecord {
+    let token = crate::TokenRecord {
         id: "t1".into(),
         user: "admin".into(),
         description: "ci".into(),

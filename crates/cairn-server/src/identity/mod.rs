@@ -18,7 +18,7 @@ pub use cache::CredentialCache;
 use crate::auth::{generate_secret, hash_secret, now, parse_grants, TOKEN_PREFIX};
 use cairn_core::access::{authorize, AccessPolicy};
 use cairn_core::{Action, Principal};
-use cairn_store::{Actor, MetaStore, StoreError, TokenRecord};
+use cairn_store::{Actor, IdentityStore, StoreError, TokenRecord};
 use rand::RngCore;
 use std::sync::Arc;
 
@@ -69,14 +69,14 @@ pub struct NewUser {
 
 /// The identity service. Cheap to share behind an `Arc`.
 pub struct Identity {
-    meta: Arc<dyn MetaStore>,
+    meta: Arc<dyn IdentityStore>,
     policy: AccessPolicy,
     credentials: Arc<CredentialCache>,
 }
 
 impl Identity {
     pub fn new(
-        meta: Arc<dyn MetaStore>,
+        meta: Arc<dyn IdentityStore>,
         policy: AccessPolicy,
         credentials: Arc<CredentialCache>,
     ) -> Identity {
@@ -89,7 +89,7 @@ impl Identity {
 
     /// The service as the operator's CLI uses it: no cache of its own (the
     /// servers' caches age out within their bound).
-    pub fn operator(meta: Arc<dyn MetaStore>) -> Identity {
+    pub fn operator(meta: Arc<dyn IdentityStore>) -> Identity {
         let none = Arc::new(CredentialCache::new(std::time::Duration::ZERO));
         Identity::new(meta, AccessPolicy::default(), none)
     }

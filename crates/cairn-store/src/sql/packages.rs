@@ -3,11 +3,12 @@
 //! tombstones behind "a published version is never reused".
 
 use super::{audit, digest, insert_audit, SqlMetaStore, OK};
-use crate::meta::{now, Actor, AuditRecord, StoreError};
+use crate::now;
 use crate::packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
     VersionIndex, VersionRecord,
 };
+use crate::{Actor, AuditRecord, StoreError};
 use async_trait::async_trait;
 use cairn_core::lifecycle::{
     check_add_file, check_publish, check_transition, transition_message, LifecycleError,

@@ -2,8 +2,8 @@
 //! and tombstones, the lifecycle with its policy, dist-tags, owners, search,
 //! concurrent publishers, and the audit entries of each.
 
-use crate::meta::{Actor, AuditFilter, MetaStore, StoreError};
 use crate::packages::{FileRecord, NewVersion, PublishMode, StagingState};
+use crate::{Actor, AuditFilter, MetaStore, StoreError};
 use cairn_core::lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
 use cairn_core::{Digest, Format};
 use std::sync::Arc;

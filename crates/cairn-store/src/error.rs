@@ -1,0 +1,21 @@
+//! The one error type of the stores.
+
+use cairn_core::policy::PolicyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A lifecycle rule refused the change (a version reused, an unpublish
+    /// outside the policy, ...).
+    #[error(transparent)]
+    Lifecycle(#[from] cairn_core::LifecycleError),
+    /// The change lost to the stored state (e.g. a staging repository no
+    /// longer in the state the change expects).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}

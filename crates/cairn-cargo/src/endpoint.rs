@@ -36,6 +36,26 @@ pub enum Endpoint {
     },
 }
 
+/// crates.io's trusted-publishing exchange below `/cargo/<repository>`
+/// (`POST /api/v1/trusted_publishing/tokens`): an identity operation,
+/// served by the server's identity service; the OIDC token is the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedPublishing;
+
+impl TrustedPublishing {
+    /// `path` below the repository; `None` for the registry's.
+    pub fn parse(method: &Method, path: &str) -> Option<TrustedPublishing> {
+        (*method == Method::POST && path == "/api/v1/trusted_publishing/tokens")
+            .then_some(TrustedPublishing)
+    }
+}
+
+impl cairn_http::Endpoint for TrustedPublishing {
+    fn name(&self) -> &'static str {
+        "oidc_exchange"
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     NotFound,

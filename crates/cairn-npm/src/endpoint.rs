@@ -50,6 +50,61 @@ pub enum Endpoint {
     },
 }
 
+/// What npm asks of a registry about who its user is, below
+/// `/npm/<repository>`: logging in, its token commands and the
+/// trusted-publishing exchange. They are identity operations, served by the
+/// server's identity service rather than by the registry's handlers; each
+/// authenticates its caller itself (a password, an OIDC token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// `PUT /-/user/org.couchdb.user:<name>`: `npm login` / `npm adduser`.
+    User { name: String },
+    /// `GET /-/npm/v1/tokens`: `npm token list`.
+    ListTokens,
+    /// `POST /-/npm/v1/tokens`: `npm token create`.
+    CreateToken,
+    /// `DELETE /-/npm/v1/tokens/token/<id>`: `npm token revoke`.
+    RevokeToken { id: String },
+    /// `POST /-/npm/v1/oidc/token/exchange/package/<name>`: trusted publishing.
+    OidcExchange { package: String },
+}
+
+impl Login {
+    /// Parses `path` (below the repository, starting with `/`); `None` for
+    /// anything else, which is the registry's.
+    pub fn parse(method: &Method, path: &str) -> Option<Login> {
+        let rest = path.strip_prefix("/-/")?;
+        use Method as M;
+        if let Some(name) = rest.strip_prefix("user/org.couchdb.user:") {
+            return (*method == M::PUT).then(|| Login::User { name: decode(name) });
+        }
+        if let Some(id) = rest.strip_prefix("npm/v1/tokens/token/") {
+            return (*method == M::DELETE).then(|| Login::RevokeToken { id: decode(id) });
+        }
+        if let Some(name) = rest.strip_prefix("npm/v1/oidc/token/exchange/package/") {
+            let package = decode(name);
+            return (*method == M::POST).then_some(Login::OidcExchange { package });
+        }
+        match (method, rest) {
+            (&M::GET, "npm/v1/tokens") => Some(Login::ListTokens),
+            (&M::POST, "npm/v1/tokens") => Some(Login::CreateToken),
+            _ => None,
+        }
+    }
+}
+
+impl cairn_http::Endpoint for Login {
+    fn name(&self) -> &'static str {
+        match self {
+            Login::User { .. } => "login",
+            Login::ListTokens => "token_list",
+            Login::CreateToken => "token_create",
+            Login::RevokeToken { .. } => "token_revoke",
+            Login::OidcExchange { .. } => "oidc_exchange",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     NotFound,
@@ -258,6 +313,21 @@ mod tests {
             })
         );
         assert_eq!(Endpoint::parse(&get, "/"), Err(ParseError::NotFound));
+        assert_eq!(
+            Login::parse(&Method::PUT, "/-/user/org.couchdb.user:dev"),
+            Some(Login::User { name: "dev".into() })
+        );
+        assert_eq!(
+            Login::parse(
+                &Method::POST,
+                "/-/npm/v1/oidc/token/exchange/package/@s%2fp"
+            ),
+            Some(Login::OidcExchange {
+                package: "@s/p".into()
+            })
+        );
+        assert_eq!(Login::parse(&Method::DELETE, "/-/npm/v1/tokens"), None);
+        assert_eq!(Login::parse(&get, "/left-pad"), None);
         assert_eq!(
             Endpoint::parse(&Method::POST, "/pkg"),
             Err(ParseError::MethodNotAllowed)

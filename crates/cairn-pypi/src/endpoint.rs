@@ -18,6 +18,37 @@ pub enum Endpoint {
     Metadata { project: String, filename: String },
 }
 
+/// PyPI's trusted-publishing endpoints below `/pypi/<repository>` (and at
+/// the host's root): identity operations, served by the server's identity
+/// service; the OIDC token is the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// `GET /_/oidc/audience`
+    OidcAudience,
+    /// `POST /_/oidc/mint-token`
+    MintToken,
+}
+
+impl Login {
+    /// `path` below the repository (or the host's root); `None` for the registry's.
+    pub fn parse(method: &Method, path: &str) -> Option<Login> {
+        match (method, path.trim_start_matches('/')) {
+            (&Method::GET, "_/oidc/audience") => Some(Login::OidcAudience),
+            (&Method::POST, "_/oidc/mint-token") => Some(Login::MintToken),
+            _ => None,
+        }
+    }
+}
+
+impl cairn_http::Endpoint for Login {
+    fn name(&self) -> &'static str {
+        match self {
+            Login::OidcAudience => "oidc_audience",
+            Login::MintToken => "oidc_mint",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     NotFound,

@@ -5,63 +5,60 @@
 //! artifacts, so they live here rather than in an adapter; their errors are
 //! rendered by the format's adapter so clients see their own error shape.
 //!
-//! Each `*_route` answers the requests it knows and hands any other back
-//! (`Err(request)`) for the adapter.
+//! Their paths are parsed by each format's crate into typed endpoints
+//! (`cairn_npm::endpoint::Login`, `cairn_pypi::endpoint::Login`,
+//! `cairn_cargo::endpoint::TrustedPublishing`); each `*_route` answers those
+//! and hands any other request back (`Err(request)`) for the adapter.
 
 use crate::auth::AuthFailure;
 use crate::identity::{IdentityError, Manager};
 use crate::oidc::{self, ExchangeError};
 use crate::{authenticate_request, AppState};
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cairn_cargo::endpoint::TrustedPublishing;
 use cairn_core::access::{Denied, Grant};
 use cairn_core::{Format, Principal};
 use cairn_http::Adapter as _;
+use cairn_http::Endpoint as _;
+use cairn_npm::endpoint::Login as NpmLogin;
 use cairn_packages::{split_repository, PackageError};
+use cairn_pypi::endpoint::Login as PypiLogin;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-const NPM_LOGIN: &str = "-/user/org.couchdb.user:";
-const NPM_TOKENS: &str = "-/npm/v1/tokens";
-const NPM_EXCHANGE: &str = "-/npm/v1/oidc/token/exchange/package/";
 /// Small JSON bodies only: a login, a token request, an OIDC token.
 const BODY_LIMIT: usize = 64 * 1024;
 
-/// `/npm/<repo>/...`: login, tokens and the OIDC exchange.
+/// The repository and the rest of a path below a format's prefix, or `None`.
+fn below<'a>(req: &'a Request, prefix: &str) -> Option<(String, &'a str)> {
+    let path = req.uri().path().strip_prefix(prefix)?;
+    split_repository(path).ok()
+}
+
+/// `/npm/<repo>/...`: npm's logins, token commands and OIDC exchange
+/// ([`NpmLogin`]); anything else is handed back for the registry.
 pub async fn npm_route(state: &AppState, req: Request) -> Result<Response, Request> {
-    let path = req.uri().path().strip_prefix("/npm").unwrap_or_default();
-    let Ok((repo, rest)) = split_repository(path) else {
+    let Some((repo, login)) = below(&req, "/npm")
+        .and_then(|(repo, rest)| Some((repo, NpmLogin::parse(req.method(), rest)?)))
+    else {
         return Err(req);
     };
-    let rest = rest.trim_start_matches('/').to_string();
-    let method = req.method().clone();
-    let render = |e: PackageError| state.npm.render(e);
-    let (endpoint, result) = if let Some(user) = rest.strip_prefix(NPM_LOGIN) {
-        if method != Method::PUT {
-            return Err(req);
-        }
-        let user = decode(user);
-        ("login", npm_login(state, &repo, &user, req).await)
-    } else if rest == NPM_TOKENS && method == Method::GET {
-        ("token_list", npm_token_list(state, req).await)
-    } else if rest == NPM_TOKENS && method == Method::POST {
-        ("token_create", npm_token_create(state, &repo, req).await)
-    } else if let (Some(key), true) = (
-        rest.strip_prefix("-/npm/v1/tokens/token/"),
-        method == Method::DELETE,
-    ) {
-        let key = decode(key);
-        ("token_revoke", npm_token_revoke(state, &key, req).await)
-    } else if let (Some(name), true) = (rest.strip_prefix(NPM_EXCHANGE), method == Method::POST) {
-        let name = decode(name);
-        let exchanged = npm_exchange(state, Some(&repo), &name, req).await;
-        ("oidc_exchange", exchanged)
-    } else {
-        return Err(req);
+    let name = login.name();
+    let result = match login {
+        NpmLogin::User { name } => npm_login(state, &repo, &name, req).await,
+        NpmLogin::ListTokens => npm_token_list(state, req).await,
+        NpmLogin::CreateToken => npm_token_create(state, &repo, req).await,
+        NpmLogin::RevokeToken { id } => npm_token_revoke(state, &id, req).await,
+        NpmLogin::OidcExchange { package } => npm_exchange(state, Some(&repo), &package, req).await,
     };
-    Ok(labelled(result.unwrap_or_else(render), "npm", endpoint))
+    Ok(labelled(
+        result.unwrap_or_else(|e| state.npm.render(e)),
+        "npm",
+        name,
+    ))
 }
 
 /// Labels a response for logs and metrics, as the guard labels an adapter's.
@@ -74,30 +71,28 @@ fn labelled(mut resp: Response, format: &'static str, endpoint: &'static str) ->
 /// `POST /-/npm/v1/oidc/token/exchange/package/<name>`, where npm asks (at
 /// the registry host's root, whatever the registry's path).
 pub async fn npm_root_exchange(state: &AppState, req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    let name = decode(path.split_once(NPM_EXCHANGE).map(|(_, n)| n).unwrap_or(""));
-    npm_exchange(state, None, &name, req)
+    let login = NpmLogin::parse(req.method(), req.uri().path());
+    let Some(NpmLogin::OidcExchange { package }) = login else {
+        return state.npm.render(PackageError::not_found("not found"));
+    };
+    npm_exchange(state, None, &package, req)
         .await
         .unwrap_or_else(|e| state.npm.render(e))
 }
 
-/// `/pypi/<repo>/_/oidc/audience` and `/pypi/<repo>/_/oidc/mint-token`.
+/// `/pypi/<repo>/_/oidc/audience` and `/pypi/<repo>/_/oidc/mint-token`
+/// ([`PypiLogin`]); anything else is handed back for the registry.
 pub async fn pypi_route(state: &AppState, req: Request) -> Result<Response, Request> {
-    let path = req.uri().path().strip_prefix("/pypi").unwrap_or_default();
-    let Ok((repo, rest)) = split_repository(path) else {
+    let Some((repo, login)) = below(&req, "/pypi")
+        .and_then(|(repo, rest)| Some((repo, PypiLogin::parse(req.method(), rest)?)))
+    else {
         return Err(req);
     };
-    match (req.method(), rest.trim_start_matches('/')) {
-        (&Method::GET, "_/oidc/audience") => {
-            let resp = pypi_audience(state, Some(&Format::Pypi.resource(&repo))).await;
-            Ok(labelled(resp, "pypi", "oidc_audience"))
-        }
-        (&Method::POST, "_/oidc/mint-token") => {
-            let resp = pypi_mint(state, Some(&repo), req).await;
-            Ok(labelled(resp, "pypi", "oidc_mint"))
-        }
-        _ => Err(req),
-    }
+    let resp = match login {
+        PypiLogin::OidcAudience => pypi_audience(state, Some(&Format::Pypi.resource(&repo))).await,
+        PypiLogin::MintToken => pypi_mint(state, Some(&repo), req).await,
+    };
+    Ok(labelled(resp, "pypi", login.name()))
 }
 
 /// `GET /_/oidc/audience`: the audience PyPI's publishing clients request
@@ -111,15 +106,15 @@ pub async fn pypi_root_mint(state: &AppState, req: Request) -> Response {
     pypi_mint(state, None, req).await
 }
 
-/// `POST /cargo/<repo>/api/v1/trusted_publishing/tokens`: crates.io's exchange.
+/// `POST /cargo/<repo>/api/v1/trusted_publishing/tokens`: crates.io's
+/// exchange ([`TrustedPublishing`]); anything else is handed back.
 pub async fn cargo_route(state: &AppState, req: Request) -> Result<Response, Request> {
-    let path = req.uri().path().strip_prefix("/cargo").unwrap_or_default();
-    let Ok((repo, rest)) = split_repository(path) else {
+    let Some(repo) = below(&req, "/cargo")
+        .filter(|(_, rest)| TrustedPublishing::parse(req.method(), rest).is_some())
+        .map(|(repo, _)| repo)
+    else {
         return Err(req);
     };
-    if req.method() != Method::POST || rest != "/api/v1/trusted_publishing/tokens" {
-        return Err(req);
-    }
     let source = crate::source_in(req.extensions());
     let exchanged = async {
         let body = read_json(req).await?;
@@ -135,12 +130,6 @@ pub async fn cargo_route(state: &AppState, req: Request) -> Result<Response, Req
     };
     let resp = exchanged.await.unwrap_or_else(|e| state.cargo.render(e));
     Ok(labelled(resp, "cargo", "oidc_exchange"))
-}
-
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 async fn read_json(req: Request) -> Result<Value, PackageError> {

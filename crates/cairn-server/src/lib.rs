@@ -55,6 +55,8 @@ pub struct AppState {
     pub maven: cairn_maven::MavenApi,
     pub blob_store: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
+    /// The gauges `/metrics` reads from the stores.
+    pub gauges: observe::Gauges,
 }
 
 /// A built application, plus the admin secret if this start created it.
@@ -121,6 +123,7 @@ impl App {
             packages,
             blob_store,
             meta,
+            gauges: Default::default(),
         });
         let router = Router::new()
             .route("/v2", any(oci_handler))

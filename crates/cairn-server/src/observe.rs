@@ -7,13 +7,14 @@
 //! adapter's guard set on the response ([`EndpointLabel`]), or the server's
 //! own route.
 
-use axum::extract::Request;
+use crate::AppState;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cairn_http::EndpointLabel;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -36,7 +37,44 @@ fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-pub async fn metrics_handler() -> Response {
+/// How often `/metrics` refreshes the storage gauges (one scan of the
+/// references in the database each time).
+const USAGE_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When the storage gauges were last refreshed.
+#[derive(Default)]
+pub struct Gauges {
+    usage_at: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// Sets the gauges read from the stores: the connection pools on every
+/// scrape, what is stored (registry-wide, the same on every replica) at
+/// most once per [`USAGE_REFRESH`].
+async fn refresh_gauges(state: &AppState) {
+    for pool in state.meta.pools() {
+        metrics::gauge!("cairn_db_pool_connections", "pool" => pool.name, "state" => "open")
+            .set(pool.size as f64);
+        metrics::gauge!("cairn_db_pool_connections", "pool" => pool.name, "state" => "idle")
+            .set(pool.idle as f64);
+    }
+    let mut usage_at = state.gauges.usage_at.lock().await;
+    if usage_at.is_some_and(|at| at.elapsed() < USAGE_REFRESH) {
+        return;
+    }
+    match state.meta.usage().await {
+        Ok(usage) => {
+            metrics::gauge!("cairn_stored_blobs").set(usage.blobs as f64);
+            metrics::gauge!("cairn_stored_bytes").set(usage.bytes as f64);
+            metrics::gauge!("cairn_open_uploads").set(usage.open_uploads as f64);
+            *usage_at = Some(Instant::now());
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read storage usage for /metrics"),
+    }
+}
+
+pub async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
+    let _ = prometheus();
+    refresh_gauges(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         prometheus().render(),

@@ -757,6 +757,15 @@ async fn health_readiness_and_metrics() {
     ] {
         assert!(text.contains(labels), "{labels} in {text}");
     }
+    // Gauges read from the stores: what is stored, open uploads, the pools.
+    for gauge in [
+        "cairn_stored_blobs ",
+        "cairn_stored_bytes ",
+        "cairn_open_uploads ",
+        r#"cairn_db_pool_connections{pool="reader",state="open"}"#,
+    ] {
+        assert!(text.contains(gauge), "{gauge} in {text}");
+    }
 }
 
 #[tokio::test]

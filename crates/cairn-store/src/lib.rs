@@ -33,7 +33,7 @@ pub use blobs::{Blobs, UploadError};
 pub use byte_cache::ByteCache;
 pub use error::StoreError;
 pub use identity::{IdentityStore, PublisherRecord, TokenRecord, UserRecord};
-pub use meta::{MetaStore, SettingsStore};
+pub use meta::{MetaStore, PoolState, SettingsStore, Usage};
 pub use oci::{ManifestRecord, OciStore, TagChange};
 pub use packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,

@@ -10,9 +10,37 @@ pub use crate::oci::OciStore;
 pub use crate::packages::PackageStore;
 use async_trait::async_trait;
 
-/// Settings shared by every replica, and the database's health.
+/// What the metadata says is stored, for the operator's gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Distinct blobs something refers to (OCI blobs and manifests, package files).
+    pub blobs: u64,
+    /// Their bytes, each blob counted once however many refer to it.
+    pub bytes: u64,
+    /// OCI upload sessions started and not yet finished or cancelled.
+    pub open_uploads: u64,
+}
+
+/// A database connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// `reader` or `writer` (one pool is both on PostgreSQL).
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+}
+
+/// Settings shared by every replica, the database's health and usage.
 #[async_trait]
 pub trait SettingsStore: Send + Sync + 'static {
+    /// What is stored (one scan of the references: call it on a timer, not per request).
+    async fn usage(&self) -> Result<Usage, StoreError>;
+
+    /// The connection pools' state.
+    fn pools(&self) -> Vec<PoolState>;
+
     /// Stores `value` under `key` unless a value exists; returns the stored
     /// value either way (so replicas agree on generated secrets).
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;

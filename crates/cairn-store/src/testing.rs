@@ -194,8 +194,13 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         source: Some("127.0.0.1".into()),
     };
     let d1 = Digest::sha256_of(b"blob1");
+    assert_eq!(meta.usage().await.unwrap(), crate::Usage::default());
+    assert!(!meta.pools().is_empty());
     meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
     meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
+    // A blob is counted once however often it is referred to.
+    let usage = meta.usage().await.unwrap();
+    assert_eq!((usage.blobs, usage.bytes, usage.open_uploads), (1, 5, 0));
     assert_eq!(meta.linked_blob("a/b", &d1).await.unwrap(), Some(5));
     assert_eq!(meta.linked_blob("other", &d1).await.unwrap(), None);
     assert_eq!(

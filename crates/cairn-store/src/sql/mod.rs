@@ -19,13 +19,13 @@ mod identity;
 mod oci;
 mod packages;
 
-use crate::meta::SettingsStore;
+use crate::meta::{PoolState, SettingsStore, Usage};
 use crate::now;
 use crate::{Actor, AuditRecord, StoreError};
 use async_trait::async_trait;
 use cairn_core::Digest;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ pub struct SqlMetaStore {
     writer: AnyPool,
     /// Package changes this process has committed ([`PackageStore::local_package_changes`]).
     package_changes: std::sync::atomic::AtomicU64,
+    /// Whether `reader` and `writer` are one pool (PostgreSQL).
+    shared_pool: bool,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -165,6 +167,7 @@ impl SqlMetaStore {
             reader,
             writer,
             package_changes: Default::default(),
+            shared_pool: false,
         })
     }
 
@@ -182,6 +185,7 @@ impl SqlMetaStore {
             reader: pool.clone(),
             writer: pool,
             package_changes: Default::default(),
+            shared_pool: true,
         })
     }
 }
@@ -203,6 +207,44 @@ impl SettingsStore for SqlMetaStore {
             .await?;
         tx.commit().await?;
         Ok(stored)
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS blobs, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM (
+                 SELECT digest, MAX(size) AS size FROM (
+                     SELECT digest, size FROM blob_links
+                     UNION ALL SELECT digest, size FROM manifests
+                     UNION ALL SELECT digest, size FROM package_files
+                 ) refs GROUP BY digest
+             ) blobs",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        let uploads = sqlx::query("SELECT COUNT(*) AS n FROM uploads")
+            .fetch_one(&self.reader)
+            .await?;
+        let count = |row: &sqlx::any::AnyRow, column: &str| -> Result<u64, StoreError> {
+            Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+        };
+        Ok(Usage {
+            blobs: count(&row, "blobs")?,
+            bytes: count(&row, "bytes")?,
+            open_uploads: count(&uploads, "n")?,
+        })
+    }
+
+    fn pools(&self) -> Vec<PoolState> {
+        let state = |name, pool: &AnyPool| PoolState {
+            name,
+            size: pool.size(),
+            idle: pool.num_idle() as u32,
+        };
+        if self.shared_pool {
+            vec![state("shared", &self.writer)]
+        } else {
+            vec![state("reader", &self.reader), state("writer", &self.writer)]
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

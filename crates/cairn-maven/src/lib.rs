@@ -178,7 +178,7 @@ impl MavenApi {
                     return Err(PackageError::Gone(format!("{filename} was unpublished")));
                 }
                 let value = recorded_checksum(&file, alg).ok_or_else(|| {
-                    PackageError::Internal(format!(
+                    PackageError::internal(format!(
                         "no {} recorded for {filename}",
                         alg.extension()
                     ))

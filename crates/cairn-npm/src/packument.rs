@@ -314,7 +314,7 @@ impl NpmApi {
             )));
         }
         let bundle: Value = serde_json::from_slice(&self.packages.read_blob(&record.digest).await?)
-            .map_err(|e| PackageError::Internal(format!("stored bundle: {e}")))?;
+            .map_err(|e| PackageError::internal(format!("stored bundle: {e}")))?;
         Ok(Json(json!({
             "attestations": [{"predicateType": "https://slsa.dev/provenance/v1", "bundle": bundle}]
         }))

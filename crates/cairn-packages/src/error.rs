@@ -34,8 +34,10 @@ pub enum PackageError {
     TooLarge { limit: u64 },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A failure on the server's side; its cause is kept for the log line
+    /// ([`PackageError::log`]) rather than flattened into the message.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type PackageResult<T = axum::response::Response> = Result<T, PackageError>;
@@ -45,20 +47,20 @@ impl From<StoreError> for PackageError {
         match e {
             StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
             StoreError::Conflict(m) => PackageError::Conflict(m),
-            other => PackageError::Internal(other.to_string()),
+            other => PackageError::Internal(Box::new(other)),
         }
     }
 }
 
 impl From<std::io::Error> for PackageError {
     fn from(e: std::io::Error) -> Self {
-        PackageError::Internal(e.to_string())
+        PackageError::Internal(Box::new(e))
     }
 }
 
 impl From<cairn_store::UploadError> for PackageError {
     fn from(e: cairn_store::UploadError) -> Self {
-        PackageError::Internal(e.to_string())
+        PackageError::Internal(Box::new(e))
     }
 }
 
@@ -69,6 +71,11 @@ impl PackageError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         PackageError::NotFound(message.into())
+    }
+
+    /// A server-side failure described by `message` alone (no cause to keep).
+    pub fn internal(message: impl Into<String>) -> Self {
+        PackageError::Internal(message.into().into())
     }
 
     /// The HTTP status most protocols use for this error; adapters override
@@ -93,10 +100,12 @@ impl PackageError {
         }
     }
 
-    /// Logs server-side failures; call once when rendering.
+    /// Logs server-side failures with their chain of causes; call once
+    /// when rendering (inside the request's span, so the line carries the
+    /// request id the client saw).
     pub fn log(&self) {
-        if let PackageError::Internal(m) = self {
-            tracing::error!(error = %m, "request failed");
+        if let PackageError::Internal(e) = self {
+            tracing::error!(error = %cause_chain(e.as_ref()), "request failed");
         }
     }
 }
@@ -135,4 +144,38 @@ pub fn plain_error(status: axum::http::StatusCode, message: &str) -> axum::respo
         );
     }
     resp
+}
+
+/// An error and its sources, `outer: inner: ...`, leaving out a source whose
+/// text the outer message already contains.
+pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        source = s.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_keeps_its_cause_for_the_log() {
+        let io = std::io::Error::other("disk on fire");
+        let store = StoreError::Database(Box::new(io));
+        let e = PackageError::from(store);
+        let PackageError::Internal(inner) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(inner.source().is_some(), "the cause is kept, not flattened");
+        assert_eq!(cause_chain(inner.as_ref()), "database error: disk on fire");
+        assert_eq!(e.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

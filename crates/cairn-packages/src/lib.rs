@@ -16,7 +16,7 @@ mod rendered;
 mod service;
 
 pub use cairn_http::Request;
-pub use error::{plain_error, PackageError, PackageResult};
+pub use error::{cause_chain, plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
 pub use service::{
     digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,

@@ -558,7 +558,7 @@ impl Packages {
                 Some(bytes) => bytes,
                 None => {
                     let bytes = self.read_blob(digest).await.map_err(|e| match e {
-                        PackageError::NotFound(_) => PackageError::Internal(format!(
+                        PackageError::NotFound(_) => PackageError::internal(format!(
                             "blob {digest} is referenced but missing"
                         )),
                         e => e,
@@ -570,7 +570,7 @@ impl Packages {
             Body::from(bytes)
         } else {
             let Some(stream) = store.read(digest, None).await? else {
-                return Err(PackageError::Internal(format!(
+                return Err(PackageError::internal(format!(
                     "blob {digest} is referenced but missing"
                 )));
             };

@@ -154,7 +154,7 @@ fn exchange_error(e: ExchangeError) -> PackageError {
             denied: Denied::Forbidden,
             message,
         },
-        _ => PackageError::Internal(message),
+        _ => PackageError::internal(message),
     }
 }
 
@@ -465,7 +465,7 @@ async fn npm_exchange(
 async fn pypi_audience(state: &AppState, resource: Option<&str>) -> Response {
     let publishers = match state.meta.all_publishers().await {
         Ok(p) => p,
-        Err(e) => return state.pypi.render(PackageError::Internal(e.to_string())),
+        Err(e) => return state.pypi.render(PackageError::from(e)),
     };
     let mut audiences: Vec<String> = publishers
         .into_iter()

@@ -16,6 +16,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database failed; the cause is kept for the logs.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -40,13 +40,13 @@ pub struct SqlMetaStore {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
+        StoreError::Database(Box::new(e))
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(format!("migration failed: {e}"))
+        StoreError::Database(Box::new(e))
     }
 }
 
@@ -137,9 +137,10 @@ impl SqlMetaStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::open_postgres(url).await
         } else {
-            Err(StoreError::Database(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
-            )))
+            Err(StoreError::Database(
+                format!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...")
+                    .into(),
+            ))
         }
     }
 

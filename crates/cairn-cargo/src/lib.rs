@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::{LifecycleError, Transition};
+use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format, Principal, VersionState};
 use cairn_http::{Access, Resource};
 use cairn_packages::{
@@ -97,7 +98,7 @@ impl CargoApi {
         let spelling = name.to_ascii_lowercase();
         match self
             .packages
-            .rendered(CARGO, repo, &key, &spelling, render)
+            .rendered(PackageRef::new(CARGO, repo, &key), &spelling, render)
             .await?
         {
             Some(rendered) => Ok(rendered.respond(req)),
@@ -109,7 +110,11 @@ impl CargoApi {
     /// new versions of a crate or change its owners.
     async fn require_owner(&self, req: &Request, repo: &str, key: &str) -> PackageResult<()> {
         let principal = &req.auth.principal;
-        let owners = self.packages.meta.owners(CARGO, repo, key).await?;
+        let owners = self
+            .packages
+            .meta
+            .owners(PackageRef::new(CARGO, repo, key))
+            .await?;
         if owners.iter().any(|o| o == principal.name())
             || self
                 .packages
@@ -144,7 +149,14 @@ impl CargoApi {
         let key = key(name)?;
         let policy = p.policy(CARGO, repo);
         p.meta
-            .change_version(CARGO, repo, &key, version, &t, &policy, false, &req.actor())
+            .change_version(
+                PackageRef::new(CARGO, repo, &key),
+                version,
+                &t,
+                &policy,
+                false,
+                &req.actor(),
+            )
             .await?;
         Ok(Json(json!({"ok": true})).into_response())
     }
@@ -153,13 +165,17 @@ impl CargoApi {
     async fn owners(&self, req: &Request, repo: &str, name: &str, body: &[u8]) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
-        if p.meta.package(CARGO, repo, &key).await?.is_none() {
+        if p.meta
+            .package(PackageRef::new(CARGO, repo, &key))
+            .await?
+            .is_none()
+        {
             return Err(PackageError::not_found(format!("crate {name} not found")));
         }
         if req.method == Method::GET {
             let users: Vec<Value> = p
                 .meta
-                .owners(CARGO, repo, &key)
+                .owners(PackageRef::new(CARGO, repo, &key))
                 .await?
                 .iter()
                 .enumerate()
@@ -184,7 +200,12 @@ impl CargoApi {
             (vec![], users.clone())
         };
         p.meta
-            .change_owners(CARGO, repo, &key, &add, &remove, &req.actor())
+            .change_owners(
+                PackageRef::new(CARGO, repo, &key),
+                &add,
+                &remove,
+                &req.actor(),
+            )
             .await?;
         let msg = format!(
             "owners {} {}",
@@ -209,7 +230,12 @@ impl CargoApi {
             .await?;
         let mut crates = Vec::new();
         for key in &keys {
-            let Some(pkg) = self.packages.meta.package(CARGO, repo, key).await? else {
+            let Some(pkg) = self
+                .packages
+                .meta
+                .package(PackageRef::new(CARGO, repo, key))
+                .await?
+            else {
                 continue;
             };
             let mut live: Vec<_> = pkg
@@ -283,8 +309,12 @@ impl cairn_http::Adapter for CargoApi {
             Endpoint::Download { name, version } => {
                 let key = key(&name)?;
                 let file = crate_file(&key, &version);
-                p.download(CARGO, &repo, &key, &file, "application/x-tar")
-                    .await
+                p.download(
+                    PackageRef::new(CARGO, &repo, &key),
+                    &file,
+                    "application/x-tar",
+                )
+                .await
             }
         }
     }

@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use cairn_core::package::check_version;
 use cairn_core::Action;
+use cairn_core::PackageRef;
 use cairn_packages::archive::{self, Limits};
 use cairn_packages::{PackageError, PackageResult, Request};
 use cairn_store::{NewVersion, PublishMode};
@@ -187,7 +188,7 @@ impl CargoApi {
         check_version(&meta.vers).map_err(PackageError::bad)?;
         semver::Version::parse(&meta.vers)
             .map_err(|e| PackageError::bad(format!("invalid version {:?}: {e}", meta.vers)))?;
-        if let Some(existing) = p.meta.package(CARGO, repo, &key).await? {
+        if let Some(existing) = p.meta.package(PackageRef::new(CARGO, repo, &key)).await? {
             if existing.name != meta.name {
                 return Err(PackageError::bad(format!(
                     "crate {} already exists as {}: names that differ only in case or -/_ are one crate",

@@ -17,4 +17,4 @@ pub use access::{Action, Principal};
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
 pub use name::{NameError, Reference, RepoName, Tag};
-pub use package::{package_key, Format, PackageNameError};
+pub use package::{package_key, Format, PackageNameError, PackageRef};

@@ -11,6 +11,26 @@
 
 use std::fmt;
 
+/// One package of one repository, by its normalised key: what most package
+/// operations name. Cheap to copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PackageRef<'a> {
+    pub format: Format,
+    pub repository: &'a str,
+    /// The normalised key ([`package_key`]).
+    pub package: &'a str,
+}
+
+impl<'a> PackageRef<'a> {
+    pub fn new(format: Format, repository: &'a str, package: &'a str) -> PackageRef<'a> {
+        PackageRef {
+            format,
+            repository,
+            package,
+        }
+    }
+}
+
 /// A language-package format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {

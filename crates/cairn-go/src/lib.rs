@@ -30,6 +30,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::Denied;
+use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format, VersionState};
 use cairn_http::{Access, Resource};
 use cairn_packages::{
@@ -167,7 +168,7 @@ pub async fn publish_files(
     let go_mod_h1 = modzip::go_mod_hash(&go_mod);
     if let Some(existing) = packages
         .meta
-        .package_versions(GO, repository, &key)
+        .package_versions(PackageRef::new(GO, repository, &key))
         .await?
         .and_then(|p| p.version(version).cloned())
     {
@@ -381,7 +382,7 @@ impl GoApi {
         };
         match self
             .packages
-            .rendered_versions(GO, repo, &key, &variant, render)
+            .rendered_versions(PackageRef::new(GO, repo, &key), &variant, render)
             .await?
         {
             Some(doc) => Ok(doc.respond(req)),
@@ -453,9 +454,7 @@ impl cairn_http::Adapter for GoApi {
             Endpoint::Mod { module, version } => {
                 let key = module_key(&module)?;
                 p.download(
-                    GO,
-                    &repo,
-                    &key,
+                    PackageRef::new(GO, &repo, &key),
                     &mod_file(&version),
                     "text/plain; charset=utf-8",
                 )
@@ -463,8 +462,12 @@ impl cairn_http::Adapter for GoApi {
             }
             Endpoint::Zip { module, version } => {
                 let key = module_key(&module)?;
-                p.download(GO, &repo, &key, &zip_file(&version), "application/zip")
-                    .await
+                p.download(
+                    PackageRef::new(GO, &repo, &key),
+                    &zip_file(&version),
+                    "application/zip",
+                )
+                .await
             }
             Endpoint::Upload { module, version } => {
                 coordinates(&module, &version)?;

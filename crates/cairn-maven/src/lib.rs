@@ -27,6 +27,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_core::access::Denied;
+use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format};
 use cairn_http::{Access, Resource};
 use cairn_packages::{
@@ -167,10 +168,17 @@ impl MavenApi {
             Target::File { filename, .. } => {
                 let Some(alg) = path.checksum else {
                     return p
-                        .download(MAVEN, &store, key, filename, content_type(filename))
+                        .download(
+                            PackageRef::new(MAVEN, &store, key),
+                            filename,
+                            content_type(filename),
+                        )
                         .await;
                 };
-                let Some((file, state)) = p.meta.package_file(MAVEN, &store, key, filename).await?
+                let Some((file, state)) = p
+                    .meta
+                    .package_file(PackageRef::new(MAVEN, &store, key), filename)
+                    .await?
                 else {
                     return Err(PackageError::not_found(format!("no file {filename}")));
                 };
@@ -190,13 +198,17 @@ impl MavenApi {
             Target::ArtifactMetadata { group, artifact } => {
                 let (g, a) = (group.clone(), artifact.clone());
                 let doc = p
-                    .rendered_index(MAVEN, &store, key, "artifact", move |index| {
-                        Ok(Rendered::new(
-                            "application/xml",
-                            None,
-                            metadata::artifact_level(&g, &a, index),
-                        ))
-                    })
+                    .rendered_index(
+                        PackageRef::new(MAVEN, &store, key),
+                        "artifact",
+                        move |index| {
+                            Ok(Rendered::new(
+                                "application/xml",
+                                None,
+                                metadata::artifact_level(&g, &a, index),
+                            ))
+                        },
+                    )
                     .await?;
                 match doc {
                     Some(doc) => Some(doc),
@@ -219,7 +231,8 @@ impl MavenApi {
                         })?;
                     Ok(Rendered::new("application/xml", None, xml))
                 };
-                p.rendered(MAVEN, &store, key, &variant, render).await?
+                p.rendered(PackageRef::new(MAVEN, &store, key), &variant, render)
+                    .await?
             }
         };
         let doc = document.ok_or_else(|| PackageError::not_found(format!("no artifact {key}")))?;
@@ -255,7 +268,11 @@ impl MavenApi {
         let store = place.store();
         let bytes = p.read_body(req, body).await?;
         if let Some(alg) = path.checksum {
-            let Some((file, _)) = p.meta.package_file(MAVEN, &store, key, filename).await? else {
+            let Some((file, _)) = p
+                .meta
+                .package_file(PackageRef::new(MAVEN, &store, key), filename)
+                .await?
+            else {
                 return Err(PackageError::bad(format!(
                     "{filename}.{}: deploy {filename} before its checksum",
                     alg.extension()
@@ -324,7 +341,7 @@ impl MavenApi {
             .await?;
         let mut plugins = Vec::new();
         for key in keys.iter().filter(|k| k.starts_with(&prefix)) {
-            let Some(pkg) = p.meta.package(MAVEN, store, key).await? else {
+            let Some(pkg) = p.meta.package(PackageRef::new(MAVEN, store, key)).await? else {
                 continue;
             };
             let descriptor = pkg

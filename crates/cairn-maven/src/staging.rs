@@ -11,6 +11,7 @@
 
 use crate::layout::{Checksum, Gav};
 use crate::{check_staging_id, pom, recorded_checksum, staging_repository, MAVEN};
+use cairn_core::PackageRef;
 use cairn_packages::{PackageError, PackageResult, Packages};
 use cairn_store::{Actor, NewVersion, PackageRecord, StagingRecord, StagingState};
 
@@ -42,7 +43,7 @@ async fn staged(p: &Packages, repository: &str, id: &str) -> PackageResult<Vec<P
         .await?;
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        if let Some(pkg) = p.meta.package(MAVEN, &store, &key).await? {
+        if let Some(pkg) = p.meta.package(PackageRef::new(MAVEN, &store, &key)).await? {
             out.push(pkg);
         }
     }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
+use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format};
 use cairn_http::{Access, Resource};
 use cairn_packages::{
@@ -97,8 +98,12 @@ impl cairn_http::Adapter for NpmApi {
             E::Packument { name } => self.get_packument(req, &repo, &name).await,
             E::Version { name, version } => self.get_version(req, &repo, &name, &version).await,
             E::Tarball { name, file } => {
-                p.download(NPM, &repo, &key(&name)?, &file, "application/octet-stream")
-                    .await
+                p.download(
+                    PackageRef::new(NPM, &repo, &key(&name)?),
+                    &file,
+                    "application/octet-stream",
+                )
+                .await
             }
             E::UnpublishPackage { name } => self.unpublish_package(req, &repo, &name).await,
             E::TarballRev { name, file } => self.delete_tarball(req, &repo, &name, &file).await,

@@ -5,6 +5,7 @@
 use crate::{key, NpmApi, NPM};
 use axum::response::IntoResponse;
 use axum::Json;
+use cairn_core::PackageRef;
 use cairn_core::VersionState;
 use cairn_packages::{rfc3339, PackageError, PackageResult, Rendered, Request};
 use cairn_store::{PackageRecord, VersionRecord};
@@ -69,7 +70,12 @@ impl NpmApi {
         name: &str,
     ) -> PackageResult<PackageRecord> {
         let key = key(name)?;
-        match self.packages.meta.package(NPM, repo, &key).await? {
+        match self
+            .packages
+            .meta
+            .package(PackageRef::new(NPM, repo, &key))
+            .await?
+        {
             Some(p) if p.versions.iter().any(|v| v.state.serves_bytes()) => Ok(p),
             _ => Err(PackageError::not_found(format!("package {name} not found"))),
         }
@@ -121,7 +127,7 @@ impl NpmApi {
         let render = |pkg: &PackageRecord| self.render_packument(req, repo, pkg, abbreviated);
         match self
             .packages
-            .rendered(NPM, repo, &key, &variant, render)
+            .rendered(PackageRef::new(NPM, repo, &key), &variant, render)
             .await?
         {
             Some(rendered) => Ok(rendered.respond(req)),
@@ -244,7 +250,12 @@ impl NpmApi {
             .await?;
         let mut objects = Vec::new();
         for key in keys.iter().skip(from) {
-            let Some(pkg) = self.packages.meta.package(NPM, repo, key).await? else {
+            let Some(pkg) = self
+                .packages
+                .meta
+                .package(PackageRef::new(NPM, repo, key))
+                .await?
+            else {
                 continue;
             };
             let Some(v) = pkg
@@ -261,7 +272,11 @@ impl NpmApi {
                 continue;
             };
             let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
-            let owners = self.packages.meta.owners(NPM, repo, key).await?;
+            let owners = self
+                .packages
+                .meta
+                .owners(PackageRef::new(NPM, repo, key))
+                .await?;
             let maintainers: Vec<Value> = owners
                 .iter()
                 .map(|o| json!({"username": o, "email": ""}))
@@ -301,7 +316,7 @@ impl NpmApi {
         let Some((record, state)) = self
             .packages
             .meta
-            .package_file(NPM, repo, &key, &file)
+            .package_file(PackageRef::new(NPM, repo, &key), &file)
             .await?
         else {
             return Err(PackageError::not_found(format!(

@@ -11,6 +11,7 @@ use axum::Json;
 use base64::Engine;
 use cairn_core::lifecycle::Transition;
 use cairn_core::package::check_version;
+use cairn_core::PackageRef;
 use cairn_core::{Action, VersionState};
 use cairn_packages::archive::{self, Limits};
 use cairn_packages::{PackageError, PackageResult, Request};
@@ -255,9 +256,7 @@ impl NpmApi {
                 unpublished_any |= t == Transition::Unpublish;
                 p.meta
                     .change_version(
-                        NPM,
-                        repo,
-                        &pkg.package,
+                        PackageRef::new(NPM, repo, &pkg.package),
                         &v.version,
                         &t,
                         &policy,
@@ -275,7 +274,12 @@ impl NpmApi {
 
     /// After an unpublish took `latest` away, points it at the highest live version.
     async fn repair_latest(&self, req: &Request, repo: &str, key: &str) -> PackageResult<()> {
-        let Some(pkg) = self.packages.meta.package(NPM, repo, key).await? else {
+        let Some(pkg) = self
+            .packages
+            .meta
+            .package(PackageRef::new(NPM, repo, key))
+            .await?
+        else {
             return Ok(());
         };
         if pkg.tags.contains_key("latest") {
@@ -288,7 +292,12 @@ impl NpmApi {
         if let Some(v) = highest {
             self.packages
                 .meta
-                .set_dist_tag(NPM, repo, key, "latest", Some(&v.version), &req.actor())
+                .set_dist_tag(
+                    PackageRef::new(NPM, repo, key),
+                    "latest",
+                    Some(&v.version),
+                    &req.actor(),
+                )
                 .await?;
         }
         Ok(())
@@ -309,9 +318,7 @@ impl NpmApi {
         for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
             p.meta
                 .change_version(
-                    NPM,
-                    repo,
-                    &pkg.package,
+                    PackageRef::new(NPM, repo, &pkg.package),
                     &v.version,
                     &Transition::Unpublish,
                     &policy,
@@ -335,16 +342,18 @@ impl NpmApi {
     ) -> PackageResult {
         let p = &self.packages;
         let key = key(name)?;
-        let Some((record, state)) = p.meta.package_file(NPM, repo, &key, file).await? else {
+        let Some((record, state)) = p
+            .meta
+            .package_file(PackageRef::new(NPM, repo, &key), file)
+            .await?
+        else {
             return Err(PackageError::not_found(format!("no file {file}")));
         };
         if state.serves_bytes() {
             let policy = p.policy(NPM, repo);
             p.meta
                 .change_version(
-                    NPM,
-                    repo,
-                    &key,
+                    PackageRef::new(NPM, repo, &key),
                     &record.version,
                     &Transition::Unpublish,
                     &policy,
@@ -383,7 +392,7 @@ impl NpmApi {
             }
             if !p
                 .meta
-                .set_dist_tag(NPM, repo, &key, tag, None, &actor)
+                .set_dist_tag(PackageRef::new(NPM, repo, &key), tag, None, &actor)
                 .await?
             {
                 return Err(PackageError::not_found(format!(
@@ -394,7 +403,12 @@ impl NpmApi {
             let version: String = serde_json::from_slice(body)
                 .map_err(|_| PackageError::bad("the body is the version, as a JSON string"))?;
             p.meta
-                .set_dist_tag(NPM, repo, &key, tag, Some(&version), &actor)
+                .set_dist_tag(
+                    PackageRef::new(NPM, repo, &key),
+                    tag,
+                    Some(&version),
+                    &actor,
+                )
                 .await?;
         }
         Ok(ok())

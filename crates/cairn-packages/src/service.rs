@@ -11,6 +11,7 @@ use base64::Engine;
 use bytes::Bytes;
 use cairn_core::access::{authorize_any, AccessPolicy, Denied};
 use cairn_core::lifecycle::LifecyclePolicy;
+use cairn_core::PackageRef;
 use cairn_core::{Action, Digest, Format, Principal};
 use cairn_http::{Guard, Resource};
 use cairn_store::{Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex};
@@ -265,14 +266,11 @@ impl Packages {
     /// revision is unchanged. `None` when there is no such package.
     pub async fn rendered(
         &self,
-        format: Format,
-        repository: &str,
-        key: &str,
+        pkg: PackageRef<'_>,
         variant: &str,
         render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
-        self.rendered_from(format, repository, key, variant, true, render)
-            .await
+        self.rendered_from(pkg, variant, true, render).await
     }
 
     /// [`Packages::rendered`] for documents that list versions but not their
@@ -280,14 +278,11 @@ impl Packages {
     /// loads at a fraction of the cost when it has many files.
     pub async fn rendered_versions(
         &self,
-        format: Format,
-        repository: &str,
-        key: &str,
+        pkg: PackageRef<'_>,
         variant: &str,
         render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
-        self.rendered_from(format, repository, key, variant, false, render)
-            .await
+        self.rendered_from(pkg, variant, false, render).await
     }
 
     /// [`Packages::rendered`] for documents made from the version names and
@@ -295,31 +290,19 @@ impl Packages {
     /// metadata): two small reads on a miss, however many versions.
     pub async fn rendered_index(
         &self,
-        format: Format,
-        repository: &str,
-        key: &str,
+        pkg: PackageRef<'_>,
         variant: &str,
         render: impl FnOnce(&VersionIndex) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
-        let load = self.meta.version_index(format, repository, key);
+        let load = self.meta.version_index(pkg);
         let variant = format!("{variant}\0index");
-        self.cached(
-            format,
-            repository,
-            key,
-            &variant,
-            load,
-            |i| i.revision,
-            render,
-        )
-        .await
+        self.cached(pkg, &variant, load, |i| i.revision, render)
+            .await
     }
 
     async fn rendered_from(
         &self,
-        format: Format,
-        repository: &str,
-        key: &str,
+        pkg: PackageRef<'_>,
         variant: &str,
         with_files: bool,
         render: impl FnOnce(&PackageRecord) -> PackageResult<Rendered>,
@@ -328,37 +311,31 @@ impl Packages {
         let meta = &self.meta;
         let load = async move {
             if with_files {
-                meta.package(format, repository, key).await
+                meta.package(pkg).await
             } else {
-                meta.package_versions(format, repository, key).await
+                meta.package_versions(pkg).await
             }
         };
-        self.cached(
-            format,
-            repository,
-            key,
-            &variant,
-            load,
-            |p| p.revision,
-            render,
-        )
-        .await
+        self.cached(pkg, &variant, load, |p| p.revision, render)
+            .await
     }
 
     /// The render cache: a hit while the package's revision is unchanged,
     /// else `load` (only awaited on a miss) and `render`.
-    #[allow(clippy::too_many_arguments)]
     async fn cached<T>(
         &self,
-        format: Format,
-        repository: &str,
-        key: &str,
+        pkg: PackageRef<'_>,
         variant: &str,
         load: impl std::future::Future<Output = Result<Option<T>, cairn_store::StoreError>>,
         revision_of: impl FnOnce(&T) -> i64,
         render: impl FnOnce(&T) -> PackageResult<Rendered>,
     ) -> PackageResult<Option<Rendered>> {
-        let Some(revision) = self.meta.package_revision(format, repository, key).await? else {
+        let PackageRef {
+            format,
+            repository,
+            package: key,
+        } = pkg;
+        let Some(revision) = self.meta.package_revision(pkg).await? else {
             return Ok(None);
         };
         let cache_key = format!("{format}\0{repository}\0{key}\0{variant}");
@@ -490,14 +467,15 @@ impl Packages {
     /// never kept, so a new version is served as soon as it is published.
     pub async fn download(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         filename: &str,
         content_type: &str,
     ) -> PackageResult {
         let ttl = self.config.download_cache;
-        let cache_key = format!("{format}\0{repository}\0{package}\0{filename}");
+        let cache_key = format!(
+            "{}\0{}\0{}\0{filename}",
+            pkg.format, pkg.repository, pkg.package
+        );
         // Read before the database, so an entry is never newer than its count.
         let changes = self.meta.local_package_changes();
         let kept = self
@@ -507,11 +485,7 @@ impl Packages {
         let resolved = match kept {
             Some(r) => r,
             None => {
-                let Some((file, state)) = self
-                    .meta
-                    .package_file(format, repository, package, filename)
-                    .await?
-                else {
+                let Some((file, state)) = self.meta.package_file(pkg, filename).await? else {
                     return Err(PackageError::not_found(format!("no file {filename}")));
                 };
                 let r = Resolved {

@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
+use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format};
 use cairn_http::{Access, Resource};
 use cairn_packages::{
@@ -83,7 +84,11 @@ impl cairn_http::Adapter for PypiApi {
             Endpoint::File { project, filename } => {
                 let key = key(&project)?;
                 self.packages
-                    .download(PYPI, &repo, &key, &filename, "application/octet-stream")
+                    .download(
+                        PackageRef::new(PYPI, &repo, &key),
+                        &filename,
+                        "application/octet-stream",
+                    )
                     .await
             }
             Endpoint::Metadata { project, filename } => {

@@ -5,6 +5,7 @@
 use crate::{key, PypiApi, PYPI};
 use axum::http::header;
 use axum::response::IntoResponse;
+use cairn_core::PackageRef;
 use cairn_core::{Digest, VersionState};
 use cairn_packages::{rfc3339, PackageError, PackageResult, Rendered, Request};
 use cairn_store::PackageRecord;
@@ -71,7 +72,7 @@ impl PypiApi {
             |pkg: &PackageRecord| Ok(self.render_project(req, repo, &key, pkg, content_type));
         match self
             .packages
-            .rendered(PYPI, repo, &key, &variant, render)
+            .rendered(PackageRef::new(PYPI, repo, &key), &variant, render)
             .await?
         {
             Some(rendered) => Ok(rendered.respond(req)),
@@ -162,7 +163,7 @@ impl PypiApi {
         let Some((file, state)) = self
             .packages
             .meta
-            .package_file(PYPI, repo, &key, filename)
+            .package_file(PackageRef::new(PYPI, repo, &key), filename)
             .await?
         else {
             return Err(PackageError::not_found(format!("no file {filename}")));

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Extension;
 use axum::{Json, Router};
+use cairn_core::PackageRef;
 use cairn_core::{Action, Principal};
 use cairn_http::Resource;
 use cairn_store::{Actor, AuditFilter, TokenRecord};
@@ -457,9 +458,7 @@ async fn change_version(
     let new_state = state
         .meta
         .change_version(
-            format,
-            &repository,
-            &key,
+            PackageRef::new(format, &repository, &key),
             &version,
             &transition,
             &policy,

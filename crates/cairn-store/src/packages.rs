@@ -11,7 +11,7 @@ use crate::audit::Actor;
 use crate::error::StoreError;
 use async_trait::async_trait;
 use cairn_core::lifecycle::{LifecyclePolicy, Transition, VersionState};
-use cairn_core::{Digest, Format};
+use cairn_core::{Digest, Format, PackageRef};
 use std::collections::BTreeMap;
 
 /// One file of a version: an npm tarball, a wheel or sdist, a `.crate`.
@@ -179,30 +179,18 @@ pub trait PackageStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// A package with its versions (tombstones included), files and tags.
-    async fn package(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<PackageRecord>, StoreError>;
+    async fn package(&self, pkg: PackageRef<'_>) -> Result<Option<PackageRecord>, StoreError>;
 
     /// The package's version names in publishing order and the states of
     /// those that are not active: two small reads, however many versions.
-    async fn version_index(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<VersionIndex>, StoreError>;
+    async fn version_index(&self, pkg: PackageRef<'_>) -> Result<Option<VersionIndex>, StoreError>;
 
     /// [`PackageStore::package`] without the files (each version's `files`
     /// is empty): what a version list needs, at a fraction of the cost for
     /// packages with many files.
     async fn package_versions(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
     ) -> Result<Option<PackageRecord>, StoreError>;
 
     /// How many package changes (publish, state change, dist-tag, staging
@@ -214,19 +202,12 @@ pub trait PackageStore: Send + Sync + 'static {
     /// The package's current revision (`None` if there is no such package):
     /// one lookup that tells whether a [`PackageRecord`] read earlier, and
     /// anything rendered from it, is still current.
-    async fn package_revision(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<i64>, StoreError>;
+    async fn package_revision(&self, pkg: PackageRef<'_>) -> Result<Option<i64>, StoreError>;
 
     /// One file of a package, with the state of its version.
     async fn package_file(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         filename: &str,
     ) -> Result<Option<(FileRecord, VersionState)>, StoreError>;
 
@@ -237,9 +218,7 @@ pub trait PackageStore: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn change_version(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         version: &str,
         transition: &Transition,
         policy: &LifecyclePolicy,
@@ -251,9 +230,7 @@ pub trait PackageStore: Send + Sync + 'static {
     /// Returns whether anything changed.
     async fn set_dist_tag(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         tag: &str,
         version: Option<&str>,
         actor: &Actor,
@@ -261,19 +238,12 @@ pub trait PackageStore: Send + Sync + 'static {
 
     /// The owners of a package (who may publish new versions of it, where
     /// the format has owners).
-    async fn owners(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Vec<String>, StoreError>;
+    async fn owners(&self, pkg: PackageRef<'_>) -> Result<Vec<String>, StoreError>;
 
     /// Adds and removes owners.
     async fn change_owners(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         add: &[String],
         remove: &[String],
         actor: &Actor,

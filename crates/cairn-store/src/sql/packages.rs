@@ -14,7 +14,7 @@ use cairn_core::lifecycle::{
     check_add_file, check_publish, check_transition, transition_message, LifecycleError,
     LifecyclePolicy, Transition, UnpublishFacts, VersionState,
 };
-use cairn_core::Format;
+use cairn_core::{Format, PackageRef};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -338,21 +338,21 @@ impl PackageStore for SqlMetaStore {
         }
     }
 
-    async fn package(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<PackageRecord>, StoreError> {
+    async fn package(&self, pkg: PackageRef<'_>) -> Result<Option<PackageRecord>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         load_package(self, format, repository, package, true).await
     }
 
-    async fn version_index(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<VersionIndex>, StoreError> {
+    async fn version_index(&self, pkg: PackageRef<'_>) -> Result<Option<VersionIndex>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         let fmt = format.as_str();
         let Some(head) = sqlx::query(
             "SELECT revision, updated_at, version_list FROM packages
@@ -396,19 +396,22 @@ impl PackageStore for SqlMetaStore {
 
     async fn package_versions(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
     ) -> Result<Option<PackageRecord>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         load_package(self, format, repository, package, false).await
     }
 
-    async fn package_revision(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    async fn package_revision(&self, pkg: PackageRef<'_>) -> Result<Option<i64>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         Ok(sqlx::query_scalar(
             "SELECT revision FROM packages WHERE format = $1 AND repository = $2 AND package = $3",
         )
@@ -421,11 +424,14 @@ impl PackageStore for SqlMetaStore {
 
     async fn package_file(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         filename: &str,
     ) -> Result<Option<(FileRecord, VersionState)>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         let row = sqlx::query(
             "SELECT f.*, v.state FROM package_files f
              JOIN package_versions v ON v.format = f.format AND v.repository = f.repository
@@ -444,15 +450,18 @@ impl PackageStore for SqlMetaStore {
 
     async fn change_version(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         version: &str,
         transition: &Transition,
         policy: &LifecyclePolicy,
         admin_override: bool,
         actor: &Actor,
     ) -> Result<VersionState, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         let fmt = format.as_str();
         let resource = format.resource(repository);
         let artifact = format!("{package}@{version}");
@@ -555,13 +564,16 @@ impl PackageStore for SqlMetaStore {
 
     async fn set_dist_tag(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         tag: &str,
         version: Option<&str>,
         actor: &Actor,
     ) -> Result<bool, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         let fmt = format.as_str();
         let resource = format.resource(repository);
         let mut tx = self.writer.begin().await?;
@@ -620,12 +632,12 @@ impl PackageStore for SqlMetaStore {
         Ok(changed)
     }
 
-    async fn owners(
-        &self,
-        format: Format,
-        repository: &str,
-        package: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn owners(&self, pkg: PackageRef<'_>) -> Result<Vec<String>, StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         Ok(sqlx::query_scalar(
             "SELECT owner FROM package_owners WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY owner",
         )
@@ -638,13 +650,16 @@ impl PackageStore for SqlMetaStore {
 
     async fn change_owners(
         &self,
-        format: Format,
-        repository: &str,
-        package: &str,
+        pkg: PackageRef<'_>,
         add: &[String],
         remove: &[String],
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        let PackageRef {
+            format,
+            repository,
+            package,
+        } = pkg;
         let fmt = format.as_str();
         let resource = format.resource(repository);
         let mut tx = self.writer.begin().await?;

@@ -5,6 +5,7 @@
 use crate::packages::{FileRecord, NewVersion, PublishMode, StagingState};
 use crate::{Actor, AuditFilter, MetaStore, StoreError};
 use cairn_core::lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
+use cairn_core::PackageRef;
 use cairn_core::{Digest, Format};
 use std::sync::Arc;
 
@@ -50,10 +51,14 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     meta.publish(&version(npm, "lib", "1.1.0", &[]), nv, who)
         .await
         .unwrap();
-    let pkg = meta.package(npm, "main", "lib").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(npm, "main", "lib"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pkg.versions.len(), 2);
     let index = meta
-        .version_index(npm, "main", "lib")
+        .version_index(PackageRef::new(npm, "main", "lib"))
         .await
         .unwrap()
         .unwrap();
@@ -61,7 +66,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert_eq!(index.revision, pkg.revision);
     assert!(index.not_active.is_empty() && index.updated_at > 0);
     let light = meta
-        .package_versions(npm, "main", "lib")
+        .package_versions(PackageRef::new(npm, "main", "lib"))
         .await
         .unwrap()
         .unwrap();
@@ -74,7 +79,9 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     );
     // The revision: one lookup, the same as the record's, moved by each change.
     assert_eq!(
-        meta.package_revision(npm, "main", "lib").await.unwrap(),
+        meta.package_revision(PackageRef::new(npm, "main", "lib"))
+            .await
+            .unwrap(),
         Some(pkg.revision)
     );
     assert!(
@@ -83,17 +90,25 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         pkg.revision
     );
     assert_eq!(
-        meta.package_revision(npm, "main", "nope").await.unwrap(),
+        meta.package_revision(PackageRef::new(npm, "main", "nope"))
+            .await
+            .unwrap(),
         None
     );
-    assert!(meta.package(npm, "other", "lib").await.unwrap().is_none());
     assert!(meta
-        .package(Format::Cargo, "main", "lib")
+        .package(PackageRef::new(npm, "other", "lib"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(meta
+        .package(PackageRef::new(Format::Cargo, "main", "lib"))
         .await
         .unwrap()
         .is_none());
     assert_eq!(
-        meta.owners(npm, "main", "lib").await.unwrap(),
+        meta.owners(PackageRef::new(npm, "main", "lib"))
+            .await
+            .unwrap(),
         vec!["tester"]
     );
 
@@ -104,18 +119,22 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         lifecycle(meta.publish(&again, nv, who).await),
         LifecycleError::VersionExists { .. }
     ));
-    let after = meta.package(npm, "main", "lib").await.unwrap().unwrap();
+    let after = meta
+        .package(PackageRef::new(npm, "main", "lib"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after, pkg);
 
     // Files: found with their version's state.
     let (f, s) = meta
-        .package_file(npm, "main", "lib", "lib-1.0.0.tgz")
+        .package_file(PackageRef::new(npm, "main", "lib"), "lib-1.0.0.tgz")
         .await
         .unwrap()
         .unwrap();
     assert_eq!((f.version.as_str(), s), ("1.0.0", VersionState::Active));
     assert!(meta
-        .package_file(npm, "main", "lib", "nope.tgz")
+        .package_file(PackageRef::new(npm, "main", "lib"), "nope.tgz")
         .await
         .unwrap()
         .is_none());
@@ -126,13 +145,24 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         message: "use 1.1".into(),
     };
     assert_eq!(
-        meta.change_version(npm, "main", "lib", "1.0.0", &dep, &policy, false, who)
-            .await
-            .unwrap(),
+        meta.change_version(
+            PackageRef::new(npm, "main", "lib"),
+            "1.0.0",
+            &dep,
+            &policy,
+            false,
+            who
+        )
+        .await
+        .unwrap(),
         VersionState::Deprecated
     );
     let revision_before = after.revision;
-    let pkg = meta.package(npm, "main", "lib").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(npm, "main", "lib"))
+        .await
+        .unwrap()
+        .unwrap();
     let v = pkg.version("1.0.0").unwrap();
     assert_eq!(
         (v.state, v.message.as_deref()),
@@ -142,18 +172,24 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         pkg.revision > revision_before,
         "a deprecation moves the revision"
     );
-    meta.set_dist_tag(npm, "main", "lib", "beta", Some("1.0.0"), who)
+    meta.set_dist_tag(
+        PackageRef::new(npm, "main", "lib"),
+        "beta",
+        Some("1.0.0"),
+        who,
+    )
+    .await
+    .unwrap();
+    let tagged = meta
+        .package_revision(PackageRef::new(npm, "main", "lib"))
         .await
         .unwrap();
-    let tagged = meta.package_revision(npm, "main", "lib").await.unwrap();
     assert!(tagged > Some(pkg.revision), "a dist-tag moves the revision");
-    meta.set_dist_tag(npm, "main", "lib", "beta", None, who)
+    meta.set_dist_tag(PackageRef::new(npm, "main", "lib"), "beta", None, who)
         .await
         .unwrap();
     meta.change_version(
-        npm,
-        "main",
-        "lib",
+        PackageRef::new(npm, "main", "lib"),
         "1.0.0",
         &Transition::Undeprecate,
         &policy,
@@ -165,9 +201,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert!(matches!(
         lifecycle(
             meta.change_version(
-                npm,
-                "main",
-                "lib",
+                PackageRef::new(npm, "main", "lib"),
                 "9.9.9",
                 &Transition::Unyank,
                 &policy,
@@ -185,9 +219,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         .unwrap();
     let refused = lifecycle(
         meta.change_version(
-            npm,
-            "main",
-            "lib",
+            PackageRef::new(npm, "main", "lib"),
             "1.1.0",
             &Transition::Unpublish,
             &policy,
@@ -203,9 +235,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     // A package that depends on itself (an older version) does not block itself.
     assert_eq!(
         meta.change_version(
-            npm,
-            "main",
-            "app",
+            PackageRef::new(npm, "main", "app"),
             "2.0.0",
             &Transition::Unpublish,
             &policy,
@@ -219,9 +249,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     // app@2.0.0 is gone, so lib has no live dependents now.
     assert_eq!(
         meta.change_version(
-            npm,
-            "main",
-            "lib",
+            PackageRef::new(npm, "main", "lib"),
             "1.1.0",
             &Transition::Unpublish,
             &policy,
@@ -232,7 +260,11 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         .unwrap(),
         VersionState::Unpublished
     );
-    let pkg = meta.package(npm, "main", "lib").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(npm, "main", "lib"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         pkg.version("1.1.0").unwrap().state,
         VersionState::Unpublished
@@ -252,9 +284,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert!(matches!(
         lifecycle(
             meta.change_version(
-                npm,
-                "main",
-                "lib",
+                PackageRef::new(npm, "main", "lib"),
                 "1.1.0",
                 &Transition::Unyank,
                 &policy,
@@ -273,9 +303,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     assert!(matches!(
         lifecycle(
             meta.change_version(
-                npm,
-                "main",
-                "lib",
+                PackageRef::new(npm, "main", "lib"),
                 "1.0.0",
                 &Transition::Unpublish,
                 &frozen,
@@ -289,22 +317,32 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
 
     // Dist-tags point only at live versions.
     assert!(meta
-        .set_dist_tag(npm, "main", "lib", "stable", Some("1.0.0"), who)
+        .set_dist_tag(
+            PackageRef::new(npm, "main", "lib"),
+            "stable",
+            Some("1.0.0"),
+            who
+        )
         .await
         .unwrap());
     assert!(matches!(
         lifecycle(
-            meta.set_dist_tag(npm, "main", "lib", "beta", Some("1.1.0"), who)
-                .await
+            meta.set_dist_tag(
+                PackageRef::new(npm, "main", "lib"),
+                "beta",
+                Some("1.1.0"),
+                who
+            )
+            .await
         ),
         LifecycleError::NoSuchVersion { .. }
     ));
     assert!(meta
-        .set_dist_tag(npm, "main", "lib", "stable", None, who)
+        .set_dist_tag(PackageRef::new(npm, "main", "lib"), "stable", None, who)
         .await
         .unwrap());
     assert!(!meta
-        .set_dist_tag(npm, "main", "lib", "stable", None, who)
+        .set_dist_tag(PackageRef::new(npm, "main", "lib"), "stable", None, who)
         .await
         .unwrap());
 
@@ -321,15 +359,17 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         lifecycle(meta.publish(&sdist, af, who).await),
         LifecycleError::FileExists { .. }
     ));
-    let pkg = meta.package(py, "main", "demo").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(py, "main", "demo"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pkg.versions.len(), 1);
     assert_eq!(pkg.versions[0].files.len(), 2);
 
     // Owners and search.
     meta.change_owners(
-        Format::Npm,
-        "main",
-        "lib",
+        PackageRef::new(Format::Npm, "main", "lib"),
         &["alice".into()],
         &["tester".into()],
         who,
@@ -337,7 +377,9 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     .await
     .unwrap();
     assert_eq!(
-        meta.owners(npm, "main", "lib").await.unwrap(),
+        meta.owners(PackageRef::new(npm, "main", "lib"))
+            .await
+            .unwrap(),
         vec!["alice"]
     );
     assert_eq!(
@@ -382,7 +424,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     }
     assert_eq!(wins, 1);
     let race = meta
-        .package(Format::Cargo, "main", "race")
+        .package(PackageRef::new(Format::Cargo, "main", "race"))
         .await
         .unwrap()
         .unwrap();
@@ -435,7 +477,11 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
         meta.release_staging(mvn, "rel", "s1", &both, who).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(meta.package(mvn, "rel", "g:a").await.unwrap().is_none());
+    assert!(meta
+        .package(PackageRef::new(mvn, "rel", "g:a"))
+        .await
+        .unwrap()
+        .is_none());
     assert!(!meta
         .set_staging_state(mvn, "rel", "s1", closed, open, None, who)
         .await
@@ -452,7 +498,11 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
         lifecycle(meta.release_staging(mvn, "rel", "s1", &both, who).await),
         LifecycleError::FileExists { .. }
     ));
-    let pkg = meta.package(mvn, "rel", "g:a").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(mvn, "rel", "g:a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         pkg.version("1.0").is_none(),
         "a refused release left 1.0 behind"
@@ -464,7 +514,11 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
     meta.release_staging(mvn, "rel", "s1", &both[..1], who)
         .await
         .unwrap();
-    let pkg = meta.package(mvn, "rel", "g:a").await.unwrap().unwrap();
+    let pkg = meta
+        .package(PackageRef::new(mvn, "rel", "g:a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(pkg.version("1.0").is_some());
     let s1 = meta.staging(mvn, "rel", "s1").await.unwrap().unwrap();
     assert_eq!(s1.state, StagingState::Released);
@@ -479,11 +533,18 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
         reason: Some("broken".into()),
     };
     let policy = LifecyclePolicy::default();
-    meta.change_version(mvn, "rel", "g:a", "1.1", &yank, &policy, false, who)
-        .await
-        .unwrap();
+    meta.change_version(
+        PackageRef::new(mvn, "rel", "g:a"),
+        "1.1",
+        &yank,
+        &policy,
+        false,
+        who,
+    )
+    .await
+    .unwrap();
     let index = meta
-        .version_index(mvn, "rel", "g:a")
+        .version_index(PackageRef::new(mvn, "rel", "g:a"))
         .await
         .unwrap()
         .unwrap();
@@ -492,7 +553,7 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
     assert_eq!(index.state("1.0"), VersionState::Active);
     assert_eq!(index.not_active["1.1"].1.as_deref(), Some("broken"));
     assert!(meta
-        .version_index(mvn, "rel", "g:none")
+        .version_index(PackageRef::new(mvn, "rel", "g:none"))
         .await
         .unwrap()
         .is_none());

@@ -1,6 +1,7 @@
 //! `cairn package`: pull back or restore a package version.
 
 use super::{cli_actor, load_config, open_meta, CommonArgs};
+use cairn_core::PackageRef;
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -75,9 +76,7 @@ pub(crate) async fn package_command(action: PackageAction) -> anyhow::Result<()>
     let meta = open_meta(&args.common).await?;
     let state = meta
         .change_version(
-            format,
-            &args.repository,
-            &key,
+            PackageRef::new(format, &args.repository, &key),
             &args.version,
             &transition,
             &policy,

@@ -13,6 +13,7 @@ rate is printed with its ratio to the anonymous rate.
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -87,6 +88,7 @@ def main():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //! concerns (authentication, logs, metrics, shutdown). It makes no artifact
 //! decisions; those belong to the adapters and the core.
 
-mod api;
+pub mod api;
 pub mod auth;
 mod client_auth;
 pub mod config;

@@ -89,7 +89,6 @@ fn server_label(path: &str) -> EndpointLabel {
         "/auth/token" => ("auth", "token"),
         "/metrics" => ("server", "metrics"),
         "/healthz" | "/readyz" => ("server", "health"),
-        p if p.starts_with("/api/") => ("api", "admin"),
         p if p.starts_with("/_/oidc/") => ("pypi", "oidc"),
         p if p.starts_with("/-/npm/") => ("npm", "oidc_exchange"),
         _ => ("server", "not_found"),

@@ -444,3 +444,87 @@ async fn every_endpoint_declares_its_access() {
         ],
     );
 }
+
+/// The admin API declares its access the same way.
+#[test]
+fn every_admin_endpoint_declares_its_access() {
+    use cairn_server::api::AdminEndpoint;
+    let registry = || Access::On(Action::Admin, Resource::repository("_registry"));
+    let staging = |action| Access::On(action, Resource::repository("maven/releases"));
+    let rows: Vec<(Method, &str, &str, Access, bool)> = vec![
+        (Method::GET, "/tokens", "token_list", Access::Anyone, true),
+        (
+            Method::POST,
+            "/tokens",
+            "token_create",
+            Access::Anyone,
+            true,
+        ),
+        (
+            Method::DELETE,
+            "/tokens/abc",
+            "token_revoke",
+            Access::Anyone,
+            true,
+        ),
+        (Method::POST, "/users", "user_create", registry(), true),
+        (
+            Method::PUT,
+            "/users/dev/grants",
+            "user_grants",
+            registry(),
+            true,
+        ),
+        (Method::GET, "/audit", "audit", registry(), true),
+        (
+            Method::GET,
+            "/publishers",
+            "publisher_list",
+            registry(),
+            true,
+        ),
+        (
+            Method::POST,
+            "/publishers",
+            "publisher_add",
+            registry(),
+            true,
+        ),
+        (
+            Method::POST,
+            "/oidc/exchange",
+            "oidc_exchange",
+            Access::Anyone,
+            false,
+        ),
+        (
+            Method::POST,
+            "/packages/npm/main/left-pad/versions/1.0.0",
+            "version_change",
+            Access::Anyone,
+            true,
+        ),
+        (
+            Method::GET,
+            "/maven/releases/staging",
+            "staging_list",
+            staging(R),
+            true,
+        ),
+        (
+            Method::POST,
+            "/maven/releases/staging/s1/close",
+            "staging_change",
+            staging(P),
+            true,
+        ),
+    ];
+    for (method, path, name, access, credential) in rows {
+        let e = AdminEndpoint::parse(&method, path).unwrap();
+        assert_eq!(e.name(), name, "{method} {path}");
+        assert_eq!(e.access(), access, "{method} {path}");
+        assert_eq!(e.needs_credential(), credential, "{method} {path}");
+    }
+    assert!(AdminEndpoint::parse(&Method::GET, "/users").is_err());
+    assert!(AdminEndpoint::parse(&Method::GET, "/nothing").is_err());
+}

@@ -1,0 +1,171 @@
+//! The admin API's paths below `/api/v1`, parsed into [`AdminEndpoint`],
+//! each declaring the access it needs, like every adapter's endpoints.
+
+use crate::identity::REGISTRY;
+use axum::http::Method;
+use cairn_core::{Action, Format};
+use cairn_http::{Access, Resource};
+
+/// One admin API operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminEndpoint {
+    /// `GET /tokens`
+    ListTokens,
+    /// `POST /tokens`
+    CreateToken,
+    /// `DELETE /tokens/{id}`
+    RevokeToken { id: String },
+    /// `POST /users`
+    CreateUser,
+    /// `PUT /users/{name}/grants`
+    SetGrants { user: String },
+    /// `GET /audit`
+    Audit,
+    /// `GET /publishers`
+    ListPublishers,
+    /// `POST /publishers`
+    AddPublisher,
+    /// `POST /oidc/exchange`: the OIDC token in the body is the credential.
+    OidcExchange,
+    /// `POST /packages/{format}/{repository}/{package}/versions/{version}`
+    ChangeVersion {
+        format: Format,
+        repository: String,
+        package: String,
+        version: String,
+    },
+    /// `GET /maven/{repository}/staging`
+    ListStaging { repository: String },
+    /// `POST /maven/{repository}/staging/{id}/{close|release|drop}`
+    ChangeStaging {
+        repository: String,
+        id: String,
+        action: String,
+    },
+}
+
+/// Why a path is no admin endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    NotFound(String),
+    MethodNotAllowed,
+}
+
+fn decode(seg: &str) -> String {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl AdminEndpoint {
+    /// Parses `path` below `/api/v1` (starting with `/`).
+    pub fn parse(method: &Method, path: &str) -> Result<AdminEndpoint, ParseError> {
+        let segs: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(decode)
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        use AdminEndpoint as E;
+        use Method as M;
+        let (endpoint, allowed): (E, &[Method]) = match (method, &s[..]) {
+            (&M::GET, ["tokens"]) => (E::ListTokens, &[M::GET]),
+            (_, ["tokens"]) => (E::CreateToken, &[M::POST]),
+            (_, ["tokens", id]) => (E::RevokeToken { id: id.to_string() }, &[M::DELETE]),
+            (_, ["users"]) => (E::CreateUser, &[M::POST]),
+            (_, ["users", user, "grants"]) => (
+                E::SetGrants {
+                    user: user.to_string(),
+                },
+                &[M::PUT],
+            ),
+            (_, ["audit"]) => (E::Audit, &[M::GET]),
+            (&M::GET, ["publishers"]) => (E::ListPublishers, &[M::GET]),
+            (_, ["publishers"]) => (E::AddPublisher, &[M::POST]),
+            (_, ["oidc", "exchange"]) => (E::OidcExchange, &[M::POST]),
+            (_, ["packages", format, repository, package, "versions", version]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let endpoint = E::ChangeVersion {
+                    format,
+                    repository: repository.to_string(),
+                    package: package.to_string(),
+                    version: version.to_string(),
+                };
+                (endpoint, &[M::POST])
+            }
+            (_, ["maven", repository, "staging"]) => {
+                let repository = repository.to_string();
+                (E::ListStaging { repository }, &[M::GET])
+            }
+            (_, ["maven", repository, "staging", id, action]) => {
+                let endpoint = E::ChangeStaging {
+                    repository: repository.to_string(),
+                    id: id.to_string(),
+                    action: action.to_string(),
+                };
+                (endpoint, &[M::POST])
+            }
+            _ => return Err(ParseError::NotFound(format!("no admin endpoint {path}"))),
+        };
+        if allowed.contains(method) {
+            Ok(endpoint)
+        } else {
+            Err(ParseError::MethodNotAllowed)
+        }
+    }
+
+    /// Whether the endpoint needs a caller with a credential before anything
+    /// else (all but the OIDC exchange, whose body is the credential).
+    pub fn needs_credential(&self) -> bool {
+        *self != AdminEndpoint::OidcExchange
+    }
+
+    /// What the endpoint needs beyond a credential. Token operations are the
+    /// identity service's to decide (the caller's own tokens, anyone's for
+    /// an administrator); a version change needs `yank`, or `admin` when
+    /// forced, which the body says, so its handler decides through the guard.
+    pub fn access(&self) -> Access {
+        use AdminEndpoint as E;
+        let registry_admin = || Access::On(Action::Admin, Resource::repository(REGISTRY));
+        match self {
+            E::ListTokens
+            | E::CreateToken
+            | E::RevokeToken { .. }
+            | E::OidcExchange
+            | E::ChangeVersion { .. } => Access::Anyone,
+            E::CreateUser
+            | E::SetGrants { .. }
+            | E::Audit
+            | E::ListPublishers
+            | E::AddPublisher => registry_admin(),
+            E::ListStaging { repository } => {
+                Access::On(Action::Read, Resource::packages(Format::Maven, repository))
+            }
+            E::ChangeStaging { repository, .. } => Access::On(
+                Action::Publish,
+                Resource::packages(Format::Maven, repository),
+            ),
+        }
+    }
+}
+
+impl cairn_http::Endpoint for AdminEndpoint {
+    fn name(&self) -> &'static str {
+        use AdminEndpoint as E;
+        match self {
+            E::ListTokens => "token_list",
+            E::CreateToken => "token_create",
+            E::RevokeToken { .. } => "token_revoke",
+            E::CreateUser => "user_create",
+            E::SetGrants { .. } => "user_grants",
+            E::Audit => "audit",
+            E::ListPublishers => "publisher_list",
+            E::AddPublisher => "publisher_add",
+            E::OidcExchange => "oidc_exchange",
+            E::ChangeVersion { .. } => "version_change",
+            E::ListStaging { .. } => "staging_list",
+            E::ChangeStaging { .. } => "staging_change",
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The admin API's handlers: each receives a caller the entry point in
+//! `mod.rs` has already authenticated and, where the endpoint declares an
+//! access, allowed.
+
+use super::{ApiError, ApiResult, Who};
+use crate::identity::Manager;
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use cairn_core::{Action, PackageRef};
+use cairn_http::Resource;
+use cairn_store::{AuditFilter, TokenRecord};
+use serde::Deserialize;
+use serde_json::json;
+
+fn token_json(t: &TokenRecord) -> serde_json::Value {
+    serde_json::to_value(t).expect("serialisable")
+}
+
+#[derive(Deserialize)]
+pub(super) struct UserQuery {
+    user: Option<String>,
+}
+
+pub(super) async fn list_tokens(state: &AppState, who: &Who, q: UserQuery) -> ApiResult {
+    let principal = &who.principal;
+    let tokens = state
+        .identity
+        .list_tokens(Manager::Caller(principal), q.user.as_deref())
+        .await?;
+    Ok(
+        Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewToken {
+    user: Option<String>,
+    #[serde(default)]
+    description: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u64>,
+}
+
+pub(super) async fn create_token(state: &AppState, who: &Who, body: NewToken) -> ApiResult {
+    let (principal, actor) = (&who.principal, &who.actor);
+    let ttl = body.expires_in_days.map(|d| d * 86_400);
+    let (record, token) = state
+        .identity
+        .create_token(
+            Manager::Caller(principal),
+            actor,
+            body.user.as_deref(),
+            &body.description,
+            &body.scopes,
+            ttl,
+        )
+        .await?;
+    let mut out = token_json(&record);
+    out["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// Revokes a token: the caller's own, or anyone's for an administrator.
+pub(super) async fn revoke_token(state: &AppState, who: &Who, id: &str) -> ApiResult {
+    let (principal, actor) = (&who.principal, &who.actor);
+    state
+        .identity
+        .revoke_token(Manager::Caller(principal), actor, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewUser {
+    name: String,
+    #[serde(default)]
+    grants: Vec<String>,
+}
+
+pub(super) async fn create_user(state: &AppState, who: &Who, body: NewUser) -> ApiResult {
+    let (principal, actor) = (&who.principal, &who.actor);
+    let user = state
+        .identity
+        .create_user(Manager::Caller(principal), actor, &body.name, &body.grants)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": user.name, "grants": body.grants, "password": user.password })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct Grants {
+    grants: Vec<String>,
+}
+
+pub(super) async fn set_grants(state: &AppState, who: &Who, name: &str, body: Grants) -> ApiResult {
+    let (principal, actor) = (&who.principal, &who.actor);
+    state
+        .identity
+        .set_user_grants(Manager::Caller(principal), actor, name, &body.grants)
+        .await?;
+    Ok(Json(json!({ "name": name, "grants": body.grants })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct AuditQuery {
+    actor: Option<String>,
+    repository: Option<String>,
+    action: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn audit(state: &AppState, q: AuditQuery) -> ApiResult {
+    let filter = AuditFilter {
+        actor: q.actor,
+        repository: q.repository,
+        action: q.action,
+        before_id: q.before,
+        limit: q.limit.unwrap_or(100).min(1000),
+    };
+    let entries: Vec<_> = state.meta.audit_log(&filter).await?.into_iter().collect();
+    Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewPublisher {
+    repository: String,
+    /// Limit the publisher to one package of a package repository.
+    package: Option<String>,
+    issuer: String,
+    audience: String,
+    #[serde(default)]
+    claims: std::collections::BTreeMap<String, String>,
+}
+
+pub(super) async fn add_publisher(state: &AppState, who: &Who, body: NewPublisher) -> ApiResult {
+    let actor = &who.actor;
+    let record = crate::oidc::new_publisher(
+        body.repository,
+        body.package,
+        body.issuer,
+        body.audience,
+        body.claims,
+    )
+    .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, m))?;
+    state.meta.add_publisher(&record, actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&record).expect("serialisable")),
+    )
+        .into_response())
+}
+
+pub(super) async fn list_publishers(state: &AppState, q: RepoQuery) -> ApiResult {
+    let publishers = state.meta.publishers(&q.repository).await?;
+    Ok(Json(json!({ "publishers": publishers })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct RepoQuery {
+    repository: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Exchange {
+    token: String,
+    repository: String,
+    /// Ask for a token on one package of a package repository only.
+    package: Option<String>,
+}
+
+/// Needs no credential: the OIDC token is the credential.
+pub(super) async fn oidc_exchange(
+    state: &AppState,
+    source: Option<String>,
+    body: Exchange,
+) -> ApiResult {
+    let package = match body.package {
+        Some(name) => Some(
+            crate::oidc::package_of(&body.repository, &name)
+                .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, m))?,
+        ),
+        None => None,
+    };
+    let exchanged = crate::oidc::exchange(
+        state,
+        &body.token,
+        &body.repository,
+        package.as_deref(),
+        source,
+    );
+    match exchanged.await {
+        Ok((token, expires_in)) => {
+            Ok(Json(json!({ "token": token, "expires_in": expires_in })).into_response())
+        }
+        Err(e) => Err(ApiError::Status(e.status(), e.to_string())),
+    }
+}
+
+/// A change of a package version's lifecycle state.
+#[derive(Deserialize)]
+pub(super) struct VersionChange {
+    /// `yank`, `unyank`, `deprecate`, `undeprecate` or `unpublish`.
+    action: String,
+    /// The yank reason (shown by pip and uv).
+    reason: Option<String>,
+    /// The deprecation message.
+    message: Option<String>,
+    /// Unpublish outside the policy (window, dependents, disabled): needs
+    /// `admin` on the repository, and is audited as an override.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Parses the API's lifecycle verb into the core's transition.
+fn transition_of(
+    action: &str,
+    reason: Option<String>,
+    message: Option<String>,
+) -> Result<cairn_core::Transition, String> {
+    use cairn_core::Transition as T;
+    Ok(match action {
+        "yank" => T::Yank { reason },
+        "unyank" => T::Unyank,
+        "deprecate" => T::Deprecate {
+            message: message.ok_or("deprecate needs a message")?,
+        },
+        "undeprecate" => T::Undeprecate,
+        "unpublish" => T::Unpublish,
+        other => {
+            return Err(format!(
+                "unknown action {other:?}: use yank, unyank, deprecate, undeprecate or unpublish"
+            ))
+        }
+    })
+}
+
+/// `POST /api/v1/packages/{format}/{repository}/{package}/versions/{version}`:
+/// yank (PyPI has no client verb for it), deprecate, unpublish, for any format.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn change_version(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    package: &str,
+    version: &str,
+    body: VersionChange,
+) -> ApiResult {
+    let (principal, actor) = (&who.principal, &who.actor);
+    let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
+    let key = cairn_core::package_key(format, package).map_err(|e| bad(e.to_string()))?;
+    let transition = transition_of(&body.action, body.reason, body.message).map_err(bad)?;
+    if body.force && transition != cairn_core::Transition::Unpublish {
+        return Err(bad("force applies only to unpublish".into()));
+    }
+    let needed = if body.force {
+        Action::Admin
+    } else {
+        Action::Yank
+    };
+    let resource = Resource::package(format, repository, &key);
+    let caller = (principal, actor, "/api/v1/packages");
+    if state
+        .guard
+        .decide_for(caller, format.as_str(), needed, &resource)
+        .await
+        .is_err()
+    {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!("{} may not {needed} {}", principal.name(), resource.name()),
+        ));
+    }
+    let policy = state.packages.policy(format, repository);
+    let new_state = state
+        .meta
+        .change_version(
+            PackageRef::new(format, repository, &key),
+            version,
+            &transition,
+            &policy,
+            body.force,
+            actor,
+        )
+        .await?;
+    Ok(
+        Json(json!({ "package": key, "version": version, "state": new_state.as_str() }))
+            .into_response(),
+    )
+}
+
+fn package_error(e: cairn_packages::PackageError) -> ApiError {
+    ApiError::Status(e.status(), e.to_string())
+}
+
+/// `GET /api/v1/maven/{repository}/staging`: the repository's staging repositories.
+pub(super) async fn list_staging(state: &AppState, repository: &str) -> ApiResult {
+    let all = cairn_maven::staging::list(&state.packages, repository)
+        .await
+        .map_err(package_error)?;
+    let all: Vec<_> = all.iter().map(cairn_maven::staging::to_json).collect();
+    Ok(Json(json!({ "staging": all })).into_response())
+}
+
+/// `POST /api/v1/maven/{repository}/staging/{id}/{close|release|drop}`.
+pub(super) async fn change_staging(
+    state: &AppState,
+    who: &Who,
+    repository: &str,
+    id: &str,
+    action: &str,
+) -> ApiResult {
+    let (actor, repository) = (&who.actor, repository);
+    let p = &state.packages;
+    let done = match action {
+        "close" => cairn_maven::staging::close(p, actor, repository, id).await,
+        "release" => cairn_maven::staging::release(p, actor, repository, id).await,
+        "drop" => cairn_maven::staging::drop(p, actor, repository, id).await,
+        other => {
+            return Err(ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("unknown staging action {other:?}: use close, release or drop"),
+            ))
+        }
+    }
+    .map_err(package_error)?;
+    Ok(Json(cairn_maven::staging::to_json(&done)).into_response())
+}

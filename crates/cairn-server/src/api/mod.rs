@@ -1,0 +1,250 @@
+//! The admin and query HTTP API under `/api/v1`: tokens, users, the audit
+//! log, trusted publishers, version changes and Maven staging. Errors are
+//! `{"error": "..."}` with the fitting status.
+//!
+//! Like every adapter, it parses a request into an endpoint
+//! ([`AdminEndpoint`]) that declares its access, and one entry point
+//! ([`admin_handler`]) authenticates, decides through the guard (refusals
+//! audited by its one rule), labels the request and only then runs the
+//! handler. Managing users, publishers and reading the audit log need global
+//! admin rights (an `admin` grant on every repository, e.g. `**:admin`);
+//! who may manage which token is the identity service's rule.
+
+mod endpoint;
+mod handlers;
+
+pub use endpoint::AdminEndpoint;
+
+use crate::identity::{IdentityError, REGISTRY};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use cairn_core::Principal;
+use cairn_http::{Access, Endpoint as _};
+use cairn_store::Actor;
+use endpoint::ParseError;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Largest request body the admin API reads (all of them are small JSON).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/{*rest}", any(admin_handler))
+}
+
+/// A refusal: a status and a message, or a response already made (failed authentication).
+enum ApiError {
+    Status(StatusCode, String),
+    Ready(Box<Response>),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Ready(resp) => return *resp,
+            ApiError::Status(status, message) => (status, message),
+        };
+        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"cairn\"".parse().expect("header"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Status(StatusCode::BAD_REQUEST, format!("{e:#}"))
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        let status = match e {
+            IdentityError::Store(e) => return ApiError::from(e),
+            IdentityError::Invalid(_) => StatusCode::BAD_REQUEST,
+            IdentityError::Forbidden(_) => StatusCode::FORBIDDEN,
+            IdentityError::NotFound(_) => StatusCode::NOT_FOUND,
+            IdentityError::Conflict(_) => StatusCode::CONFLICT,
+        };
+        ApiError::Status(status, e.to_string())
+    }
+}
+
+impl From<cairn_store::StoreError> for ApiError {
+    fn from(e: cairn_store::StoreError) -> Self {
+        use cairn_core::LifecycleError as L;
+        let status = match &e {
+            cairn_store::StoreError::Lifecycle(L::NoSuchVersion { .. }) => StatusCode::NOT_FOUND,
+            cairn_store::StoreError::Lifecycle(_) | cairn_store::StoreError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::Status(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The authenticated caller of an admin request.
+pub(crate) struct Who {
+    pub principal: Principal,
+    pub actor: Actor,
+}
+
+/// The one entry point: parse, authenticate, decide, label, dispatch.
+async fn admin_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let path = req.uri().path().strip_prefix("/api/v1").unwrap_or_default();
+    let (name, result) = match AdminEndpoint::parse(req.method(), path) {
+        Ok(endpoint) => {
+            let name = endpoint.name();
+            tracing::Span::current().record("endpoint", name);
+            (name, serve(&state, endpoint, req).await)
+        }
+        Err(ParseError::NotFound(m)) => {
+            ("invalid", Err(ApiError::Status(StatusCode::NOT_FOUND, m)))
+        }
+        Err(ParseError::MethodNotAllowed) => (
+            "invalid",
+            Err(ApiError::Status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint".into(),
+            )),
+        ),
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    resp.extensions_mut().insert(cairn_http::EndpointLabel {
+        format: "api",
+        endpoint: name,
+    });
+    resp
+}
+
+async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiResult {
+    let (parts, body) = req.into_parts();
+    let source = crate::source_of(&parts);
+    // Failed logins here are audited and rate limited like everywhere else.
+    let principal = crate::authenticate_request(
+        state,
+        &parts.headers,
+        source.clone(),
+        parts.uri.path(),
+        |why| ApiError::Status(StatusCode::UNAUTHORIZED, why.message().to_string()).into_response(),
+    )
+    .await
+    .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
+    if principal == Principal::Anonymous && endpoint.needs_credential() {
+        return Err(ApiError::Status(
+            StatusCode::UNAUTHORIZED,
+            "credentials required".into(),
+        ));
+    }
+    let who = Who {
+        actor: Actor::of(&principal, source),
+        principal,
+    };
+    if let Access::On(action, resource) | Access::Caller(action, resource) = endpoint.access() {
+        // Staging is Maven's: its refusals are audited as Maven's.
+        let format = match &endpoint {
+            AdminEndpoint::ListStaging { .. } | AdminEndpoint::ChangeStaging { .. } => "maven",
+            _ => "api",
+        };
+        let caller = (&who.principal, &who.actor, parts.uri.path());
+        if state
+            .guard
+            .decide_for(caller, format, action, &resource)
+            .await
+            .is_err()
+        {
+            let message = if resource.repository == REGISTRY {
+                "needs admin rights on every repository".to_string()
+            } else {
+                format!(
+                    "{} may not {action} {}",
+                    who.principal.name(),
+                    resource.name()
+                )
+            };
+            return Err(ApiError::Status(StatusCode::FORBIDDEN, message));
+        }
+    }
+    dispatch(state, &who, endpoint, &parts.uri, body).await
+}
+
+/// A query string as `T`, or a 400.
+fn query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// A (small) JSON body as `T`, or a 400 (413 past [`BODY_LIMIT`]).
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = http_body_util::Limited::new(body, BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::Status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {BODY_LIMIT} bytes"),
+                )
+            } else {
+                ApiError::Status(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+}
+
+async fn dispatch(
+    state: &AppState,
+    who: &Who,
+    endpoint: AdminEndpoint,
+    uri: &axum::http::Uri,
+    body: Body,
+) -> ApiResult {
+    use handlers as h;
+    use AdminEndpoint as E;
+    match endpoint {
+        E::ListTokens => h::list_tokens(state, who, query(uri)?).await,
+        E::CreateToken => h::create_token(state, who, json_body(body).await?).await,
+        E::RevokeToken { id } => h::revoke_token(state, who, &id).await,
+        E::CreateUser => h::create_user(state, who, json_body(body).await?).await,
+        E::SetGrants { user } => h::set_grants(state, who, &user, json_body(body).await?).await,
+        E::Audit => h::audit(state, query(uri)?).await,
+        E::ListPublishers => h::list_publishers(state, query(uri)?).await,
+        E::AddPublisher => h::add_publisher(state, who, json_body(body).await?).await,
+        E::ChangeVersion {
+            format,
+            repository,
+            package,
+            version,
+        } => {
+            let change = json_body(body).await?;
+            h::change_version(state, who, format, &repository, &package, &version, change).await
+        }
+        E::ListStaging { repository } => h::list_staging(state, &repository).await,
+        E::ChangeStaging {
+            repository,
+            id,
+            action,
+        } => h::change_staging(state, who, &repository, &id, &action).await,
+        E::OidcExchange => {
+            let source = who.actor.source.clone();
+            h::oidc_exchange(state, source, json_body(body).await?).await
+        }
+    }
+}

@@ -22,9 +22,9 @@ use cairn_core::access::Denied;
 use cairn_core::lifecycle::{LifecycleError, Transition};
 use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format, Principal, VersionState};
-use cairn_http::{Access, Resource};
+use cairn_http::Access;
 use cairn_packages::{
-    refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Rendered, Request,
+    split_repository, InRepo, PackageError, PackageResult, Packages, Rendered, Request,
 };
 use cairn_store::PackageRecord;
 use endpoint::{Endpoint, ParseError};
@@ -274,16 +274,6 @@ impl cairn_http::Adapter for CargoApi {
             .access(&repo)
             .map_err(|e| PackageError::bad(e.to_string()))?;
         Ok((InRepo { repo, endpoint }, access))
-    }
-
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> PackageError {
-        refusal(req, action, resource, denied)
     }
 
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {

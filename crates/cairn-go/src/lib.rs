@@ -29,13 +29,12 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cairn_core::access::Denied;
 use cairn_core::PackageRef;
 use cairn_core::{package_key, Action, Format, VersionState};
-use cairn_http::{Access, Resource};
+use cairn_http::Access;
 use cairn_packages::{
-    plain_error, refusal, split_repository, GitSources, InRepo, PackageError, PackageResult,
-    Packages, Rendered, Request,
+    plain_error, split_repository, GitSources, InRepo, PackageError, PackageResult, Packages,
+    Rendered, Request,
 };
 use cairn_store::{Actor, NewVersion, PackageRecord, PublishMode, VersionRecord};
 use endpoint::Endpoint;
@@ -427,16 +426,6 @@ impl cairn_http::Adapter for GoApi {
         let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
         let access = endpoint.access(&repo)?;
         Ok((InRepo { repo, endpoint }, access))
-    }
-
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> PackageError {
-        refusal(req, action, resource, denied)
     }
 
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {

@@ -12,13 +12,20 @@ use cairn_core::{Action, Principal};
 use cairn_store::{Actor, AuditRecord, AuditStore};
 use std::sync::Arc;
 
+/// How a protocol words a refusal: the error an adapter's handlers return
+/// when the guard refuses `action` on `resource` (a 401 with the protocol's
+/// challenge, or a 403).
+pub trait Refusal: Sized {
+    fn refused(req: &Request, action: Action, resource: &Resource, denied: Denied) -> Self;
+}
+
 /// The shape every protocol adapter has. The server authenticates the
 /// request and spends its rate budget, then hands it to [`serve`].
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
     type Endpoint: Endpoint + Send + Sync;
     /// The protocol's error, rendered by [`Adapter::render`].
-    type Error: Send;
+    type Error: Refusal + Send;
 
     /// `oci`, `npm`, ...: labels metrics and names audited actions (`npm.publish`).
     fn format(&self) -> &'static str;
@@ -26,15 +33,6 @@ pub trait Adapter: Send + Sync + 'static {
     /// Parses a request (its path below the adapter's prefix) into an
     /// endpoint and the access it needs.
     fn parse(&self, req: &Request, path: &str) -> Result<(Self::Endpoint, Access), Self::Error>;
-
-    /// The protocol's refusal of `action` on `resource`.
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> Self::Error;
 
     /// Serves a request the guard has allowed.
     async fn dispatch(
@@ -74,6 +72,21 @@ impl Guard {
     ) -> Result<(), Denied> {
         let caller = (&req.auth.principal, &req.actor(), req.uri.path());
         self.decide_for(caller, format, action, resource).await
+    }
+
+    /// [`Guard::decide`], refused in the protocol's words: the check a
+    /// handler makes once it knows more than its endpoint declared (the
+    /// package an upload's body names, a mount's source).
+    pub async fn check<E: Refusal>(
+        &self,
+        req: &Request,
+        format: &str,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), E> {
+        self.decide(req, format, action, resource)
+            .await
+            .map_err(|denied| E::refused(req, action, resource, denied))
     }
 
     /// [`Guard::decide`] for a caller known otherwise than by a [`Request`]
@@ -139,7 +152,7 @@ pub async fn serve<A: Adapter>(
     tracing::Span::current().record("endpoint", name);
     let result = match guard.allows(&req, format, &access).await {
         Ok(()) => adapter.dispatch(&req, endpoint, body).await,
-        Err((action, resource, denied)) => Err(adapter.refusal(&req, action, &resource, denied)),
+        Err((action, resource, denied)) => Err(A::Error::refused(&req, action, &resource, denied)),
     };
     let resp = result.unwrap_or_else(|e| adapter.render(e));
     labelled(resp, format, name)

@@ -14,5 +14,5 @@ mod guard;
 mod request;
 
 pub use endpoint::{Access, Endpoint, EndpointLabel, Resource};
-pub use guard::{serve, Adapter, Guard};
+pub use guard::{serve, Adapter, Guard, Refusal};
 pub use request::{decode, Request};

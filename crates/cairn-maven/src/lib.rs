@@ -26,13 +26,12 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cairn_core::access::Denied;
 use cairn_core::PackageRef;
-use cairn_core::{package_key, Action, Format};
-use cairn_http::{Access, Resource};
+use cairn_core::{package_key, Format};
+use cairn_http::Access;
 use cairn_packages::{
-    plain_error, refusal, split_repository, MavenVersions, PackageError, PackageResult, Packages,
-    Rendered, Request,
+    plain_error, split_repository, MavenVersions, PackageError, PackageResult, Packages, Rendered,
+    Request,
 };
 use cairn_store::{FileRecord, NewVersion, PackageRecord, PublishMode, StagingState};
 use endpoint::{Endpoint, Place};
@@ -421,16 +420,6 @@ impl cairn_http::Adapter for MavenApi {
         let endpoint = Endpoint::parse(&req.method, path)?;
         let access = endpoint.access();
         Ok((endpoint, access))
-    }
-
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> PackageError {
-        refusal(req, action, resource, denied)
     }
 
     async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> PackageResult {

@@ -21,11 +21,9 @@ use axum::Json;
 use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
 use cairn_core::PackageRef;
-use cairn_core::{package_key, Action, Format};
-use cairn_http::{Access, Resource};
-use cairn_packages::{
-    refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Request,
-};
+use cairn_core::{package_key, Format};
+use cairn_http::Access;
+use cairn_packages::{split_repository, InRepo, PackageError, PackageResult, Packages, Request};
 use endpoint::{Endpoint, ParseError};
 pub use publish::tarball_manifest;
 use serde_json::json;
@@ -65,16 +63,6 @@ impl cairn_http::Adapter for NpmApi {
             .access(&repo)
             .map_err(|e| PackageError::bad(e.to_string()))?;
         Ok((InRepo { repo, endpoint }, access))
-    }
-
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> PackageError {
-        refusal(req, action, resource, denied)
     }
 
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {

@@ -92,16 +92,6 @@ impl cairn_http::Adapter for OciApi {
         Ok((endpoint, access))
     }
 
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> OciError {
-        self.refused(req, &resource.repository, action, denied)
-    }
-
     async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> OciResult {
         use Endpoint as E;
         match endpoint {
@@ -141,15 +131,29 @@ impl OciApi {
         action: Action,
     ) -> Result<(), OciError> {
         let resource = Resource::repository(repository);
-        self.guard
-            .decide(req, "oci", action, &resource)
-            .await
-            .map_err(|denied| self.refused(req, repository, action, denied))
+        self.guard.check(req, "oci", action, &resource).await
     }
 
-    /// A refusal rendered the OCI way: 401 with a Bearer challenge naming
-    /// the scope, or 403 `DENIED`.
-    fn refused(&self, req: &Request, repository: &str, action: Action, denied: Denied) -> OciError {
+    /// `GET /v2/`: 200 for an authenticated caller; otherwise a challenge, as
+    /// container clients expect, so they know where to fetch a token.
+    fn base(&self, req: &Request) -> OciResult {
+        if req.auth.principal == cairn_core::Principal::Anonymous {
+            return Err(challenge(req, None, false));
+        }
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response())
+    }
+}
+
+/// A refusal rendered the OCI way: 401 with a Bearer challenge naming the
+/// scope, or 403 `DENIED`.
+impl cairn_http::Refusal for OciError {
+    fn refused(req: &Request, action: Action, resource: &Resource, denied: Denied) -> Self {
+        let repository = &resource.repository;
         match denied {
             Denied::Forbidden => OciError::denied(format!(
                 "{} may not {} {repository}",
@@ -164,43 +168,24 @@ impl OciApi {
                     Action::Yank | Action::Admin => "*",
                 };
                 let scope = format!("repository:{repository}:{actions}");
-                self.challenge(req, Some(&scope), denied == Denied::InsufficientScope)
+                challenge(req, Some(&scope), denied == Denied::InsufficientScope)
             }
         }
     }
+}
 
-    /// A 401 with the Bearer challenge that tells a client where to get a token.
-    pub(crate) fn challenge(
-        &self,
-        req: &Request,
-        scope: Option<&str>,
-        insufficient: bool,
-    ) -> OciError {
-        let mut challenge = format!(
-            r#"Bearer realm="{}",service="{}""#,
-            req.auth.realm, req.auth.service
-        );
-        if let Some(scope) = scope {
-            challenge.push_str(&format!(r#",scope="{scope}""#));
-        }
-        if insufficient {
-            challenge.push_str(r#",error="insufficient_scope""#);
-        }
-        OciError::unauthorized("authentication required")
-            .with_header(header::WWW_AUTHENTICATE, &challenge)
+/// A 401 with the Bearer challenge that tells a client where to get a token.
+pub(crate) fn challenge(req: &Request, scope: Option<&str>, insufficient: bool) -> OciError {
+    let mut challenge = format!(
+        r#"Bearer realm="{}",service="{}""#,
+        req.auth.realm, req.auth.service
+    );
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(r#",scope="{scope}""#));
     }
-
-    /// `GET /v2/`: 200 for an authenticated caller; otherwise a challenge, as
-    /// container clients expect, so they know where to fetch a token.
-    fn base(&self, req: &Request) -> OciResult {
-        if req.auth.principal == cairn_core::Principal::Anonymous {
-            return Err(self.challenge(req, None, false));
-        }
-        Ok((
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{}",
-        )
-            .into_response())
+    if insufficient {
+        challenge.push_str(r#",error="insufficient_scope""#);
     }
+    OciError::unauthorized("authentication required")
+        .with_header(header::WWW_AUTHENTICATE, &challenge)
 }

@@ -64,7 +64,7 @@ impl OciApi {
         if self.config.access.anonymous_read.is_empty()
             && req.auth.principal == cairn_core::Principal::Anonymous
         {
-            return Err(self.challenge(req, Some("registry:catalog:*"), false));
+            return Err(crate::challenge(req, Some("registry:catalog:*"), false));
         }
         // The catalog lists only the repositories the caller may read. The
         // page is cut before filtering, so `Link` follows the unfiltered order.

@@ -43,22 +43,24 @@ impl<E: cairn_http::Endpoint> cairn_http::Endpoint for InRepo<E> {
 /// The refusal of every language adapter, worded once. Package clients have
 /// no flow to ask for a wider token (OCI's `insufficient_scope`), so a
 /// credential without the right is refused for good.
-pub fn refusal(req: &Request, action: Action, resource: &Resource, denied: Denied) -> PackageError {
-    let denied = match denied {
-        Denied::InsufficientScope => Denied::Forbidden,
-        d => d,
-    };
-    let message = match denied {
-        Denied::NeedsCredential => {
-            format!("authentication required to {action} {}", resource.name())
-        }
-        _ => format!(
-            "{} may not {action} {}",
-            req.auth.principal.name(),
-            resource.name()
-        ),
-    };
-    PackageError::Denied { denied, message }
+impl cairn_http::Refusal for PackageError {
+    fn refused(req: &Request, action: Action, resource: &Resource, denied: Denied) -> Self {
+        let denied = match denied {
+            Denied::InsufficientScope => Denied::Forbidden,
+            d => d,
+        };
+        let message = match denied {
+            Denied::NeedsCredential => {
+                format!("authentication required to {action} {}", resource.name())
+            }
+            _ => format!(
+                "{} may not {action} {}",
+                req.auth.principal.name(),
+                resource.name()
+            ),
+        };
+        PackageError::Denied { denied, message }
+    }
 }
 
 /// Splits `/<repository>/<rest>` (the path below an adapter's prefix) into

@@ -3,7 +3,7 @@
 //! file as a verified content-addressed blob, and serving one back.
 
 use crate::rendered::RenderCache;
-use crate::{refusal, PackageError, PackageResult, Rendered, Request};
+use crate::{PackageError, PackageResult, Rendered, Request};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -371,10 +371,7 @@ impl Packages {
         let on_package = package.map(|key| format.package_resource(repository, key));
         let mut resources = vec![on_repository.as_str()];
         resources.extend(on_package.as_deref());
-        match authorize_any(&self.config.access, principal, &resources, action) {
-            Err(Denied::InsufficientScope) => Err(Denied::Forbidden),
-            decision => decision,
-        }
+        authorize_any(&self.config.access, principal, &resources, action)
     }
 
     /// The access check a handler makes once it knows more than its
@@ -393,9 +390,8 @@ impl Packages {
             None => Resource::packages(format, repository),
         };
         self.guard
-            .decide(req, format.as_str(), action, &resource)
+            .check(req, format.as_str(), action, &resource)
             .await
-            .map_err(|denied| refusal(req, action, &resource, denied))
     }
 
     /// Whether `principal` may `action` this one package but not the rest of

@@ -17,13 +17,12 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_core::access::Denied;
 use cairn_core::lifecycle::LifecycleError;
 use cairn_core::PackageRef;
-use cairn_core::{package_key, Action, Format};
-use cairn_http::{Access, Resource};
+use cairn_core::{package_key, Format};
+use cairn_http::Access;
 use cairn_packages::{
-    plain_error, refusal, split_repository, InRepo, PackageError, PackageResult, Packages, Request,
+    plain_error, split_repository, InRepo, PackageError, PackageResult, Packages, Request,
 };
 use endpoint::{Endpoint, ParseError};
 use std::sync::Arc;
@@ -63,16 +62,6 @@ impl cairn_http::Adapter for PypiApi {
             .access(&repo)
             .map_err(|e| PackageError::not_found(e.to_string()))?;
         Ok((InRepo { repo, endpoint }, access))
-    }
-
-    fn refusal(
-        &self,
-        req: &Request,
-        action: Action,
-        resource: &Resource,
-        denied: Denied,
-    ) -> PackageError {
-        refusal(req, action, resource, denied)
     }
 
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {

@@ -78,14 +78,14 @@ pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// The one handler shape of every adapter, OCI included: authenticate
-/// (a failure rendered by `unauthenticated`), spend the rate budget, then
+/// (a failure rendered by `unauthenticated`, given the request's headers), spend the rate budget, then
 /// the guard ([`cairn_http::serve`]): parse, decide, label, dispatch.
 pub(crate) async fn serve_adapter<A: cairn_http::Adapter>(
     state: &AppState,
     adapter: &A,
     prefix: &str,
     req: Request,
-    unauthenticated: impl FnOnce(AuthFailure) -> Response,
+    unauthenticated: impl FnOnce(AuthFailure, &HeaderMap) -> Response,
 ) -> Response {
     let (parts, body) = req.into_parts();
     let source = source_of(&parts);
@@ -94,7 +94,7 @@ pub(crate) async fn serve_adapter<A: cairn_http::Adapter>(
         &parts.headers,
         source.clone(),
         parts.uri.path(),
-        unauthenticated,
+        |why| unauthenticated(why, &parts.headers),
     )
     .await
     {
@@ -136,8 +136,9 @@ async fn serve<A>(state: &AppState, adapter: &A, prefix: &str, req: Request) -> 
 where
     A: cairn_http::Adapter<Error = PackageError>,
 {
-    let unauthenticated =
-        |why: AuthFailure| adapter.render(PackageError::Unauthenticated(why.message().into()));
+    let unauthenticated = |why: AuthFailure, _: &HeaderMap| {
+        adapter.render(PackageError::Unauthenticated(why.message().into()))
+    };
     serve_adapter(state, adapter, prefix, req, unauthenticated).await
 }
 

@@ -331,8 +331,7 @@ fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Resp
 }
 
 async fn oci_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    let unauthenticated = |why| unauthorized(&state, &headers, why);
+    let unauthenticated = |why, headers: &HeaderMap| unauthorized(&state, headers, why);
     formats::serve_adapter(&state, &state.oci, "/v2", req, unauthenticated).await
 }
 

@@ -98,6 +98,8 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     async fn create_token(&self, token: &TokenRecord, actor: &Actor) -> Result<(), StoreError>;
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// One token by its id (revoked and expired ones included).
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Tokens, newest first; all users' when `user` is `None`.
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked at `at`. Returns whether it existed and was live.

@@ -429,6 +429,8 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         Some(token.clone())
     );
     assert_eq!(meta.token_by_hash("sha256:nope").await.unwrap(), None);
+    assert_eq!(meta.token("t1").await.unwrap(), Some(token.clone()));
+    assert_eq!(meta.token("t2").await.unwrap(), None);
     assert_eq!(
         meta.list_tokens(Some("admin")).await.unwrap(),
         vec![token.clone()]

@@ -278,13 +278,7 @@ impl Identity {
         actor: &Actor,
         id: &str,
     ) -> IdentityResult<()> {
-        let owner = self
-            .meta
-            .list_tokens(None)
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .map(|t| t.user);
+        let owner = self.meta.token(id).await?.map(|t| t.user);
         let missing = || IdentityError::NotFound(format!("no live token {id}"));
         let Some(owner) = owner else {
             return Err(missing());

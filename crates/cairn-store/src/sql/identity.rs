@@ -210,6 +210,14 @@ impl IdentityStore for SqlMetaStore {
         row.as_ref().map(token_from_row).transpose()
     }
 
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
         let rows =
             match user {

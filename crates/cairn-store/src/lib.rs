@@ -7,7 +7,7 @@
 //! a blob is written only after the blob is durable.
 //!
 //! The metadata store is split by aggregate ([`OciStore`], [`PackageStore`],
-//! [`IdentityStore`], [`AuditStore`], [`SettingsStore`]; [`MetaStore`] is all
+//! [`IdentityStore`], [`AuditStore`], [`ProxyStore`], [`SettingsStore`]; [`MetaStore`] is all
 //! of them). Each trait has a conformance suite in `testing` (the `testing`
 //! feature, for tests only) that every backend runs.
 
@@ -22,6 +22,7 @@ pub mod identity;
 pub mod meta;
 pub mod oci;
 pub mod packages;
+pub mod proxy;
 pub mod s3;
 pub mod sql;
 #[cfg(feature = "testing")]
@@ -39,6 +40,7 @@ pub use packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
     VersionIndex, VersionRecord,
 };
+pub use proxy::{CachedEntry, ProxyStore};
 
 use std::sync::Arc;
 

@@ -1,13 +1,14 @@
 //! The metadata store: every aggregate's trait in one, for the places that
 //! open and wire the stores. Components take the narrowest trait they need
 //! ([`OciStore`], [`PackageStore`], [`IdentityStore`], [`AuditStore`],
-//! [`SettingsStore`]); an `Arc<dyn MetaStore>` coerces to any of them.
+//! [`ProxyStore`], [`SettingsStore`]); an `Arc<dyn MetaStore>` coerces to any of them.
 
 pub use crate::audit::AuditStore;
 use crate::error::StoreError;
 pub use crate::identity::IdentityStore;
 pub use crate::oci::OciStore;
 pub use crate::packages::PackageStore;
+pub use crate::proxy::ProxyStore;
 use async_trait::async_trait;
 
 /// What the metadata says is stored, for the operator's gauges.
@@ -50,6 +51,12 @@ pub trait SettingsStore: Send + Sync + 'static {
 }
 
 /// Everything about artifacts except their bytes.
-pub trait MetaStore: OciStore + PackageStore + IdentityStore + AuditStore + SettingsStore {}
+pub trait MetaStore:
+    OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + SettingsStore
+{
+}
 
-impl<T: OciStore + PackageStore + IdentityStore + AuditStore + SettingsStore> MetaStore for T {}
+impl<T> MetaStore for T where
+    T: OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + SettingsStore
+{
+}

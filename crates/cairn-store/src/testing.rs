@@ -12,7 +12,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
 mod packages;
+mod proxy;
 pub use packages::package_store_suite;
+pub use proxy::proxy_store_suite;
 
 fn body(parts: &[&'static [u8]]) -> crate::ByteStream {
     let parts = parts.to_vec();
@@ -598,4 +600,5 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     meta.ping().await.unwrap();
 
     package_store_suite(meta.clone(), &who).await;
+    proxy_store_suite(meta.clone()).await;
 }

@@ -1,7 +1,7 @@
 //! The SQL metadata store, for SQLite (the embedded default) and PostgreSQL.
 //!
 //! All SQL lives in this module, one file per aggregate (`oci`, `packages`,
-//! `identity`, `audit`; shared helpers and settings here), written once in the dialect both engines share
+//! `identity`, `audit`, `proxy`; shared helpers and settings here), written once in the dialect both engines share
 //! (`$N` placeholders, `ON CONFLICT`, `BIGINT`) and run through sqlx's `Any`
 //! driver; only the schema migrations differ per engine
 //! (`migrations/sqlite`, `migrations/postgres`).
@@ -18,6 +18,7 @@ mod audit;
 mod identity;
 mod oci;
 mod packages;
+mod proxy;
 
 use crate::meta::{PoolState, SettingsStore, Usage};
 use crate::now;
@@ -217,6 +218,7 @@ impl SettingsStore for SqlMetaStore {
                      SELECT digest, size FROM blob_links
                      UNION ALL SELECT digest, size FROM manifests
                      UNION ALL SELECT digest, size FROM package_files
+                     UNION ALL SELECT digest, size FROM proxy_cache WHERE digest IS NOT NULL
                  ) refs GROUP BY digest
              ) blobs",
         )

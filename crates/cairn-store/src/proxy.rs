@@ -1,0 +1,67 @@
+//! The proxy-cache aggregate: what proxy repositories have cached from their
+//! upstreams. The bytes are blobs in the shared content-addressed store;
+//! this records, per repository and cache key, which blob holds the object,
+//! when it arrived and was last confirmed, and the upstream's validators.
+
+use crate::error::StoreError;
+use async_trait::async_trait;
+use cairn_core::Digest;
+
+/// One cached object of a proxy repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEntry {
+    /// `FORMAT/REPOSITORY` of the proxy repository.
+    pub repository: String,
+    /// What the object is, in the adapter's words (`packument/left-pad`,
+    /// `file/demo/demo-1.0.tar.gz`).
+    pub key: String,
+    /// 200: `digest` holds the object; 404: the upstream said it does not
+    /// exist (a negative entry, trusted only briefly).
+    pub status: u16,
+    pub digest: Option<Digest>,
+    pub size: u64,
+    pub content_type: String,
+    /// The upstream's `ETag` and `Last-Modified`, for a conditional request.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// When these bytes first arrived (seconds since the epoch): the
+    /// first-seen time where an upstream gives none.
+    pub fetched_at: i64,
+    /// When the upstream last confirmed them (a fetch or a 304).
+    pub checked_at: i64,
+}
+
+/// The proxy cache's records.
+#[async_trait]
+pub trait ProxyStore: Send + Sync + 'static {
+    /// The entry under `key`, if any.
+    async fn cached(&self, repository: &str, key: &str) -> Result<Option<CachedEntry>, StoreError>;
+
+    /// Records `entry`, replacing what was under its key. When the digest is
+    /// unchanged, the stored `fetched_at` (first seen) is kept.
+    async fn put_cached(&self, entry: &CachedEntry) -> Result<(), StoreError>;
+
+    /// The upstream confirmed the entry (a 304): its check time and
+    /// validators are refreshed. False if there is no such entry.
+    async fn revalidated(
+        &self,
+        repository: &str,
+        key: &str,
+        checked_at: i64,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets one entry (its blob stays for the collector). False if absent.
+    async fn drop_cached(&self, repository: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Entries of a repository in key order, after `after` (exclusive),
+    /// whose key starts with `prefix`; at most `limit`.
+    async fn list_cached(
+        &self,
+        repository: &str,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<CachedEntry>, StoreError>;
+}

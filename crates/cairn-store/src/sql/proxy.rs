@@ -1,0 +1,124 @@
+//! The proxy cache's SQL.
+
+use super::{digest, SqlMetaStore};
+use crate::proxy::{CachedEntry, ProxyStore};
+use crate::StoreError;
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+fn entry_from_row(row: &AnyRow) -> Result<CachedEntry, StoreError> {
+    let d: Option<String> = row.try_get("digest")?;
+    Ok(CachedEntry {
+        repository: row.try_get("repository")?,
+        key: row.try_get("cache_key")?,
+        status: row.try_get::<i64, _>("status")? as u16,
+        digest: d.as_deref().map(digest).transpose()?,
+        size: row.try_get::<i64, _>("size")?.max(0) as u64,
+        content_type: row.try_get("content_type")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        fetched_at: row.try_get("fetched_at")?,
+        checked_at: row.try_get("checked_at")?,
+    })
+}
+
+#[async_trait]
+impl ProxyStore for SqlMetaStore {
+    async fn cached(&self, repository: &str, key: &str) -> Result<Option<CachedEntry>, StoreError> {
+        let row = sqlx::query("SELECT * FROM proxy_cache WHERE repository = $1 AND cache_key = $2")
+            .bind(repository)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn put_cached(&self, e: &CachedEntry) -> Result<(), StoreError> {
+        let digest = e.digest.as_ref().map(|d| d.to_string());
+        sqlx::query(
+            "INSERT INTO proxy_cache (repository, cache_key, status, digest, size, content_type,
+                 etag, last_modified, fetched_at, checked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (repository, cache_key) DO UPDATE SET
+                 status = excluded.status,
+                 fetched_at = CASE WHEN proxy_cache.digest = excluded.digest
+                     THEN proxy_cache.fetched_at ELSE excluded.fetched_at END,
+                 digest = excluded.digest,
+                 size = excluded.size,
+                 content_type = excluded.content_type,
+                 etag = excluded.etag,
+                 last_modified = excluded.last_modified,
+                 checked_at = excluded.checked_at",
+        )
+        .bind(&e.repository)
+        .bind(&e.key)
+        .bind(i64::from(e.status))
+        .bind(digest)
+        .bind(e.size as i64)
+        .bind(&e.content_type)
+        .bind(&e.etag)
+        .bind(&e.last_modified)
+        .bind(e.fetched_at)
+        .bind(e.checked_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn revalidated(
+        &self,
+        repository: &str,
+        key: &str,
+        checked_at: i64,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE proxy_cache SET checked_at = $3,
+                 etag = COALESCE($4, etag), last_modified = COALESCE($5, last_modified)
+             WHERE repository = $1 AND cache_key = $2",
+        )
+        .bind(repository)
+        .bind(key)
+        .bind(checked_at)
+        .bind(etag)
+        .bind(last_modified)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn drop_cached(&self, repository: &str, key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM proxy_cache WHERE repository = $1 AND cache_key = $2")
+            .bind(repository)
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_cached(
+        &self,
+        repository: &str,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<CachedEntry>, StoreError> {
+        // A prefix range rather than LIKE, so no key character is special.
+        let rows = sqlx::query(
+            "SELECT * FROM proxy_cache
+             WHERE repository = $1 AND cache_key > $2 AND cache_key >= $3
+               AND substr(cache_key, 1, CAST($4 AS INTEGER)) = $3
+             ORDER BY cache_key LIMIT $5",
+        )
+        .bind(repository)
+        .bind(after)
+        .bind(prefix)
+        .bind(prefix.chars().count() as i64)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}

@@ -1,0 +1,120 @@
+//! The proxy-cache part of the metadata suite: entries, first-seen times
+//! kept across refetches of the same bytes, revalidation, listing, dropping.
+
+use crate::proxy::CachedEntry;
+use crate::MetaStore;
+use cairn_core::Digest;
+use std::sync::Arc;
+
+fn entry(key: &str, bytes: &[u8], at: i64) -> CachedEntry {
+    CachedEntry {
+        repository: "npm/npmjs".into(),
+        key: key.into(),
+        status: 200,
+        digest: Some(Digest::sha256_of(bytes)),
+        size: bytes.len() as u64,
+        content_type: "application/json".into(),
+        etag: Some("\"e1\"".into()),
+        last_modified: None,
+        fetched_at: at,
+        checked_at: at,
+    }
+}
+
+pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
+    let repo = "npm/npmjs";
+    assert_eq!(meta.cached(repo, "packument/a").await.unwrap(), None);
+    let first = entry("packument/a", b"v1", 100);
+    meta.put_cached(&first).await.unwrap();
+    assert_eq!(
+        meta.cached(repo, "packument/a").await.unwrap(),
+        Some(first.clone())
+    );
+    // Other repositories and formats do not see it.
+    assert_eq!(
+        meta.cached("pypi/npmjs", "packument/a").await.unwrap(),
+        None
+    );
+
+    // The same bytes fetched again keep their first-seen time.
+    meta.put_cached(&entry("packument/a", b"v1", 200))
+        .await
+        .unwrap();
+    let again = meta.cached(repo, "packument/a").await.unwrap().unwrap();
+    assert_eq!((again.fetched_at, again.checked_at), (100, 200));
+    // New bytes are first seen now.
+    meta.put_cached(&entry("packument/a", b"v2", 300))
+        .await
+        .unwrap();
+    let changed = meta.cached(repo, "packument/a").await.unwrap().unwrap();
+    assert_eq!((changed.fetched_at, changed.checked_at), (300, 300));
+    assert_eq!(changed.digest, Some(Digest::sha256_of(b"v2")));
+
+    // A 304 refreshes the check time and any validator sent.
+    assert!(meta
+        .revalidated(
+            repo,
+            "packument/a",
+            400,
+            Some("\"e2\""),
+            Some("Mon, 30 Nov 2026 10:00:00 GMT")
+        )
+        .await
+        .unwrap());
+    let checked = meta.cached(repo, "packument/a").await.unwrap().unwrap();
+    assert_eq!(checked.checked_at, 400);
+    assert_eq!(checked.etag.as_deref(), Some("\"e2\""));
+    assert!(checked.last_modified.is_some());
+    assert!(meta
+        .revalidated(repo, "packument/a", 500, None, None)
+        .await
+        .unwrap());
+    let kept = meta.cached(repo, "packument/a").await.unwrap().unwrap();
+    assert_eq!(
+        kept.etag.as_deref(),
+        Some("\"e2\""),
+        "validators kept when not resent"
+    );
+    assert!(!meta
+        .revalidated(repo, "nothing", 1, None, None)
+        .await
+        .unwrap());
+
+    // A negative entry has no digest.
+    let negative = CachedEntry {
+        status: 404,
+        digest: None,
+        size: 0,
+        etag: None,
+        ..entry("packument/missing", b"", 10)
+    };
+    meta.put_cached(&negative).await.unwrap();
+    assert_eq!(
+        meta.cached(repo, "packument/missing").await.unwrap(),
+        Some(negative)
+    );
+
+    // Listing by prefix, in pages; '%' and '_' are not patterns.
+    for k in ["file/a/1", "file/a/2", "file/b/1", "file/a%/1"] {
+        meta.put_cached(&entry(k, k.as_bytes(), 1)).await.unwrap();
+    }
+    let keys = |v: Vec<CachedEntry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(meta.list_cached(repo, "file/a/", "", 10).await.unwrap()),
+        ["file/a/1", "file/a/2"]
+    );
+    assert_eq!(
+        keys(
+            meta.list_cached(repo, "file/a/", "file/a/1", 10)
+                .await
+                .unwrap()
+        ),
+        ["file/a/2"]
+    );
+    assert_eq!(meta.list_cached(repo, "", "", 100).await.unwrap().len(), 6);
+    assert_eq!(meta.list_cached(repo, "", "", 2).await.unwrap().len(), 2);
+
+    assert!(meta.drop_cached(repo, "file/b/1").await.unwrap());
+    assert!(!meta.drop_cached(repo, "file/b/1").await.unwrap());
+    assert_eq!(meta.cached(repo, "file/b/1").await.unwrap(), None);
+}

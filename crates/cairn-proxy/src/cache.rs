@@ -1,0 +1,549 @@
+//! [`Proxy`]: one proxy repository's cache, with the two rules of the
+//! crate (immutable files fetched once; documents revalidated after their
+//! time to live, and served stale when the upstream fails).
+
+use crate::fill::{self, Expect, Fill};
+use crate::upstream::Answer;
+use crate::{ProxyError, ProxySettings, RemovedUpstream, Upstream};
+use bytes::Bytes;
+use cairn_core::Digest;
+use cairn_store::{Blobs, ByteCache, ByteStream, CachedEntry, ProxyStore};
+use futures::StreamExt;
+use reqwest::Url;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// How a document or file was served, for the `x-cairn-cache` header, the
+/// log and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// From the cache, within its time to live (or immutable).
+    Hit,
+    /// Fetched from the upstream now.
+    Miss,
+    /// The upstream confirmed the cached copy (304).
+    Revalidated,
+    /// From the cache past its time to live, because the upstream failed.
+    Stale(String),
+    /// From the cache; the repository never calls its upstream.
+    Offline,
+}
+
+impl CacheStatus {
+    /// The `x-cairn-cache` header's value.
+    pub fn header(&self) -> String {
+        match self {
+            CacheStatus::Hit => "hit".into(),
+            CacheStatus::Miss => "miss".into(),
+            CacheStatus::Revalidated => "revalidated".into(),
+            CacheStatus::Stale(reason) => {
+                let reason: String = reason
+                    .chars()
+                    .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+                    .collect();
+                format!("stale; reason=\"{reason}\"")
+            }
+            CacheStatus::Offline => "offline".into(),
+        }
+    }
+
+    fn metric(&self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Revalidated => "revalidated",
+            CacheStatus::Stale(_) => "stale",
+            CacheStatus::Offline => "offline",
+        }
+    }
+}
+
+/// A metadata document as the upstream last gave it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub bytes: Bytes,
+    pub digest: Digest,
+    pub content_type: String,
+    /// When these bytes first arrived, and when the upstream last confirmed them.
+    pub fetched_at: i64,
+    pub checked_at: i64,
+    pub status: CacheStatus,
+}
+
+/// When a cached document is asked of the upstream again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// After its time to live.
+    IfExpired,
+    /// The caller looked for something the cached copy lacks (a version
+    /// published a minute ago): now, unless the upstream was asked within
+    /// `miss_refresh_secs`.
+    Missing,
+}
+
+/// A file, to be served.
+pub enum FileSource {
+    /// In the blob store.
+    Cached {
+        digest: Digest,
+        size: u64,
+        content_type: String,
+    },
+    /// Arriving from the upstream now (this request's fill or another's).
+    Streaming {
+        body: ByteStream,
+        size: Option<u64>,
+        content_type: String,
+        coalesced: bool,
+    },
+}
+
+/// What the fills and the documents share; fills run in tasks of their own.
+pub(crate) struct Shared {
+    pub(crate) repository: String,
+    pub(crate) settings: ProxySettings,
+    pub(crate) upstream: Upstream,
+    pub(crate) meta: Arc<dyn ProxyStore>,
+    pub(crate) blobs: Arc<Blobs>,
+    pub(crate) spool_dir: PathBuf,
+    pub(crate) fills: Mutex<HashMap<String, Arc<Fill>>>,
+    documents: ByteCache,
+    /// One revalidation per document at a time in this process.
+    revalidating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    pub(crate) fn unavailable(&self, reason: impl Into<String>) -> ProxyError {
+        ProxyError::Unavailable {
+            upstream: self.upstream.base().to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Records the upstream's "not found" for `key`.
+    pub(crate) async fn negative(&self, key: &str) -> Result<(), ProxyError> {
+        let at = crate::now();
+        self.meta
+            .put_cached(&CachedEntry {
+                repository: self.repository.clone(),
+                key: key.to_string(),
+                status: 404,
+                digest: None,
+                size: 0,
+                content_type: String::new(),
+                etag: None,
+                last_modified: None,
+                fetched_at: at,
+                checked_at: at,
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn count(&self, what: &'static str) {
+        metrics::counter!("cairn_proxy_requests_total",
+            "repository" => self.repository.clone(), "result" => what)
+        .increment(1);
+    }
+}
+
+/// One proxy repository. Cheap to share behind an `Arc`.
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+/// Bytes of documents kept in memory, per proxy repository.
+const DOCUMENT_CACHE_BYTES: u64 = 32 << 20;
+
+impl Proxy {
+    /// `repository` is `FORMAT/NAME`; `spool_dir` holds fills in progress
+    /// (unlinked files: nothing is left behind by a crash).
+    pub fn new(
+        repository: String,
+        settings: ProxySettings,
+        meta: Arc<dyn ProxyStore>,
+        blobs: Arc<Blobs>,
+        spool_dir: PathBuf,
+    ) -> Result<Proxy, String> {
+        let upstream = Upstream::new(&settings, repository.clone())?;
+        std::fs::create_dir_all(&spool_dir)
+            .map_err(|e| format!("proxy {repository}: spool {}: {e}", spool_dir.display()))?;
+        Ok(Proxy {
+            shared: Arc::new(Shared {
+                repository,
+                settings,
+                upstream,
+                meta,
+                blobs,
+                spool_dir,
+                fills: Mutex::new(HashMap::new()),
+                documents: ByteCache::new(DOCUMENT_CACHE_BYTES),
+                revalidating: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.shared.upstream
+    }
+
+    pub fn settings(&self) -> &ProxySettings {
+        &self.shared.settings
+    }
+
+    /// `FORMAT/NAME`.
+    pub fn repository(&self) -> &str {
+        &self.shared.repository
+    }
+
+    /// The document under `key`, which the upstream has at `url`: from the
+    /// cache while fresh, else revalidated (one request at a time per
+    /// document in this process), else — the upstream failing — the cached
+    /// copy up to `max_stale_secs` past its time to live.
+    pub async fn document(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        refresh: Refresh,
+    ) -> Result<Document, ProxyError> {
+        let s = &self.shared;
+        let first = s.meta.cached(&s.repository, key).await?;
+        if let Some(served) = self.if_fresh(first.as_ref(), refresh).await? {
+            return Ok(served);
+        }
+        // One revalidation at a time; whoever waited re-reads the entry.
+        let lock = {
+            let mut map = s.revalidating.lock().expect("revalidating");
+            map.entry(key.to_string()).or_default().clone()
+        };
+        let guard = lock.lock().await;
+        let entry = s.meta.cached(&s.repository, key).await?;
+        let outcome =
+            if entry.as_ref().map(|e| e.checked_at) != first.as_ref().map(|e| e.checked_at) {
+                s.count("coalesced");
+                match self.if_fresh(entry.as_ref(), refresh).await? {
+                    Some(served) => Ok(served),
+                    None => self.revalidate(key, url, accept, entry).await,
+                }
+            } else {
+                self.revalidate(key, url, accept, entry).await
+            };
+        drop(guard);
+        {
+            let mut map = s.revalidating.lock().expect("revalidating");
+            if map.get(key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+                map.remove(key);
+            }
+        }
+        outcome
+    }
+
+    /// The cached answer when no upstream request is due.
+    async fn if_fresh(
+        &self,
+        entry: Option<&CachedEntry>,
+        refresh: Refresh,
+    ) -> Result<Option<Document>, ProxyError> {
+        let s = &self.shared;
+        let age = |e: &CachedEntry| crate::now() - e.checked_at;
+        if s.settings.offline {
+            return match entry {
+                Some(e) if e.status == 200 => Ok(Some(self.load(e, CacheStatus::Offline).await?)),
+                _ => Err(ProxyError::NotFound(format!(
+                    "not cached, and {} is offline",
+                    s.repository
+                ))),
+            };
+        }
+        let Some(e) = entry else { return Ok(None) };
+        let ttl = match (e.status, refresh) {
+            (404, _) => s.settings.negative_ttl_secs,
+            (_, Refresh::IfExpired) => s.settings.ttl_secs,
+            (_, Refresh::Missing) => s.settings.miss_refresh_secs.min(s.settings.ttl_secs),
+        };
+        if age(e) >= ttl as i64 {
+            return Ok(None);
+        }
+        if e.status != 200 {
+            s.count("negative");
+            return Err(ProxyError::NotFound(format!(
+                "{} is not in the upstream",
+                e.key
+            )));
+        }
+        Ok(Some(self.load(e, CacheStatus::Hit).await?))
+    }
+
+    async fn revalidate(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        entry: Option<CachedEntry>,
+    ) -> Result<Document, ProxyError> {
+        let s = &self.shared;
+        let cached = entry.filter(|e| e.status == 200 && e.digest.is_some());
+        let validators = cached
+            .as_ref()
+            .map(|e| (e.etag.as_deref(), e.last_modified.as_deref()));
+        let answer = s.upstream.get(url, accept, validators).await;
+        let now = crate::now();
+        match answer {
+            Ok(Answer::NotModified(h)) => {
+                let Some(mut e) = cached else {
+                    return Err(s.unavailable("answered 304 to an unconditional request"));
+                };
+                let header = |n| {
+                    h.get(n)
+                        .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                };
+                let etag = header(reqwest::header::ETAG);
+                let modified = header(reqwest::header::LAST_MODIFIED);
+                s.meta
+                    .revalidated(&s.repository, key, now, etag, modified)
+                    .await?;
+                e.checked_at = now;
+                self.load(&e, CacheStatus::Revalidated).await
+            }
+            Ok(Answer::Body(response)) => self.store_document(key, response, cached, now).await,
+            Ok(Answer::NotFound) => match cached {
+                Some(mut e) if s.settings.removed_upstream == RemovedUpstream::Keep => {
+                    tracing::warn!(repository = %s.repository, key,
+                        "the upstream no longer has this; serving the cached copy (removed_upstream = keep)");
+                    s.meta
+                        .revalidated(&s.repository, key, now, None, None)
+                        .await?;
+                    e.checked_at = now;
+                    self.load(&e, CacheStatus::Revalidated).await
+                }
+                _ => {
+                    s.negative(key).await?;
+                    s.count("miss");
+                    Err(ProxyError::NotFound(format!(
+                        "{key} is not in the upstream"
+                    )))
+                }
+            },
+            Err(ProxyError::Unavailable { upstream, reason }) => match cached {
+                Some(e)
+                    if now - e.checked_at
+                        <= (s.settings.ttl_secs + s.settings.max_stale_secs) as i64 =>
+                {
+                    tracing::warn!(repository = %s.repository, key, %reason,
+                        age_secs = now - e.checked_at, "upstream failed; serving the cached copy");
+                    self.load(&e, CacheStatus::Stale(reason)).await
+                }
+                _ => Err(ProxyError::Unavailable { upstream, reason }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn store_document(
+        &self,
+        key: &str,
+        response: reqwest::Response,
+        cached: Option<CachedEntry>,
+        now: i64,
+    ) -> Result<Document, ProxyError> {
+        let s = &self.shared;
+        let limit = s.settings.max_document_bytes;
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(ProxyError::TooLarge { limit });
+        }
+        let header = |n| {
+            response
+                .headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                s.unavailable(format!(
+                    "reading the body: {}",
+                    crate::upstream::error_chain(&e)
+                ))
+            })?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(ProxyError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let bytes = Bytes::from(body);
+        let digest = Digest::sha256_of(&bytes);
+        if cached.as_ref().and_then(|e| e.digest.as_ref()) != Some(&digest) {
+            s.blobs.put_bytes(&digest, bytes.clone()).await?;
+        }
+        let entry = CachedEntry {
+            repository: s.repository.clone(),
+            key: key.to_string(),
+            status: 200,
+            digest: Some(digest.clone()),
+            size: bytes.len() as u64,
+            content_type: content_type.clone(),
+            etag,
+            last_modified,
+            fetched_at: now,
+            checked_at: now,
+        };
+        s.meta.put_cached(&entry).await?;
+        s.documents.insert(digest.clone(), bytes.clone());
+        s.count("miss");
+        let fetched_at = match cached {
+            Some(e) if e.digest.as_ref() == Some(&digest) => e.fetched_at,
+            _ => now,
+        };
+        Ok(Document {
+            bytes,
+            digest,
+            content_type,
+            fetched_at,
+            checked_at: now,
+            status: CacheStatus::Miss,
+        })
+    }
+
+    /// A cached document's bytes.
+    async fn load(&self, e: &CachedEntry, status: CacheStatus) -> Result<Document, ProxyError> {
+        let s = &self.shared;
+        let digest = e
+            .digest
+            .clone()
+            .ok_or_else(|| ProxyError::NotFound(format!("{} is not cached", e.key)))?;
+        let bytes = match s.documents.get(&digest) {
+            Some(b) => b,
+            None => {
+                let b = self.read_blob(&digest).await?;
+                s.documents.insert(digest.clone(), b.clone());
+                b
+            }
+        };
+        s.count(status.metric());
+        Ok(Document {
+            bytes,
+            digest,
+            content_type: e.content_type.clone(),
+            fetched_at: e.fetched_at,
+            checked_at: e.checked_at,
+            status,
+        })
+    }
+
+    async fn read_blob(&self, digest: &Digest) -> Result<Bytes, ProxyError> {
+        let Some(mut stream) = self.shared.blobs.store().read(digest, None).await? else {
+            return Err(ProxyError::Io(std::io::Error::other(format!(
+                "cached blob {digest} is missing"
+            ))));
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.into())
+    }
+
+    /// The immutable file under `key`, which the upstream has at `url` and
+    /// whose bytes must match `expect`: from the blob store once cached,
+    /// else from the one fill of it in progress (started here if none is).
+    pub async fn file(
+        &self,
+        key: &str,
+        url: &Url,
+        expect: Expect,
+        content_type: &str,
+    ) -> Result<FileSource, ProxyError> {
+        let s = &self.shared;
+        if let Some(served) = self.cached_file(key).await? {
+            return Ok(served);
+        }
+        if s.settings.offline {
+            return Err(ProxyError::NotFound(format!(
+                "{key} is not cached, and {} is offline",
+                s.repository
+            )));
+        }
+        let (fill, coalesced) = fill::join(
+            &self.shared,
+            fill::Request {
+                key: key.to_string(),
+                url: url.clone(),
+                expect,
+                content_type: content_type.to_string(),
+            },
+        )?;
+        s.count(if coalesced { "coalesced" } else { "miss" });
+        match fill.head().await? {
+            Some((size, content_type)) => Ok(FileSource::Streaming {
+                body: fill.stream(),
+                size,
+                content_type,
+                coalesced,
+            }),
+            None => self
+                .cached_file(key)
+                .await?
+                .ok_or_else(|| s.unavailable("the cached copy vanished")),
+        }
+    }
+
+    /// The file under `key` if it is cached (a negative entry within its
+    /// time to live is a "not found").
+    pub async fn cached_file(&self, key: &str) -> Result<Option<FileSource>, ProxyError> {
+        let s = &self.shared;
+        match s.meta.cached(&s.repository, key).await? {
+            Some(CachedEntry {
+                status: 200,
+                digest: Some(digest),
+                size,
+                content_type,
+                ..
+            }) => {
+                s.count("hit");
+                Ok(Some(FileSource::Cached {
+                    digest,
+                    size,
+                    content_type,
+                }))
+            }
+            Some(e) if crate::now() - e.checked_at < s.settings.negative_ttl_secs as i64 => {
+                s.count("negative");
+                Err(ProxyError::NotFound(format!(
+                    "{key} is not in the upstream"
+                )))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What is cached, in key order (the admin view).
+    pub async fn entries(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<CachedEntry>, ProxyError> {
+        let s = &self.shared;
+        Ok(s.meta
+            .list_cached(&s.repository, prefix, after, limit)
+            .await?)
+    }
+
+    /// Forgets one cached entry; the next request fetches it again.
+    pub async fn drop_entry(&self, key: &str) -> Result<bool, ProxyError> {
+        let s = &self.shared;
+        Ok(s.meta.drop_cached(&s.repository, key).await?)
+    }
+
+    /// Whether the upstream's circuit breaker is open now.
+    pub fn circuit_open(&self) -> bool {
+        self.shared.upstream.circuit_open()
+    }
+}

@@ -1,0 +1,118 @@
+//! A proxy repository's configuration (`[[proxy]]` in the server's TOML).
+
+use serde::Deserialize;
+
+/// One proxy repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    /// `npm`, `pypi` (later: every format).
+    pub format: String,
+    /// The repository's name: it is served at the format's usual URL
+    /// (`/npm/<name>/`, `/pypi/<name>/simple/`).
+    pub name: String,
+    /// The upstream's base URL, e.g. `https://registry.npmjs.org/` or
+    /// `https://pypi.org/simple/`.
+    pub upstream: String,
+    /// Credentials sent to the upstream (and to no other host): Basic with
+    /// `username` and a password, or a Bearer `token`. The secret can be
+    /// named by an environment variable instead of written here.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+    /// How long a metadata document is served without asking the upstream.
+    pub ttl_secs: u64,
+    /// How long past its time to live a document is still served when the
+    /// upstream fails.
+    pub max_stale_secs: u64,
+    /// How long the upstream's "not found" is believed.
+    pub negative_ttl_secs: u64,
+    /// Least time between the refreshes that a request for something the
+    /// cached metadata lacks triggers (a version published a minute ago).
+    pub miss_refresh_secs: u64,
+    /// Serve only what is cached; never call the upstream.
+    pub offline: bool,
+    /// Seconds to wait for the upstream to connect, and to answer at all.
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
+    /// Consecutive upstream failures that open the circuit breaker.
+    pub failures_to_open: u32,
+    /// Largest file and largest document taken from the upstream.
+    pub max_file_bytes: u64,
+    pub max_document_bytes: u64,
+    /// What happens to a version the upstream no longer lists.
+    pub removed_upstream: RemovedUpstream,
+}
+
+/// What a proxy does with a cached version that disappears upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovedUpstream {
+    /// Keep serving the cached files (a left-pad never breaks a build).
+    #[default]
+    Keep,
+    /// Hide it from metadata and refuse its files (a malware takedown).
+    Hide,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            format: String::new(),
+            name: String::new(),
+            upstream: String::new(),
+            username: None,
+            password: None,
+            password_env: None,
+            token: None,
+            token_env: None,
+            ttl_secs: 300,
+            max_stale_secs: 30 * 24 * 3600,
+            negative_ttl_secs: 60,
+            miss_refresh_secs: 10,
+            offline: false,
+            connect_timeout_secs: 5,
+            timeout_secs: 60,
+            failures_to_open: 5,
+            max_file_bytes: 8 << 30,
+            max_document_bytes: 128 << 20,
+            removed_upstream: RemovedUpstream::Keep,
+        }
+    }
+}
+
+impl ProxySettings {
+    /// The `Authorization` value for the upstream, from the settings or
+    /// the environment variables they name.
+    pub fn authorization(&self) -> Result<Option<String>, String> {
+        let secret = |value: &Option<String>, env: &Option<String>, what: &str| match (value, env) {
+            (Some(v), _) => Ok(Some(v.clone())),
+            (None, Some(var)) => std::env::var(var).map(Some).map_err(|_| {
+                format!(
+                    "proxy {}: {what}_env names {var}, which is not set",
+                    self.name
+                )
+            }),
+            (None, None) => Ok(None),
+        };
+        let token = secret(&self.token, &self.token_env, "token")?;
+        let password = secret(&self.password, &self.password_env, "password")?;
+        Ok(match (token, &self.username, password) {
+            (Some(t), _, _) => Some(format!("Bearer {t}")),
+            (None, Some(user), password) => {
+                use base64::Engine;
+                let pair = format!("{user}:{}", password.unwrap_or_default());
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
+            }
+            (None, None, Some(_)) => {
+                return Err(format!("proxy {}: a password needs a username", self.name))
+            }
+            (None, None, None) => None,
+        })
+    }
+}

@@ -4,7 +4,8 @@
 # suite on the filesystem and S3); then real clients against a real `cairn
 # serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
 # then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
-# (also behind nginx, refusing uploads without a 502), readiness
+# (also behind nginx, refusing uploads without a 502), a proxy repository
+# in front of Verdaccio with a fault-injecting proxy between them, readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test; then every benchmark in smoke mode. Starts its own
 # PostgreSQL and moto S3 server.
@@ -43,8 +44,9 @@ step "build the cairn binary"
 cargo build -p cairn --locked
 export CAIRN="$PWD/target/debug/cairn"
 
-step "install the real clients"
+step "install the real clients, and the peer registries that proxy tests use as upstreams"
 scripts/install-test-tools.sh
+scripts/install-peers.sh
 
 step "OCI distribution-spec conformance"
 tests/e2e/conformance.sh
@@ -69,6 +71,9 @@ tests/e2e/maven.sh
 
 step "trusted publishing with npm, twine and cargo"
 tests/e2e/trusted-publishing.sh
+
+step "proxy repositories: npm through cairn to Verdaccio, behind a fault-injecting proxy"
+python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
 
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.

@@ -11,6 +11,7 @@
 
 pub mod endpoint;
 mod packument;
+mod proxy;
 mod publish;
 
 use async_trait::async_trait;
@@ -34,11 +35,17 @@ const NPM: Format = Format::Npm;
 /// The npm adapter.
 pub struct NpmApi {
     pub packages: Arc<Packages>,
+    /// Proxied packuments as served (tarball URLs rewritten), by upstream
+    /// document and base URL.
+    proxied_documents: cairn_store::ByteCache,
 }
 
 impl NpmApi {
     pub fn new(packages: Arc<Packages>) -> Self {
-        NpmApi { packages }
+        NpmApi {
+            packages,
+            proxied_documents: cairn_store::ByteCache::new(64 << 20),
+        }
     }
 }
 
@@ -69,6 +76,11 @@ impl cairn_http::Adapter for NpmApi {
         let InRepo { repo, endpoint } = routed;
         let p = &self.packages;
         use Endpoint as E;
+        if let Some(proxy) = p.proxy(NPM, &repo) {
+            if !matches!(endpoint, E::Ping | E::Whoami) {
+                return self.proxied(req, proxy, &repo, endpoint).await;
+            }
+        }
         match endpoint {
             E::Ping => Ok(Json(json!({})).into_response()),
             E::Whoami => match &req.auth.principal {

@@ -34,6 +34,10 @@ pub enum PackageError {
     TooLarge { limit: u64 },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A proxy repository's upstream failed, or sent what cannot be served,
+    /// and nothing usable is cached.
+    #[error("{0}")]
+    Upstream(String),
     /// A failure on the server's side; its cause is kept for the log line
     /// ([`PackageError::log`]) rather than flattened into the message.
     #[error("internal error: {0}")]
@@ -48,6 +52,20 @@ impl From<StoreError> for PackageError {
             StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
             StoreError::Conflict(m) => PackageError::Conflict(m),
             other => PackageError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<cairn_proxy::ProxyError> for PackageError {
+    fn from(e: cairn_proxy::ProxyError) -> Self {
+        use cairn_proxy::ProxyError as P;
+        match e {
+            P::NotFound(m) => PackageError::NotFound(m),
+            e @ (P::Unavailable { .. } | P::Integrity(_) | P::TooLarge { .. }) => {
+                tracing::warn!(error = %e, "proxy refused");
+                PackageError::Upstream(e.to_string())
+            }
+            e => PackageError::Internal(Box::new(e)),
         }
     }
 }
@@ -96,6 +114,7 @@ impl PackageError {
             PackageError::Conflict(_) => S::CONFLICT,
             PackageError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             PackageError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
+            PackageError::Upstream(_) => S::BAD_GATEWAY,
             PackageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }

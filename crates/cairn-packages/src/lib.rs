@@ -16,11 +16,12 @@ mod rendered;
 mod service;
 
 pub use cairn_http::Request;
+pub use cairn_proxy as proxy;
 pub use error::{cause_chain, plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
 pub use service::{
     digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,
-    RepositoryPolicy, StoredFile,
+    RepositoryPolicy, StoredFile, CACHE_HEADER,
 };
 
 use cairn_core::access::Denied;
@@ -85,6 +86,26 @@ pub fn split_repository(path: &str) -> PackageResult<(String, &str)> {
         )));
     }
     Ok((repo.to_string(), rest))
+}
+
+/// How a proxied document is refreshed for this request: a client that
+/// asks for a revalidation (`Cache-Control: no-cache` or `max-age=0`, which
+/// npm sends when its copy lacks the version it wants, and pip always sends
+/// for index pages) gets one, at most once per `revalidate_after_secs`
+/// per document; anyone else gets the cached copy within its time to live.
+pub fn proxy_refresh(req: &Request) -> proxy::Refresh {
+    let wants_fresh = req
+        .header(axum::http::header::CACHE_CONTROL)
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|d| d.eq_ignore_ascii_case("no-cache") || d == "max-age=0")
+        });
+    if wants_fresh {
+        proxy::Refresh::Missing
+    } else {
+        proxy::Refresh::IfExpired
+    }
 }
 
 /// Seconds since the epoch as RFC 3339 (`2026-11-24T17:52:09Z`).

@@ -14,6 +14,7 @@ use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::PackageRef;
 use cairn_core::{Action, Digest, Format, Principal};
 use cairn_http::{Guard, Resource};
+use cairn_proxy::{FileSource, Proxy};
 use cairn_store::{Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
@@ -214,6 +215,9 @@ pub fn digests_of(bytes: &[u8]) -> Digests {
     }
 }
 
+/// The header that says how a proxy repository served a response.
+pub const CACHE_HEADER: &str = "x-cairn-cache";
+
 /// Files up to this size are served from memory once read
 /// ([`Packages::serve_blob`]).
 const SMALL_FILE: u64 = 1024 * 1024;
@@ -229,6 +233,8 @@ pub struct Packages {
     small_files: ByteCache,
     guard: Guard,
     resolved: quick_cache::sync::Cache<String, Resolved>,
+    /// Proxy repositories by `FORMAT/NAME`; any other name is hosted.
+    proxies: std::collections::HashMap<String, Arc<Proxy>>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -257,7 +263,62 @@ impl Packages {
             rendered: RenderCache::default(),
             small_files: ByteCache::new(SMALL_FILE_CACHE_BYTES),
             resolved: quick_cache::sync::Cache::new(RESOLVED_PATHS),
+            proxies: Default::default(),
         }
+    }
+
+    /// The service with these proxy repositories (each knows its `FORMAT/NAME`).
+    pub fn with_proxies(mut self, proxies: impl IntoIterator<Item = Arc<Proxy>>) -> Self {
+        self.proxies = proxies
+            .into_iter()
+            .map(|p| (p.repository().to_string(), p))
+            .collect();
+        self
+    }
+
+    /// The proxy repository `repository` of `format`, if it is one.
+    pub fn proxy(&self, format: Format, repository: &str) -> Option<&Arc<Proxy>> {
+        self.proxies.get(&format.resource(repository))
+    }
+
+    /// The refusal of a change to a proxy repository, in the adapters' words.
+    pub fn proxy_refuses(&self, proxy: &Proxy) -> PackageError {
+        PackageError::MethodNotAllowed(format!(
+            "{} is a proxy of {}: it takes no publishes or changes; use a hosted repository",
+            proxy.repository(),
+            proxy.upstream().base()
+        ))
+    }
+
+    /// Serves a proxied file: from the blob store once cached, else as it
+    /// streams in from the upstream. `x-cairn-cache` says which.
+    pub async fn serve_proxied(&self, source: FileSource) -> PackageResult {
+        let (mut resp, status) = match source {
+            FileSource::Cached {
+                digest,
+                size,
+                content_type,
+            } => (self.serve_blob(&digest, size, &content_type).await?, "hit"),
+            FileSource::Streaming {
+                body,
+                size,
+                content_type,
+                coalesced,
+            } => {
+                let mut resp = Response::new(Body::from_stream(body));
+                let h = resp.headers_mut();
+                if let Some(size) = size {
+                    h.insert(header::CONTENT_LENGTH, size.into());
+                }
+                if let Ok(v) = content_type.parse() {
+                    h.insert(header::CONTENT_TYPE, v);
+                }
+                (resp, if coalesced { "miss; coalesced" } else { "miss" })
+            }
+        };
+        resp.headers_mut()
+            .insert(CACHE_HEADER, header::HeaderValue::from_static(status));
+        Ok(resp)
     }
 
     /// A package's metadata document as `render` makes it from the package

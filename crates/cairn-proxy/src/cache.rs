@@ -74,12 +74,24 @@ pub struct Document {
 /// When a cached document is asked of the upstream again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
-    /// After its time to live.
+    /// Past `revalidate_after_secs`: revalidated, waiting for the answer at
+    /// most `revalidate_wait_ms` (then the cached copy); past `ttl_secs`,
+    /// waiting for it.
     IfExpired,
-    /// The caller looked for something the cached copy lacks (a version
-    /// published a minute ago): now, unless the upstream was asked within
-    /// `miss_refresh_secs`.
+    /// The caller looked for something the cached copy lacks, or the
+    /// client asked for a fresh copy: past `revalidate_after_secs`,
+    /// revalidated and waited for.
     Missing,
+}
+
+/// What a cached entry allows without the upstream.
+enum Due {
+    /// Serve it.
+    Fresh(Document),
+    /// Revalidate, but serve it if the upstream is slow to answer.
+    Soon(CachedEntry),
+    /// Revalidate and wait.
+    Now,
 }
 
 /// A file, to be served.
@@ -114,6 +126,256 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// What the cached entry allows without asking the upstream.
+    async fn due(&self, entry: Option<CachedEntry>, refresh: Refresh) -> Result<Due, ProxyError> {
+        if self.settings.offline {
+            return match entry {
+                Some(e) if e.status == 200 => {
+                    Ok(Due::Fresh(self.load(&e, CacheStatus::Offline).await?))
+                }
+                _ => Err(ProxyError::NotFound(format!(
+                    "not cached, and {} is offline",
+                    self.repository
+                ))),
+            };
+        }
+        let Some(e) = entry else { return Ok(Due::Now) };
+        let age = crate::now() - e.checked_at;
+        let within = |secs: u64| age < secs as i64;
+        if e.status != 200 {
+            if within(self.settings.negative_ttl_secs) {
+                self.count("negative");
+                return Err(ProxyError::NotFound(format!(
+                    "{} is not in the upstream",
+                    e.key
+                )));
+            }
+            return Ok(Due::Now);
+        }
+        let s = &self.settings;
+        Ok(match refresh {
+            _ if within(s.revalidate_after_secs.min(s.ttl_secs)) => {
+                Due::Fresh(self.load(&e, CacheStatus::Hit).await?)
+            }
+            Refresh::IfExpired if within(s.ttl_secs) => Due::Soon(e),
+            _ => Due::Now,
+        })
+    }
+
+    /// Revalidates `key` unless another request did since this one read
+    /// the entry (its check time was `seen`): one revalidation at a time per
+    /// document in this process, and whoever waited re-reads the entry.
+    async fn revalidate_once(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        seen: Option<i64>,
+    ) -> Result<Document, ProxyError> {
+        let lock = {
+            let mut map = self.revalidating.lock().expect("revalidating");
+            map.entry(key.to_string()).or_default().clone()
+        };
+        let outcome = {
+            let _guard = lock.lock().await;
+            let entry = self.meta.cached(&self.repository, key).await?;
+            let checked = entry.as_ref().map(|e| e.checked_at);
+            match entry {
+                // Another request revalidated it while this one waited.
+                Some(e) if checked != seen => {
+                    self.count("coalesced");
+                    if e.status == 200 {
+                        self.load(&e, CacheStatus::Revalidated).await
+                    } else {
+                        Err(ProxyError::NotFound(format!(
+                            "{key} is not in the upstream"
+                        )))
+                    }
+                }
+                entry => self.revalidate(key, url, accept, entry).await,
+            }
+        };
+        let mut map = self.revalidating.lock().expect("revalidating");
+        if map.get(key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            map.remove(key);
+        }
+        outcome
+    }
+
+    async fn revalidate(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        entry: Option<CachedEntry>,
+    ) -> Result<Document, ProxyError> {
+        let s = self;
+        let cached = entry.filter(|e| e.status == 200 && e.digest.is_some());
+        let validators = cached
+            .as_ref()
+            .map(|e| (e.etag.as_deref(), e.last_modified.as_deref()));
+        let answer = s.upstream.get(url, accept, validators).await;
+        let now = crate::now();
+        match answer {
+            Ok(Answer::NotModified(h)) => {
+                let Some(mut e) = cached else {
+                    return Err(s.unavailable("answered 304 to an unconditional request"));
+                };
+                let header = |n| {
+                    h.get(n)
+                        .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                };
+                let etag = header(reqwest::header::ETAG);
+                let modified = header(reqwest::header::LAST_MODIFIED);
+                s.meta
+                    .revalidated(&s.repository, key, now, etag, modified)
+                    .await?;
+                e.checked_at = now;
+                s.load(&e, CacheStatus::Revalidated).await
+            }
+            Ok(Answer::Body(response)) => s.store_document(key, response, cached, now).await,
+            Ok(Answer::NotFound) => match cached {
+                Some(mut e) if s.settings.removed_upstream == RemovedUpstream::Keep => {
+                    tracing::warn!(repository = %s.repository, key,
+                        "the upstream no longer has this; serving the cached copy (removed_upstream = keep)");
+                    s.meta
+                        .revalidated(&s.repository, key, now, None, None)
+                        .await?;
+                    e.checked_at = now;
+                    s.load(&e, CacheStatus::Revalidated).await
+                }
+                _ => {
+                    s.negative(key).await?;
+                    s.count("miss");
+                    Err(ProxyError::NotFound(format!(
+                        "{key} is not in the upstream"
+                    )))
+                }
+            },
+            Err(ProxyError::Unavailable { upstream, reason }) => match cached {
+                Some(e)
+                    if now - e.checked_at
+                        <= (s.settings.ttl_secs + s.settings.max_stale_secs) as i64 =>
+                {
+                    tracing::warn!(repository = %s.repository, key, %reason,
+                        age_secs = now - e.checked_at, "upstream failed; serving the cached copy");
+                    s.load(&e, CacheStatus::Stale(reason)).await
+                }
+                _ => Err(ProxyError::Unavailable { upstream, reason }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn store_document(
+        &self,
+        key: &str,
+        response: reqwest::Response,
+        cached: Option<CachedEntry>,
+        now: i64,
+    ) -> Result<Document, ProxyError> {
+        let s = self;
+        let limit = s.settings.max_document_bytes;
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(ProxyError::TooLarge { limit });
+        }
+        let header = |n| {
+            response
+                .headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                s.unavailable(format!(
+                    "reading the body: {}",
+                    crate::upstream::error_chain(&e)
+                ))
+            })?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(ProxyError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let bytes = Bytes::from(body);
+        let digest = Digest::sha256_of(&bytes);
+        if cached.as_ref().and_then(|e| e.digest.as_ref()) != Some(&digest) {
+            s.blobs.put_bytes(&digest, bytes.clone()).await?;
+        }
+        let entry = CachedEntry {
+            repository: s.repository.clone(),
+            key: key.to_string(),
+            status: 200,
+            digest: Some(digest.clone()),
+            size: bytes.len() as u64,
+            content_type: content_type.clone(),
+            etag,
+            last_modified,
+            fetched_at: now,
+            checked_at: now,
+        };
+        s.meta.put_cached(&entry).await?;
+        s.documents.insert(digest.clone(), bytes.clone());
+        s.count("miss");
+        let fetched_at = match cached {
+            Some(e) if e.digest.as_ref() == Some(&digest) => e.fetched_at,
+            _ => now,
+        };
+        Ok(Document {
+            bytes,
+            digest,
+            content_type,
+            fetched_at,
+            checked_at: now,
+            status: CacheStatus::Miss,
+        })
+    }
+
+    /// A cached document's bytes.
+    async fn load(&self, e: &CachedEntry, status: CacheStatus) -> Result<Document, ProxyError> {
+        let s = self;
+        let digest = e
+            .digest
+            .clone()
+            .ok_or_else(|| ProxyError::NotFound(format!("{} is not cached", e.key)))?;
+        let bytes = match s.documents.get(&digest) {
+            Some(b) => b,
+            None => {
+                let b = s.read_blob(&digest).await?;
+                s.documents.insert(digest.clone(), b.clone());
+                b
+            }
+        };
+        s.count(status.metric());
+        Ok(Document {
+            bytes,
+            digest,
+            content_type: e.content_type.clone(),
+            fetched_at: e.fetched_at,
+            checked_at: e.checked_at,
+            status,
+        })
+    }
+
+    async fn read_blob(&self, digest: &Digest) -> Result<Bytes, ProxyError> {
+        let Some(mut stream) = self.blobs.store().read(digest, None).await? else {
+            return Err(ProxyError::Io(std::io::Error::other(format!(
+                "cached blob {digest} is missing"
+            ))));
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.into())
+    }
+
     pub(crate) fn unavailable(&self, reason: impl Into<String>) -> ProxyError {
         ProxyError::Unavailable {
             upstream: self.upstream.base().to_string(),
@@ -198,9 +460,10 @@ impl Proxy {
     }
 
     /// The document under `key`, which the upstream has at `url`: from the
-    /// cache while fresh, else revalidated (one request at a time per
-    /// document in this process), else — the upstream failing — the cached
-    /// copy up to `max_stale_secs` past its time to live.
+    /// cache while young; revalidated when older (one conditional request
+    /// at a time per document in this process, run in a task of its own so
+    /// a client leaving does not stop it); served from the cache when the
+    /// upstream fails, up to `max_stale_secs` past its time to live.
     pub async fn document(
         &self,
         key: &str,
@@ -209,245 +472,37 @@ impl Proxy {
         refresh: Refresh,
     ) -> Result<Document, ProxyError> {
         let s = &self.shared;
-        let first = s.meta.cached(&s.repository, key).await?;
-        if let Some(served) = self.if_fresh(first.as_ref(), refresh).await? {
-            return Ok(served);
-        }
-        // One revalidation at a time; whoever waited re-reads the entry.
-        let lock = {
-            let mut map = s.revalidating.lock().expect("revalidating");
-            map.entry(key.to_string()).or_default().clone()
-        };
-        let guard = lock.lock().await;
         let entry = s.meta.cached(&s.repository, key).await?;
-        let outcome =
-            if entry.as_ref().map(|e| e.checked_at) != first.as_ref().map(|e| e.checked_at) {
-                s.count("coalesced");
-                match self.if_fresh(entry.as_ref(), refresh).await? {
-                    Some(served) => Ok(served),
-                    None => self.revalidate(key, url, accept, entry).await,
+        let seen = entry.as_ref().map(|e| e.checked_at);
+        let due = s.due(entry, refresh).await?;
+        if let Due::Fresh(doc) = due {
+            return Ok(doc);
+        }
+        let task = {
+            let (shared, key, url, accept) =
+                (s.clone(), key.to_string(), url.clone(), accept.to_string());
+            tokio::spawn(async move { shared.revalidate_once(&key, &url, &accept, seen).await })
+        };
+        let joined = |r: Result<Result<Document, ProxyError>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Err(ProxyError::Io(std::io::Error::other(e))))
+        };
+        match due {
+            Due::Soon(entry) => {
+                let wait = std::time::Duration::from_millis(s.settings.revalidate_wait_ms);
+                match tokio::time::timeout(wait, task).await {
+                    Ok(done) => match joined(done) {
+                        // Within its time to live, a failed revalidation
+                        // leaves the cached copy as good as it was.
+                        Err(ProxyError::Unavailable { .. }) => {
+                            s.load(&entry, CacheStatus::Hit).await
+                        }
+                        other => other,
+                    },
+                    Err(_) => s.load(&entry, CacheStatus::Hit).await,
                 }
-            } else {
-                self.revalidate(key, url, accept, entry).await
-            };
-        drop(guard);
-        {
-            let mut map = s.revalidating.lock().expect("revalidating");
-            if map.get(key).is_some_and(|l| Arc::strong_count(l) <= 2) {
-                map.remove(key);
             }
+            _ => joined(task.await),
         }
-        outcome
-    }
-
-    /// The cached answer when no upstream request is due.
-    async fn if_fresh(
-        &self,
-        entry: Option<&CachedEntry>,
-        refresh: Refresh,
-    ) -> Result<Option<Document>, ProxyError> {
-        let s = &self.shared;
-        let age = |e: &CachedEntry| crate::now() - e.checked_at;
-        if s.settings.offline {
-            return match entry {
-                Some(e) if e.status == 200 => Ok(Some(self.load(e, CacheStatus::Offline).await?)),
-                _ => Err(ProxyError::NotFound(format!(
-                    "not cached, and {} is offline",
-                    s.repository
-                ))),
-            };
-        }
-        let Some(e) = entry else { return Ok(None) };
-        let ttl = match (e.status, refresh) {
-            (404, _) => s.settings.negative_ttl_secs,
-            (_, Refresh::IfExpired) => s.settings.ttl_secs,
-            (_, Refresh::Missing) => s.settings.miss_refresh_secs.min(s.settings.ttl_secs),
-        };
-        if age(e) >= ttl as i64 {
-            return Ok(None);
-        }
-        if e.status != 200 {
-            s.count("negative");
-            return Err(ProxyError::NotFound(format!(
-                "{} is not in the upstream",
-                e.key
-            )));
-        }
-        Ok(Some(self.load(e, CacheStatus::Hit).await?))
-    }
-
-    async fn revalidate(
-        &self,
-        key: &str,
-        url: &Url,
-        accept: &str,
-        entry: Option<CachedEntry>,
-    ) -> Result<Document, ProxyError> {
-        let s = &self.shared;
-        let cached = entry.filter(|e| e.status == 200 && e.digest.is_some());
-        let validators = cached
-            .as_ref()
-            .map(|e| (e.etag.as_deref(), e.last_modified.as_deref()));
-        let answer = s.upstream.get(url, accept, validators).await;
-        let now = crate::now();
-        match answer {
-            Ok(Answer::NotModified(h)) => {
-                let Some(mut e) = cached else {
-                    return Err(s.unavailable("answered 304 to an unconditional request"));
-                };
-                let header = |n| {
-                    h.get(n)
-                        .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                };
-                let etag = header(reqwest::header::ETAG);
-                let modified = header(reqwest::header::LAST_MODIFIED);
-                s.meta
-                    .revalidated(&s.repository, key, now, etag, modified)
-                    .await?;
-                e.checked_at = now;
-                self.load(&e, CacheStatus::Revalidated).await
-            }
-            Ok(Answer::Body(response)) => self.store_document(key, response, cached, now).await,
-            Ok(Answer::NotFound) => match cached {
-                Some(mut e) if s.settings.removed_upstream == RemovedUpstream::Keep => {
-                    tracing::warn!(repository = %s.repository, key,
-                        "the upstream no longer has this; serving the cached copy (removed_upstream = keep)");
-                    s.meta
-                        .revalidated(&s.repository, key, now, None, None)
-                        .await?;
-                    e.checked_at = now;
-                    self.load(&e, CacheStatus::Revalidated).await
-                }
-                _ => {
-                    s.negative(key).await?;
-                    s.count("miss");
-                    Err(ProxyError::NotFound(format!(
-                        "{key} is not in the upstream"
-                    )))
-                }
-            },
-            Err(ProxyError::Unavailable { upstream, reason }) => match cached {
-                Some(e)
-                    if now - e.checked_at
-                        <= (s.settings.ttl_secs + s.settings.max_stale_secs) as i64 =>
-                {
-                    tracing::warn!(repository = %s.repository, key, %reason,
-                        age_secs = now - e.checked_at, "upstream failed; serving the cached copy");
-                    self.load(&e, CacheStatus::Stale(reason)).await
-                }
-                _ => Err(ProxyError::Unavailable { upstream, reason }),
-            },
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn store_document(
-        &self,
-        key: &str,
-        response: reqwest::Response,
-        cached: Option<CachedEntry>,
-        now: i64,
-    ) -> Result<Document, ProxyError> {
-        let s = &self.shared;
-        let limit = s.settings.max_document_bytes;
-        if response.content_length().is_some_and(|n| n > limit) {
-            return Err(ProxyError::TooLarge { limit });
-        }
-        let header = |n| {
-            response
-                .headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let etag = header(reqwest::header::ETAG);
-        let last_modified = header(reqwest::header::LAST_MODIFIED);
-        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                s.unavailable(format!(
-                    "reading the body: {}",
-                    crate::upstream::error_chain(&e)
-                ))
-            })?;
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(ProxyError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let bytes = Bytes::from(body);
-        let digest = Digest::sha256_of(&bytes);
-        if cached.as_ref().and_then(|e| e.digest.as_ref()) != Some(&digest) {
-            s.blobs.put_bytes(&digest, bytes.clone()).await?;
-        }
-        let entry = CachedEntry {
-            repository: s.repository.clone(),
-            key: key.to_string(),
-            status: 200,
-            digest: Some(digest.clone()),
-            size: bytes.len() as u64,
-            content_type: content_type.clone(),
-            etag,
-            last_modified,
-            fetched_at: now,
-            checked_at: now,
-        };
-        s.meta.put_cached(&entry).await?;
-        s.documents.insert(digest.clone(), bytes.clone());
-        s.count("miss");
-        let fetched_at = match cached {
-            Some(e) if e.digest.as_ref() == Some(&digest) => e.fetched_at,
-            _ => now,
-        };
-        Ok(Document {
-            bytes,
-            digest,
-            content_type,
-            fetched_at,
-            checked_at: now,
-            status: CacheStatus::Miss,
-        })
-    }
-
-    /// A cached document's bytes.
-    async fn load(&self, e: &CachedEntry, status: CacheStatus) -> Result<Document, ProxyError> {
-        let s = &self.shared;
-        let digest = e
-            .digest
-            .clone()
-            .ok_or_else(|| ProxyError::NotFound(format!("{} is not cached", e.key)))?;
-        let bytes = match s.documents.get(&digest) {
-            Some(b) => b,
-            None => {
-                let b = self.read_blob(&digest).await?;
-                s.documents.insert(digest.clone(), b.clone());
-                b
-            }
-        };
-        s.count(status.metric());
-        Ok(Document {
-            bytes,
-            digest,
-            content_type: e.content_type.clone(),
-            fetched_at: e.fetched_at,
-            checked_at: e.checked_at,
-            status,
-        })
-    }
-
-    async fn read_blob(&self, digest: &Digest) -> Result<Bytes, ProxyError> {
-        let Some(mut stream) = self.shared.blobs.store().read(digest, None).await? else {
-            return Err(ProxyError::Io(std::io::Error::other(format!(
-                "cached blob {digest} is missing"
-            ))));
-        };
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.into())
     }
 
     /// The immutable file under `key`, which the upstream has at `url` and

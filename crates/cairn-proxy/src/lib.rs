@@ -32,6 +32,7 @@ mod upstream;
 
 pub use cache::{CacheStatus, Document, FileSource, Proxy, Refresh};
 pub use fill::Expect;
+pub use reqwest::Url;
 pub use settings::{ProxySettings, RemovedUpstream};
 pub use upstream::Upstream;
 

@@ -22,16 +22,21 @@ pub struct ProxySettings {
     pub password_env: Option<String>,
     pub token: Option<String>,
     pub token_env: Option<String>,
-    /// How long a metadata document is served without asking the upstream.
+    /// How old a metadata document may be before a request revalidates it
+    /// (one conditional request), waiting at most `revalidate_wait_ms` for
+    /// the answer before serving the cached copy; the revalidation goes on
+    /// in the background. This is what makes a version published upstream
+    /// a moment ago installable at once.
+    pub revalidate_after_secs: u64,
+    pub revalidate_wait_ms: u64,
+    /// How old a metadata document may be and still be served without the
+    /// upstream's answer (beyond it, requests wait for the revalidation).
     pub ttl_secs: u64,
     /// How long past its time to live a document is still served when the
     /// upstream fails.
     pub max_stale_secs: u64,
     /// How long the upstream's "not found" is believed.
     pub negative_ttl_secs: u64,
-    /// Least time between the refreshes that a request for something the
-    /// cached metadata lacks triggers (a version published a minute ago).
-    pub miss_refresh_secs: u64,
     /// Serve only what is cached; never call the upstream.
     pub offline: bool,
     /// Seconds to wait for the upstream to connect, and to answer at all.
@@ -68,10 +73,11 @@ impl Default for ProxySettings {
             password_env: None,
             token: None,
             token_env: None,
+            revalidate_after_secs: 10,
+            revalidate_wait_ms: 500,
             ttl_secs: 300,
             max_stale_secs: 30 * 24 * 3600,
             negative_ttl_secs: 60,
-            miss_refresh_secs: 10,
             offline: false,
             connect_timeout_secs: 5,
             timeout_secs: 60,

@@ -41,6 +41,9 @@ pub struct Config {
     pub rate_limit: crate::limits::RateLimitConfig,
     /// How much of a refused request's unread body is drained after the answer.
     pub drain: crate::drain::DrainConfig,
+    /// Proxy repositories (`[[proxy]]`): caches of an upstream registry,
+    /// served at the format's usual URLs under their name.
+    pub proxy: Vec<cairn_packages::proxy::ProxySettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +88,7 @@ impl Default for Config {
             packages: PackageSettings::default(),
             rate_limit: Default::default(),
             drain: Default::default(),
+            proxy: vec![],
         }
     }
 }
@@ -251,6 +255,53 @@ impl Default for OciSettings {
             immutable_tags: vec![],
         }
     }
+}
+
+/// Formats whose repositories can be proxies so far.
+const PROXIED_FORMATS: [cairn_core::Format; 2] =
+    [cairn_core::Format::Npm, cairn_core::Format::Pypi];
+
+/// The proxy repositories `[[proxy]]` declares, checked: a known format,
+/// a valid and unique name, a usable upstream and credentials.
+pub fn proxies(
+    config: &Config,
+    meta: std::sync::Arc<dyn cairn_store::MetaStore>,
+    blobs: std::sync::Arc<cairn_store::Blobs>,
+) -> anyhow::Result<Vec<std::sync::Arc<cairn_packages::proxy::Proxy>>> {
+    let mut seen = std::collections::HashSet::new();
+    let spool = config.data_dir.join("proxy-spool");
+    config
+        .proxy
+        .iter()
+        .map(|p| {
+            let format = cairn_core::Format::parse(&p.format)
+                .filter(|f| PROXIED_FORMATS.contains(f))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "proxy {:?}: format {:?} cannot be proxied (yet): use npm or pypi",
+                        p.name,
+                        p.format
+                    )
+                })?;
+            cairn_packages::split_repository(&p.name)
+                .ok()
+                .filter(|(name, rest)| name == &p.name && rest.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("proxy {:?}: not a repository name (lower-case letters, digits, '.', '_', '-')", p.name))?;
+            let repository = format.resource(&p.name);
+            if !seen.insert(repository.clone()) {
+                bail!("proxy {repository} is declared twice");
+            }
+            let proxy = cairn_packages::proxy::Proxy::new(
+                repository,
+                p.clone(),
+                meta.clone(),
+                blobs.clone(),
+                spool.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            Ok(std::sync::Arc::new(proxy))
+        })
+        .collect()
 }
 
 /// Environment variables that configure the CLI itself rather than the server:

@@ -93,11 +93,15 @@ impl App {
         )
         .await?;
         let blobs = Arc::new(Blobs::new(blob_store.clone()));
-        let packages = Arc::new(cairn_packages::Packages::new(
-            blobs.clone(),
-            meta.clone(),
-            config.packages.compile(access.clone())?,
-        ));
+        let proxies = config::proxies(&config, meta.clone(), blobs.clone())?;
+        let packages = Arc::new(
+            cairn_packages::Packages::new(
+                blobs.clone(),
+                meta.clone(),
+                config.packages.compile(access.clone())?,
+            )
+            .with_proxies(proxies),
+        );
         let oci = OciApi::new(
             blobs,
             meta.clone(),

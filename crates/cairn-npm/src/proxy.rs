@@ -1,0 +1,231 @@
+//! An npm proxy repository: packuments from the upstream (revalidated after
+//! their time to live, stale when the upstream fails), tarballs fetched once
+//! and checked against the packument's `integrity`. Tarball URLs are
+//! rewritten to come through cairn; `time`, `deprecated` and dist-tags are
+//! the upstream's, so clients' minimum-release-age settings and deprecation
+//! warnings work as they do against the upstream.
+
+use crate::endpoint::Endpoint;
+use crate::NpmApi;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_core::Digest;
+use cairn_packages::proxy::{Document, Expect, Proxy, Refresh};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Rendered, Request, CACHE_HEADER};
+use serde_json::{json, Value};
+
+/// npm's spelling of a name in a URL path: a scope's slash encoded.
+fn path_name(name: &str) -> String {
+    name.replacen('/', "%2f", 1)
+}
+
+/// The file name at the end of a tarball URL.
+fn basename(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+impl NpmApi {
+    /// Serves `endpoint` from the proxy repository `repo`.
+    pub(crate) async fn proxied(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        repo: &str,
+        endpoint: Endpoint,
+    ) -> PackageResult {
+        use Endpoint as E;
+        match endpoint {
+            E::Packument { name } => {
+                let (doc, packument) = self
+                    .upstream_packument(proxy, &name, proxy_refresh(req))
+                    .await?;
+                let rendered = self.render_proxied(req, repo, &name, &doc, packument)?;
+                Ok(with_cache_status(rendered.respond(req), &doc))
+            }
+            E::Version { name, version } => {
+                let (doc, packument) = self
+                    .upstream_packument(proxy, &name, proxy_refresh(req))
+                    .await?;
+                let found = |p: &Value| {
+                    let v = p["dist-tags"][&version]
+                        .as_str()
+                        .unwrap_or(&version)
+                        .to_string();
+                    p["versions"].get(&v).cloned()
+                };
+                let manifest = match found(&packument) {
+                    Some(m) => m,
+                    None => {
+                        let (_, fresh) = self
+                            .upstream_packument(proxy, &name, Refresh::Missing)
+                            .await?;
+                        found(&fresh).ok_or_else(|| {
+                            PackageError::not_found(format!("version not found: {name}@{version}"))
+                        })?
+                    }
+                };
+                let mut manifest = manifest;
+                rewrite_tarball(&mut manifest, &req.base_url, repo, &name);
+                Ok(with_cache_status(Json(manifest).into_response(), &doc))
+            }
+            E::DistTags { name } => {
+                let (doc, packument) = self
+                    .upstream_packument(proxy, &name, proxy_refresh(req))
+                    .await?;
+                let tags = packument
+                    .get("dist-tags")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
+                Ok(with_cache_status(Json(tags).into_response(), &doc))
+            }
+            E::Tarball { name, file } => self.proxied_tarball(proxy, &name, &file).await,
+            E::Search | E::Attestations { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: search and attestations are not proxied",
+                proxy.repository()
+            ))),
+            E::Ping | E::Whoami => unreachable!("served as in a hosted repository"),
+            E::PutPackage { .. }
+            | E::UnpublishPackage { .. }
+            | E::TarballRev { .. }
+            | E::DistTag { .. } => Err(self.packages.proxy_refuses(proxy)),
+        }
+    }
+
+    /// The upstream's packument of `name`, parsed.
+    async fn upstream_packument(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        refresh: Refresh,
+    ) -> PackageResult<(Document, Value)> {
+        crate::key(name)?;
+        let url = proxy.upstream().url(&path_name(name));
+        // The full document: the abbreviated one lacks `time` on older
+        // registries, which clients' release-age settings need.
+        let doc = proxy
+            .document(
+                &format!("packument/{name}"),
+                &url,
+                "application/json",
+                refresh,
+            )
+            .await?;
+        let packument: Value = serde_json::from_slice(&doc.bytes).map_err(|e| {
+            PackageError::Upstream(format!(
+                "the upstream's packument of {name} is not JSON: {e}"
+            ))
+        })?;
+        if !packument.is_object() || !packument["versions"].is_object() {
+            return Err(PackageError::Upstream(format!(
+                "the upstream's packument of {name} has no versions"
+            )));
+        }
+        Ok((doc, packument))
+    }
+
+    /// The packument as this request sees it: tarball URLs through cairn.
+    /// Kept per upstream document and base URL.
+    fn render_proxied(
+        &self,
+        req: &Request,
+        repo: &str,
+        name: &str,
+        doc: &Document,
+        mut packument: Value,
+    ) -> PackageResult<Rendered> {
+        let variant = Digest::sha256_of(
+            format!("{}\n{}\n{repo}\n{name}", doc.digest, req.base_url).as_bytes(),
+        );
+        let etag = format!("\"{}\"", &variant.hex()[..32]);
+        if let Some(body) = self.proxied_documents.get(&variant) {
+            return Ok(Rendered::new("application/json", Some(etag), body));
+        }
+        if let Some(versions) = packument["versions"].as_object_mut() {
+            for manifest in versions.values_mut() {
+                rewrite_tarball(manifest, &req.base_url, repo, name);
+            }
+        }
+        let body = bytes::Bytes::from(packument.to_string());
+        self.proxied_documents.insert(variant, body.clone());
+        Ok(Rendered::new("application/json", Some(etag), body))
+    }
+
+    /// A tarball: from the cache, else fetched once from where the
+    /// packument says, verified against its `integrity` (or `shasum`).
+    async fn proxied_tarball(&self, proxy: &Proxy, name: &str, file: &str) -> PackageResult {
+        crate::key(name)?;
+        let key = format!("tarball/{name}/{file}");
+        if let Some(cached) = proxy.cached_file(&key).await? {
+            return self.packages.serve_proxied(cached).await;
+        }
+        let find = |p: &Value| {
+            p["versions"].as_object().and_then(|versions| {
+                versions
+                    .values()
+                    .find(|m| m["dist"]["tarball"].as_str().map(basename) == Some(file))
+                    .map(|m| m["dist"].clone())
+            })
+        };
+        let (_, packument) = self
+            .upstream_packument(proxy, name, Refresh::IfExpired)
+            .await?;
+        let dist = match find(&packument) {
+            Some(d) => d,
+            None => {
+                let (_, fresh) = self
+                    .upstream_packument(proxy, name, Refresh::Missing)
+                    .await?;
+                find(&fresh).ok_or_else(|| {
+                    PackageError::not_found(format!("{name}: no version has the tarball {file}"))
+                })?
+            }
+        };
+        let expect = dist["integrity"]
+            .as_str()
+            .and_then(Expect::from_sri)
+            .or_else(|| dist["shasum"].as_str().map(|s| Expect::Sha1(s.to_string())))
+            .unwrap_or(Expect::Nothing);
+        // The packument's URL only on the upstream's own origin; anywhere
+        // else, the registry layout on the upstream (cairn fetches nothing
+        // from hosts a document names).
+        let url = dist["tarball"]
+            .as_str()
+            .and_then(|u| cairn_packages::proxy::Url::parse(u).ok())
+            .filter(|u| proxy.upstream().same_origin(u))
+            .unwrap_or_else(|| {
+                proxy
+                    .upstream()
+                    .url(&format!("{}/-/{file}", path_name(name)))
+            });
+        let source = proxy
+            .file(&key, &url, expect, "application/octet-stream")
+            .await?;
+        self.packages.serve_proxied(source).await
+    }
+}
+
+/// Points a version's `dist.tarball` at this repository.
+fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, name: &str) {
+    let Some(dist) = manifest.get_mut("dist").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let file = dist
+        .get("tarball")
+        .and_then(Value::as_str)
+        .map(|u| basename(u).to_string());
+    if let Some(file) = file {
+        dist.insert(
+            "tarball".into(),
+            json!(format!("{base_url}/npm/{repo}/{name}/-/{file}")),
+        );
+    }
+}
+
+fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
+        resp.headers_mut().insert(CACHE_HEADER, v);
+    }
+    resp
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Proxy repositories against real upstreams, with the real clients: cairn
+proxies Verdaccio (npm) through a fault-injecting proxy that counts and
+breaks requests (tests/e2e/faultproxy.py).
+
+Usage: proxy.py CAIRN OUT_DIR. Verdaccio comes from scripts/install-peers.sh.
+
+npm: cold install; warm install with the upstream dead; a version published
+upstream installs at once; a deprecation upstream shows; 429 + Retry-After
+honoured (upstream requests counted); 50 concurrent requests for one
+uncached tarball make one upstream request and 50 correct bodies (some
+clients leaving early); a tampered tarball is refused and not cached;
+publish times served as the upstream's; publishing to a proxy refused.
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cairnproc import Cairn, free_port  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+
+CAIRN, OUT = sys.argv[1], sys.argv[2]
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PEERS = os.environ.get("PEERS_DIR", "/var/tmp/cairn-peers")
+VERDACCIO = os.path.join(PEERS, "verdaccio", "node_modules", ".bin", "verdaccio")
+os.environ["PATH"] = os.path.join(ROOT, ".tools", "node", "node_modules", ".bin") + os.pathsep + os.environ["PATH"]
+WORK = tempfile.mkdtemp(prefix="cairn-proxy-")
+LOG = open(os.path.join(OUT, "proxy-tools.log"), "w")
+procs = []
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ok(msg):
+    print(f"ok - {msg}")
+
+
+def http_get(port, path, headers=None, timeout=60):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def wait_port(port, path):
+    for _ in range(300):
+        try:
+            if http_get(port, path, timeout=2)[0] < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    fail(f"nothing answered on {port}{path}")
+
+
+def run(cmd, cwd=None, env=None, check=True):
+    r = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    LOG.write(f"$ {' '.join(cmd)}\n{r.stdout}\n")
+    LOG.flush()
+    if check and r.returncode != 0:
+        fail(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}")
+    return r
+
+
+# --- the upstream: Verdaccio, with a user to publish as.
+def start_verdaccio():
+    port = free_port()
+    d = os.path.join(WORK, "verdaccio")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yaml"), "w") as f:
+        f.write(f"""storage: {d}/storage
+auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
+uplinks: {{}}
+packages:
+  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
+listen: 127.0.0.1:{port}
+max_body_size: 200mb
+log: {{type: stdout, format: pretty, level: warn}}
+""")
+    procs.append(subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")],
+                                  stdout=open(os.path.join(OUT, "proxy-verdaccio.log"), "w"), stderr=subprocess.STDOUT))
+    wait_port(port, "/-/ping")
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("PUT", "/-/user/org.couchdb.user:up", json.dumps({"name": "up", "password": "up-password-1"}),
+              {"Content-Type": "application/json"})
+    token = json.loads(c.getresponse().read())["token"]
+    return port, token
+
+
+def make_pkg(name, version, deps=None, extra_bytes=0):
+    d = os.path.join(WORK, "src", f"{name}-{version}")
+    os.makedirs(d)
+    with open(os.path.join(d, "package.json"), "w") as f:
+        json.dump({"name": name, "version": version, "main": "index.js", "license": "MIT",
+                   "dependencies": deps or {}}, f)
+    with open(os.path.join(d, "index.js"), "w") as f:
+        f.write(f"module.exports = '{name}@{version}';\n")
+    if extra_bytes:
+        with open(os.path.join(d, "blob.bin"), "wb") as f:
+            f.write(os.urandom(extra_bytes))
+    return d
+
+
+def npm_env(registry, npmrc_lines=()):
+    home = tempfile.mkdtemp(dir=WORK)
+    rc = os.path.join(home, "npmrc")
+    with open(rc, "w") as f:
+        f.write(f"registry={registry}\n" + "".join(line + "\n" for line in npmrc_lines))
+    return {"npm_config_userconfig": rc, "npm_config_cache": os.path.join(home, "cache"),
+            "npm_config_audit": "false", "npm_config_fund": "false", "npm_config_update_notifier": "false"}
+
+
+def publish_upstream(vport, vtoken, name, version, deps=None, extra_bytes=0):
+    env = npm_env(f"http://127.0.0.1:{vport}/", [f"//127.0.0.1:{vport}/:_authToken={vtoken}"])
+    run(["npm", "publish", make_pkg(name, version, deps, extra_bytes)], env=env)
+
+
+def install(registry, spec, expect_version, *flags):
+    proj = tempfile.mkdtemp(dir=WORK)
+    with open(os.path.join(proj, "package.json"), "w") as f:
+        json.dump({"name": "consumer", "version": "1.0.0", "private": True}, f)
+    run(["npm", "install", "--no-package-lock", *flags, spec], cwd=proj, env=npm_env(registry))
+    name = spec.rsplit("@", 1)[0] if spec.rfind("@") > 0 else spec
+    with open(os.path.join(proj, "node_modules", name, "package.json")) as f:
+        got = json.load(f)["version"]
+    if got != expect_version:
+        fail(f"npm install {spec} through {registry} gave {got}, not {expect_version}")
+    return proj
+
+
+def main():
+    vport, vtoken = start_verdaccio()
+    fault = FaultProxy(vport)
+    up = f"http://127.0.0.1:{fault.port}/"
+    publish_upstream(vport, vtoken, "lib-b", "1.0.0")
+    publish_upstream(vport, vtoken, "lib-a", "1.0.0", {"lib-b": "^1.0.0"})
+    publish_upstream(vport, vtoken, "big-pkg", "1.0.0", extra_bytes=6 << 20)
+    publish_upstream(vport, vtoken, "tamper-pkg", "1.0.0", extra_bytes=64 << 10)
+
+    proxies = (f'[{{format="npm", name="npmjs", upstream="{up}", ttl_secs=300, revalidate_after_secs=0}},'
+               f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, failures_to_open=100}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn"), env={"CAIRN_PROXY": proxies}).start(os.path.join(OUT, "proxy-cairn.log"))
+    procs.append(cairn.proc)
+    reg = f"http://127.0.0.1:{cairn.port}/npm/npmjs/"
+    fast = f"http://127.0.0.1:{cairn.port}/npm/npmfast/"
+
+    # --- cold install: the packuments and tarballs come through cairn, once.
+    install(reg, "lib-a", "1.0.0")
+    install(fast, "lib-a", "1.0.0")
+    if fault.count("GET", "/lib-a/-/lib-a-1.0.0.tgz") != 2:
+        fail(f"tarball fetched {fault.count('GET', '/lib-a/-/lib-a-1.0.0.tgz')} times for two repositories")
+    install(reg, "lib-a", "1.0.0")
+    if fault.count("GET", "/lib-a/-/lib-a-1.0.0.tgz") != 2:
+        fail("a warm install fetched the tarball again")
+    status, headers, body = http_get(cairn.port, "/npm/npmjs/lib-a")
+    doc = json.loads(body)
+    tarball = doc["versions"]["1.0.0"]["dist"]["tarball"]
+    if not tarball.startswith(f"http://127.0.0.1:{cairn.port}/npm/npmjs/lib-a/-/"):
+        fail(f"dist.tarball not rewritten through cairn: {tarball}")
+    _, _, vbody = http_get(vport, "/lib-a")
+    if doc["time"] != json.loads(vbody)["time"]:
+        fail(f"publish times differ from the upstream's: {doc['time']} vs {json.loads(vbody)['time']}")
+    ok("npm cold install through the proxy; warm install fetches nothing; tarball URLs rewritten; `time` is the upstream's")
+
+    # --- the upstream dies: cached packuments (fresh, or stale past their TTL) and tarballs still install.
+    fault.mode = "reset"
+    time.sleep(1.2)
+    install(reg, "lib-a", "1.0.0")
+    install(fast, "lib-a", "1.0.0")
+    status, headers, _ = http_get(cairn.port, "/npm/npmfast/lib-a")
+    if status != 200 or not headers.get("x-cairn-cache", "").startswith("stale"):
+        fail(f"stale packument: {status} {headers.get('x-cairn-cache')}")
+    status, _, body = http_get(cairn.port, "/npm/npmjs/never-cached")
+    if status != 502:
+        fail(f"an uncached package with the upstream down: {status} {body[:200]}")
+    fault.mode = "pass"
+    ok("npm install with the upstream dead: served from the cache, stale packuments say so (x-cairn-cache); uncached is a 502")
+
+    # --- a version published upstream a moment ago installs at once, inside the TTL.
+    publish_upstream(vport, vtoken, "lib-a", "1.1.0", {"lib-b": "^1.0.0"})
+    install(reg, "lib-a@1.1.0", "1.1.0")
+    ok("a version published upstream inside the 300 s TTL installs at once (the packument is revalidated, 304 or new)")
+
+    # --- a deprecation upstream shows through cairn.
+    env = npm_env(f"http://127.0.0.1:{vport}/", [f"//127.0.0.1:{vport}/:_authToken={vtoken}"])
+    run(["npm", "deprecate", "lib-b@1.0.0", "use lib-c"], env=env)
+    time.sleep(1.2)
+    out = run(["npm", "view", "lib-b@1.0.0", "deprecated"], env=npm_env(fast)).stdout.strip()
+    if "use lib-c" not in out:
+        fail(f"deprecation not shown through the proxy: {out!r}")
+    ok("a deprecation upstream shows through the proxy after its TTL")
+
+    # --- 429 with Retry-After: no request until it passes; the cache answers meanwhile.
+    fault.mode = "429:30"
+    fault.reset_counts()
+    time.sleep(1.2)
+    for _ in range(5):
+        status, headers, _ = http_get(cairn.port, "/npm/npmfast/lib-a")
+        if status != 200 or not headers.get("x-cairn-cache", "").startswith("stale"):
+            fail(f"during a 429: {status} {headers.get('x-cairn-cache')}")
+        time.sleep(0.3)
+    if fault.count("GET", "/lib-a") != 1:
+        fail(f"the upstream was asked {fault.count('GET', '/lib-a')} times during Retry-After")
+    fault.mode = "pass"
+    ok("429 with Retry-After: one upstream request, then none while it runs; stale answers meanwhile")
+
+    # --- 50 concurrent requests for one uncached tarball: one upstream request, 50 bodies.
+    status, _, body = http_get(cairn.port, "/npm/npmjs/big-pkg")
+    integrity = json.loads(body)["versions"]["1.0.0"]["dist"]["integrity"]
+    want = base64.b64decode(integrity.split("-", 1)[1])
+    fault.reset_counts()
+    fault.delay_ms = 300
+    results, errors = [], []
+
+    def fetch(i):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", cairn.port, timeout=120)
+            c.request("GET", "/npm/npmjs/big-pkg/-/big-pkg-1.0.0.tgz")
+            r = c.getresponse()
+            if i % 10 == 9:
+                r.read(1024)
+                c.close()  # a client that leaves early
+                return
+            data = r.read()
+            results.append((r.status, hashlib.sha512(data).digest() == want))
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fault.delay_ms = 0
+    if errors or len(results) != 45 or not all(s == 200 and good for s, good in results):
+        fail(f"concurrent fetches: {len(results)} results, errors {errors[:3]}, bad {[r for r in results if r != (200, True)][:3]}")
+    n = fault.count("GET", "/big-pkg/-/")
+    if n != 1:
+        fail(f"50 concurrent cold requests made {n} upstream requests")
+    ok("50 concurrent cold requests for one tarball: 1 upstream request, 45 complete verified bodies, 5 clients left early")
+
+    # --- a tampered tarball is refused and not cached.
+    http_get(cairn.port, "/npm/npmjs/tamper-pkg")
+    fault.mode = "tamper"
+    status, _, body = None, None, b""
+    try:
+        status, _, body = http_get(cairn.port, "/npm/npmjs/tamper-pkg/-/tamper-pkg-1.0.0.tgz")
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        status = f"broken stream ({type(e).__name__})"
+    if status == 200:
+        fail("a tampered tarball was served whole")
+    fault.mode = "pass"
+    status, _, body = http_get(cairn.port, "/npm/npmjs/tamper-pkg/-/tamper-pkg-1.0.0.tgz")
+    _, _, meta = http_get(cairn.port, "/npm/npmjs/tamper-pkg")
+    sri = json.loads(meta)["versions"]["1.0.0"]["dist"]["integrity"]
+    if status != 200 or hashlib.sha512(body).digest() != base64.b64decode(sri.split("-", 1)[1]):
+        fail(f"after a tampered fetch, the honest tarball: {status}")
+    if fault.count("GET", "/tamper-pkg/-/") != 2:
+        fail("the tampered bytes were cached")
+    ok("a tampered tarball is refused (the stream fails before its last byte) and not cached")
+
+    # --- a proxy takes no publishes.
+    r = run(["npm", "publish", make_pkg("mine", "1.0.0")],
+            env=npm_env(reg, [f"//127.0.0.1:{cairn.port}/npm/npmjs/:_auth=" +
+                              base64.b64encode(f"admin:{cairn.password}".encode()).decode()]), check=False)
+    if r.returncode == 0 or "proxy" not in r.stdout:
+        fail(f"publishing to a proxy: {r.stdout[-500:]}")
+    ok("npm publish to a proxy repository is refused, saying why")
+
+
+try:
+    main()
+finally:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(WORK, ignore_errors=True)

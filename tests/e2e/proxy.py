@@ -283,6 +283,25 @@ def main():
         fail(f"publishing to a proxy: {r.stdout[-500:]}")
     ok("npm publish to a proxy repository is refused, saying why")
 
+    # --- the admin view of the cache, and dropping one entry (then fetched again).
+    status, _, body = cairn.request("GET", "/api/v1/proxies/npm/npmjs/cache?prefix=tarball/", auth=cairn.basic)
+    listing = json.loads(body) if status == 200 else {}
+    keys = [e["key"] for e in listing.get("entries", [])]
+    if "tarball/big-pkg/big-pkg-1.0.0.tgz" not in keys or listing.get("upstream") != up:
+        fail(f"cache listing: {status} {body[:300]}")
+    status, _, _ = cairn.request("DELETE", "/api/v1/proxies/npm/npmjs/cache/tarball/lib-b/lib-b-1.0.0.tgz",
+                                 auth=cairn.basic)
+    if status != 204:
+        fail(f"dropping a cache entry: {status}")
+    fault.reset_counts()
+    install(reg, "lib-a@1.0.0", "1.0.0")
+    if fault.count("GET", "/lib-b/-/lib-b-1.0.0.tgz") != 1:
+        fail("a dropped entry was not fetched again")
+    status, _, _ = cairn.request("GET", "/api/v1/proxies/npm/npmjs/cache")
+    if status != 401:
+        fail(f"anonymous read of the cache listing: {status}, not 401")
+    ok("the admin API lists a proxy's cache and drops one entry, which the next install fetches again")
+
 
 try:
     main()

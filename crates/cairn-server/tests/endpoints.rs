@@ -518,6 +518,20 @@ fn every_admin_endpoint_declares_its_access() {
             staging(P),
             true,
         ),
+        (
+            Method::GET,
+            "/proxies/npm/npmjs/cache",
+            "proxy_cache",
+            Access::On(R, Resource::repository("npm/npmjs")),
+            true,
+        ),
+        (
+            Method::DELETE,
+            "/proxies/npm/npmjs/cache/tarball/left-pad/left-pad-1.0.0.tgz",
+            "proxy_cache_drop",
+            Access::On(Action::Admin, Resource::repository("npm/npmjs")),
+            true,
+        ),
     ];
     for (method, path, name, access, credential) in rows {
         let e = AdminEndpoint::parse(&method, path).unwrap();
@@ -527,4 +541,12 @@ fn every_admin_endpoint_declares_its_access() {
     }
     assert!(AdminEndpoint::parse(&Method::GET, "/users").is_err());
     assert!(AdminEndpoint::parse(&Method::GET, "/nothing").is_err());
+    assert_eq!(
+        AdminEndpoint::parse(&Method::DELETE, "/proxies/npm/npmjs/cache/tarball/a/b.tgz"),
+        Ok(AdminEndpoint::DropProxyEntry {
+            format: cairn_core::Format::Npm,
+            repository: "npmjs".into(),
+            key: "tarball/a/b.tgz".into(),
+        })
+    );
 }

@@ -42,6 +42,14 @@ pub enum AdminEndpoint {
         id: String,
         action: String,
     },
+    /// `GET /proxies/{format}/{repository}/cache`: what a proxy has cached.
+    ProxyCache { format: Format, repository: String },
+    /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
+    DropProxyEntry {
+        format: Format,
+        repository: String,
+        key: String,
+    },
 }
 
 /// Why a path is no admin endpoint.
@@ -106,6 +114,23 @@ impl AdminEndpoint {
                 };
                 (endpoint, &[M::POST])
             }
+            (_, ["proxies", format, repository, "cache", rest @ ..]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let repository = repository.to_string();
+                match rest {
+                    [] => (E::ProxyCache { format, repository }, &[M::GET]),
+                    key => {
+                        let key = key.join("/");
+                        let endpoint = E::DropProxyEntry {
+                            format,
+                            repository,
+                            key,
+                        };
+                        (endpoint, &[M::DELETE])
+                    }
+                }
+            }
             _ => return Err(ParseError::NotFound(format!("no admin endpoint {path}"))),
         };
         if allowed.contains(method) {
@@ -146,6 +171,12 @@ impl AdminEndpoint {
                 Action::Publish,
                 Resource::packages(Format::Maven, repository),
             ),
+            E::ProxyCache { format, repository } => {
+                Access::On(Action::Read, Resource::packages(*format, repository))
+            }
+            E::DropProxyEntry {
+                format, repository, ..
+            } => Access::On(Action::Admin, Resource::packages(*format, repository)),
         }
     }
 }
@@ -166,6 +197,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",
+            E::ProxyCache { .. } => "proxy_cache",
+            E::DropProxyEntry { .. } => "proxy_cache_drop",
         }
     }
 }

@@ -333,3 +333,104 @@ pub(super) async fn change_staging(
     .map_err(package_error)?;
     Ok(Json(cairn_maven::staging::to_json(&done)).into_response())
 }
+
+/// The proxy repository `format/repository`, or a 404.
+fn proxy_of<'a>(
+    state: &'a AppState,
+    format: cairn_core::Format,
+    repository: &str,
+) -> Result<&'a cairn_packages::proxy::Proxy, ApiError> {
+    state
+        .packages
+        .proxy(format, repository)
+        .map(|p| &**p)
+        .ok_or_else(|| {
+            ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("{format}/{repository} is not a proxy repository"),
+            )
+        })
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CacheQuery {
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    after: String,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/proxies/{format}/{repository}/cache?prefix=&after=&limit=`:
+/// what the proxy holds, in key order, with its upstream and breaker state.
+pub(super) async fn proxy_cache(
+    state: &AppState,
+    format: cairn_core::Format,
+    repository: &str,
+    q: CacheQuery,
+) -> ApiResult {
+    let proxy = proxy_of(state, format, repository)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = proxy
+        .entries(&q.prefix, &q.after, limit)
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    let next = (entries.len() as u32 == limit).then(|| entries.last().map(|e| e.key.clone()));
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "key": e.key,
+                "status": e.status,
+                "digest": e.digest.as_ref().map(|d| d.to_string()),
+                "size": e.size,
+                "content_type": e.content_type,
+                "fetched_at": cairn_packages::rfc3339(e.fetched_at),
+                "checked_at": cairn_packages::rfc3339(e.checked_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "repository": proxy.repository(),
+        "upstream": proxy.upstream().base().as_str(),
+        "circuit_open": proxy.circuit_open(),
+        "entries": entries,
+        "next_after": next.flatten(),
+    }))
+    .into_response())
+}
+
+/// `DELETE /api/v1/proxies/{format}/{repository}/cache/{key}`: the next
+/// request for the entry fetches it from the upstream again. Audited.
+pub(super) async fn drop_proxy_entry(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    key: &str,
+) -> ApiResult {
+    let proxy = proxy_of(state, format, repository)?;
+    let dropped = proxy
+        .drop_entry(key)
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    if !dropped {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("{} has no cached {key:?}", proxy.repository()),
+        ));
+    }
+    let entry = cairn_store::AuditRecord::by(
+        &who.actor,
+        "proxy.drop",
+        Some(proxy.repository()),
+        Some(key),
+        "ok",
+    );
+    state
+        .meta
+        .append_audit(&entry)
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -242,6 +242,14 @@ async fn dispatch(
             id,
             action,
         } => h::change_staging(state, who, &repository, &id, &action).await,
+        E::ProxyCache { format, repository } => {
+            h::proxy_cache(state, format, &repository, query(uri)?).await
+        }
+        E::DropProxyEntry {
+            format,
+            repository,
+            key,
+        } => h::drop_proxy_entry(state, who, format, &repository, &key).await,
         E::OidcExchange => {
             let source = who.actor.source.clone();
             h::oidc_exchange(state, source, json_body(body).await?).await

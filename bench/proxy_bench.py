@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""cairn's npm proxy in front of Verdaccio vs Verdaccio itself, side by side
+in one run (see bench/proxy.sh).
+
+One package with 9 versions (1 MiB of incompressible data per tarball) is
+published to Verdaccio; cairn proxies it. Warm: wrk measures full-packument
+GET req/s and tarball GET MiB/s through cairn (everything cached; packuments
+revalidated every 10 s, the default) and straight from Verdaccio. Cold: the
+time to fetch each of the 9 tarballs once through a fresh proxy repository
+against straight from Verdaccio (the overhead of one fill). Coalescing: 50
+concurrent cold requests for one tarball; the spread of their first bytes.
+"""
+
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, row_time,  # noqa: E402
+                      start_cairn, wait_ready, wrk)
+
+CAIRN, VERDACCIO = sys.argv[1:3]
+WORK = tempfile.mkdtemp(prefix="cairn-proxy-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+VERSIONS = [f"1.0.{i}" for i in range(9)]
+
+
+def start_verdaccio():
+    port = free_port()
+    d = os.path.join(WORK, "verdaccio")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yaml"), "w") as f:
+        f.write(f"""storage: {d}/storage
+auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
+uplinks: {{}}
+packages:
+  '**': {{access: $all, publish: $authenticated}}
+listen: 127.0.0.1:{port}
+max_body_size: 100mb
+log: {{type: stdout, format: pretty, level: error}}
+""")
+    proc = subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")],
+                            stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, "/-/ping")
+    import json
+    _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
+                      json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
+                      {"Content-Type": "application/json"})
+    return proc, port, "Bearer " + json.loads(body)["token"]
+
+
+def timed_get(port, path):
+    t = time.perf_counter()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("GET", path)
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        raise SystemExit(f"GET {path}: {r.status}")
+    return time.perf_counter() - t
+
+
+def main():
+    procs = []
+    try:
+        verd, vport, vauth = start_verdaccio()
+        procs.append(verd)
+        for v in VERSIONS:
+            tgz = npm_tarball("bench-pkg", v)
+            request(vport, "PUT", "/bench-pkg", npm_doc("bench-pkg", v, tgz),
+                    {"Content-Type": "application/json", "Authorization": vauth})
+        up = f"http://127.0.0.1:{vport}/"
+        os.environ["CAIRN_PROXY"] = (f'[{{format="npm", name="warm", upstream="{up}"}},'
+                                     f' {{format="npm", name="cold", upstream="{up}"}},'
+                                     f' {{format="npm", name="herd", upstream="{up}"}}]')
+        cairn, cport, _ = start_cairn(CAIRN, WORK)
+        procs.append(cairn)
+        for v in VERSIONS:
+            timed_get(cport, f"/npm/warm/bench-pkg/-/bench-pkg-{v}.tgz")
+        print(f"npm proxy: cairn (proxy of Verdaccio, warm) vs Verdaccio, {len(VERSIONS)} versions, "
+              f"wrk -t2 -c32 -d{DURATION}s\n")
+        print("| measure | cairn proxy | Verdaccio | ratio |\n|---|---|---|---|")
+        c = wrk(f"http://127.0.0.1:{cport}/npm/warm/bench-pkg")
+        p = wrk(f"http://127.0.0.1:{vport}/bench-pkg")
+        row("packument GET, full, warm", c[0], p[0], "req/s")
+        c = wrk(f"http://127.0.0.1:{cport}/npm/warm/bench-pkg/-/bench-pkg-1.0.0.tgz")
+        p = wrk(f"http://127.0.0.1:{vport}/bench-pkg/-/bench-pkg-1.0.0.tgz")
+        row("tarball GET, warm", c[1], p[1], "MiB/s")
+        # Cold: each tarball once through a fresh repository (packument
+        # fetched first, as npm does) vs straight from Verdaccio.
+        timed_get(cport, "/npm/cold/bench-pkg")
+        cold = [timed_get(cport, f"/npm/cold/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
+        direct = [timed_get(vport, f"/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
+        row_time("cold tarball fetch, median of 9 (ratio: direct/proxy)",
+                 statistics.median(cold), statistics.median(direct))
+        # 50 concurrent cold requests for one tarball: when each got its first byte.
+        timed_get(cport, "/npm/herd/bench-pkg")
+        firsts, lock = [], threading.Lock()
+        start = time.perf_counter()
+
+        def fetch():
+            c = http.client.HTTPConnection("127.0.0.1", cport, timeout=120)
+            c.request("GET", "/npm/herd/bench-pkg/-/bench-pkg-1.0.0.tgz")
+            r = c.getresponse()
+            r.read(1)
+            with lock:
+                firsts.append(time.perf_counter() - start)
+            r.read()
+
+        threads = [threading.Thread(target=fetch) for _ in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        firsts.sort()
+        print(f"| 50 concurrent cold requests: first byte, first vs last | {firsts[0] * 1000:.1f} ms | "
+              f"{firsts[-1] * 1000:.1f} ms | spread {(firsts[-1] - firsts[0]) * 1000:.1f} ms |", flush=True)
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Proxy repositories against real upstreams, with the real clients: cairn
-proxies Verdaccio (npm) through a fault-injecting proxy that counts and
-breaks requests (tests/e2e/faultproxy.py).
+proxies Verdaccio (npm), pypiserver and another cairn (PyPI) through a
+fault-injecting proxy that counts and breaks requests
+(tests/e2e/faultproxy.py).
 
-Usage: proxy.py CAIRN OUT_DIR. Verdaccio comes from scripts/install-peers.sh.
+Usage: proxy.py CAIRN OUT_DIR. Verdaccio and pypiserver come from
+scripts/install-peers.sh; pip, uv and twine from scripts/install-test-tools.sh.
 
 npm: cold install; warm install with the upstream dead; a version published
 upstream installs at once; a deprecation upstream shows; 429 + Retry-After
@@ -11,6 +13,13 @@ honoured (upstream requests counted); 50 concurrent requests for one
 uncached tarball make one upstream request and 50 correct bodies (some
 clients leaving early); a tampered tarball is refused and not cached;
 publish times served as the upstream's; publishing to a proxy refused.
+
+PyPI: pip cold install from pypiserver's HTML pages; served from the cache
+with the upstream dead; a file uploaded upstream installs at once; a
+tampered file refused and not cached; uploads refused. Through a proxy of a
+hosted cairn (PEP 691 JSON with upload-time and yanks): a yank upstream shows
+(pip skips the yanked version), and `uv pip install --exclude-newer` picks
+the same version through the proxy as straight from the upstream.
 """
 
 import base64
@@ -33,6 +42,8 @@ CAIRN, OUT = sys.argv[1], sys.argv[2]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PEERS = os.environ.get("PEERS_DIR", "/var/tmp/cairn-peers")
 VERDACCIO = os.path.join(PEERS, "verdaccio", "node_modules", ".bin", "verdaccio")
+PYPI_SERVER = os.path.join(PEERS, "pypiserver", "bin", "pypi-server")
+PY_TOOLS = os.path.join(ROOT, ".tools", "py", "bin")
 os.environ["PATH"] = os.path.join(ROOT, ".tools", "node", "node_modules", ".bin") + os.pathsep + os.environ["PATH"]
 WORK = tempfile.mkdtemp(prefix="cairn-proxy-")
 LOG = open(os.path.join(OUT, "proxy-tools.log"), "w")
@@ -303,8 +314,139 @@ def main():
     ok("the admin API lists a proxy's cache and drops one entry, which the next install fetches again")
 
 
+def mkdist(name, version):
+    out = os.path.join(WORK, "dist", f"{name}-{version}")
+    run([sys.executable, os.path.join(ROOT, "tests", "e2e", "mkdist.py"), out, name, version])
+    return [os.path.join(out, f) for f in sorted(os.listdir(out))]
+
+
+def twine(url, files, user="x", password="x"):
+    run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url", url,
+         "-u", user, "-p", password, *files])
+
+
+def pip_install(index, spec, expect_version, *flags, tool="pip"):
+    target = tempfile.mkdtemp(dir=WORK)
+    if tool == "pip":
+        cmd = [os.path.join(PY_TOOLS, "pip"), "install", "--disable-pip-version-check", "--no-cache-dir",
+               "--target", target, "--index-url", index, *flags, spec]
+    else:
+        cmd = [os.path.join(PY_TOOLS, "uv"), "pip", "install", "--no-cache", "--target", target,
+               "--python", sys.executable, "--index-url", index, *flags, spec]
+    run(cmd)
+    module = spec.split("=")[0].split("<")[0].split(">")[0].lower().replace("-", "_").replace(".", "_")
+    got = run([sys.executable, "-c", f"import sys; sys.path.insert(0, {target!r}); import {module}; print({module}.VERSION)"]).stdout.strip()
+    if got != expect_version:
+        fail(f"{tool} install {spec} from {index} gave {got}, not {expect_version}")
+
+
+def pypi_main():
+    # --- pypiserver (PEP 503 HTML pages with #sha256= links) behind the fault proxy.
+    pkgdir = os.path.join(WORK, "pypiserver")
+    os.makedirs(pkgdir)
+    port = free_port()
+    procs.append(subprocess.Popen([PYPI_SERVER, "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".",
+                                   "--hash-algo", "sha256", pkgdir],
+                                  stdout=open(os.path.join(OUT, "proxy-pypiserver.log"), "w"), stderr=subprocess.STDOUT))
+    wait_port(port, "/simple/")
+    twine(f"http://127.0.0.1:{port}/", mkdist("demo-pkg", "1.0.0"))
+    fault = FaultProxy(port)
+    up = f"http://127.0.0.1:{fault.port}/simple/"
+
+    # --- a hosted cairn as the second upstream: JSON pages with upload-time and yanks.
+    upstream_cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-upstream")).start(os.path.join(OUT, "proxy-cairn-upstream.log"))
+    procs.append(upstream_cairn.proc)
+    hosted = f"http://127.0.0.1:{upstream_cairn.port}/pypi/main/"
+    twine(hosted, mkdist("aged-pkg", "1.0.0"), "admin", upstream_cairn.password)
+    time.sleep(2.1)
+    cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    twine(hosted, mkdist("aged-pkg", "1.1.0"), "admin", upstream_cairn.password)
+    cairn_fault = FaultProxy(upstream_cairn.port)
+
+    proxies = (f'[{{format="pypi", name="pypiup", upstream="{up}", revalidate_after_secs=0}},'
+               f' {{format="pypi", name="cairnup", upstream="http://127.0.0.1:{cairn_fault.port}/pypi/main/simple/",'
+               f' ttl_secs=1, revalidate_after_secs=0}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-pypi"), env={"CAIRN_PROXY": proxies}).start(
+        os.path.join(OUT, "proxy-cairn-pypi.log"))
+    procs.append(cairn.proc)
+    index = f"http://127.0.0.1:{cairn.port}/pypi/pypiup/simple/"
+
+    pip_install(index, "demo-pkg", "1.0.0")
+    pip_install(index, "demo-pkg", "1.0.0")
+    n = fault.count("GET", "/packages/")
+    if n != 1:
+        fail(f"two pip installs fetched the file {n} times from the upstream")
+    status, headers, body = http_get(cairn.port, "/pypi/pypiup/simple/demo-pkg/",
+                                     {"Accept": "application/vnd.pypi.simple.v1+json"})
+    page = json.loads(body)
+    if status != 200 or not page["files"][0]["url"].startswith(f"http://127.0.0.1:{cairn.port}/pypi/pypiup/files/demo-pkg/"):
+        fail(f"proxied page: {status} {body[:300]}")
+    ok("pip installs through a proxy of pypiserver (HTML pages); the second install fetches nothing; file URLs through cairn")
+
+    fault.mode = "reset"
+    pip_install(index, "demo-pkg", "1.0.0")
+    fault.mode = "pass"
+    ok("pip install with the upstream dead: served from the cache")
+
+    twine(f"http://127.0.0.1:{port}/", mkdist("demo-pkg", "1.1.0"))
+    pip_install(index, "demo-pkg==1.1.0", "1.1.0")
+    ok("a version uploaded upstream installs through the proxy at once")
+
+    fault.mode = "tamper"
+    status = None
+    try:
+        status, _, _ = http_get(cairn.port, "/pypi/pypiup/files/demo-pkg/demo_pkg-1.1.0.tar.gz")
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        status = f"broken stream ({type(e).__name__})"
+    fault.mode = "pass"
+    if status == 200:
+        fail("a tampered sdist was served whole")
+    status, _, body = http_get(cairn.port, "/pypi/pypiup/files/demo-pkg/demo_pkg-1.1.0.tar.gz")
+    if status != 200 or fault.count("GET", "/packages/demo_pkg-1.1.0.tar.gz") != 2:
+        fail(f"after a tampered fetch: {status}, {fault.count('GET', '/packages/demo_pkg-1.1.0.tar.gz')} fetches")
+    ok("a tampered file is refused (the stream fails before its last byte) and not cached")
+
+    r = run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url",
+             f"http://127.0.0.1:{cairn.port}/pypi/pypiup/", "-u", "admin", "-p", cairn.password,
+             *mkdist("mine", "1.0.0")], check=False)
+    if r.returncode == 0 or "proxy" not in r.stdout:
+        fail(f"twine upload to a proxy: {r.stdout[-500:]}")
+    ok("twine upload to a proxy repository is refused, saying why")
+
+    # --- through a proxy of a hosted cairn: release-age cutoffs and yanks travel.
+    index2 = f"http://127.0.0.1:{cairn.port}/pypi/cairnup/simple/"
+    pip_install(index2, "aged-pkg", "1.1.0")
+    pip_install(index2, "aged-pkg", "1.0.0", "--exclude-newer", cutoff, tool="uv")
+    pip_install(hosted + "simple/", "aged-pkg", "1.0.0", "--exclude-newer", cutoff, tool="uv")
+    _, _, body = http_get(cairn.port, "/pypi/cairnup/simple/aged-pkg/", {"Accept": "application/vnd.pypi.simple.v1+json"})
+    _, _, direct = http_get(upstream_cairn.port, "/pypi/main/simple/aged-pkg/", {"Accept": "application/vnd.pypi.simple.v1+json"})
+    times = lambda b: sorted((f["filename"], f["upload-time"]) for f in json.loads(b)["files"])  # noqa: E731
+    if times(body) != times(direct):
+        fail(f"upload times differ through the proxy: {times(body)} vs {times(direct)}")
+    ok("uv --exclude-newer picks the same version through the proxy as from the upstream (PEP 700 upload-time kept)")
+
+    status, _, _ = upstream_cairn.request(
+        "POST", "/api/v1/packages/pypi/main/aged-pkg/versions/1.1.0",
+        json.dumps({"action": "yank", "reason": "broken build"}).encode(),
+        {"Content-Type": "application/json"}, auth=upstream_cairn.basic)
+    if status != 200:
+        fail(f"yanking upstream: {status}")
+    time.sleep(1.2)
+    _, _, body = http_get(cairn.port, "/pypi/cairnup/simple/aged-pkg/", {"Accept": "application/vnd.pypi.simple.v1+json"})
+    yanked = {f["filename"]: f["yanked"] for f in json.loads(body)["files"]}
+    if yanked.get("aged_pkg-1.1.0.tar.gz") != "broken build" or yanked.get("aged_pkg-1.0.0.tar.gz") is not False:
+        fail(f"the yank did not travel: {yanked}")
+    _, _, html = http_get(cairn.port, "/pypi/cairnup/simple/aged-pkg/")
+    if b'data-yanked="broken build"' not in html:
+        fail(f"the HTML page lost the yank marker: {html[:500]}")
+    pip_install(index2, "aged-pkg", "1.0.0")
+    ok("a yank upstream shows through the proxy (JSON and HTML markers); pip skips the yanked version")
+
+
 try:
     main()
+    pypi_main()
 finally:
     for p in procs:
         p.terminate()

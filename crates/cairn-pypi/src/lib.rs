@@ -10,6 +10,7 @@
 //! uploads; `simple.rs` renders the simple API.
 
 pub mod endpoint;
+mod proxy;
 mod simple;
 pub mod upload;
 
@@ -66,6 +67,9 @@ impl cairn_http::Adapter for PypiApi {
 
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
         let InRepo { repo, endpoint } = routed;
+        if let Some(proxy) = self.packages.proxy(PYPI, &repo) {
+            return self.proxied(req, proxy, &repo, endpoint).await;
+        }
         match endpoint {
             Endpoint::Upload => self.upload(req, &repo, body).await,
             Endpoint::Index => self.index(req, &repo).await,

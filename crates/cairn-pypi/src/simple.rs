@@ -24,7 +24,7 @@ fn esc(s: &str) -> String {
 }
 
 /// The representation a request asks for (PEP 691 content negotiation).
-fn representation(req: &Request) -> &'static str {
+pub(crate) fn representation(req: &Request) -> &'static str {
     if req.accepts(JSON) {
         JSON
     } else if req.accepts(HTML) {
@@ -41,6 +41,95 @@ fn negotiated(content_type: &'static str, json_body: Value, html_body: String) -
         html_body
     };
     Rendered::new(content_type, None, body).with_header(header::VARY, "Accept")
+}
+
+/// One file of a project's simple page, as the hosted and proxy
+/// repositories both describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SimpleFile {
+    pub filename: String,
+    pub url: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: Option<String>,
+    pub requires_python: Option<String>,
+    pub size: Option<u64>,
+    /// RFC 3339 (PEP 700).
+    pub upload_time: Option<String>,
+    /// PEP 592: the reason (possibly empty) when the file is yanked.
+    pub yanked: Option<String>,
+    /// Hex SHA-256 of the PEP 658 metadata file, when there is one.
+    pub core_metadata: Option<String>,
+}
+
+/// A project's simple page, as PEP 691 JSON or PEP 503 HTML.
+pub(crate) fn render_simple(
+    display_name: &str,
+    key: &str,
+    files: &[SimpleFile],
+    versions: &[String],
+    content_type: &'static str,
+) -> Rendered {
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Links for {0}</title></head><body><h1>Links for {0}</h1>\n",
+        esc(display_name)
+    );
+    let mut json_files = Vec::new();
+    for f in files {
+        let core = f.core_metadata.as_ref();
+        let mut hashes = serde_json::Map::new();
+        if let Some(h) = &f.sha256 {
+            hashes.insert("sha256".into(), json!(h));
+        }
+        let mut file = json!({
+            "filename": f.filename,
+            "url": f.url,
+            "hashes": hashes,
+            "requires-python": f.requires_python,
+            "yanked": match &f.yanked { Some(r) if !r.is_empty() => json!(r), Some(_) => json!(true), None => json!(false) },
+            "core-metadata": core.map_or(json!(false), |d| json!({"sha256": d})),
+            "data-dist-info-metadata": core.map_or(json!(false), |d| json!({"sha256": d})),
+        });
+        if let Some(size) = f.size {
+            file["size"] = json!(size);
+        }
+        if let Some(t) = &f.upload_time {
+            file["upload-time"] = json!(t);
+        }
+        json_files.push(file);
+        let mut attrs = String::new();
+        if let Some(rp) = &f.requires_python {
+            let _ = write!(attrs, " data-requires-python=\"{}\"", esc(rp));
+        }
+        if let Some(r) = &f.yanked {
+            let _ = write!(attrs, " data-yanked=\"{}\"", esc(r));
+        }
+        if let Some(d) = core {
+            let _ = write!(
+                attrs,
+                " data-core-metadata=\"sha256={0}\" data-dist-info-metadata=\"sha256={0}\"",
+                esc(d)
+            );
+        }
+        let fragment = f
+            .sha256
+            .as_ref()
+            .map(|h| format!("#sha256={h}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<a href=\"{}{fragment}\"{attrs}>{}</a><br>",
+            esc(&f.url),
+            esc(&f.filename)
+        );
+    }
+    html.push_str("</body></html>\n");
+    let body = json!({
+        "meta": {"api-version": "1.1"},
+        "name": key,
+        "files": json_files,
+        "versions": versions,
+    });
+    negotiated(content_type, body, html)
 }
 
 impl PypiApi {
@@ -92,64 +181,32 @@ impl PypiApi {
         let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
         let mut files = Vec::new();
         let mut versions = Vec::new();
-        let mut html = format!(
-            "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Links for {0}</title></head><body><h1>Links for {0}</h1>\n",
-            esc(&pkg.name)
-        );
         for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
             versions.push(v.version.clone());
             let yanked =
                 (v.state == VersionState::Yanked).then(|| v.message.clone().unwrap_or_default());
             for f in &v.files {
                 let meta: Value = serde_json::from_str(&f.metadata).unwrap_or_default();
-                let url = format!("{base}/{}", f.filename);
-                let requires_python = meta.get("requires_python").and_then(Value::as_str);
-                let core = meta
-                    .get("metadata_digest")
-                    .and_then(Value::as_str)
-                    .and_then(|d| d.parse::<Digest>().ok());
-                files.push(json!({
-                    "filename": f.filename,
-                    "url": url,
-                    "hashes": {"sha256": f.digest.hex()},
-                    "requires-python": requires_python,
-                    "size": f.size,
-                    "upload-time": rfc3339(f.created_at),
-                    "yanked": match &yanked { Some(r) if !r.is_empty() => json!(r), Some(_) => json!(true), None => json!(false) },
-                    "core-metadata": core.as_ref().map_or(json!(false), |d| json!({"sha256": d.hex()})),
-                    "data-dist-info-metadata": core.as_ref().map_or(json!(false), |d| json!({"sha256": d.hex()})),
-                }));
-                let mut attrs = String::new();
-                if let Some(rp) = requires_python {
-                    let _ = write!(attrs, " data-requires-python=\"{}\"", esc(rp));
-                }
-                if let Some(r) = &yanked {
-                    let _ = write!(attrs, " data-yanked=\"{}\"", esc(r));
-                }
-                if let Some(d) = &core {
-                    let _ = write!(
-                        attrs,
-                        " data-core-metadata=\"sha256={0}\" data-dist-info-metadata=\"sha256={0}\"",
-                        d.hex()
-                    );
-                }
-                let _ = writeln!(
-                    html,
-                    "<a href=\"{}#sha256={}\"{attrs}>{}</a><br>",
-                    esc(&url),
-                    f.digest.hex(),
-                    esc(&f.filename)
-                );
+                files.push(SimpleFile {
+                    filename: f.filename.clone(),
+                    url: format!("{base}/{}", f.filename),
+                    sha256: Some(f.digest.hex().to_string()),
+                    requires_python: meta
+                        .get("requires_python")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    size: Some(f.size),
+                    upload_time: Some(rfc3339(f.created_at)),
+                    yanked: yanked.clone(),
+                    core_metadata: meta
+                        .get("metadata_digest")
+                        .and_then(Value::as_str)
+                        .and_then(|d| d.parse::<Digest>().ok())
+                        .map(|d| d.hex().to_string()),
+                });
             }
         }
-        html.push_str("</body></html>\n");
-        let body = json!({
-            "meta": {"api-version": "1.1"},
-            "name": key,
-            "files": files,
-            "versions": versions,
-        });
-        negotiated(content_type, body, html)
+        render_simple(&pkg.name, key, &files, &versions, content_type)
     }
 
     /// `GET /files/<project>/<wheel>.metadata`: the METADATA extracted at upload.

@@ -1,0 +1,378 @@
+//! A PyPI proxy repository: project pages from the upstream's simple API
+//! (PEP 691 JSON preferred, PEP 503 HTML understood), revalidated after
+//! their time to live and stale when the upstream fails; files fetched once
+//! and checked against the page's SHA-256. Pages are served in the client's
+//! representation with file URLs through cairn, and keep the upstream's
+//! yanks (PEP 592, a yanked file never loses its marker), `upload-time`
+//! (PEP 700, for uv's `--exclude-newer`), `requires-python` and PEP 658
+//! metadata hashes.
+
+use crate::endpoint::Endpoint;
+use crate::simple::{render_simple, representation, SimpleFile};
+use crate::{key, PypiApi};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use cairn_core::Digest;
+use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Rendered, Request, CACHE_HEADER};
+use regex::Regex;
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// What cairn asks the upstream for: JSON where it has it.
+const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
+
+/// A project page as the upstream gave it; file URLs absolute, on the upstream.
+#[derive(Debug, Default)]
+pub(crate) struct UpstreamPage {
+    pub files: Vec<SimpleFile>,
+    pub versions: Vec<String>,
+}
+
+impl PypiApi {
+    /// Serves `endpoint` from the proxy repository `repo`.
+    pub(crate) async fn proxied(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        repo: &str,
+        endpoint: Endpoint,
+    ) -> PackageResult {
+        match endpoint {
+            Endpoint::Project { project } => {
+                let key = key(&project)?;
+                let (doc, page) = self.upstream_page(proxy, &key, proxy_refresh(req)).await?;
+                let content_type = representation(req);
+                let variant = Digest::sha256_of(
+                    format!("{}\n{}\n{repo}\n{content_type}", doc.digest, req.base_url).as_bytes(),
+                );
+                let etag = format!("\"{}\"", &variant.hex()[..32]);
+                let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
+                let files: Vec<SimpleFile> = page
+                    .files
+                    .into_iter()
+                    .map(|f| SimpleFile {
+                        url: format!("{base}/{}", f.filename),
+                        ..f
+                    })
+                    .collect();
+                let mut rendered = render_simple(&key, &key, &files, &page.versions, content_type);
+                rendered.headers.retain(|(n, _)| n != axum::http::header::ETAG);
+                if let Ok(v) = HeaderValue::from_str(&etag) {
+                    rendered.headers.push((axum::http::header::ETAG, v));
+                }
+                Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
+            }
+            Endpoint::File { project, filename } => {
+                self.proxied_file(proxy, &key(&project)?, &filename, false).await
+            }
+            Endpoint::Metadata { project, filename } => {
+                self.proxied_file(proxy, &key(&project)?, &filename, true).await
+            }
+            Endpoint::Index => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: ask for /simple/<project>/, its project list is not served",
+                proxy.repository()
+            ))),
+            Endpoint::Upload => Err(self.packages.proxy_refuses(proxy)),
+        }
+    }
+
+    /// The upstream's page of the project `key`, parsed.
+    async fn upstream_page(
+        &self,
+        proxy: &Proxy,
+        key: &str,
+        refresh: Refresh,
+    ) -> PackageResult<(Document, UpstreamPage)> {
+        let url = proxy.upstream().url(&format!("{key}/"));
+        let doc = proxy
+            .document(&format!("simple/{key}"), &url, ACCEPT, refresh)
+            .await?;
+        let page = parse_page(&doc.bytes, &doc.content_type, &url).map_err(|e| {
+            PackageError::Upstream(format!("the upstream's page of {key} cannot be read: {e}"))
+        })?;
+        Ok((doc, page))
+    }
+
+    /// A file (or its PEP 658 metadata): from the cache, else fetched once
+    /// from where the page says, checked against the page's hash.
+    async fn proxied_file(
+        &self,
+        proxy: &Proxy,
+        key: &str,
+        filename: &str,
+        metadata: bool,
+    ) -> PackageResult {
+        let suffix = if metadata { ".metadata" } else { "" };
+        let cache_key = format!("file/{key}/{filename}{suffix}");
+        if let Some(cached) = proxy.cached_file(&cache_key).await? {
+            return self.packages.serve_proxied(cached).await;
+        }
+        let find =
+            |page: &UpstreamPage| page.files.iter().find(|f| f.filename == filename).cloned();
+        let (_, page) = self.upstream_page(proxy, key, Refresh::IfExpired).await?;
+        let file = match find(&page) {
+            Some(f) => f,
+            None => {
+                let (_, fresh) = self.upstream_page(proxy, key, Refresh::Missing).await?;
+                find(&fresh).ok_or_else(|| {
+                    PackageError::not_found(format!("{key} has no file {filename}"))
+                })?
+            }
+        };
+        let (url, expect, content_type) = if metadata {
+            let hash = file
+                .core_metadata
+                .ok_or_else(|| PackageError::not_found(format!("no metadata for {filename}")))?;
+            (
+                format!("{}.metadata", file.url),
+                Expect::Sha256(hash),
+                "text/plain; charset=utf-8",
+            )
+        } else {
+            let expect = file.sha256.map_or(Expect::Nothing, Expect::Sha256);
+            (file.url, expect, "application/octet-stream")
+        };
+        let url = Url::parse(&url).map_err(|e| {
+            PackageError::Upstream(format!("the upstream's URL of {filename}: {e}"))
+        })?;
+        let source = proxy.file(&cache_key, &url, expect, content_type).await?;
+        self.packages.serve_proxied(source).await
+    }
+}
+
+fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
+        resp.headers_mut().insert(CACHE_HEADER, v);
+    }
+    resp
+}
+
+/// Parses a simple-API project page, JSON (PEP 691) or HTML (PEP 503).
+pub(crate) fn parse_page(
+    bytes: &[u8],
+    content_type: &str,
+    page_url: &Url,
+) -> Result<UpstreamPage, String> {
+    if content_type.contains("json") {
+        parse_json(bytes, page_url)
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        Ok(parse_html(text, page_url))
+    }
+}
+
+fn resolve(page_url: &Url, href: &str) -> Option<String> {
+    let url = page_url.join(href).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| {
+        let mut url = url;
+        url.set_fragment(None);
+        url.to_string()
+    })
+}
+
+fn parse_json(bytes: &[u8], page_url: &Url) -> Result<UpstreamPage, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let files = doc["files"].as_array().ok_or("no files")?;
+    let mut page = UpstreamPage::default();
+    for f in files {
+        let (Some(filename), Some(url)) = (f["filename"].as_str(), f["url"].as_str()) else {
+            continue;
+        };
+        let Some(url) = resolve(page_url, url) else {
+            continue;
+        };
+        let hash = |v: &Value| v["sha256"].as_str().map(str::to_ascii_lowercase);
+        let core = if f["core-metadata"].is_null() {
+            &f["data-dist-info-metadata"]
+        } else {
+            &f["core-metadata"]
+        };
+        page.files.push(SimpleFile {
+            filename: filename.to_string(),
+            url,
+            sha256: hash(&f["hashes"]),
+            requires_python: f["requires-python"].as_str().map(str::to_string),
+            size: f["size"].as_u64(),
+            upload_time: f["upload-time"].as_str().map(str::to_string),
+            yanked: match &f["yanked"] {
+                Value::String(r) => Some(r.clone()),
+                Value::Bool(true) => Some(String::new()),
+                _ => None,
+            },
+            core_metadata: hash(core),
+        });
+    }
+    page.versions = match doc["versions"].as_array() {
+        Some(v) => v
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        None => versions_of(&page.files),
+    };
+    Ok(page)
+}
+
+static ANCHOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<a\s([^>]*)>(.*?)</a\s*>").expect("anchor pattern"));
+static ATTRIBUTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)([a-z0-9_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
+        .expect("attribute pattern")
+});
+
+/// The text of HTML character references (the ones simple pages use).
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let ch = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn parse_html(text: &str, page_url: &Url) -> UpstreamPage {
+    let mut page = UpstreamPage::default();
+    for a in ANCHOR.captures_iter(text) {
+        let mut attrs = std::collections::HashMap::new();
+        for m in ATTRIBUTE.captures_iter(&a[1]) {
+            let value = m
+                .get(2)
+                .or(m.get(3))
+                .or(m.get(4))
+                .map_or("", |v| v.as_str());
+            attrs.insert(m[1].to_ascii_lowercase(), unescape(value));
+        }
+        let Some(href) = attrs.get("href") else {
+            continue;
+        };
+        let (path, fragment) = href.split_once('#').unwrap_or((href, ""));
+        let Some(url) = resolve(page_url, path) else {
+            continue;
+        };
+        let text_name = unescape(a[2].trim());
+        let filename = if text_name.is_empty() || text_name.contains('<') {
+            path.rsplit('/').next().unwrap_or_default().to_string()
+        } else {
+            text_name
+        };
+        let sha256 = |v: &str| v.strip_prefix("sha256=").map(str::to_ascii_lowercase);
+        let core = attrs
+            .get("data-core-metadata")
+            .or_else(|| attrs.get("data-dist-info-metadata"));
+        page.files.push(SimpleFile {
+            filename,
+            url,
+            sha256: sha256(fragment),
+            requires_python: attrs.get("data-requires-python").cloned(),
+            size: None,
+            upload_time: None,
+            yanked: attrs.get("data-yanked").cloned(),
+            core_metadata: core.and_then(|v| sha256(v)),
+        });
+    }
+    page.versions = versions_of(&page.files);
+    page
+}
+
+/// The versions a list of files names (PEP 700 `versions`, for pages that
+/// do not list them): a wheel's second field, an sdist's last.
+fn versions_of(files: &[SimpleFile]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in files {
+        let name = &f.filename;
+        let version = if let Some(stem) = name.strip_suffix(".whl") {
+            stem.split('-').nth(1).map(str::to_string)
+        } else {
+            [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
+                .iter()
+                .find_map(|ext| name.strip_suffix(ext))
+                .and_then(|stem| stem.rsplit_once('-').map(|(_, v)| v.to_string()))
+        };
+        if let Some(v) = version.filter(|v| !out.contains(v)) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_pages_are_read_like_pip_reads_them() {
+        let page_url = Url::parse("http://up.example/simple/demo/").unwrap();
+        let html = r#"<html><body>
+<a href="../../packages/demo-1.0.tar.gz#sha256=ABCD" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a><br>
+<a href='https://files.example/demo-1.1-py3-none-any.whl#sha256=ef01' data-yanked="broken &amp; bad" data-dist-info-metadata="sha256=99">demo-1.1-py3-none-any.whl</a>
+<a href="javascript:alert(1)">x</a>
+</body></html>"#;
+        let page = parse_page(html.as_bytes(), "text/html", &page_url).unwrap();
+        assert_eq!(page.files.len(), 2, "{page:?}");
+        let sdist = &page.files[0];
+        assert_eq!(sdist.url, "http://up.example/packages/demo-1.0.tar.gz");
+        assert_eq!(sdist.sha256.as_deref(), Some("abcd"));
+        assert_eq!(sdist.requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(sdist.yanked, None);
+        let wheel = &page.files[1];
+        assert_eq!(wheel.yanked.as_deref(), Some("broken & bad"));
+        assert_eq!(wheel.core_metadata.as_deref(), Some("99"));
+        assert_eq!(page.versions, ["1.0", "1.1"]);
+    }
+
+    #[test]
+    fn json_pages_keep_upload_times_and_yanks() {
+        let page_url = Url::parse("https://pypi.example/simple/demo/").unwrap();
+        let json = br#"{"meta":{"api-version":"1.1"},"name":"demo","versions":["1.0"],
+            "files":[{"filename":"demo-1.0.tar.gz","url":"https://files.example/demo-1.0.tar.gz",
+            "hashes":{"sha256":"aa"},"upload-time":"2026-01-02T03:04:05.000000Z","yanked":true,
+            "core-metadata":{"sha256":"bb"},"size":10}]}"#;
+        let page = parse_page(json, "application/vnd.pypi.simple.v1+json", &page_url).unwrap();
+        let f = &page.files[0];
+        assert_eq!(
+            f.upload_time.as_deref(),
+            Some("2026-01-02T03:04:05.000000Z")
+        );
+        assert_eq!(f.yanked.as_deref(), Some(""));
+        assert_eq!(
+            (f.sha256.as_deref(), f.core_metadata.as_deref(), f.size),
+            (Some("aa"), Some("bb"), Some(10))
+        );
+        assert!(parse_page(
+            b"{not json",
+            "application/vnd.pypi.simple.v1+json",
+            &page_url
+        )
+        .is_err());
+    }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
-# skopeo, nginx and wrk (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
+# skopeo, nginx, wrk and CNCF Distribution (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
 # distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry); twine and
 # uv (PyPI).
 # Go tools land in .tools/bin. A tool that cannot be installed is an error.
@@ -23,8 +23,9 @@ fi
 command -v skopeo >/dev/null || { echo "FATAL: skopeo could not be installed" >&2; exit 1; }
 
 # nginx (Debian's nginx-light) stands in front of two replicas in tests/e2e/nginx.py;
-# wrk drives the benchmarks' smoke runs.
-for tool in nginx wrk; do
+# wrk drives the benchmarks' smoke runs; CNCF Distribution (docker-registry) is the
+# OCI proxy tests' upstream.
+for tool in nginx wrk docker-registry; do
   if ! command -v "$tool" >/dev/null; then
     echo "installing $tool from Debian"
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -7,7 +7,8 @@ by method and path, and on command misbehaves:
   mode "reset"     close the connection without an answer (a dead upstream)
   mode "503"       answer 503
   mode "429:N"     answer 429 with Retry-After: N
-  mode "tamper"    forward, but flip one byte of every body under /files or /-/
+  mode "tamper"    forward, but flip one byte of every body whose path contains
+                   one of `tamper_paths` (tarballs, PyPI files, OCI blobs)
   delay_ms         wait before answering (slow upstream)
 
 Controlled in-process (the tests import it) through `FaultProxy.mode`,
@@ -27,6 +28,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.mode = "pass"
         self.delay_ms = 0
+        self.tamper_paths = ["/-/", "/packages/", "/blobs/"]
         self.counts = Counter()
         self.lock = threading.Lock()
         proxy = self
@@ -62,13 +64,15 @@ class FaultProxy:
                 up.request(self.command, self.path, body=body, headers=headers)
                 resp = up.getresponse()
                 data = resp.read()
-                if mode == "tamper" and data and resp.status == 200 and ("/-/" in self.path or "/packages/" in self.path):
+                if mode == "tamper" and data and resp.status == 200 and any(p in self.path for p in proxy.tamper_paths):
                     data = data[:-1] + bytes([data[-1] ^ 1])
                 self.send_response(resp.status)
+                head = self.command == "HEAD"
                 for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    if k.lower() not in ("transfer-encoding", "connection") and (head or k.lower() != "content-length"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

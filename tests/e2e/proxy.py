@@ -444,9 +444,196 @@ def pypi_main():
     ok("a yank upstream shows through the proxy (JSON and HTML markers); pip skips the yanked version")
 
 
+def start_distribution():
+    port = free_port()
+    d = os.path.join(WORK, "distribution")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write(f"""version: 0.1
+log: {{level: warn}}
+storage: {{filesystem: {{rootdirectory: {d}/data}}, delete: {{enabled: true}}}}
+http: {{addr: "127.0.0.1:{port}"}}
+""")
+    procs.append(subprocess.Popen(["docker-registry", "serve", os.path.join(d, "config.yml")],
+                                  stdout=open(os.path.join(OUT, "proxy-distribution.log"), "w"), stderr=subprocess.STDOUT))
+    wait_port(port, "/v2/")
+    return port
+
+
+CRANE = os.path.join(ROOT, ".tools", "bin", "crane")
+
+
+def crane(*args, check=True):
+    return run([CRANE, *args], check=check)
+
+
+def push_image(registry, repo, tag, arch, layer_bytes):
+    layer = os.path.join(WORK, f"layer-{repo.replace('/', '_')}-{tag}-{arch}.tar")
+    import tarfile
+    import io
+    with tarfile.open(layer, "w") as t:
+        data = os.urandom(layer_bytes)
+        info = tarfile.TarInfo(f"data-{arch}.bin")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    ref = f"{registry}/{repo}:{tag}"
+    crane("append", "--oci-empty-base", "--insecure", "-f", layer, "-t", ref)
+    crane("mutate", "--insecure", "--set-platform", f"linux/{arch}", ref, "-t", ref)
+    return crane("digest", "--insecure", ref).stdout.strip()
+
+
+def put_index(port, repo, tag, children):
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+    for arch, ref in children:
+        raw = crane("manifest", "--insecure", ref).stdout.encode()
+        index["manifests"].append({"mediaType": json.loads(raw)["mediaType"],
+                                   "digest": "sha256:" + hashlib.sha256(raw).hexdigest(), "size": len(raw),
+                                   "platform": {"architecture": arch, "os": "linux"}})
+    body = json.dumps(index).encode()
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("PUT", f"/v2/{repo}/manifests/{tag}", body, {"Content-Type": index["mediaType"]})
+    r = c.getresponse()
+    r.read()
+    if r.status != 201:
+        fail(f"PUT index: {r.status}")
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def skopeo_pull(ref, arch, dest_name):
+    dest = os.path.join(WORK, "oci-" + dest_name)
+    run(["skopeo", "--command-timeout", "60s", "--override-arch", arch, "--override-os", "linux", "copy",
+         "--src-tls-verify=false", f"docker://{ref}", f"oci:{dest}:x"])
+    return dest
+
+
+def oci_main():
+    dport = start_distribution()
+    up = f"127.0.0.1:{dport}"
+    amd = push_image(up, "team/app", "amd64", "amd64", 6 << 20)
+    arm = push_image(up, "team/app", "arm64", "arm64", 64 << 10)
+    index = put_index(dport, "team/app", "multi", [("amd64", f"{up}/team/app:amd64"), ("arm64", f"{up}/team/app:arm64")])
+    fault = FaultProxy(dport)
+
+    # A cairn that needs credentials, as the second upstream: its token flow.
+    private = Cairn(CAIRN, os.path.join(WORK, "cairn-oci-upstream"), env={"CAIRN_AUTH__ANONYMOUS_READ": "false"}).start(
+        os.path.join(OUT, "proxy-cairn-oci-upstream.log"))
+    procs.append(private.proc)
+    priv = f"127.0.0.1:{private.port}"
+    crane("auth", "login", priv, "-u", "admin", "-p", private.password)
+    secret = push_image(priv, "vault/img", "v1", "amd64", 32 << 10)
+
+    proxies = (f'[{{format="oci", name="hub", upstream="http://127.0.0.1:{fault.port}/", namespace="upstream.test",'
+               f' revalidate_after_secs=0}},'
+               f' {{format="oci", name="private", upstream="http://{priv}/", username="admin", password="{private.password}"}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-oci"), env={"CAIRN_PROXY": proxies}).start(
+        os.path.join(OUT, "proxy-cairn-oci.log"))
+    procs.append(cairn.proc)
+    reg = f"127.0.0.1:{cairn.port}"
+
+    # --- cold pull of one platform of a multi-platform index: a sparse cache.
+    skopeo_pull(f"{reg}/hub/team/app:multi", "arm64", "arm")
+    if crane("digest", "--insecure", f"{reg}/hub/team/app:multi").stdout.strip() != index:
+        fail("the proxied index has another digest")
+    if fault.count("GET", f"/manifests/{amd}"):
+        fail("pulling arm64 fetched the amd64 manifest (the index should be cached sparse)")
+    blobs_before = fault.count("GET", "/blobs/")
+    skopeo_pull(f"{reg}/hub/team/app:multi", "arm64", "arm2")
+    if fault.count("GET", "/blobs/") != blobs_before:
+        fail("a warm pull fetched blobs again")
+    ok("skopeo pulls one platform of a multi-platform index through an OCI proxy of Distribution; the other platform is never fetched (sparse index); a warm pull fetches no blob")
+
+    # --- 50 concurrent cold requests for the 6 MiB amd64 layer: one upstream GET.
+    manifest = json.loads(crane("manifest", "--insecure", f"{reg}/hub/team/app@{amd}").stdout)
+    layer = manifest["layers"][0]["digest"]
+    fault.reset_counts()
+    fault.delay_ms = 300
+    results, errors = [], []
+
+    def fetch():
+        try:
+            st, _, body = http_get(cairn.port, f"/v2/hub/team/app/blobs/{layer}", timeout=120)
+            results.append(st == 200 and "sha256:" + hashlib.sha256(body).hexdigest() == layer)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=fetch) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fault.delay_ms = 0
+    if errors or len(results) != 50 or not all(results):
+        fail(f"concurrent blob pulls: {sum(results)} good of {len(results)}, errors {errors[:3]}")
+    if fault.count("GET", f"/blobs/{layer}") != 1:
+        fail(f"50 concurrent cold blob requests made {fault.count('GET', f'/blobs/{layer}')} upstream requests")
+    ok("50 concurrent cold requests for one layer: 1 upstream request, 50 verified bodies")
+
+    # --- the upstream dies: tags and blobs still pull.
+    skopeo_pull(f"{reg}/hub/team/app:multi", "amd64", "amd")
+    fault.mode = "reset"
+    skopeo_pull(f"{reg}/hub/team/app:multi", "arm64", "arm3")
+    skopeo_pull(f"{reg}/hub/team/app:multi", "amd64", "amd2")
+    fault.mode = "pass"
+    ok("skopeo pulls by tag with the upstream dead (cached tag, manifests and blobs)")
+
+    # --- a tag moved upstream is seen at once; tag checks are HEADs.
+    moved = push_image(up, "team/app", "multi", "amd64", 16 << 10)
+    fault.reset_counts()
+    got = crane("digest", "--insecure", f"{reg}/hub/team/app:multi").stdout.strip()
+    if got != moved:
+        fail(f"the moved tag reads {got}, not {moved}")
+    if fault.count("HEAD", "/manifests/multi") != 1:
+        fail(f"tag revalidation: {fault.counts}")
+    ok("a tag moved upstream is seen through the proxy at once (a HEAD compares digests, then one GET)")
+
+    # --- a tampered blob is refused and not cached.
+    small = json.loads(crane("manifest", "--insecure", f"{reg}/hub/team/app@{moved}").stdout)["layers"][0]["digest"]
+    fault.mode = "tamper"
+    st = None
+    try:
+        st, _, _ = http_get(cairn.port, f"/v2/hub/team/app/blobs/{small}")
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        st = f"broken stream ({type(e).__name__})"
+    fault.mode = "pass"
+    if st == 200:
+        fail("a tampered blob was served whole")
+    st, _, body = http_get(cairn.port, f"/v2/hub/team/app/blobs/{small}")
+    if st != 200 or "sha256:" + hashlib.sha256(body).hexdigest() != small or fault.count("GET", f"/blobs/{small}") != 2:
+        fail(f"after a tampered fetch: {st}")
+    ok("a tampered blob is refused (the stream fails before its last byte) and not cached")
+
+    # --- a private upstream: cairn answers its Bearer challenge with its credentials.
+    got = crane("digest", "--insecure", f"{reg}/private/vault/img:v1").stdout.strip()
+    if got != secret:
+        fail(f"through the private upstream: {got}")
+    skopeo_pull(f"{reg}/private/vault/img:v1", "amd64", "private")
+    ok("an upstream that needs a token: cairn follows its Bearer challenge with the configured credentials")
+
+    # --- containerd's mirror parameter names the proxy's namespace.
+    st, headers, _ = http_get(cairn.port, "/v2/team/app/manifests/arm64?ns=upstream.test",
+                              {"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    if st != 200 or headers.get("docker-content-digest") != arm:
+        fail(f"?ns= mirror request: {st} {headers.get('docker-content-digest')}")
+    ok("containerd's ?ns= mirror requests are served by the proxy with that namespace")
+
+    # --- no pushes to a proxy.
+    crane("auth", "login", reg, "-u", "admin", "-p", cairn.password)
+    r = crane("copy", "--insecure", f"{reg}/hub/team/app:arm64", f"{reg}/hub/team/other:x", check=False)
+    if r.returncode == 0 or "UNSUPPORTED" not in r.stdout:
+        fail(f"a push to a proxy: {r.stdout[-400:]}")
+    ok("a push into a proxy repository is refused (UNSUPPORTED)")
+
+    st, _, body = cairn.request("GET", "/api/v1/proxies/oci/hub/cache?prefix=blob/", auth=cairn.basic)
+    keys = [e["key"] for e in json.loads(body)["entries"]] if st == 200 else []
+    if f"blob/team/app@{layer}" not in keys:
+        fail(f"the OCI proxy's cache listing: {st} {body[:300]}")
+    ok("the admin API lists an OCI proxy's cache")
+
+
 try:
     main()
     pypi_main()
+    oci_main()
 finally:
     for p in procs:
         p.terminate()

@@ -64,6 +64,12 @@ impl OciApi {
             .linked_blob(name.as_str(), digest)
             .await?
             .ok_or_else(|| OciError::blob_unknown(format!("blob {digest} is not in {name}")))?;
+        self.serve_blob(digest, size, req).await
+    }
+
+    /// Serves a stored blob the repository holds: a 304 for its ETag, a
+    /// redirect to the object store when enabled, a range, or the bytes.
+    pub(crate) async fn serve_blob(&self, digest: &Digest, size: u64, req: &Request) -> OciResult {
         let d = digest.to_string();
         let etag = format!("\"{d}\"");
         let common = [

@@ -43,6 +43,7 @@ codes! {
     range_invalid => RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID";
     too_large => PAYLOAD_TOO_LARGE, "SIZE_INVALID";
     internal => INTERNAL_SERVER_ERROR, "UNKNOWN";
+    upstream => BAD_GATEWAY, "UNKNOWN";
 }
 
 impl OciError {

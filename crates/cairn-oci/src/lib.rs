@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod error;
 mod listing;
 mod manifests;
+mod proxy;
 
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -47,6 +48,8 @@ pub struct OciApi {
     /// whether a repository still holds a manifest is always asked of `meta`.
     manifest_cache: cairn_store::ByteCache,
     guard: Guard,
+    /// Proxy repositories: each serves the names below its own.
+    proxies: Vec<Arc<cairn_proxy::Proxy>>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -60,7 +63,19 @@ impl OciApi {
             meta,
             config,
             manifest_cache: cairn_store::ByteCache::new(MANIFEST_CACHE_BYTES),
+            proxies: vec![],
         }
+    }
+
+    /// The proxy repository named `name`, if there is one.
+    pub fn proxy(&self, name: &str) -> Option<&Arc<cairn_proxy::Proxy>> {
+        self.proxies.iter().find(|p| p.settings().name == name)
+    }
+
+    /// The adapter with these proxy repositories (named by their settings).
+    pub fn with_proxies(mut self, proxies: Vec<Arc<cairn_proxy::Proxy>>) -> Self {
+        self.proxies = proxies;
+        self
     }
 }
 
@@ -76,6 +91,8 @@ impl cairn_http::Adapter for OciApi {
 
     /// `path` is the part after `/v2`.
     fn parse(&self, req: &Request, path: &str) -> Result<(Endpoint, Access), OciError> {
+        let mirrored = self.mirrored_path(req, path);
+        let path = mirrored.as_deref().unwrap_or(path);
         let endpoint = Endpoint::parse(&req.method, path).map_err(|e| match e {
             ParseError::NotFound => OciError::not_found("no such endpoint"),
             ParseError::MethodNotAllowed => {
@@ -93,6 +110,9 @@ impl cairn_http::Adapter for OciApi {
     }
 
     async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> OciResult {
+        if let Some((proxy, upstream)) = endpoint.repository().and_then(|n| self.proxy_for(n)) {
+            return self.proxied(req, endpoint, &proxy, &upstream).await;
+        }
         use Endpoint as E;
         match endpoint {
             E::Base => self.base(req),

@@ -198,7 +198,7 @@ impl OciApi {
     /// A manifest's bytes: from the in-memory cache, which is safe to share
     /// across repositories and replicas because it is keyed by digest, or
     /// else read whole from the blob store (manifests are size-limited).
-    async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes, OciError> {
+    pub(crate) async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes, OciError> {
         if let Some(bytes) = self.manifest_cache.get(digest) {
             return Ok(bytes);
         }

@@ -88,24 +88,10 @@ pub fn split_repository(path: &str) -> PackageResult<(String, &str)> {
     Ok((repo.to_string(), rest))
 }
 
-/// How a proxied document is refreshed for this request: a client that
-/// asks for a revalidation (`Cache-Control: no-cache` or `max-age=0`, which
-/// npm sends when its copy lacks the version it wants, and pip always sends
-/// for index pages) gets one, at most once per `revalidate_after_secs`
-/// per document; anyone else gets the cached copy within its time to live.
+/// How a proxied document is refreshed for this request (its
+/// `Cache-Control`, [`proxy::Refresh::from_cache_control`]).
 pub fn proxy_refresh(req: &Request) -> proxy::Refresh {
-    let wants_fresh = req
-        .header(axum::http::header::CACHE_CONTROL)
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|d| d.eq_ignore_ascii_case("no-cache") || d == "max-age=0")
-        });
-    if wants_fresh {
-        proxy::Refresh::Missing
-    } else {
-        proxy::Refresh::IfExpired
-    }
+    proxy::Refresh::from_cache_control(req.header(axum::http::header::CACHE_CONTROL))
 }
 
 /// Seconds since the epoch as RFC 3339 (`2026-11-24T17:52:09Z`).

@@ -84,6 +84,39 @@ pub enum Refresh {
     Missing,
 }
 
+/// How a cached document is revalidated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// A conditional GET (`If-None-Match` / `If-Modified-Since`).
+    Conditional,
+    /// A HEAD whose `Docker-Content-Digest` is compared with the cached
+    /// one (OCI tags: Docker Hub does not count HEADs against its pull
+    /// limit); a GET only when it differs. The document's bytes must hash
+    /// to the digest the upstream states.
+    DigestHead,
+}
+
+/// The header in which registries state a manifest's digest.
+const CONTENT_DIGEST: &str = "docker-content-digest";
+
+impl Refresh {
+    /// What a client's `Cache-Control` asks for: `no-cache` or `max-age=0`
+    /// (npm never sends them; pip does for every index page) ask for a
+    /// revalidation, at most once per `revalidate_after_secs` per document.
+    pub fn from_cache_control(value: Option<&str>) -> Refresh {
+        let fresh = value.is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|d| d.eq_ignore_ascii_case("no-cache") || d == "max-age=0")
+        });
+        if fresh {
+            Refresh::Missing
+        } else {
+            Refresh::IfExpired
+        }
+    }
+}
+
 /// What a cached entry allows without the upstream.
 enum Due {
     /// Serve it.
@@ -171,6 +204,7 @@ impl Shared {
         url: &Url,
         accept: &str,
         seen: Option<i64>,
+        validation: Validation,
     ) -> Result<Document, ProxyError> {
         let lock = {
             let mut map = self.revalidating.lock().expect("revalidating");
@@ -192,7 +226,7 @@ impl Shared {
                         )))
                     }
                 }
-                entry => self.revalidate(key, url, accept, entry).await,
+                entry => self.revalidate(key, url, accept, entry, validation).await,
             }
         };
         let mut map = self.revalidating.lock().expect("revalidating");
@@ -208,13 +242,32 @@ impl Shared {
         url: &Url,
         accept: &str,
         entry: Option<CachedEntry>,
+        validation: Validation,
     ) -> Result<Document, ProxyError> {
         let s = self;
         let cached = entry.filter(|e| e.status == 200 && e.digest.is_some());
-        let validators = cached
-            .as_ref()
-            .map(|e| (e.etag.as_deref(), e.last_modified.as_deref()));
-        let answer = s.upstream.get(url, accept, validators).await;
+        let answer = match (&cached, validation) {
+            (Some(e), Validation::DigestHead) => match s.upstream.head(url, accept).await {
+                Ok(Answer::Body(head)) => {
+                    let stated = head
+                        .headers()
+                        .get(CONTENT_DIGEST)
+                        .and_then(|v| v.to_str().ok());
+                    if stated.is_some() && stated == e.etag.as_deref() {
+                        Ok(Answer::NotModified(reqwest::header::HeaderMap::new()))
+                    } else {
+                        s.upstream.get(url, accept, None).await
+                    }
+                }
+                other => other,
+            },
+            _ => {
+                let validators = cached
+                    .as_ref()
+                    .map(|e| (e.etag.as_deref(), e.last_modified.as_deref()));
+                s.upstream.get(url, accept, validators).await
+            }
+        };
         let now = crate::now();
         match answer {
             Ok(Answer::NotModified(h)) => {
@@ -233,7 +286,10 @@ impl Shared {
                 e.checked_at = now;
                 s.load(&e, CacheStatus::Revalidated).await
             }
-            Ok(Answer::Body(response)) => s.store_document(key, response, cached, now).await,
+            Ok(Answer::Body(response)) => {
+                s.store_document(key, response, cached, now, validation)
+                    .await
+            }
             Ok(Answer::NotFound) => match cached {
                 Some(mut e) if s.settings.removed_upstream == RemovedUpstream::Keep => {
                     tracing::warn!(repository = %s.repository, key,
@@ -273,6 +329,7 @@ impl Shared {
         response: reqwest::Response,
         cached: Option<CachedEntry>,
         now: i64,
+        validation: Validation,
     ) -> Result<Document, ProxyError> {
         let s = self;
         let limit = s.settings.max_document_bytes;
@@ -286,7 +343,11 @@ impl Shared {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let etag = header(reqwest::header::ETAG);
+        let stated = header(reqwest::header::HeaderName::from_static(CONTENT_DIGEST));
+        let etag = match validation {
+            Validation::DigestHead => stated.clone(),
+            Validation::Conditional => header(reqwest::header::ETAG),
+        };
         let last_modified = header(reqwest::header::LAST_MODIFIED);
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
         let mut body = Vec::new();
@@ -305,6 +366,15 @@ impl Shared {
         }
         let bytes = Bytes::from(body);
         let digest = Digest::sha256_of(&bytes);
+        if validation == Validation::DigestHead {
+            if let Some(stated) = stated.filter(|d| d.starts_with("sha256:")) {
+                if stated != digest.to_string() {
+                    return Err(ProxyError::Integrity(format!(
+                        "{key}: the upstream's bytes hash to {digest}, not the {stated} it states; nothing was cached"
+                    )));
+                }
+            }
+        }
         if cached.as_ref().and_then(|e| e.digest.as_ref()) != Some(&digest) {
             s.blobs.put_bytes(&digest, bytes.clone()).await?;
         }
@@ -471,6 +541,19 @@ impl Proxy {
         accept: &str,
         refresh: Refresh,
     ) -> Result<Document, ProxyError> {
+        self.document_with(key, url, accept, refresh, Validation::Conditional)
+            .await
+    }
+
+    /// [`Proxy::document`], revalidated as `validation` says.
+    pub async fn document_with(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        refresh: Refresh,
+        validation: Validation,
+    ) -> Result<Document, ProxyError> {
         let s = &self.shared;
         let entry = s.meta.cached(&s.repository, key).await?;
         let seen = entry.as_ref().map(|e| e.checked_at);
@@ -481,7 +564,11 @@ impl Proxy {
         let task = {
             let (shared, key, url, accept) =
                 (s.clone(), key.to_string(), url.clone(), accept.to_string());
-            tokio::spawn(async move { shared.revalidate_once(&key, &url, &accept, seen).await })
+            tokio::spawn(async move {
+                shared
+                    .revalidate_once(&key, &url, &accept, seen, validation)
+                    .await
+            })
         };
         let joined = |r: Result<Result<Document, ProxyError>, tokio::task::JoinError>| {
             r.unwrap_or_else(|e| Err(ProxyError::Io(std::io::Error::other(e))))
@@ -515,6 +602,19 @@ impl Proxy {
         expect: Expect,
         content_type: &str,
     ) -> Result<FileSource, ProxyError> {
+        self.file_accepting(key, url, "", expect, content_type)
+            .await
+    }
+
+    /// [`Proxy::file`], asking the upstream with this `Accept` header.
+    pub async fn file_accepting(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: &str,
+        expect: Expect,
+        content_type: &str,
+    ) -> Result<FileSource, ProxyError> {
         let s = &self.shared;
         if let Some(served) = self.cached_file(key).await? {
             return Ok(served);
@@ -530,6 +630,7 @@ impl Proxy {
             fill::Request {
                 key: key.to_string(),
                 url: url.clone(),
+                accept: accept.to_string(),
                 expect,
                 content_type: content_type.to_string(),
             },
@@ -589,6 +690,34 @@ impl Proxy {
         Ok(s.meta
             .list_cached(&s.repository, prefix, after, limit)
             .await?)
+    }
+
+    /// Records that the immutable file under `key` is `doc`'s bytes (an OCI
+    /// manifest fetched by tag is then cached by digest too).
+    pub async fn remember_file(&self, key: &str, doc: &Document) -> Result<(), ProxyError> {
+        let s = &self.shared;
+        if s.meta
+            .cached(&s.repository, key)
+            .await?
+            .is_some_and(|e| e.status == 200)
+        {
+            return Ok(());
+        }
+        s.meta
+            .put_cached(&CachedEntry {
+                repository: s.repository.clone(),
+                key: key.to_string(),
+                status: 200,
+                digest: Some(doc.digest.clone()),
+                size: doc.bytes.len() as u64,
+                content_type: doc.content_type.clone(),
+                etag: None,
+                last_modified: None,
+                fetched_at: doc.fetched_at,
+                checked_at: doc.checked_at,
+            })
+            .await?;
+        Ok(())
     }
 
     /// Forgets one cached entry; the next request fetches it again.

@@ -165,6 +165,9 @@ pub(crate) struct Fill {
 pub(crate) struct Request {
     pub key: String,
     pub url: reqwest::Url,
+    /// The `Accept` header sent (OCI registries answer a manifest only in
+    /// a type the client accepts).
+    pub accept: String,
     pub expect: Expect,
     pub content_type: String,
 }
@@ -213,7 +216,7 @@ async fn run(
             return Ok(Progress::Cached);
         }
     }
-    let response = match shared.upstream.get(&req.url, "", None).await? {
+    let response = match shared.upstream.get(&req.url, &req.accept, None).await? {
         Answer::Body(r) => r,
         Answer::NotFound => {
             shared.negative(&req.key).await?;

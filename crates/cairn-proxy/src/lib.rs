@@ -28,9 +28,10 @@ mod breaker;
 mod cache;
 mod fill;
 mod settings;
+mod token;
 mod upstream;
 
-pub use cache::{CacheStatus, Document, FileSource, Proxy, Refresh};
+pub use cache::{CacheStatus, Document, FileSource, Proxy, Refresh, Validation};
 pub use fill::Expect;
 pub use reqwest::Url;
 pub use settings::{ProxySettings, RemovedUpstream};

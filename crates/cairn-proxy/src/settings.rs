@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxySettings {
-    /// `npm` or `pypi`.
+    /// `npm`, `pypi` or `oci`.
     pub format: String,
     /// The repository's name: it is served at the format's usual URL
     /// (`/npm/<name>/`, `/pypi/<name>/simple/`).
@@ -49,6 +49,9 @@ pub struct ProxySettings {
     pub max_document_bytes: u64,
     /// What happens to a version the upstream no longer lists.
     pub removed_upstream: RemovedUpstream,
+    /// OCI: the registry host containerd names in `?ns=` when cairn is its
+    /// mirror (e.g. `docker.io`): such requests are served by this proxy.
+    pub namespace: Option<String>,
 }
 
 /// What a proxy does with a cached version that disappears upstream.
@@ -85,6 +88,7 @@ impl Default for ProxySettings {
             max_file_bytes: 8 << 30,
             max_document_bytes: 128 << 20,
             removed_upstream: RemovedUpstream::Keep,
+            namespace: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Upstream {
     client: reqwest::Client,
     authorization: Option<HeaderValue>,
     breaker: Breaker,
+    /// Tokens from the upstream's Bearer challenges (OCI registries).
+    tokens: crate::token::Tokens,
     /// `FORMAT/REPOSITORY`, for logs and metrics.
     pub(crate) label: String,
 }
@@ -78,6 +80,7 @@ impl Upstream {
             client,
             authorization,
             breaker: Breaker::new(settings.failures_to_open),
+            tokens: Default::default(),
             label,
         })
     }
@@ -119,30 +122,68 @@ impl Upstream {
         accept: &str,
         validators: Option<(Option<&str>, Option<&str>)>,
     ) -> Result<Answer, ProxyError> {
+        self.send(reqwest::Method::GET, url, accept, validators)
+            .await
+    }
+
+    /// One HEAD (an OCI tag's digest, which Docker Hub does not count
+    /// against its pull limit).
+    pub(crate) async fn head(&self, url: &Url, accept: &str) -> Result<Answer, ProxyError> {
+        self.send(reqwest::Method::HEAD, url, accept, None).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        accept: &str,
+        validators: Option<(Option<&str>, Option<&str>)>,
+    ) -> Result<Answer, ProxyError> {
         self.breaker.allow().map_err(|r| self.unavailable(r))?;
-        let mut request = self.client.get(url.clone());
-        if !accept.is_empty() {
-            request = request.header(header::ACCEPT, accept);
-        }
-        if let Some((etag, last_modified)) = validators {
-            if let Some(e) = etag {
-                request = request.header(header::IF_NONE_MATCH, e);
+        let build = |authorization: Option<&HeaderValue>| {
+            let mut request = self.client.request(method.clone(), url.clone());
+            if !accept.is_empty() {
+                request = request.header(header::ACCEPT, accept);
             }
-            if let Some(m) = last_modified {
-                request = request.header(header::IF_MODIFIED_SINCE, m);
+            if let Some((etag, last_modified)) = validators {
+                if let Some(e) = etag {
+                    request = request.header(header::IF_NONE_MATCH, e);
+                }
+                if let Some(m) = last_modified {
+                    request = request.header(header::IF_MODIFIED_SINCE, m);
+                }
             }
-        }
-        if let (Some(auth), true) = (&self.authorization, self.same_origin(url)) {
-            request = request.header(header::AUTHORIZATION, auth.clone());
-        }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.breaker.failure(None);
-                self.count("error");
-                return Err(self.unavailable(error_chain(&e)));
+            if let Some(auth) = authorization {
+                request = request.header(header::AUTHORIZATION, auth.clone());
             }
+            request
         };
+        let same_origin = self.same_origin(url);
+        let first = self
+            .tokens
+            .cached(url)
+            .or_else(|| self.authorization.clone().filter(|_| same_origin));
+        let mut response = self.attempt(build(first.as_ref())).await?;
+        // A registry's Bearer challenge: a token from its realm, then once more.
+        if response.status() == StatusCode::UNAUTHORIZED && same_origin {
+            if let Some(challenge) = crate::token::Challenge::of(response.headers()) {
+                let (token, ttl) = self
+                    .tokens
+                    .fetch(
+                        &self.client,
+                        &challenge,
+                        self.authorization.as_ref(),
+                        &self.base,
+                    )
+                    .await
+                    .map_err(|e| {
+                        self.breaker.failure(None);
+                        self.unavailable(e)
+                    })?;
+                self.tokens.remember(url, &challenge, token.clone(), ttl);
+                response = self.attempt(build(Some(&token))).await?;
+            }
+        }
         let status = response.status();
         self.count(status.as_str());
         match status {
@@ -174,6 +215,17 @@ impl Upstream {
                 Err(self.unavailable(format!("answered {s}")))
             }
         }
+    }
+
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ProxyError> {
+        request.send().await.map_err(|e| {
+            self.breaker.failure(None);
+            self.count("error");
+            self.unavailable(error_chain(&e))
+        })
     }
 
     fn count(&self, status: &str) {

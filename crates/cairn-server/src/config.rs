@@ -274,20 +274,30 @@ pub fn proxies(
         .proxy
         .iter()
         .map(|p| {
-            let format = cairn_core::Format::parse(&p.format)
-                .filter(|f| PROXIED_FORMATS.contains(f))
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "proxy {:?}: format {:?} cannot be proxied (yet): use npm or pypi",
-                        p.name,
-                        p.format
-                    )
-                })?;
+            let format = match p.format.as_str() {
+                "oci" => None,
+                f => Some(
+                    cairn_core::Format::parse(f)
+                        .filter(|f| PROXIED_FORMATS.contains(f))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm or pypi",
+                                p.name,
+                                p.format
+                            )
+                        })?,
+                ),
+            };
             cairn_packages::split_repository(&p.name)
                 .ok()
                 .filter(|(name, rest)| name == &p.name && rest.is_empty())
                 .ok_or_else(|| anyhow::anyhow!("proxy {:?}: not a repository name (lower-case letters, digits, '.', '_', '-')", p.name))?;
-            let repository = format.resource(&p.name);
+            // OCI proxies serve the names below theirs; their cache keys
+            // live apart from the package formats'.
+            let repository = match format {
+                Some(f) => f.resource(&p.name),
+                None => format!("oci/{}", p.name),
+            };
             if !seen.insert(repository.clone()) {
                 bail!("proxy {repository} is declared twice");
             }

@@ -93,14 +93,17 @@ impl App {
         )
         .await?;
         let blobs = Arc::new(Blobs::new(blob_store.clone()));
-        let proxies = config::proxies(&config, meta.clone(), blobs.clone())?;
+        let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
+            config::proxies(&config, meta.clone(), blobs.clone())?
+                .into_iter()
+                .partition(|p| p.settings().format == "oci");
         let packages = Arc::new(
             cairn_packages::Packages::new(
                 blobs.clone(),
                 meta.clone(),
                 config.packages.compile(access.clone())?,
             )
-            .with_proxies(proxies),
+            .with_proxies(package_proxies),
         );
         let oci = OciApi::new(
             blobs,
@@ -110,7 +113,8 @@ impl App {
                 tag_rules,
                 max_manifest_bytes: config.oci.max_manifest_bytes,
             },
-        );
+        )
+        .with_proxies(oci_proxies);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
             oidc: oidc::JwksCache::default(),

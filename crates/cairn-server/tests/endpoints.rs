@@ -532,6 +532,13 @@ fn every_admin_endpoint_declares_its_access() {
             Access::On(Action::Admin, Resource::repository("npm/npmjs")),
             true,
         ),
+        (
+            Method::GET,
+            "/proxies/oci/hub/cache",
+            "proxy_cache",
+            Access::On(R, Resource::repository("hub")),
+            true,
+        ),
     ];
     for (method, path, name, access, credential) in rows {
         let e = AdminEndpoint::parse(&method, path).unwrap();
@@ -544,7 +551,7 @@ fn every_admin_endpoint_declares_its_access() {
     assert_eq!(
         AdminEndpoint::parse(&Method::DELETE, "/proxies/npm/npmjs/cache/tarball/a/b.tgz"),
         Ok(AdminEndpoint::DropProxyEntry {
-            format: cairn_core::Format::Npm,
+            format: Some(cairn_core::Format::Npm),
             repository: "npmjs".into(),
             key: "tarball/a/b.tgz".into(),
         })

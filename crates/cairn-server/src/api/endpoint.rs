@@ -42,11 +42,15 @@ pub enum AdminEndpoint {
         id: String,
         action: String,
     },
-    /// `GET /proxies/{format}/{repository}/cache`: what a proxy has cached.
-    ProxyCache { format: Format, repository: String },
+    /// `GET /proxies/{format}/{repository}/cache`: what a proxy has cached
+    /// (`format` `None`: `oci`).
+    ProxyCache {
+        format: Option<Format>,
+        repository: String,
+    },
     /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
     DropProxyEntry {
-        format: Format,
+        format: Option<Format>,
         repository: String,
         key: String,
     },
@@ -115,8 +119,13 @@ impl AdminEndpoint {
                 (endpoint, &[M::POST])
             }
             (_, ["proxies", format, repository, "cache", rest @ ..]) => {
-                let format = Format::parse(format)
-                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let format = match *format {
+                    "oci" => None,
+                    f => Some(
+                        Format::parse(f)
+                            .ok_or_else(|| ParseError::NotFound(format!("no format {f:?}")))?,
+                    ),
+                };
                 let repository = repository.to_string();
                 match rest {
                     [] => (E::ProxyCache { format, repository }, &[M::GET]),
@@ -172,12 +181,21 @@ impl AdminEndpoint {
                 Resource::packages(Format::Maven, repository),
             ),
             E::ProxyCache { format, repository } => {
-                Access::On(Action::Read, Resource::packages(*format, repository))
+                Access::On(Action::Read, proxy_resource(*format, repository))
             }
             E::DropProxyEntry {
                 format, repository, ..
-            } => Access::On(Action::Admin, Resource::packages(*format, repository)),
+            } => Access::On(Action::Admin, proxy_resource(*format, repository)),
         }
+    }
+}
+
+/// The resource a proxy repository's cache is: the package repository, or
+/// for OCI the repository named like the proxy.
+fn proxy_resource(format: Option<Format>, repository: &str) -> Resource {
+    match format {
+        Some(f) => Resource::packages(f, repository),
+        None => Resource::repository(repository),
     }
 }
 

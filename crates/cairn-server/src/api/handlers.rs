@@ -337,19 +337,20 @@ pub(super) async fn change_staging(
 /// The proxy repository `format/repository`, or a 404.
 fn proxy_of<'a>(
     state: &'a AppState,
-    format: cairn_core::Format,
+    format: Option<cairn_core::Format>,
     repository: &str,
 ) -> Result<&'a cairn_packages::proxy::Proxy, ApiError> {
-    state
-        .packages
-        .proxy(format, repository)
-        .map(|p| &**p)
-        .ok_or_else(|| {
-            ApiError::Status(
-                StatusCode::NOT_FOUND,
-                format!("{format}/{repository} is not a proxy repository"),
-            )
-        })
+    let found = match format {
+        Some(f) => state.packages.proxy(f, repository),
+        None => state.oci.proxy(repository),
+    };
+    found.map(|p| &**p).ok_or_else(|| {
+        let format = format.map_or("oci", |f| f.as_str());
+        ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("{format}/{repository} is not a proxy repository"),
+        )
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -365,7 +366,7 @@ pub(super) struct CacheQuery {
 /// what the proxy holds, in key order, with its upstream and breaker state.
 pub(super) async fn proxy_cache(
     state: &AppState,
-    format: cairn_core::Format,
+    format: Option<cairn_core::Format>,
     repository: &str,
     q: CacheQuery,
 ) -> ApiResult {
@@ -405,7 +406,7 @@ pub(super) async fn proxy_cache(
 pub(super) async fn drop_proxy_entry(
     state: &AppState,
     who: &Who,
-    format: cairn_core::Format,
+    format: Option<cairn_core::Format>,
     repository: &str,
     key: &str,
 ) -> ApiResult {

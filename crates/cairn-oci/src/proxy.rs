@@ -1,0 +1,364 @@
+//! OCI proxy repositories: a proxy named `hub` serves `hub/<repository>`
+//! from the upstream registry's `<repository>` (on Docker Hub, a name
+//! without a slash is `library/<name>`, as docker spells it), and, when the
+//! proxy has a `namespace`, containerd's mirror requests that name it in
+//! `?ns=`.
+//!
+//! Manifests by tag are documents: revalidated by a HEAD that compares the
+//! upstream's digest (no pull counted on Docker Hub), and their bytes must
+//! hash to the digest the upstream states. Manifests and blobs by digest
+//! are immutable files: fetched once (one upstream request however many
+//! clients pull at once, streamed to all of them), verified against the
+//! digest, never asked of the upstream again. A multi-platform index is
+//! cached on its own: only the platforms' manifests that are pulled are
+//! fetched (a sparse index). Tag lists and referrers are documents.
+
+use crate::blobs::{etag_matches, DOCKER_CONTENT_DIGEST, IMMUTABLE};
+use crate::endpoint::Endpoint;
+use crate::error::{OciError, OciResult};
+use crate::{OciApi, Request};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cairn_core::{Digest, Reference, RepoName};
+use cairn_proxy::{CacheStatus, Expect, FileSource, Proxy, ProxyError, Refresh, Validation};
+use std::sync::Arc;
+
+/// What cairn accepts from the upstream: every manifest type clients pull.
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.artifact.manifest.v1+json";
+
+const CACHE_HEADER: &str = "x-cairn-cache";
+
+/// Docker Hub's registry hosts, where one-segment names are `library/…`.
+fn is_docker_hub(proxy: &Proxy) -> bool {
+    matches!(
+        proxy.upstream().base().host_str(),
+        Some("registry-1.docker.io" | "index.docker.io" | "docker.io")
+    )
+}
+
+fn expect(digest: &Digest) -> Expect {
+    match digest.algorithm() {
+        cairn_core::Algorithm::Sha256 => Expect::Sha256(digest.hex().to_string()),
+        cairn_core::Algorithm::Sha512 => {
+            Expect::Sha512(hex::decode(digest.hex()).unwrap_or_default())
+        }
+    }
+}
+
+/// A proxy failure in the distribution spec's words.
+fn refused(e: ProxyError, not_found: fn(String) -> OciError) -> OciError {
+    match e {
+        ProxyError::NotFound(m) => not_found(m),
+        e @ (ProxyError::Unavailable { .. }
+        | ProxyError::Integrity(_)
+        | ProxyError::TooLarge { .. }) => {
+            tracing::warn!(error = %e, "proxy refused");
+            OciError::upstream(e.to_string())
+        }
+        e => OciError::internal(e.to_string()),
+    }
+}
+
+fn set(resp: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+impl OciApi {
+    /// The proxy serving `name`, and the repository's name on the upstream.
+    pub(crate) fn proxy_for(&self, name: &RepoName) -> Option<(Arc<Proxy>, String)> {
+        self.proxies.iter().find_map(|p| {
+            let rest = name
+                .as_str()
+                .strip_prefix(p.settings().name.as_str())?
+                .strip_prefix('/')?;
+            let upstream = if is_docker_hub(p) && !rest.contains('/') {
+                format!("library/{rest}")
+            } else {
+                rest.to_string()
+            };
+            Some((p.clone(), upstream))
+        })
+    }
+
+    /// The path with the proxy's prefix put in front of the repository when
+    /// containerd names the proxy's namespace in `?ns=` (cairn as its mirror).
+    pub(crate) fn mirrored_path(&self, req: &Request, path: &str) -> Option<String> {
+        let ns = req.query("ns")?;
+        let proxy = self
+            .proxies
+            .iter()
+            .find(|p| p.settings().namespace.as_deref() == Some(ns.as_str()))?;
+        let rest = path.strip_prefix('/')?;
+        (!rest.is_empty() && !rest.starts_with('_'))
+            .then(|| format!("/{}/{rest}", proxy.settings().name))
+    }
+
+    /// Serves `endpoint` from `proxy`, whose upstream calls the repository `upstream`.
+    pub(crate) async fn proxied(
+        &self,
+        req: &Request,
+        endpoint: Endpoint,
+        proxy: &Proxy,
+        upstream: &str,
+    ) -> OciResult {
+        use Endpoint as E;
+        let refresh = Refresh::from_cache_control(req.header(header::CACHE_CONTROL));
+        match endpoint {
+            E::GetManifest { reference, .. } => match reference {
+                Reference::Tag(tag) => {
+                    self.proxied_tag(req, proxy, upstream, tag.as_str(), refresh)
+                        .await
+                }
+                Reference::Digest(d) => self.proxied_manifest(req, proxy, upstream, &d).await,
+            },
+            E::GetBlob { digest, .. } => self.proxied_blob(req, proxy, upstream, &digest).await,
+            E::Tags { name } => {
+                self.proxied_tags(req, proxy, &name, upstream, refresh)
+                    .await
+            }
+            E::Referrers { digest, .. } => {
+                let key = format!("referrers/{upstream}@{digest}");
+                let url = proxy
+                    .upstream()
+                    .url(&format!("v2/{upstream}/referrers/{digest}"));
+                let accept = "application/vnd.oci.image.index.v1+json";
+                match proxy.document(&key, &url, accept, refresh).await {
+                    Ok(doc) => Ok(json_response(doc.bytes.to_vec(), accept, &doc.status)),
+                    // An upstream without the referrers API has none to list.
+                    Err(ProxyError::NotFound(_)) => Ok(json_response(
+                        br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.to_vec(),
+                        accept,
+                        &CacheStatus::Hit,
+                    )),
+                    Err(e) => Err(refused(e, OciError::not_found)),
+                }
+            }
+            E::Base | E::Catalog => unreachable!("no repository names them"),
+            E::PutManifest { name, .. }
+            | E::DeleteManifest { name, .. }
+            | E::DeleteBlob { name, .. }
+            | E::StartUpload { name }
+            | E::UploadStatus { name, .. }
+            | E::PatchUpload { name, .. }
+            | E::FinishUpload { name, .. }
+            | E::CancelUpload { name, .. } => Err(OciError::unsupported(format!(
+                "{name} is in the proxy repository {} of {}: it takes no pushes or deletes",
+                proxy.settings().name,
+                proxy.upstream().base()
+            ))),
+        }
+    }
+
+    async fn proxied_tag(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        upstream: &str,
+        tag: &str,
+        refresh: Refresh,
+    ) -> OciResult {
+        let key = format!("manifest/{upstream}:{tag}");
+        let url = proxy
+            .upstream()
+            .url(&format!("v2/{upstream}/manifests/{tag}"));
+        let doc = proxy
+            .document_with(&key, &url, MANIFEST_TYPES, refresh, Validation::DigestHead)
+            .await
+            .map_err(|e| refused(e, OciError::manifest_unknown))?;
+        // Pulls by the digest this tag names need no upstream request.
+        proxy
+            .remember_file(&format!("manifest/{upstream}@{}", doc.digest), &doc)
+            .await
+            .map_err(|e| refused(e, OciError::manifest_unknown))?;
+        let mut resp =
+            self.manifest_response(req, &doc.digest, &doc.content_type, Some(doc.bytes), false);
+        set(
+            &mut resp,
+            header::HeaderName::from_static(CACHE_HEADER),
+            &doc.status.header(),
+        );
+        Ok(resp)
+    }
+
+    async fn proxied_manifest(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        upstream: &str,
+        digest: &Digest,
+    ) -> OciResult {
+        let key = format!("manifest/{upstream}@{digest}");
+        let url = proxy
+            .upstream()
+            .url(&format!("v2/{upstream}/manifests/{digest}"));
+        let source = proxy
+            .file_accepting(
+                &key,
+                &url,
+                MANIFEST_TYPES,
+                expect(digest),
+                "application/vnd.oci.image.manifest.v1+json",
+            )
+            .await
+            .map_err(|e| refused(e, OciError::manifest_unknown))?;
+        let (content_type, bytes, status) = match source {
+            FileSource::Cached {
+                digest: stored,
+                content_type,
+                ..
+            } => (content_type, self.manifest_bytes(&stored).await?, "hit"),
+            FileSource::Streaming {
+                body, content_type, ..
+            } => {
+                let mut bytes = Vec::new();
+                let mut body = body;
+                use futures::StreamExt;
+                while let Some(chunk) = body.next().await {
+                    bytes.extend_from_slice(&chunk.map_err(|e| OciError::upstream(e.to_string()))?);
+                }
+                (content_type, bytes.into(), "miss")
+            }
+        };
+        let mut resp = self.manifest_response(req, digest, &content_type, Some(bytes), true);
+        set(
+            &mut resp,
+            header::HeaderName::from_static(CACHE_HEADER),
+            status,
+        );
+        Ok(resp)
+    }
+
+    /// A manifest's response: a 304 for its ETag, headers only for HEAD.
+    fn manifest_response(
+        &self,
+        req: &Request,
+        digest: &Digest,
+        content_type: &str,
+        bytes: Option<bytes::Bytes>,
+        by_digest: bool,
+    ) -> Response {
+        let d = digest.to_string();
+        let mut resp = if etag_matches(req, digest) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let bytes = bytes.unwrap_or_default();
+            let len = bytes.len();
+            let mut r = if req.method == axum::http::Method::HEAD {
+                Response::new(Body::empty())
+            } else {
+                Response::new(Body::from(bytes))
+            };
+            r.headers_mut().insert(header::CONTENT_LENGTH, len.into());
+            r
+        };
+        set(&mut resp, header::CONTENT_TYPE, content_type);
+        set(&mut resp, DOCKER_CONTENT_DIGEST, &d);
+        set(&mut resp, header::ETAG, &format!("\"{d}\""));
+        set(
+            &mut resp,
+            header::CACHE_CONTROL,
+            if by_digest { IMMUTABLE } else { "no-cache" },
+        );
+        resp
+    }
+
+    async fn proxied_blob(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        upstream: &str,
+        digest: &Digest,
+    ) -> OciResult {
+        let key = format!("blob/{upstream}@{digest}");
+        let url = proxy
+            .upstream()
+            .url(&format!("v2/{upstream}/blobs/{digest}"));
+        let source = proxy
+            .file(&key, &url, expect(digest), "application/octet-stream")
+            .await
+            .map_err(|e| refused(e, OciError::blob_unknown))?;
+        match source {
+            FileSource::Cached {
+                digest: stored,
+                size,
+                ..
+            } => {
+                let mut resp = self.serve_blob(&stored, size, req).await?;
+                set(&mut resp, DOCKER_CONTENT_DIGEST, &digest.to_string());
+                set(
+                    &mut resp,
+                    header::HeaderName::from_static(CACHE_HEADER),
+                    "hit",
+                );
+                Ok(resp)
+            }
+            FileSource::Streaming {
+                body,
+                size,
+                coalesced,
+                ..
+            } => {
+                // A HEAD leaves the fill running: the GET that follows joins it.
+                let mut resp = if req.method == axum::http::Method::HEAD {
+                    Response::new(Body::empty())
+                } else {
+                    Response::new(Body::from_stream(body))
+                };
+                if let Some(size) = size {
+                    resp.headers_mut()
+                        .insert(header::CONTENT_LENGTH, size.into());
+                }
+                set(&mut resp, header::CONTENT_TYPE, "application/octet-stream");
+                set(&mut resp, DOCKER_CONTENT_DIGEST, &digest.to_string());
+                set(&mut resp, header::ETAG, &format!("\"{digest}\""));
+                set(
+                    &mut resp,
+                    header::HeaderName::from_static(CACHE_HEADER),
+                    if coalesced { "miss; coalesced" } else { "miss" },
+                );
+                Ok(resp)
+            }
+        }
+    }
+
+    async fn proxied_tags(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        name: &RepoName,
+        upstream: &str,
+        refresh: Refresh,
+    ) -> OciResult {
+        let query = req.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let key = format!("tags/{upstream}{query}");
+        let url = proxy
+            .upstream()
+            .url(&format!("v2/{upstream}/tags/list{query}"));
+        let doc = proxy
+            .document(&key, &url, "application/json", refresh)
+            .await
+            .map_err(|e| refused(e, OciError::name_unknown))?;
+        let mut list: serde_json::Value = serde_json::from_slice(&doc.bytes)
+            .map_err(|e| OciError::upstream(format!("the upstream's tag list: {e}")))?;
+        list["name"] = serde_json::json!(name.as_str());
+        Ok(json_response(
+            list.to_string().into_bytes(),
+            "application/json",
+            &doc.status,
+        ))
+    }
+}
+
+fn json_response(body: Vec<u8>, content_type: &str, status: &CacheStatus) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    set(&mut resp, header::CONTENT_TYPE, content_type);
+    set(
+        &mut resp,
+        header::HeaderName::from_static(CACHE_HEADER),
+        &status.header(),
+    );
+    resp
+}

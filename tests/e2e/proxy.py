@@ -630,10 +630,77 @@ def oci_main():
     ok("the admin API lists an OCI proxy's cache")
 
 
+def module_zip(module, version):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{module}@{version}/go.mod", f"module {module}\n\ngo 1.21\n")
+        z.writestr(f"{module}@{version}/lib.go", f'package lib\n\nconst Version = "{version}"\n')
+    return buf.getvalue()
+
+
+def go_download(proxy_url, spec, cache):
+    env = {"GOPROXY": proxy_url, "GONOSUMDB": "example.com", "GONOSUMCHECK": "1", "GOFLAGS": "-mod=mod",
+           "GOTOOLCHAIN": "local", "GOMODCACHE": cache, "GOPATH": os.path.join(WORK, "gopath")}
+    out = run(["go", "mod", "download", "-json", spec], env=env, cwd=WORK).stdout
+    return json.loads(out)
+
+
+def go_main():
+    upstream = Cairn(CAIRN, os.path.join(WORK, "cairn-go-upstream")).start(os.path.join(OUT, "proxy-cairn-go-upstream.log"))
+    procs.append(upstream.proc)
+
+    def publish(version):
+        st, _, body = upstream.request("PUT", f"/go/main/example.com/lib/@v/{version}.zip",
+                                       module_zip("example.com/lib", version), auth=upstream.basic)
+        if st not in (200, 201):
+            fail(f"publishing example.com/lib {version} upstream: {st} {body[:200]}")
+
+    publish("v1.0.0")
+    fault = FaultProxy(upstream.port)
+    proxies = (f'[{{format="go", name="gomirror", upstream="http://127.0.0.1:{fault.port}/go/main/",'
+               f' revalidate_after_secs=0}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-go"), env={"CAIRN_PROXY": proxies}).start(
+        os.path.join(OUT, "proxy-cairn-go.log"))
+    procs.append(cairn.proc)
+    mirror = f"http://127.0.0.1:{cairn.port}/go/gomirror"
+    direct = f"http://127.0.0.1:{upstream.port}/go/main"
+
+    got = go_download(mirror, "example.com/lib@v1.0.0", os.path.join(WORK, "gocache1"))
+    want = go_download(direct, "example.com/lib@v1.0.0", os.path.join(WORK, "gocache-direct"))
+    if got["Sum"] != want["Sum"] or not got["Sum"].startswith("h1:"):
+        fail(f"go mod download through the proxy: {got.get('Sum')} vs {want.get('Sum')}")
+    ok("go mod download through a Go proxy repository (another cairn upstream): the same h1: sum as straight from the upstream")
+
+    fault.mode = "reset"
+    got = go_download(mirror, "example.com/lib@v1.0.0", os.path.join(WORK, "gocache2"))
+    fault.mode = "pass"
+    if got["Sum"] != want["Sum"]:
+        fail("go mod download with the upstream dead")
+    ok("go mod download with the upstream dead: served from the cache")
+
+    publish("v1.1.0")
+    env = {"GOPROXY": mirror, "GONOSUMDB": "example.com", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+           "GOMODCACHE": os.path.join(WORK, "gocache3"), "GOPATH": os.path.join(WORK, "gopath")}
+    versions = run(["go", "list", "-m", "-versions", "example.com/lib"], env=env, cwd=WORK).stdout.split()
+    latest = go_download(mirror, "example.com/lib@latest", os.path.join(WORK, "gocache3"))
+    if "v1.1.0" not in versions or latest["Version"] != "v1.1.0":
+        fail(f"a version published upstream: versions {versions}, latest {latest.get('Version')}")
+    ok("a version published upstream is listed and is @latest through the proxy at once")
+
+    st, _, _ = cairn.request("PUT", "/go/gomirror/example.com/lib/@v/v9.0.0.zip",
+                             module_zip("example.com/lib", "v9.0.0"), auth=cairn.basic)
+    if st != 405:
+        fail(f"an upload to a Go proxy: {st}")
+    ok("an upload to a Go proxy repository is refused (405)")
+
+
 try:
     main()
     pypi_main()
     oci_main()
+    go_main()
 finally:
     for p in procs:
         p.terminate()

@@ -23,6 +23,7 @@ pub mod git;
 pub mod gomod;
 pub mod module;
 pub mod modzip;
+mod proxy;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -431,6 +432,9 @@ impl cairn_http::Adapter for GoApi {
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
         let InRepo { repo, endpoint } = routed;
         let p = &self.packages;
+        if let Some(proxy) = p.proxy(GO, &repo) {
+            return self.proxied(req, proxy, endpoint).await;
+        }
         match endpoint {
             Endpoint::List { module } => self.document(req, &repo, &module, Document::List).await,
             Endpoint::Latest { module } => {

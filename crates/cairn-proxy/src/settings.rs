@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxySettings {
-    /// `npm`, `pypi` or `oci`.
+    /// `oci`, `npm`, `pypi` or `go`.
     pub format: String,
     /// The repository's name: it is served at the format's usual URL
     /// (`/npm/<name>/`, `/pypi/<name>/simple/`).

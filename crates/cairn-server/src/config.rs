@@ -258,8 +258,11 @@ impl Default for OciSettings {
 }
 
 /// Formats whose repositories can be proxies so far.
-const PROXIED_FORMATS: [cairn_core::Format; 2] =
-    [cairn_core::Format::Npm, cairn_core::Format::Pypi];
+const PROXIED_FORMATS: [cairn_core::Format; 3] = [
+    cairn_core::Format::Npm,
+    cairn_core::Format::Pypi,
+    cairn_core::Format::Go,
+];
 
 /// The proxy repositories `[[proxy]]` declares, checked: a known format,
 /// a valid and unique name, a usable upstream and credentials.
@@ -281,7 +284,7 @@ pub fn proxies(
                         .filter(|f| PROXIED_FORMATS.contains(f))
                         .ok_or_else(|| {
                             anyhow::anyhow!(
-                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm or pypi",
+                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm, pypi or go",
                                 p.name,
                                 p.format
                             )

@@ -696,11 +696,87 @@ def go_main():
     ok("an upload to a Go proxy repository is refused (405)")
 
 
+def maven_main():
+    upstream = Cairn(CAIRN, os.path.join(WORK, "cairn-maven-upstream")).start(
+        os.path.join(OUT, "proxy-cairn-maven-upstream.log"))
+    procs.append(upstream.proc)
+    group = "org/cairnproxytest/lib"
+
+    def deploy(version):
+        jar = os.urandom(48 << 10)
+        pom = (f"<project><modelVersion>4.0.0</modelVersion><groupId>org.cairnproxytest</groupId>"
+               f"<artifactId>lib</artifactId><version>{version}</version></project>").encode()
+        for name, data in [(f"lib-{version}.pom", pom), (f"lib-{version}.jar", jar)]:
+            st, _, body = upstream.request("PUT", f"/maven/releases/{group}/{version}/{name}", data, auth=upstream.basic)
+            if st not in (200, 201):
+                fail(f"deploying {name} upstream: {st} {body[:200]}")
+        return jar
+
+    jar = deploy("1.0")
+    fault = FaultProxy(upstream.port)
+    proxies = (f'[{{format="maven", name="central", upstream="http://127.0.0.1:{fault.port}/maven/releases/",'
+               f' revalidate_after_secs=0}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-maven"), env={"CAIRN_PROXY": proxies}).start(
+        os.path.join(OUT, "proxy-cairn-maven.log"))
+    procs.append(cairn.proc)
+    m2 = os.path.join(os.path.expanduser("~"), ".m2", "repository")
+    local = os.path.join(m2, "org", "cairnproxytest")
+
+    def mvn_get(version):
+        shutil.rmtree(local, ignore_errors=True)
+        run(["mvn", "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
+             f"-Dartifact=org.cairnproxytest:lib:{version}", "-Dtransitive=false",
+             f"-DremoteRepositories=cairnproxy::default::http://127.0.0.1:{cairn.port}/maven/central/"], cwd=WORK)
+        with open(os.path.join(local, "lib", version, f"lib-{version}.jar"), "rb") as f:
+            return f.read()
+
+    try:
+        if mvn_get("1.0") != jar:
+            fail("mvn got other bytes through the proxy")
+        if not fault.count("GET", f"/{group}/1.0/lib-1.0.jar.sha1"):
+            fail("the jar was not checked against the upstream's .sha1")
+        ok("mvn dependency:get through a Maven proxy repository (another cairn upstream); the jar checked against the upstream's .sha1")
+
+        fault.mode = "reset"
+        if mvn_get("1.0") != jar:
+            fail("mvn with the upstream dead")
+        fault.mode = "pass"
+        ok("mvn dependency:get with the upstream dead: served from the cache")
+
+        deploy("1.1")
+        st, _, body = http_get(cairn.port, f"/maven/central/{group}/maven-metadata.xml")
+        if st != 200 or b"<version>1.1</version>" not in body:
+            fail(f"maven-metadata.xml through the proxy after a new version: {st} {body[:300]}")
+        http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar.sha1")
+        fault.tamper_paths = ["/lib-1.1.jar"]
+        fault.mode = "tamper"
+        st = None
+        try:
+            st, _, _ = http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar")
+        except (http.client.IncompleteRead, ConnectionError) as e:
+            st = f"broken stream ({type(e).__name__})"
+        fault.mode = "pass"
+        if st == 200:
+            fail("a jar that does not match the upstream's .sha1 was served whole")
+        st, _, body = http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar")
+        if st != 200 or fault.count("GET", f"/{group}/1.1/lib-1.1.jar") < 2:
+            fail(f"after a tampered fetch: {st}")
+        ok("a new version shows in the proxied maven-metadata.xml at once; a jar that fails its .sha1 is refused and not cached")
+
+        st, _, _ = cairn.request("PUT", f"/maven/central/{group}/9.0/lib-9.0.jar", b"x", auth=cairn.basic)
+        if st != 405:
+            fail(f"a deploy to a Maven proxy: {st}")
+        ok("mvn deploy to a proxy repository is refused (405)")
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
 try:
     main()
     pypi_main()
     oci_main()
     go_main()
+    maven_main()
 finally:
     for p in procs:
         p.terminate()

@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod layout;
 pub mod metadata;
 pub mod pom;
+mod proxy;
 pub mod staging;
 
 use async_trait::async_trait;
@@ -423,6 +424,19 @@ impl cairn_http::Adapter for MavenApi {
     }
 
     async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> PackageResult {
+        let repository = match &endpoint {
+            Endpoint::Get { place, .. }
+            | Endpoint::Deploy { place, .. }
+            | Endpoint::DeployMetadata { place, .. } => place.repository.clone(),
+        };
+        if let Some(proxy) = self.packages.proxy(MAVEN, &repository) {
+            return match endpoint {
+                Endpoint::Get { place, path, .. } if place.staging.is_none() => {
+                    self.proxied(req, proxy, &path).await
+                }
+                _ => Err(self.packages.proxy_refuses(proxy)),
+            };
+        }
         match endpoint {
             Endpoint::Get { place, key, path } => self.serve(req, &place, &key, &path).await,
             Endpoint::Deploy { place, key, path }

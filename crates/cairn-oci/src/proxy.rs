@@ -204,23 +204,17 @@ impl OciApi {
             )
             .await
             .map_err(|e| refused(e, OciError::manifest_unknown))?;
-        let (content_type, bytes, status) = match source {
-            FileSource::Cached {
-                digest: stored,
-                content_type,
-                ..
-            } => (content_type, self.manifest_bytes(&stored).await?, "hit"),
-            FileSource::Streaming {
-                body, content_type, ..
-            } => {
-                let mut bytes = Vec::new();
-                let mut body = body;
-                use futures::StreamExt;
-                while let Some(chunk) = body.next().await {
-                    bytes.extend_from_slice(&chunk.map_err(|e| OciError::upstream(e.to_string()))?);
-                }
-                (content_type, bytes.into(), "miss")
-            }
+        let (content_type, status) = match &source {
+            FileSource::Cached { content_type, .. } => (content_type.clone(), "hit"),
+            FileSource::Streaming { content_type, .. } => (content_type.clone(), "miss"),
+        };
+        let bytes = match source {
+            // Cached manifests are read through the adapter's manifest cache.
+            FileSource::Cached { digest: stored, .. } => self.manifest_bytes(&stored).await?,
+            streaming => proxy
+                .read_all(streaming)
+                .await
+                .map_err(|e| refused(e, OciError::manifest_unknown))?,
         };
         let mut resp = self.manifest_response(req, digest, &content_type, Some(bytes), true);
         set(

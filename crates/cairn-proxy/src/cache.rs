@@ -726,6 +726,21 @@ impl Proxy {
         Ok(s.meta.drop_cached(&s.repository, key).await?)
     }
 
+    /// A (small) file's bytes, whichever way it is being served: for what
+    /// cairn reads itself (an OCI manifest, a Maven `.sha1`).
+    pub async fn read_all(&self, source: FileSource) -> Result<Bytes, ProxyError> {
+        match source {
+            FileSource::Cached { digest, .. } => self.shared.read_blob(&digest).await,
+            FileSource::Streaming { mut body, .. } => {
+                let mut out = Vec::new();
+                while let Some(chunk) = body.next().await {
+                    out.extend_from_slice(&chunk?);
+                }
+                Ok(out.into())
+            }
+        }
+    }
+
     /// Whether the upstream's circuit breaker is open now.
     pub fn circuit_open(&self) -> bool {
         self.shared.upstream.circuit_open()

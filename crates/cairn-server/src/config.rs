@@ -258,10 +258,11 @@ impl Default for OciSettings {
 }
 
 /// Formats whose repositories can be proxies so far.
-const PROXIED_FORMATS: [cairn_core::Format; 3] = [
+const PROXIED_FORMATS: [cairn_core::Format; 4] = [
     cairn_core::Format::Npm,
     cairn_core::Format::Pypi,
     cairn_core::Format::Go,
+    cairn_core::Format::Maven,
 ];
 
 /// The proxy repositories `[[proxy]]` declares, checked: a known format,
@@ -284,7 +285,7 @@ pub fn proxies(
                         .filter(|f| PROXIED_FORMATS.contains(f))
                         .ok_or_else(|| {
                             anyhow::anyhow!(
-                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm, pypi or go",
+                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm, pypi, go or maven",
                                 p.name,
                                 p.format
                             )

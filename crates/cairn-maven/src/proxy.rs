@@ -1,0 +1,117 @@
+//! A Maven proxy repository: the Maven 2 layout from an upstream
+//! repository (Maven Central, another cairn, a Nexus). Release files are
+//! immutable: fetched once, checked against the upstream's `.sha1` when it
+//! has one, never asked again. `maven-metadata.xml`, SNAPSHOT directories
+//! and their checksums are documents: revalidated after their time to
+//! live, stale when the upstream fails, with the upstream's `Last-Modified`
+//! served as it was.
+
+use crate::layout::{Checksum, MavenPath, Target};
+use crate::MavenApi;
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use cairn_packages::proxy::{Expect, Proxy, ProxyError};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request, CACHE_HEADER};
+
+/// The layout path `path` names, below the repository.
+fn layout_path(path: &MavenPath) -> String {
+    let dir = |group: &str, artifact: &str| format!("{}/{artifact}", group.replace('.', "/"));
+    let base = match &path.target {
+        Target::File { gav, filename } => {
+            format!(
+                "{}/{}/{filename}",
+                dir(&gav.group, &gav.artifact),
+                gav.version
+            )
+        }
+        Target::ArtifactMetadata { group, artifact } => {
+            format!("{}/maven-metadata.xml", dir(group, artifact))
+        }
+        Target::SnapshotMetadata { gav } => format!(
+            "{}/{}/maven-metadata.xml",
+            dir(&gav.group, &gav.artifact),
+            gav.version
+        ),
+    };
+    match path.checksum {
+        Some(c) => format!("{base}.{}", c.extension()),
+        None => base,
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("pom" | "xml") => "application/xml",
+        Some("jar" | "war" | "ear" | "aar") => "application/java-archive",
+        Some("sha1" | "md5" | "sha256" | "sha512" | "asc") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+impl MavenApi {
+    /// Serves a GET from the proxy repository.
+    pub(crate) async fn proxied(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        path: &MavenPath,
+    ) -> PackageResult {
+        let rel = layout_path(path);
+        let url = proxy.upstream().url(&rel);
+        let key = format!("file/{rel}");
+        let release_file = matches!(&path.target, Target::File { gav, .. } if !gav.is_snapshot());
+        if !release_file {
+            let doc = proxy.document(&key, &url, "", proxy_refresh(req)).await?;
+            let mut resp = Response::new(Body::from(doc.bytes.clone()));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&rel)),
+            );
+            if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
+                h.insert(CACHE_HEADER, v);
+            }
+            return Ok(resp);
+        }
+        if let Some(cached) = proxy.cached_file(&key).await? {
+            return self.packages.serve_proxied(cached).await;
+        }
+        // A release file's bytes must match the upstream's SHA-1 when it
+        // publishes one (Maven Central does for every file).
+        let expect = match path.checksum {
+            Some(_) => Expect::Nothing,
+            None => self.upstream_sha1(proxy, &rel).await?,
+        };
+        let source = proxy.file(&key, &url, expect, content_type(&rel)).await?;
+        self.packages.serve_proxied(source).await
+    }
+
+    /// What the upstream's `.sha1` of `rel` says, cached like the file.
+    async fn upstream_sha1(&self, proxy: &Proxy, rel: &str) -> PackageResult<Expect> {
+        let sha1 = format!("{rel}.{}", Checksum::Sha1.extension());
+        let url = proxy.upstream().url(&sha1);
+        let source = match proxy
+            .file(&format!("file/{sha1}"), &url, Expect::Nothing, "text/plain")
+            .await
+        {
+            Ok(s) => s,
+            Err(ProxyError::NotFound(_)) => return Ok(Expect::Nothing),
+            Err(e) => return Err(e.into()),
+        };
+        let bytes = proxy.read_all(source).await?;
+        // `<hex>` or `<hex>  <filename>`, as tools have written them.
+        let text = String::from_utf8_lossy(&bytes);
+        let hex = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(PackageError::Upstream(format!(
+                "the upstream's {sha1} is not a SHA-1"
+            )));
+        }
+        Ok(Expect::Sha1(hex))
+    }
+}

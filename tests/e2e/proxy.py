@@ -735,7 +735,11 @@ def maven_main():
             fail("mvn got other bytes through the proxy")
         if not fault.count("GET", f"/{group}/1.0/lib-1.0.jar.sha1"):
             fail("the jar was not checked against the upstream's .sha1")
-        ok("mvn dependency:get through a Maven proxy repository (another cairn upstream); the jar checked against the upstream's .sha1")
+        _, up_headers, _ = http_get(upstream.port, f"/maven/releases/{group}/1.0/lib-1.0.jar")
+        _, headers, _ = http_get(cairn.port, f"/maven/central/{group}/1.0/lib-1.0.jar")
+        if not up_headers.get("last-modified") or headers.get("last-modified") != up_headers.get("last-modified"):
+            fail(f"Last-Modified through the proxy: {headers.get('last-modified')} vs {up_headers.get('last-modified')}")
+        ok("mvn dependency:get through a Maven proxy repository (another cairn upstream); the jar checked against the upstream's .sha1; its Last-Modified (publish time) kept")
 
         fault.mode = "reset"
         if mvn_get("1.0") != jar:

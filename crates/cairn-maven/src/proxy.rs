@@ -3,8 +3,8 @@
 //! immutable: fetched once, checked against the upstream's `.sha1` when it
 //! has one, never asked again. `maven-metadata.xml`, SNAPSHOT directories
 //! and their checksums are documents: revalidated after their time to
-//! live, stale when the upstream fails, with the upstream's `Last-Modified`
-//! served as it was.
+//! live, stale when the upstream fails. The upstream's `Last-Modified` (an
+//! artifact's publish time) is served as it was, for documents and files.
 
 use crate::layout::{Checksum, MavenPath, Target};
 use crate::MavenApi;
@@ -71,6 +71,13 @@ impl MavenApi {
             );
             if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
                 h.insert(CACHE_HEADER, v);
+            }
+            if let Some(v) = doc
+                .last_modified
+                .as_deref()
+                .and_then(|m| HeaderValue::from_str(m).ok())
+            {
+                h.insert(header::LAST_MODIFIED, v);
             }
             return Ok(resp);
         }

@@ -244,6 +244,8 @@ pub struct Packages {
 struct Resolved {
     digest: Digest,
     size: u64,
+    /// When the file was published (served as `Last-Modified`).
+    created_at: i64,
     version: String,
     state: cairn_core::VersionState,
     changes: u64,
@@ -298,7 +300,14 @@ impl Packages {
                 digest,
                 size,
                 content_type,
-            } => (self.serve_blob(&digest, size, &content_type).await?, "hit"),
+                last_modified,
+            } => {
+                let mut resp = self.serve_blob(&digest, size, &content_type).await?;
+                if let Some(v) = last_modified.and_then(|m| m.parse().ok()) {
+                    resp.headers_mut().insert(header::LAST_MODIFIED, v);
+                }
+                (resp, "hit")
+            }
             FileSource::Streaming {
                 body,
                 size,
@@ -548,6 +557,7 @@ impl Packages {
                 let r = Resolved {
                     digest: file.digest,
                     size: file.size,
+                    created_at: file.created_at,
                     version: file.version,
                     state,
                     changes,
@@ -566,8 +576,15 @@ impl Packages {
             )
                 .into_response());
         }
-        self.serve_blob(&resolved.digest, resolved.size, content_type)
-            .await
+        let mut resp = self
+            .serve_blob(&resolved.digest, resolved.size, content_type)
+            .await?;
+        // The publish time, as registries serve it (Maven clients and
+        // release-age checks read it).
+        if let Ok(v) = cairn_proxy::http_date(resolved.created_at).parse() {
+            resp.headers_mut().insert(header::LAST_MODIFIED, v);
+        }
+        Ok(resp)
     }
 
     /// Serves a blob: a redirect to the store's download URL when it offers

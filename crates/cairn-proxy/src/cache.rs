@@ -68,6 +68,8 @@ pub struct Document {
     /// When these bytes first arrived, and when the upstream last confirmed them.
     pub fetched_at: i64,
     pub checked_at: i64,
+    /// The upstream's `Last-Modified`, when it sent one.
+    pub last_modified: Option<String>,
     pub status: CacheStatus,
 }
 
@@ -134,6 +136,9 @@ pub enum FileSource {
         digest: Digest,
         size: u64,
         content_type: String,
+        /// The upstream's `Last-Modified` when the file was fetched (a
+        /// Maven artifact's publish time).
+        last_modified: Option<String>,
     },
     /// Arriving from the upstream now (this request's fill or another's).
     Streaming {
@@ -403,6 +408,7 @@ impl Shared {
             content_type,
             fetched_at,
             checked_at: now,
+            last_modified: entry.last_modified,
             status: CacheStatus::Miss,
         })
     }
@@ -429,6 +435,7 @@ impl Shared {
             content_type: e.content_type.clone(),
             fetched_at: e.fetched_at,
             checked_at: e.checked_at,
+            last_modified: e.last_modified.clone(),
             status,
         })
     }
@@ -660,6 +667,7 @@ impl Proxy {
                 digest: Some(digest),
                 size,
                 content_type,
+                last_modified,
                 ..
             }) => {
                 s.count("hit");
@@ -667,6 +675,7 @@ impl Proxy {
                     digest,
                     size,
                     content_type,
+                    last_modified,
                 }))
             }
             Some(e) if crate::now() - e.checked_at < s.settings.negative_ttl_secs as i64 => {

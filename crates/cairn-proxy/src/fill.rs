@@ -234,12 +234,16 @@ async fn run(
     if size.is_some_and(|s| s > limit) {
         return Err(ProxyError::TooLarge { limit });
     }
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| req.content_type.clone());
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type =
+        header(reqwest::header::CONTENT_TYPE).unwrap_or_else(|| req.content_type.clone());
+    let last_modified = header(reqwest::header::LAST_MODIFIED);
     tx.send_replace(Progress::Streaming {
         size,
         content_type: content_type.clone(),
@@ -292,7 +296,7 @@ async fn run(
             size: written,
             content_type,
             etag: None,
-            last_modified: None,
+            last_modified,
             fetched_at: at,
             checked_at: at,
         })

@@ -62,6 +62,13 @@ pub enum ProxyError {
     Io(#[from] std::io::Error),
 }
 
+/// Seconds since the epoch as an HTTP date (`Last-Modified`).
+pub fn http_date(secs: i64) -> String {
+    httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
+    )
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()

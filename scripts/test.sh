@@ -72,7 +72,7 @@ tests/e2e/maven.sh
 step "trusted publishing with npm, twine and cargo"
 tests/e2e/trusted-publishing.sh
 
-step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Go and Maven to cairns, behind a fault-injecting proxy"
+step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Cargo, Go and Maven to cairns, behind a fault-injecting proxy"
 python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
 
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"

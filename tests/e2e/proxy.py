@@ -775,12 +775,91 @@ def maven_main():
         shutil.rmtree(local, ignore_errors=True)
 
 
+def cargo_main():
+    upstream = Cairn(CAIRN, os.path.join(WORK, "cairn-cargo-upstream")).start(
+        os.path.join(OUT, "proxy-cairn-cargo-upstream.log"))
+    procs.append(upstream.proc)
+    st, _, body = upstream.request("POST", "/api/v1/tokens",
+                                   json.dumps({"description": "cargo", "scopes": ["cargo/**:read,publish,yank"]}).encode(),
+                                   {"Content-Type": "application/json"}, auth=upstream.basic)
+    token = json.loads(body)["token"]
+    fault = FaultProxy(upstream.port)
+    proxies = (f'[{{format="cargo", name="cratesio", upstream="http://127.0.0.1:{fault.port}/cargo/main/index/",'
+               f' revalidate_after_secs=0}}]')
+    cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-cargo"), env={"CAIRN_PROXY": proxies}).start(
+        os.path.join(OUT, "proxy-cairn-cargo.log"))
+    procs.append(cairn.proc)
+
+    def cargo_env(home):
+        os.makedirs(home, exist_ok=True)
+        return {"CARGO_HOME": home, "CARGO_TARGET_DIR": os.path.join(WORK, "cargo-target"), "CARGO_TERM_COLOR": "never",
+                "CARGO_REGISTRIES_UP_INDEX": f"sparse+http://127.0.0.1:{upstream.port}/cargo/main/index/",
+                "CARGO_REGISTRIES_UP_TOKEN": token,
+                "CARGO_REGISTRIES_MIRROR_INDEX": f"sparse+http://127.0.0.1:{cairn.port}/cargo/cratesio/index/",
+                "CARGO_NET_RETRY": "0"}
+
+    def publish(version):
+        d = os.path.join(WORK, f"crate-{version}")
+        os.makedirs(os.path.join(d, "src"))
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "proxied-crate"\nversion = "{version}"\nedition = "2021"\n'
+                    f'description = "x"\nlicense = "MIT"\n')
+        with open(os.path.join(d, "src", "lib.rs"), "w") as f:
+            f.write(f'pub fn v() -> &\'static str {{ "{version}" }}\n')
+        run(["cargo", "publish", "--registry", "up", "--allow-dirty", "--no-verify"], cwd=d,
+            env=cargo_env(os.path.join(WORK, "cargo-home-pub")))
+
+    def consumer(req, home, check=True):
+        d = tempfile.mkdtemp(dir=WORK)
+        os.makedirs(os.path.join(d, "src"))
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                    f'[dependencies]\nproxied-crate = {{ version = "{req}", registry = "mirror" }}\n')
+        with open(os.path.join(d, "src", "main.rs"), "w") as f:
+            f.write('fn main() { println!("{}", proxied_crate::v()); }\n')
+        r = run(["cargo", "run", "-q"], cwd=d, env=cargo_env(home), check=check)
+        return r.stdout.strip() if check else r
+
+    publish("0.1.0")
+    if consumer("0.1", os.path.join(WORK, "cargo-home-1")) != "0.1.0":
+        fail("cargo through the proxy")
+    if fault.count("GET", "/download") != 1:
+        fail(f"crate downloads: {fault.count('GET', '/download')}")
+    ok("cargo builds a project whose dependency comes through a Cargo proxy repository (sparse index, another cairn upstream)")
+
+    fault.mode = "reset"
+    if consumer("0.1", os.path.join(WORK, "cargo-home-2")) != "0.1.0":
+        fail("cargo with the upstream dead")
+    fault.mode = "pass"
+    ok("cargo builds with the upstream dead: index and crate from the cache")
+
+    publish("0.2.0")
+    if consumer("0.2", os.path.join(WORK, "cargo-home-3")) != "0.2.0":
+        fail("a version published upstream through the proxy")
+    _, _, mine = http_get(cairn.port, "/cargo/cratesio/index/pr/ox/proxied-crate")
+    _, _, theirs = http_get(upstream.port, "/cargo/main/index/pr/ox/proxied-crate")
+    if mine != theirs or b'"pubtime"' not in mine:
+        fail(f"index lines differ through the proxy, or lack pubtime: {mine[:300]}")
+    ok("a version published upstream builds through the proxy at once; index lines (pubtime included) are the upstream's")
+
+    run(["cargo", "yank", "--registry", "up", "proxied-crate@0.2.0"], cwd=WORK, env=cargo_env(os.path.join(WORK, "cargo-home-pub")))
+    _, _, mine = http_get(cairn.port, "/cargo/cratesio/index/pr/ox/proxied-crate")
+    yanked = [json.loads(line)["yanked"] for line in mine.splitlines() if b'"0.2.0"' in line]
+    if yanked != [True]:
+        fail(f"a yank upstream did not show: {mine[:300]}")
+    r = consumer("0.2", os.path.join(WORK, "cargo-home-4"), check=False)
+    if r.returncode == 0 or "yanked" not in r.stdout:
+        fail(f"cargo resolved a yanked version through the proxy for a new lockfile: {r.stdout[-300:]}")
+    ok("cargo yank upstream shows through the proxy; a new resolution skips the yanked version")
+
+
 try:
     main()
     pypi_main()
     oci_main()
     go_main()
     maven_main()
+    cargo_main()
 finally:
     for p in procs:
         p.terminate()

@@ -11,6 +11,7 @@
 //! `cargo publish` uploads and builds index entries.
 
 pub mod endpoint;
+mod proxy;
 pub mod publish;
 
 use async_trait::async_trait;
@@ -83,6 +84,8 @@ impl CargoApi {
                 let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
                 let mut entry = doc.get("index").cloned().unwrap_or_else(|| json!({}));
                 entry["yanked"] = json!(v.state == VersionState::Yanked);
+                // When the version was published, for cargo's publish-age setting.
+                entry["pubtime"] = json!(cairn_packages::rfc3339(v.published_at));
                 body.push_str(&entry.to_string());
                 body.push('\n');
             }
@@ -279,6 +282,9 @@ impl cairn_http::Adapter for CargoApi {
     async fn dispatch(&self, req: &Request, routed: InRepo<Endpoint>, body: Body) -> PackageResult {
         let InRepo { repo, endpoint } = routed;
         let p = &self.packages;
+        if let Some(proxy) = p.proxy(CARGO, &repo) {
+            return self.proxied(req, proxy, &repo, endpoint).await;
+        }
         match endpoint {
             Endpoint::Config => Ok(self.config(req, &repo)),
             Endpoint::IndexFile { name } => self.index_file(req, &repo, &name).await,

@@ -8,11 +8,8 @@
 
 use crate::endpoint::Endpoint;
 use crate::{module, GoApi};
-use axum::body::Body;
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
 use cairn_packages::proxy::{Expect, Proxy};
-use cairn_packages::{proxy_refresh, PackageResult, Request, CACHE_HEADER};
+use cairn_packages::{proxy_refresh, PackageResult, Request};
 
 impl GoApi {
     /// Serves `endpoint` from the proxy repository.
@@ -67,12 +64,6 @@ impl GoApi {
             return self.packages.serve_proxied(source).await;
         }
         let doc = proxy.document(&key, &url, "", proxy_refresh(req)).await?;
-        let mut resp = Response::new(Body::from(doc.bytes.clone()));
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
-            h.insert(CACHE_HEADER, v);
-        }
-        Ok(resp)
+        Ok(self.packages.serve_document(&doc, content_type))
     }
 }

@@ -8,11 +8,8 @@
 
 use crate::layout::{Checksum, MavenPath, Target};
 use crate::MavenApi;
-use axum::body::Body;
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
 use cairn_packages::proxy::{Expect, Proxy, ProxyError};
-use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request, CACHE_HEADER};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
 
 /// The layout path `path` names, below the repository.
 fn layout_path(path: &MavenPath) -> String {
@@ -63,23 +60,7 @@ impl MavenApi {
         let release_file = matches!(&path.target, Target::File { gav, .. } if !gav.is_snapshot());
         if !release_file {
             let doc = proxy.document(&key, &url, "", proxy_refresh(req)).await?;
-            let mut resp = Response::new(Body::from(doc.bytes.clone()));
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type(&rel)),
-            );
-            if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
-                h.insert(CACHE_HEADER, v);
-            }
-            if let Some(v) = doc
-                .last_modified
-                .as_deref()
-                .and_then(|m| HeaderValue::from_str(m).ok())
-            {
-                h.insert(header::LAST_MODIFIED, v);
-            }
-            return Ok(resp);
+            return Ok(self.packages.serve_document(&doc, content_type(&rel)));
         }
         if let Some(cached) = proxy.cached_file(&key).await? {
             return self.packages.serve_proxied(cached).await;

@@ -7,12 +7,13 @@
 
 use crate::endpoint::Endpoint;
 use crate::NpmApi;
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh};
-use cairn_packages::{proxy_refresh, PackageError, PackageResult, Rendered, Request, CACHE_HEADER};
+use cairn_packages::{
+    proxy_refresh, with_cache_status, PackageError, PackageResult, Rendered, Request,
+};
 use serde_json::{json, Value};
 
 /// npm's spelling of a name in a URL path: a scope's slash encoded.
@@ -221,11 +222,4 @@ fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, name: &str)
             json!(format!("{base_url}/npm/{repo}/{name}/-/{file}")),
         );
     }
-}
-
-fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
-        resp.headers_mut().insert(CACHE_HEADER, v);
-    }
-    resp
 }

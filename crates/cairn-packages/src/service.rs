@@ -14,7 +14,7 @@ use cairn_core::lifecycle::LifecyclePolicy;
 use cairn_core::PackageRef;
 use cairn_core::{Action, Digest, Format, Principal};
 use cairn_http::{Guard, Resource};
-use cairn_proxy::{FileSource, Proxy};
+use cairn_proxy::{Document, FileSource, Proxy};
 use cairn_store::{Blobs, ByteCache, FileRecord, MetaStore, PackageRecord, VersionIndex};
 use futures::StreamExt;
 use globset::{GlobBuilder, GlobMatcher};
@@ -218,6 +218,14 @@ pub fn digests_of(bytes: &[u8]) -> Digests {
 /// The header that says how a proxy repository served a response.
 pub const CACHE_HEADER: &str = "x-cairn-cache";
 
+/// `resp` with the header saying how the proxied `doc` was served.
+pub fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
+    if let Ok(v) = header::HeaderValue::from_str(&doc.status.header()) {
+        resp.headers_mut().insert(CACHE_HEADER, v);
+    }
+    resp
+}
+
 /// Files up to this size are served from memory once read
 /// ([`Packages::serve_blob`]).
 const SMALL_FILE: u64 = 1024 * 1024;
@@ -290,6 +298,19 @@ impl Packages {
             proxy.repository(),
             proxy.upstream().base()
         ))
+    }
+
+    /// Serves a proxied document as the upstream gave it.
+    pub fn serve_document(&self, doc: &Document, content_type: &'static str) -> Response {
+        let mut resp = Response::new(Body::from(doc.bytes.clone()));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(content_type),
+        );
+        if let Some(v) = doc.last_modified.as_deref().and_then(|m| m.parse().ok()) {
+            resp.headers_mut().insert(header::LAST_MODIFIED, v);
+        }
+        with_cache_status(resp, doc)
     }
 
     /// Serves a proxied file: from the blob store once cached, else as it

@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxySettings {
-    /// `oci`, `npm`, `pypi`, `go` or `maven`.
+    /// `oci`, `npm`, `pypi`, `cargo`, `go` or `maven`.
     pub format: String,
     /// The repository's name: it is served at the format's usual URL
     /// (`/npm/<name>/`, `/pypi/<name>/simple/`).

@@ -11,10 +11,11 @@ use crate::endpoint::Endpoint;
 use crate::simple::{render_simple, representation, SimpleFile};
 use crate::{key, PypiApi};
 use axum::http::HeaderValue;
-use axum::response::Response;
 use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
-use cairn_packages::{proxy_refresh, PackageError, PackageResult, Rendered, Request, CACHE_HEADER};
+use cairn_packages::{
+    proxy_refresh, with_cache_status, PackageError, PackageResult, Rendered, Request,
+};
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -139,13 +140,6 @@ impl PypiApi {
         let source = proxy.file(&cache_key, &url, expect, content_type).await?;
         self.packages.serve_proxied(source).await
     }
-}
-
-fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&doc.status.header()) {
-        resp.headers_mut().insert(CACHE_HEADER, v);
-    }
-    resp
 }
 
 /// Parses a simple-API project page, JSON (PEP 691) or HTML (PEP 503).

@@ -257,13 +257,8 @@ impl Default for OciSettings {
     }
 }
 
-/// Formats whose repositories can be proxies so far.
-const PROXIED_FORMATS: [cairn_core::Format; 4] = [
-    cairn_core::Format::Npm,
-    cairn_core::Format::Pypi,
-    cairn_core::Format::Go,
-    cairn_core::Format::Maven,
-];
+/// Formats whose repositories can be proxies (with `oci`).
+const PROXIED_FORMATS: [cairn_core::Format; 5] = cairn_core::Format::ALL;
 
 /// The proxy repositories `[[proxy]]` declares, checked: a known format,
 /// a valid and unique name, a usable upstream and credentials.
@@ -285,7 +280,7 @@ pub fn proxies(
                         .filter(|f| PROXIED_FORMATS.contains(f))
                         .ok_or_else(|| {
                             anyhow::anyhow!(
-                                "proxy {:?}: format {:?} cannot be proxied (yet): use oci, npm, pypi, go or maven",
+                                "proxy {:?}: format {:?} cannot be proxied: use oci, npm, pypi, cargo, go or maven",
                                 p.name,
                                 p.format
                             )

@@ -1,0 +1,162 @@
+//! A Cargo proxy repository: the sparse index of an upstream registry
+//! (crates.io's `https://index.crates.io/`, another cairn, ...). Index files
+//! are documents (revalidated; yanks and new versions show on the next
+//! refresh; `pubtime` passes through for cargo's publish-age setting);
+//! `.crate` files are immutable, fetched once from where the upstream's
+//! `config.json` says (`dl`, with its URL markers) and checked against the
+//! index line's `cksum`. cairn's own `config.json` points cargo at cairn.
+
+use crate::endpoint::{index_dir, Endpoint};
+use crate::CargoApi;
+use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
+use serde_json::Value;
+
+impl CargoApi {
+    /// Serves `endpoint` from the proxy repository `repo`.
+    pub(crate) async fn proxied(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        repo: &str,
+        endpoint: Endpoint,
+    ) -> PackageResult {
+        match endpoint {
+            Endpoint::Config => Ok(self.config(req, repo)),
+            Endpoint::IndexFile { name } => {
+                let doc = self.index_lines(proxy, &name, proxy_refresh(req)).await?;
+                Ok(self.packages.serve_document(&doc, "text/plain"))
+            }
+            Endpoint::Download { name, version } => {
+                self.proxied_crate(proxy, &name, &version).await
+            }
+            Endpoint::Search | Endpoint::Owners { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: search and owners are not proxied",
+                proxy.repository()
+            ))),
+            Endpoint::Publish
+            | Endpoint::Yank { .. }
+            | Endpoint::Unyank { .. }
+            | Endpoint::ChangeOwners { .. } => Err(self.packages.proxy_refuses(proxy)),
+        }
+    }
+
+    /// The upstream's index file of `name`: its cache status and bytes.
+    async fn index_lines(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        refresh: Refresh,
+    ) -> PackageResult<Document> {
+        let lower = name.to_ascii_lowercase();
+        if lower.is_empty()
+            || !lower
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(PackageError::not_found(format!("crate {name} not found")));
+        }
+        let url = proxy
+            .upstream()
+            .url(&format!("{}/{lower}", index_dir(&lower)));
+        let doc = proxy
+            .document(&format!("index/{lower}"), &url, "", refresh)
+            .await?;
+        Ok(doc)
+    }
+
+    /// A `.crate`: from the cache, else from the upstream's download URL,
+    /// checked against the index's `cksum`.
+    async fn proxied_crate(&self, proxy: &Proxy, name: &str, version: &str) -> PackageResult {
+        let lower = name.to_ascii_lowercase();
+        let key = format!("crate/{lower}/{version}");
+        if let Some(cached) = proxy.cached_file(&key).await? {
+            return self.packages.serve_proxied(cached).await;
+        }
+        let find = |bytes: &[u8]| {
+            bytes
+                .split(|b| *b == b'\n')
+                .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+                .find(|v| v["vers"].as_str() == Some(version))
+        };
+        let lines = self.index_lines(proxy, name, Refresh::IfExpired).await?;
+        let line = match find(&lines.bytes) {
+            Some(l) => l,
+            None => {
+                let fresh = self.index_lines(proxy, name, Refresh::Missing).await?;
+                find(&fresh.bytes).ok_or_else(|| {
+                    PackageError::not_found(format!("crate {name} has no version {version}"))
+                })?
+            }
+        };
+        let cksum = line["cksum"].as_str().ok_or_else(|| {
+            PackageError::Upstream(format!(
+                "the upstream's index line of {name} {version} has no cksum"
+            ))
+        })?;
+        let crate_name = line["name"].as_str().unwrap_or(name);
+        let url = self.download_url(proxy, crate_name, version, cksum).await?;
+        let source = proxy
+            .file(
+                &key,
+                &url,
+                Expect::Sha256(cksum.to_ascii_lowercase()),
+                "application/x-tar",
+            )
+            .await?;
+        self.packages.serve_proxied(source).await
+    }
+
+    /// Where the upstream serves a `.crate`: its `config.json`'s `dl`, with
+    /// the sparse protocol's markers filled in, or `/{crate}/{version}/download`
+    /// appended when it has none.
+    async fn download_url(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        version: &str,
+        cksum: &str,
+    ) -> PackageResult<Url> {
+        let config_url = proxy.upstream().url("config.json");
+        let doc = proxy
+            .document(
+                "config",
+                &config_url,
+                "application/json",
+                Refresh::IfExpired,
+            )
+            .await?;
+        let config: Value = serde_json::from_slice(&doc.bytes)
+            .map_err(|e| PackageError::Upstream(format!("the upstream's config.json: {e}")))?;
+        let dl = config["dl"]
+            .as_str()
+            .ok_or_else(|| PackageError::Upstream("the upstream's config.json has no dl".into()))?;
+        let lower = name.to_ascii_lowercase();
+        let prefix = index_dir(&lower);
+        let markers = [
+            "{crate}",
+            "{version}",
+            "{prefix}",
+            "{lowerprefix}",
+            "{sha256-checksum}",
+        ];
+        let url = if markers.iter().any(|m| dl.contains(m)) {
+            dl.replace("{crate}", name)
+                .replace("{version}", version)
+                .replace("{prefix}", &index_dir(name))
+                .replace("{lowerprefix}", &prefix)
+                .replace("{sha256-checksum}", cksum)
+        } else {
+            format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
+        };
+        let url = Url::parse(&url).map_err(|e| {
+            PackageError::Upstream(format!("the upstream's download URL {url:?}: {e}"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(PackageError::Upstream(format!(
+                "the upstream's download URL {url} is not http(s)"
+            )));
+        }
+        Ok(url)
+    }
+}

@@ -5,7 +5,8 @@
 # serve`: the OCI conformance suite and skopeo/crane/oras (embedded default,
 # then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
 # (also behind nginx, refusing uploads without a 502), a proxy repository
-# in front of Verdaccio with a fault-injecting proxy between them, readiness
+# in front of Verdaccio with a fault-injecting proxy between them (and on two
+# replicas, the filling one killed mid-stream), readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test; then every benchmark in smoke mode. Starts its own
 # PostgreSQL and moto S3 server.
@@ -91,6 +92,10 @@ env $(s3_env e2e-clients) CAIRN_STORAGE__S3__REDIRECT_DOWNLOADS=true CAIRN_DATAB
 step "two replicas on one PostgreSQL and one S3 bucket"
 env $(s3_env e2e-replicas) CAIRN_DATABASE_URL="$(pg_database e2e_replicas)" \
   python3 tests/e2e/replicas.py "$CAIRN" "$OUT_DIR"
+
+step "a proxy repository on two replicas: the replica filling a tarball killed mid-stream, the other takes over"
+env $(s3_env e2e-proxy-replicas) CAIRN_DATABASE_URL="$(pg_database e2e_proxy_replicas)" \
+  python3 tests/e2e/proxy_replicas.py "$CAIRN" "$OUT_DIR"
 
 step "refused uploads through nginx in front of two replicas (no 502, no broken pipe)"
 env $(s3_env e2e-nginx) CAIRN_DATABASE_URL="$(pg_database e2e_nginx)" \

@@ -10,6 +10,7 @@ by method and path, and on command misbehaves:
   mode "tamper"    forward, but flip one byte of every body whose path contains
                    one of `tamper_paths` (tarballs, PyPI files, OCI blobs)
   delay_ms         wait before answering (slow upstream)
+  throttle_bps     send bodies at this many bytes per second (0: at once)
 
 Controlled in-process (the tests import it) through `FaultProxy.mode`,
 `.delay_ms`, `.counts` and `.reset_counts()`.
@@ -28,6 +29,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.mode = "pass"
         self.delay_ms = 0
+        self.throttle_bps = 0
         self.tamper_paths = ["/-/", "/packages/", "/blobs/"]
         self.counts = Counter()
         self.lock = threading.Lock()
@@ -74,8 +76,17 @@ class FaultProxy:
                 if not head:
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                if not head:
+                    rate = proxy.throttle_bps
+                    step = 16 * 1024 if rate else len(data) or 1
+                    try:
+                        for i in range(0, len(data), step):
+                            self.wfile.write(data[i:i + step])
+                            if rate:
+                                self.wfile.flush()
+                                time.sleep(step / rate)
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.close_connection = True  # the client (a killed replica) went away
                 up.close()
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any

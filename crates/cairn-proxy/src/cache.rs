@@ -158,6 +158,8 @@ pub(crate) struct Shared {
     pub(crate) blobs: Arc<Blobs>,
     pub(crate) spool_dir: PathBuf,
     pub(crate) fills: Mutex<HashMap<String, Arc<Fill>>>,
+    /// Who this process is in fill leases.
+    pub(crate) owner: String,
     documents: ByteCache,
     /// One revalidation per document at a time in this process.
     revalidating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -517,6 +519,7 @@ impl Proxy {
                 blobs,
                 spool_dir,
                 fills: Mutex::new(HashMap::new()),
+                owner: cairn_store::blobs::uuid_v4(),
                 documents: ByteCache::new(DOCUMENT_CACHE_BYTES),
                 revalidating: Mutex::new(HashMap::new()),
             }),

@@ -203,19 +203,122 @@ pub(crate) fn join(shared: &Arc<Shared>, req: Request) -> Result<(Arc<Fill>, boo
     Ok((fill, false))
 }
 
-/// The fill itself: fetch, spool, verify, then store the blob and record it.
+/// The fill itself: the lease, then fetch, spool, verify, store and record.
 async fn run(
     shared: &Shared,
     req: Request,
     spool: &Arc<std::fs::File>,
     tx: &watch::Sender<Progress>,
 ) -> Result<Progress, ProxyError> {
-    // A fill that finished between the caller's look and this one's start.
-    if let Some(e) = shared.meta.cached(&shared.repository, &req.key).await? {
-        if e.status == 200 {
-            return Ok(Progress::Cached);
+    // Across replicas, one fill at a time: the lease in the database says
+    // whose. Without it, wait for the holder's result, or its lease to lapse.
+    if let Some(done) = lease(shared, &req.key).await? {
+        return Ok(done);
+    }
+    let heartbeat = Heartbeat::start(shared, &req.key);
+    let result = fetch(shared, &req, spool, tx).await;
+    heartbeat.stop().await;
+    let _ = shared
+        .meta
+        .release_fill(&shared.repository, &req.key, &shared.owner)
+        .await;
+    result
+}
+
+/// How long a fill lease lasts unless renewed, and how often it is renewed.
+fn lease_length(shared: &Shared) -> std::time::Duration {
+    std::time::Duration::from_secs(shared.settings.fill_lease_secs.max(1))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// How often a replica waiting on another's fill looks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Takes the fill lease of `key`, waiting while another replica holds it.
+/// `Some` when the object turned up meanwhile (cached, or not upstream).
+async fn lease(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyError> {
+    let ttl = lease_length(shared).as_millis() as i64;
+    loop {
+        // A fill that finished (here or elsewhere) since the caller looked.
+        match shared.meta.cached(&shared.repository, key).await? {
+            Some(e) if e.status == 200 => return Ok(Some(Progress::Cached)),
+            Some(e) if crate::now() - e.checked_at < shared.settings.negative_ttl_secs as i64 => {
+                return Err(ProxyError::NotFound(format!(
+                    "{key} is not in the upstream"
+                )))
+            }
+            _ => {}
+        }
+        let now = now_ms();
+        if shared
+            .meta
+            .lease_fill(&shared.repository, key, &shared.owner, now, now + ttl)
+            .await?
+        {
+            return Ok(None);
+        }
+        tokio::time::sleep(LEASE_POLL).await;
+    }
+}
+
+/// Renews a fill lease while the fill runs.
+struct Heartbeat(
+    Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+);
+
+impl Heartbeat {
+    fn start(shared: &Shared, key: &str) -> Heartbeat {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let (meta, repository, owner, key) = (
+            shared.meta.clone(),
+            shared.repository.clone(),
+            shared.owner.clone(),
+            key.to_string(),
+        );
+        let ttl = lease_length(shared);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = tokio::time::sleep(ttl / 3) => {}
+                }
+                let now = now_ms();
+                let expires = now + ttl.as_millis() as i64;
+                if let Err(e) = meta
+                    .lease_fill(&repository, &key, &owner, now, expires)
+                    .await
+                {
+                    tracing::warn!(%repository, key, error = %e, "renewing a fill lease failed");
+                }
+            }
+        });
+        Heartbeat(Some((stop, task)))
+    }
+
+    async fn stop(mut self) {
+        if let Some((stop, task)) = self.0.take() {
+            let _ = stop.send(());
+            let _ = task.await;
         }
     }
+}
+
+/// The upstream request, spooled, verified, stored.
+async fn fetch(
+    shared: &Shared,
+    req: &Request,
+    spool: &Arc<std::fs::File>,
+    tx: &watch::Sender<Progress>,
+) -> Result<Progress, ProxyError> {
     let response = match shared.upstream.get(&req.url, &req.accept, None).await? {
         Answer::Body(r) => r,
         Answer::NotFound => {

@@ -49,6 +49,10 @@ pub struct ProxySettings {
     pub max_document_bytes: u64,
     /// What happens to a version the upstream no longer lists.
     pub removed_upstream: RemovedUpstream,
+    /// How long a replica's claim to be fetching a file lasts unless it
+    /// renews it (every third of this while it streams); another replica
+    /// takes the fetch over this long after the first one died.
+    pub fill_lease_secs: u64,
     /// OCI: the registry host containerd names in `?ns=` when cairn is its
     /// mirror (e.g. `docker.io`): such requests are served by this proxy.
     pub namespace: Option<String>,
@@ -89,6 +93,7 @@ impl Default for ProxySettings {
             max_document_bytes: 128 << 20,
             removed_upstream: RemovedUpstream::Keep,
             namespace: None,
+            fill_lease_secs: 10,
         }
     }
 }

@@ -325,3 +325,56 @@ async fn offline_serves_only_what_is_cached() {
     assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), before);
     assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_make_one_upstream_request_and_take_over_a_dead_fill() {
+    let s = setup().await;
+    // Two proxies over one metadata store and one blob store: two replicas.
+    let a = Arc::new(proxy(&s, ProxySettings::default()));
+    let b = Arc::new(proxy(&s, ProxySettings::default()));
+    let url = reqwest::Url::parse(&format!("{}files/big.tgz", s.base)).unwrap();
+    let want = Expect::Sha256(sha256(&file_bytes()));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let p = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (url, want, blobs) = (url.clone(), want.clone(), s.blobs.clone());
+        tasks.push(tokio::spawn(async move {
+            let source = p.file("file/big", &url, want, "x").await?;
+            Ok::<_, ProxyError>(body_of(source, &blobs).await?)
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap() == file_bytes());
+    }
+    assert_eq!(
+        s.upstream.file_requests.load(Ordering::SeqCst),
+        1,
+        "one fill across replicas"
+    );
+
+    // A replica that took the lease and died: the next fill waits for the
+    // lease to lapse, then fetches.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(s
+        .meta
+        .lease_fill("npm/up", "file/other", "dead-replica", now, now + 1500)
+        .await
+        .unwrap());
+    let source = a.file("file/other", &url, want, "x").await.unwrap();
+    assert!(body_of(source, &s.blobs).await.unwrap() == file_bytes());
+    assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 2);
+    // The fill gave its lease up when it finished (held, it would run for
+    // fill_lease_secs more).
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(s
+        .meta
+        .lease_fill("npm/up", "file/other", "someone", after, after + 1000)
+        .await
+        .unwrap());
+}

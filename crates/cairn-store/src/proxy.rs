@@ -64,4 +64,24 @@ pub trait ProxyStore: Send + Sync + 'static {
         after: &str,
         limit: u32,
     ) -> Result<Vec<CachedEntry>, StoreError>;
+
+    /// Takes the fill lease of `key` for `owner` until `expires_at_ms`:
+    /// granted when nobody holds it, when its holder's lease has expired
+    /// (before `now_ms`), or when `owner` holds it already (a renewal).
+    async fn lease_fill(
+        &self,
+        repository: &str,
+        key: &str,
+        owner: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease up (only `owner`'s).
+    async fn release_fill(
+        &self,
+        repository: &str,
+        key: &str,
+        owner: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -121,4 +121,46 @@ impl ProxyStore for SqlMetaStore {
         .await?;
         rows.iter().map(entry_from_row).collect()
     }
+
+    async fn lease_fill(
+        &self,
+        repository: &str,
+        key: &str,
+        owner: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO proxy_fills (repository, cache_key, owner, expires_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repository, cache_key) DO UPDATE SET
+                 owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE proxy_fills.expires_at < $5 OR proxy_fills.owner = excluded.owner",
+        )
+        .bind(repository)
+        .bind(key)
+        .bind(owner)
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_fill(
+        &self,
+        repository: &str,
+        key: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM proxy_fills WHERE repository = $1 AND cache_key = $2 AND owner = $3",
+        )
+        .bind(repository)
+        .bind(key)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
 }

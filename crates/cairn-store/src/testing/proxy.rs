@@ -114,6 +114,31 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
     assert_eq!(meta.list_cached(repo, "", "", 100).await.unwrap().len(), 6);
     assert_eq!(meta.list_cached(repo, "", "", 2).await.unwrap().len(), 2);
 
+    // Fill leases: one holder at a time; renewals by the holder; taken
+    // over once expired; released only by their owner.
+    let lease = |owner: &'static str, now: i64| {
+        let meta = meta.clone();
+        async move {
+            meta.lease_fill(repo, "file/x", owner, now, now + 1000)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(lease("a", 0).await);
+    assert!(!lease("b", 500).await, "held by a until 1000");
+    assert!(lease("a", 900).await, "a renews, until 1900");
+    assert!(!lease("b", 1500).await);
+    assert!(lease("b", 2000).await, "expired: b takes over");
+    assert!(!lease("a", 2100).await);
+    meta.release_fill(repo, "file/x", "a").await.unwrap();
+    assert!(!lease("a", 2200).await, "a cannot release b's lease");
+    meta.release_fill(repo, "file/x", "b").await.unwrap();
+    assert!(lease("a", 2300).await);
+    assert!(meta
+        .lease_fill("pypi/other", "file/x", "b", 2300, 3300)
+        .await
+        .unwrap());
+
     assert!(meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert!(!meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert_eq!(meta.cached(repo, "file/b/1").await.unwrap(), None);

@@ -51,6 +51,8 @@ scripts/install-peers.sh
 
 step "OCI distribution-spec conformance"
 tests/e2e/conformance.sh
+# ... and its sparse data set, against repositories that take sparse manifests.
+CONFORMANCE_SPARSE=1 tests/e2e/conformance.sh conformance-sparse
 
 step "skopeo, crane and oras"
 tests/e2e/clients.sh

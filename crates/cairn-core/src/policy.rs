@@ -43,6 +43,31 @@ pub enum PolicyError {
     },
 }
 
+/// Repository name patterns (`prod/**`, `mirror/*`; `*` within a segment,
+/// `**` across), as configuration names repositories.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryPatterns(Vec<GlobMatcher>);
+
+impl RepositoryPatterns {
+    pub fn compile(patterns: &[String]) -> Result<RepositoryPatterns, String> {
+        patterns
+            .iter()
+            .map(|p| {
+                GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| format!("repository pattern {p:?}: {e}"))
+            })
+            .collect::<Result<_, _>>()
+            .map(RepositoryPatterns)
+    }
+
+    pub fn matches(&self, repository: &str) -> bool {
+        self.0.iter().any(|g| g.is_match(repository))
+    }
+}
+
 impl TagRule {
     pub fn compile(cfg: &TagRuleConfig) -> Result<Self, PolicyError> {
         let invalid = |reason: String| PolicyError::InvalidRule {

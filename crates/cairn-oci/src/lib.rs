@@ -37,6 +37,10 @@ pub struct OciConfig {
     pub tag_rules: Vec<TagRule>,
     /// Largest manifest accepted, in bytes.
     pub max_manifest_bytes: usize,
+    /// Repositories that take sparse manifests: an image whose layers, or
+    /// an index whose platforms, were never pushed (a mirror that copies
+    /// only some platforms of an index).
+    pub sparse: cairn_core::policy::RepositoryPatterns,
 }
 
 /// The OCI adapter: shared, cheap to clone behind an `Arc`.

@@ -139,14 +139,18 @@ impl OciApi {
     }
 
     /// Every blob an image manifest names, and every manifest an index names,
-    /// must already be in the repository. The subject need not exist.
+    /// must already be in the repository, unless the repository takes sparse
+    /// manifests (`oci.sparse_repositories`); a blob that is there must have
+    /// the size its descriptor says. The subject need not exist.
     async fn check_references(
         &self,
         name: &RepoName,
         parsed: &cairn_core::manifest::ParsedManifest,
     ) -> Result<(), OciError> {
+        let sparse = self.config.sparse.matches(name.as_str());
         for blob in parsed.blobs.iter().filter(|b| !b.may_be_absent()) {
             match self.meta.linked_blob(name.as_str(), &blob.digest).await? {
+                None if sparse => {}
                 None => {
                     return Err(OciError::manifest_blob_unknown(format!(
                         "blob {} is not in {name}: push it first",
@@ -162,7 +166,7 @@ impl OciApi {
                 Some(_) => {}
             }
         }
-        if parsed.kind == ManifestKind::Index {
+        if parsed.kind == ManifestKind::Index && !sparse {
             for m in &parsed.manifests {
                 if self
                     .meta

@@ -70,6 +70,10 @@ pub struct OciSettings {
     pub max_manifest_bytes: usize,
     /// Tags that, once set, can be neither moved nor deleted.
     pub immutable_tags: Vec<TagRuleConfig>,
+    /// Repositories (patterns such as `mirror/**`) that take sparse
+    /// manifests: images whose layers, or indexes whose platforms, were
+    /// never pushed.
+    pub sparse_repositories: Vec<String>,
 }
 
 impl Default for Config {
@@ -253,6 +257,7 @@ impl Default for OciSettings {
         OciSettings {
             max_manifest_bytes: 4 * 1024 * 1024,
             immutable_tags: vec![],
+            sparse_repositories: vec![],
         }
     }
 }

@@ -112,6 +112,10 @@ impl App {
                 access: access.clone(),
                 tag_rules,
                 max_manifest_bytes: config.oci.max_manifest_bytes,
+                sparse: cairn_core::policy::RepositoryPatterns::compile(
+                    &config.oci.sparse_repositories,
+                )
+                .map_err(|e| anyhow::anyhow!("oci.sparse_repositories: {e}"))?,
             },
         )
         .with_proxies(oci_proxies);

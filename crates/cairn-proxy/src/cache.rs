@@ -197,6 +197,10 @@ impl Shared {
             _ if within(s.revalidate_after_secs.min(s.ttl_secs)) => {
                 Due::Fresh(self.load(&e, CacheStatus::Hit).await?)
             }
+            // Near the upstream's pull budget, what can wait does.
+            Refresh::IfExpired if within(s.ttl_secs) && self.upstream.near_limit() => {
+                Due::Fresh(self.load(&e, CacheStatus::Hit).await?)
+            }
             Refresh::IfExpired if within(s.ttl_secs) => Due::Soon(e),
             _ => Due::Now,
         })

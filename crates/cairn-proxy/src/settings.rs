@@ -49,6 +49,11 @@ pub struct ProxySettings {
     pub max_document_bytes: u64,
     /// What happens to a version the upstream no longer lists.
     pub removed_upstream: RemovedUpstream,
+    /// When the upstream says its pull budget (Docker Hub's
+    /// `ratelimit-remaining`) is down to this many, cairn stops optional
+    /// refreshes: documents within their time to live are served from the
+    /// cache without asking.
+    pub ratelimit_floor: u64,
     /// How long a replica's claim to be fetching a file lasts unless it
     /// renews it (every third of this while it streams); another replica
     /// takes the fetch over this long after the first one died.
@@ -94,6 +99,7 @@ impl Default for ProxySettings {
             removed_upstream: RemovedUpstream::Keep,
             namespace: None,
             fill_lease_secs: 10,
+            ratelimit_floor: 10,
         }
     }
 }

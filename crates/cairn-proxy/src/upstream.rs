@@ -25,6 +25,11 @@ pub struct Upstream {
     breaker: Breaker,
     /// Tokens from the upstream's Bearer challenges (OCI registries).
     tokens: crate::token::Tokens,
+    /// What the upstream last said of its pull budget (Docker Hub's
+    /// `ratelimit-remaining`); -1 when it says nothing.
+    remaining: std::sync::atomic::AtomicI64,
+    /// At or below this many, optional refreshes stop.
+    floor: i64,
     /// `FORMAT/REPOSITORY`, for logs and metrics.
     pub(crate) label: String,
 }
@@ -81,6 +86,8 @@ impl Upstream {
             authorization,
             breaker: Breaker::new(settings.failures_to_open),
             tokens: Default::default(),
+            remaining: std::sync::atomic::AtomicI64::new(-1),
+            floor: settings.ratelimit_floor as i64,
             label,
         })
     }
@@ -184,6 +191,7 @@ impl Upstream {
                 response = self.attempt(build(Some(&token))).await?;
             }
         }
+        self.note_budget(response.headers());
         let status = response.status();
         self.count(status.as_str());
         match status {
@@ -226,6 +234,34 @@ impl Upstream {
             self.count("error");
             self.unavailable(error_chain(&e))
         })
+    }
+
+    /// Reads `ratelimit-remaining: 76;w=21600` (Docker Hub's pull budget).
+    fn note_budget(&self, headers: &HeaderMap) {
+        let Some(remaining) = headers
+            .get("ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|n| n.trim().parse::<i64>().ok())
+        else {
+            return;
+        };
+        let before = self
+            .remaining
+            .swap(remaining, std::sync::atomic::Ordering::Relaxed);
+        metrics::gauge!("cairn_proxy_upstream_ratelimit_remaining", "repository" => self.label.clone())
+            .set(remaining as f64);
+        if remaining <= self.floor && (before < 0 || before > self.floor) {
+            tracing::warn!(upstream = %self.label, remaining, floor = self.floor,
+                "the upstream's pull budget is near its floor: optional refreshes stop");
+        }
+    }
+
+    /// Whether the upstream's pull budget is at or below the floor, so that
+    /// only requests that cannot be served from the cache reach it.
+    pub(crate) fn near_limit(&self) -> bool {
+        let remaining = self.remaining.load(std::sync::atomic::Ordering::Relaxed);
+        remaining >= 0 && remaining <= self.floor
     }
 
     fn count(&self, status: &str) {

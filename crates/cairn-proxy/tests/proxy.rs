@@ -21,6 +21,8 @@ struct Upstream {
     /// 0: normal; 1: 503; 2: 429 with Retry-After: 30; 3: tampered file.
     mode: AtomicU32,
     doc_version: AtomicU64,
+    /// What `ratelimit-remaining` says.
+    budget: AtomicU64,
 }
 
 const FILE_LEN: usize = 3 << 20;
@@ -59,15 +61,23 @@ async fn doc(State(u): State<Arc<Upstream>>, headers: HeaderMap) -> Response {
     }
     let v = u.doc_version.load(Ordering::SeqCst);
     let etag = format!("\"v{v}\"");
-    if headers
+    // Docker Hub's budget header, on every answer (304s included).
+    let budget = (
+        header::HeaderName::from_static("ratelimit-remaining"),
+        format!("{};w=21600", u.budget.load(Ordering::SeqCst)),
+    );
+    let revalidating = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|h| h.to_str().ok())
-        == Some(&etag)
-    {
+        .and_then(|h| h.to_str().ok());
+    if revalidating == Some(&etag) {
         u.conditional.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), budget]).into_response();
     }
-    ([(header::ETAG, etag)], format!("{{\"version\":{v}}}")).into_response()
+    (
+        [(header::ETAG, etag), budget],
+        format!("{{\"version\":{v}}}"),
+    )
+        .into_response()
 }
 
 struct Setup {
@@ -377,4 +387,42 @@ async fn two_replicas_make_one_upstream_request_and_take_over_a_dead_fill() {
         .lease_fill("npm/up", "file/other", "someone", after, after + 1000)
         .await
         .unwrap());
+}
+
+#[tokio::test]
+async fn near_the_upstreams_pull_budget_optional_refreshes_stop() {
+    let s = setup().await;
+    let p = proxy(
+        &s,
+        ProxySettings {
+            revalidate_after_secs: 0,
+            ttl_secs: 300,
+            ..Default::default()
+        },
+    );
+    let url = reqwest::Url::parse(&format!("{}doc", s.base)).unwrap();
+    s.upstream.budget.store(100, Ordering::SeqCst);
+    p.document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    // Plenty left: a request past revalidate_after revalidates.
+    p.document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), 2);
+    // The upstream says 5 are left (the floor is 10): inside its TTL the
+    // document is served without asking.
+    s.upstream.budget.store(5, Ordering::SeqCst);
+    p.document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    let asked = s.upstream.doc_requests.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        let d = p
+            .document("doc", &url, "", Refresh::IfExpired)
+            .await
+            .unwrap();
+        assert_eq!(d.status, CacheStatus::Hit);
+    }
+    assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), asked);
 }

@@ -204,9 +204,17 @@ def main():
     ok("npm install with the upstream dead: served from the cache, stale packuments say so (x-cairn-cache); uncached is a 502")
 
     # --- a version published upstream a moment ago installs at once, inside the TTL.
+    time.sleep(1.1)
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
     publish_upstream(vport, vtoken, "lib-a", "1.1.0", {"lib-b": "^1.0.0"})
     install(reg, "lib-a@1.1.0", "1.1.0")
     ok("a version published upstream inside the 300 s TTL installs at once (the packument is revalidated, 304 or new)")
+    # npm's release-age cutoff works through the proxy as against the upstream.
+    install(reg, "lib-a", "1.0.0", f"--before={before}")
+    install(f"http://127.0.0.1:{vport}/", "lib-a", "1.0.0", f"--before={before}")
+    install(reg, "lib-a", "1.1.0")
+    ok("npm install --before picks the same version through the proxy as from the upstream (publish times kept)")
 
     # --- a deprecation upstream shows through cairn.
     env = npm_env(f"http://127.0.0.1:{vport}/", [f"//127.0.0.1:{vport}/:_authToken={vtoken}"])

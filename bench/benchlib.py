@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import zipfile
 
 DURATION = os.environ.get("BENCH_SECONDS", "10")
 # BENCH_SMOKE=1: tiny sizes and counts, so that every benchmark runs (both
@@ -122,3 +123,16 @@ def npm_doc(name, version, tgz):
         "_attachments": {f"{name}-{version}.tgz": {"content_type": "application/octet-stream",
                                                     "data": base64.b64encode(tgz).decode(), "length": len(tgz)}},
     }).encode()
+
+
+def wheel(name, version):
+    mod = name.replace("-", "_")
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{mod}/__init__.py", b"")
+        z.writestr(f"{mod}/blob.bin", os.urandom(scaled(MiB)))
+        z.writestr(f"{mod}-{version}.dist-info/METADATA", meta)
+        z.writestr(f"{mod}-{version}.dist-info/WHEEL", b"Wheel-Version: 1.0\nTag: py3-none-any\n")
+        z.writestr(f"{mod}-{version}.dist-info/RECORD", b"")
+    return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()

@@ -12,17 +12,15 @@ servers with the ratio cairn/peer.
 """
 
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import uuid
-import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled,  # noqa: E402
+from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled, wheel,  # noqa: E402
                       start_cairn as start_cairn_in, wait_ready, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
@@ -38,19 +36,6 @@ FILE = f"{scaled(MiB) // 1024:,} KiB"  # the incompressible payload of each tarb
 
 
 
-
-
-def wheel(name, version):
-    mod = name.replace("-", "_")
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n\n".encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(f"{mod}/__init__.py", b"")
-        z.writestr(f"{mod}/blob.bin", os.urandom(scaled(MiB)))
-        z.writestr(f"{mod}-{version}.dist-info/METADATA", meta)
-        z.writestr(f"{mod}-{version}.dist-info/WHEEL", b"Wheel-Version: 1.0\nTag: py3-none-any\n")
-        z.writestr(f"{mod}-{version}.dist-info/RECORD", b"")
-    return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()
 
 
 def multipart(fields, filename, content):

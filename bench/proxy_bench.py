@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""cairn's npm proxy in front of Verdaccio vs Verdaccio itself, side by side
-in one run (see bench/proxy.sh).
+"""cairn's proxy repositories in front of Verdaccio (npm), pypiserver (PyPI)
+and CNCF Distribution (OCI) vs those upstreams themselves, side by side in
+one run (see bench/proxy.sh).
+
+PyPI and OCI: warm simple-page / manifest GET req/s and wheel / blob GET
+MiB/s through cairn against straight from the upstream.
 
 One package with 9 versions (1 MiB of incompressible data per tarball) is
 published to Verdaccio; cairn proxies it. Warm: wrk measures full-packument
@@ -12,6 +16,7 @@ concurrent cold requests for one tarball; the spread of their first bytes.
 """
 
 import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -21,10 +26,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row,  # noqa: E402
-                      start_cairn, wait_ready, wrk)
+from benchlib import (DURATION, MiB, free_port, npm_doc, npm_tarball, request, row,  # noqa: E402
+                      scaled, sha256_digest, start_cairn, wait_ready, wheel, wrk)
 
-CAIRN, VERDACCIO = sys.argv[1:3]
+CAIRN, VERDACCIO, PYPI_SERVER, DISTRIBUTION = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="cairn-proxy-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
 VERSIONS = [f"1.0.{i}" for i in range(9)]
 
@@ -46,11 +51,61 @@ log: {{type: stdout, format: pretty, level: error}}
     proc = subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")],
                             stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
     wait_ready(port, "/-/ping")
-    import json
     _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
                       json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
                       {"Content-Type": "application/json"})
     return proc, port, "Bearer " + json.loads(body)["token"]
+
+
+def start_pypiserver():
+    pkgdir = os.path.join(WORK, "pypiserver")
+    os.makedirs(pkgdir)
+    for v in VERSIONS:
+        name, data = wheel("bench-pkg", v)
+        with open(os.path.join(pkgdir, name), "wb") as f:
+            f.write(data)
+    port = free_port()
+    proc = subprocess.Popen([PYPI_SERVER, "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".",
+                             "--hash-algo", "sha256", pkgdir],
+                            stdout=open(os.path.join(WORK, "pypiserver.log"), "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, "/simple/")
+    return proc, port
+
+
+def start_distribution():
+    port = free_port()
+    d = os.path.join(WORK, "distribution")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write(f"""version: 0.1
+log: {{level: error}}
+storage: {{filesystem: {{rootdirectory: {d}/data}}}}
+http: {{addr: "127.0.0.1:{port}"}}
+""")
+    proc = subprocess.Popen([DISTRIBUTION, "serve", os.path.join(d, "config.yml")],
+                            stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, "/v2/")
+    layer = os.urandom(scaled(MiB))
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    for blob in (layer, config):
+        r, _ = request(port, "POST", "/v2/bench/app/blobs/uploads/")
+        location = r.getheader("Location")
+        sep = "&" if "?" in location else "?"
+        path = location.split(f"127.0.0.1:{port}", 1)[-1]
+        r, _ = request(port, "PUT", f"{path}{sep}digest={sha256_digest(blob)}", blob,
+                       {"Content-Type": "application/octet-stream"})
+        if r.status != 201:
+            raise SystemExit(f"blob upload to Distribution: {r.status}")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha256_digest(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                       "digest": sha256_digest(layer), "size": len(layer)}]}).encode()
+    r, _ = request(port, "PUT", "/v2/bench/app/manifests/v1", manifest,
+                   {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    if r.status != 201:
+        raise SystemExit(f"pushing to Distribution: {r.status}")
+    return proc, port, sha256_digest(layer)
 
 
 def timed_get(port, path):
@@ -74,9 +129,15 @@ def main():
             request(vport, "PUT", "/bench-pkg", npm_doc("bench-pkg", v, tgz),
                     {"Content-Type": "application/json", "Authorization": vauth})
         up = f"http://127.0.0.1:{vport}/"
+        pypi, pport = start_pypiserver()
+        procs.append(pypi)
+        dist, dport, layer = start_distribution()
+        procs.append(dist)
         os.environ["CAIRN_PROXY"] = (f'[{{format="npm", name="warm", upstream="{up}"}},'
                                      f' {{format="npm", name="cold", upstream="{up}"}},'
-                                     f' {{format="npm", name="herd", upstream="{up}"}}]')
+                                     f' {{format="npm", name="herd", upstream="{up}"}},'
+                                     f' {{format="pypi", name="pypi", upstream="http://127.0.0.1:{pport}/simple/"}},'
+                                     f' {{format="oci", name="hub", upstream="http://127.0.0.1:{dport}/"}}]')
         cairn, cport, _ = start_cairn(CAIRN, WORK)
         procs.append(cairn)
         for v in VERSIONS:
@@ -120,6 +181,7 @@ def main():
         firsts.sort()
         print(f"| 50 concurrent cold requests: first byte, first vs last | {firsts[0] * 1000:.1f} ms | "
               f"{firsts[-1] * 1000:.1f} ms | spread {(firsts[-1] - firsts[0]) * 1000:.1f} ms |", flush=True)
+        pypi_and_oci(cport, pport, dport, layer)
     finally:
         for p in procs:
             p.terminate()
@@ -127,6 +189,35 @@ def main():
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def pypi_and_oci(cport, pport, dport, layer):
+    wheel_name = wheel("bench-pkg", VERSIONS[0])[0]
+    timed_get(cport, "/pypi/pypi/simple/bench-pkg/")
+    timed_get(cport, f"/pypi/pypi/files/bench-pkg/{wheel_name}")
+    print(f"\nPyPI proxy: cairn (proxy of pypiserver, warm) vs pypiserver, wrk -t2 -c32 -d{DURATION}s\n")
+    print("| measure | cairn proxy | pypiserver | ratio |\n|---|---|---|---|")
+    c = wrk(f"http://127.0.0.1:{cport}/pypi/pypi/simple/bench-pkg/")
+    p = wrk(f"http://127.0.0.1:{pport}/simple/bench-pkg/")
+    row("simple page GET, HTML, warm", c[0], p[0], "req/s")
+    c = wrk(f"http://127.0.0.1:{cport}/pypi/pypi/files/bench-pkg/{wheel_name}")
+    p = wrk(f"http://127.0.0.1:{pport}/packages/{wheel_name}")
+    row("wheel GET, warm", c[1], p[1], "MiB/s")
+
+    accept = ["Accept: application/vnd.oci.image.manifest.v1+json"]
+    crane_like = {"Accept": accept[0].split(": ", 1)[1]}
+    r, _ = request(cport, "GET", "/v2/hub/bench/app/manifests/v1", headers=crane_like)
+    if r.status != 200:
+        raise SystemExit(f"manifest through the OCI proxy: {r.status}")
+    timed_get(cport, f"/v2/hub/bench/app/blobs/{layer}")
+    print(f"\nOCI proxy: cairn (proxy of Distribution, warm) vs Distribution, wrk -t2 -c32 -d{DURATION}s\n")
+    print("| measure | cairn proxy | Distribution | ratio |\n|---|---|---|---|")
+    c = wrk(f"http://127.0.0.1:{cport}/v2/hub/bench/app/manifests/v1", accept)
+    p = wrk(f"http://127.0.0.1:{dport}/v2/bench/app/manifests/v1", accept)
+    row("manifest GET by tag, warm", c[0], p[0], "req/s")
+    c = wrk(f"http://127.0.0.1:{cport}/v2/hub/bench/app/blobs/{layer}")
+    p = wrk(f"http://127.0.0.1:{dport}/v2/bench/app/blobs/{layer}")
+    row("blob GET, warm", c[1], p[1], "MiB/s")
 
 
 if __name__ == "__main__":

@@ -306,7 +306,8 @@ def main():
     status, _, body = cairn.request("GET", "/api/v1/proxies/npm/npmjs/cache?prefix=tarball/", auth=cairn.basic)
     listing = json.loads(body) if status == 200 else {}
     keys = [e["key"] for e in listing.get("entries", [])]
-    if "tarball/big-pkg/big-pkg-1.0.0.tgz" not in keys or listing.get("upstream") != up:
+    if ("tarball/big-pkg/big-pkg-1.0.0.tgz" not in keys or listing.get("upstream") != up
+            or listing.get("cached_bytes", 0) < (6 << 20) or listing.get("cached_objects", 0) < 5):
         fail(f"cache listing: {status} {body[:300]}")
     status, _, _ = cairn.request("DELETE", "/api/v1/proxies/npm/npmjs/cache/tarball/lib-b/lib-b-1.0.0.tgz",
                                  auth=cairn.basic)

@@ -736,6 +736,12 @@ impl Proxy {
         Ok(())
     }
 
+    /// How many objects are cached, and their bytes.
+    pub async fn usage(&self) -> Result<(u64, u64), ProxyError> {
+        let s = &self.shared;
+        Ok(s.meta.cached_usage(&s.repository).await?)
+    }
+
     /// Forgets one cached entry; the next request fetches it again.
     pub async fn drop_entry(&self, key: &str) -> Result<bool, ProxyError> {
         let s = &self.shared;

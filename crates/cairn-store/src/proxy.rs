@@ -84,4 +84,8 @@ pub trait ProxyStore: Send + Sync + 'static {
         key: &str,
         owner: &str,
     ) -> Result<(), StoreError>;
+
+    /// How many objects a repository has cached, and their bytes (each
+    /// entry counted; a blob shared with other repositories counts here too).
+    async fn cached_usage(&self, repository: &str) -> Result<(u64, u64), StoreError>;
 }

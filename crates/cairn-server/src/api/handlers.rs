@@ -377,6 +377,7 @@ pub(super) async fn proxy_cache(
         .await
         .map_err(|e| package_error(e.into()))?;
     let next = (entries.len() as u32 == limit).then(|| entries.last().map(|e| e.key.clone()));
+    let (objects, bytes) = proxy.usage().await.map_err(|e| package_error(e.into()))?;
     let entries: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -395,6 +396,8 @@ pub(super) async fn proxy_cache(
         "repository": proxy.repository(),
         "upstream": proxy.upstream().base().as_str(),
         "circuit_open": proxy.circuit_open(),
+        "cached_objects": objects,
+        "cached_bytes": bytes,
         "entries": entries,
         "next_after": next.flatten(),
     }))

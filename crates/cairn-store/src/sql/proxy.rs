@@ -163,4 +163,17 @@ impl ProxyStore for SqlMetaStore {
         .await?;
         Ok(())
     }
+
+    async fn cached_usage(&self, repository: &str) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes
+             FROM proxy_cache WHERE repository = $1 AND status = 200",
+        )
+        .bind(repository)
+        .fetch_one(&self.reader)
+        .await?;
+        let count =
+            |c: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
+        Ok((count("n")?, count("bytes")?))
+    }
 }

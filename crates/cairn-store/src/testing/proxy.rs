@@ -139,6 +139,14 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
         .await
         .unwrap());
 
+    // packument/a (2 bytes) and the four files; the negative entry does not count.
+    let files: u64 = ["file/a/1", "file/a/2", "file/b/1", "file/a%/1"]
+        .iter()
+        .map(|k| k.len() as u64)
+        .sum();
+    assert_eq!(meta.cached_usage(repo).await.unwrap(), (5, 2 + files));
+    assert_eq!(meta.cached_usage("npm/none").await.unwrap(), (0, 0));
+
     assert!(meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert!(!meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert_eq!(meta.cached(repo, "file/b/1").await.unwrap(), None);

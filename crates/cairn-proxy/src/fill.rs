@@ -210,6 +210,13 @@ async fn run(
     spool: &Arc<std::fs::File>,
     tx: &watch::Sender<Progress>,
 ) -> Result<Progress, ProxyError> {
+    if !shared.meta.shared_by_replicas() {
+        // One process: the fills map already makes this the only fill.
+        if let Some(done) = finished(shared, &req.key).await? {
+            return Ok(done);
+        }
+        return fetch(shared, &req, spool, tx).await;
+    }
     // Across replicas, one fill at a time: the lease in the database says
     // whose. Without it, wait for the holder's result, or its lease to lapse.
     if let Some(done) = lease(shared, &req.key).await? {
@@ -223,6 +230,18 @@ async fn run(
         .release_fill(&shared.repository, &req.key, &shared.owner)
         .await;
     result
+}
+
+/// The outcome of a fill that finished (here or elsewhere) since the caller
+/// looked: cached, or remembered as not upstream.
+async fn finished(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyError> {
+    match shared.meta.cached(&shared.repository, key).await? {
+        Some(e) if e.status == 200 => Ok(Some(Progress::Cached)),
+        Some(e) if crate::now() - e.checked_at < shared.settings.negative_ttl_secs as i64 => Err(
+            ProxyError::NotFound(format!("{key} is not in the upstream")),
+        ),
+        _ => Ok(None),
+    }
 }
 
 /// How long a fill lease lasts unless renewed, and how often it is renewed.
@@ -245,15 +264,8 @@ const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 async fn lease(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyError> {
     let ttl = lease_length(shared).as_millis() as i64;
     loop {
-        // A fill that finished (here or elsewhere) since the caller looked.
-        match shared.meta.cached(&shared.repository, key).await? {
-            Some(e) if e.status == 200 => return Ok(Some(Progress::Cached)),
-            Some(e) if crate::now() - e.checked_at < shared.settings.negative_ttl_secs as i64 => {
-                return Err(ProxyError::NotFound(format!(
-                    "{key} is not in the upstream"
-                )))
-            }
-            _ => {}
+        if let Some(done) = finished(shared, key).await? {
+            return Ok(Some(done));
         }
         let now = now_ms();
         if shared

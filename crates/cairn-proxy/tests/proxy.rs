@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_proxy::{CacheStatus, Expect, FileSource, Proxy, ProxyError, ProxySettings, Refresh};
-use cairn_store::{Blobs, MetaStore};
+use cairn_store::{Blobs, CachedEntry, MetaStore, ProxyStore, StoreError};
 use futures::StreamExt;
 use sha2::Digest as _;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -336,12 +336,77 @@ async fn offline_serves_only_what_is_cached() {
     assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 0);
 }
 
+/// The SQLite store, presented as one that replicas share (as PostgreSQL
+/// is), so that fills take leases.
+struct Shared(Arc<dyn MetaStore>);
+
+#[async_trait::async_trait]
+impl ProxyStore for Shared {
+    async fn cached(&self, r: &str, k: &str) -> Result<Option<CachedEntry>, StoreError> {
+        self.0.cached(r, k).await
+    }
+    async fn put_cached(&self, e: &CachedEntry) -> Result<(), StoreError> {
+        self.0.put_cached(e).await
+    }
+    async fn revalidated(
+        &self,
+        r: &str,
+        k: &str,
+        at: i64,
+        etag: Option<&str>,
+        modified: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.0.revalidated(r, k, at, etag, modified).await
+    }
+    async fn drop_cached(&self, r: &str, k: &str) -> Result<bool, StoreError> {
+        self.0.drop_cached(r, k).await
+    }
+    async fn list_cached(
+        &self,
+        r: &str,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<CachedEntry>, StoreError> {
+        self.0.list_cached(r, prefix, after, limit).await
+    }
+    async fn cached_usage(&self, r: &str) -> Result<(u64, u64), StoreError> {
+        self.0.cached_usage(r).await
+    }
+    fn shared_by_replicas(&self) -> bool {
+        true
+    }
+    async fn lease_fill(
+        &self,
+        r: &str,
+        k: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.0.lease_fill(r, k, owner, now, until).await
+    }
+    async fn release_fill(&self, r: &str, k: &str, owner: &str) -> Result<(), StoreError> {
+        self.0.release_fill(r, k, owner).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_make_one_upstream_request_and_take_over_a_dead_fill() {
     let s = setup().await;
-    // Two proxies over one metadata store and one blob store: two replicas.
-    let a = Arc::new(proxy(&s, ProxySettings::default()));
-    let b = Arc::new(proxy(&s, ProxySettings::default()));
+    // Two proxies over one (shared) metadata store and one blob store: two replicas.
+    let replica = || {
+        let settings = ProxySettings {
+            name: "up".into(),
+            format: "npm".into(),
+            upstream: s.base.clone(),
+            ..Default::default()
+        };
+        let meta: Arc<dyn ProxyStore> = Arc::new(Shared(s.meta.clone()));
+        let spool = s.dir.path().join("spool");
+        Arc::new(Proxy::new("npm/up".into(), settings, meta, s.blobs.clone(), spool).unwrap())
+    };
+    let (a, b) = (replica(), replica());
     let url = reqwest::Url::parse(&format!("{}files/big.tgz", s.base)).unwrap();
     let want = Expect::Sha256(sha256(&file_bytes()));
     let mut tasks = Vec::new();

@@ -65,6 +65,12 @@ pub trait ProxyStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<CachedEntry>, StoreError>;
 
+    /// Whether other processes (replicas) share this store, so that fills
+    /// need a lease to be one at a time across them. (An embedded store has
+    /// one process; a fill twice would only repeat work, never store wrong
+    /// bytes, so the lease is a saving, not a safeguard.)
+    fn shared_by_replicas(&self) -> bool;
+
     /// Takes the fill lease of `key` for `owner` until `expires_at_ms`:
     /// granted when nobody holds it, when its holder's lease has expired
     /// (before `now_ms`), or when `owner` holds it already (a renewal).

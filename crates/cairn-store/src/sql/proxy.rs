@@ -122,6 +122,11 @@ impl ProxyStore for SqlMetaStore {
         rows.iter().map(entry_from_row).collect()
     }
 
+    fn shared_by_replicas(&self) -> bool {
+        // SQLite is the embedded, one-process store; PostgreSQL is shared.
+        self.shared_pool
+    }
+
     async fn lease_fill(
         &self,
         repository: &str,

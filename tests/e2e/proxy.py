@@ -698,6 +698,40 @@ def go_main():
         fail(f"a version published upstream: versions {versions}, latest {latest.get('Version')}")
     ok("a version published upstream is listed and is @latest through the proxy at once")
 
+    # --- the checksum database through cairn: a real sumdb (x/mod's server,
+    # tests/e2e/sumdb) behind a fault proxy; the go command verifies against it.
+    sumdb_bin = os.path.join(WORK, "sumdb")
+    run(["go", "build", "-o", sumdb_bin, "."], cwd=os.path.join(ROOT, "tests", "e2e", "sumdb"),
+        env={"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"})
+    sport = free_port()
+    sumdb = subprocess.Popen([sumdb_bin, "sum.cairn.test", f"127.0.0.1:{sport}", direct], stdout=subprocess.PIPE,
+                             stderr=open(os.path.join(OUT, "proxy-sumdb.log"), "w"), text=True)
+    procs.append(sumdb)
+    vkey = sumdb.stdout.readline().strip()
+    wait_port(sport, "/latest")
+    sum_fault = FaultProxy(sport)
+    proxies2 = (f'[{{format="go", name="gosum", upstream="http://127.0.0.1:{fault.port}/go/main/",'
+                f' sumdb_url="http://127.0.0.1:{sum_fault.port}/", sumdb_name="sum.cairn.test"}}]')
+    cairn2 = Cairn(CAIRN, os.path.join(WORK, "cairn-go-sumdb"), env={"CAIRN_PROXY": proxies2}).start(
+        os.path.join(OUT, "proxy-cairn-go-sumdb.log"))
+    procs.append(cairn2.proc)
+
+    def verified_download(tag):
+        env = {"GOPROXY": f"http://127.0.0.1:{cairn2.port}/go/gosum", "GOSUMDB": vkey, "GONOSUMDB": "",
+               "GOPRIVATE": "", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+               "GOMODCACHE": os.path.join(WORK, f"sumcache-{tag}"), "GOPATH": os.path.join(WORK, f"sumpath-{tag}")}
+        return json.loads(run(["go", "mod", "download", "-json", "example.com/lib@v1.0.0"], env=env, cwd=WORK).stdout)
+
+    got = verified_download("1")
+    if got["Sum"] != want["Sum"] or sum_fault.count("GET", "/lookup/") != 1:
+        fail(f"sumdb through cairn: {got.get('Sum')}, lookups {sum_fault.count('GET', '/lookup/')}")
+    sum_fault.mode = "reset"
+    got = verified_download("2")
+    sum_fault.mode = "pass"
+    if got["Sum"] != want["Sum"]:
+        fail("verified download with the checksum database dead")
+    ok("GOSUMDB through cairn: the go command verifies against a real checksum database proxied by cairn, also with it dead")
+
     st, _, _ = cairn.request("PUT", "/go/gomirror/example.com/lib/@v/v9.0.0.zip",
                              module_zip("example.com/lib", "v9.0.0"), auth=cairn.basic)
     if st != 405:

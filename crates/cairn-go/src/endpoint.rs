@@ -36,6 +36,14 @@ pub enum Endpoint {
     },
     /// `POST /-/publish`
     Publish,
+    /// `GET /sumdb/<name>/<path>`: the checksum database `name`, through
+    /// the proxy (`supported`, `latest`, `lookup/…`, `tile/…`). Only proxy
+    /// repositories serve it; a hosted one answers 404, and the go command
+    /// asks the database itself.
+    Sumdb {
+        name: String,
+        path: String,
+    },
 }
 
 impl Endpoint {
@@ -47,6 +55,22 @@ impl Endpoint {
             return (method == Method::POST).then_some(Endpoint::Publish);
         }
         let reading = method == Method::GET || method == Method::HEAD;
+        if let Some(sumdb) = rest.strip_prefix("sumdb/") {
+            let (name, path) = sumdb.split_once('/')?;
+            let safe = |s: &str| {
+                !s.is_empty()
+                    && s.split('/')
+                        .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+                    && s.bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#' && b != b'\\')
+            };
+            return (reading && safe(name) && !name.contains('/') && safe(path)).then(|| {
+                Endpoint::Sumdb {
+                    name: name.to_string(),
+                    path: path.to_string(),
+                }
+            });
+        }
         if let Some(escaped) = rest.strip_suffix("/@latest") {
             let module = module::unescape(escaped)?;
             return reading.then_some(Endpoint::Latest { module });
@@ -78,6 +102,7 @@ impl cairn_http::Endpoint for Endpoint {
             Endpoint::Zip { .. } => "zip",
             Endpoint::Upload { .. } => "zip_upload",
             Endpoint::Publish => "publish",
+            Endpoint::Sumdb { .. } => "sumdb",
         }
     }
 }
@@ -105,6 +130,7 @@ impl Endpoint {
             Endpoint::Upload { module, .. } => {
                 on(Action::Publish, module, PackageError::BadRequest)
             }
+            Endpoint::Sumdb { .. } => Ok(Access::On(Action::Read, Resource::packages(go, repo))),
             Endpoint::Publish => Ok(Access::Caller(
                 Action::Publish,
                 Resource::packages(go, repo),

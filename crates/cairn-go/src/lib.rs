@@ -479,6 +479,10 @@ impl cairn_http::Adapter for GoApi {
                 .await?;
                 Ok(published_response(&module, &version, published))
             }
+            // The checksum database is only proxied: the go command asks it itself.
+            Endpoint::Sumdb { name, .. } => Err(PackageError::not_found(format!(
+                "{repo} does not proxy the checksum database {name}"
+            ))),
             Endpoint::Publish => {
                 let bytes = p.read_body(req, body).await?;
                 let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {

@@ -8,10 +8,57 @@
 
 use crate::endpoint::Endpoint;
 use crate::{module, GoApi};
-use cairn_packages::proxy::{Expect, Proxy};
-use cairn_packages::{proxy_refresh, PackageResult, Request};
+use axum::body::Body;
+use axum::response::Response;
+use cairn_packages::proxy::{Expect, Proxy, Url};
+use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
 
 impl GoApi {
+    /// The checksum database through the proxy: `latest` is a document (the
+    /// signed tree head moves); lookups and tiles never change once
+    /// published, so they are files. The go command verifies all of it
+    /// against the database's key, so a wrong answer cannot pass.
+    async fn proxied_sumdb(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        name: &str,
+        path: &str,
+    ) -> PackageResult {
+        let settings = proxy.settings();
+        let url = match &settings.sumdb_url {
+            Some(base) if name == settings.sumdb_name => {
+                let base = if base.ends_with('/') {
+                    base.clone()
+                } else {
+                    format!("{base}/")
+                };
+                Url::parse(&base)
+                    .and_then(|b| b.join(path))
+                    .map_err(|e| PackageError::Upstream(format!("sumdb_url {base:?}: {e}")))?
+            }
+            _ => proxy.upstream().url(&format!("sumdb/{name}/{path}")),
+        };
+        let key = format!("sumdb/{name}/{path}");
+        match path {
+            "supported" if settings.sumdb_url.is_some() && name == settings.sumdb_name => {
+                Ok(Response::new(Body::empty()))
+            }
+            "supported" | "latest" => {
+                let doc = proxy.document(&key, &url, "", proxy_refresh(req)).await?;
+                Ok(self
+                    .packages
+                    .serve_document(&doc, "text/plain; charset=utf-8"))
+            }
+            _ => {
+                let source = proxy
+                    .file(&key, &url, Expect::Nothing, "application/octet-stream")
+                    .await?;
+                self.packages.serve_proxied(source).await
+            }
+        }
+    }
+
     /// Serves `endpoint` from the proxy repository.
     pub(crate) async fn proxied(
         &self,
@@ -54,6 +101,9 @@ impl GoApi {
             }
             Endpoint::Upload { .. } | Endpoint::Publish => {
                 return Err(self.packages.proxy_refuses(proxy))
+            }
+            Endpoint::Sumdb { name, path } => {
+                return self.proxied_sumdb(req, proxy, &name, &path).await
             }
         };
         let url = proxy.upstream().url(&path);

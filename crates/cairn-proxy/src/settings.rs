@@ -58,6 +58,11 @@ pub struct ProxySettings {
     /// renews it (every third of this while it streams); another replica
     /// takes the fetch over this long after the first one died.
     pub fill_lease_secs: u64,
+    /// Go: where the checksum database `sumdb_name` is fetched from, for
+    /// `GOSUMDB` through cairn. Unset: from the upstream proxy's own
+    /// `/sumdb/<name>/` (proxy.golang.org serves sum.golang.org there).
+    pub sumdb_url: Option<String>,
+    pub sumdb_name: String,
     /// OCI: the registry host containerd names in `?ns=` when cairn is its
     /// mirror (e.g. `docker.io`): such requests are served by this proxy.
     pub namespace: Option<String>,
@@ -98,6 +103,8 @@ impl Default for ProxySettings {
             max_document_bytes: 128 << 20,
             removed_upstream: RemovedUpstream::Keep,
             namespace: None,
+            sumdb_url: None,
+            sumdb_name: "sum.golang.org".into(),
             fill_lease_secs: 10,
             ratelimit_floor: 10,
         }

@@ -165,7 +165,8 @@ def main():
     publish_upstream(vport, vtoken, "tamper-pkg", "1.0.0", extra_bytes=64 << 10)
 
     proxies = (f'[{{format="npm", name="npmjs", upstream="{up}", ttl_secs=300, revalidate_after_secs=0}},'
-               f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, failures_to_open=100}}]')
+               f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, failures_to_open=100}},'
+               f' {{format="npm", name="npmpurge", upstream="{up}", revalidate_after_secs=0, removed_upstream="purge"}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn"), env={"CAIRN_PROXY": proxies}).start(os.path.join(OUT, "proxy-cairn.log"))
     procs.append(cairn.proc)
     reg = f"http://127.0.0.1:{cairn.port}/npm/npmjs/"
@@ -321,6 +322,23 @@ def main():
     if status != 401:
         fail(f"anonymous read of the cache listing: {status}, not 401")
     ok("the admin API lists a proxy's cache and drops one entry, which the next install fetches again")
+
+    # --- a version taken down upstream: kept by default, purged where configured.
+    publish_upstream(vport, vtoken, "evil-pkg", "1.0.0")
+    publish_upstream(vport, vtoken, "evil-pkg", "1.0.1")
+    tgz = "/evil-pkg/-/evil-pkg-1.0.0.tgz"
+    for repo in ("npmjs", "npmpurge"):
+        st, _, _ = http_get(cairn.port, f"/npm/{repo}{tgz}")
+        if st != 200:
+            fail(f"caching evil-pkg 1.0.0 through {repo}: {st}")
+    env = npm_env(f"http://127.0.0.1:{vport}/", [f"//127.0.0.1:{vport}/:_authToken={vtoken}"])
+    run(["npm", "unpublish", "evil-pkg@1.0.0", "--force"], env=env)
+    st_purge, _, _ = http_get(cairn.port, f"/npm/npmpurge{tgz}")
+    st_keep, _, _ = http_get(cairn.port, f"/npm/npmjs{tgz}")
+    _, _, body = cairn.request("GET", "/api/v1/proxies/npm/npmpurge/cache?prefix=tarball/evil-pkg/", auth=cairn.basic)
+    if st_purge != 404 or st_keep != 200 or json.loads(body)["entries"]:
+        fail(f"a version removed upstream: purge {st_purge}, keep {st_keep}, purge cache {body[:200]}")
+    ok("a version unpublished upstream: removed_upstream=purge refuses and drops its cached tarball; keep (the default) still serves it")
 
 
 def mkdist(name, version):

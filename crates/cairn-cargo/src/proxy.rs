@@ -9,7 +9,9 @@
 use crate::endpoint::{index_dir, Endpoint};
 use crate::CargoApi;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
-use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
+use cairn_packages::{
+    proxied_file, proxy_refresh, PackageError, PackageResult, ProxiedFile, Request,
+};
 use serde_json::Value;
 
 impl CargoApi {
@@ -70,24 +72,17 @@ impl CargoApi {
     async fn proxied_crate(&self, proxy: &Proxy, name: &str, version: &str) -> PackageResult {
         let lower = name.to_ascii_lowercase();
         let key = format!("crate/{lower}/{version}");
-        if let Some(cached) = proxy.cached_file(&key).await? {
-            return self.packages.serve_proxied(cached).await;
-        }
-        let find = |bytes: &[u8]| {
-            bytes
+        let lookup = |refresh| async move {
+            let lines = self.index_lines(proxy, name, refresh).await?;
+            Ok(lines
+                .bytes
                 .split(|b| *b == b'\n')
                 .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-                .find(|v| v["vers"].as_str() == Some(version))
+                .find(|v| v["vers"].as_str() == Some(version)))
         };
-        let lines = self.index_lines(proxy, name, Refresh::IfExpired).await?;
-        let line = match find(&lines.bytes) {
-            Some(l) => l,
-            None => {
-                let fresh = self.index_lines(proxy, name, Refresh::Missing).await?;
-                find(&fresh.bytes).ok_or_else(|| {
-                    PackageError::not_found(format!("crate {name} has no version {version}"))
-                })?
-            }
+        let line = match proxied_file(proxy, &key, lookup).await? {
+            ProxiedFile::Cached(cached) => return self.packages.serve_proxied(cached).await,
+            ProxiedFile::Listed(line) => line,
         };
         let cksum = line["cksum"].as_str().ok_or_else(|| {
             PackageError::Upstream(format!(

@@ -12,7 +12,8 @@ use axum::Json;
 use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh};
 use cairn_packages::{
-    proxy_refresh, with_cache_status, PackageError, PackageResult, Rendered, Request,
+    proxied_file, proxy_refresh, with_cache_status, PackageError, PackageResult, ProxiedFile,
+    Rendered, Request,
 };
 use serde_json::{json, Value};
 
@@ -158,30 +159,18 @@ impl NpmApi {
     async fn proxied_tarball(&self, proxy: &Proxy, name: &str, file: &str) -> PackageResult {
         crate::key(name)?;
         let key = format!("tarball/{name}/{file}");
-        if let Some(cached) = proxy.cached_file(&key).await? {
-            return self.packages.serve_proxied(cached).await;
-        }
-        let find = |p: &Value| {
-            p["versions"].as_object().and_then(|versions| {
+        let lookup = |refresh| async move {
+            let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;
+            Ok(packument["versions"].as_object().and_then(|versions| {
                 versions
                     .values()
                     .find(|m| m["dist"]["tarball"].as_str().map(basename) == Some(file))
                     .map(|m| m["dist"].clone())
-            })
+            }))
         };
-        let (_, packument) = self
-            .upstream_packument(proxy, name, Refresh::IfExpired)
-            .await?;
-        let dist = match find(&packument) {
-            Some(d) => d,
-            None => {
-                let (_, fresh) = self
-                    .upstream_packument(proxy, name, Refresh::Missing)
-                    .await?;
-                find(&fresh).ok_or_else(|| {
-                    PackageError::not_found(format!("{name}: no version has the tarball {file}"))
-                })?
-            }
+        let dist = match proxied_file(proxy, &key, lookup).await? {
+            ProxiedFile::Cached(cached) => return self.packages.serve_proxied(cached).await,
+            ProxiedFile::Listed(dist) => dist,
         };
         let expect = dist["integrity"]
             .as_str()

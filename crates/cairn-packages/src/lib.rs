@@ -95,6 +95,56 @@ pub fn proxy_refresh(req: &Request) -> proxy::Refresh {
     proxy::Refresh::from_cache_control(req.header(axum::http::header::CACHE_CONTROL))
 }
 
+/// What serving one file of a proxy repository starts from.
+pub enum ProxiedFile<T> {
+    /// The file is cached and may be served.
+    Cached(proxy::FileSource),
+    /// The upstream's metadata lists it (as `T`: where it is, what it must
+    /// hash to); it is to be fetched.
+    Listed(T),
+}
+
+/// The one flow every package proxy's files take. A cached file is served
+/// as it is, unless the repository's `removed_upstream` rule is not `keep`:
+/// then the upstream's metadata (`lookup`) must still list it. A file the
+/// metadata lacks triggers one refresh of it (a version published a minute
+/// ago); still missing, it is a 404, or under `keep` its cached copy.
+pub async fn proxied_file<T, F, Fut>(
+    proxy: &proxy::Proxy,
+    key: &str,
+    lookup: F,
+) -> PackageResult<ProxiedFile<T>>
+where
+    F: Fn(proxy::Refresh) -> Fut,
+    Fut: std::future::Future<Output = PackageResult<Option<T>>>,
+{
+    if !proxy.checks_listing() {
+        if let Some(cached) = proxy.cached_file(key).await? {
+            return Ok(ProxiedFile::Cached(cached));
+        }
+    }
+    let listed = match lookup(proxy::Refresh::IfExpired).await? {
+        Some(t) => Some(t),
+        None => lookup(proxy::Refresh::Missing).await?,
+    };
+    match listed {
+        Some(t) => match proxy.cached_file(key).await? {
+            Some(cached) => Ok(ProxiedFile::Cached(cached)),
+            None => Ok(ProxiedFile::Listed(t)),
+        },
+        None => {
+            // Gone upstream (or never there): the repository's rule decides.
+            proxy.unlisted(key).await?;
+            match proxy.cached_file(key).await? {
+                Some(cached) => Ok(ProxiedFile::Cached(cached)),
+                None => Err(PackageError::not_found(format!(
+                    "{key} is not in the upstream"
+                ))),
+            }
+        }
+    }
+}
+
 /// Seconds since the epoch as RFC 3339 (`2026-11-24T17:52:09Z`).
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)

@@ -736,6 +736,33 @@ impl Proxy {
         Ok(())
     }
 
+    /// The rule for a file the upstream's current metadata no longer lists
+    /// (`listed` false): served from the cache (`keep`), refused (`hide`),
+    /// or refused and dropped from the cache (`purge`). Adapters ask this
+    /// before serving a cached file whenever the rule is not `keep`.
+    pub async fn unlisted(&self, key: &str) -> Result<(), ProxyError> {
+        let s = &self.shared;
+        match s.settings.removed_upstream {
+            RemovedUpstream::Keep => Ok(()),
+            rule => {
+                if rule == RemovedUpstream::Purge && s.meta.drop_cached(&s.repository, key).await? {
+                    tracing::warn!(repository = %s.repository, key,
+                        "the upstream no longer lists this: dropped from the cache (removed_upstream = purge)");
+                }
+                s.count("removed");
+                Err(ProxyError::NotFound(format!(
+                    "{key} is no longer listed by the upstream"
+                )))
+            }
+        }
+    }
+
+    /// Whether cached files must be checked against the upstream's current
+    /// metadata before they are served (`removed_upstream` is not `keep`).
+    pub fn checks_listing(&self) -> bool {
+        self.shared.settings.removed_upstream != RemovedUpstream::Keep
+    }
+
     /// How many objects are cached, and their bytes.
     pub async fn usage(&self) -> Result<(u64, u64), ProxyError> {
         let s = &self.shared;

@@ -75,8 +75,11 @@ pub enum RemovedUpstream {
     /// Keep serving the cached files (a left-pad never breaks a build).
     #[default]
     Keep,
-    /// Hide it from metadata and refuse its files (a malware takedown).
+    /// Refuse its cached files (404) while the upstream does not list them.
     Hide,
+    /// Refuse them and drop them from the cache (a malware takedown): they
+    /// come back only if the upstream lists and serves them again.
+    Purge,
 }
 
 impl Default for ProxySettings {

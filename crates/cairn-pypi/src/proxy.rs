@@ -14,7 +14,8 @@ use axum::http::HeaderValue;
 use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
 use cairn_packages::{
-    proxy_refresh, with_cache_status, PackageError, PackageResult, Rendered, Request,
+    proxied_file, proxy_refresh, with_cache_status, PackageError, PackageResult, ProxiedFile,
+    Rendered, Request,
 };
 use regex::Regex;
 use serde_json::Value;
@@ -106,20 +107,13 @@ impl PypiApi {
     ) -> PackageResult {
         let suffix = if metadata { ".metadata" } else { "" };
         let cache_key = format!("file/{key}/{filename}{suffix}");
-        if let Some(cached) = proxy.cached_file(&cache_key).await? {
-            return self.packages.serve_proxied(cached).await;
-        }
-        let find =
-            |page: &UpstreamPage| page.files.iter().find(|f| f.filename == filename).cloned();
-        let (_, page) = self.upstream_page(proxy, key, Refresh::IfExpired).await?;
-        let file = match find(&page) {
-            Some(f) => f,
-            None => {
-                let (_, fresh) = self.upstream_page(proxy, key, Refresh::Missing).await?;
-                find(&fresh).ok_or_else(|| {
-                    PackageError::not_found(format!("{key} has no file {filename}"))
-                })?
-            }
+        let lookup = |refresh| async move {
+            let (_, page) = self.upstream_page(proxy, key, refresh).await?;
+            Ok(page.files.into_iter().find(|f| f.filename == filename))
+        };
+        let file = match proxied_file(proxy, &cache_key, lookup).await? {
+            ProxiedFile::Cached(cached) => return self.packages.serve_proxied(cached).await,
+            ProxiedFile::Listed(file) => file,
         };
         let (url, expect, content_type) = if metadata {
             let hash = file

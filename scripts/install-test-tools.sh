@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
 # skopeo, nginx, wrk and CNCF Distribution (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
-# distribution-spec conformance suite (Go module proxy); pnpm and yarn (npm registry); twine and
+# distribution-spec conformance suite (Go module proxy); pnpm 9 and yarn, and pnpm 10 for the
+# proxy tests (npm registry); twine and
 # uv (PyPI).
 # Go tools land in .tools/bin. A tool that cannot be installed is an error.
 set -euo pipefail
@@ -77,6 +78,18 @@ fi
 for t in npm pnpm yarn; do
   PATH="$NODE_TOOLS/node_modules/.bin:$PATH" command -v $t >/dev/null || { echo "FATAL: $t is not installed" >&2; exit 1; }
 done
+# pnpm 10 (its own directory, .tools/pnpm10) for the proxy tests: minimumReleaseAge
+# arrived in pnpm 10.16.
+PNPM10_VERSION=10.34.9
+PNPM10="$PWD/.tools/pnpm10"
+if [ "$(cat "$PNPM10/.version" 2>/dev/null)" != "$PNPM10_VERSION" ]; then
+  echo "installing pnpm $PNPM10_VERSION"
+  mkdir -p "$PNPM10"
+  [ -f "$PNPM10/package.json" ] || echo '{"private":true}' > "$PNPM10/package.json"
+  (cd "$PNPM10" && npm install --no-audit --no-fund --silent "pnpm@$PNPM10_VERSION")
+  echo "$PNPM10_VERSION" > "$PNPM10/.version"
+fi
+[ -x "$PNPM10/node_modules/.bin/pnpm" ] || { echo "FATAL: pnpm $PNPM10_VERSION is not installed" >&2; exit 1; }
 
 # twine and uv (from PyPI, into the virtualenv .tools/py; pip comes with it)
 # for the PyPI tests; PyJWT (with cryptography) for the test OIDC issuer.

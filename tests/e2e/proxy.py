@@ -12,7 +12,9 @@ upstream installs at once; a deprecation upstream shows; 429 + Retry-After
 honoured (upstream requests counted); 50 concurrent requests for one
 uncached tarball make one upstream request and 50 correct bodies (some
 clients leaving early); a tampered tarball is refused and not cached;
-publish times served as the upstream's; publishing to a proxy refused.
+publish times served as the upstream's (npm --before, and pnpm 10's
+minimumReleaseAge at the end, pick what they pick against Verdaccio);
+publishing to a proxy refused; a version unpublished upstream kept or purged.
 
 PyPI: pip cold install from pypiserver's HTML pages; served from the cache
 with the upstream dead; a file uploaded upstream installs at once; a
@@ -155,6 +157,9 @@ def install(registry, spec, expect_version, *flags):
     return proj
 
 
+LATER = {}
+
+
 def main():
     vport, vtoken = start_verdaccio()
     fault = FaultProxy(vport)
@@ -163,6 +168,9 @@ def main():
     publish_upstream(vport, vtoken, "lib-a", "1.0.0", {"lib-b": "^1.0.0"})
     publish_upstream(vport, vtoken, "big-pkg", "1.0.0", extra_bytes=6 << 20)
     publish_upstream(vport, vtoken, "tamper-pkg", "1.0.0", extra_bytes=64 << 10)
+    # For pnpm's minimumReleaseAge (whole minutes), checked at the very end.
+    publish_upstream(vport, vtoken, "aged-npm", "1.0.0")
+    LATER.update(vport=vport, vtoken=vtoken, published=time.time())
 
     proxies = (f'[{{format="npm", name="npmjs", upstream="{up}", ttl_secs=300, revalidate_after_secs=0}},'
                f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, failures_to_open=100}},'
@@ -339,6 +347,34 @@ def main():
     if st_purge != 404 or st_keep != 200 or json.loads(body)["entries"]:
         fail(f"a version removed upstream: purge {st_purge}, keep {st_keep}, purge cache {body[:200]}")
     ok("a version unpublished upstream: removed_upstream=purge refuses and drops its cached tarball; keep (the default) still serves it")
+    LATER["registry"] = reg
+
+
+def pnpm_release_age():
+    """pnpm 10's minimumReleaseAge through the proxy, as against Verdaccio."""
+    vport, vtoken = LATER["vport"], LATER["vtoken"]
+    wait = LATER["published"] + 65 - time.time()
+    if wait > 0:
+        time.sleep(wait)  # aged-npm 1.0.0 is then over a minute old
+    publish_upstream(vport, vtoken, "aged-npm", "1.1.0")
+    pnpm = os.path.join(ROOT, ".tools", "pnpm10", "node_modules", ".bin", "pnpm")
+
+    def pnpm_add(registry, min_age):
+        proj = tempfile.mkdtemp(dir=WORK)
+        with open(os.path.join(proj, "package.json"), "w") as f:
+            json.dump({"name": "consumer", "version": "1.0.0", "private": True}, f)
+        with open(os.path.join(proj, "pnpm-workspace.yaml"), "w") as f:
+            f.write(f"minimumReleaseAge: {min_age}\n" if min_age else "")
+        env = {**npm_env(registry), "npm_config_store_dir": os.path.join(proj, ".store")}
+        run([pnpm, "add", "aged-npm", f"--registry={registry}"], cwd=proj, env=env)
+        with open(os.path.join(proj, "node_modules", "aged-npm", "package.json")) as f:
+            return json.load(f)["version"]
+
+    through, direct = pnpm_add(LATER["registry"], 1), pnpm_add(f"http://127.0.0.1:{vport}/", 1)
+    newest = pnpm_add(LATER["registry"], 0)
+    if (through, direct, newest) != ("1.0.0", "1.0.0", "1.1.0"):
+        fail(f"pnpm minimumReleaseAge: through cairn {through}, straight {direct}, without the setting {newest}")
+    ok("pnpm minimumReleaseAge=1 picks the same version through the proxy as from Verdaccio (1.0.0, not the minute-old 1.1.0)")
 
 
 def mkdist(name, version):
@@ -921,6 +957,7 @@ try:
     go_main()
     maven_main()
     cargo_main()
+    pnpm_release_age()
 finally:
     for p in procs:
         p.terminate()

@@ -949,6 +949,24 @@ def cargo_main():
         fail(f"cargo resolved a yanked version through the proxy for a new lockfile: {r.stdout[-300:]}")
     ok("cargo yank upstream shows through the proxy; a new resolution skips the yanked version")
 
+    publish("0.3.0")
+    http_get(cairn.port, "/cargo/cratesio/index/pr/ox/proxied-crate")
+    fault.tamper_paths = ["/download"]
+    fault.mode = "tamper"
+    st = None
+    try:
+        st, _, _ = http_get(cairn.port, "/cargo/cratesio/api/v1/crates/proxied-crate/0.3.0/download")
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        st = f"broken stream ({type(e).__name__})"
+    fault.mode = "pass"
+    if st == 200:
+        fail("a .crate that does not match its cksum was served whole")
+    if consumer("0.3", os.path.join(WORK, "cargo-home-5")) != "0.3.0":
+        fail("the honest .crate after a tampered one")
+    if fault.count("GET", "/proxied-crate/0.3.0/download") != 2:
+        fail(f"the tampered .crate was cached: {fault.count('GET', '/proxied-crate/0.3.0/download')} fetches")
+    ok("a .crate that does not match the index's cksum is refused and not cached")
+
 
 try:
     main()

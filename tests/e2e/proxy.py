@@ -347,6 +347,16 @@ def main():
     if st_purge != 404 or st_keep != 200 or json.loads(body)["entries"]:
         fail(f"a version removed upstream: purge {st_purge}, keep {st_keep}, purge cache {body[:200]}")
     ok("a version unpublished upstream: removed_upstream=purge refuses and drops its cached tarball; keep (the default) still serves it")
+    st, _, metrics = http_get(cairn.port, "/metrics")
+    text = metrics.decode()
+    for want in ['cairn_proxy_requests_total{repository="npm/npmjs",result="hit"}',
+                 'cairn_proxy_requests_total{repository="npm/npmfast",result="stale"}',
+                 'cairn_proxy_requests_total{repository="npm/npmjs",result="coalesced"}',
+                 'cairn_proxy_upstream_responses_total{repository="npm/npmfast",status="429"}',
+                 'cairn_proxy_circuit_open{repository="npm/npmfast"}']:
+        if want not in text:
+            fail(f"/metrics lacks {want}")
+    ok("/metrics counts proxy hits, stale answers, coalesced waiters, the upstream's 429s and circuit state per repository")
     LATER["registry"] = reg
 
 

@@ -72,6 +72,25 @@ def start_pypiserver():
     return proc, port
 
 
+def push_blob(port, repo, blob):
+    r, _ = request(port, "POST", f"/v2/{repo}/blobs/uploads/")
+    location = r.getheader("Location")
+    sep = "&" if "?" in location else "?"
+    path = location.split(f"127.0.0.1:{port}", 1)[-1]
+    r, _ = request(port, "PUT", f"{path}{sep}digest={sha256_digest(blob)}", blob,
+                   {"Content-Type": "application/octet-stream"})
+    if r.status != 201:
+        raise SystemExit(f"blob upload to Distribution: {r.status}")
+
+
+def cold_row(what, cport, cairn_paths, pport, peer_paths):
+    """Each path fetched once through a fresh proxy repository, and straight."""
+    c = statistics.median(timed_get(cport, p) for p in cairn_paths) * 1000
+    d = statistics.median(timed_get(pport, p) for p in peer_paths) * 1000
+    print(f"| {what}, median of {len(cairn_paths)} | {c:.1f} ms | {d:.1f} ms "
+          f"| overhead {c - d:+.1f} ms ({c / d:.2f}x) |", flush=True)
+
+
 def start_distribution():
     port = free_port()
     d = os.path.join(WORK, "distribution")
@@ -88,14 +107,7 @@ http: {{addr: "127.0.0.1:{port}"}}
     layer = os.urandom(scaled(MiB))
     config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
     for blob in (layer, config):
-        r, _ = request(port, "POST", "/v2/bench/app/blobs/uploads/")
-        location = r.getheader("Location")
-        sep = "&" if "?" in location else "?"
-        path = location.split(f"127.0.0.1:{port}", 1)[-1]
-        r, _ = request(port, "PUT", f"{path}{sep}digest={sha256_digest(blob)}", blob,
-                       {"Content-Type": "application/octet-stream"})
-        if r.status != 201:
-            raise SystemExit(f"blob upload to Distribution: {r.status}")
+        push_blob(port, "bench/app", blob)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                       "digest": sha256_digest(config), "size": len(config)},
@@ -105,7 +117,13 @@ http: {{addr: "127.0.0.1:{port}"}}
                    {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
     if r.status != 201:
         raise SystemExit(f"pushing to Distribution: {r.status}")
-    return proc, port, sha256_digest(layer)
+    # Blobs for the cold measurement: pushed, never pulled through cairn before.
+    cold = []
+    for _ in VERSIONS:
+        blob = os.urandom(scaled(MiB))
+        push_blob(port, "bench/cold", blob)
+        cold.append(sha256_digest(blob))
+    return proc, port, sha256_digest(layer), cold
 
 
 def timed_get(port, path):
@@ -131,13 +149,15 @@ def main():
         up = f"http://127.0.0.1:{vport}/"
         pypi, pport = start_pypiserver()
         procs.append(pypi)
-        dist, dport, layer = start_distribution()
+        dist, dport, layer, cold_blobs = start_distribution()
         procs.append(dist)
         os.environ["CAIRN_PROXY"] = (f'[{{format="npm", name="warm", upstream="{up}"}},'
                                      f' {{format="npm", name="cold", upstream="{up}"}},'
                                      f' {{format="npm", name="herd", upstream="{up}"}},'
                                      f' {{format="pypi", name="pypi", upstream="http://127.0.0.1:{pport}/simple/"}},'
-                                     f' {{format="oci", name="hub", upstream="http://127.0.0.1:{dport}/"}}]')
+                                     f' {{format="oci", name="hub", upstream="http://127.0.0.1:{dport}/"}},'
+                                     f' {{format="pypi", name="pypicold", upstream="http://127.0.0.1:{pport}/simple/"}},'
+                                     f' {{format="oci", name="hubcold", upstream="http://127.0.0.1:{dport}/"}}]')
         cairn, cport, _ = start_cairn(CAIRN, WORK)
         procs.append(cairn)
         for v in VERSIONS:
@@ -157,8 +177,8 @@ def main():
         cold = [timed_get(cport, f"/npm/cold/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
         direct = [timed_get(vport, f"/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
         c, d = statistics.median(cold) * 1000, statistics.median(direct) * 1000
-        print(f"| cold tarball fetch through a fresh proxy vs straight, median of 9 | {c:.1f} ms | {d:.1f} ms "
-              f"| overhead {c - d:+.1f} ms ({c / d:.2f}x) |", flush=True)
+        print(f"| cold tarball fetch through a fresh proxy vs straight, median of {len(cold)} | {c:.1f} ms "
+              f"| {d:.1f} ms | overhead {c - d:+.1f} ms ({c / d:.2f}x) |", flush=True)
         # 50 concurrent cold requests for one tarball: when each got its first byte.
         timed_get(cport, "/npm/herd/bench-pkg")
         firsts, lock = [], threading.Lock()
@@ -181,7 +201,7 @@ def main():
         firsts.sort()
         print(f"| 50 concurrent cold requests: first byte, first vs last | {firsts[0] * 1000:.1f} ms | "
               f"{firsts[-1] * 1000:.1f} ms | spread {(firsts[-1] - firsts[0]) * 1000:.1f} ms |", flush=True)
-        pypi_and_oci(cport, pport, dport, layer)
+        pypi_and_oci(cport, pport, dport, layer, cold_blobs)
     finally:
         for p in procs:
             p.terminate()
@@ -191,7 +211,7 @@ def main():
                 p.kill()
 
 
-def pypi_and_oci(cport, pport, dport, layer):
+def pypi_and_oci(cport, pport, dport, layer, cold_blobs):
     wheel_name = wheel("bench-pkg", VERSIONS[0])[0]
     timed_get(cport, "/pypi/pypi/simple/bench-pkg/")
     timed_get(cport, f"/pypi/pypi/files/bench-pkg/{wheel_name}")
@@ -203,6 +223,10 @@ def pypi_and_oci(cport, pport, dport, layer):
     c = wrk(f"http://127.0.0.1:{cport}/pypi/pypi/files/bench-pkg/{wheel_name}")
     p = wrk(f"http://127.0.0.1:{pport}/packages/{wheel_name}")
     row("wheel GET, warm", c[1], p[1], "MiB/s")
+    timed_get(cport, "/pypi/pypicold/simple/bench-pkg/")
+    wheels = [wheel("bench-pkg", v)[0] for v in VERSIONS]
+    cold_row("cold wheel fetch through a fresh proxy vs straight", cport,
+             [f"/pypi/pypicold/files/bench-pkg/{w}" for w in wheels], pport, [f"/packages/{w}" for w in wheels])
 
     accept = ["Accept: application/vnd.oci.image.manifest.v1+json"]
     crane_like = {"Accept": accept[0].split(": ", 1)[1]}
@@ -218,6 +242,9 @@ def pypi_and_oci(cport, pport, dport, layer):
     c = wrk(f"http://127.0.0.1:{cport}/v2/hub/bench/app/blobs/{layer}")
     p = wrk(f"http://127.0.0.1:{dport}/v2/bench/app/blobs/{layer}")
     row("blob GET, warm", c[1], p[1], "MiB/s")
+    cold_row("cold blob fetch through a fresh proxy vs straight", cport,
+             [f"/v2/hubcold/bench/cold/blobs/{d}" for d in cold_blobs], dport,
+             [f"/v2/bench/cold/blobs/{d}" for d in cold_blobs])
 
 
 if __name__ == "__main__":

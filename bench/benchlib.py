@@ -136,3 +136,28 @@ def wheel(name, version):
         z.writestr(f"{mod}-{version}.dist-info/WHEEL", b"Wheel-Version: 1.0\nTag: py3-none-any\n")
         z.writestr(f"{mod}-{version}.dist-info/RECORD", b"")
     return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()
+
+
+def start_verdaccio(verdaccio, work):
+    """Verdaccio 6 on a free port with its storage under `work`, and a user
+    to publish as; returns (process, port, Bearer authorization)."""
+    port = free_port()
+    d = os.path.join(work, "verdaccio")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yaml"), "w") as f:
+        f.write(f"""storage: {d}/storage
+auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
+uplinks: {{}}
+packages:
+  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
+listen: 127.0.0.1:{port}
+max_body_size: 100mb
+log: {{type: stdout, format: pretty, level: error}}
+""")
+    proc = subprocess.Popen([verdaccio, "-c", os.path.join(d, "config.yaml")],
+                            stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, "/-/ping")
+    _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
+                      json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
+                      {"Content-Type": "application/json"})
+    return proc, port, "Bearer " + json.loads(body)["token"]

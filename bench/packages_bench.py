@@ -21,7 +21,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled, wheel,  # noqa: E402
-                      start_cairn as start_cairn_in, wait_ready, wrk)
+                      start_cairn as start_cairn_in, start_verdaccio as start_verdaccio_in, wait_ready, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="cairn-pkg-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
@@ -55,25 +55,7 @@ def start_cairn():
 
 
 def start_verdaccio():
-    port = free_port()
-    d = os.path.join(WORK, "verdaccio")
-    os.makedirs(d)
-    with open(os.path.join(d, "config.yaml"), "w") as f:
-        f.write(f"""storage: {d}/storage
-auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
-uplinks: {{}}
-packages:
-  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
-listen: 127.0.0.1:{port}
-log: {{type: stdout, format: pretty, level: error}}
-""")
-    proc = subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")], stdout=open(os.path.join(d, "log"), "w"),
-                            stderr=subprocess.STDOUT)
-    wait_ready(port, "/-/ping")
-    _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
-                      json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
-                      {"Content-Type": "application/json"})
-    return proc, port, "Bearer " + json.loads(body)["token"]
+    return start_verdaccio_in(VERDACCIO, WORK)
 
 
 def start_pypiserver(pkgdir):

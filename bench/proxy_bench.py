@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (DURATION, MiB, free_port, npm_doc, npm_tarball, request, row,  # noqa: E402
-                      scaled, sha256_digest, start_cairn, wait_ready, wheel, wrk)
+                      scaled, sha256_digest, start_cairn, start_verdaccio as start_verdaccio_in, wait_ready, wheel, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER, DISTRIBUTION = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="cairn-proxy-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
@@ -35,26 +35,7 @@ VERSIONS = [f"1.0.{i}" for i in range(9)]
 
 
 def start_verdaccio():
-    port = free_port()
-    d = os.path.join(WORK, "verdaccio")
-    os.makedirs(d)
-    with open(os.path.join(d, "config.yaml"), "w") as f:
-        f.write(f"""storage: {d}/storage
-auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
-uplinks: {{}}
-packages:
-  '**': {{access: $all, publish: $authenticated}}
-listen: 127.0.0.1:{port}
-max_body_size: 100mb
-log: {{type: stdout, format: pretty, level: error}}
-""")
-    proc = subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")],
-                            stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
-    wait_ready(port, "/-/ping")
-    _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
-                      json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
-                      {"Content-Type": "application/json"})
-    return proc, port, "Bearer " + json.loads(body)["token"]
+    return start_verdaccio_in(VERDACCIO, WORK)
 
 
 def start_pypiserver():

@@ -70,6 +70,20 @@ def http_get(port, path, headers=None, timeout=60):
     return r.status, {k.lower(): v for k, v in r.getheaders()}, body
 
 
+def tampered_get(fault, port, path):
+    """GET `path` while the fault proxy flips a byte of the upstream's body:
+    the status, or how the stream broke (what a client sees of a refusal
+    that comes after the headers)."""
+    fault.mode = "tamper"
+    try:
+        st, _, _ = http_get(port, path)
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        st = f"broken stream ({type(e).__name__})"
+    finally:
+        fault.mode = "pass"
+    return st
+
+
 def wait_port(port, path):
     for _ in range(300):
         try:
@@ -285,15 +299,8 @@ def main():
 
     # --- a tampered tarball is refused and not cached.
     http_get(cairn.port, "/npm/npmjs/tamper-pkg")
-    fault.mode = "tamper"
-    status, _, body = None, None, b""
-    try:
-        status, _, body = http_get(cairn.port, "/npm/npmjs/tamper-pkg/-/tamper-pkg-1.0.0.tgz")
-    except (http.client.IncompleteRead, ConnectionError) as e:
-        status = f"broken stream ({type(e).__name__})"
-    if status == 200:
+    if tampered_get(fault, cairn.port, "/npm/npmjs/tamper-pkg/-/tamper-pkg-1.0.0.tgz") == 200:
         fail("a tampered tarball was served whole")
-    fault.mode = "pass"
     status, _, body = http_get(cairn.port, "/npm/npmjs/tamper-pkg/-/tamper-pkg-1.0.0.tgz")
     _, _, meta = http_get(cairn.port, "/npm/npmjs/tamper-pkg")
     sri = json.loads(meta)["versions"]["1.0.0"]["dist"]["integrity"]
@@ -466,13 +473,7 @@ def pypi_main():
     pip_install(index, "demo-pkg==1.1.0", "1.1.0")
     ok("a version uploaded upstream installs through the proxy at once")
 
-    fault.mode = "tamper"
-    status = None
-    try:
-        status, _, _ = http_get(cairn.port, "/pypi/pypiup/files/demo-pkg/demo_pkg-1.1.0.tar.gz")
-    except (http.client.IncompleteRead, ConnectionError) as e:
-        status = f"broken stream ({type(e).__name__})"
-    fault.mode = "pass"
+    status = tampered_get(fault, cairn.port, "/pypi/pypiup/files/demo-pkg/demo_pkg-1.1.0.tar.gz")
     if status == 200:
         fail("a tampered sdist was served whole")
     status, _, body = http_get(cairn.port, "/pypi/pypiup/files/demo-pkg/demo_pkg-1.1.0.tar.gz")
@@ -661,13 +662,7 @@ def oci_main():
 
     # --- a tampered blob is refused and not cached.
     small = json.loads(crane("manifest", "--insecure", f"{reg}/hub/team/app@{moved}").stdout)["layers"][0]["digest"]
-    fault.mode = "tamper"
-    st = None
-    try:
-        st, _, _ = http_get(cairn.port, f"/v2/hub/team/app/blobs/{small}")
-    except (http.client.IncompleteRead, ConnectionError) as e:
-        st = f"broken stream ({type(e).__name__})"
-    fault.mode = "pass"
+    st = tampered_get(fault, cairn.port, f"/v2/hub/team/app/blobs/{small}")
     if st == 200:
         fail("a tampered blob was served whole")
     st, _, body = http_get(cairn.port, f"/v2/hub/team/app/blobs/{small}")
@@ -860,13 +855,7 @@ def maven_main():
             fail(f"maven-metadata.xml through the proxy after a new version: {st} {body[:300]}")
         http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar.sha1")
         fault.tamper_paths = ["/lib-1.1.jar"]
-        fault.mode = "tamper"
-        st = None
-        try:
-            st, _, _ = http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar")
-        except (http.client.IncompleteRead, ConnectionError) as e:
-            st = f"broken stream ({type(e).__name__})"
-        fault.mode = "pass"
+        st = tampered_get(fault, cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar")
         if st == 200:
             fail("a jar that does not match the upstream's .sha1 was served whole")
         st, _, body = http_get(cairn.port, f"/maven/central/{group}/1.1/lib-1.1.jar")
@@ -962,13 +951,7 @@ def cargo_main():
     publish("0.3.0")
     http_get(cairn.port, "/cargo/cratesio/index/pr/ox/proxied-crate")
     fault.tamper_paths = ["/download"]
-    fault.mode = "tamper"
-    st = None
-    try:
-        st, _, _ = http_get(cairn.port, "/cargo/cratesio/api/v1/crates/proxied-crate/0.3.0/download")
-    except (http.client.IncompleteRead, ConnectionError) as e:
-        st = f"broken stream ({type(e).__name__})"
-    fault.mode = "pass"
+    st = tampered_get(fault, cairn.port, "/cargo/cratesio/api/v1/crates/proxied-crate/0.3.0/download")
     if st == 200:
         fail("a .crate that does not match its cksum was served whole")
     if consumer("0.3", os.path.join(WORK, "cargo-home-5")) != "0.3.0":

@@ -145,6 +145,18 @@ async fn body_of(source: FileSource, blobs: &Blobs) -> Result<Vec<u8>, std::io::
     Ok(out)
 }
 
+/// Waits until the fill of `key` has recorded it (after its clients have
+/// their bytes): true once cached, false if it never is.
+async fn recorded(meta: &Arc<dyn MetaStore>, key: &str) -> bool {
+    for _ in 0..300 {
+        if meta.cached("npm/up", key).await.unwrap().is_some() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 fn sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
@@ -183,6 +195,7 @@ async fn fifty_concurrent_cold_requests_make_one_upstream_request() {
     assert_eq!(full, 45);
     assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 1);
     // Now cached: served from the store, the upstream not asked again.
+    assert!(recorded(&s.meta, "file/big").await);
     let again = p.file("file/big", &url, want, "x").await.unwrap();
     assert!(matches!(again, FileSource::Cached { .. }));
     assert_eq!(body_of(again, &s.blobs).await.unwrap(), expected);
@@ -204,7 +217,10 @@ async fn a_tampered_body_fails_every_stream_and_is_not_cached() {
     s.upstream.mode.store(0, Ordering::SeqCst);
     let source = p.file("file/big", &url, want, "x").await.unwrap();
     assert_eq!(body_of(source, &s.blobs).await.unwrap(), file_bytes());
-    assert!(s.meta.cached("npm/up", "file/big").await.unwrap().is_some());
+    assert!(
+        recorded(&s.meta, "file/big").await,
+        "the honest bytes were cached"
+    );
 }
 
 #[tokio::test]
@@ -400,6 +416,8 @@ async fn two_replicas_make_one_upstream_request_and_take_over_a_dead_fill() {
             name: "up".into(),
             format: "npm".into(),
             upstream: s.base.clone(),
+            // A lease that is never released would outlive the test.
+            fill_lease_secs: 3600,
             ..Default::default()
         };
         let meta: Arc<dyn ProxyStore> = Arc::new(Shared(s.meta.clone()));
@@ -441,17 +459,25 @@ async fn two_replicas_make_one_upstream_request_and_take_over_a_dead_fill() {
     let source = a.file("file/other", &url, want, "x").await.unwrap();
     assert!(body_of(source, &s.blobs).await.unwrap() == file_bytes());
     assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 2);
-    // The fill gave its lease up when it finished (held, it would run for
-    // fill_lease_secs more).
-    let after = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    assert!(s
-        .meta
-        .lease_fill("npm/up", "file/other", "someone", after, after + 1000)
-        .await
-        .unwrap());
+    // The fill gives its lease up once it has stored the file (after the
+    // clients have their bytes); held, it would last an hour.
+    let mut released = false;
+    for _ in 0..300 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        if s.meta
+            .lease_fill("npm/up", "file/other", "someone", now, now + 1000)
+            .await
+            .unwrap()
+        {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(released, "the fill kept its lease");
 }
 
 #[tokio::test]

@@ -41,6 +41,9 @@ from cairnproc import Cairn, free_port  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 
 CAIRN, OUT = sys.argv[1], sys.argv[2]
+# Test proxies revalidate on every request (revalidate_after_secs=0) and wait
+# for the upstream's answer however long a loaded machine takes
+# (revalidate_wait_ms=30000), so that "seen at once" never depends on speed.
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PEERS = os.environ.get("PEERS_DIR", "/var/tmp/cairn-peers")
 VERDACCIO = os.path.join(PEERS, "verdaccio", "node_modules", ".bin", "verdaccio")
@@ -186,9 +189,9 @@ def main():
     publish_upstream(vport, vtoken, "aged-npm", "1.0.0")
     LATER.update(vport=vport, vtoken=vtoken, published=time.time())
 
-    proxies = (f'[{{format="npm", name="npmjs", upstream="{up}", ttl_secs=300, revalidate_after_secs=0}},'
-               f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, failures_to_open=100}},'
-               f' {{format="npm", name="npmpurge", upstream="{up}", revalidate_after_secs=0, removed_upstream="purge"}}]')
+    proxies = (f'[{{format="npm", name="npmjs", upstream="{up}", ttl_secs=300, revalidate_after_secs=0, revalidate_wait_ms=30000}},'
+               f' {{format="npm", name="npmfast", upstream="{up}", ttl_secs=1, revalidate_after_secs=0, revalidate_wait_ms=30000, failures_to_open=100}},'
+               f' {{format="npm", name="npmpurge", upstream="{up}", revalidate_after_secs=0, revalidate_wait_ms=30000, removed_upstream="purge"}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn"), env={"CAIRN_PROXY": proxies}).start(os.path.join(OUT, "proxy-cairn.log"))
     procs.append(cairn.proc)
     reg = f"http://127.0.0.1:{cairn.port}/npm/npmjs/"
@@ -444,9 +447,9 @@ def pypi_main():
     twine(hosted, mkdist("aged-pkg", "1.1.0"), "admin", upstream_cairn.password)
     cairn_fault = FaultProxy(upstream_cairn.port)
 
-    proxies = (f'[{{format="pypi", name="pypiup", upstream="{up}", revalidate_after_secs=0}},'
+    proxies = (f'[{{format="pypi", name="pypiup", upstream="{up}", revalidate_after_secs=0, revalidate_wait_ms=30000}},'
                f' {{format="pypi", name="cairnup", upstream="http://127.0.0.1:{cairn_fault.port}/pypi/main/simple/",'
-               f' ttl_secs=1, revalidate_after_secs=0}}]')
+               f' ttl_secs=1, revalidate_after_secs=0, revalidate_wait_ms=30000}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-pypi"), env={"CAIRN_PROXY": proxies}).start(
         os.path.join(OUT, "proxy-cairn-pypi.log"))
     procs.append(cairn.proc)
@@ -597,7 +600,7 @@ def oci_main():
     secret = push_image(priv, "vault/img", "v1", "amd64", 32 << 10)
 
     proxies = (f'[{{format="oci", name="hub", upstream="http://127.0.0.1:{fault.port}/", namespace="upstream.test",'
-               f' revalidate_after_secs=0}},'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000}},'
                f' {{format="oci", name="private", upstream="http://{priv}/", username="admin", password="{private.password}"}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-oci"), env={"CAIRN_PROXY": proxies}).start(
         os.path.join(OUT, "proxy-cairn-oci.log"))
@@ -728,7 +731,7 @@ def go_main():
     publish("v1.0.0")
     fault = FaultProxy(upstream.port)
     proxies = (f'[{{format="go", name="gomirror", upstream="http://127.0.0.1:{fault.port}/go/main/",'
-               f' revalidate_after_secs=0}}]')
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-go"), env={"CAIRN_PROXY": proxies}).start(
         os.path.join(OUT, "proxy-cairn-go.log"))
     procs.append(cairn.proc)
@@ -817,7 +820,7 @@ def maven_main():
     jar = deploy("1.0")
     fault = FaultProxy(upstream.port)
     proxies = (f'[{{format="maven", name="central", upstream="http://127.0.0.1:{fault.port}/maven/releases/",'
-               f' revalidate_after_secs=0}}]')
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-maven"), env={"CAIRN_PROXY": proxies}).start(
         os.path.join(OUT, "proxy-cairn-maven.log"))
     procs.append(cairn.proc)
@@ -881,7 +884,7 @@ def cargo_main():
     token = json.loads(body)["token"]
     fault = FaultProxy(upstream.port)
     proxies = (f'[{{format="cargo", name="cratesio", upstream="http://127.0.0.1:{fault.port}/cargo/main/index/",'
-               f' revalidate_after_secs=0}}]')
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000}}]')
     cairn = Cairn(CAIRN, os.path.join(WORK, "cairn-cargo"), env={"CAIRN_PROXY": proxies}).start(
         os.path.join(OUT, "proxy-cairn-cargo.log"))
     procs.append(cairn.proc)

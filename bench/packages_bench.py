@@ -12,7 +12,6 @@ servers with the ratio cairn/peer.
 """
 
 import hashlib
-import json
 import os
 import subprocess
 import sys

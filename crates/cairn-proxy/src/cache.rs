@@ -180,18 +180,15 @@ impl Shared {
             };
         }
         let Some(e) = entry else { return Ok(Due::Now) };
-        let age = crate::now() - e.checked_at;
-        let within = |secs: u64| age < secs as i64;
+        if self.believed_absent(&e) {
+            self.count("negative");
+            return Err(not_upstream(&e.key));
+        }
         if e.status != 200 {
-            if within(self.settings.negative_ttl_secs) {
-                self.count("negative");
-                return Err(ProxyError::NotFound(format!(
-                    "{} is not in the upstream",
-                    e.key
-                )));
-            }
             return Ok(Due::Now);
         }
+        let age = crate::now() - e.checked_at;
+        let within = |secs: u64| age < secs as i64;
         let s = &self.settings;
         Ok(match refresh {
             _ if within(s.revalidate_after_secs.min(s.ttl_secs)) => {
@@ -232,9 +229,7 @@ impl Shared {
                     if e.status == 200 {
                         self.load(&e, CacheStatus::Revalidated).await
                     } else {
-                        Err(ProxyError::NotFound(format!(
-                            "{key} is not in the upstream"
-                        )))
+                        Err(not_upstream(key))
                     }
                 }
                 entry => self.revalidate(key, url, accept, entry, validation).await,
@@ -312,11 +307,8 @@ impl Shared {
                     s.load(&e, CacheStatus::Revalidated).await
                 }
                 _ => {
-                    s.negative(key).await?;
                     s.count("miss");
-                    Err(ProxyError::NotFound(format!(
-                        "{key} is not in the upstream"
-                    )))
+                    Err(s.negative(key).await)
                 }
             },
             Err(ProxyError::Unavailable { upstream, reason }) => match cached {
@@ -447,16 +439,12 @@ impl Shared {
     }
 
     async fn read_blob(&self, digest: &Digest) -> Result<Bytes, ProxyError> {
-        let Some(mut stream) = self.blobs.store().read(digest, None).await? else {
+        let Some(stream) = self.blobs.store().read(digest, None).await? else {
             return Err(ProxyError::Io(std::io::Error::other(format!(
                 "cached blob {digest} is missing"
             ))));
         };
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.into())
+        collect(stream).await
     }
 
     pub(crate) fn unavailable(&self, reason: impl Into<String>) -> ProxyError {
@@ -466,10 +454,17 @@ impl Shared {
         }
     }
 
-    /// Records the upstream's "not found" for `key`.
-    pub(crate) async fn negative(&self, key: &str) -> Result<(), ProxyError> {
+    /// Whether `e` is the upstream's "not found", still believed
+    /// (`negative_ttl_secs`).
+    pub(crate) fn believed_absent(&self, e: &CachedEntry) -> bool {
+        e.status != 200 && crate::now() - e.checked_at < self.settings.negative_ttl_secs as i64
+    }
+
+    /// Records the upstream's "not found" for `key`, and answers it.
+    pub(crate) async fn negative(&self, key: &str) -> ProxyError {
         let at = crate::now();
-        self.meta
+        let recorded = self
+            .meta
             .put_cached(&CachedEntry {
                 repository: self.repository.clone(),
                 key: key.to_string(),
@@ -482,8 +477,11 @@ impl Shared {
                 fetched_at: at,
                 checked_at: at,
             })
-            .await?;
-        Ok(())
+            .await;
+        match recorded {
+            Ok(()) => not_upstream(key),
+            Err(e) => e.into(),
+        }
     }
 
     fn count(&self, what: &'static str) {
@@ -491,6 +489,20 @@ impl Shared {
             "repository" => self.repository.clone(), "result" => what)
         .increment(1);
     }
+}
+
+/// The answer for what the upstream does not have.
+pub(crate) fn not_upstream(key: &str) -> ProxyError {
+    ProxyError::NotFound(format!("{key} is not in the upstream"))
+}
+
+/// A stream's bytes, whole (small objects only).
+async fn collect(mut stream: ByteStream) -> Result<Bytes, ProxyError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out.into())
 }
 
 /// One proxy repository. Cheap to share behind an `Arc`.
@@ -685,11 +697,9 @@ impl Proxy {
                     last_modified,
                 }))
             }
-            Some(e) if crate::now() - e.checked_at < s.settings.negative_ttl_secs as i64 => {
+            Some(e) if s.believed_absent(&e) => {
                 s.count("negative");
-                Err(ProxyError::NotFound(format!(
-                    "{key} is not in the upstream"
-                )))
+                Err(not_upstream(key))
             }
             _ => Ok(None),
         }
@@ -736,9 +746,9 @@ impl Proxy {
         Ok(())
     }
 
-    /// The rule for a file the upstream's current metadata no longer lists
-    /// (`listed` false): served from the cache (`keep`), refused (`hide`),
-    /// or refused and dropped from the cache (`purge`). Adapters ask this
+    /// The rule for a file the upstream's current metadata no longer lists:
+    /// served from the cache (`keep`), refused (`hide`), or refused and
+    /// dropped from the cache (`purge`). Adapters ask this
     /// before serving a cached file whenever the rule is not `keep`.
     pub async fn unlisted(&self, key: &str) -> Result<(), ProxyError> {
         let s = &self.shared;
@@ -780,13 +790,7 @@ impl Proxy {
     pub async fn read_all(&self, source: FileSource) -> Result<Bytes, ProxyError> {
         match source {
             FileSource::Cached { digest, .. } => self.shared.read_blob(&digest).await,
-            FileSource::Streaming { mut body, .. } => {
-                let mut out = Vec::new();
-                while let Some(chunk) = body.next().await {
-                    out.extend_from_slice(&chunk?);
-                }
-                Ok(out.into())
-            }
+            FileSource::Streaming { body, .. } => collect(body).await,
         }
     }
 

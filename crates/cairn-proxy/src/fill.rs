@@ -10,7 +10,7 @@
 //! body that fails verification: a mismatch ends every stream with an error
 //! and nothing is cached.
 
-use crate::cache::Shared;
+use crate::cache::{not_upstream, Shared};
 use crate::upstream::{error_chain, Answer};
 use crate::ProxyError;
 use base64::Engine;
@@ -237,9 +237,7 @@ async fn run(
 async fn finished(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyError> {
     match shared.meta.cached(&shared.repository, key).await? {
         Some(e) if e.status == 200 => Ok(Some(Progress::Cached)),
-        Some(e) if crate::now() - e.checked_at < shared.settings.negative_ttl_secs as i64 => Err(
-            ProxyError::NotFound(format!("{key} is not in the upstream")),
-        ),
+        Some(e) if shared.believed_absent(&e) => Err(not_upstream(key)),
         _ => Ok(None),
     }
 }
@@ -333,13 +331,7 @@ async fn fetch(
 ) -> Result<Progress, ProxyError> {
     let response = match shared.upstream.get(&req.url, &req.accept, None).await? {
         Answer::Body(r) => r,
-        Answer::NotFound => {
-            shared.negative(&req.key).await?;
-            return Err(ProxyError::NotFound(format!(
-                "{} is not in the upstream",
-                req.key
-            )));
-        }
+        Answer::NotFound => return Err(shared.negative(&req.key).await),
         Answer::NotModified(_) => {
             return Err(shared.unavailable("answered 304 to an unconditional request"))
         }

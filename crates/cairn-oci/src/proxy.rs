@@ -168,11 +168,14 @@ impl OciApi {
             .document_with(&key, &url, MANIFEST_TYPES, refresh, Validation::DigestHead)
             .await
             .map_err(|e| refused(e, OciError::manifest_unknown))?;
-        // Pulls by the digest this tag names need no upstream request.
-        proxy
-            .remember_file(&format!("manifest/{upstream}@{}", doc.digest), &doc)
-            .await
-            .map_err(|e| refused(e, OciError::manifest_unknown))?;
+        // Pulls by the digest this tag names need no upstream request. Only
+        // bytes fetched now are new: a hit or a 304 was remembered before.
+        if doc.status == CacheStatus::Miss {
+            proxy
+                .remember_file(&format!("manifest/{upstream}@{}", doc.digest), &doc)
+                .await
+                .map_err(|e| refused(e, OciError::manifest_unknown))?;
+        }
         let mut resp =
             self.manifest_response(req, &doc.digest, &doc.content_type, Some(doc.bytes), false);
         set(

@@ -35,17 +35,11 @@ const NPM: Format = Format::Npm;
 /// The npm adapter.
 pub struct NpmApi {
     pub packages: Arc<Packages>,
-    /// Proxied packuments as served (tarball URLs rewritten), by upstream
-    /// document and base URL.
-    proxied_documents: cairn_store::ByteCache,
 }
 
 impl NpmApi {
     pub fn new(packages: Arc<Packages>) -> Self {
-        NpmApi {
-            packages,
-            proxied_documents: cairn_store::ByteCache::new(64 << 20),
-        }
+        NpmApi { packages }
     }
 }
 

@@ -9,11 +9,10 @@ use crate::endpoint::Endpoint;
 use crate::NpmApi;
 use axum::response::IntoResponse;
 use axum::Json;
-use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh};
 use cairn_packages::{
     proxied_file, proxy_refresh, with_cache_status, PackageError, PackageResult, ProxiedFile,
-    Rendered, Request,
+    Request,
 };
 use serde_json::{json, Value};
 
@@ -40,10 +39,21 @@ impl NpmApi {
         use Endpoint as E;
         match endpoint {
             E::Packument { name } => {
-                let (doc, packument) = self
-                    .upstream_packument(proxy, &name, proxy_refresh(req))
-                    .await?;
-                let rendered = self.render_proxied(req, repo, &name, &doc, packument)?;
+                let doc = self.packument_doc(proxy, &name, proxy_refresh(req)).await?;
+                // Tarball URLs through cairn; parsed and rewritten once per
+                // upstream document and base URL.
+                let variant = format!("{}\n{repo}\n{name}", req.base_url);
+                let rendered =
+                    self.packages
+                        .proxied_rendered(&doc, &variant, "application/json", || {
+                            let mut packument = parse_packument(&name, &doc)?;
+                            if let Some(versions) = packument["versions"].as_object_mut() {
+                                for manifest in versions.values_mut() {
+                                    rewrite_tarball(manifest, &req.base_url, repo, &name);
+                                }
+                            }
+                            Ok(packument.to_string().into())
+                        })?;
                 Ok(with_cache_status(rendered.respond(req), &doc))
             }
             E::Version { name, version } => {
@@ -102,56 +112,30 @@ impl NpmApi {
         name: &str,
         refresh: Refresh,
     ) -> PackageResult<(Document, Value)> {
+        let doc = self.packument_doc(proxy, name, refresh).await?;
+        let packument = parse_packument(name, &doc)?;
+        Ok((doc, packument))
+    }
+
+    /// The upstream's packument of `name`, as it sent it.
+    async fn packument_doc(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        refresh: Refresh,
+    ) -> PackageResult<Document> {
         crate::key(name)?;
         let url = proxy.upstream().url(&path_name(name));
         // The full document: the abbreviated one lacks `time` on older
         // registries, which clients' release-age settings need.
-        let doc = proxy
+        Ok(proxy
             .document(
                 &format!("packument/{name}"),
                 &url,
                 "application/json",
                 refresh,
             )
-            .await?;
-        let packument: Value = serde_json::from_slice(&doc.bytes).map_err(|e| {
-            PackageError::Upstream(format!(
-                "the upstream's packument of {name} is not JSON: {e}"
-            ))
-        })?;
-        if !packument.is_object() || !packument["versions"].is_object() {
-            return Err(PackageError::Upstream(format!(
-                "the upstream's packument of {name} has no versions"
-            )));
-        }
-        Ok((doc, packument))
-    }
-
-    /// The packument as this request sees it: tarball URLs through cairn.
-    /// Kept per upstream document and base URL.
-    fn render_proxied(
-        &self,
-        req: &Request,
-        repo: &str,
-        name: &str,
-        doc: &Document,
-        mut packument: Value,
-    ) -> PackageResult<Rendered> {
-        let variant = Digest::sha256_of(
-            format!("{}\n{}\n{repo}\n{name}", doc.digest, req.base_url).as_bytes(),
-        );
-        let etag = format!("\"{}\"", &variant.hex()[..32]);
-        if let Some(body) = self.proxied_documents.get(&variant) {
-            return Ok(Rendered::new("application/json", Some(etag), body));
-        }
-        if let Some(versions) = packument["versions"].as_object_mut() {
-            for manifest in versions.values_mut() {
-                rewrite_tarball(manifest, &req.base_url, repo, name);
-            }
-        }
-        let body = bytes::Bytes::from(packument.to_string());
-        self.proxied_documents.insert(variant, body.clone());
-        Ok(Rendered::new("application/json", Some(etag), body))
+            .await?)
     }
 
     /// A tarball: from the cache, else fetched once from where the
@@ -194,6 +178,21 @@ impl NpmApi {
             .await?;
         self.packages.serve_proxied(source).await
     }
+}
+
+/// An upstream packument, checked to be one.
+fn parse_packument(name: &str, doc: &Document) -> PackageResult<Value> {
+    let packument: Value = serde_json::from_slice(&doc.bytes).map_err(|e| {
+        PackageError::Upstream(format!(
+            "the upstream's packument of {name} is not JSON: {e}"
+        ))
+    })?;
+    if !packument.is_object() || !packument["versions"].is_object() {
+        return Err(PackageError::Upstream(format!(
+            "the upstream's packument of {name} has no versions"
+        )));
+    }
+    Ok(packument)
 }
 
 /// Points a version's `dist.tarball` at this repository.

@@ -226,6 +226,9 @@ pub fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
     resp
 }
 
+/// Memory given to proxied documents as served.
+const PROXIED_DOCUMENT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Files up to this size are served from memory once read
 /// ([`Packages::serve_blob`]).
 const SMALL_FILE: u64 = 1024 * 1024;
@@ -243,6 +246,8 @@ pub struct Packages {
     resolved: quick_cache::sync::Cache<String, Resolved>,
     /// Proxy repositories by `FORMAT/NAME`; any other name is hosted.
     proxies: std::collections::HashMap<String, Arc<Proxy>>,
+    /// Proxied documents as served ([`Packages::proxied_rendered`]).
+    proxied_documents: ByteCache,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -274,6 +279,7 @@ impl Packages {
             small_files: ByteCache::new(SMALL_FILE_CACHE_BYTES),
             resolved: quick_cache::sync::Cache::new(RESOLVED_PATHS),
             proxies: Default::default(),
+            proxied_documents: ByteCache::new(PROXIED_DOCUMENT_CACHE_BYTES),
         }
     }
 
@@ -298,6 +304,31 @@ impl Packages {
             proxy.repository(),
             proxy.upstream().base()
         ))
+    }
+
+    /// A proxied document as this request sees it (URLs through cairn, the
+    /// client's representation): `render` runs once per upstream document
+    /// and `variant` (everything else the bytes depend on: the base URL,
+    /// the repository, the representation), so a busy document is neither
+    /// parsed nor rendered again until the upstream's bytes change.
+    pub fn proxied_rendered(
+        &self,
+        doc: &Document,
+        variant: &str,
+        content_type: &str,
+        render: impl FnOnce() -> PackageResult<Bytes>,
+    ) -> PackageResult<Rendered> {
+        let key = Digest::sha256_of(format!("{}\n{variant}", doc.digest).as_bytes());
+        let etag = format!("\"{}\"", &key.hex()[..32]);
+        let body = match self.proxied_documents.get(&key) {
+            Some(body) => body,
+            None => {
+                let body = render()?;
+                self.proxied_documents.insert(key, body.clone());
+                body
+            }
+        };
+        Ok(Rendered::new(content_type, Some(etag), body))
     }
 
     /// Serves a proxied document as the upstream gave it.

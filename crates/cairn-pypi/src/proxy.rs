@@ -10,8 +10,6 @@
 use crate::endpoint::Endpoint;
 use crate::simple::{render_simple, representation, SimpleFile};
 use crate::{key, PypiApi};
-use axum::http::HeaderValue;
-use cairn_core::Digest;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
 use cairn_packages::{
     proxied_file, proxy_refresh, with_cache_status, PackageError, PackageResult, ProxiedFile,
@@ -43,26 +41,28 @@ impl PypiApi {
         match endpoint {
             Endpoint::Project { project } => {
                 let key = key(&project)?;
-                let (doc, page) = self.upstream_page(proxy, &key, proxy_refresh(req)).await?;
+                let url = page_url(proxy, &key);
+                let doc = proxy
+                    .document(&format!("simple/{key}"), &url, ACCEPT, proxy_refresh(req))
+                    .await?;
+                // Parsed and rendered once per upstream page, base URL and
+                // representation.
                 let content_type = representation(req);
-                let variant = Digest::sha256_of(
-                    format!("{}\n{}\n{repo}\n{content_type}", doc.digest, req.base_url).as_bytes(),
-                );
-                let etag = format!("\"{}\"", &variant.hex()[..32]);
-                let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
-                let files: Vec<SimpleFile> = page
-                    .files
-                    .into_iter()
-                    .map(|f| SimpleFile {
-                        url: format!("{base}/{}", f.filename),
-                        ..f
-                    })
-                    .collect();
-                let mut rendered = render_simple(&key, &key, &files, &page.versions, content_type);
-                rendered.headers.retain(|(n, _)| n != axum::http::header::ETAG);
-                if let Ok(v) = HeaderValue::from_str(&etag) {
-                    rendered.headers.push((axum::http::header::ETAG, v));
-                }
+                let variant = format!("{}\n{repo}\n{content_type}", req.base_url);
+                let rendered = self.packages.proxied_rendered(&doc, &variant, content_type, || {
+                    let page = parse(&key, &doc, &url)?;
+                    let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
+                    let files: Vec<SimpleFile> = page
+                        .files
+                        .into_iter()
+                        .map(|f| SimpleFile {
+                            url: format!("{base}/{}", f.filename),
+                            ..f
+                        })
+                        .collect();
+                    Ok(render_simple(&key, &key, &files, &page.versions, content_type).body)
+                })?;
+                let rendered = rendered.with_header(axum::http::header::VARY, "Accept");
                 Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
             }
             Endpoint::File { project, filename } => {
@@ -86,13 +86,11 @@ impl PypiApi {
         key: &str,
         refresh: Refresh,
     ) -> PackageResult<(Document, UpstreamPage)> {
-        let url = proxy.upstream().url(&format!("{key}/"));
+        let url = page_url(proxy, key);
         let doc = proxy
             .document(&format!("simple/{key}"), &url, ACCEPT, refresh)
             .await?;
-        let page = parse_page(&doc.bytes, &doc.content_type, &url).map_err(|e| {
-            PackageError::Upstream(format!("the upstream's page of {key} cannot be read: {e}"))
-        })?;
+        let page = parse(key, &doc, &url)?;
         Ok((doc, page))
     }
 
@@ -134,6 +132,18 @@ impl PypiApi {
         let source = proxy.file(&cache_key, &url, expect, content_type).await?;
         self.packages.serve_proxied(source).await
     }
+}
+
+/// Where the upstream has the page of the project `key`.
+fn page_url(proxy: &Proxy, key: &str) -> Url {
+    proxy.upstream().url(&format!("{key}/"))
+}
+
+/// The upstream's page of `key`, read.
+fn parse(key: &str, doc: &Document, url: &Url) -> PackageResult<UpstreamPage> {
+    parse_page(&doc.bytes, &doc.content_type, url).map_err(|e| {
+        PackageError::Upstream(format!("the upstream's page of {key} cannot be read: {e}"))
+    })
 }
 
 /// Parses a simple-API project page, JSON (PEP 691) or HTML (PEP 503).

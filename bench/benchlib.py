@@ -138,9 +138,10 @@ def wheel(name, version):
     return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()
 
 
-def start_verdaccio(verdaccio, work):
-    """Verdaccio 6 on a free port with its storage under `work`, and a user
-    to publish as; returns (process, port, Bearer authorization)."""
+def start_verdaccio(verdaccio, work, log=None):
+    """Verdaccio 6 on a free port with its storage under `work` (its log
+    there too, unless `log` names a file), and a user to publish as; returns
+    (process, port, Bearer authorization)."""
     port = free_port()
     d = os.path.join(work, "verdaccio")
     os.makedirs(d)
@@ -155,7 +156,7 @@ max_body_size: 100mb
 log: {{type: stdout, format: pretty, level: error}}
 """)
     proc = subprocess.Popen([verdaccio, "-c", os.path.join(d, "config.yaml")],
-                            stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+                            stdout=open(log or os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
     wait_ready(port, "/-/ping")
     _, body = request(port, "PUT", "/-/user/org.couchdb.user:bench",
                       json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),

@@ -40,6 +40,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cairnproc import Cairn, free_port  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+import benchlib  # noqa: E402
+
 CAIRN, OUT = sys.argv[1], sys.argv[2]
 # Test proxies revalidate on every request (revalidate_after_secs=0) and wait
 # for the upstream's answer however long a loaded machine takes
@@ -108,29 +111,11 @@ def run(cmd, cwd=None, env=None, check=True):
     return r
 
 
-# --- the upstream: Verdaccio, with a user to publish as.
+# --- the upstream: Verdaccio (bench/benchlib.py starts it), with a user to publish as.
 def start_verdaccio():
-    port = free_port()
-    d = os.path.join(WORK, "verdaccio")
-    os.makedirs(d)
-    with open(os.path.join(d, "config.yaml"), "w") as f:
-        f.write(f"""storage: {d}/storage
-auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
-uplinks: {{}}
-packages:
-  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
-listen: 127.0.0.1:{port}
-max_body_size: 200mb
-log: {{type: stdout, format: pretty, level: warn}}
-""")
-    procs.append(subprocess.Popen([VERDACCIO, "-c", os.path.join(d, "config.yaml")],
-                                  stdout=open(os.path.join(OUT, "proxy-verdaccio.log"), "w"), stderr=subprocess.STDOUT))
-    wait_port(port, "/-/ping")
-    c = http.client.HTTPConnection("127.0.0.1", port)
-    c.request("PUT", "/-/user/org.couchdb.user:up", json.dumps({"name": "up", "password": "up-password-1"}),
-              {"Content-Type": "application/json"})
-    token = json.loads(c.getresponse().read())["token"]
-    return port, token
+    proc, port, auth = benchlib.start_verdaccio(VERDACCIO, WORK, log=os.path.join(OUT, "proxy-verdaccio.log"))
+    procs.append(proc)
+    return port, auth.removeprefix("Bearer ")
 
 
 def make_pkg(name, version, deps=None, extra_bytes=0):

@@ -25,9 +25,22 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "start a throwaway PostgreSQL and an S3-compatible server (moto)"
-PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-pg.XXXXXX")
-MOTODIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-moto.XXXXXX")
-trap 'scripts/stop-postgres.sh "$PGDIR" 2>/dev/null || true; kill "$(cat "$MOTODIR/pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+# Every temporary directory of this run (servers' data, client work trees,
+# the crash test's gigabyte) lives under one TMPDIR, removed at the end
+# (KEEP_TMP=1 keeps it); test-output/ keeps the logs.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
+export TMPDIR
+PGDIR=$(mktemp -d "$TMPDIR/cairn-pg.XXXXXX")
+MOTODIR=$(mktemp -d "$TMPDIR/cairn-moto.XXXXXX")
+cleanup() {
+  scripts/stop-postgres.sh "$PGDIR" 2>/dev/null || true
+  kill "$(cat "$MOTODIR/pid" 2>/dev/null)" 2>/dev/null || true
+  if [ -z "${KEEP_TMP:-}" ]; then
+    chmod -R u+w "$TMPDIR" 2>/dev/null || true
+    rm -rf "$TMPDIR"
+  fi
+}
+trap cleanup EXIT
 export POSTGRES_TEST_URL S3_TEST_ENDPOINT
 POSTGRES_TEST_URL=$(scripts/start-postgres.sh "$PGDIR")
 S3_TEST_ENDPOINT=$(scripts/start-moto.sh "$MOTODIR")

@@ -29,6 +29,7 @@ step "start a throwaway PostgreSQL and an S3-compatible server (moto)"
 # the crash test's gigabyte) lives under one TMPDIR, removed at the end
 # (KEEP_TMP=1 keeps it); test-output/ keeps the logs.
 TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
+chmod 755 "$TMPDIR" # the PostgreSQL cluster runs as the postgres user when we are root
 export TMPDIR
 PGDIR=$(mktemp -d "$TMPDIR/cairn-pg.XXXXXX")
 MOTODIR=$(mktemp -d "$TMPDIR/cairn-moto.XXXXXX")

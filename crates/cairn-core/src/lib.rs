@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod name;
 pub mod package;
 pub mod policy;
+pub mod routing;
 
 pub use access::{Action, Principal};
 pub use digest::{Algorithm, Digest, DigestError, Hasher};

@@ -13,6 +13,7 @@ pub mod endpoint;
 mod packument;
 mod proxy;
 mod publish;
+mod virtuals;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -60,9 +61,11 @@ impl cairn_http::Adapter for NpmApi {
                 PackageError::MethodNotAllowed("method not allowed here".into())
             }
         })?;
-        let access = endpoint
-            .access(&repo)
-            .map_err(|e| PackageError::bad(e.to_string()))?;
+        let (repo, access) = self.packages.route(NPM, repo, |r| {
+            endpoint
+                .access(r)
+                .map_err(|e| PackageError::bad(e.to_string()))
+        })?;
         Ok((InRepo { repo, endpoint }, access))
     }
 
@@ -70,9 +73,12 @@ impl cairn_http::Adapter for NpmApi {
         let InRepo { repo, endpoint } = routed;
         let p = &self.packages;
         use Endpoint as E;
-        if let Some(proxy) = p.proxy(NPM, &repo) {
-            if !matches!(endpoint, E::Ping | E::Whoami) {
+        if !matches!(endpoint, E::Ping | E::Whoami) {
+            if let Some(proxy) = p.proxy(NPM, &repo) {
                 return self.proxied(req, proxy, &repo, endpoint).await;
+            }
+            if let Some(virt) = p.virtual_repo(NPM, &repo) {
+                return self.virtual_read(req, virt, endpoint).await;
             }
         }
         match endpoint {

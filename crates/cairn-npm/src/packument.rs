@@ -143,6 +143,23 @@ impl NpmApi {
         pkg: &PackageRecord,
         abbreviated: bool,
     ) -> PackageResult<Rendered> {
+        let (body, etag) = self.packument(req, repo, pkg, abbreviated)?;
+        let content_type = if abbreviated {
+            ABBREVIATED
+        } else {
+            "application/json"
+        };
+        Ok(Rendered::new(content_type, Some(etag), body.to_string()))
+    }
+
+    /// A package's packument with its tarballs under `repo`, and its ETag.
+    pub(crate) fn packument(
+        &self,
+        req: &Request,
+        repo: &str,
+        pkg: &PackageRecord,
+        abbreviated: bool,
+    ) -> PackageResult<(Value, String)> {
         let live: Vec<&VersionRecord> = semver_sorted(&pkg.versions)
             .into_iter()
             .filter(|v| v.state.serves_bytes())
@@ -208,12 +225,7 @@ impl NpmApi {
                 "license": field("license"),
             })
         };
-        let content_type = if abbreviated {
-            ABBREVIATED
-        } else {
-            "application/json"
-        };
-        Ok(Rendered::new(content_type, Some(etag), body.to_string()))
+        Ok((body, etag))
     }
 
     /// `GET /<name>/<version or dist-tag>`.

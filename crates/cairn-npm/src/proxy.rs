@@ -22,7 +22,7 @@ fn path_name(name: &str) -> String {
 }
 
 /// The file name at the end of a tarball URL.
-fn basename(url: &str) -> &str {
+pub(crate) fn basename(url: &str) -> &str {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -106,7 +106,7 @@ impl NpmApi {
     }
 
     /// The upstream's packument of `name`, parsed.
-    async fn upstream_packument(
+    pub(crate) async fn upstream_packument(
         &self,
         proxy: &Proxy,
         name: &str,
@@ -118,7 +118,7 @@ impl NpmApi {
     }
 
     /// The upstream's packument of `name`, as it sent it.
-    async fn packument_doc(
+    pub(crate) async fn packument_doc(
         &self,
         proxy: &Proxy,
         name: &str,
@@ -140,7 +140,12 @@ impl NpmApi {
 
     /// A tarball: from the cache, else fetched once from where the
     /// packument says, verified against its `integrity` (or `shasum`).
-    async fn proxied_tarball(&self, proxy: &Proxy, name: &str, file: &str) -> PackageResult {
+    pub(crate) async fn proxied_tarball(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        file: &str,
+    ) -> PackageResult {
         crate::key(name)?;
         let key = format!("tarball/{name}/{file}");
         let lookup = |refresh| async move {
@@ -181,7 +186,7 @@ impl NpmApi {
 }
 
 /// An upstream packument, checked to be one.
-fn parse_packument(name: &str, doc: &Document) -> PackageResult<Value> {
+pub(crate) fn parse_packument(name: &str, doc: &Document) -> PackageResult<Value> {
     let packument: Value = serde_json::from_slice(&doc.bytes).map_err(|e| {
         PackageError::Upstream(format!(
             "the upstream's packument of {name} is not JSON: {e}"
@@ -196,7 +201,7 @@ fn parse_packument(name: &str, doc: &Document) -> PackageResult<Value> {
 }
 
 /// Points a version's `dist.tarball` at this repository.
-fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, name: &str) {
+pub(crate) fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, name: &str) {
     let Some(dist) = manifest.get_mut("dist").and_then(Value::as_object_mut) else {
         return;
     };

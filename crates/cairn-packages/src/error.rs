@@ -34,6 +34,10 @@ pub enum PackageError {
     TooLarge { limit: u64 },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A virtual repository's rule (name ownership, cooldown) refuses it;
+    /// the message names the rule.
+    #[error("{0}")]
+    Refused(String),
     /// A proxy repository's upstream failed, or sent what cannot be served,
     /// and nothing usable is cached.
     #[error("{0}")]
@@ -114,6 +118,7 @@ impl PackageError {
             PackageError::Conflict(_) => S::CONFLICT,
             PackageError::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             PackageError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
+            PackageError::Refused(_) => S::FORBIDDEN,
             PackageError::Upstream(_) => S::BAD_GATEWAY,
             PackageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }

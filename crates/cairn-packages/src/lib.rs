@@ -14,6 +14,7 @@ pub mod archive;
 mod error;
 mod rendered;
 mod service;
+mod virtual_repo;
 
 pub use cairn_http::Request;
 pub use cairn_proxy as proxy;
@@ -23,6 +24,9 @@ pub use service::with_cache_status;
 pub use service::{
     digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,
     RepositoryPolicy, StoredFile, CACHE_HEADER,
+};
+pub use virtual_repo::{
+    CooldownRule, Member, MemberSettings, Plan, Refusal, Virtual, VirtualSettings,
 };
 
 use cairn_core::access::Denied;
@@ -154,6 +158,14 @@ pub fn rfc3339(secs: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// An RFC 3339 time (as npm's `time` and PEP 700's `upload-time` write
+/// them) in Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }
 
 /// Seconds since the Unix epoch.

@@ -248,6 +248,8 @@ pub struct Packages {
     proxies: std::collections::HashMap<String, Arc<Proxy>>,
     /// Proxied documents as served ([`Packages::proxied_rendered`]).
     proxied_documents: ByteCache,
+    /// Virtual repositories by `FORMAT/NAME`.
+    pub(crate) virtuals: std::collections::HashMap<String, Arc<crate::Virtual>>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -280,6 +282,7 @@ impl Packages {
             resolved: quick_cache::sync::Cache::new(RESOLVED_PATHS),
             proxies: Default::default(),
             proxied_documents: ByteCache::new(PROXIED_DOCUMENT_CACHE_BYTES),
+            virtuals: Default::default(),
         }
     }
 
@@ -318,7 +321,21 @@ impl Packages {
         content_type: &str,
         render: impl FnOnce() -> PackageResult<Bytes>,
     ) -> PackageResult<Rendered> {
-        let key = Digest::sha256_of(format!("{}\n{variant}", doc.digest).as_bytes());
+        self.composed(&format!("{}\n{variant}", doc.digest), content_type, render)
+    }
+
+    /// A document made from others (a proxied document, a virtual
+    /// repository's merged metadata): `render` runs once per `identity`,
+    /// which names everything the bytes depend on (the sources' digests or
+    /// revisions, the base URL, the representation). The ETag is the
+    /// identity's hash.
+    pub fn composed(
+        &self,
+        identity: &str,
+        content_type: &str,
+        render: impl FnOnce() -> PackageResult<Bytes>,
+    ) -> PackageResult<Rendered> {
+        let key = Digest::sha256_of(identity.as_bytes());
         let etag = format!("\"{}\"", &key.hex()[..32]);
         let body = match self.proxied_documents.get(&key) {
             Some(body) => body,

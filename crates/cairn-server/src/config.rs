@@ -44,6 +44,10 @@ pub struct Config {
     /// Proxy repositories (`[[proxy]]`): caches of an upstream registry,
     /// served at the format's usual URLs under their name.
     pub proxy: Vec<cairn_packages::proxy::ProxySettings>,
+    /// Virtual repositories (`[[virtual]]`): one URL over ordered hosted and
+    /// proxy members of one format.
+    #[serde(rename = "virtual")]
+    pub virtuals: Vec<cairn_packages::VirtualSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +97,7 @@ impl Default for Config {
             rate_limit: Default::default(),
             drain: Default::default(),
             proxy: vec![],
+            virtuals: vec![],
         }
     }
 }
@@ -314,6 +319,71 @@ pub fn proxies(
             )
             .map_err(|e| anyhow::anyhow!(e))?;
             Ok(std::sync::Arc::new(proxy))
+        })
+        .collect()
+}
+
+/// The virtual repositories `[[virtual]]` declares, checked: a package
+/// format, a valid name no proxy or other virtual repository has, members
+/// of its format (a proxy by its name; any other name is a hosted
+/// repository, never a virtual one).
+pub fn virtuals(
+    config: &Config,
+    proxies: &[std::sync::Arc<cairn_packages::proxy::Proxy>],
+) -> anyhow::Result<Vec<std::sync::Arc<cairn_packages::Virtual>>> {
+    let mut seen = std::collections::HashSet::new();
+    let declared: std::collections::HashSet<String> = config
+        .virtuals
+        .iter()
+        .map(|v| format!("{}/{}", v.format, v.name))
+        .collect();
+    config
+        .virtuals
+        .iter()
+        .map(|v| {
+            let format = cairn_core::Format::parse(&v.format).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "virtual {:?}: format {:?}: use npm, pypi, cargo, go or maven",
+                    v.name,
+                    v.format
+                )
+            })?;
+            let repository = format.resource(&v.name);
+            let valid = |name: &str| {
+                cairn_packages::split_repository(name)
+                    .ok()
+                    .is_some_and(|(n, rest)| n == name && rest.is_empty())
+            };
+            if !valid(&v.name) {
+                bail!("virtual {repository}: not a repository name (lower-case letters, digits, '.', '_', '-')");
+            }
+            if !seen.insert(repository.clone()) {
+                bail!("virtual {repository} is declared twice");
+            }
+            let proxy = |name: &str| {
+                proxies
+                    .iter()
+                    .find(|p| p.repository() == format.resource(name))
+                    .cloned()
+            };
+            if proxy(&v.name).is_some() {
+                bail!("virtual {repository}: a proxy repository has that name");
+            }
+            for m in &v.members {
+                let name = match m {
+                    cairn_packages::MemberSettings::Name(n) => n,
+                    cairn_packages::MemberSettings::Filtered { name, .. } => name,
+                };
+                if !valid(name) {
+                    bail!("virtual {repository}: member {name:?} is not a repository name");
+                }
+                if declared.contains(&format.resource(name)) {
+                    bail!("virtual {repository}: member {name:?} is a virtual repository; members are hosted or proxy repositories");
+                }
+            }
+            let virt = cairn_packages::Virtual::new(format, v, proxy)
+                .map_err(|e| anyhow::anyhow!("virtual {repository}: {e}"))?;
+            Ok(std::sync::Arc::new(virt))
         })
         .collect()
 }

@@ -97,13 +97,15 @@ impl App {
             config::proxies(&config, meta.clone(), blobs.clone())?
                 .into_iter()
                 .partition(|p| p.settings().format == "oci");
+        let virtuals = config::virtuals(&config, &package_proxies)?;
         let packages = Arc::new(
             cairn_packages::Packages::new(
                 blobs.clone(),
                 meta.clone(),
                 config.packages.compile(access.clone())?,
             )
-            .with_proxies(package_proxies),
+            .with_proxies(package_proxies)
+            .with_virtuals(virtuals),
         );
         let oci = OciApi::new(
             blobs,

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Virtual repositories with the real clients: one URL over a hosted member
+and a proxy member whose upstream is another cairn (the "public" registry).
+
+For npm (npm) and PyPI (pip and uv): the same name published privately at
+1.0.0 and publicly at 99.0.0, the public one already in the proxy's cache →
+the client installs 1.0.0 through the virtual repository, the merged listing
+shows only 1.0.0, and a direct download of 99.0.0 through it is refused
+naming the rule; a claimed namespace with nothing hosted resolves nothing
+from outside; publishing to the virtual repository lands in its hosted
+member. Cooldown: a version "published" upstream an hour ago (the
+upstream's publish time set back in its database) is left out and refused,
+an old one installs, an exempt one installs. Then the owner's override
+(allow_external) → both versions listed, the hosted `latest` kept.
+
+Usage: virtual.py CAIRN OUT_DIR.
+"""
+
+import base64
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cairnproc import Cairn  # noqa: E402
+
+CAIRN, OUT = sys.argv[1], sys.argv[2]
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PY_TOOLS = os.path.join(ROOT, ".tools", "py", "bin")
+os.environ["PATH"] = os.path.join(ROOT, ".tools", "node", "node_modules", ".bin") + os.pathsep + os.environ["PATH"]
+WORK = tempfile.mkdtemp(prefix="cairn-virtual-")
+LOG = open(os.path.join(OUT, "virtual-tools.log"), "w")
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ok(msg):
+    print(f"ok - {msg}")
+
+
+def run(cmd, cwd=None, env=None, check=True):
+    r = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    LOG.write(f"$ {' '.join(cmd)}\n{r.stdout}\n")
+    LOG.flush()
+    if check and r.returncode != 0:
+        fail(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}")
+    return r
+
+
+def get(port, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def backdate(server, fmt, repo, package, version, secs_ago):
+    """Sets a version's publish time (and its files') back in the upstream's
+    own database, as if it had been published `secs_ago` seconds ago. Done
+    before anything reads the package, so no cached rendering predates it."""
+    at = int(time.time()) - secs_ago
+    db = sqlite3.connect(os.path.join(server.data_dir, "cairn.db"), timeout=30)
+    with db:
+        n = db.execute("UPDATE package_versions SET published_at=?, changed_at=? WHERE format=? AND repository=?"
+                       " AND package=? AND version=?", (at, at, fmt, repo, package, version)).rowcount
+        db.execute("UPDATE package_files SET created_at=? WHERE format=? AND repository=? AND package=? AND version=?",
+                   (at, fmt, repo, package, version))
+    db.close()
+    if n != 1:
+        fail(f"backdating {fmt}/{repo}/{package}@{version}: {n} rows")
+
+
+# --- npm
+def npm_env(registry, auth_for=None, password=None):
+    home = tempfile.mkdtemp(dir=WORK)
+    rc = os.path.join(home, "npmrc")
+    with open(rc, "w") as f:
+        f.write(f"registry={registry}\n")
+        if auth_for:
+            b64 = base64.b64encode(f"admin:{password}".encode()).decode()
+            f.write(f"//{auth_for.split('://', 1)[1]}:_auth={b64}\n")
+    return {"npm_config_userconfig": rc, "npm_config_cache": os.path.join(home, "cache"),
+            "npm_config_audit": "false", "npm_config_fund": "false", "npm_config_update_notifier": "false"}
+
+
+def npm_publish(registry, password, name, version):
+    d = os.path.join(WORK, "src", f"{name.replace('/', '_')}-{version}")
+    os.makedirs(d)
+    with open(os.path.join(d, "package.json"), "w") as f:
+        json.dump({"name": name, "version": version, "main": "index.js", "license": "MIT"}, f)
+    with open(os.path.join(d, "index.js"), "w") as f:
+        f.write(f"module.exports = '{name}@{version}';\n")
+    run(["npm", "publish", d], env=npm_env(registry, registry, password))
+
+
+def npm_install(registry, spec, expect_version=None):
+    proj = tempfile.mkdtemp(dir=WORK)
+    with open(os.path.join(proj, "package.json"), "w") as f:
+        json.dump({"name": "consumer", "version": "1.0.0", "private": True}, f)
+    r = run(["npm", "install", "--no-package-lock", spec], cwd=proj, env=npm_env(registry),
+            check=expect_version is not None)
+    if expect_version is None:
+        return r
+    name = spec.rsplit("@", 1)[0] if spec.rfind("@") > 0 else spec
+    with open(os.path.join(proj, "node_modules", name, "package.json")) as f:
+        got = json.load(f)["version"]
+    if got != expect_version:
+        fail(f"npm install {spec} through {registry} gave {got}, not {expect_version}")
+    return r
+
+
+def start_downstream(up, extra="", password=None):
+    proxies = (f'[{{format="npm", name="npmjs", upstream="http://127.0.0.1:{up.port}/npm/public/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
+               f' {{format="pypi", name="pypiorg", upstream="http://127.0.0.1:{up.port}/pypi/public/simple/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}}]')
+    common = (f'members=["internal", "PROXY"], publish_to="internal", claims=["acme-claimed-*"],'
+              f' cooldown_hours=2, cooldown_exempt=["hotfix-*"]{extra}')
+    virtuals = (f'[{{format="npm", name="all", {common.replace("PROXY", "npmjs")}}},'
+                f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}}]')
+    return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
+                 env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
+
+
+def npm_main(up, down):
+    pub = f"http://127.0.0.1:{up.port}/npm/public/"
+    allr = f"http://127.0.0.1:{down.port}/npm/all/"
+    # The private name, published through the virtual repository (to its hosted member).
+    npm_publish(allr, down.password, "acme-utils", "1.0.0")
+    st, body = get(down.port, "/npm/internal/acme-utils")
+    if st != 200 or "1.0.0" not in json.loads(body)["versions"]:
+        fail(f"a publish to npm/all did not land in npm/internal: {st} {body[:200]}")
+    # The attacker's version upstream, already in the proxy's cache.
+    npm_publish(pub, up.password, "acme-utils", "99.0.0")
+    backdate(up, "npm", "public", "acme-utils", "99.0.0", 30 * DAY)  # old enough for the cooldown
+    npm_publish(pub, up.password, "acme-claimed-secret", "5.0.0")
+    st, _ = get(down.port, "/npm/npmjs/acme-utils/-/acme-utils-99.0.0.tgz")
+    if st != 200:
+        fail(f"priming the proxy's cache with 99.0.0: {st}")
+    npm_install(allr, "acme-utils", "1.0.0")
+    st, body = get(down.port, "/npm/all/acme-utils")
+    doc = json.loads(body)
+    if st != 200 or sorted(doc["versions"]) != ["1.0.0"] or doc["dist-tags"].get("latest") != "1.0.0":
+        fail(f"merged packument of an owned name: {st} {sorted(doc.get('versions', {}))} {doc.get('dist-tags')}")
+    tarball = doc["versions"]["1.0.0"]["dist"]["tarball"]
+    if not tarball.startswith(allr):
+        fail(f"tarball not through the virtual repository: {tarball}")
+    st, body = get(down.port, "/npm/all/acme-utils/-/acme-utils-99.0.0.tgz")
+    if st != 403 or b"name ownership" not in body:
+        fail(f"the cached public 99.0.0 through npm/all: {st} {body[:300]}")
+    ok("npm: a name published privately installs 1.0.0 through npm/all; the public 99.0.0 (cached in the proxy) is"
+       " left out of the packument and its download is refused (403, name ownership); npm publish to npm/all lands in npm/internal")
+
+    st, body = get(down.port, "/npm/all/acme-claimed-secret")
+    st2, body2 = get(down.port, "/npm/all/acme-claimed-secret/-/acme-claimed-secret-5.0.0.tgz")
+    if st != 404 or st2 != 403 or b"claimed" not in body2:
+        fail(f"a claimed namespace resolved from outside: {st} {body[:200]} / {st2} {body2[:200]}")
+    if npm_install(allr, "acme-claimed-secret").returncode == 0:
+        fail("npm installed a claimed name from the public upstream")
+    ok("npm: a claimed namespace with nothing hosted resolves nothing from the proxy (packument 404, tarball 403)")
+
+    # Cooldown: 1.0.0 a month old, 1.1.0 an hour old (the cooldown is 2 h), hotfix-lib published now but exempt.
+    npm_publish(pub, up.password, "fresh-lib", "1.0.0")
+    npm_publish(pub, up.password, "fresh-lib", "1.1.0")
+    backdate(up, "npm", "public", "fresh-lib", "1.0.0", 30 * DAY)
+    backdate(up, "npm", "public", "fresh-lib", "1.1.0", HOUR)
+    npm_publish(pub, up.password, "hotfix-lib", "2.0.0")
+    st, body = get(down.port, "/npm/all/fresh-lib")
+    doc = json.loads(body)
+    if st != 200 or sorted(doc["versions"]) != ["1.0.0"] or doc["dist-tags"]["latest"] != "1.0.0":
+        fail(f"cooldown: the packument lists {sorted(doc.get('versions', {}))}, latest {doc.get('dist-tags')}")
+    npm_install(allr, "fresh-lib", "1.0.0")
+    st, body = get(down.port, "/npm/all/fresh-lib/-/fresh-lib-1.1.0.tgz")
+    if st != 403 or b"cooldown" not in body:
+        fail(f"cooldown: a direct download of the hour-old 1.1.0: {st} {body[:300]}")
+    if npm_install(allr, "fresh-lib@1.1.0").returncode == 0:
+        fail("npm installed fresh-lib@1.1.0, an hour old, through a 2 h cooldown")
+    npm_install(allr, "hotfix-lib", "2.0.0")
+    npm_install(f"http://127.0.0.1:{down.port}/npm/npmjs/", "fresh-lib", "1.1.0")
+    ok("npm: cooldown 2 h: the hour-old 1.1.0 is left out (latest moved to 1.0.0) and refused (403), the month-old"
+       " 1.0.0 installs, an exempt version published now installs; the proxy itself still serves 1.1.0")
+
+
+def main():
+    up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
+    down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
+    try:
+        npm_main(up, down)
+        down.terminate()
+        # The owner's override: external versions of acme-utils allowed.
+        down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)
+        down.start(os.path.join(OUT, "virtual-cairn-override.log"))
+        st, body = get(down.port, "/npm/all/acme-utils")
+        doc = json.loads(body)
+        if sorted(doc["versions"]) != ["1.0.0", "99.0.0"] or doc["dist-tags"]["latest"] != "1.0.0":
+            fail(f"override: {sorted(doc['versions'])} {doc['dist-tags']}")
+        st, _ = get(down.port, "/npm/all/acme-utils/-/acme-utils-99.0.0.tgz")
+        if st != 200:
+            fail(f"override: the external 99.0.0 through npm/all: {st}")
+        ok("npm: with allow_external for the name, both versions are listed and downloadable; latest stays the hosted 1.0.0")
+    finally:
+        for c in (up, down):
+            if c.proc and c.proc.poll() is None:
+                c.proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,8 @@
 # then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
 # (also behind nginx, refusing uploads without a 502), a proxy repository
 # in front of Verdaccio with a fault-injecting proxy between them (and on two
-# replicas, the filling one killed mid-stream), readiness
+# replicas, the filling one killed mid-stream), virtual repositories over
+# hosted and proxy members (npm, pip, uv), readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test; then every benchmark in smoke mode. Starts its own
 # PostgreSQL and moto S3 server.
@@ -91,6 +92,9 @@ tests/e2e/trusted-publishing.sh
 
 step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Cargo, Go and Maven to cairns, behind a fault-injecting proxy"
 python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
+
+step "virtual repositories: name ownership, claimed namespaces and the cooldown with npm, pip and uv"
+python3 tests/e2e/virtual.py "$CAIRN" "$OUT_DIR"
 
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.

@@ -194,11 +194,102 @@ def npm_main(up, down):
        " 1.0.0 installs, an exempt version published now installs; the proxy itself still serves 1.1.0")
 
 
+# --- PyPI
+def mkdist(name, version):
+    out = os.path.join(WORK, "dist", f"{name}-{version}")
+    run([sys.executable, os.path.join(ROOT, "tests", "e2e", "mkdist.py"), out, name, version])
+    return [os.path.join(out, f) for f in sorted(os.listdir(out))]
+
+
+def twine(url, files, password):
+    run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url", url,
+         "-u", "admin", "-p", password, *files])
+
+
+def pip_install(index, spec, expect_version=None, tool="pip"):
+    target = tempfile.mkdtemp(dir=WORK)
+    if tool == "pip":
+        cmd = [os.path.join(PY_TOOLS, "pip"), "install", "--disable-pip-version-check", "--no-cache-dir",
+               "--target", target, "--index-url", index, spec]
+    else:
+        cmd = [os.path.join(PY_TOOLS, "uv"), "pip", "install", "--no-cache", "--target", target,
+               "--python", sys.executable, "--index-url", index, spec]
+    r = run(cmd, check=expect_version is not None)
+    if expect_version is None:
+        return r
+    module = spec.split("=")[0].lower().replace("-", "_").replace(".", "_")
+    got = run([sys.executable, "-c", f"import sys; sys.path.insert(0, {target!r}); import {module}; print({module}.VERSION)"]).stdout.strip()
+    if got != expect_version:
+        fail(f"{tool} install {spec} from {index} gave {got}, not {expect_version}")
+    return r
+
+
+def page(port, repo, project):
+    st, body = get(port, f"/pypi/{repo}/simple/{project}/", {"Accept": "application/vnd.pypi.simple.v1+json"})
+    return st, (json.loads(body) if st == 200 else body)
+
+
+def pypi_main(up, down):
+    pub = f"http://127.0.0.1:{up.port}/pypi/public/"
+    index = f"http://127.0.0.1:{down.port}/pypi/all/simple/"
+    twine(f"http://127.0.0.1:{down.port}/pypi/all/", mkdist("acme-utils", "1.0.0"), down.password)
+    st, doc = page(down.port, "internal", "acme-utils")
+    if st != 200 or doc["versions"] != ["1.0.0"]:
+        fail(f"an upload to pypi/all did not land in pypi/internal: {st} {doc}")
+    twine(pub, mkdist("acme-utils", "99.0.0"), up.password)
+    backdate(up, "pypi", "public", "acme-utils", "99.0.0", 30 * DAY)
+    st, doc = page(down.port, "pypiorg", "acme-utils")
+    wheel = next(f["filename"] for f in doc["files"] if f["filename"].endswith(".whl"))
+    st, _ = get(down.port, f"/pypi/pypiorg/files/acme-utils/{wheel}")
+    if st != 200:
+        fail(f"priming the proxy's cache with {wheel}: {st}")
+    pip_install(index, "acme-utils", "1.0.0")
+    pip_install(index, "acme-utils", "1.0.0", tool="uv")
+    st, doc = page(down.port, "all", "acme-utils")
+    if st != 200 or doc["versions"] != ["1.0.0"] or any("99.0.0" in f["filename"] for f in doc["files"]):
+        fail(f"merged page of an owned name: {st} {doc}")
+    if not all(f["url"].startswith(f"http://127.0.0.1:{down.port}/pypi/all/files/") for f in doc["files"]):
+        fail(f"file URLs not through the virtual repository: {doc['files']}")
+    st, body = get(down.port, f"/pypi/all/files/acme-utils/{wheel}")
+    if st != 403 or b"name ownership" not in body:
+        fail(f"the cached public {wheel} through pypi/all: {st} {body[:300]}")
+    if pip_install(index, "acme-utils==99.0.0").returncode == 0:
+        fail("pip installed the public acme-utils 99.0.0 through pypi/all")
+    ok("pip and uv: a project uploaded privately (twine to pypi/all lands in pypi/internal) installs 1.0.0 through"
+       " pypi/all; the public 99.0.0, cached in the proxy, is not on the page and its download is refused (403, name ownership)")
+
+    twine(pub, mkdist("acme-claimed-secret", "5.0.0"), up.password)
+    st, _ = page(down.port, "all", "acme-claimed-secret")
+    if st != 404 or pip_install(index, "acme-claimed-secret").returncode == 0:
+        fail(f"a claimed namespace resolved from outside: {st}")
+    ok("pip: a claimed namespace with nothing hosted resolves nothing from the proxy")
+
+    twine(pub, mkdist("fresh-lib", "1.0.0"), up.password)
+    twine(pub, mkdist("fresh-lib", "1.1.0"), up.password)
+    backdate(up, "pypi", "public", "fresh-lib", "1.0.0", 30 * DAY)
+    backdate(up, "pypi", "public", "fresh-lib", "1.1.0", HOUR)
+    twine(pub, mkdist("hotfix-lib", "2.0.0"), up.password)
+    st, doc = page(down.port, "all", "fresh-lib")
+    if st != 200 or doc["versions"] != ["1.0.0"]:
+        fail(f"cooldown: the page lists {doc}")
+    pip_install(index, "fresh-lib", "1.0.0")
+    pip_install(index, "fresh-lib", "1.0.0", tool="uv")
+    st, doc = page(down.port, "pypiorg", "fresh-lib")
+    young = next(f["filename"] for f in doc["files"] if "1.1.0" in f["filename"])
+    st, body = get(down.port, f"/pypi/all/files/fresh-lib/{young}")
+    if st != 403 or b"cooldown" not in body:
+        fail(f"cooldown: a direct download of the hour-old {young}: {st} {body[:300]}")
+    pip_install(index, "hotfix-lib", "2.0.0")
+    ok("pip and uv: cooldown 2 h: the hour-old 1.1.0 is left off the page and refused (403), the month-old 1.0.0"
+       " installs, an exempt version uploaded now installs")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
     try:
         npm_main(up, down)
+        pypi_main(up, down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)
@@ -211,6 +302,12 @@ def main():
         if st != 200:
             fail(f"override: the external 99.0.0 through npm/all: {st}")
         ok("npm: with allow_external for the name, both versions are listed and downloadable; latest stays the hosted 1.0.0")
+        st, doc = page(down.port, "all", "acme-utils")
+        if doc["versions"] != ["1.0.0", "99.0.0"]:
+            fail(f"override: the page lists {doc['versions']}")
+        pip_install(index := f"http://127.0.0.1:{down.port}/pypi/all/simple/", "acme-utils==99.0.0", "99.0.0")
+        pip_install(index, "acme-utils", "99.0.0", tool="uv")
+        ok("pip and uv: with allow_external for the name, the page lists both and 99.0.0 installs through pypi/all")
     finally:
         for c in (up, down):
             if c.proc and c.proc.poll() is None:

@@ -10,18 +10,11 @@ use crate::{key, NpmApi, NPM};
 use axum::response::IntoResponse;
 use axum::Json;
 use cairn_core::PackageRef;
-use cairn_packages::proxy::{Document, Refresh};
 use cairn_packages::{
     parse_rfc3339, proxy_refresh, Member, PackageError, PackageResult, Plan, Rendered, Request,
-    Virtual,
+    Source, Virtual,
 };
 use serde_json::{json, Map, Value};
-
-/// What one member gives for a name.
-enum Source<'a> {
-    Hosted(&'a Member, i64),
-    Proxy(&'a Member, Document),
-}
 
 impl NpmApi {
     /// Serves a read of the virtual repository `virt` (changes were routed
@@ -97,80 +90,29 @@ impl NpmApi {
         }
     }
 
-    /// What each member of `plan` gives for `name`, in order; `Err` when
-    /// none gives anything (the last upstream failure, or npm's 404).
-    async fn sources<'a>(
-        &self,
-        plan: &Plan<'a>,
-        name: &str,
-        refresh: Refresh,
-    ) -> PackageResult<Vec<Source<'a>>> {
-        let mut sources = Vec::new();
-        let mut failure = None;
-        for &m in &plan.members {
-            match &m.proxy {
-                None => {
-                    if let Some(rev) = plan.revision(m) {
-                        sources.push(Source::Hosted(m, rev));
-                    }
-                }
-                Some(proxy) => match self.packument_doc(proxy, name, refresh).await {
-                    Ok(doc) => sources.push(Source::Proxy(m, doc)),
-                    Err(PackageError::NotFound(_)) => {}
-                    Err(e) => failure = Some(e),
-                },
-            }
-        }
-        if sources.is_empty() {
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            let why = plan
-                .owned()
-                .map(|r| format!(" ({})", r.message(plan.virt)))
-                .unwrap_or_default();
-            return Err(PackageError::not_found(format!(
-                "package {name} not found{why}"
-            )));
-        }
-        Ok(sources)
-    }
-
     /// The merged packument of `name`, cached per sources' revisions.
     async fn merged(&self, req: &Request, virt: &Virtual, name: &str) -> PackageResult<Rendered> {
         let plan = self.packages.plan(req, virt, &key(name)?).await?;
-        let sources = self.sources(&plan, name, proxy_refresh(req)).await?;
-        let mut identity = format!(
-            "npm virtual\n{}\n{}\n{}",
-            virt.name,
-            req.base_url,
-            plan.minute()
-        );
-        for s in &sources {
-            match s {
-                Source::Hosted(m, rev) => identity.push_str(&format!("\nh {} {rev}", m.name)),
-                Source::Proxy(m, doc) => {
-                    identity.push_str(&format!("\np {} {}", m.name, doc.digest))
-                }
-            }
+        let refresh = proxy_refresh(req);
+        let sources = plan
+            .sources(&format!("package {name}"), |proxy| {
+                self.packument_doc(proxy, name, refresh)
+            })
+            .await?;
+        let identity = plan.identity(&sources, &req.base_url);
+        let p = &self.packages;
+        if let Some(kept) = p.composed_lookup(&identity, "application/json") {
+            return Ok(kept);
         }
-        // Loaded outside the render (which cannot wait): the hosted
-        // packages' records.
         let mut hosted = Vec::new();
         for s in &sources {
             if let Source::Hosted(m, _) = s {
-                let pkg = self
-                    .packages
-                    .meta
-                    .package(PackageRef::new(NPM, &m.name, &plan.key))
-                    .await?;
-                hosted.push((m.name.clone(), pkg));
+                let pkg = p.meta.package(PackageRef::new(NPM, &m.name, &plan.key));
+                hosted.push((m.name.clone(), pkg.await?));
             }
         }
-        self.packages.composed(&identity, "application/json", || {
-            let merged = self.merge(req, &plan, name, &sources, &hosted)?;
-            Ok(merged.to_string().into())
-        })
+        let merged = self.merge(req, &plan, name, &sources, &hosted)?;
+        Ok(p.composed_store(&identity, "application/json", merged.to_string().into()))
     }
 
     async fn merged_value(
@@ -303,56 +245,39 @@ impl NpmApi {
         file: &str,
     ) -> PackageResult {
         let plan = self.packages.plan(req, virt, &key(name)?).await?;
-        let mut failure = None;
-        for &m in &plan.members {
-            match &m.proxy {
-                None => {
-                    let pkg = PackageRef::new(NPM, &m.name, &plan.key);
-                    match self
-                        .packages
-                        .download(pkg, file, "application/octet-stream")
-                        .await
-                    {
-                        Err(PackageError::NotFound(_)) => continue,
-                        other => return other,
-                    }
-                }
-                Some(proxy) => {
-                    let listed = |refresh| async move {
-                        let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;
-                        let found = packument["versions"].as_object().and_then(|vs| {
-                            vs.iter().find_map(|(v, manifest)| {
-                                (manifest["dist"]["tarball"].as_str().map(basename) == Some(file))
-                                    .then(|| v.clone())
-                            })
-                        });
-                        Ok::<_, PackageError>(found.map(|v| {
-                            let t = packument["time"][&v].as_str().and_then(parse_rfc3339);
-                            (v, t)
-                        }))
-                    };
-                    let found = match listed(Refresh::IfExpired).await {
-                        Ok(None) => listed(Refresh::Missing).await,
-                        other => other,
-                    };
-                    match found {
-                        Ok(Some((version, published))) => {
-                            if let Err(r) = plan.cooldown(m, &version, published) {
-                                return Err(self.packages.refuse(virt, r));
-                            }
-                            return self.proxied_tarball(proxy, name, file).await;
-                        }
-                        Ok(None) | Err(PackageError::NotFound(_)) => continue,
-                        Err(e) => failure = Some(e),
-                    }
-                }
+        let hosted = |m: &Member| {
+            let m = m.name.clone();
+            let key = plan.key.clone();
+            async move {
+                let pkg = PackageRef::new(NPM, &m, &key);
+                self.packages
+                    .download(pkg, file, "application/octet-stream")
+                    .await
             }
-        }
-        if let Some(refusal) = plan.owned() {
-            return Err(self.packages.refuse(virt, refusal));
-        }
-        Err(failure
-            .unwrap_or_else(|| PackageError::not_found(format!("no tarball {file} of {name}"))))
+        };
+        let listed = |proxy, refresh| async move {
+            let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;
+            let version = packument["versions"].as_object().and_then(|vs| {
+                vs.iter().find_map(|(v, manifest)| {
+                    (manifest["dist"]["tarball"].as_str().map(basename) == Some(file))
+                        .then(|| v.clone())
+                })
+            });
+            Ok(version.map(|v| {
+                let published = packument["time"][&v].as_str().and_then(parse_rfc3339);
+                (v, published)
+            }))
+        };
+        let serve = |proxy| self.proxied_tarball(proxy, name, file);
+        self.packages
+            .virtual_file(
+                &plan,
+                &format!("tarball {file} of {name}"),
+                hosted,
+                listed,
+                serve,
+            )
+            .await
     }
 }
 

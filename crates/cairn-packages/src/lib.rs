@@ -26,7 +26,7 @@ pub use service::{
     RepositoryPolicy, StoredFile, CACHE_HEADER,
 };
 pub use virtual_repo::{
-    CooldownRule, Member, MemberSettings, Plan, Refusal, Virtual, VirtualSettings,
+    CooldownRule, Member, MemberSettings, Plan, Refusal, Source, Virtual, VirtualSettings,
 };
 
 use cairn_core::access::Denied;

@@ -226,6 +226,13 @@ pub fn with_cache_status(mut resp: Response, doc: &Document) -> Response {
     resp
 }
 
+/// The cache key and ETag of a composed document.
+fn composed_key(identity: &str) -> (Digest, String) {
+    let key = Digest::sha256_of(identity.as_bytes());
+    let etag = format!("\"{}\"", &key.hex()[..32]);
+    (key, etag)
+}
+
 /// Memory given to proxied documents as served.
 const PROXIED_DOCUMENT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -335,17 +342,25 @@ impl Packages {
         content_type: &str,
         render: impl FnOnce() -> PackageResult<Bytes>,
     ) -> PackageResult<Rendered> {
-        let key = Digest::sha256_of(identity.as_bytes());
-        let etag = format!("\"{}\"", &key.hex()[..32]);
-        let body = match self.proxied_documents.get(&key) {
-            Some(body) => body,
-            None => {
-                let body = render()?;
-                self.proxied_documents.insert(key, body.clone());
-                body
-            }
-        };
-        Ok(Rendered::new(content_type, Some(etag), body))
+        match self.composed_lookup(identity, content_type) {
+            Some(r) => Ok(r),
+            None => Ok(self.composed_store(identity, content_type, render()?)),
+        }
+    }
+
+    /// The document composed under `identity`, if it is kept.
+    pub fn composed_lookup(&self, identity: &str, content_type: &str) -> Option<Rendered> {
+        let (key, etag) = composed_key(identity);
+        self.proxied_documents
+            .get(&key)
+            .map(|body| Rendered::new(content_type, Some(etag), body))
+    }
+
+    /// Keeps `body` as the document composed under `identity`.
+    pub fn composed_store(&self, identity: &str, content_type: &str, body: Bytes) -> Rendered {
+        let (key, etag) = composed_key(identity);
+        self.proxied_documents.insert(key, body.clone());
+        Rendered::new(content_type, Some(etag), body)
     }
 
     /// Serves a proxied document as the upstream gave it.

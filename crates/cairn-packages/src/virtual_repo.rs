@@ -12,7 +12,7 @@ use cairn_core::routing::UnknownAge;
 use cairn_core::routing::{human_secs, Cooldown, Held, NamePatterns, Owner, Ownership, Sources};
 use cairn_core::{Action, Format, PackageRef};
 use cairn_http::Access;
-use cairn_proxy::Proxy;
+use cairn_proxy::{Document, Proxy, Refresh};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -444,5 +444,125 @@ impl Packages {
         metrics::counter!("cairn_virtual_hidden_total",
             "repository" => virt.repository(), "rule" => refusal.rule())
         .increment(1);
+    }
+}
+
+/// What one member gives for a name: a hosted member's package (by its
+/// revision), or a proxy member's upstream document.
+pub enum Source<'a> {
+    Hosted(&'a Member, i64),
+    Proxy(&'a Member, Document),
+}
+
+impl<'a> Plan<'a> {
+    /// What each member of the plan gives, in order: hosted members by
+    /// revision, proxy members' documents from `fetch`. A proxy's "not
+    /// found" leaves it out; `Err` when no member gives anything (the last
+    /// upstream failure, or a 404 saying why proxies were not asked).
+    pub async fn sources<F, Fut>(&self, what: &str, fetch: F) -> PackageResult<Vec<Source<'a>>>
+    where
+        F: Fn(&'a Proxy) -> Fut,
+        Fut: std::future::Future<Output = PackageResult<Document>>,
+    {
+        let mut sources = Vec::new();
+        let mut failure = None;
+        for &m in &self.members {
+            match &m.proxy {
+                None => {
+                    if let Some(rev) = self.revision(m) {
+                        sources.push(Source::Hosted(m, rev));
+                    }
+                }
+                Some(proxy) => match fetch(proxy).await {
+                    Ok(doc) => sources.push(Source::Proxy(m, doc)),
+                    Err(PackageError::NotFound(_)) => {}
+                    Err(e) => failure = Some(e),
+                },
+            }
+        }
+        if sources.is_empty() {
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            let why = self
+                .owned()
+                .map(|r| format!(" ({})", r.message(self.virt)))
+                .unwrap_or_default();
+            return Err(PackageError::not_found(format!("{what} not found{why}")));
+        }
+        Ok(sources)
+    }
+
+    /// The cache identity of a document merged from `sources`: everything
+    /// its bytes depend on (`variant`: the base URL, the representation).
+    pub fn identity(&self, sources: &[Source<'_>], variant: &str) -> String {
+        let mut id = format!(
+            "virtual {}\n{}\n{variant}\n{}",
+            self.virt.repository(),
+            self.key,
+            self.minute()
+        );
+        for s in sources {
+            match s {
+                Source::Hosted(m, rev) => id.push_str(&format!("\nh {} {rev}", m.name)),
+                Source::Proxy(m, doc) => id.push_str(&format!("\np {} {}", m.name, doc.digest)),
+            }
+        }
+        id
+    }
+}
+
+impl Packages {
+    /// Serves one file through a virtual repository, deciding as the
+    /// listing decides: from the first member of the plan that has it — a
+    /// hosted member through `hosted` (a 404 passes on to the next), a
+    /// proxy member when `listed` finds the file's version (and its publish
+    /// time) in the upstream's metadata and the cooldown lets it through,
+    /// then through `serve`. A name owned here and found in no hosted
+    /// member is refused naming the rule.
+    pub async fn virtual_file<'a, H, HF, L, LF, S, SF>(
+        &self,
+        plan: &Plan<'a>,
+        what: &str,
+        hosted: H,
+        listed: L,
+        serve: S,
+    ) -> PackageResult
+    where
+        H: Fn(&'a Member) -> HF,
+        HF: std::future::Future<Output = PackageResult>,
+        L: Fn(&'a Proxy, Refresh) -> LF,
+        LF: std::future::Future<Output = PackageResult<Option<(String, Option<i64>)>>>,
+        S: Fn(&'a Proxy) -> SF,
+        SF: std::future::Future<Output = PackageResult>,
+    {
+        let mut failure = None;
+        for &m in &plan.members {
+            let Some(proxy) = &m.proxy else {
+                match hosted(m).await {
+                    Err(PackageError::NotFound(_)) => continue,
+                    other => return other,
+                }
+            };
+            // A file the metadata lacks asks the upstream once more.
+            let found = match listed(proxy, Refresh::IfExpired).await {
+                Ok(None) => listed(proxy, Refresh::Missing).await,
+                other => other,
+            };
+            match found {
+                Ok(Some((version, published))) => {
+                    if let Err(r) = plan.cooldown(m, &version, published) {
+                        return Err(self.refuse(plan.virt, r));
+                    }
+                    return serve(proxy).await;
+                }
+                Ok(None) | Err(PackageError::NotFound(_)) => continue,
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(refusal) = plan.owned() {
+            return Err(self.refuse(plan.virt, refusal));
+        }
+        Err(failure.unwrap_or_else(|| PackageError::not_found(format!("{what} not found"))))
     }
 }

@@ -13,6 +13,7 @@ pub mod endpoint;
 mod proxy;
 mod simple;
 pub mod upload;
+mod virtuals;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -59,9 +60,11 @@ impl cairn_http::Adapter for PypiApi {
             }
         })?;
         // An invalid project name names nothing.
-        let access = endpoint
-            .access(&repo)
-            .map_err(|e| PackageError::not_found(e.to_string()))?;
+        let (repo, access) = self.packages.route(PYPI, repo, |r| {
+            endpoint
+                .access(r)
+                .map_err(|e| PackageError::not_found(e.to_string()))
+        })?;
         Ok((InRepo { repo, endpoint }, access))
     }
 
@@ -69,6 +72,9 @@ impl cairn_http::Adapter for PypiApi {
         let InRepo { repo, endpoint } = routed;
         if let Some(proxy) = self.packages.proxy(PYPI, &repo) {
             return self.proxied(req, proxy, &repo, endpoint).await;
+        }
+        if let Some(virt) = self.packages.virtual_repo(PYPI, &repo) {
+            return self.virtual_read(req, virt, endpoint).await;
         }
         match endpoint {
             Endpoint::Upload => self.upload(req, &repo, body).await,

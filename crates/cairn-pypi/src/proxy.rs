@@ -20,7 +20,7 @@ use serde_json::Value;
 use std::sync::LazyLock;
 
 /// What cairn asks the upstream for: JSON where it has it.
-const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
+pub(crate) const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
 
 /// A project page as the upstream gave it; file URLs absolute, on the upstream.
 #[derive(Debug, Default)]
@@ -80,7 +80,7 @@ impl PypiApi {
     }
 
     /// The upstream's page of the project `key`, parsed.
-    async fn upstream_page(
+    pub(crate) async fn upstream_page(
         &self,
         proxy: &Proxy,
         key: &str,
@@ -96,7 +96,7 @@ impl PypiApi {
 
     /// A file (or its PEP 658 metadata): from the cache, else fetched once
     /// from where the page says, checked against the page's hash.
-    async fn proxied_file(
+    pub(crate) async fn proxied_file(
         &self,
         proxy: &Proxy,
         key: &str,
@@ -135,12 +135,12 @@ impl PypiApi {
 }
 
 /// Where the upstream has the page of the project `key`.
-fn page_url(proxy: &Proxy, key: &str) -> Url {
+pub(crate) fn page_url(proxy: &Proxy, key: &str) -> Url {
     proxy.upstream().url(&format!("{key}/"))
 }
 
 /// The upstream's page of `key`, read.
-fn parse(key: &str, doc: &Document, url: &Url) -> PackageResult<UpstreamPage> {
+pub(crate) fn parse(key: &str, doc: &Document, url: &Url) -> PackageResult<UpstreamPage> {
     parse_page(&doc.bytes, &doc.content_type, url).map_err(|e| {
         PackageError::Upstream(format!("the upstream's page of {key} cannot be read: {e}"))
     })
@@ -307,20 +307,24 @@ fn parse_html(text: &str, page_url: &Url) -> UpstreamPage {
 fn versions_of(files: &[SimpleFile]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in files {
-        let name = &f.filename;
-        let version = if let Some(stem) = name.strip_suffix(".whl") {
-            stem.split('-').nth(1).map(str::to_string)
-        } else {
-            [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
-                .iter()
-                .find_map(|ext| name.strip_suffix(ext))
-                .and_then(|stem| stem.rsplit_once('-').map(|(_, v)| v.to_string()))
-        };
-        if let Some(v) = version.filter(|v| !out.contains(v)) {
+        if let Some(v) = file_version(&f.filename).filter(|v| !out.contains(v)) {
             out.push(v);
         }
     }
     out
+}
+
+/// The version a distribution's file name carries: a wheel's second
+/// field, an sdist's last.
+pub(crate) fn file_version(name: &str) -> Option<String> {
+    if let Some(stem) = name.strip_suffix(".whl") {
+        stem.split('-').nth(1).map(str::to_string)
+    } else {
+        [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext))
+            .and_then(|stem| stem.rsplit_once('-').map(|(_, v)| v.to_string()))
+    }
 }
 
 #[cfg(test)]

@@ -178,34 +178,7 @@ impl PypiApi {
         pkg: &PackageRecord,
         content_type: &'static str,
     ) -> Rendered {
-        let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
-        let mut files = Vec::new();
-        let mut versions = Vec::new();
-        for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
-            versions.push(v.version.clone());
-            let yanked =
-                (v.state == VersionState::Yanked).then(|| v.message.clone().unwrap_or_default());
-            for f in &v.files {
-                let meta: Value = serde_json::from_str(&f.metadata).unwrap_or_default();
-                files.push(SimpleFile {
-                    filename: f.filename.clone(),
-                    url: format!("{base}/{}", f.filename),
-                    sha256: Some(f.digest.hex().to_string()),
-                    requires_python: meta
-                        .get("requires_python")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    size: Some(f.size),
-                    upload_time: Some(rfc3339(f.created_at)),
-                    yanked: yanked.clone(),
-                    core_metadata: meta
-                        .get("metadata_digest")
-                        .and_then(Value::as_str)
-                        .and_then(|d| d.parse::<Digest>().ok())
-                        .map(|d| d.hex().to_string()),
-                });
-            }
-        }
+        let (files, versions) = project_files(req, repo, key, pkg);
         render_simple(&pkg.name, key, &files, &versions, content_type)
     }
 
@@ -235,4 +208,42 @@ impl PypiApi {
         let bytes = self.packages.read_blob(&digest).await?;
         Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
     }
+}
+
+/// A hosted project's live files and versions, with file URLs under `repo`.
+pub(crate) fn project_files(
+    req: &Request,
+    repo: &str,
+    key: &str,
+    pkg: &PackageRecord,
+) -> (Vec<SimpleFile>, Vec<String>) {
+    let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
+    let mut files = Vec::new();
+    let mut versions = Vec::new();
+    for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
+        versions.push(v.version.clone());
+        let yanked =
+            (v.state == VersionState::Yanked).then(|| v.message.clone().unwrap_or_default());
+        for f in &v.files {
+            let meta: Value = serde_json::from_str(&f.metadata).unwrap_or_default();
+            files.push(SimpleFile {
+                filename: f.filename.clone(),
+                url: format!("{base}/{}", f.filename),
+                sha256: Some(f.digest.hex().to_string()),
+                requires_python: meta
+                    .get("requires_python")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                size: Some(f.size),
+                upload_time: Some(rfc3339(f.created_at)),
+                yanked: yanked.clone(),
+                core_metadata: meta
+                    .get("metadata_digest")
+                    .and_then(Value::as_str)
+                    .and_then(|d| d.parse::<Digest>().ok())
+                    .map(|d| d.hex().to_string()),
+            });
+        }
+    }
+    (files, versions)
 }

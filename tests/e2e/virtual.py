@@ -69,8 +69,8 @@ def get(port, path, headers=None):
 
 def backdate(server, fmt, repo, package, version, secs_ago):
     """Sets a version's publish time (and its files') back in the upstream's
-    own database, as if it had been published `secs_ago` seconds ago. Done
-    before anything reads the package, so no cached rendering predates it."""
+    own database, as if it had been published `secs_ago` seconds ago, and
+    moves the package's revision so the upstream renders it again."""
     at = int(time.time()) - secs_ago
     db = sqlite3.connect(os.path.join(server.data_dir, "cairn.db"), timeout=30)
     with db:
@@ -78,6 +78,9 @@ def backdate(server, fmt, repo, package, version, secs_ago):
                        " AND package=? AND version=?", (at, at, fmt, repo, package, version)).rowcount
         db.execute("UPDATE package_files SET created_at=? WHERE format=? AND repository=? AND package=? AND version=?",
                    (at, fmt, repo, package, version))
+        # A change like any other: what the upstream rendered before is stale.
+        db.execute("UPDATE packages SET revision=revision+1 WHERE format=? AND repository=? AND package=?",
+                   (fmt, repo, package))
     db.close()
     if n != 1:
         fail(f"backdating {fmt}/{repo}/{package}@{version}: {n} rows")
@@ -126,11 +129,14 @@ def start_downstream(up, extra="", password=None):
     proxies = (f'[{{format="npm", name="npmjs", upstream="http://127.0.0.1:{up.port}/npm/public/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
                f' {{format="pypi", name="pypiorg", upstream="http://127.0.0.1:{up.port}/pypi/public/simple/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
+               f' {{format="cargo", name="cratesio", upstream="http://127.0.0.1:{up.port}/cargo/public/index/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}}]')
     common = (f'members=["internal", "PROXY"], publish_to="internal", claims=["acme-claimed-*"],'
               f' cooldown_hours=2, cooldown_exempt=["hotfix-*"]{extra}')
     virtuals = (f'[{{format="npm", name="all", {common.replace("PROXY", "npmjs")}}},'
-                f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}}]')
+                f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}},'
+                f' {{format="cargo", name="all", {common.replace("PROXY", "cratesio")}}}]')
     return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
                  env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
 
@@ -284,12 +290,102 @@ def pypi_main(up, down):
        " installs, an exempt version uploaded now installs")
 
 
+# --- Cargo
+def cargo_token(server):
+    st, _, body = server.request("POST", "/api/v1/tokens",
+                                 json.dumps({"description": "cargo", "scopes": ["cargo/**:read,publish,yank"]}).encode(),
+                                 {"Content-Type": "application/json"}, auth=server.basic)
+    if st != 201 and st != 200:
+        fail(f"token: {st} {body[:200]}")
+    return json.loads(body)["token"]
+
+
+class CargoClient:
+    def __init__(self, up, down):
+        self.env = {"CARGO_TARGET_DIR": os.path.join(WORK, "cargo-target"), "CARGO_TERM_COLOR": "never",
+                    "CARGO_NET_RETRY": "0",
+                    "CARGO_REGISTRIES_PUBLIC_INDEX": f"sparse+http://127.0.0.1:{up.port}/cargo/public/index/",
+                    "CARGO_REGISTRIES_PUBLIC_TOKEN": cargo_token(up),
+                    "CARGO_REGISTRIES_ALL_INDEX": f"sparse+http://127.0.0.1:{down.port}/cargo/all/index/",
+                    "CARGO_REGISTRIES_ALL_TOKEN": cargo_token(down)}
+
+    def cargo(self, args, cwd, check=True):
+        home = tempfile.mkdtemp(dir=WORK)
+        return run(["cargo", *args], cwd=cwd, env={**self.env, "CARGO_HOME": home}, check=check)
+
+    def publish(self, registry, name, version):
+        d = os.path.join(WORK, f"crate-{registry}-{name}-{version}")
+        os.makedirs(os.path.join(d, "src"))
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'
+                    f'description = "x"\nlicense = "MIT"\n')
+        with open(os.path.join(d, "src", "lib.rs"), "w") as f:
+            f.write(f'pub fn v() -> &\'static str {{ "{version}" }}\n')
+        self.cargo(["publish", "--registry", registry, "--allow-dirty", "--no-verify"], d)
+
+    def build(self, name, req, check=True):
+        """Builds a project depending on `name` through cargo/all; its output is the version used."""
+        d = tempfile.mkdtemp(dir=WORK)
+        os.makedirs(os.path.join(d, "src"))
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                    f'[dependencies]\n{name} = {{ version = "{req}", registry = "all" }}\n')
+        with open(os.path.join(d, "src", "main.rs"), "w") as f:
+            f.write(f'fn main() {{ println!("{{}}", {name.replace("-", "_")}::v()); }}\n')
+        r = self.cargo(["run", "-q"], d, check=check)
+        return r.stdout.strip() if check else r
+
+
+def cargo_main(up, down):
+    c = CargoClient(up, down)
+    c.publish("all", "acme-utils", "1.0.0")
+    st, body = get(down.port, "/cargo/internal/index/ac/me/acme-utils")
+    if st != 200 or b'"1.0.0"' not in body:
+        fail(f"cargo publish to cargo/all did not land in cargo/internal: {st} {body[:200]}")
+    c.publish("public", "acme-utils", "99.0.0")
+    backdate(up, "cargo", "public", "acme-utils", "99.0.0", 30 * DAY)
+    st, _ = get(down.port, "/cargo/cratesio/api/v1/crates/acme-utils/99.0.0/download")
+    if st != 200:
+        fail(f"priming the proxy's cache with acme-utils 99.0.0: {st}")
+    if c.build("acme-utils", "*") != "1.0.0":
+        fail("cargo through cargo/all did not build with the hosted acme-utils 1.0.0")
+    st, body = get(down.port, "/cargo/all/index/ac/me/acme-utils")
+    versions = [json.loads(line)["vers"] for line in body.splitlines()]
+    if versions != ["1.0.0"]:
+        fail(f"merged index of an owned crate: {versions}")
+    st, body = get(down.port, "/cargo/all/api/v1/crates/acme-utils/99.0.0/download")
+    if st != 403 or b"name ownership" not in body:
+        fail(f"the cached public acme-utils 99.0.0 through cargo/all: {st} {body[:300]}")
+    ok("cargo: a crate published privately (cargo publish to cargo/all lands in cargo/internal) builds at 1.0.0"
+       " through cargo/all; the public 99.0.0, cached in the proxy, is not in the index and its download is refused")
+
+    c.publish("public", "fresh-lib", "1.0.0")
+    c.publish("public", "fresh-lib", "1.1.0")
+    backdate(up, "cargo", "public", "fresh-lib", "1.0.0", 30 * DAY)
+    backdate(up, "cargo", "public", "fresh-lib", "1.1.0", HOUR)
+    st, body = get(down.port, "/cargo/all/index/fr/es/fresh-lib")
+    versions = [json.loads(line)["vers"] for line in body.splitlines()]
+    if versions != ["1.0.0"]:
+        fail(f"cooldown: the index lists {versions}")
+    if c.build("fresh-lib", "1") != "1.0.0":
+        fail("cargo did not build with the month-old fresh-lib 1.0.0")
+    st, body = get(down.port, "/cargo/all/api/v1/crates/fresh-lib/1.1.0/download")
+    if st != 403 or b"cooldown" not in body:
+        fail(f"cooldown: a direct download of the hour-old 1.1.0: {st} {body[:300]}")
+    c.publish("public", "hotfix-lib", "2.0.0")
+    if c.build("hotfix-lib", "2") != "2.0.0":
+        fail("cargo did not build with the exempt hotfix-lib")
+    ok("cargo: cooldown 2 h: the hour-old 1.1.0 is left out of the index and refused, the month-old 1.0.0 builds,"
+       " an exempt crate published now builds")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
     try:
         npm_main(up, down)
         pypi_main(up, down)
+        cargo_main(up, down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)

@@ -13,6 +13,7 @@
 pub mod endpoint;
 mod proxy;
 pub mod publish;
+mod virtuals;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -74,24 +75,7 @@ impl CargoApi {
         let missing = || PackageError::not_found(format!("crate {name} not found"));
         let key = key(name).map_err(|_| missing())?;
         let render = |pkg: &PackageRecord| {
-            // The index path names the crate as published (any case), not
-            // another spelling that normalises the same.
-            if !pkg.name.eq_ignore_ascii_case(name) {
-                return Err(missing());
-            }
-            let mut body = String::new();
-            for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
-                let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
-                let mut entry = doc.get("index").cloned().unwrap_or_else(|| json!({}));
-                entry["yanked"] = json!(v.state == VersionState::Yanked);
-                // When the version was published, for cargo's publish-age setting.
-                entry["pubtime"] = json!(cairn_packages::rfc3339(v.published_at));
-                body.push_str(&entry.to_string());
-                body.push('\n');
-            }
-            if body.is_empty() {
-                return Err(missing());
-            }
+            let body = index_lines(pkg, name).ok_or_else(missing)?;
             let etag = format!(
                 "\"{}\"",
                 &cairn_core::Digest::sha256_of(body.as_bytes()).hex()[..32]
@@ -273,9 +257,11 @@ impl cairn_http::Adapter for CargoApi {
                 PackageError::MethodNotAllowed("method not allowed".into())
             }
         })?;
-        let access = endpoint
-            .access(&repo)
-            .map_err(|e| PackageError::bad(e.to_string()))?;
+        let (repo, access) = self.packages.route(CARGO, repo, |r| {
+            endpoint
+                .access(r)
+                .map_err(|e| PackageError::bad(e.to_string()))
+        })?;
         Ok((InRepo { repo, endpoint }, access))
     }
 
@@ -284,6 +270,9 @@ impl cairn_http::Adapter for CargoApi {
         let p = &self.packages;
         if let Some(proxy) = p.proxy(CARGO, &repo) {
             return self.proxied(req, proxy, &repo, endpoint).await;
+        }
+        if let Some(virt) = p.virtual_repo(CARGO, &repo) {
+            return self.virtual_read(req, virt, endpoint).await;
         }
         match endpoint {
             Endpoint::Config => Ok(self.config(req, &repo)),
@@ -333,4 +322,25 @@ impl cairn_http::Adapter for CargoApi {
         };
         (status, Json(json!({"errors": [{"detail": detail}]}))).into_response()
     }
+}
+
+/// A hosted crate's index file: one JSON line per live version, with its
+/// yank and its publish time (`pubtime`, for cargo's publish-age setting).
+/// `None` when nothing is live, or when `name` spells another crate: the
+/// index path names the crate as published (any case), not another
+/// spelling that normalises the same.
+pub(crate) fn index_lines(pkg: &PackageRecord, name: &str) -> Option<String> {
+    if !pkg.name.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    let mut body = String::new();
+    for v in pkg.versions.iter().filter(|v| v.state.serves_bytes()) {
+        let doc: Value = serde_json::from_str(&v.metadata).unwrap_or_default();
+        let mut entry = doc.get("index").cloned().unwrap_or_else(|| json!({}));
+        entry["yanked"] = json!(v.state == VersionState::Yanked);
+        entry["pubtime"] = json!(cairn_packages::rfc3339(v.published_at));
+        body.push_str(&entry.to_string());
+        body.push('\n');
+    }
+    (!body.is_empty()).then_some(body)
 }

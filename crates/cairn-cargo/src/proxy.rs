@@ -44,7 +44,7 @@ impl CargoApi {
     }
 
     /// The upstream's index file of `name`: its cache status and bytes.
-    async fn index_lines(
+    pub(crate) async fn index_lines(
         &self,
         proxy: &Proxy,
         name: &str,
@@ -69,7 +69,12 @@ impl CargoApi {
 
     /// A `.crate`: from the cache, else from the upstream's download URL,
     /// checked against the index's `cksum`.
-    async fn proxied_crate(&self, proxy: &Proxy, name: &str, version: &str) -> PackageResult {
+    pub(crate) async fn proxied_crate(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult {
         let lower = name.to_ascii_lowercase();
         let key = format!("crate/{lower}/{version}");
         let lookup = |refresh| async move {

@@ -61,7 +61,18 @@ impl NpmApi {
             E::Search => {
                 // The hosted members' packages; proxies' search is not proxied.
                 let mut objects: Vec<Value> = Vec::new();
-                for m in virt.members.iter().filter(|m| m.is_hosted()) {
+                let principal = &req.auth.principal;
+                let readable = |m: &&Member| {
+                    let p = &self.packages;
+                    p.decide(principal, NPM, &m.name, None, cairn_core::Action::Read)
+                        .is_ok()
+                };
+                for m in virt
+                    .members
+                    .iter()
+                    .filter(|m| m.is_hosted())
+                    .filter(readable)
+                {
                     let resp = self.search(req, &m.name).await?;
                     let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
                         .await

@@ -94,4 +94,17 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// How many objects a repository has cached, and their bytes (each
     /// entry counted; a blob shared with other repositories counts here too).
     async fn cached_usage(&self, repository: &str) -> Result<(u64, u64), StoreError>;
+
+    /// When each of `versions` of the object `key` (a module, an artifact)
+    /// was first seen by `repository`, recording the ones not seen before:
+    /// at `now`, or at 0 when nothing of `key` was ever recorded (the first
+    /// listing is the baseline: those versions predate cairn's watch).
+    /// Returned in the order of `versions`.
+    async fn versions_seen(
+        &self,
+        repository: &str,
+        key: &str,
+        versions: &[String],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
 }

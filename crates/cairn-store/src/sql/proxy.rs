@@ -23,6 +23,24 @@ fn entry_from_row(row: &AnyRow) -> Result<CachedEntry, StoreError> {
     })
 }
 
+/// The first-seen times recorded for `key`.
+async fn seen_versions(
+    pool: &sqlx::AnyPool,
+    repository: &str,
+    key: &str,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT version, seen_at FROM proxy_versions_seen WHERE repository = $1 AND cache_key = $2",
+    )
+    .bind(repository)
+    .bind(key)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("version")?, r.try_get("seen_at")?)))
+        .collect()
+}
+
 #[async_trait]
 impl ProxyStore for SqlMetaStore {
     async fn cached(&self, repository: &str, key: &str) -> Result<Option<CachedEntry>, StoreError> {
@@ -180,5 +198,39 @@ impl ProxyStore for SqlMetaStore {
         let count =
             |c: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
         Ok((count("n")?, count("bytes")?))
+    }
+
+    async fn versions_seen(
+        &self,
+        repository: &str,
+        key: &str,
+        versions: &[String],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut seen = seen_versions(&self.reader, repository, key).await?;
+        let missing: Vec<&String> = versions.iter().filter(|v| !seen.contains_key(*v)).collect();
+        if !missing.is_empty() {
+            let at = if seen.is_empty() { 0 } else { now };
+            let mut tx = self.writer.begin().await?;
+            for v in missing {
+                sqlx::query(
+                    "INSERT INTO proxy_versions_seen (repository, cache_key, version, seen_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(repository)
+                .bind(key)
+                .bind(v)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            // Another replica may have recorded some first: its times stand.
+            seen = seen_versions(&self.writer, repository, key).await?;
+        }
+        Ok(versions
+            .iter()
+            .map(|v| seen.get(v).copied().unwrap_or(now))
+            .collect())
     }
 }

@@ -150,4 +150,29 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
     assert!(meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert!(!meta.drop_cached(repo, "file/b/1").await.unwrap());
     assert_eq!(meta.cached(repo, "file/b/1").await.unwrap(), None);
+
+    // First-seen times: the first listing is the baseline (0), later
+    // versions are seen when they appear, and a time once recorded stays.
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let seen = |versions: Vec<String>, now| {
+        let meta = meta.clone();
+        async move {
+            meta.versions_seen("go/goproxy", "example.com/m", &versions, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(seen(v(&["v1.0.0", "v1.1.0"]), 1000).await, vec![0, 0]);
+    assert_eq!(
+        seen(v(&["v1.0.0", "v1.1.0", "v1.2.0"]), 2000).await,
+        vec![0, 0, 2000]
+    );
+    assert_eq!(seen(v(&["v1.2.0", "v1.3.0"]), 3000).await, vec![2000, 3000]);
+    assert_eq!(
+        meta.versions_seen("go/other", "example.com/m", &v(&["v1.2.0"]), 4000)
+            .await
+            .unwrap(),
+        vec![0]
+    );
 }
+

@@ -131,12 +131,15 @@ def start_downstream(up, extra="", password=None):
                f' {{format="pypi", name="pypiorg", upstream="http://127.0.0.1:{up.port}/pypi/public/simple/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
                f' {{format="cargo", name="cratesio", upstream="http://127.0.0.1:{up.port}/cargo/public/index/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
+               f' {{format="go", name="goproxy", upstream="http://127.0.0.1:{up.port}/go/public/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}}]')
     common = (f'members=["internal", "PROXY"], publish_to="internal", claims=["acme-claimed-*"],'
               f' cooldown_hours=2, cooldown_exempt=["hotfix-*"]{extra}')
     virtuals = (f'[{{format="npm", name="all", {common.replace("PROXY", "npmjs")}}},'
                 f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}},'
-                f' {{format="cargo", name="all", {common.replace("PROXY", "cratesio")}}}]')
+                f' {{format="cargo", name="all", {common.replace("PROXY", "cratesio")}}},'
+                f' {{format="go", name="all", {common.replace("PROXY", "goproxy")}}}]')
     return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
                  env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
 
@@ -379,6 +382,79 @@ def cargo_main(up, down):
        " an exempt crate published now builds")
 
 
+# --- Go
+def module_zip(module, version):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{module}@{version}/go.mod", f"module {module}\n\ngo 1.21\n")
+        z.writestr(f"{module}@{version}/lib.go", f'package lib\n\nconst Version = "{version}"\n')
+    return buf.getvalue()
+
+
+def go_publish(server, repo, module, version):
+    st, _, body = server.request("PUT", f"/go/{repo}/{module}/@v/{version}.zip", module_zip(module, version),
+                                 auth=server.basic)
+    if st not in (200, 201):
+        fail(f"publishing {module} {version} to go/{repo}: {st} {body[:200]}")
+
+
+def go(args, goproxy, check=True):
+    cache = tempfile.mkdtemp(dir=WORK)
+    env = {"GOPROXY": goproxy, "GONOSUMDB": "*", "GONOSUMCHECK": "1", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+           "GOMODCACHE": cache, "GOPATH": os.path.join(WORK, "gopath")}
+    return run(["go", *args], env=env, cwd=WORK, check=check)
+
+
+def go_main(up, down):
+    goproxy = f"http://127.0.0.1:{down.port}/go/all"
+    go_publish(down, "all", "example.com/acme-utils", "v1.0.0")
+    st, body = get(down.port, "/go/internal/example.com/acme-utils/@v/list")
+    if st != 200 or body.split() != [b"v1.0.0"]:
+        fail(f"a publish to go/all did not land in go/internal: {st} {body[:200]}")
+    go_publish(up, "public", "example.com/acme-utils", "v1.99.0")
+    st, _ = get(down.port, "/go/goproxy/example.com/acme-utils/@v/v1.99.0.zip")
+    if st != 200:
+        fail(f"priming the proxy's cache with example.com/acme-utils v1.99.0: {st}")
+    got = json.loads(go(["mod", "download", "-json", "example.com/acme-utils@latest"], goproxy).stdout)
+    versions = go(["list", "-m", "-versions", "example.com/acme-utils"], goproxy).stdout.split()
+    if got["Version"] != "v1.0.0" or versions != ["example.com/acme-utils", "v1.0.0"]:
+        fail(f"go through go/all: @latest {got['Version']}, versions {versions}")
+    st, body = get(down.port, "/go/all/example.com/acme-utils/@v/v1.99.0.zip")
+    if st != 403 or b"name ownership" not in body:
+        fail(f"the cached public v1.99.0 through go/all: {st} {body[:300]}")
+    if go(["mod", "download", "example.com/acme-utils@v1.99.0"], goproxy, check=False).returncode == 0:
+        fail("go downloaded the public v1.99.0 through go/all")
+    ok("go: a module published privately (to go/all, landing in go/internal) is @latest at v1.0.0 through go/all;"
+       " the public v1.99.0, cached in the proxy, is not listed and refused (403, which go does not fall through)")
+
+    go_publish(up, "public", "acme-claimed-secret.example.com/m", "v1.5.0")
+    if go(["mod", "download", "acme-claimed-secret.example.com/m@latest"], goproxy, check=False).returncode == 0:
+        fail("go resolved a claimed module path from outside")
+    ok("go: a claimed namespace with nothing hosted resolves nothing from the proxy")
+
+    # Cooldown from first sight: the first listing is the baseline; a version that appears later is young.
+    go_publish(up, "public", "example.com/fresh-lib", "v1.0.0")
+    go_publish(up, "public", "hotfix-lib.example.com/m", "v1.0.0")
+    for m in ("example.com/fresh-lib", "hotfix-lib.example.com/m"):
+        go(["list", "-m", "-versions", m], goproxy)
+    go_publish(up, "public", "example.com/fresh-lib", "v1.1.0")
+    go_publish(up, "public", "hotfix-lib.example.com/m", "v1.2.0")
+    versions = go(["list", "-m", "-versions", "example.com/fresh-lib"], goproxy).stdout.split()
+    got = json.loads(go(["mod", "download", "-json", "example.com/fresh-lib@latest"], goproxy).stdout)
+    if versions != ["example.com/fresh-lib", "v1.0.0"] or got["Version"] != "v1.0.0":
+        fail(f"cooldown: versions {versions}, @latest {got['Version']}")
+    st, body = get(down.port, "/go/all/example.com/fresh-lib/@v/v1.1.0.zip")
+    if st != 403 or b"cooldown" not in body:
+        fail(f"cooldown: v1.1.0, first seen now: {st} {body[:300]}")
+    got = json.loads(go(["mod", "download", "-json", "hotfix-lib.example.com/m@latest"], goproxy).stdout)
+    if got["Version"] != "v1.2.0":
+        fail(f"an exempt module's new version: {got['Version']}")
+    ok("go: cooldown measured from first sight: a version that appears after the first listing is not listed,"
+       " not @latest and refused; an exempt module's new version downloads")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
@@ -386,6 +462,7 @@ def main():
         npm_main(up, down)
         pypi_main(up, down)
         cargo_main(up, down)
+        go_main(up, down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)

@@ -24,6 +24,7 @@ pub mod gomod;
 pub mod module;
 pub mod modzip;
 mod proxy;
+mod virtuals;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -425,7 +426,7 @@ impl cairn_http::Adapter for GoApi {
     fn parse(&self, req: &Request, path: &str) -> PackageResult<(InRepo<Endpoint>, Access)> {
         let (repo, rest) = split_repository(path)?;
         let endpoint = Endpoint::parse(&req.method, rest).ok_or_else(|| not_found(rest))?;
-        let access = endpoint.access(&repo)?;
+        let (repo, access) = self.packages.route(GO, repo, |r| endpoint.access(r))?;
         Ok((InRepo { repo, endpoint }, access))
     }
 
@@ -434,6 +435,9 @@ impl cairn_http::Adapter for GoApi {
         let p = &self.packages;
         if let Some(proxy) = p.proxy(GO, &repo) {
             return self.proxied(req, proxy, endpoint).await;
+        }
+        if let Some(virt) = p.virtual_repo(GO, &repo) {
+            return self.virtual_read(req, virt, endpoint).await;
         }
         match endpoint {
             Endpoint::List { module } => self.document(req, &repo, &module, Document::List).await,

@@ -175,4 +175,3 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
         vec![0]
     );
 }
-

@@ -20,6 +20,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -133,13 +134,16 @@ def start_downstream(up, extra="", password=None):
                f' {{format="cargo", name="cratesio", upstream="http://127.0.0.1:{up.port}/cargo/public/index/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
                f' {{format="go", name="goproxy", upstream="http://127.0.0.1:{up.port}/go/public/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
+               f' {{format="maven", name="central", upstream="http://127.0.0.1:{up.port}/maven/public/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}}]')
     common = (f'members=["internal", "PROXY"], publish_to="internal", claims=["acme-claimed-*"],'
               f' cooldown_hours=2, cooldown_exempt=["hotfix-*"]{extra}')
     virtuals = (f'[{{format="npm", name="all", {common.replace("PROXY", "npmjs")}}},'
                 f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}},'
                 f' {{format="cargo", name="all", {common.replace("PROXY", "cratesio")}}},'
-                f' {{format="go", name="all", {common.replace("PROXY", "goproxy")}}}]')
+                f' {{format="go", name="all", {common.replace("PROXY", "goproxy")}}},'
+                f' {{format="maven", name="all", {common.replace("PROXY", "central")}}}]')
     return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
                  env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
 
@@ -455,6 +459,106 @@ def go_main(up, down):
        " not @latest and refused; an exempt module's new version downloads")
 
 
+# --- Maven
+M2 = os.path.join(os.path.expanduser("~"), ".m2", "repository")
+MAVEN_GROUPS = ["org/example/acme-utils", "org/example/fresh-lib", "hotfix-lib", "acme-claimed-secret"]
+
+
+def mvn_deploy(server, repo, group, artifact, version):
+    path = f"/maven/{repo}/{group.replace('.', '/')}/{artifact}/{version}"
+    pom = (f"<project><modelVersion>4.0.0</modelVersion><groupId>{group}</groupId>"
+           f"<artifactId>{artifact}</artifactId><version>{version}</version></project>").encode()
+    for name, data in [(f"{artifact}-{version}.pom", pom), (f"{artifact}-{version}.jar", os.urandom(4096))]:
+        st, _, body = server.request("PUT", f"{path}/{name}", data, auth=server.basic)
+        if st not in (200, 201):
+            fail(f"deploying {name} to maven/{repo}: {st} {body[:200]}")
+
+
+def mvn_get(port, coords, check=True):
+    for g in MAVEN_GROUPS:
+        shutil.rmtree(os.path.join(M2, g), ignore_errors=True)
+    return run(["mvn", "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
+                f"-Dartifact={coords}", "-Dtransitive=false",
+                f"-DremoteRepositories=cairnall::default::http://127.0.0.1:{port}/maven/all/"], cwd=WORK, check=check)
+
+
+def mvn_resolve(port, group, artifact, spec):
+    """Resolves `spec` (a version range) in a project whose only repository is maven/all; the versions
+    of the artifact mvn then holds locally."""
+    for g in MAVEN_GROUPS:
+        shutil.rmtree(os.path.join(M2, g), ignore_errors=True)
+    d = tempfile.mkdtemp(dir=WORK)
+    with open(os.path.join(d, "pom.xml"), "w") as f:
+        f.write(f"""<project><modelVersion>4.0.0</modelVersion><groupId>t</groupId><artifactId>app</artifactId>
+<version>1</version><repositories><repository><id>cairnall</id><url>http://127.0.0.1:{port}/maven/all/</url>
+</repository></repositories><dependencies><dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>
+<version>{spec}</version></dependency></dependencies></project>""")
+    run(["mvn", "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:resolve"], cwd=d)
+    base = os.path.join(M2, group.replace(".", "/"), artifact)
+    return sorted(v for v in os.listdir(base) if os.path.exists(os.path.join(base, v, f"{artifact}-{v}.jar")))
+
+
+def metadata_versions(port, repo, group, artifact):
+    st, body = get(port, f"/maven/{repo}/{group.replace('.', '/')}/{artifact}/maven-metadata.xml")
+    if st != 200:
+        return st, [], body
+    import re
+    return st, re.findall(r"<version>([^<]+)</version>", body.decode()), body
+
+
+def maven_main(up, down):
+    mvn_deploy(down, "all", "org.example", "acme-utils", "1.0")
+    st, versions, _ = metadata_versions(down.port, "internal", "org.example", "acme-utils")
+    if versions != ["1.0"]:
+        fail(f"a deploy to maven/all did not land in maven/internal: {st} {versions}")
+    mvn_deploy(up, "public", "org.example", "acme-utils", "99.0")
+    st, _ = get(down.port, "/maven/central/org/example/acme-utils/99.0/acme-utils-99.0.jar")
+    if st != 200:
+        fail(f"priming the proxy's cache with acme-utils 99.0: {st}")
+    st, versions, body = metadata_versions(down.port, "all", "org.example", "acme-utils")
+    if versions != ["1.0"] or b"<release>1.0</release>" not in body:
+        fail(f"merged maven-metadata.xml of an owned artifact: {st} {body[:400]}")
+    got = mvn_resolve(down.port, "org.example", "acme-utils", "[1.0,)")
+    if got != ["1.0"]:
+        fail(f"mvn resolved [1.0,) through maven/all to {got}, not the hosted 1.0")
+    st, body = get(down.port, "/maven/all/org/example/acme-utils/99.0/acme-utils-99.0.jar")
+    if st != 403 or b"name ownership" not in body:
+        fail(f"the cached public 99.0 through maven/all: {st} {body[:300]}")
+    if mvn_get(down.port, "org.example:acme-utils:99.0", check=False).returncode == 0:
+        fail("mvn got the public acme-utils 99.0 through maven/all")
+    ok("mvn: an artifact deployed privately (to maven/all, landing in maven/internal) resolves [1.0,) to 1.0"
+       " through maven/all; the public 99.0, cached in the proxy, is not in the merged metadata and is refused (403)")
+
+    mvn_deploy(up, "public", "acme-claimed-secret", "lib", "5.0")
+    st, _, _ = metadata_versions(down.port, "all", "acme-claimed-secret", "lib")
+    st2, _ = get(down.port, "/maven/all/acme-claimed-secret/lib/5.0/lib-5.0.jar")
+    if st != 404 or st2 != 403:
+        fail(f"a claimed namespace resolved from outside: metadata {st}, jar {st2}")
+    ok("mvn: a claimed namespace with nothing hosted resolves nothing from the proxy (metadata 404, jar 403)")
+
+    mvn_deploy(up, "public", "org.example", "fresh-lib", "1.0")
+    mvn_deploy(up, "public", "hotfix-lib", "lib", "1.0")
+    metadata_versions(down.port, "all", "org.example", "fresh-lib")  # the baseline
+    metadata_versions(down.port, "all", "hotfix-lib", "lib")
+    mvn_deploy(up, "public", "org.example", "fresh-lib", "1.1")
+    mvn_deploy(up, "public", "hotfix-lib", "lib", "1.2")
+    st, versions, body = metadata_versions(down.port, "all", "org.example", "fresh-lib")
+    if versions != ["1.0"] or b"<latest>1.0</latest>" not in body:
+        fail(f"cooldown: merged metadata {body[:400]}")
+    st, body = get(down.port, "/maven/all/org/example/fresh-lib/1.1/fresh-lib-1.1.jar")
+    if st != 403 or b"cooldown" not in body:
+        fail(f"cooldown: fresh-lib 1.1, first seen now: {st} {body[:300]}")
+    got = mvn_resolve(down.port, "org.example", "fresh-lib", "[1.0,)")
+    if got != ["1.0"]:
+        fail(f"mvn resolved fresh-lib [1.0,) to {got}, not the old 1.0")
+    st, versions, _ = metadata_versions(down.port, "all", "hotfix-lib", "lib")
+    if versions != ["1.0", "1.2"]:
+        fail(f"an exempt artifact's new version: {versions}")
+    mvn_get(down.port, "hotfix-lib:lib:1.2")
+    ok("mvn: cooldown measured from first sight: a version deployed after the first listing is left out of the"
+       " metadata and refused, [1.0,) resolves the old one; an exempt artifact's new version resolves")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
@@ -463,6 +567,7 @@ def main():
         pypi_main(up, down)
         cargo_main(up, down)
         go_main(up, down)
+        maven_main(up, down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)
@@ -482,6 +587,8 @@ def main():
         pip_install(index, "acme-utils", "99.0.0", tool="uv")
         ok("pip and uv: with allow_external for the name, the page lists both and 99.0.0 installs through pypi/all")
     finally:
+        for g in MAVEN_GROUPS:
+            shutil.rmtree(os.path.join(M2, g), ignore_errors=True)
         for c in (up, down):
             if c.proc and c.proc.poll() is None:
                 c.proc.kill()

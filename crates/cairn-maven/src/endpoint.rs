@@ -9,6 +9,7 @@ use cairn_http::{Access, Resource};
 use cairn_packages::{split_repository, PackageError, PackageResult};
 
 /// Where the request's files are: the repository, or one of its staging repositories.
+#[derive(Debug, Clone)]
 pub struct Place {
     pub repository: String,
     pub staging: Option<String>,
@@ -26,6 +27,7 @@ impl Place {
 
 /// One Maven request: the place, the artifact's store key
 /// (`group:artifact`) and the parsed layout path.
+#[derive(Debug, Clone)]
 pub enum Endpoint {
     /// `GET|HEAD` a file, a checksum or a metadata document.
     Get {
@@ -105,6 +107,23 @@ impl Endpoint {
             _ => Err(PackageError::MethodNotAllowed(
                 "use GET, HEAD or PUT".into(),
             )),
+        }
+    }
+
+    /// Where the request's files are.
+    pub fn place(&self) -> &Place {
+        match self {
+            Endpoint::Get { place, .. }
+            | Endpoint::Deploy { place, .. }
+            | Endpoint::DeployMetadata { place, .. } => place,
+        }
+    }
+
+    pub fn place_mut(&mut self) -> &mut Place {
+        match self {
+            Endpoint::Get { place, .. }
+            | Endpoint::Deploy { place, .. }
+            | Endpoint::DeployMetadata { place, .. } => place,
         }
     }
 

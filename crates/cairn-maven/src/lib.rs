@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod pom;
 mod proxy;
 pub mod staging;
+mod virtuals;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -418,23 +419,34 @@ impl cairn_http::Adapter for MavenApi {
     }
 
     fn parse(&self, req: &Request, path: &str) -> PackageResult<(Endpoint, Access)> {
-        let endpoint = Endpoint::parse(&req.method, path)?;
-        let access = endpoint.access();
+        let mut endpoint = Endpoint::parse(&req.method, path)?;
+        // A deploy to a virtual repository goes to its publish target.
+        let repository = endpoint.place().repository.clone();
+        let (repository, access) = self.packages.route(MAVEN, repository, |r| {
+            let mut e = endpoint.clone();
+            e.place_mut().repository = r.to_string();
+            Ok(e.access())
+        })?;
+        endpoint.place_mut().repository = repository;
         Ok((endpoint, access))
     }
 
     async fn dispatch(&self, req: &Request, endpoint: Endpoint, body: Body) -> PackageResult {
-        let repository = match &endpoint {
-            Endpoint::Get { place, .. }
-            | Endpoint::Deploy { place, .. }
-            | Endpoint::DeployMetadata { place, .. } => place.repository.clone(),
-        };
+        let repository = endpoint.place().repository.clone();
         if let Some(proxy) = self.packages.proxy(MAVEN, &repository) {
             return match endpoint {
                 Endpoint::Get { place, path, .. } if place.staging.is_none() => {
                     self.proxied(req, proxy, &path).await
                 }
                 _ => Err(self.packages.proxy_refuses(proxy)),
+            };
+        }
+        if let Some(virt) = self.packages.virtual_repo(MAVEN, &repository) {
+            return match endpoint {
+                Endpoint::Get { place, key, path } => {
+                    self.virtual_get(req, virt, &place, &key, &path).await
+                }
+                _ => unreachable!("deploys are routed to the publish target"),
             };
         }
         match endpoint {

@@ -49,23 +49,63 @@ pub fn artifact_level(group: &str, artifact: &str, index: &VersionIndex) -> Stri
         })
         .map(String::as_str)
         .collect();
-    let latest = versions.last();
+    let deprecated: Vec<(&str, &str)> = index
+        .not_active
+        .iter()
+        .filter(|(_, (state, _))| *state == VersionState::Deprecated)
+        .map(|(v, (_, m))| (v.as_str(), m.as_deref().unwrap_or("")))
+        .collect();
+    let latest = versions.last().copied();
     let release = versions
         .iter()
         .rev()
-        .find(|v| !crate::layout::is_snapshot(v));
+        .find(|v| !crate::layout::is_snapshot(v))
+        .copied();
+    write_level(
+        group,
+        artifact,
+        &versions,
+        latest,
+        release,
+        &deprecated,
+        index.updated_at,
+    )
+}
+
+/// Artifact-level metadata merged from several repositories (a virtual
+/// repository's): `versions` in Maven's order, `latest` the highest and
+/// `release` the highest that is not a SNAPSHOT.
+pub fn merged_level(group: &str, artifact: &str, versions: &[String], updated_at: i64) -> String {
+    let mut sorted: Vec<&str> = versions.iter().map(String::as_str).collect();
+    sorted.sort_by_cached_key(|v| mvn_version::ComparableVersion::new(v));
+    let latest = sorted.last().copied();
+    let release = sorted
+        .iter()
+        .rev()
+        .find(|v| !crate::layout::is_snapshot(v))
+        .copied();
+    write_level(group, artifact, &sorted, latest, release, &[], updated_at)
+}
+
+fn write_level(
+    group: &str,
+    artifact: &str,
+    versions: &[&str],
+    latest: Option<&str>,
+    release: Option<&str>,
+    deprecated: &[(&str, &str)],
+    updated_at: i64,
+) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n");
     let _ = writeln!(x, "  <groupId>{}</groupId>", esc(group));
     let _ = writeln!(x, "  <artifactId>{}</artifactId>", esc(artifact));
-    for (version, (state, message)) in &index.not_active {
-        if *state == VersionState::Deprecated {
-            let _ = writeln!(
-                x,
-                "  <!-- deprecated: {}: {} -->",
-                comment(version),
-                comment(message.as_deref().unwrap_or(""))
-            );
-        }
+    for (version, message) in deprecated {
+        let _ = writeln!(
+            x,
+            "  <!-- deprecated: {}: {} -->",
+            comment(version),
+            comment(message)
+        );
     }
     x.push_str("  <versioning>\n");
     if let Some(latest) = latest {
@@ -75,17 +115,50 @@ pub fn artifact_level(group: &str, artifact: &str, index: &VersionIndex) -> Stri
         let _ = writeln!(x, "    <release>{}</release>", esc(release));
     }
     x.push_str("    <versions>\n");
-    for v in &versions {
+    for v in versions {
         let _ = writeln!(x, "      <version>{}</version>", esc(v));
     }
     x.push_str("    </versions>\n");
     let _ = writeln!(
         x,
         "    <lastUpdated>{}</lastUpdated>",
-        maven_time(index.updated_at)
+        maven_time(updated_at)
     );
     x.push_str("  </versioning>\n</metadata>\n");
     x
+}
+
+/// The versions an artifact-level `maven-metadata.xml` lists, in its order.
+pub fn listed_versions(xml: &[u8]) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Start(e)) => path.push(e.name().as_ref().to_vec()),
+            Ok(quick_xml::events::Event::End(_)) => {
+                path.pop();
+            }
+            Ok(quick_xml::events::Event::Text(t)) => {
+                let inside = path.len() >= 2
+                    && path[path.len() - 1] == b"version"
+                    && path[path.len() - 2] == b"versions";
+                if inside {
+                    if let Ok(v) = t.unescape() {
+                        let v = v.trim().to_string();
+                        if !v.is_empty() && !out.contains(&v) {
+                            out.push(v);
+                        }
+                    }
+                }
+            }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
 }
 
 /// A plugin in a group's metadata.
@@ -247,5 +320,40 @@ mod tests {
             "the pom stays at build 1"
         );
         assert!(x.contains("<classifier>sources</classifier>"));
+    }
+}
+
+#[cfg(test)]
+mod merged_tests {
+    use super::*;
+
+    #[test]
+    fn merged_metadata_orders_versions_the_maven_way() {
+        let versions: Vec<String> = [
+            "1.10",
+            "1.9",
+            "1.0-SNAPSHOT",
+            "2.0-SNAPSHOT",
+            "1.0-rc1",
+            "1.0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let xml = merged_level("g", "a", &versions, 0);
+        assert_eq!(
+            listed_versions(xml.as_bytes()),
+            [
+                "1.0-rc1",
+                "1.0-SNAPSHOT",
+                "1.0",
+                "1.9",
+                "1.10",
+                "2.0-SNAPSHOT"
+            ]
+        );
+        assert!(xml.contains("<latest>2.0-SNAPSHOT</latest>"));
+        assert!(xml.contains("<release>1.10</release>"));
+        assert_eq!(listed_versions(b"not xml <<<"), Vec::<String>::new());
     }
 }

@@ -12,7 +12,7 @@ use cairn_packages::proxy::{Expect, Proxy, ProxyError};
 use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
 
 /// The layout path `path` names, below the repository.
-fn layout_path(path: &MavenPath) -> String {
+pub(crate) fn layout_path(path: &MavenPath) -> String {
     let dir = |group: &str, artifact: &str| format!("{}/{artifact}", group.replace('.', "/"));
     let base = match &path.target {
         Target::File { gav, filename } => {

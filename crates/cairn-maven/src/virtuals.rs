@@ -1,0 +1,184 @@
+//! A Maven virtual repository: one repository URL over hosted and proxy
+//! members. Artifact-level `maven-metadata.xml` merges the members that may
+//! serve the artifact, with `latest` and `release` recomputed in Maven's
+//! version order; files, checksums and SNAPSHOT metadata come from the
+//! first member of the same plan that has them. Maven repositories give no
+//! per-version publish time, so the cooldown measures from when cairn first
+//! saw a version (`ProxyStore::versions_seen`; the first listing is the
+//! baseline).
+
+use crate::endpoint::Place;
+use crate::layout::{MavenPath, Target};
+use crate::proxy::layout_path;
+use crate::{metadata, MavenApi};
+use axum::response::IntoResponse;
+use cairn_packages::proxy::Proxy;
+use cairn_packages::{
+    proxy_refresh, Member, PackageError, PackageResult, Request, Source, Virtual,
+};
+
+impl MavenApi {
+    /// Serves a GET of the virtual repository `virt` (deploys were routed
+    /// to its publish target before they got here).
+    pub(crate) async fn virtual_get(
+        &self,
+        req: &Request,
+        virt: &Virtual,
+        place: &Place,
+        key: &str,
+        path: &MavenPath,
+    ) -> PackageResult {
+        if place.staging.is_some() {
+            return Err(PackageError::not_found(format!(
+                "{} is a virtual repository: read staging repositories from the hosted repository",
+                virt.repository()
+            )));
+        }
+        match &path.target {
+            Target::ArtifactMetadata { group, artifact } => {
+                self.merged_metadata(req, virt, key, group, artifact, path)
+                    .await
+            }
+            Target::File { gav, .. } | Target::SnapshotMetadata { gav } => {
+                self.virtual_file(req, virt, key, &gav.version, path).await
+            }
+        }
+    }
+
+    async fn merged_metadata(
+        &self,
+        req: &Request,
+        virt: &Virtual,
+        key: &str,
+        group: &str,
+        artifact: &str,
+        path: &MavenPath,
+    ) -> PackageResult {
+        let plan = self.packages.plan(req, virt, key).await?;
+        let document = MavenPath {
+            target: path.target.clone(),
+            checksum: None,
+        };
+        let rel = layout_path(&document);
+        let refresh = proxy_refresh(req);
+        let sources = plan
+            .sources(&format!("artifact {key}"), |proxy| {
+                let url = proxy.upstream().url(&rel);
+                let cache_key = format!("file/{rel}");
+                async move { Ok(proxy.document(&cache_key, &url, "", refresh).await?) }
+            })
+            .await?;
+        let identity = plan.identity(&sources, "artifact metadata");
+        let p = &self.packages;
+        let xml = match p.composed_lookup(&identity, "application/xml") {
+            Some(kept) => kept,
+            None => {
+                let mut merged: Vec<String> = Vec::new();
+                for s in &sources {
+                    let (member, listed) = match s {
+                        Source::Hosted(m, _) => {
+                            let place = Place {
+                                repository: m.name.clone(),
+                                staging: None,
+                            };
+                            let resp = self.serve(req, &place, key, &document).await?;
+                            let body = axum::body::to_bytes(resp.into_body(), 16 << 20)
+                                .await
+                                .map_err(|e| PackageError::internal(e.to_string()))?;
+                            (*m, metadata::listed_versions(&body))
+                        }
+                        Source::Proxy(m, doc) => (*m, metadata::listed_versions(&doc.bytes)),
+                    };
+                    let seen = self.seen(member, key, &listed).await?;
+                    for (version, seen_at) in listed.into_iter().zip(seen) {
+                        if merged.contains(&version) {
+                            continue;
+                        }
+                        if let Err(refusal) = plan.cooldown(member, &version, seen_at) {
+                            p.count_hidden(virt, &refusal);
+                            continue;
+                        }
+                        merged.push(version);
+                    }
+                }
+                if merged.is_empty() {
+                    return Err(PackageError::not_found(format!(
+                        "no artifact {key}: every version is held back by {}'s cooldown",
+                        virt.repository()
+                    )));
+                }
+                let xml = metadata::merged_level(group, artifact, &merged, cairn_packages::now());
+                p.composed_store(&identity, "application/xml", xml.into())
+            }
+        };
+        match path.checksum {
+            Some(alg) => Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                alg.of(&xml.body),
+            )
+                .into_response()),
+            None => Ok(xml.respond(req)),
+        }
+    }
+
+    /// When a proxy member first saw each of `versions` (`None` for hosted
+    /// members, whose versions are never held).
+    async fn seen(
+        &self,
+        member: &Member,
+        key: &str,
+        versions: &[String],
+    ) -> PackageResult<Vec<Option<i64>>> {
+        match &member.proxy {
+            None => Ok(vec![None; versions.len()]),
+            Some(proxy) => Ok(self
+                .packages
+                .meta
+                .versions_seen(proxy.repository(), key, versions, cairn_packages::now())
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect()),
+        }
+    }
+
+    /// A file, a checksum or SNAPSHOT metadata of `version` through the
+    /// virtual repository.
+    async fn virtual_file(
+        &self,
+        req: &Request,
+        virt: &Virtual,
+        key: &str,
+        version: &str,
+        path: &MavenPath,
+    ) -> PackageResult {
+        let plan = self.packages.plan(req, virt, key).await?;
+        let hosted = |m: &Member| {
+            let place = Place {
+                repository: m.name.clone(),
+                staging: None,
+            };
+            async move { self.serve(req, &place, key, path).await }
+        };
+        let listed = |proxy: &Proxy, _refresh| {
+            let repository = proxy.repository().to_string();
+            async move {
+                let seen = self
+                    .packages
+                    .meta
+                    .versions_seen(
+                        &repository,
+                        key,
+                        &[version.to_string()],
+                        cairn_packages::now(),
+                    )
+                    .await?;
+                Ok(Some((version.to_string(), Some(seen[0]))))
+            }
+        };
+        let serve = |proxy| self.proxied(req, proxy, path);
+        self.packages
+            .virtual_file(&plan, &format!("{key} {version}"), hosted, listed, serve)
+            .await
+    }
+}

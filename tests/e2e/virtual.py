@@ -559,6 +559,39 @@ def maven_main(up, down):
        " metadata and refused, [1.0,) resolves the old one; an exempt artifact's new version resolves")
 
 
+def override_at_run_time(down):
+    """The owner's exception through the admin API: external versions of an owned name appear at once, the
+    change is audited, and taking it back hides them again."""
+    path = "/api/v1/virtuals/npm/all/external/acme-utils"
+    st, _, body = down.request("PUT", path, json.dumps({"reason": "we vet the public one"}).encode(),
+                               {"Content-Type": "application/json"}, auth=down.basic)
+    if st != 200:
+        fail(f"allowing external versions: {st} {body[:200]}")
+    st, body = get(down.port, "/npm/all/acme-utils")
+    doc = json.loads(body)
+    if sorted(doc["versions"]) != ["1.0.0", "99.0.0"] or doc["dist-tags"]["latest"] != "1.0.0":
+        fail(f"after the exception: {sorted(doc['versions'])} {doc['dist-tags']}")
+    st, _ = get(down.port, "/npm/all/acme-utils/-/acme-utils-99.0.0.tgz")
+    if st != 200:
+        fail(f"after the exception, the external 99.0.0: {st}")
+    st, _, body = down.request("GET", "/api/v1/audit?action=virtual.allow_external", auth=down.basic)
+    if st != 200 or b"acme-utils" not in body:
+        fail(f"the exception is not in the audit log: {st} {body[:300]}")
+    st, _, _ = down.request("PUT", path, b"", auth=None)
+    if st != 401:
+        fail(f"an anonymous exception: {st}")
+    st, _, body = down.request("DELETE", path, auth=down.basic)
+    if st != 204:
+        fail(f"taking the exception back: {st} {body[:200]}")
+    st, body = get(down.port, "/npm/all/acme-utils")
+    st2, _ = get(down.port, "/npm/all/acme-utils/-/acme-utils-99.0.0.tgz")
+    if sorted(json.loads(body)["versions"]) != ["1.0.0"] or st2 != 403:
+        fail(f"after taking the exception back: {body[:200]} / {st2}")
+    ok("npm: an owner's exception through the admin API (PUT /api/v1/virtuals/npm/all/external/acme-utils) shows and"
+       " serves the external 99.0.0 at once (latest stays 1.0.0), is audited, is refused without a credential,"
+       " and DELETE hides it again")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
@@ -568,6 +601,7 @@ def main():
         cargo_main(up, down)
         go_main(up, down)
         maven_main(up, down)
+        override_at_run_time(down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)

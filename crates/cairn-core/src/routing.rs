@@ -75,8 +75,9 @@ pub enum Sources {
     /// Every member whose filter lets the name through.
     All,
     /// Every member, although the name is owned: an owner allowed external
-    /// versions of it.
-    AllowedExternal { owner: Owner, pattern: String },
+    /// versions of it (`exception` says how: a configured pattern, or who
+    /// made the exception at run time).
+    AllowedExternal { owner: Owner, exception: String },
 }
 
 /// Why a name belongs to the organisation.
@@ -108,8 +109,14 @@ pub struct Ownership {
 
 impl Ownership {
     /// Where `name` may come from, given the first hosted member that has
-    /// it (`None`: no hosted member has it).
-    pub fn sources(&self, name: &str, hosted_member: Option<&str>) -> Sources {
+    /// it (`None`: no hosted member has it) and an exception an owner made
+    /// for it at run time, if any.
+    pub fn sources(
+        &self,
+        name: &str,
+        hosted_member: Option<&str>,
+        exception: Option<String>,
+    ) -> Sources {
         let owner = match hosted_member {
             Some(member) => Owner::Hosted {
                 member: member.to_string(),
@@ -121,11 +128,12 @@ impl Ownership {
                 None => return Sources::All,
             },
         };
-        match self.allow_external.matching(name) {
-            Some(pattern) => Sources::AllowedExternal {
-                owner,
-                pattern: pattern.to_string(),
-            },
+        let configured = self
+            .allow_external
+            .matching(name)
+            .map(|p| format!("allow_external {p:?}"));
+        match configured.or(exception) {
+            Some(exception) => Sources::AllowedExternal { owner, exception },
             None => Sources::HostedOnly(owner),
         }
     }
@@ -280,25 +288,30 @@ mod tests {
             claims: pats(Format::Npm, &["@acme/*"]),
             allow_external: pats(Format::Npm, &["shared-*"]),
         };
-        assert_eq!(o.sources("left-pad", None), Sources::All);
+        assert_eq!(o.sources("left-pad", None, None), Sources::All);
         assert_eq!(
-            o.sources("left-pad", Some("npm/internal")),
+            o.sources("left-pad", Some("npm/internal"), None),
             Sources::HostedOnly(Owner::Hosted {
                 member: "npm/internal".into()
             })
         );
         assert_eq!(
-            o.sources("@acme/x", None),
+            o.sources("@acme/x", None, None),
             Sources::HostedOnly(Owner::Claimed {
                 pattern: "@acme/*".into()
             })
         );
         assert!(matches!(
-            o.sources("shared-x", Some("npm/internal")),
+            o.sources("shared-x", Some("npm/internal"), None),
+            Sources::AllowedExternal { .. }
+        ));
+        assert!(matches!(
+            o.sources("@acme/y", None, Some("allowed by owner".into())),
             Sources::AllowedExternal { .. }
         ));
         // An override never opens an unowned name any wider than it was.
-        assert_eq!(o.sources("shared-x", None), Sources::All);
+        assert_eq!(o.sources("shared-x", None, None), Sources::All);
+        assert_eq!(o.sources("left-pad", None, Some("x".into())), Sources::All);
     }
 
     #[test]

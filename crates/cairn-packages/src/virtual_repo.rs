@@ -394,9 +394,24 @@ impl Packages {
                 having.push((m, revision));
             }
         }
-        let sources = virt
-            .ownership
-            .sources(key, having.first().map(|(m, _)| m.name.as_str()));
+        let hosted = having.first().map(|(m, _)| m.name.as_str());
+        // An owner's exception matters only for an owned name: asked then.
+        let owned = hosted.is_some() || virt.ownership.claims.matching(key).is_some();
+        let exception = match owned {
+            true => self
+                .meta
+                .external_allowance(&virt.repository(), key)
+                .await?
+                .map(|a| {
+                    format!(
+                        "an exception {} made at {}",
+                        a.allowed_by,
+                        crate::rfc3339(a.allowed_at)
+                    )
+                }),
+            false => None,
+        };
+        let sources = virt.ownership.sources(key, hosted, exception);
         let sources = match sources {
             // Name the member as the repository it is.
             Sources::HostedOnly(Owner::Hosted { member }) => Sources::HostedOnly(Owner::Hosted {

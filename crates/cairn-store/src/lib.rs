@@ -7,7 +7,7 @@
 //! a blob is written only after the blob is durable.
 //!
 //! The metadata store is split by aggregate ([`OciStore`], [`PackageStore`],
-//! [`IdentityStore`], [`AuditStore`], [`ProxyStore`], [`SettingsStore`]; [`MetaStore`] is all
+//! [`IdentityStore`], [`AuditStore`], [`ProxyStore`], [`VirtualStore`], [`SettingsStore`]; [`MetaStore`] is all
 //! of them). Each trait has a conformance suite in `testing` (the `testing`
 //! feature, for tests only) that every backend runs.
 
@@ -27,6 +27,7 @@ pub mod s3;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod virtuals;
 
 pub use audit::{Actor, AuditFilter, AuditRecord, AuditStore};
 pub use blob::{BlobStore, ByteStream};
@@ -41,6 +42,7 @@ pub use packages::{
     VersionIndex, VersionRecord,
 };
 pub use proxy::{CachedEntry, ProxyStore};
+pub use virtuals::{ExternalAllowance, VirtualStore};
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ pub use crate::identity::IdentityStore;
 pub use crate::oci::OciStore;
 pub use crate::packages::PackageStore;
 pub use crate::proxy::ProxyStore;
+pub use crate::virtuals::VirtualStore;
 use async_trait::async_trait;
 
 /// What the metadata says is stored, for the operator's gauges.
@@ -52,11 +53,17 @@ pub trait SettingsStore: Send + Sync + 'static {
 
 /// Everything about artifacts except their bytes.
 pub trait MetaStore:
-    OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + SettingsStore
+    OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + VirtualStore + SettingsStore
 {
 }
 
 impl<T> MetaStore for T where
-    T: OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + SettingsStore
+    T: OciStore
+        + PackageStore
+        + IdentityStore
+        + AuditStore
+        + ProxyStore
+        + VirtualStore
+        + SettingsStore
 {
 }

@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 mod packages;
 mod proxy;
+mod virtuals;
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
+pub use virtuals::virtual_store_suite;
 
 fn body(parts: &[&'static [u8]]) -> crate::ByteStream {
     let parts = parts.to_vec();
@@ -601,4 +603,5 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
 
     package_store_suite(meta.clone(), &who).await;
     proxy_store_suite(meta.clone()).await;
+    virtual_store_suite(meta.clone()).await;
 }

@@ -48,6 +48,17 @@ pub enum AdminEndpoint {
         format: Option<Format>,
         repository: String,
     },
+    /// `GET /virtuals/{format}/{repository}/external`: owners' exceptions
+    /// to name ownership.
+    ListExternal { format: Format, repository: String },
+    /// `PUT|DELETE /virtuals/{format}/{repository}/external/{package}`:
+    /// allow (or stop allowing) external versions of an owned name.
+    ChangeExternal {
+        format: Format,
+        repository: String,
+        package: String,
+        allow: bool,
+    },
     /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
     DropProxyEntry {
         format: Option<Format>,
@@ -140,6 +151,23 @@ impl AdminEndpoint {
                     }
                 }
             }
+            (_, ["virtuals", format, repository, "external", rest @ ..]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let repository = repository.to_string();
+                match rest {
+                    [] => (E::ListExternal { format, repository }, &[M::GET]),
+                    package => {
+                        let endpoint = E::ChangeExternal {
+                            format,
+                            repository,
+                            package: package.join("/"),
+                            allow: *method != M::DELETE,
+                        };
+                        (endpoint, &[M::PUT, M::DELETE])
+                    }
+                }
+            }
             _ => return Err(ParseError::NotFound(format!("no admin endpoint {path}"))),
         };
         if allowed.contains(method) {
@@ -186,6 +214,12 @@ impl AdminEndpoint {
             E::DropProxyEntry {
                 format, repository, ..
             } => Access::On(Action::Admin, proxy_resource(*format, repository)),
+            E::ListExternal { format, repository } => {
+                Access::On(Action::Read, Resource::packages(*format, repository))
+            }
+            E::ChangeExternal {
+                format, repository, ..
+            } => Access::On(Action::Admin, Resource::packages(*format, repository)),
         }
     }
 }
@@ -217,6 +251,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ChangeStaging { .. } => "staging_change",
             E::ProxyCache { .. } => "proxy_cache",
             E::DropProxyEntry { .. } => "proxy_cache_drop",
+            E::ListExternal { .. } => "virtual_external_list",
+            E::ChangeExternal { .. } => "virtual_external_change",
         }
     }
 }

@@ -438,3 +438,74 @@ pub(super) async fn drop_proxy_entry(
         .map_err(|e| package_error(e.into()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// The virtual repository `format/repository`, or a 404.
+fn virtual_of<'a>(
+    state: &'a AppState,
+    format: cairn_core::Format,
+    repository: &str,
+) -> Result<&'a cairn_packages::Virtual, ApiError> {
+    state
+        .packages
+        .virtual_repo(format, repository)
+        .map(|v| &**v)
+        .ok_or_else(|| {
+            ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("{format}/{repository} is not a virtual repository"),
+            )
+        })
+}
+
+/// `GET /api/v1/virtuals/{format}/{repository}/external`.
+pub(super) async fn list_external(
+    state: &AppState,
+    format: cairn_core::Format,
+    repository: &str,
+) -> ApiResult {
+    let virt = virtual_of(state, format, repository)?;
+    let listed = state
+        .meta
+        .external_allowances(&virt.repository())
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    Ok(Json(json!({ "repository": virt.repository(), "external": listed })).into_response())
+}
+
+/// `PUT|DELETE /api/v1/virtuals/{format}/{repository}/external/{package}`:
+/// an owner allows (or stops allowing) versions of an owned name from the
+/// virtual repository's proxy members; audited in the same transaction.
+pub(super) async fn change_external(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    package: &str,
+    allow: bool,
+    reason: Option<String>,
+) -> ApiResult {
+    let virt = virtual_of(state, format, repository)?;
+    let key = cairn_core::package_key(format, package)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let repo = virt.repository();
+    if allow {
+        let made = state
+            .meta
+            .allow_external(&who.actor, &repo, &key, reason.as_deref())
+            .await
+            .map_err(|e| package_error(e.into()))?;
+        return Ok(Json(made).into_response());
+    }
+    let removed = state
+        .meta
+        .disallow_external(&who.actor, &repo, &key)
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    if !removed {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("{repo} has no exception for {key}"),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

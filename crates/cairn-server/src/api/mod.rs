@@ -191,7 +191,29 @@ fn query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, ApiError> {
 
 /// A (small) JSON body as `T`, or a 400 (413 past [`BODY_LIMIT`]).
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = http_body_util::Limited::new(body, BODY_LIMIT)
+    let bytes = body_bytes(body).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+}
+
+/// An optional `{"reason": "..."}` body (an empty body is none).
+async fn optional_reason(body: Body) -> Result<Option<String>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Reason {
+        reason: Option<String>,
+    }
+    let bytes = body_bytes(body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let r: Reason = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
+    Ok(r.reason)
+}
+
+async fn body_bytes(body: Body) -> Result<bytes::Bytes, ApiError> {
+    Ok(http_body_util::Limited::new(body, BODY_LIMIT)
         .collect()
         .await
         .map_err(|e| {
@@ -204,9 +226,7 @@ async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
                 ApiError::Status(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
             }
         })?
-        .to_bytes();
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+        .to_bytes())
 }
 
 async fn dispatch(
@@ -250,6 +270,22 @@ async fn dispatch(
             repository,
             key,
         } => h::drop_proxy_entry(state, who, format, &repository, &key).await,
+        E::ListExternal { format, repository } => {
+            h::list_external(state, format, &repository).await
+        }
+        E::ChangeExternal {
+            format,
+            repository,
+            package,
+            allow,
+        } => {
+            let reason = if allow {
+                optional_reason(body).await?
+            } else {
+                None
+            };
+            h::change_external(state, who, format, &repository, &package, allow, reason).await
+        }
         E::OidcExchange => {
             let source = who.actor.source.clone();
             h::oidc_exchange(state, source, json_body(body).await?).await

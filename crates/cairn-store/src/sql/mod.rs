@@ -19,6 +19,7 @@ mod identity;
 mod oci;
 mod packages;
 mod proxy;
+mod virtuals;
 
 use crate::meta::{PoolState, SettingsStore, Usage};
 use crate::now;

@@ -405,6 +405,15 @@ impl ProxyStore for Shared {
     async fn release_fill(&self, r: &str, k: &str, owner: &str) -> Result<(), StoreError> {
         self.0.release_fill(r, k, owner).await
     }
+    async fn versions_seen(
+        &self,
+        r: &str,
+        k: &str,
+        versions: &[String],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.0.versions_seen(r, k, versions, now).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -138,19 +138,22 @@ def wheel(name, version):
     return f"{mod}-{version}-py3-none-any.whl", buf.getvalue()
 
 
-def start_verdaccio(verdaccio, work, log=None):
+def start_verdaccio(verdaccio, work, log=None, uplink=None, name="verdaccio"):
     """Verdaccio 6 on a free port with its storage under `work` (its log
     there too, unless `log` names a file), and a user to publish as; returns
-    (process, port, Bearer authorization)."""
+    (process, port, Bearer authorization). With `uplink` (a registry URL),
+    packages it lacks come from there (Verdaccio's proxying)."""
     port = free_port()
-    d = os.path.join(work, "verdaccio")
+    d = os.path.join(work, name)
     os.makedirs(d)
+    uplinks = f"{{up: {{url: '{uplink}'}}}}" if uplink else "{}"
+    proxy = ", proxy: up" if uplink else ""
     with open(os.path.join(d, "config.yaml"), "w") as f:
         f.write(f"""storage: {d}/storage
 auth: {{htpasswd: {{file: {d}/htpasswd, max_users: 10}}}}
-uplinks: {{}}
+uplinks: {uplinks}
 packages:
-  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated}}
+  '**': {{access: $all, publish: $authenticated, unpublish: $authenticated{proxy}}}
 listen: 127.0.0.1:{port}
 max_body_size: 100mb
 log: {{type: stdout, format: pretty, level: error}}

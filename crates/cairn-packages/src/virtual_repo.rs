@@ -10,7 +10,7 @@
 use crate::{PackageError, PackageResult, Packages, Request};
 use cairn_core::routing::UnknownAge;
 use cairn_core::routing::{human_secs, Cooldown, Held, NamePatterns, Owner, Ownership, Sources};
-use cairn_core::{Action, Format, PackageRef};
+use cairn_core::{Action, Format};
 use cairn_http::Access;
 use cairn_proxy::{Document, Proxy, Refresh};
 use serde::Deserialize;
@@ -386,31 +386,37 @@ impl Packages {
             .is_ok()
         };
         // Ownership counts every hosted member, readable or not: a name
-        // the caller cannot see is still not taken from outside.
-        let mut having = Vec::new();
-        for m in virt.members.iter().filter(|m| m.is_hosted()) {
-            let pkg = PackageRef::new(format, &m.name, key);
-            if let Some(revision) = self.meta.package_revision(pkg).await? {
-                having.push((m, revision));
-            }
-        }
+        // the caller cannot see is still not taken from outside. One query
+        // tells which have it and whether an owner made an exception.
+        let hosted_members: Vec<&str> = virt
+            .members
+            .iter()
+            .filter(|m| m.is_hosted())
+            .map(|m| m.name.as_str())
+            .collect();
+        let facts = self
+            .meta
+            .ownership_facts(format.as_str(), &hosted_members, &virt.repository(), key)
+            .await?;
+        let having: Vec<(&Member, i64)> = facts
+            .revisions
+            .iter()
+            .filter_map(|(name, rev)| {
+                let m = virt
+                    .members
+                    .iter()
+                    .find(|m| m.is_hosted() && &m.name == name)?;
+                Some((m, *rev))
+            })
+            .collect();
         let hosted = having.first().map(|(m, _)| m.name.as_str());
-        // An owner's exception matters only for an owned name: asked then.
-        let owned = hosted.is_some() || virt.ownership.claims.matching(key).is_some();
-        let exception = match owned {
-            true => self
-                .meta
-                .external_allowance(&virt.repository(), key)
-                .await?
-                .map(|a| {
-                    format!(
-                        "an exception {} made at {}",
-                        a.allowed_by,
-                        crate::rfc3339(a.allowed_at)
-                    )
-                }),
-            false => None,
-        };
+        let exception = facts.exception.map(|a| {
+            format!(
+                "an exception {} made at {}",
+                a.allowed_by,
+                crate::rfc3339(a.allowed_at)
+            )
+        });
         let sources = virt.ownership.sources(key, hosted, exception);
         let sources = match sources {
             // Name the member as the repository it is.

@@ -19,8 +19,30 @@ pub struct ExternalAllowance {
     pub reason: Option<String>,
 }
 
+/// What deciding one name's ownership needs, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnershipFacts {
+    /// The package's revision in each hosted member that has it, in the
+    /// order of the members asked about.
+    pub revisions: Vec<(String, i64)>,
+    /// An owner's exception for the name, if any.
+    pub exception: Option<ExternalAllowance>,
+}
+
 #[async_trait]
 pub trait VirtualStore: Send + Sync + 'static {
+    /// Which of the hosted repositories `members` (of `format`) have the
+    /// package `package`, at which revision, and the exception the virtual
+    /// repository `repository` has for it: one query, on every metadata
+    /// request and download through a virtual repository.
+    async fn ownership_facts(
+        &self,
+        format: &str,
+        members: &[&str],
+        repository: &str,
+        package: &str,
+    ) -> Result<OwnershipFacts, StoreError>;
+
     /// The exception for `package`, if an owner made one.
     async fn external_allowance(
         &self,

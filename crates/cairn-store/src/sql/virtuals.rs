@@ -3,7 +3,7 @@
 use super::{insert_audit, SqlMetaStore};
 use crate::audit::{Actor, AuditRecord};
 use crate::now;
-use crate::virtuals::{ExternalAllowance, VirtualStore};
+use crate::virtuals::{ExternalAllowance, OwnershipFacts, VirtualStore};
 use crate::StoreError;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -21,6 +21,60 @@ fn from_row(row: &AnyRow) -> Result<ExternalAllowance, StoreError> {
 
 #[async_trait]
 impl VirtualStore for SqlMetaStore {
+    async fn ownership_facts(
+        &self,
+        format: &str,
+        members: &[&str],
+        repository: &str,
+        package: &str,
+    ) -> Result<OwnershipFacts, StoreError> {
+        // One row per member that has the package (each with the
+        // exception, if any), or one row of NULLs and the exception.
+        let placeholders: Vec<String> = (0..members.len()).map(|i| format!("${}", i + 4)).collect();
+        let in_members = if members.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!("p.repository IN ({})", placeholders.join(", "))
+        };
+        let sql = format!(
+            "SELECT p.repository AS member, p.revision AS revision, e.allowed_by AS allowed_by,
+                    e.allowed_at AS allowed_at, e.reason AS reason
+             FROM (SELECT 1 AS one) AS one
+             LEFT JOIN packages p ON p.format = $1 AND p.package = $2 AND {in_members}
+             LEFT JOIN virtual_external e ON e.repository = $3 AND e.package = $2"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(format)
+            .bind(package)
+            .bind(repository);
+        for m in members {
+            query = query.bind(*m);
+        }
+        let rows = query.fetch_all(&self.reader).await?;
+        let mut facts = OwnershipFacts::default();
+        for row in &rows {
+            let member: Option<String> = row.try_get("member")?;
+            let revision: Option<i64> = row.try_get("revision")?;
+            if let (Some(m), Some(r)) = (member, revision) {
+                facts.revisions.push((m, r));
+            }
+            let by: Option<String> = row.try_get("allowed_by")?;
+            if let (Some(allowed_by), None) = (by, &facts.exception) {
+                facts.exception = Some(ExternalAllowance {
+                    repository: repository.to_string(),
+                    package: package.to_string(),
+                    allowed_by,
+                    allowed_at: row.try_get("allowed_at")?,
+                    reason: row.try_get("reason")?,
+                });
+            }
+        }
+        facts
+            .revisions
+            .sort_by_key(|(m, _)| members.iter().position(|x| x == m));
+        Ok(facts)
+    }
+
     async fn external_allowance(
         &self,
         repository: &str,

@@ -1,7 +1,8 @@
 //! The virtual-repository part of the metadata suite: owners' exceptions
 //! to name ownership, each change audited.
 
-use crate::{Actor, AuditFilter, MetaStore};
+use crate::{Actor, AuditFilter, MetaStore, NewVersion, PublishMode};
+use cairn_core::{Format, PackageRef};
 use std::sync::Arc;
 
 pub async fn virtual_store_suite(meta: Arc<dyn MetaStore>) {

@@ -30,6 +30,52 @@ pub async fn virtual_store_suite(meta: Arc<dyn MetaStore>) {
             .unwrap(),
         None
     );
+    // What the plan reads in one query: the exception, and which members
+    // have the package at which revision, in the order asked.
+    let facts = |members: Vec<&'static str>| {
+        let meta = meta.clone();
+        async move {
+            meta.ownership_facts("npm", &members, repo, "left-pad")
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(facts(vec![]).await.exception, Some(made.clone()));
+    let f = facts(vec!["m1"]).await;
+    assert!(f.revisions.is_empty());
+    assert_eq!(f.exception, Some(made.clone()));
+    for r in ["m1", "m2"] {
+        let v = NewVersion {
+            format: Format::Npm,
+            repository: r.into(),
+            package: "left-pad".into(),
+            name: "left-pad".into(),
+            version: "1.0.0".into(),
+            metadata: "{}".into(),
+            dependencies: vec![],
+            files: vec![],
+            tags: vec![],
+            owner: None,
+        };
+        meta.publish(&v, PublishMode::NewVersion, &owner)
+            .await
+            .unwrap();
+    }
+    let mut want = Vec::new();
+    for r in ["m2", "m1"] {
+        let rev = meta
+            .package_revision(PackageRef::new(Format::Npm, r, "left-pad"))
+            .await
+            .unwrap()
+            .unwrap();
+        want.push((r.to_string(), rev));
+    }
+    assert_eq!(facts(vec!["m2", "none", "m1"]).await.revisions, want);
+    let other = meta
+        .ownership_facts("pypi", &["m1"], "pypi/all", "left-pad")
+        .await
+        .unwrap();
+    assert_eq!(other, Default::default());
     // Made again: replaced, not doubled.
     meta.allow_external(&owner, repo, "left-pad", None)
         .await

@@ -136,6 +136,8 @@ def start_downstream(up, extra="", password=None):
                f' {{format="go", name="goproxy", upstream="http://127.0.0.1:{up.port}/go/public/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
                f' {{format="maven", name="central", upstream="http://127.0.0.1:{up.port}/maven/public/",'
+               f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}},'
+               f' {{format="oci", name="hub", upstream="http://127.0.0.1:{up.port}/",'
                f' revalidate_after_secs=0, revalidate_wait_ms=30000, negative_ttl_secs=0}}]')
     common = (f'members=["internal", "PROXY"], publish_to="internal", claims=["acme-claimed-*"],'
               f' cooldown_hours=2, cooldown_exempt=["hotfix-*"]{extra}')
@@ -143,7 +145,8 @@ def start_downstream(up, extra="", password=None):
                 f' {{format="pypi", name="all", {common.replace("PROXY", "pypiorg")}}},'
                 f' {{format="cargo", name="all", {common.replace("PROXY", "cratesio")}}},'
                 f' {{format="go", name="all", {common.replace("PROXY", "goproxy")}}},'
-                f' {{format="maven", name="all", {common.replace("PROXY", "central")}}}]')
+                f' {{format="maven", name="all", {common.replace("PROXY", "central")}}},'
+                f' {{format="oci", name="all", members=["internal", "hub"], publish_to="internal", claims=["acme/*"]}}]')
     return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
                  env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
 
@@ -592,6 +595,68 @@ def override_at_run_time(down):
        " and DELETE hides it again")
 
 
+# --- OCI
+CRANE = os.path.join(ROOT, ".tools", "bin", "crane")
+DOCKER_CONFIG = tempfile.mkdtemp(dir=WORK)
+
+
+def crane(*args, check=True):
+    return run([CRANE, *args], env={"DOCKER_CONFIG": DOCKER_CONFIG}, check=check)
+
+
+def push_image(ref, payload):
+    import io
+    import tarfile
+    layer = os.path.join(WORK, f"layer-{abs(hash(ref))}.tar")
+    with tarfile.open(layer, "w") as t:
+        data = payload + os.urandom(1024)
+        info = tarfile.TarInfo("data.bin")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    crane("append", "--oci-empty-base", "--insecure", "-f", layer, "-t", ref)
+    return crane("digest", "--insecure", ref).stdout.strip()
+
+
+def oci_main(up, down):
+    for server in (up, down):
+        crane("auth", "login", f"127.0.0.1:{server.port}", "-u", "admin", "-p", server.password)
+    d, u = f"127.0.0.1:{down.port}", f"127.0.0.1:{up.port}"
+    mine = push_image(f"{d}/all/app:1.0", b"private")
+    if crane("digest", "--insecure", f"{d}/internal/app:1.0").stdout.strip() != mine:
+        fail("a push to all/app did not land in internal/app")
+    push_image(f"{u}/app:1.0", b"public one")
+    theirs = push_image(f"{u}/app:2.0", b"public two")
+    public = push_image(f"{u}/pubimg:1.0", b"public image")
+    push_image(f"{u}/acme/secret:1.0", b"claimed")
+    if crane("digest", "--insecure", f"{d}/hub/app:2.0").stdout.strip() != theirs:
+        fail("priming the OCI proxy's cache with app:2.0")
+    got = crane("digest", "--insecure", f"{d}/all/app:1.0").stdout.strip()
+    if got != mine:
+        fail(f"all/app:1.0 is {got}, not the hosted {mine}")
+    r = crane("manifest", "--insecure", f"{d}/all/app:2.0", check=False)
+    st, body = get(down.port, "/v2/all/app/manifests/2.0",
+                   {"Authorization": down.basic, "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    if r.returncode == 0 or st != 403 or b"name ownership" not in body:
+        fail(f"the public app:2.0 (cached in the proxy) through all/: crane rc {r.returncode}, {st} {body[:300]}")
+    tags = crane("ls", "--insecure", f"{d}/all/app").stdout.split()
+    if tags != ["1.0"]:
+        fail(f"tags of all/app: {tags}")
+    dest = os.path.join(WORK, "oci-pubimg")
+    run(["skopeo", "--command-timeout", "60s", "copy", "--src-tls-verify=false",
+         "--src-creds", f"admin:{down.password}", f"docker://{d}/all/pubimg:1.0", f"oci:{dest}:x"])
+    with open(os.path.join(dest, "index.json")) as f:
+        pulled = json.load(f)["manifests"][0]["digest"]
+    if pulled != public:
+        fail(f"skopeo pulled {pulled} for all/pubimg:1.0, not the upstream's {public}")
+    st, body = get(down.port, "/v2/all/acme/secret/manifests/1.0",
+                   {"Authorization": down.basic, "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    if st != 403 or b"claimed" not in body:
+        fail(f"a claimed repository through all/: {st} {body[:300]}")
+    ok("crane and skopeo: an image pushed to all/app lands in internal/app and is what all/app:1.0 pulls; the public"
+       " app:2.0, cached in the proxy, is refused (403 DENIED, name ownership) and all/app lists only 1.0; a public"
+       " image pulls through all/ from the proxy; a claimed namespace (acme/*) is refused")
+
+
 def main():
     up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
     down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
@@ -601,6 +666,7 @@ def main():
         cargo_main(up, down)
         go_main(up, down)
         maven_main(up, down)
+        oci_main(up, down)
         override_at_run_time(down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.

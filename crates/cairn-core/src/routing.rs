@@ -14,6 +14,7 @@ use std::fmt;
 /// or separator match alike.
 #[derive(Debug, Clone, Default)]
 pub struct NamePatterns {
+    /// How names are normalised before matching (`None`: not at all).
     format: Option<Format>,
     patterns: Vec<(String, GlobMatcher)>,
 }
@@ -39,10 +40,20 @@ impl NamePatterns {
         })
     }
 
+    /// Patterns over names compared as they are, ignoring case (container
+    /// repository names).
+    pub fn compile_plain(patterns: &[String]) -> Result<NamePatterns, String> {
+        let mut compiled = NamePatterns::compile(Format::Npm, patterns)?;
+        compiled.format = None;
+        Ok(compiled)
+    }
+
     /// The first pattern that matches `name`, as configured.
     pub fn matching(&self, name: &str) -> Option<&str> {
-        let format = self.format?;
-        let name = normalise(format, name);
+        let name = match self.format {
+            Some(format) => normalise(format, name),
+            None => name.to_string(),
+        };
         self.patterns
             .iter()
             .find(|(_, g)| g.is_match(&name))

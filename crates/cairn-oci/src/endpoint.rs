@@ -179,6 +179,28 @@ impl Endpoint {
         }
     }
 
+    /// The same endpoint on the repository `name` (a virtual repository's
+    /// request as its member serves it).
+    pub fn renamed(self, name: RepoName) -> Endpoint {
+        use Endpoint as E;
+        match self {
+            E::Base => E::Base,
+            E::Catalog => E::Catalog,
+            E::Tags { .. } => E::Tags { name },
+            E::GetManifest { reference, .. } => E::GetManifest { name, reference },
+            E::PutManifest { reference, .. } => E::PutManifest { name, reference },
+            E::DeleteManifest { reference, .. } => E::DeleteManifest { name, reference },
+            E::GetBlob { digest, .. } => E::GetBlob { name, digest },
+            E::DeleteBlob { digest, .. } => E::DeleteBlob { name, digest },
+            E::StartUpload { .. } => E::StartUpload { name },
+            E::UploadStatus { id, .. } => E::UploadStatus { name, id },
+            E::PatchUpload { id, .. } => E::PatchUpload { name, id },
+            E::FinishUpload { id, .. } => E::FinishUpload { name, id },
+            E::CancelUpload { id, .. } => E::CancelUpload { name, id },
+            E::Referrers { digest, .. } => E::Referrers { name, digest },
+        }
+    }
+
     /// What the endpoint needs from its caller. The base answers anyone
     /// (with a challenge for anonymous callers, which is how clients learn
     /// where to get a token); the catalog lists only what the caller may

@@ -15,6 +15,8 @@ pub mod error;
 mod listing;
 mod manifests;
 mod proxy;
+mod virtuals;
+pub use virtuals::{OciMember, OciVirtual};
 
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -54,6 +56,8 @@ pub struct OciApi {
     guard: Guard,
     /// Proxy repositories: each serves the names below its own.
     proxies: Vec<Arc<cairn_proxy::Proxy>>,
+    /// Virtual repositories: each serves the names below its own from its members.
+    virtuals: Vec<Arc<OciVirtual>>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -68,6 +72,7 @@ impl OciApi {
             config,
             manifest_cache: cairn_store::ByteCache::new(MANIFEST_CACHE_BYTES),
             proxies: vec![],
+            virtuals: vec![],
         }
     }
 
@@ -109,6 +114,7 @@ impl cairn_http::Adapter for OciApi {
             },
             ParseError::Digest(e) => OciError::digest_invalid(e),
         })?;
+        let endpoint = self.route(endpoint)?;
         let access = endpoint.access();
         Ok((endpoint, access))
     }
@@ -117,6 +123,25 @@ impl cairn_http::Adapter for OciApi {
         if let Some((proxy, upstream)) = endpoint.repository().and_then(|n| self.proxy_for(n)) {
             return self.proxied(req, endpoint, &proxy, &upstream).await;
         }
+        if let Some((virt, rest)) = endpoint.repository().and_then(|n| self.virtual_for(n)) {
+            return self.virtual_read(req, &virt, &rest, endpoint).await;
+        }
+        self.hosted_with_body(req, endpoint, body).await
+    }
+
+    fn render(&self, err: OciError) -> Response {
+        err.into_response()
+    }
+}
+
+impl OciApi {
+    /// A read of a hosted repository (what a virtual repository asks of
+    /// its hosted members).
+    pub(crate) async fn hosted(&self, req: &Request, endpoint: Endpoint) -> OciResult {
+        self.hosted_with_body(req, endpoint, Body::empty()).await
+    }
+
+    async fn hosted_with_body(&self, req: &Request, endpoint: Endpoint, body: Body) -> OciResult {
         use Endpoint as E;
         match endpoint {
             E::Base => self.base(req),
@@ -138,10 +163,6 @@ impl cairn_http::Adapter for OciApi {
             E::FinishUpload { name, id } => self.finish_upload(&name, &id, req, body).await,
             E::CancelUpload { name, id } => self.cancel_upload(&name, &id).await,
         }
-    }
-
-    fn render(&self, err: OciError) -> Response {
-        err.into_response()
     }
 }
 

@@ -331,6 +331,16 @@ pub fn virtuals(
     config: &Config,
     proxies: &[std::sync::Arc<cairn_packages::proxy::Proxy>],
 ) -> anyhow::Result<Vec<std::sync::Arc<cairn_packages::Virtual>>> {
+    let packages: Vec<_> = config
+        .virtuals
+        .iter()
+        .filter(|v| v.format != "oci")
+        .cloned()
+        .collect();
+    let config = &Config {
+        virtuals: packages,
+        ..config.clone()
+    };
     let mut seen = std::collections::HashSet::new();
     let declared: std::collections::HashSet<String> = config
         .virtuals
@@ -343,7 +353,7 @@ pub fn virtuals(
         .map(|v| {
             let format = cairn_core::Format::parse(&v.format).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "virtual {:?}: format {:?}: use npm, pypi, cargo, go or maven",
+                    "virtual {:?}: format {:?}: use oci, npm, pypi, cargo, go or maven",
                     v.name,
                     v.format
                 )
@@ -384,6 +394,55 @@ pub fn virtuals(
             let virt = cairn_packages::Virtual::new(format, v, proxy)
                 .map_err(|e| anyhow::anyhow!("virtual {repository}: {e}"))?;
             Ok(std::sync::Arc::new(virt))
+        })
+        .collect()
+}
+
+/// The OCI virtual repositories `[[virtual]] format = "oci"` declares:
+/// prefixes over hosted prefixes and OCI proxy repositories, named apart
+/// from every proxy.
+pub fn oci_virtuals(
+    config: &Config,
+    proxies: &[std::sync::Arc<cairn_packages::proxy::Proxy>],
+) -> anyhow::Result<Vec<cairn_oci::OciVirtual>> {
+    let mut seen = std::collections::HashSet::new();
+    config
+        .virtuals
+        .iter()
+        .filter(|v| v.format == "oci")
+        .map(|v| {
+            let name = &v.name;
+            if !seen.insert(name.clone()) {
+                bail!("virtual oci/{name} is declared twice");
+            }
+            if cairn_core::RepoName::parse(name).is_err() || name.contains('/') {
+                bail!("virtual oci/{name}: not a one-segment repository name");
+            }
+            if proxies.iter().any(|p| p.settings().name == *name) {
+                bail!("virtual oci/{name}: a proxy repository has that name");
+            }
+            if v.cooldown_hours != 0.0 || !v.cooldown_rules.is_empty() || !v.cooldown_exempt.is_empty() {
+                bail!("virtual oci/{name}: the cooldown is for package formats; tags have no publish time");
+            }
+            let mut members = Vec::new();
+            for m in &v.members {
+                match m {
+                    cairn_packages::MemberSettings::Name(n) => members.push(n.clone()),
+                    cairn_packages::MemberSettings::Filtered { name: n, .. } => {
+                        bail!("virtual oci/{name}: member {n:?}: include/exclude filters are for package formats")
+                    }
+                }
+            }
+            let proxy = |m: &str| proxies.iter().find(|p| p.settings().name == m).cloned();
+            cairn_oci::OciVirtual::new(
+                name,
+                &members,
+                v.publish_to.as_deref(),
+                &v.claims,
+                &v.allow_external,
+                proxy,
+            )
+            .map_err(|e| anyhow::anyhow!("virtual oci/{name}: {e}"))
         })
         .collect()
 }

@@ -98,6 +98,7 @@ impl App {
                 .into_iter()
                 .partition(|p| p.settings().format == "oci");
         let virtuals = config::virtuals(&config, &package_proxies)?;
+        let oci_virtuals = config::oci_virtuals(&config, &oci_proxies)?;
         let packages = Arc::new(
             cairn_packages::Packages::new(
                 blobs.clone(),
@@ -120,7 +121,8 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("oci.sparse_repositories: {e}"))?,
             },
         )
-        .with_proxies(oci_proxies);
+        .with_proxies(oci_proxies)
+        .with_virtuals(oci_virtuals);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
             oidc: oidc::JwksCache::default(),

@@ -562,6 +562,40 @@ def maven_main(up, down):
        " metadata and refused, [1.0,) resolves the old one; an exempt artifact's new version resolves")
 
 
+def explain(down):
+    """GET /api/v1/virtuals/{format}/{name}/resolve says what the listings and downloads did, and why."""
+    def resolve(fmt, package, version):
+        from urllib.parse import urlencode
+        q = urlencode({"package": package, "version": version})
+        st, _, body = down.request("GET", f"/api/v1/virtuals/{fmt}/all/resolve?{q}", auth=down.basic)
+        if st != 200:
+            fail(f"resolve {fmt} {package}@{version}: {st} {body[:300]}")
+        return json.loads(body)
+
+    r = resolve("npm", "acme-utils", "99.0.0")
+    proxy = next(m for m in r["members"] if m["member"] == "npm/npmjs")
+    if r["from"] or "name ownership" not in (r["refused"] or "") or proxy["asked"] or not r["owned"]:
+        fail(f"explain an owned name's public version: {r}")
+    r = resolve("npm", "acme-utils", "1.0.0")
+    if r["from"] != "npm/internal" or r["refused"]:
+        fail(f"explain the hosted version: {r}")
+    r = resolve("npm", "fresh-lib", "1.1.0")
+    if r["from"] or "cooldown" not in (r["refused"] or ""):
+        fail(f"explain a version the cooldown holds: {r}")
+    r = resolve("npm", "fresh-lib", "1.0.0")
+    if r["from"] != "npm/npmjs" or r["refused"] or r["owned"]:
+        fail(f"explain an old public version: {r}")
+    r = resolve("go", "example.com/fresh-lib", "v1.1.0")
+    if r["from"] or "cooldown" not in (r["refused"] or ""):
+        fail(f"explain a Go version first seen now: {r}")
+    r = resolve("pypi", "Acme.Utils", "1.0.0")
+    if r["package"] != "acme-utils" or r["from"] != "pypi/internal":
+        fail(f"explain a PyPI name spelled otherwise: {r}")
+    ok("GET /api/v1/virtuals/{format}/all/resolve explains each decision: an owned name's public version refused"
+       " (name ownership, the proxy not asked), the hosted version from the hosted member, a young version held by"
+       " the cooldown (npm, Go), an old public one from the proxy, a PyPI name spelled otherwise normalised")
+
+
 def override_at_run_time(down):
     """The owner's exception through the admin API: external versions of an owned name appear at once, the
     change is audited, and taking it back hides them again."""
@@ -667,6 +701,7 @@ def main():
         go_main(up, down)
         maven_main(up, down)
         oci_main(up, down)
+        explain(down)
         override_at_run_time(down)
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.

@@ -179,3 +179,22 @@ impl CargoApi {
             .await
     }
 }
+
+#[async_trait::async_trait]
+impl cairn_packages::UpstreamVersions for CargoApi {
+    async fn upstream_version(
+        &self,
+        proxy: &cairn_packages::proxy::Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let refresh = cairn_packages::proxy::Refresh::IfExpired;
+        let lines = self.index_lines(proxy, name, refresh).await?;
+        Ok(lines
+            .bytes
+            .split(|b| *b == b'\n')
+            .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+            .find(|v| v["vers"].as_str() == Some(version))
+            .map(|line| line["pubtime"].as_str().and_then(parse_rfc3339)))
+    }
+}

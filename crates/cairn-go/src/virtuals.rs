@@ -79,14 +79,7 @@ impl GoApi {
     ) -> PackageResult<Vec<String>> {
         let sources = plan
             .sources(&format!("module {module}"), |proxy| {
-                let url = proxy
-                    .upstream()
-                    .url(&format!("{}/@v/list", crate::module::escape(module)));
-                async move {
-                    Ok(proxy
-                        .document(&format!("list/{module}"), &url, "", refresh)
-                        .await?)
-                }
+                upstream_list(proxy, module, refresh)
             })
             .await?;
         let mut merged: Vec<String> = Vec::new();
@@ -290,4 +283,43 @@ fn lines(bytes: &[u8]) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The upstream's `@v/list` of `module`.
+async fn upstream_list(
+    proxy: &Proxy,
+    module: &str,
+    refresh: Refresh,
+) -> PackageResult<cairn_packages::proxy::Document> {
+    let url = proxy
+        .upstream()
+        .url(&format!("{}/@v/list", crate::module::escape(module)));
+    Ok(proxy
+        .document(&format!("list/{module}"), &url, "", refresh)
+        .await?)
+}
+
+#[async_trait::async_trait]
+impl cairn_packages::UpstreamVersions for GoApi {
+    /// Listed when the upstream's `@v/list` has it; its time is when cairn
+    /// first saw it (recorded as a listing through the virtual repository
+    /// records it).
+    async fn upstream_version(
+        &self,
+        proxy: &Proxy,
+        module: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let doc = upstream_list(proxy, module, Refresh::IfExpired).await?;
+        let listed = lines(&doc.bytes);
+        let Some(i) = listed.iter().position(|v| v == version) else {
+            return Ok(None);
+        };
+        let seen = self
+            .packages
+            .meta
+            .versions_seen(proxy.repository(), module, &listed, cairn_packages::now())
+            .await?;
+        Ok(Some(Some(seen[i])))
+    }
 }

@@ -63,9 +63,7 @@ impl MavenApi {
         let refresh = proxy_refresh(req);
         let sources = plan
             .sources(&format!("artifact {key}"), |proxy| {
-                let url = proxy.upstream().url(&rel);
-                let cache_key = format!("file/{rel}");
-                async move { Ok(proxy.document(&cache_key, &url, "", refresh).await?) }
+                upstream_metadata(proxy, &rel, refresh)
             })
             .await?;
         let identity = plan.identity(&sources, "artifact metadata");
@@ -180,5 +178,46 @@ impl MavenApi {
         self.packages
             .virtual_file(&plan, &format!("{key} {version}"), hosted, listed, serve)
             .await
+    }
+}
+
+/// The upstream's document at `rel` (artifact-level metadata).
+async fn upstream_metadata(
+    proxy: &Proxy,
+    rel: &str,
+    refresh: cairn_packages::proxy::Refresh,
+) -> PackageResult<cairn_packages::proxy::Document> {
+    let url = proxy.upstream().url(rel);
+    Ok(proxy
+        .document(&format!("file/{rel}"), &url, "", refresh)
+        .await?)
+}
+
+#[async_trait::async_trait]
+impl cairn_packages::UpstreamVersions for MavenApi {
+    /// Listed when the upstream's `maven-metadata.xml` has it; its time is
+    /// when cairn first saw it.
+    async fn upstream_version(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let key = cairn_core::package_key(cairn_core::Format::Maven, name)
+            .map_err(|e| PackageError::bad(e.to_string()))?;
+        let (group, artifact) = key.split_once(':').unwrap_or((&key, ""));
+        let rel = format!("{}/{artifact}/maven-metadata.xml", group.replace('.', "/"));
+        let refresh = cairn_packages::proxy::Refresh::IfExpired;
+        let doc = upstream_metadata(proxy, &rel, refresh).await?;
+        let listed = metadata::listed_versions(&doc.bytes);
+        let Some(i) = listed.iter().position(|v| v == version) else {
+            return Ok(None);
+        };
+        let seen = self
+            .packages
+            .meta
+            .versions_seen(proxy.repository(), &key, &listed, cairn_packages::now())
+            .await?;
+        Ok(Some(Some(seen[i])))
     }
 }

@@ -304,3 +304,19 @@ fn newest<'a>(versions: impl Iterator<Item = &'a String>) -> Option<&'a String> 
         .or_else(|| parsed.iter().max_by(|a, b| a.0.cmp(&b.0)))
         .map(|(_, v)| *v)
 }
+
+#[async_trait::async_trait]
+impl cairn_packages::UpstreamVersions for NpmApi {
+    async fn upstream_version(
+        &self,
+        proxy: &cairn_packages::proxy::Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let refresh = cairn_packages::proxy::Refresh::IfExpired;
+        let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;
+        Ok(packument["versions"]
+            .get(version)
+            .map(|_| packument["time"][version].as_str().and_then(parse_rfc3339)))
+    }
+}

@@ -26,7 +26,8 @@ pub use service::{
     RepositoryPolicy, StoredFile, CACHE_HEADER,
 };
 pub use virtual_repo::{
-    CooldownRule, Member, MemberSettings, Plan, Refusal, Source, Virtual, VirtualSettings,
+    CooldownRule, Explanation, Member, MemberExplanation, MemberSettings, Plan, Refusal, Source,
+    UpstreamVersions, Virtual, VirtualSettings,
 };
 
 use cairn_core::access::Denied;

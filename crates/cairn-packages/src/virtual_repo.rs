@@ -10,7 +10,7 @@
 use crate::{PackageError, PackageResult, Packages, Request};
 use cairn_core::routing::UnknownAge;
 use cairn_core::routing::{human_secs, Cooldown, Held, NamePatterns, Owner, Ownership, Sources};
-use cairn_core::{Action, Format};
+use cairn_core::{Action, Format, PackageRef};
 use cairn_http::Access;
 use cairn_proxy::{Document, Proxy, Refresh};
 use serde::Deserialize;
@@ -96,7 +96,7 @@ impl Member {
     }
 
     /// Whether the member's filters let `key` through.
-    fn admits(&self, key: &str) -> bool {
+    pub fn admits(&self, key: &str) -> bool {
         (self.include.is_empty() || self.include.matching(key).is_some())
             && self.exclude.matching(key).is_none()
     }
@@ -374,16 +374,20 @@ impl Packages {
         virt: &'a Virtual,
         key: &str,
     ) -> PackageResult<Plan<'a>> {
+        self.plan_for(&req.auth.principal, virt, key).await
+    }
+
+    /// [`Packages::plan`] for a caller known by its principal.
+    pub async fn plan_for<'a>(
+        &self,
+        principal: &cairn_core::Principal,
+        virt: &'a Virtual,
+        key: &str,
+    ) -> PackageResult<Plan<'a>> {
         let format = virt.format;
         let readable = |m: &Member| {
-            self.decide(
-                &req.auth.principal,
-                format,
-                &m.name,
-                Some(key),
-                Action::Read,
-            )
-            .is_ok()
+            self.decide(principal, format, &m.name, Some(key), Action::Read)
+                .is_ok()
         };
         // Ownership counts every hosted member, readable or not: a name
         // the caller cannot see is still not taken from outside. One query
@@ -585,5 +589,153 @@ impl Packages {
             return Err(self.refuse(plan.virt, refusal));
         }
         Err(failure.unwrap_or_else(|| PackageError::not_found(format!("{what} not found"))))
+    }
+}
+
+/// What a package adapter tells about an upstream for `explain`: whether
+/// the proxy's upstream has `version` of the package `name`, and when it
+/// was published there (`Some(None)`: listed, time unknown) — the same
+/// lookup and the same publish time its virtual repository's listings use.
+#[async_trait::async_trait]
+pub trait UpstreamVersions: Send + Sync {
+    async fn upstream_version(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>>;
+}
+
+/// Why one name@version would (or would not) come through a virtual
+/// repository: `GET /api/v1/virtuals/{format}/{name}/resolve`.
+#[derive(Debug, serde::Serialize)]
+pub struct Explanation {
+    pub repository: String,
+    pub package: String,
+    /// Why the name is owned here, when it is.
+    pub owned: Option<String>,
+    /// The exception that lets external versions of an owned name through.
+    pub exception: Option<String>,
+    pub members: Vec<MemberExplanation>,
+    /// The member the version would come from, if any.
+    pub version: Option<String>,
+    pub from: Option<String>,
+    /// The refusal a download of the version would get, naming the rule.
+    pub refused: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct MemberExplanation {
+    pub member: String,
+    pub kind: &'static str,
+    /// Whether the name is asked of this member, and if not, why.
+    pub asked: bool,
+    pub why: Option<String>,
+    /// For a version: whether the member has it, its state (hosted) or
+    /// publish time (proxy), and what the cooldown says.
+    pub has_version: Option<bool>,
+    pub detail: Option<String>,
+}
+
+impl Packages {
+    /// Explains where `name` (and `version`) would come from through
+    /// `virt` for this caller, deciding as listings and downloads decide.
+    pub async fn explain(
+        &self,
+        principal: &cairn_core::Principal,
+        virt: &Virtual,
+        name: &str,
+        version: Option<&str>,
+        upstream: &dyn UpstreamVersions,
+    ) -> PackageResult<Explanation> {
+        let key = cairn_core::package_key(virt.format, name)
+            .map_err(|e| PackageError::bad(e.to_string()))?;
+        let plan = self.plan_for(principal, virt, &key).await?;
+        let (owned, exception) = match &plan.sources {
+            Sources::All => (None, None),
+            Sources::HostedOnly(owner) => (Some(owner.to_string()), None),
+            Sources::AllowedExternal { owner, exception } => {
+                (Some(owner.to_string()), Some(exception.clone()))
+            }
+        };
+        let mut out = Explanation {
+            repository: virt.repository(),
+            package: key.clone(),
+            owned,
+            exception,
+            members: Vec::new(),
+            version: version.map(str::to_string),
+            from: None,
+            refused: None,
+        };
+        for m in &virt.members {
+            let asked = plan.members.iter().any(|p| p.name == m.name);
+            let why = (!asked).then(|| {
+                if m.is_hosted() {
+                    if plan.revision(m).is_none() {
+                        "it has no package of that name".to_string()
+                    } else {
+                        "the caller may not read it".to_string()
+                    }
+                } else if matches!(plan.sources, Sources::HostedOnly(_)) {
+                    "the name is owned here (name ownership)".to_string()
+                } else if !m.admits(&key) {
+                    "its include/exclude filters leave the name out".to_string()
+                } else {
+                    "the caller may not read it".to_string()
+                }
+            });
+            let mut e = MemberExplanation {
+                member: virt.format.resource(&m.name),
+                kind: if m.is_hosted() { "hosted" } else { "proxy" },
+                asked,
+                why,
+                has_version: None,
+                detail: None,
+            };
+            if let (Some(version), true) = (version, asked) {
+                match &m.proxy {
+                    None => {
+                        let pkg = self
+                            .meta
+                            .package(PackageRef::new(virt.format, &m.name, &key))
+                            .await?;
+                        let v = pkg.as_ref().and_then(|p| p.version(version));
+                        e.has_version = Some(v.is_some_and(|v| v.state.serves_bytes()));
+                        e.detail = v.map(|v| format!("state {}", v.state.as_str()));
+                    }
+                    Some(proxy) => match upstream.upstream_version(proxy, name, version).await {
+                        Ok(Some(published)) => {
+                            e.has_version = Some(true);
+                            let cooled = plan.cooldown(m, version, published);
+                            e.detail = Some(match (&cooled, published) {
+                                (Ok(()), Some(t)) => {
+                                    format!("published {}; old enough", crate::rfc3339(t))
+                                }
+                                (Ok(()), None) => "publish time unknown; served".into(),
+                                (Err(r), _) => r.message(virt),
+                            });
+                            if let Err(r) = cooled {
+                                if out.from.is_none() && out.refused.is_none() {
+                                    out.refused = Some(r.message(virt));
+                                }
+                                out.members.push(e);
+                                continue;
+                            }
+                        }
+                        Ok(None) | Err(PackageError::NotFound(_)) => e.has_version = Some(false),
+                        Err(err) => e.detail = Some(format!("the upstream failed: {err}")),
+                    },
+                }
+                if e.has_version == Some(true) && out.from.is_none() && out.refused.is_none() {
+                    out.from = Some(e.member.clone());
+                }
+            }
+            out.members.push(e);
+        }
+        if version.is_some() && out.from.is_none() && out.refused.is_none() {
+            out.refused = plan.owned().map(|r| r.message(virt));
+        }
+        Ok(out)
     }
 }

@@ -196,3 +196,17 @@ fn published_by_version(files: &[SimpleFile]) -> HashMap<String, Option<i64>> {
     }
     out
 }
+
+#[async_trait::async_trait]
+impl cairn_packages::UpstreamVersions for PypiApi {
+    async fn upstream_version(
+        &self,
+        proxy: &cairn_packages::proxy::Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let refresh = cairn_packages::proxy::Refresh::IfExpired;
+        let (_, page) = self.upstream_page(proxy, &key(name)?, refresh).await?;
+        Ok(published_by_version(&page.files).get(version).copied())
+    }
+}

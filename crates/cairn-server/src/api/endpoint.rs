@@ -48,6 +48,9 @@ pub enum AdminEndpoint {
         format: Option<Format>,
         repository: String,
     },
+    /// `GET /virtuals/{format}/{repository}/resolve?package=&version=`:
+    /// where a name (and version) would come from, and why.
+    ResolveVirtual { format: Format, repository: String },
     /// `GET /virtuals/{format}/{repository}/external`: owners' exceptions
     /// to name ownership.
     ListExternal { format: Format, repository: String },
@@ -151,6 +154,12 @@ impl AdminEndpoint {
                     }
                 }
             }
+            (_, ["virtuals", format, repository, "resolve"]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no package format {format:?}")))?;
+                let repository = repository.to_string();
+                (E::ResolveVirtual { format, repository }, &[M::GET])
+            }
             (_, ["virtuals", format, repository, "external", rest @ ..]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -214,7 +223,7 @@ impl AdminEndpoint {
             E::DropProxyEntry {
                 format, repository, ..
             } => Access::On(Action::Admin, proxy_resource(*format, repository)),
-            E::ListExternal { format, repository } => {
+            E::ListExternal { format, repository } | E::ResolveVirtual { format, repository } => {
                 Access::On(Action::Read, Resource::packages(*format, repository))
             }
             E::ChangeExternal {
@@ -252,6 +261,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ProxyCache { .. } => "proxy_cache",
             E::DropProxyEntry { .. } => "proxy_cache_drop",
             E::ListExternal { .. } => "virtual_external_list",
+            E::ResolveVirtual { .. } => "virtual_resolve",
             E::ChangeExternal { .. } => "virtual_external_change",
         }
     }

@@ -509,3 +509,43 @@ pub(super) async fn change_external(
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+#[derive(serde::Deserialize)]
+pub(super) struct ResolveQuery {
+    package: String,
+    version: Option<String>,
+}
+
+/// `GET /api/v1/virtuals/{format}/{repository}/resolve?package=&version=`:
+/// where the name (and version) would come from through the virtual
+/// repository for this caller, and why — decided as listings and
+/// downloads decide.
+pub(super) async fn resolve_virtual(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    q: ResolveQuery,
+) -> ApiResult {
+    use cairn_core::Format as F;
+    let virt = virtual_of(state, format, repository)?;
+    let upstream: &dyn cairn_packages::UpstreamVersions = match format {
+        F::Npm => &state.npm,
+        F::Pypi => &state.pypi,
+        F::Cargo => &state.cargo,
+        F::Go => &state.go,
+        F::Maven => &state.maven,
+    };
+    let explained = state
+        .packages
+        .explain(
+            &who.principal,
+            virt,
+            &q.package,
+            q.version.as_deref(),
+            upstream,
+        )
+        .await
+        .map_err(package_error)?;
+    Ok(Json(explained).into_response())
+}

@@ -270,6 +270,9 @@ async fn dispatch(
             repository,
             key,
         } => h::drop_proxy_entry(state, who, format, &repository, &key).await,
+        E::ResolveVirtual { format, repository } => {
+            h::resolve_virtual(state, who, format, &repository, query(uri)?).await
+        }
         E::ListExternal { format, repository } => {
             h::list_external(state, format, &repository).await
         }

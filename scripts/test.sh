@@ -96,6 +96,9 @@ python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
 step "virtual repositories: name ownership, claimed namespaces and the cooldown with npm, pip and uv"
 python3 tests/e2e/virtual.py "$CAIRN" "$OUT_DIR"
 
+step "cairn warm from six ecosystems' lockfiles, then clean installs with the upstream stopped"
+python3 tests/e2e/warm.py "$CAIRN" "$OUT_DIR"
+
 step "conformance and clients again, on PostgreSQL metadata and S3 blobs"
 # The scale-out configuration: every setting from the environment.
 s3_env() { # prefix

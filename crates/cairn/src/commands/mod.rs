@@ -10,6 +10,7 @@ mod publisher;
 mod serve;
 mod token;
 mod user;
+mod warm;
 
 use cairn_server::identity::Identity;
 use cairn_server::Config;
@@ -57,6 +58,10 @@ enum Command {
     Maven(maven::MavenCommand),
     /// Query the audit log (newest first). It is append-only: nothing can change it.
     Audit(audit::AuditArgs),
+    /// Fetch everything lockfiles name through a proxy or virtual repository of a
+    /// running cairn, checking their hashes: the cache then holds it before the
+    /// upstream is needed.
+    Warm(warm::WarmArgs),
 }
 
 impl Cli {
@@ -76,6 +81,7 @@ impl Cli {
             Command::Go(cmd) => go::go_command(cmd).await,
             Command::Maven(cmd) => maven::maven_command(cmd).await,
             Command::Audit(args) => audit::audit(args).await,
+            Command::Warm(args) => warm::warm(args).await,
         }
     }
 }

@@ -204,10 +204,26 @@ checksum = "{cksum}"
         write("maven.txt", "org.warm:lib:1.0\n")
         write("images.txt", "app:1.0\n")
 
+        # pnpm-lock.yaml and yarn.lock as pnpm and yarn write them (resolved against the upstream).
+        for tool in ("pnpm", "yarn"):
+            proj = os.path.join(WORK, tool)
+            write(f"{tool}/package.json", json.dumps({"name": "consumer", "version": "1.0.0",
+                                                       "dependencies": {"lib-w": "^1.0.0"}}))
+            reg = f"http://127.0.0.1:{up.port}/npm/public/"
+            if tool == "pnpm":
+                run(["pnpm", "install", "--lockfile-only", f"--registry={reg}"], cwd=proj,
+                    env={"npm_config_store_dir": tempfile.mkdtemp(dir=WORK)})
+            else:
+                run(["yarn", "install", "--mode=update-lockfile", f"--registry={reg}"], cwd=proj, check=False)
+                if not os.path.exists(os.path.join(proj, "yarn.lock")):
+                    run(["yarn", "install", f"--registry={reg}", "--cache-folder", tempfile.mkdtemp(dir=WORK)],
+                        cwd=proj)
+
         env = {"WARM_PASSWORD": down.password}
         warm = [CAIRN, "warm", "--url", f"http://{d}", "--repository", "all", "--password-env", "WARM_PASSWORD"]
         outputs = []
-        for args in (["npm/package-lock.json"], ["py/requirements.txt"], ["app/Cargo.lock"], ["go/go.sum"],
+        for args in (["npm/package-lock.json"], ["pnpm/pnpm-lock.yaml"], ["yarn/yarn.lock"],
+                     ["py/requirements.txt"], ["app/Cargo.lock"], ["go/go.sum"],
                      ["--format", "maven", "maven.txt"], ["--format", "oci", "images.txt"]):
             r = run(warm + args, env=env)
             if "warmed 1 of 1" not in r.stdout:
@@ -216,7 +232,8 @@ checksum = "{cksum}"
         r = run(warm + ["bad/package-lock.json"], env=env, check=False)
         if r.returncode == 0 or "1 mismatched" not in r.stdout or "mismatch npm lib-w@1.0.0" not in r.stdout:
             fail(f"a tampered integrity was not reported: rc {r.returncode} {r.stdout}")
-        ok("cairn warm from package-lock.json, requirements.txt (hashes), Cargo.lock, go.sum, a Maven list and an"
+        ok("cairn warm from package-lock.json, pnpm-lock.yaml and yarn.lock (as pnpm and yarn wrote them),"
+           " requirements.txt (hashes), Cargo.lock, go.sum, a Maven list and an"
            " image list through the virtual repositories: each item fetched and its hash checked; a tampered"
            " integrity is reported as mismatched (exit 1)")
 
@@ -229,6 +246,10 @@ checksum = "{cksum}"
         with open(os.path.join(WORK, "npm", "node_modules", "lib-w", "package.json")) as f:
             if json.load(f)["version"] != "1.0.0":
                 fail("npm ci installed another lib-w")
+        run(["pnpm", "install", "--frozen-lockfile", f"--registry=http://{d}/npm/all/"], cwd=os.path.join(WORK, "pnpm"),
+            env={"npm_config_store_dir": tempfile.mkdtemp(dir=WORK)})
+        if not os.path.exists(os.path.join(WORK, "pnpm", "node_modules", "lib-w", "package.json")):
+            fail("pnpm install --frozen-lockfile did not install lib-w")
         target = tempfile.mkdtemp(dir=WORK)
         run([os.path.join(PY_TOOLS, "pip"), "install", "--disable-pip-version-check", "--no-cache-dir",
              "--require-hashes", "--target", target, "--index-url", f"http://{d}/pypi/all/simple/",
@@ -247,7 +268,7 @@ checksum = "{cksum}"
              "--src-creds", f"admin:{down.password}", f"docker://{d}/all/app:1.0",
              f"oci:{os.path.join(WORK, 'oci-app')}:x"])
         ok("with the upstream stopped, clean installs from the warmed lockfiles succeed: npm ci, pip --require-hashes,"
-           " cargo run --locked, go mod download, mvn dependency:get, skopeo copy")
+           " pnpm install --frozen-lockfile, cargo run --locked, go mod download, mvn dependency:get, skopeo copy")
     finally:
         shutil.rmtree(os.path.join(M2, "org", "warm"), ignore_errors=True)
         for c in procs:

@@ -73,7 +73,8 @@ impl Item {
 /// The formats `cairn warm` reads, and how a file names its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// package-lock.json or npm-shrinkwrap.json (lockfile v1, v2 or v3).
+    /// package-lock.json or npm-shrinkwrap.json (lockfile v1, v2 or v3),
+    /// pnpm-lock.yaml, or yarn.lock (v1, or berry's).
     Npm,
     /// requirements.txt (with `--hash=`) or uv.lock.
     Pypi,
@@ -93,7 +94,9 @@ impl Kind {
     pub fn of_file(name: &str) -> Option<Kind> {
         let base = name.rsplit('/').next().unwrap_or(name);
         match base {
-            "package-lock.json" | "npm-shrinkwrap.json" => Some(Kind::Npm),
+            "package-lock.json" | "npm-shrinkwrap.json" | "pnpm-lock.yaml" | "yarn.lock" => {
+                Some(Kind::Npm)
+            }
             "uv.lock" => Some(Kind::Pypi),
             "Cargo.lock" => Some(Kind::Cargo),
             "go.sum" => Some(Kind::Go),
@@ -118,6 +121,12 @@ impl Kind {
 pub fn read(kind: Kind, name: &str, text: &str) -> anyhow::Result<Vec<Item>> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let items = match kind {
+        Kind::Npm if base == "pnpm-lock.yaml" => {
+            pnpm(text).with_context(|| format!("{name}: not a pnpm lockfile"))?
+        }
+        Kind::Npm if base == "yarn.lock" => {
+            yarn(text).with_context(|| format!("{name}: not a yarn lockfile"))?
+        }
         Kind::Npm => npm(text).with_context(|| format!("{name}: not an npm lockfile"))?,
         Kind::Pypi if base == "uv.lock" => {
             uv_lock(text).with_context(|| format!("{name}: not a uv.lock"))?
@@ -185,6 +194,114 @@ fn npm(text: &str) -> anyhow::Result<Vec<Item>> {
         walk(&doc["dependencies"], &mut out);
     } else {
         bail!("neither `packages` nor `dependencies`");
+    }
+    out.sort_by_key(Item::label);
+    out.dedup();
+    Ok(out)
+}
+
+/// pnpm-lock.yaml: `packages` keys `name@version` (v6 with a leading `/`,
+/// v9 without; a peer suffix `(…)` dropped) or v5's `/name/version`, with
+/// `resolution.integrity`; tarball and git resolutions are left out.
+fn pnpm(text: &str) -> anyhow::Result<Vec<Item>> {
+    let docs = yaml_rust2::YamlLoader::load_from_str(text)?;
+    let doc = docs.first().context("empty")?;
+    let packages = doc["packages"].as_hash().context("no `packages`")?;
+    let mut out = Vec::new();
+    for (key, entry) in packages {
+        let Some(key) = key.as_str() else { continue };
+        let Some(integrity) = entry["resolution"]["integrity"].as_str() else {
+            continue;
+        };
+        let key = key.strip_prefix('/').unwrap_or(key);
+        let key = key.split('(').next().unwrap_or(key);
+        let split = match key.rfind('@').filter(|i| *i > 0) {
+            Some(i) => Some((&key[..i], &key[i + 1..])),
+            // v5: name/version (a scoped name has one more slash).
+            None => key.rsplit_once('/'),
+        };
+        if let Some((name, version)) = split {
+            out.push(Item::Npm {
+                name: name.to_string(),
+                version: version.to_string(),
+                integrity: Some(integrity.to_string()),
+            });
+        }
+    }
+    out.sort_by_key(Item::label);
+    out.dedup();
+    Ok(out)
+}
+
+/// yarn.lock: v1's own format (`version "…"`, `resolved "…"`, `integrity
+/// …` under each entry's header), or berry's YAML (`resolution:
+/// "name@npm:version"`; its `checksum` is of yarn's own zip, so there is no
+/// hash to check the tarball against).
+fn yarn(text: &str) -> anyhow::Result<Vec<Item>> {
+    let mut out = Vec::new();
+    if text.contains("__metadata:") {
+        let docs = yaml_rust2::YamlLoader::load_from_str(text)?;
+        let doc = docs.first().context("empty")?;
+        for (_, entry) in doc.as_hash().context("not a map")? {
+            let Some(resolution) = entry["resolution"].as_str() else {
+                continue;
+            };
+            let Some(at) = resolution.find("@npm:").filter(|i| *i > 0) else {
+                continue;
+            };
+            out.push(Item::Npm {
+                name: resolution[..at].to_string(),
+                version: resolution[at + "@npm:".len()..].to_string(),
+                integrity: None,
+            });
+        }
+    } else {
+        let mut header: Option<String> = None;
+        let (mut version, mut resolved, mut integrity) = (None, None, None);
+        let flush = |header: &Option<String>,
+                     version: &Option<String>,
+                     resolved: &Option<String>,
+                     integrity: &Option<String>,
+                     out: &mut Vec<Item>| {
+            let (Some(h), Some(v), Some(r)) = (header, version, resolved) else {
+                return;
+            };
+            if !r.contains(".tgz") {
+                return;
+            }
+            let spec = h.split(", ").next().unwrap_or(h).trim_matches('"');
+            if let Some(i) = spec.rfind('@').filter(|i| *i > 0) {
+                out.push(Item::Npm {
+                    name: spec[..i].to_string(),
+                    version: v.clone(),
+                    integrity: integrity.clone(),
+                });
+            }
+        };
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if !line.starts_with(' ') {
+                flush(&header, &version, &resolved, &integrity, &mut out);
+                header = line.strip_suffix(':').map(str::to_string);
+                (version, resolved, integrity) = (None, None, None);
+                continue;
+            }
+            let line = line.trim();
+            let value = |k: &str| {
+                line.strip_prefix(k)
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            };
+            if let Some(v) = value("version ") {
+                version = Some(v);
+            } else if let Some(v) = value("resolved ") {
+                resolved = Some(v);
+            } else if let Some(v) = value("integrity ") {
+                integrity = Some(v);
+            }
+        }
+        flush(&header, &version, &resolved, &integrity, &mut out);
     }
     out.sort_by_key(Item::label);
     out.dedup();
@@ -405,6 +522,47 @@ mod tests {
             "dependencies":{"b":{"version":"2.0.0","resolved":"https://r/b-2.0.0.tgz","integrity":"sha1-x"}}}}}"#;
         assert_eq!(read(Kind::Npm, "package-lock.json", v1).unwrap().len(), 2);
         assert!(read(Kind::Npm, "package-lock.json", "{}").is_err());
+    }
+
+    #[test]
+    fn pnpm_and_yarn_lockfiles() {
+        let pnpm9 = "lockfileVersion: '9.0'\npackages:\n  '@s/b@2.0.0':\n    resolution: {integrity: sha512-b}\n  a@1.0.0(react@18.0.0):\n    resolution: {integrity: sha512-a}\n  c@1.0.0:\n    resolution: {tarball: https://x/c.tgz}\nsnapshots: {}\n";
+        let items = read(Kind::Npm, "pnpm-lock.yaml", pnpm9).unwrap();
+        assert_eq!(
+            items.iter().map(Item::label).collect::<Vec<_>>(),
+            ["npm @s/b@2.0.0", "npm a@1.0.0"]
+        );
+        let pnpm5 = "lockfileVersion: 5.4\npackages:\n  /left-pad/1.3.0:\n    resolution: {integrity: sha512-x}\n";
+        assert_eq!(
+            read(Kind::Npm, "pnpm-lock.yaml", pnpm5).unwrap()[0].label(),
+            "npm left-pad@1.3.0"
+        );
+        let v1 = "# yarn lockfile v1\n\n\"@s/b@^2.0.0\", \"@s/b@~2.0\":\n  version \"2.0.1\"\n  resolved \"https://r/@s/b/-/b-2.0.1.tgz#abc\"\n  integrity sha512-b\n\nleft-pad@^1.0.0:\n  version \"1.3.0\"\n  resolved \"https://r/left-pad/-/left-pad-1.3.0.tgz\"\n  dependencies:\n    x \"^1\"\n";
+        let items = read(Kind::Npm, "yarn.lock", v1).unwrap();
+        assert_eq!(
+            items,
+            [
+                Item::Npm {
+                    name: "@s/b".into(),
+                    version: "2.0.1".into(),
+                    integrity: Some("sha512-b".into())
+                },
+                Item::Npm {
+                    name: "left-pad".into(),
+                    version: "1.3.0".into(),
+                    integrity: None
+                },
+            ]
+        );
+        let berry = "__metadata:\n  version: 6\n\n\"left-pad@npm:^1.0.0\":\n  version: 1.3.0\n  resolution: \"left-pad@npm:1.3.0\"\n  checksum: ab\n\n\"app@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"app@workspace:.\"\n";
+        assert_eq!(
+            read(Kind::Npm, "yarn.lock", berry).unwrap(),
+            [Item::Npm {
+                name: "left-pad".into(),
+                version: "1.3.0".into(),
+                integrity: None
+            }]
+        );
     }
 
     #[test]

@@ -161,6 +161,12 @@ pub(crate) struct Shared {
     /// Who this process is in fill leases.
     pub(crate) owner: String,
     documents: ByteCache,
+    /// Documents' entries as last read from the store, answered without
+    /// asking it again while they are inside `revalidate_after_secs` of the
+    /// upstream's last confirmation (the store would say "fresh" too; a
+    /// newer copy another replica fetched meanwhile is seen once the
+    /// window ends, as it would be from the store).
+    fresh: quick_cache::sync::Cache<String, CachedEntry>,
     /// One revalidation per document at a time in this process.
     revalidating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -290,6 +296,7 @@ impl Shared {
                     .revalidated(&s.repository, key, now, etag, modified)
                     .await?;
                 e.checked_at = now;
+                s.fresh.insert(key.to_string(), e.clone());
                 s.load(&e, CacheStatus::Revalidated).await
             }
             Ok(Answer::Body(response)) => {
@@ -304,6 +311,7 @@ impl Shared {
                         .revalidated(&s.repository, key, now, None, None)
                         .await?;
                     e.checked_at = now;
+                    s.fresh.insert(key.to_string(), e.clone());
                     s.load(&e, CacheStatus::Revalidated).await
                 }
                 _ => {
@@ -400,6 +408,13 @@ impl Shared {
             Some(e) if e.digest.as_ref() == Some(&digest) => e.fetched_at,
             _ => now,
         };
+        s.fresh.insert(
+            key.to_string(),
+            CachedEntry {
+                fetched_at,
+                ..entry.clone()
+            },
+        );
         Ok(Document {
             bytes,
             digest,
@@ -463,6 +478,7 @@ impl Shared {
     /// Records the upstream's "not found" for `key`, and answers it.
     pub(crate) async fn negative(&self, key: &str) -> ProxyError {
         let at = crate::now();
+        self.fresh.remove(key);
         let recorded = self
             .meta
             .put_cached(&CachedEntry {
@@ -510,6 +526,9 @@ pub struct Proxy {
     shared: Arc<Shared>,
 }
 
+/// Documents' entries kept in memory while fresh, per proxy repository.
+const FRESH_ENTRIES: usize = 64 * 1024;
+
 /// Bytes of documents kept in memory, per proxy repository.
 const DOCUMENT_CACHE_BYTES: u64 = 32 << 20;
 
@@ -537,6 +556,7 @@ impl Proxy {
                 fills: Mutex::new(HashMap::new()),
                 owner: cairn_store::blobs::uuid_v4(),
                 documents: ByteCache::new(DOCUMENT_CACHE_BYTES),
+                fresh: quick_cache::sync::Cache::new(FRESH_ENTRIES),
                 revalidating: Mutex::new(HashMap::new()),
             }),
         })
@@ -581,7 +601,18 @@ impl Proxy {
         validation: Validation,
     ) -> Result<Document, ProxyError> {
         let s = &self.shared;
+        let window = s.settings.revalidate_after_secs.min(s.settings.ttl_secs) as i64;
+        if !s.settings.offline {
+            if let Some(e) = s.fresh.get(key) {
+                if crate::now() - e.checked_at < window {
+                    return s.load(&e, CacheStatus::Hit).await;
+                }
+            }
+        }
         let entry = s.meta.cached(&s.repository, key).await?;
+        if let Some(e) = entry.as_ref().filter(|e| e.status == 200) {
+            s.fresh.insert(key.to_string(), e.clone());
+        }
         let seen = entry.as_ref().map(|e| e.checked_at);
         let due = s.due(entry, refresh).await?;
         if let Due::Fresh(doc) = due {
@@ -755,6 +786,7 @@ impl Proxy {
         match s.settings.removed_upstream {
             RemovedUpstream::Keep => Ok(()),
             rule => {
+                s.fresh.remove(key);
                 if rule == RemovedUpstream::Purge && s.meta.drop_cached(&s.repository, key).await? {
                     tracing::warn!(repository = %s.repository, key,
                         "the upstream no longer lists this: dropped from the cache (removed_upstream = purge)");
@@ -782,6 +814,7 @@ impl Proxy {
     /// Forgets one cached entry; the next request fetches it again.
     pub async fn drop_entry(&self, key: &str) -> Result<bool, ProxyError> {
         let s = &self.shared;
+        s.fresh.remove(key);
         Ok(s.meta.drop_cached(&s.repository, key).await?)
     }
 

@@ -526,3 +526,35 @@ async fn near_the_upstreams_pull_budget_optional_refreshes_stop() {
     }
     assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), asked);
 }
+
+#[tokio::test]
+async fn a_fresh_document_is_answered_from_memory_until_dropped_here() {
+    let s = setup().await;
+    let settings = || ProxySettings {
+        revalidate_after_secs: 3600,
+        ttl_secs: 3600,
+        ..ProxySettings::default()
+    };
+    let (a, b) = (proxy(&s, settings()), proxy(&s, settings()));
+    let url = reqwest::Url::parse(&format!("{}doc", s.base)).unwrap();
+    a.document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    let fetched = s.upstream.doc_requests.load(Ordering::SeqCst);
+    // Another replica drops the entry: inside the window this replica still
+    // answers from what it read (as the store would have said "fresh").
+    assert!(b.drop_entry("doc").await.unwrap());
+    let d = a
+        .document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    assert_eq!(d.status, CacheStatus::Hit);
+    assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), fetched);
+    // A drop on this replica takes effect here at once: the store is asked,
+    // finds nothing, and the upstream is asked again.
+    a.drop_entry("doc").await.unwrap();
+    a.document("doc", &url, "", Refresh::IfExpired)
+        .await
+        .unwrap();
+    assert_eq!(s.upstream.doc_requests.load(Ordering::SeqCst), fetched + 1);
+}

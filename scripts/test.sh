@@ -93,7 +93,7 @@ tests/e2e/trusted-publishing.sh
 step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Cargo, Go and Maven to cairns, behind a fault-injecting proxy"
 python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
 
-step "virtual repositories: name ownership, claimed namespaces and the cooldown with npm, pip and uv"
+step "virtual repositories of all six formats: name ownership, claimed namespaces, the cooldown, exceptions and the resolve API, with npm, pip, uv, cargo, go, mvn, crane and skopeo"
 python3 tests/e2e/virtual.py "$CAIRN" "$OUT_DIR"
 
 step "cairn warm from six ecosystems' lockfiles, then clean installs with the upstream stopped"

@@ -177,6 +177,9 @@ def npm_main(up, down):
     st, body = get(down.port, "/npm/all/acme-utils/-/acme-utils-99.0.0.tgz")
     if st != 403 or b"name ownership" not in body:
         fail(f"the cached public 99.0.0 through npm/all: {st} {body[:300]}")
+    heads = [down.request("HEAD", f"/npm/all/acme-utils/-/acme-utils-{v}.tgz")[0] for v in ("99.0.0", "1.0.0")]
+    if heads != [403, 200]:
+        fail(f"HEAD through npm/all decided otherwise than GET: {heads}")
     ok("npm: a name published privately installs 1.0.0 through npm/all; the public 99.0.0 (cached in the proxy) is"
        " left out of the packument and its download is refused (403, name ownership); npm publish to npm/all lands in npm/internal")
 
@@ -269,6 +272,8 @@ def pypi_main(up, down):
     st, body = get(down.port, f"/pypi/all/files/acme-utils/{wheel}")
     if st != 403 or b"name ownership" not in body:
         fail(f"the cached public {wheel} through pypi/all: {st} {body[:300]}")
+    if down.request("HEAD", f"/pypi/all/files/acme-utils/{wheel}")[0] != 403:
+        fail("HEAD of the public wheel through pypi/all was not refused")
     if pip_install(index, "acme-utils==99.0.0").returncode == 0:
         fail("pip installed the public acme-utils 99.0.0 through pypi/all")
     ok("pip and uv: a project uploaded privately (twine to pypi/all lands in pypi/internal) installs 1.0.0 through"
@@ -591,7 +596,11 @@ def explain(down):
     r = resolve("pypi", "Acme.Utils", "1.0.0")
     if r["package"] != "acme-utils" or r["from"] != "pypi/internal":
         fail(f"explain a PyPI name spelled otherwise: {r}")
-    ok("GET /api/v1/virtuals/{format}/all/resolve explains each decision: an owned name's public version refused"
+    r = run([CAIRN, "explain", "--url", f"http://127.0.0.1:{down.port}", "--password-env", "EXPLAIN_PASSWORD",
+             "npm/all", "acme-utils", "99.0.0"], env={"EXPLAIN_PASSWORD": down.password})
+    if "99.0.0: refused" not in r.stdout or "name ownership" not in r.stdout or "npm/npmjs [proxy]: not asked" not in r.stdout:
+        fail(f"cairn explain: {r.stdout}")
+    ok("GET /api/v1/virtuals/{format}/all/resolve (and cairn explain) explains each decision: an owned name's public version refused"
        " (name ownership, the proxy not asked), the hosted version from the hosted member, a young version held by"
        " the cooldown (npm, Go), an old public one from the proxy, a PyPI name spelled otherwise normalised")
 

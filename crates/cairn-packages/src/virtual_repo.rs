@@ -219,7 +219,7 @@ impl Refusal {
         let repo = virt.repository();
         match self {
             Refusal::Owned { name, owner } => format!(
-                "{repo} refuses {name} from its proxy members: {owner}, so {name} resolves from hosted members only (name ownership; an owner can allow external versions with allow_external)"
+                "{repo} refuses {name} from its proxy members: {owner}, so {name} resolves from hosted members only (name ownership; an owner can allow external versions: PUT /api/v1/virtuals/{repo}/external/{name}, or allow_external in the configuration)"
             ),
             Refusal::Held {
                 name,

@@ -3,6 +3,8 @@
 
 mod admin;
 mod audit;
+mod client;
+mod explain;
 mod go;
 mod maven;
 mod package;
@@ -62,6 +64,9 @@ enum Command {
     /// running cairn, checking their hashes: the cache then holds it before the
     /// upstream is needed.
     Warm(warm::WarmArgs),
+    /// Where a package (and version) would come from through a virtual
+    /// repository of a running cairn, and why (name ownership, cooldown).
+    Explain(explain::ExplainArgs),
 }
 
 impl Cli {
@@ -82,6 +87,7 @@ impl Cli {
             Command::Maven(cmd) => maven::maven_command(cmd).await,
             Command::Audit(args) => audit::audit(args).await,
             Command::Warm(args) => warm::warm(args).await,
+            Command::Explain(args) => explain::explain(args).await,
         }
     }
 }

@@ -33,18 +33,8 @@ pub struct WarmArgs {
     /// The format of the files, when their names do not say it.
     #[arg(long, value_enum)]
     format: Option<Kind>,
-    /// cairn's URL.
-    #[arg(long, default_value = "http://127.0.0.1:5000")]
-    url: String,
-    /// User name for Basic authentication (with --password-env).
-    #[arg(long)]
-    user: Option<String>,
-    /// The environment variable holding the password (or an API token).
-    #[arg(long)]
-    password_env: Option<String>,
-    /// The environment variable holding an API token (Bearer).
-    #[arg(long)]
-    token_env: Option<String>,
+    #[command(flatten)]
+    server: super::client::ServerArgs,
     /// How many items are fetched at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -91,19 +81,7 @@ struct Warmer {
 }
 
 pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
-    let auth = match (&args.token_env, &args.password_env) {
-        (Some(var), _) => Some(format!(
-            "Bearer {}",
-            std::env::var(var).with_context(|| format!("${var} is not set"))?
-        )),
-        (None, Some(var)) => {
-            let secret = std::env::var(var).with_context(|| format!("${var} is not set"))?;
-            let user = args.user.as_deref().unwrap_or("admin");
-            let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
-            Some(format!("Basic {pair}"))
-        }
-        (None, None) => None,
-    };
+    let auth = args.server.authorization()?;
     let mut items = Vec::new();
     for file in &args.files {
         let name = file.display().to_string();
@@ -120,7 +98,7 @@ pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
         client: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(600))
             .build()?,
-        base: args.url.trim_end_matches('/').to_string(),
+        base: args.server.base(),
         repository: args.repository.trim_matches('/').to_string(),
         auth,
     };

@@ -1,0 +1,91 @@
+//! `cairn explain`: where a name (and version) would come from through a
+//! virtual repository, and why — the server's own answer
+//! (`GET /api/v1/virtuals/{format}/{name}/resolve`), printed for people.
+
+use super::client::ServerArgs;
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The virtual repository: FORMAT/NAME, e.g. npm/all.
+    repository: String,
+    /// The package (npm name, PyPI project, crate, Go module, Maven group:artifact).
+    package: String,
+    /// A version to explain.
+    version: Option<String>,
+    /// Print the server's JSON as it is.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub async fn explain(args: ExplainArgs) -> anyhow::Result<()> {
+    let (format, name) = args
+        .repository
+        .split_once('/')
+        .context("the repository is FORMAT/NAME, e.g. npm/all")?;
+    let mut url = reqwest::Url::parse(&format!(
+        "{}/api/v1/virtuals/{format}/{name}/resolve",
+        args.server.base()
+    ))?;
+    url.query_pairs_mut().append_pair("package", &args.package);
+    if let Some(v) = &args.version {
+        url.query_pairs_mut().append_pair("version", v);
+    }
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(auth) = args.server.authorization()? {
+        req = req.header(reqwest::header::AUTHORIZATION, auth);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    if !status.is_success() {
+        bail!("{status}: {}", body.trim());
+    }
+    if args.json {
+        println!("{body}");
+        return Ok(());
+    }
+    let r: Value = serde_json::from_str(&body)?;
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    println!(
+        "{} {}",
+        r["repository"].as_str().unwrap_or_default(),
+        r["package"].as_str().unwrap_or_default()
+    );
+    match text(&r["owned"]) {
+        Some(owner) => println!("  owned: {owner}"),
+        None => println!("  not owned here: every member may serve it"),
+    }
+    if let Some(e) = text(&r["exception"]) {
+        println!("  exception: {e}");
+    }
+    for m in r["members"].as_array().into_iter().flatten() {
+        let member = m["member"].as_str().unwrap_or_default();
+        let kind = m["kind"].as_str().unwrap_or_default();
+        let state = match (m["asked"].as_bool(), text(&m["why"])) {
+            (Some(true), _) => "asked".to_string(),
+            (_, Some(why)) => format!("not asked: {why}"),
+            _ => "not asked".to_string(),
+        };
+        let has = match m["has_version"].as_bool() {
+            Some(true) => "; has the version",
+            Some(false) => "; lacks the version",
+            None => "",
+        };
+        let detail = text(&m["detail"])
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!("  {member} [{kind}]: {state}{has}{detail}");
+    }
+    if let Some(v) = text(&r["version"]) {
+        match (text(&r["from"]), text(&r["refused"])) {
+            (Some(from), _) => println!("  {v}: served from {from}"),
+            (None, Some(why)) => println!("  {v}: refused: {why}"),
+            (None, None) => println!("  {v}: no member has it"),
+        }
+    }
+    Ok(())
+}

@@ -79,11 +79,7 @@ impl CargoApi {
         let key = format!("crate/{lower}/{version}");
         let lookup = |refresh| async move {
             let lines = self.index_lines(proxy, name, refresh).await?;
-            Ok(lines
-                .bytes
-                .split(|b| *b == b'\n')
-                .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-                .find(|v| v["vers"].as_str() == Some(version)))
+            Ok(line_of(&lines.bytes, version))
         };
         let line = match proxied_file(proxy, &key, lookup).await? {
             ProxiedFile::Cached(cached) => return self.packages.serve_proxied(cached).await,
@@ -159,4 +155,12 @@ impl CargoApi {
         }
         Ok(url)
     }
+}
+
+/// The index line of `version` in an index file.
+pub(crate) fn line_of(lines: &[u8], version: &str) -> Option<Value> {
+    lines
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .find(|v| v["vers"].as_str() == Some(version))
 }

@@ -6,6 +6,7 @@
 //! index file.
 
 use crate::endpoint::Endpoint;
+use crate::proxy::line_of;
 use crate::{crate_file, index_lines, key, CargoApi, CARGO};
 use cairn_core::PackageRef;
 use cairn_packages::{
@@ -157,15 +158,10 @@ impl CargoApi {
         };
         let listed = |proxy, refresh| async move {
             let lines = self.index_lines(proxy, name, refresh).await?;
-            Ok(lines
-                .bytes
-                .split(|b| *b == b'\n')
-                .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-                .find(|v| v["vers"].as_str() == Some(version))
-                .map(|line| {
-                    let published = line["pubtime"].as_str().and_then(parse_rfc3339);
-                    (version.to_string(), published)
-                }))
+            Ok(line_of(&lines.bytes, version).map(|line| {
+                let published = line["pubtime"].as_str().and_then(parse_rfc3339);
+                (version.to_string(), published)
+            }))
         };
         let serve = |proxy| self.proxied_crate(proxy, name, version);
         self.packages
@@ -190,11 +186,7 @@ impl cairn_packages::UpstreamVersions for CargoApi {
     ) -> PackageResult<Option<Option<i64>>> {
         let refresh = cairn_packages::proxy::Refresh::IfExpired;
         let lines = self.index_lines(proxy, name, refresh).await?;
-        Ok(lines
-            .bytes
-            .split(|b| *b == b'\n')
-            .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-            .find(|v| v["vers"].as_str() == Some(version))
+        Ok(line_of(&lines.bytes, version)
             .map(|line| line["pubtime"].as_str().and_then(parse_rfc3339)))
     }
 }

@@ -91,40 +91,11 @@ impl GoApi {
                 }
                 Source::Proxy(m, doc) => (m, lines(&doc.bytes)),
             };
-            let seen = self.seen(member, module, &listed).await?;
-            for (version, seen_at) in listed.into_iter().zip(seen) {
-                if merged.contains(&version) {
-                    continue;
-                }
-                if let Err(refusal) = plan.cooldown(member, &version, seen_at) {
-                    self.packages.count_hidden(plan.virt, &refusal);
-                    continue;
-                }
-                merged.push(version);
-            }
+            self.packages
+                .merge_by_first_sight(plan, member, module, listed, &mut merged)
+                .await?;
         }
         Ok(merged)
-    }
-
-    /// When a proxy member first saw each of `versions` (`None` for hosted
-    /// members, whose versions are never held).
-    async fn seen(
-        &self,
-        member: &Member,
-        module: &str,
-        versions: &[String],
-    ) -> PackageResult<Vec<Option<i64>>> {
-        match &member.proxy {
-            None => Ok(vec![None; versions.len()]),
-            Some(proxy) => Ok(self
-                .packages
-                .meta
-                .versions_seen(proxy.repository(), module, versions, cairn_packages::now())
-                .await?
-                .into_iter()
-                .map(Some)
-                .collect()),
-        }
     }
 
     async fn merged_list(&self, req: &Request, virt: &Virtual, module: &str) -> PackageResult {
@@ -183,8 +154,17 @@ impl GoApi {
             let Some(version) = info["Version"].as_str() else {
                 continue;
             };
-            let seen = self.seen(m, module, &[version.to_string()]).await?;
-            if let Err(r) = plan.cooldown(m, version, seen[0]) {
+            let seen = self
+                .packages
+                .meta
+                .versions_seen(
+                    proxy.repository(),
+                    module,
+                    &[version.to_string()],
+                    cairn_packages::now(),
+                )
+                .await?;
+            if let Err(r) = plan.cooldown(m, version, Some(seen[0])) {
                 return Err(self.packages.refuse(virt, r));
             }
             return Ok((

@@ -87,17 +87,8 @@ impl MavenApi {
                         }
                         Source::Proxy(m, doc) => (*m, metadata::listed_versions(&doc.bytes)),
                     };
-                    let seen = self.seen(member, key, &listed).await?;
-                    for (version, seen_at) in listed.into_iter().zip(seen) {
-                        if merged.contains(&version) {
-                            continue;
-                        }
-                        if let Err(refusal) = plan.cooldown(member, &version, seen_at) {
-                            p.count_hidden(virt, &refusal);
-                            continue;
-                        }
-                        merged.push(version);
-                    }
+                    p.merge_by_first_sight(&plan, member, key, listed, &mut merged)
+                        .await?;
                 }
                 if merged.is_empty() {
                     return Err(PackageError::not_found(format!(
@@ -116,27 +107,6 @@ impl MavenApi {
             )
                 .into_response()),
             None => Ok(xml.respond(req)),
-        }
-    }
-
-    /// When a proxy member first saw each of `versions` (`None` for hosted
-    /// members, whose versions are never held).
-    async fn seen(
-        &self,
-        member: &Member,
-        key: &str,
-        versions: &[String],
-    ) -> PackageResult<Vec<Option<i64>>> {
-        match &member.proxy {
-            None => Ok(vec![None; versions.len()]),
-            Some(proxy) => Ok(self
-                .packages
-                .meta
-                .versions_seen(proxy.repository(), key, versions, cairn_packages::now())
-                .await?
-                .into_iter()
-                .map(Some)
-                .collect()),
         }
     }
 

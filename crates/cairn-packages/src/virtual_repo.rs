@@ -739,3 +739,41 @@ impl Packages {
         Ok(out)
     }
 }
+
+impl Packages {
+    /// Adds the versions `member` lists to `merged` (each once, in order),
+    /// leaving out those the cooldown holds, for formats whose upstreams
+    /// give no publish time (Go, Maven): a proxy member's version is as old
+    /// as cairn's first sight of it (`ProxyStore::versions_seen`, recorded
+    /// here; the first listing of `key` is the baseline).
+    pub async fn merge_by_first_sight(
+        &self,
+        plan: &Plan<'_>,
+        member: &Member,
+        key: &str,
+        listed: Vec<String>,
+        merged: &mut Vec<String>,
+    ) -> PackageResult<()> {
+        let seen: Vec<Option<i64>> = match &member.proxy {
+            None => vec![None; listed.len()],
+            Some(proxy) => self
+                .meta
+                .versions_seen(proxy.repository(), key, &listed, crate::now())
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect(),
+        };
+        for (version, seen_at) in listed.into_iter().zip(seen) {
+            if merged.contains(&version) {
+                continue;
+            }
+            if let Err(refusal) = plan.cooldown(member, &version, seen_at) {
+                self.count_hidden(plan.virt, &refusal);
+                continue;
+            }
+            merged.push(version);
+        }
+        Ok(())
+    }
+}

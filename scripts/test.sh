@@ -112,6 +112,10 @@ env $(s3_env e2e-conformance) CAIRN_DATABASE_URL="$(pg_database e2e_conformance)
 env $(s3_env e2e-clients) CAIRN_STORAGE__S3__REDIRECT_DOWNLOADS=true CAIRN_DATABASE_URL="$(pg_database e2e_clients)" \
   tests/e2e/clients.sh clients-postgres-s3
 
+step "virtual repositories again, the cairn under test on PostgreSQL metadata and S3 blobs"
+env $(s3_env e2e-virtual | sed 's/CAIRN_/DOWN_CAIRN_/g') DOWN_CAIRN_DATABASE_URL="$(pg_database e2e_virtual)" \
+  python3 tests/e2e/virtual.py "$CAIRN" "$OUT_DIR" virtual-postgres-s3
+
 step "two replicas on one PostgreSQL and one S3 bucket"
 env $(s3_env e2e-replicas) CAIRN_DATABASE_URL="$(pg_database e2e_replicas)" \
   python3 tests/e2e/replicas.py "$CAIRN" "$OUT_DIR"

@@ -13,7 +13,8 @@ upstream's publish time set back in its database) is left out and refused,
 an old one installs, an exempt one installs. Then the owner's override
 (allow_external) → both versions listed, the hosted `latest` kept.
 
-Usage: virtual.py CAIRN OUT_DIR.
+Usage: virtual.py CAIRN OUT_DIR [LOG_PREFIX]. DOWN_CAIRN_* variables configure
+the cairn under test (as CAIRN_*: PostgreSQL, S3), not the upstream.
 """
 
 import base64
@@ -31,11 +32,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cairnproc import Cairn  # noqa: E402
 
 CAIRN, OUT = sys.argv[1], sys.argv[2]
+PREFIX = sys.argv[3] if len(sys.argv) > 3 else "virtual"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PY_TOOLS = os.path.join(ROOT, ".tools", "py", "bin")
 os.environ["PATH"] = os.path.join(ROOT, ".tools", "node", "node_modules", ".bin") + os.pathsep + os.environ["PATH"]
 WORK = tempfile.mkdtemp(prefix="cairn-virtual-")
-LOG = open(os.path.join(OUT, "virtual-tools.log"), "w")
+LOG = open(os.path.join(OUT, f"{PREFIX}-tools.log"), "w")
+# DOWN_CAIRN_* variables configure the cairn under test only (as CAIRN_*),
+# e.g. PostgreSQL and S3, while the upstream stays on its own SQLite.
+DOWN_ENV = {k.removeprefix("DOWN_"): v for k, v in os.environ.items() if k.startswith("DOWN_CAIRN_")}
 HOUR = 3600
 DAY = 24 * HOUR
 
@@ -148,7 +153,7 @@ def start_downstream(up, extra="", password=None):
                 f' {{format="maven", name="all", {common.replace("PROXY", "central")}}},'
                 f' {{format="oci", name="all", members=["internal", "hub"], publish_to="internal", claims=["acme/*"]}}]')
     return Cairn(CAIRN, os.path.join(WORK, "down"), password=password,
-                 env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals})
+                 env={"CAIRN_PROXY": proxies, "CAIRN_VIRTUAL": virtuals, **DOWN_ENV})
 
 
 def npm_main(up, down):
@@ -701,8 +706,8 @@ def oci_main(up, down):
 
 
 def main():
-    up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, "virtual-upstream.log"))
-    down = start_downstream(up).start(os.path.join(OUT, "virtual-cairn.log"))
+    up = Cairn(CAIRN, os.path.join(WORK, "up")).start(os.path.join(OUT, f"{PREFIX}-upstream.log"))
+    down = start_downstream(up).start(os.path.join(OUT, f"{PREFIX}-cairn.log"))
     try:
         npm_main(up, down)
         pypi_main(up, down)
@@ -715,7 +720,7 @@ def main():
         down.terminate()
         # The owner's override: external versions of acme-utils allowed.
         down = start_downstream(up, ', allow_external=["acme-utils"]', down.password)
-        down.start(os.path.join(OUT, "virtual-cairn-override.log"))
+        down.start(os.path.join(OUT, f"{PREFIX}-cairn-override.log"))
         st, body = get(down.port, "/npm/all/acme-utils")
         doc = json.loads(body)
         if sorted(doc["versions"]) != ["1.0.0", "99.0.0"] or doc["dist-tags"]["latest"] != "1.0.0":

@@ -71,7 +71,7 @@ impl Item {
 }
 
 /// The formats `cairn warm` reads, and how a file names its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// package-lock.json or npm-shrinkwrap.json (lockfile v1, v2 or v3),
     /// pnpm-lock.yaml, or yarn.lock (v1, or berry's).
@@ -103,6 +103,20 @@ impl Kind {
             b if b.starts_with("requirements") && b.ends_with(".txt") => Some(Kind::Pypi),
             _ => None,
         }
+    }
+
+    /// A format by its name (`npm`, `pypi`, `cargo`, `go`, `maven`, `oci`).
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Npm,
+            Kind::Pypi,
+            Kind::Cargo,
+            Kind::Go,
+            Kind::Maven,
+            Kind::Oci,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {

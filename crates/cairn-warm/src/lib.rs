@@ -1,48 +1,22 @@
-//! `cairn warm`: fetches everything a lockfile (or a list) names through a
-//! proxy or virtual repository of a running cairn, the way the clients
-//! would, so that the cache holds it before the upstream is needed; checks
-//! the lockfile's hashes against the bytes, and reports what is missing,
-//! refused (with the rule the server names) or does not match.
-//!
-//! It is a client of the server's own endpoints (so every decision — access,
-//! name ownership, cooldown — is the server's, on whichever replica answers),
-//! in `lockfiles.rs` (what each file names) and here (fetching and checking).
+//! Warming caches from lockfiles: what a lockfile (or a list) names
+//! (`lockfiles.rs`), fetched through a proxy or virtual repository of a
+//! running cairn the way the clients would, with the lockfile's hashes
+//! checked against the bytes. A client of the server's own endpoints, so
+//! every decision (access, name ownership, cooldown) is the server's; used
+//! by `cairn warm` and by the admin API's warm jobs.
 
 mod lockfiles;
 
-use anyhow::Context;
+pub use lockfiles::{read, Item, Kind};
+
 use base64::Engine;
 use futures::StreamExt;
-use lockfiles::{Item, Kind};
 use serde_json::Value;
 use sha2::Digest as _;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-#[derive(clap::Args)]
-pub struct WarmArgs {
-    /// Lockfiles or lists to warm from: package-lock.json, npm-shrinkwrap.json,
-    /// requirements*.txt (with --hash), uv.lock, Cargo.lock, go.sum; with
-    /// --format, a Maven coordinates list or an image list.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
-    /// The repository to fetch through (a proxy or virtual repository of the
-    /// file's format; for OCI, its prefix).
-    #[arg(long, short)]
-    repository: String,
-    /// The format of the files, when their names do not say it.
-    #[arg(long, value_enum)]
-    format: Option<Kind>,
-    #[command(flatten)]
-    server: super::client::ServerArgs,
-    /// How many items are fetched at once.
-    #[arg(long, default_value_t = 4)]
-    jobs: usize,
-}
 
 /// What became of one item.
-#[derive(Debug)]
-enum Outcome {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
     Ok,
     Missing(String),
     Refused(String),
@@ -51,7 +25,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn word(&self) -> &'static str {
+    pub fn word(&self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Missing(_) => "missing",
@@ -73,81 +47,61 @@ impl From<reqwest::Error> for Stop {
 
 type Step<T> = Result<T, Stop>;
 
-struct Warmer {
+/// Fetches items through one repository of one cairn.
+pub struct Warmer {
     client: reqwest::Client,
     base: String,
     repository: String,
     auth: Option<String>,
 }
 
-pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
-    let auth = args.server.authorization()?;
-    let mut items = Vec::new();
-    for file in &args.files {
-        let name = file.display().to_string();
-        let kind = args
-            .format
-            .or_else(|| Kind::of_file(&name))
-            .with_context(|| format!("{name}: say its format with --format"))?;
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {name}"))?;
-        let read = lockfiles::read(kind, &name, &text)?;
-        eprintln!("{name}: {} {} item(s)", read.len(), kind.as_str());
-        items.extend(read);
-    }
-    let warmer = Warmer {
-        client: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(600))
-            .build()?,
-        base: args.server.base(),
-        repository: args.repository.trim_matches('/').to_string(),
-        auth,
-    };
-    let total = items.len();
-    let done = AtomicUsize::new(0);
-    let results: Vec<(String, Outcome)> = futures::stream::iter(items)
-        .map(|item| {
-            let (warmer, done) = (&warmer, &done);
-            async move {
-                let outcome = match warmer.warm(&item).await {
-                    Ok(()) => Outcome::Ok,
-                    Err(Stop(o)) => o,
-                };
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!("[{n}/{total}] {} {}", item.label(), outcome.word());
-                (item.label(), outcome)
-            }
-        })
-        .buffer_unordered(args.jobs.max(1))
-        .collect()
-        .await;
-    let count = |w: &str| results.iter().filter(|(_, o)| o.word() == w).count();
-    println!(
-        "warmed {} of {total}: {} missing, {} refused, {} mismatched, {} failed",
-        count("ok"),
-        count("missing"),
-        count("refused"),
-        count("mismatch"),
-        count("failed")
-    );
-    let mut problems: Vec<&(String, Outcome)> = results
-        .iter()
-        .filter(|(_, o)| !matches!(o, Outcome::Ok))
-        .collect();
-    problems.sort_by(|a, b| a.0.cmp(&b.0));
-    for (label, outcome) in &problems {
-        let why = match outcome {
+impl Outcome {
+    /// What went wrong, in words (`None` when it went well).
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Outcome::Ok => None,
             Outcome::Missing(m)
             | Outcome::Refused(m)
             | Outcome::Mismatch(m)
-            | Outcome::Failed(m) => m,
-            Outcome::Ok => continue,
-        };
-        println!("{} {label}: {why}", outcome.word());
+            | Outcome::Failed(m) => Some(m),
+        }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("{} of {total} item(s) not warmed", problems.len())
+}
+
+impl Warmer {
+    /// `base` is cairn's URL; `auth` an `Authorization` header value.
+    pub fn new(base: &str, repository: &str, auth: Option<String>) -> anyhow::Result<Warmer> {
+        Ok(Warmer {
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(600))
+                .build()?,
+            base: base.trim_end_matches('/').to_string(),
+            repository: repository.trim_matches('/').to_string(),
+            auth,
+        })
+    }
+
+    /// Fetches `items`, `jobs` at a time; `done` hears of each as it
+    /// finishes. The outcomes, by item label.
+    pub async fn run(
+        &self,
+        items: Vec<Item>,
+        jobs: usize,
+        done: impl Fn(&Item, &Outcome),
+    ) -> Vec<(String, Outcome)> {
+        let done = &done;
+        futures::stream::iter(items)
+            .map(|item| async move {
+                let outcome = match self.warm(&item).await {
+                    Ok(()) => Outcome::Ok,
+                    Err(Stop(o)) => o,
+                };
+                done(&item, &outcome);
+                (item.label(), outcome)
+            })
+            .buffer_unordered(jobs.max(1))
+            .collect()
+            .await
     }
 }
 
@@ -226,6 +180,7 @@ impl Warmer {
         }))
     }
 
+    /// Fetches one item.
     async fn warm(&self, item: &Item) -> Step<()> {
         match item {
             Item::Npm {

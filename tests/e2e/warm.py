@@ -237,6 +237,38 @@ checksum = "{cksum}"
            " image list through the virtual repositories: each item fetched and its hash checked; a tampered"
            " integrity is reported as mismatched (exit 1)")
 
+        # The same through the admin API: a job started on the server, its progress read back.
+        def job(path, fmt=None):
+            with open(os.path.join(WORK, path)) as f:
+                body = {"repository": "all", "file": os.path.basename(path), "content": f.read()}
+            if fmt:
+                body["format"] = fmt
+            st, _, resp = down.request("POST", "/api/v1/warm", json.dumps(body).encode(),
+                                       {"Content-Type": "application/json"}, auth=down.basic)
+            if st != 202:
+                fail(f"POST /api/v1/warm {path}: {st} {resp[:300]}")
+            location = json.loads(resp)["location"]
+            for _ in range(600):
+                st, _, resp = down.request("GET", location, auth=down.basic)
+                doc = json.loads(resp)
+                if st != 200 or doc["state"] != "running":
+                    return doc
+                import time
+                time.sleep(0.1)
+            fail(f"warm job {location} did not finish: {doc}")
+
+        good = job("maven.txt", "maven")
+        bad = job("bad/package-lock.json")
+        if (good["state"], good["done"], good["report"]["ok"]) != ("done", 1, 1):
+            fail(f"a warm job through the admin API: {good}")
+        if bad["report"]["mismatch"] != 1 or bad["report"]["problems"][0]["outcome"] != "mismatch":
+            fail(f"a warm job with a tampered integrity: {bad}")
+        st, _, _ = down.request("POST", "/api/v1/warm", b"{}", {"Content-Type": "application/json"})
+        if st != 401:
+            fail(f"an anonymous warm job: {st}")
+        ok("POST /api/v1/warm starts a job on the server (fetching as its caller); GET /api/v1/warm/{id} reports its"
+           " progress and outcome (a tampered integrity reported as mismatch); anonymous callers are refused")
+
         up.terminate()
         procs.remove(up)
 

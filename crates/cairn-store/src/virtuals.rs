@@ -1,6 +1,6 @@
 //! The virtual-repository aggregate: owners' exceptions to name ownership
 //! (external versions of an owned name allowed), changed with an audit
-//! entry in the same transaction.
+//! entry in the same transaction; and cache-warming jobs' progress.
 
 use crate::audit::Actor;
 use crate::error::StoreError;
@@ -29,8 +29,40 @@ pub struct OwnershipFacts {
     pub exception: Option<ExternalAllowance>,
 }
 
+/// A cache-warming job (`POST /api/v1/warm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmJob {
+    pub id: String,
+    pub created_by: String,
+    /// `FORMAT/NAME` of the repository fetched through.
+    pub repository: String,
+    /// `running` or `done`.
+    pub state: String,
+    pub total: u64,
+    pub done: u64,
+    /// The job's report as JSON (counts, items not warmed).
+    pub report: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
 #[async_trait]
 pub trait VirtualStore: Send + Sync + 'static {
+    /// Records a new job, audited as `warm.start` by `actor`.
+    async fn create_warm_job(&self, actor: &Actor, job: &WarmJob) -> Result<(), StoreError>;
+
+    /// A job's progress: its state, how many items are done, its report.
+    async fn update_warm_job(
+        &self,
+        id: &str,
+        state: &str,
+        done: u64,
+        report: &str,
+        updated_at: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn warm_job(&self, id: &str) -> Result<Option<WarmJob>, StoreError>;
+
     /// Which of the hosted repositories `members` (of `format`) have the
     /// package `package`, at which revision, and the exception the virtual
     /// repository `repository` has for it: one query, on every metadata

@@ -48,6 +48,10 @@ pub enum AdminEndpoint {
         format: Option<Format>,
         repository: String,
     },
+    /// `POST /warm`: a cache-warming job from a lockfile in the body.
+    StartWarm,
+    /// `GET /warm/{id}`: a warm job's progress.
+    WarmJob { id: String },
     /// `GET /virtuals/{format}/{repository}/resolve?package=&version=`:
     /// where a name (and version) would come from, and why.
     ResolveVirtual { format: Format, repository: String },
@@ -154,6 +158,8 @@ impl AdminEndpoint {
                     }
                 }
             }
+            (_, ["warm"]) => (E::StartWarm, &[M::POST]),
+            (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
             (_, ["virtuals", format, repository, "resolve"]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no package format {format:?}")))?;
@@ -200,6 +206,9 @@ impl AdminEndpoint {
         use AdminEndpoint as E;
         let registry_admin = || Access::On(Action::Admin, Resource::repository(REGISTRY));
         match self {
+            // A warm job fetches as its caller: every fetch is decided then.
+            // A job's report is its creator's (or an administrator's).
+            E::StartWarm | E::WarmJob { .. } => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -262,6 +271,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::DropProxyEntry { .. } => "proxy_cache_drop",
             E::ListExternal { .. } => "virtual_external_list",
             E::ResolveVirtual { .. } => "virtual_resolve",
+            E::StartWarm => "warm_start",
+            E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",
         }
     }

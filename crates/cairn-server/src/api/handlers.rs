@@ -549,3 +549,181 @@ pub(super) async fn resolve_virtual(
         .map_err(package_error)?;
     Ok(Json(explained).into_response())
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WarmRequest {
+    /// The proxy or virtual repository to fetch through (for OCI, its prefix).
+    repository: String,
+    /// `npm`, `pypi`, `cargo`, `go`, `maven` or `oci`; unset, the file name says.
+    format: Option<String>,
+    /// The lockfile's name (`package-lock.json`, `go.sum`, …).
+    file: String,
+    /// The lockfile's text.
+    content: String,
+}
+
+/// How long a running job may go without progress before it is reported
+/// as abandoned (its replica stopped).
+const WARM_ABANDONED_SECS: i64 = 300;
+
+/// `POST /api/v1/warm`: starts warming the caches from a lockfile; its
+/// progress is read from any replica at `GET /api/v1/warm/{id}`. The job
+/// runs on this replica and fetches through this server with the caller's
+/// own credential, so each fetch is decided as the caller's would be.
+pub(super) async fn start_warm(state: &AppState, who: &Who, body: WarmRequest) -> ApiResult {
+    let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
+    let kind = match &body.format {
+        Some(f) => cairn_warm::Kind::parse(f).ok_or_else(|| {
+            bad(format!(
+                "format {f:?}: use npm, pypi, cargo, go, maven or oci"
+            ))
+        })?,
+        None => cairn_warm::Kind::of_file(&body.file)
+            .ok_or_else(|| bad(format!("{}: say its format", body.file)))?,
+    };
+    let items =
+        cairn_warm::read(kind, &body.file, &body.content).map_err(|e| bad(format!("{e:#}")))?;
+    let name = body.repository.trim_matches('/').to_string();
+    let repository = format!("{}/{name}", kind.as_str());
+    let id = cairn_store::blobs::uuid_v4();
+    let now = cairn_packages::now();
+    let job = cairn_store::WarmJob {
+        id: id.clone(),
+        created_by: who.actor.name.clone(),
+        repository: repository.clone(),
+        state: "running".into(),
+        total: items.len() as u64,
+        done: 0,
+        report: WarmReport::default().to_json(),
+        created_at: now,
+        updated_at: now,
+    };
+    state.meta.create_warm_job(&who.actor, &job).await?;
+    let base = own_address(&state.config.listen);
+    let warmer = cairn_warm::Warmer::new(&base, &name, who.authorization.clone())
+        .map_err(|e| ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let meta = state.meta.clone();
+    let job_id = id.clone();
+    tokio::spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = tokio::spawn({
+            let (meta, id) = (meta.clone(), job_id.clone());
+            async move {
+                let mut report = WarmReport::default();
+                let mut done = 0;
+                while let Some((label, outcome)) = rx.recv().await {
+                    report.add(label, &outcome);
+                    done += 1;
+                    let at = cairn_packages::now();
+                    if let Err(e) = meta
+                        .update_warm_job(&id, "running", done, &report.to_json(), at)
+                        .await
+                    {
+                        tracing::warn!(job = %id, error = %e, "recording a warm job's progress");
+                    }
+                }
+                (report, done)
+            }
+        });
+        warmer
+            .run(items, 4, |item, outcome| {
+                let _ = tx.send((item.label(), outcome.clone()));
+            })
+            .await;
+        drop(tx);
+        let (report, done) = progress.await.unwrap_or_default();
+        let at = cairn_packages::now();
+        if let Err(e) = meta
+            .update_warm_job(&job_id, "done", done, &report.to_json(), at)
+            .await
+        {
+            tracing::warn!(job = %job_id, error = %e, "recording a warm job's end");
+        }
+        tracing::info!(job = %job_id, ok = report.ok, not_warmed = report.problems.len(), "warm job done");
+    });
+    let location = format!("/api/v1/warm/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location.clone())],
+        Json(
+            json!({ "id": id, "repository": repository, "total": job.total, "location": location }),
+        ),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/warm/{id}`: a job's progress and what it could not warm;
+/// its creator's, or an administrator's.
+pub(super) async fn warm_job(state: &AppState, who: &Who, id: &str) -> ApiResult {
+    let missing = || ApiError::Status(StatusCode::NOT_FOUND, format!("no warm job {id}"));
+    let job = state.meta.warm_job(id).await?.ok_or_else(missing)?;
+    if job.created_by != who.actor.name {
+        let admin = Resource::repository(crate::identity::REGISTRY);
+        let caller = (&who.principal, &who.actor, "/api/v1/warm");
+        if state
+            .guard
+            .decide_for(caller, "api", Action::Admin, &admin)
+            .await
+            .is_err()
+        {
+            return Err(missing());
+        }
+    }
+    let now = cairn_packages::now();
+    let abandoned = job.state == "running" && now - job.updated_at > WARM_ABANDONED_SECS;
+    let report: serde_json::Value = serde_json::from_str(&job.report).unwrap_or_default();
+    Ok(Json(json!({
+        "id": job.id,
+        "repository": job.repository,
+        "created_by": job.created_by,
+        "state": if abandoned { "abandoned" } else { job.state.as_str() },
+        "total": job.total,
+        "done": job.done,
+        "created_at": cairn_packages::rfc3339(job.created_at),
+        "updated_at": cairn_packages::rfc3339(job.updated_at),
+        "report": report,
+    }))
+    .into_response())
+}
+
+/// Where this server answers itself: its listen address, on loopback when
+/// it listens on every interface.
+fn own_address(listen: &str) -> String {
+    let addr = listen
+        .replace("0.0.0.0:", "127.0.0.1:")
+        .replace("[::]:", "[::1]:");
+    format!("http://{addr}")
+}
+
+/// A warm job's counts and the items it could not warm.
+#[derive(Default, serde::Serialize)]
+struct WarmReport {
+    ok: u64,
+    missing: u64,
+    refused: u64,
+    mismatch: u64,
+    failed: u64,
+    problems: Vec<serde_json::Value>,
+}
+
+impl WarmReport {
+    fn add(&mut self, label: String, outcome: &cairn_warm::Outcome) {
+        use cairn_warm::Outcome as O;
+        match outcome {
+            O::Ok => self.ok += 1,
+            O::Missing(_) => self.missing += 1,
+            O::Refused(_) => self.refused += 1,
+            O::Mismatch(_) => self.mismatch += 1,
+            O::Failed(_) => self.failed += 1,
+        }
+        if let Some(message) = outcome.message() {
+            self.problems
+                .push(json!({"item": label, "outcome": outcome.word(), "message": message}));
+        }
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

@@ -101,6 +101,8 @@ type ApiResult = Result<Response, ApiError>;
 pub(crate) struct Who {
     pub principal: Principal,
     pub actor: Actor,
+    /// The credential as sent (what a warm job fetches with, as the caller).
+    pub authorization: Option<String>,
 }
 
 /// The one entry point: parse, authenticate, decide, label, dispatch.
@@ -153,6 +155,11 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
     let who = Who {
         actor: Actor::of(&principal, source),
         principal,
+        authorization: parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     if let Access::On(action, resource) | Access::Caller(action, resource) = endpoint.access() {
         // Staging is Maven's: its refusals are audited as Maven's.
@@ -270,6 +277,8 @@ async fn dispatch(
             repository,
             key,
         } => h::drop_proxy_entry(state, who, format, &repository, &key).await,
+        E::StartWarm => h::start_warm(state, who, json_body(body).await?).await,
+        E::WarmJob { id } => h::warm_job(state, who, &id).await,
         E::ResolveVirtual { format, repository } => {
             h::resolve_virtual(state, who, format, &repository, query(uri)?).await
         }

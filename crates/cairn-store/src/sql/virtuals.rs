@@ -3,7 +3,7 @@
 use super::{insert_audit, SqlMetaStore};
 use crate::audit::{Actor, AuditRecord};
 use crate::now;
-use crate::virtuals::{ExternalAllowance, OwnershipFacts, VirtualStore};
+use crate::virtuals::{ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
 use crate::StoreError;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -21,6 +21,78 @@ fn from_row(row: &AnyRow) -> Result<ExternalAllowance, StoreError> {
 
 #[async_trait]
 impl VirtualStore for SqlMetaStore {
+    async fn create_warm_job(&self, actor: &Actor, job: &WarmJob) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO warm_jobs (id, created_by, repository, state, total, done, report, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&job.id)
+        .bind(&job.created_by)
+        .bind(&job.repository)
+        .bind(&job.state)
+        .bind(job.total as i64)
+        .bind(job.done as i64)
+        .bind(&job.report)
+        .bind(job.created_at)
+        .bind(job.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        let mut entry = AuditRecord::by(
+            actor,
+            "warm.start",
+            Some(&job.repository),
+            Some(&job.id),
+            "ok",
+        );
+        entry.detail = Some(format!("{} item(s)", job.total));
+        insert_audit(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_warm_job(
+        &self,
+        id: &str,
+        state: &str,
+        done: u64,
+        report: &str,
+        updated_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE warm_jobs SET state = $2, done = $3, report = $4, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(done as i64)
+        .bind(report)
+        .bind(updated_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn warm_job(&self, id: &str) -> Result<Option<WarmJob>, StoreError> {
+        let row = sqlx::query("SELECT * FROM warm_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(WarmJob {
+                id: r.try_get("id")?,
+                created_by: r.try_get("created_by")?,
+                repository: r.try_get("repository")?,
+                state: r.try_get("state")?,
+                total: r.try_get::<i64, _>("total")?.max(0) as u64,
+                done: r.try_get::<i64, _>("done")?.max(0) as u64,
+                report: r.try_get("report")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn ownership_facts(
         &self,
         format: &str,

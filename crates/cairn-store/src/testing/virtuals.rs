@@ -126,4 +126,42 @@ pub async fn virtual_store_suite(meta: Arc<dyn MetaStore>) {
             .count(),
         1
     );
+
+    // Warm jobs: created (audited), progressed, read back.
+    let job = crate::WarmJob {
+        id: "job-1".into(),
+        created_by: "owner".into(),
+        repository: "npm/all".into(),
+        state: "running".into(),
+        total: 3,
+        done: 0,
+        report: "{}".into(),
+        created_at: 10,
+        updated_at: 10,
+    };
+    meta.create_warm_job(&owner, &job).await.unwrap();
+    assert_eq!(meta.warm_job("job-1").await.unwrap(), Some(job.clone()));
+    meta.update_warm_job("job-1", "done", 3, "{\"ok\":3}", 20)
+        .await
+        .unwrap();
+    let read = meta.warm_job("job-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            read.state.as_str(),
+            read.done,
+            read.report.as_str(),
+            read.updated_at
+        ),
+        ("done", 3, "{\"ok\":3}", 20)
+    );
+    assert_eq!(meta.warm_job("job-2").await.unwrap(), None);
+    let audit = meta
+        .audit_log(&AuditFilter {
+            action: Some("warm.start".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
 }

@@ -6,8 +6,9 @@
 # then PostgreSQL + S3), npm/pnpm/yarn, twine/pip/uv and cargo, two replicas sharing PostgreSQL + S3
 # (also behind nginx, refusing uploads without a 502), a proxy repository
 # in front of Verdaccio with a fault-injecting proxy between them (and on two
-# replicas, the filling one killed mid-stream), virtual repositories over
-# hosted and proxy members (npm, pip, uv), readiness
+# replicas, the filling one killed mid-stream), virtual repositories of all
+# six formats over hosted and proxy members (embedded, then PostgreSQL + S3),
+# cairn warm from lockfiles and clean installs with the upstream stopped, readiness
 # following PostgreSQL, a SIGTERM drain test
 # and the SIGKILL crash test; then every benchmark in smoke mode. Starts its own
 # PostgreSQL and moto S3 server.

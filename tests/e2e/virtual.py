@@ -214,8 +214,26 @@ def npm_main(up, down):
         fail("npm installed fresh-lib@1.1.0, an hour old, through a 2 h cooldown")
     npm_install(allr, "hotfix-lib", "2.0.0")
     npm_install(f"http://127.0.0.1:{down.port}/npm/npmjs/", "fresh-lib", "1.1.0")
+    # An owner's exemption at run time (an urgent fix): 1.1.0 at once, audited; taken back, held again
+    # although its tarball is now cached.
+    path = "/api/v1/virtuals/npm/all/cooldown-exempt/fresh-lib?version=1.1.0"
+    st, _, body = down.request("PUT", path, json.dumps({"reason": "CVE fix"}).encode(),
+                               {"Content-Type": "application/json"}, auth=down.basic)
+    if st != 200:
+        fail(f"exempting fresh-lib@1.1.0: {st} {body[:200]}")
+    npm_install(allr, "fresh-lib", "1.1.0")
+    st, _, body = down.request("GET", "/api/v1/audit?action=virtual.exempt", auth=down.basic)
+    if b"fresh-lib@1.1.0" not in body:
+        fail(f"the exemption is not in the audit log: {body[:300]}")
+    st, _, _ = down.request("DELETE", path, auth=down.basic)
+    st2, body = get(down.port, "/npm/all/fresh-lib/-/fresh-lib-1.1.0.tgz")
+    st3, body3 = get(down.port, "/npm/all/fresh-lib")
+    if st != 204 or st2 != 403 or "1.1.0" in json.loads(body3)["versions"]:
+        fail(f"after the exemption ended: DELETE {st}, tarball {st2}, versions {sorted(json.loads(body3)['versions'])}")
     ok("npm: cooldown 2 h: the hour-old 1.1.0 is left out (latest moved to 1.0.0) and refused (403), the month-old"
-       " 1.0.0 installs, an exempt version published now installs; the proxy itself still serves 1.1.0")
+       " 1.0.0 installs, an exempt version published now installs; the proxy itself still serves 1.1.0; an owner's"
+       " exemption at run time (PUT .../cooldown-exempt/fresh-lib?version=1.1.0, audited) installs it at once,"
+       " and once taken back the cached 1.1.0 is held again")
 
 
 # --- PyPI

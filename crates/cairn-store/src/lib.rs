@@ -42,7 +42,7 @@ pub use packages::{
     VersionIndex, VersionRecord,
 };
 pub use proxy::{CachedEntry, ProxyStore};
-pub use virtuals::{ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
+pub use virtuals::{Exemption, ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
 
 use std::sync::Arc;
 

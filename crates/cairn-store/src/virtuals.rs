@@ -27,6 +27,20 @@ pub struct OwnershipFacts {
     pub revisions: Vec<(String, i64)>,
     /// An owner's exception for the name, if any.
     pub exception: Option<ExternalAllowance>,
+    /// The versions owners exempted from the cooldown (`""`: every version).
+    pub exempt: Vec<String>,
+}
+
+/// An owner's exemption from the cooldown: `package` (`version` empty: every
+/// version) served from proxy members however young.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Exemption {
+    pub repository: String,
+    pub package: String,
+    pub version: String,
+    pub allowed_by: String,
+    pub allowed_at: i64,
+    pub reason: Option<String>,
 }
 
 /// A cache-warming job (`POST /api/v1/warm`).
@@ -48,6 +62,22 @@ pub struct WarmJob {
 
 #[async_trait]
 pub trait VirtualStore: Send + Sync + 'static {
+    /// Exempts `package` (`version` empty: every version) from the
+    /// cooldown, audited as `virtual.exempt`.
+    async fn exempt(&self, actor: &Actor, e: &Exemption) -> Result<(), StoreError>;
+
+    /// Ends an exemption, audited as `virtual.unexempt`; false if there was none.
+    async fn unexempt(
+        &self,
+        actor: &Actor,
+        repository: &str,
+        package: &str,
+        version: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// A virtual repository's exemptions.
+    async fn exemptions(&self, repository: &str) -> Result<Vec<Exemption>, StoreError>;
+
     /// Records a new job, audited as `warm.start` by `actor`.
     async fn create_warm_job(&self, actor: &Actor, job: &WarmJob) -> Result<(), StoreError>;
 

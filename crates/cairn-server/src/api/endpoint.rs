@@ -55,6 +55,16 @@ pub enum AdminEndpoint {
     /// `GET /virtuals/{format}/{repository}/resolve?package=&version=`:
     /// where a name (and version) would come from, and why.
     ResolveVirtual { format: Format, repository: String },
+    /// `GET /virtuals/{format}/{repository}/cooldown-exempt`: owners'
+    /// exemptions from the cooldown.
+    ListExemptions { format: Format, repository: String },
+    /// `PUT|DELETE /virtuals/{format}/{repository}/cooldown-exempt/{package}?version=`.
+    ChangeExemption {
+        format: Format,
+        repository: String,
+        package: String,
+        allow: bool,
+    },
     /// `GET /virtuals/{format}/{repository}/external`: owners' exceptions
     /// to name ownership.
     ListExternal { format: Format, repository: String },
@@ -166,6 +176,23 @@ impl AdminEndpoint {
                 let repository = repository.to_string();
                 (E::ResolveVirtual { format, repository }, &[M::GET])
             }
+            (_, ["virtuals", format, repository, "cooldown-exempt", rest @ ..]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let repository = repository.to_string();
+                match rest {
+                    [] => (E::ListExemptions { format, repository }, &[M::GET]),
+                    package => {
+                        let endpoint = E::ChangeExemption {
+                            format,
+                            repository,
+                            package: package.join("/"),
+                            allow: *method != M::DELETE,
+                        };
+                        (endpoint, &[M::PUT, M::DELETE])
+                    }
+                }
+            }
             (_, ["virtuals", format, repository, "external", rest @ ..]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -232,10 +259,15 @@ impl AdminEndpoint {
             E::DropProxyEntry {
                 format, repository, ..
             } => Access::On(Action::Admin, proxy_resource(*format, repository)),
-            E::ListExternal { format, repository } | E::ResolveVirtual { format, repository } => {
+            E::ListExternal { format, repository }
+            | E::ListExemptions { format, repository }
+            | E::ResolveVirtual { format, repository } => {
                 Access::On(Action::Read, Resource::packages(*format, repository))
             }
             E::ChangeExternal {
+                format, repository, ..
+            }
+            | E::ChangeExemption {
                 format, repository, ..
             } => Access::On(Action::Admin, Resource::packages(*format, repository)),
         }
@@ -271,6 +303,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::DropProxyEntry { .. } => "proxy_cache_drop",
             E::ListExternal { .. } => "virtual_external_list",
             E::ResolveVirtual { .. } => "virtual_resolve",
+            E::ListExemptions { .. } => "virtual_exemption_list",
+            E::ChangeExemption { .. } => "virtual_exemption_change",
             E::StartWarm => "warm_start",
             E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",

@@ -727,3 +727,72 @@ impl WarmReport {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
+
+#[derive(serde::Deserialize)]
+pub(super) struct VersionQuery {
+    version: Option<String>,
+}
+
+/// `GET /api/v1/virtuals/{format}/{repository}/cooldown-exempt`.
+pub(super) async fn list_exemptions(
+    state: &AppState,
+    format: cairn_core::Format,
+    repository: &str,
+) -> ApiResult {
+    let virt = virtual_of(state, format, repository)?;
+    let listed = state
+        .meta
+        .exemptions(&virt.repository())
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    Ok(Json(json!({ "repository": virt.repository(), "exempt": listed })).into_response())
+}
+
+/// `PUT|DELETE /api/v1/virtuals/{format}/{repository}/cooldown-exempt/{package}?version=`:
+/// an owner exempts a package (one version, or every version) from the
+/// cooldown — an urgent fix — or ends it; audited in the same transaction.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn change_exemption(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    package: &str,
+    q: VersionQuery,
+    allow: bool,
+    reason: Option<String>,
+) -> ApiResult {
+    let virt = virtual_of(state, format, repository)?;
+    let key = cairn_core::package_key(format, package)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let repo = virt.repository();
+    let version = q.version.unwrap_or_default();
+    if allow {
+        let e = cairn_store::Exemption {
+            repository: repo,
+            package: key,
+            version,
+            allowed_by: who.actor.name.clone(),
+            allowed_at: cairn_packages::now(),
+            reason,
+        };
+        state
+            .meta
+            .exempt(&who.actor, &e)
+            .await
+            .map_err(|e| package_error(e.into()))?;
+        return Ok(Json(e).into_response());
+    }
+    let removed = state
+        .meta
+        .unexempt(&who.actor, &repo, &key, &version)
+        .await
+        .map_err(|e| package_error(e.into()))?;
+    if !removed {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("{repo} has no such exemption for {key}"),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

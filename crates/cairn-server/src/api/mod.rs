@@ -282,6 +282,23 @@ async fn dispatch(
         E::ResolveVirtual { format, repository } => {
             h::resolve_virtual(state, who, format, &repository, query(uri)?).await
         }
+        E::ListExemptions { format, repository } => {
+            h::list_exemptions(state, format, &repository).await
+        }
+        E::ChangeExemption {
+            format,
+            repository,
+            package,
+            allow,
+        } => {
+            let reason = if allow {
+                optional_reason(body).await?
+            } else {
+                None
+            };
+            let q: h::VersionQuery = query(uri)?;
+            h::change_exemption(state, who, format, &repository, &package, q, allow, reason).await
+        }
         E::ListExternal { format, repository } => {
             h::list_external(state, format, &repository).await
         }

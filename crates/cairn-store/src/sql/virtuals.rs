@@ -3,7 +3,7 @@
 use super::{insert_audit, SqlMetaStore};
 use crate::audit::{Actor, AuditRecord};
 use crate::now;
-use crate::virtuals::{ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
+use crate::virtuals::{Exemption, ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
 use crate::StoreError;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -21,6 +21,96 @@ fn from_row(row: &AnyRow) -> Result<ExternalAllowance, StoreError> {
 
 #[async_trait]
 impl VirtualStore for SqlMetaStore {
+    async fn exempt(&self, actor: &Actor, e: &Exemption) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO virtual_exemptions (repository, package, version, allowed_by, allowed_at, reason)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (repository, package, version) DO UPDATE SET
+                 allowed_by = excluded.allowed_by, allowed_at = excluded.allowed_at,
+                 reason = excluded.reason",
+        )
+        .bind(&e.repository)
+        .bind(&e.package)
+        .bind(&e.version)
+        .bind(&e.allowed_by)
+        .bind(e.allowed_at)
+        .bind(&e.reason)
+        .execute(&mut *tx)
+        .await?;
+        let what = match e.version.as_str() {
+            "" => e.package.clone(),
+            v => format!("{}@{v}", e.package),
+        };
+        let mut entry = AuditRecord::by(
+            actor,
+            "virtual.exempt",
+            Some(&e.repository),
+            Some(&what),
+            "ok",
+        );
+        entry.detail = e.reason.clone();
+        insert_audit(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unexempt(
+        &self,
+        actor: &Actor,
+        repository: &str,
+        package: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM virtual_exemptions WHERE repository = $1 AND package = $2 AND version = $3",
+        )
+        .bind(repository)
+        .bind(package)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let what = match version {
+            "" => package.to_string(),
+            v => format!("{package}@{v}"),
+        };
+        let entry = AuditRecord::by(
+            actor,
+            "virtual.unexempt",
+            Some(repository),
+            Some(&what),
+            "ok",
+        );
+        insert_audit(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn exemptions(&self, repository: &str) -> Result<Vec<Exemption>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM virtual_exemptions WHERE repository = $1 ORDER BY package, version",
+        )
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Exemption {
+                    repository: r.try_get("repository")?,
+                    package: r.try_get("package")?,
+                    version: r.try_get("version")?,
+                    allowed_by: r.try_get("allowed_by")?,
+                    allowed_at: r.try_get("allowed_at")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
     async fn create_warm_job(&self, actor: &Actor, job: &WarmJob) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
@@ -110,10 +200,11 @@ impl VirtualStore for SqlMetaStore {
         };
         let sql = format!(
             "SELECT p.repository AS member, p.revision AS revision, e.allowed_by AS allowed_by,
-                    e.allowed_at AS allowed_at, e.reason AS reason
+                    e.allowed_at AS allowed_at, e.reason AS reason, x.version AS exempt
              FROM (SELECT 1 AS one) AS one
              LEFT JOIN packages p ON p.format = $1 AND p.package = $2 AND {in_members}
-             LEFT JOIN virtual_external e ON e.repository = $3 AND e.package = $2"
+             LEFT JOIN virtual_external e ON e.repository = $3 AND e.package = $2
+             LEFT JOIN virtual_exemptions x ON x.repository = $3 AND x.package = $2"
         );
         let mut query = sqlx::query(&sql)
             .bind(format)
@@ -128,7 +219,13 @@ impl VirtualStore for SqlMetaStore {
             let member: Option<String> = row.try_get("member")?;
             let revision: Option<i64> = row.try_get("revision")?;
             if let (Some(m), Some(r)) = (member, revision) {
-                facts.revisions.push((m, r));
+                if !facts.revisions.iter().any(|(x, _)| *x == m) {
+                    facts.revisions.push((m, r));
+                }
+            }
+            let exempt: Option<String> = row.try_get("exempt")?;
+            if let Some(v) = exempt.filter(|v| !facts.exempt.contains(v)) {
+                facts.exempt.push(v);
             }
             let by: Option<String> = row.try_get("allowed_by")?;
             if let (Some(allowed_by), None) = (by, &facts.exception) {

@@ -164,4 +164,45 @@ pub async fn virtual_store_suite(meta: Arc<dyn MetaStore>) {
         .await
         .unwrap();
     assert_eq!(audit.len(), 1);
+
+    // Cooldown exemptions: one version, or every version; read with the
+    // ownership facts; audited.
+    let exemption = |version: &str| crate::Exemption {
+        repository: "npm/all".into(),
+        package: "left-pad".into(),
+        version: version.into(),
+        allowed_by: "owner".into(),
+        allowed_at: 30,
+        reason: Some("urgent fix".into()),
+    };
+    meta.exempt(&owner, &exemption("1.3.1")).await.unwrap();
+    meta.exempt(&owner, &exemption("")).await.unwrap();
+    let f = facts(vec!["m1", "m2"]).await;
+    let mut exempt = f.exempt.clone();
+    exempt.sort();
+    assert_eq!(exempt, ["", "1.3.1"]);
+    assert_eq!(
+        f.revisions.len(),
+        2,
+        "rows multiplied by exemptions are counted once"
+    );
+    assert_eq!(meta.exemptions("npm/all").await.unwrap().len(), 2);
+    assert!(meta
+        .unexempt(&owner, "npm/all", "left-pad", "")
+        .await
+        .unwrap());
+    assert!(!meta
+        .unexempt(&owner, "npm/all", "left-pad", "")
+        .await
+        .unwrap());
+    assert_eq!(facts(vec![]).await.exempt, ["1.3.1"]);
+    let audit = meta
+        .audit_log(&AuditFilter {
+            action: Some("virtual.exempt".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
 }

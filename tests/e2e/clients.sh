@@ -21,7 +21,7 @@ SK="skopeo --command-timeout 60s"
 LOG="$OUT_DIR/$NAME-tools.log"; : > "$LOG"
 
 # --- crane: log in, build two single-layer images for two platforms, index them.
-crane auth login "$R" -u admin -p "$CAIRN_PASSWORD" >/dev/null
+crane auth login "$R" -u admin --password="$CAIRN_PASSWORD" >/dev/null
 for arch in amd64 arm64; do
   mkdir -p "$WORK/rootfs-$arch"
   echo "hello from $arch" > "$WORK/rootfs-$arch/hello.txt"
@@ -105,7 +105,7 @@ pass "skopeo delete"
 cd "$WORK"
 echo '{"name":"demo"}' > artifact.json
 echo '{"spdxVersion":"SPDX-2.3"}' > sbom.spdx.json
-oras login --plain-http -u admin -p "$CAIRN_PASSWORD" "$R" >/dev/null 2>&1
+oras login --plain-http -u admin --password="$CAIRN_PASSWORD" "$R" >/dev/null 2>&1
 oras push --plain-http --artifact-type application/vnd.example.config "$R/demo/artifact:v1" artifact.json:application/json >/dev/null
 SUBJECT=$(crane digest --insecure "$R/demo/artifact:v1")
 oras attach --plain-http --artifact-type application/spdx+json "$R/demo/artifact:v1" sbom.spdx.json:application/spdx+json >/dev/null

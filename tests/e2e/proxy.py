@@ -390,7 +390,7 @@ def mkdist(name, version):
 
 def twine(url, files, user="x", password="x"):
     run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url", url,
-         "-u", user, "-p", password, *files])
+         "-u", user, f"--password={password}", *files])
 
 
 def pip_install(index, spec, expect_version, *flags, tool="pip"):
@@ -470,7 +470,7 @@ def pypi_main():
     ok("a tampered file is refused (the stream fails before its last byte) and not cached")
 
     r = run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url",
-             f"http://127.0.0.1:{cairn.port}/pypi/pypiup/", "-u", "admin", "-p", cairn.password,
+             f"http://127.0.0.1:{cairn.port}/pypi/pypiup/", "-u", "admin", f"--password={cairn.password}",
              *mkdist("mine", "1.0.0")], check=False)
     if r.returncode == 0 or "proxy" not in r.stdout:
         fail(f"twine upload to a proxy: {r.stdout[-500:]}")
@@ -581,7 +581,7 @@ def oci_main():
         os.path.join(OUT, "proxy-cairn-oci-upstream.log"))
     procs.append(private.proc)
     priv = f"127.0.0.1:{private.port}"
-    crane("auth", "login", priv, "-u", "admin", "-p", private.password)
+    crane("auth", "login", priv, "-u", "admin", f"--password={private.password}")
     secret = push_image(priv, "vault/img", "v1", "amd64", 32 << 10)
 
     proxies = (f'[{{format="oci", name="hub", upstream="http://127.0.0.1:{fault.port}/", namespace="upstream.test",'
@@ -673,7 +673,7 @@ def oci_main():
     ok("containerd's ?ns= mirror requests are served by the proxy with that namespace")
 
     # --- no pushes to a proxy.
-    crane("auth", "login", reg, "-u", "admin", "-p", cairn.password)
+    crane("auth", "login", reg, "-u", "admin", f"--password={cairn.password}")
     r = crane("copy", "--insecure", f"{reg}/hub/team/app:arm64", f"{reg}/hub/team/other:x", check=False)
     if r.returncode == 0 or "UNSUPPORTED" not in r.stdout:
         fail(f"a push to a proxy: {r.stdout[-400:]}")

@@ -80,7 +80,7 @@ code=$(curl -s -o "$WORK/replay.json" -w '%{http_code}' -H 'Content-Type: applic
 [ "$code" = 401 ] && grep -q "already exchanged" "$WORK/replay.json" || fail "a replayed OIDC token was exchanged ($code)"
 python3 tests/e2e/mkdist.py "$WORK/dist" org-app 1.0 >/dev/null
 python3 tests/e2e/mkdist.py "$WORK/other" other-app 1.0 >/dev/null
-twine() { "$PY/twine" upload --disable-progress-bar --repository-url "$API/pypi/main/legacy/" -u __token__ -p "$MINTED" "$@"; }
+twine() { "$PY/twine" upload --disable-progress-bar --repository-url "$API/pypi/main/legacy/" -u __token__ --password="$MINTED" "$@"; }
 twine "$WORK"/dist/* >>"$LOG" 2>&1 || { tail -20 "$LOG"; fail "twine upload with a minted token"; }
 if twine "$WORK"/other/* >>"$LOG" 2>&1; then fail "the minted token for org-app uploaded other-app"; fi
 "$PY/pip" download -q --no-deps -d "$WORK/pip" --index-url "$API/pypi/main/simple/" org-app==1.0 >>"$LOG" 2>&1 \

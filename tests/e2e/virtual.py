@@ -196,6 +196,18 @@ def npm_main(up, down):
         fail("npm installed a claimed name from the public upstream")
     ok("npm: a claimed namespace with nothing hosted resolves nothing from the proxy (packument 404, tarball 403)")
 
+    # npm search through npm/all: hosted results and the proxy's, owned names never from the proxy.
+    r = run(["npm", "search", "--json", "acme"], env=npm_env(allr))
+    found = [o["name"] for o in json.loads(r.stdout)]
+    if found.count("acme-utils") != 1 or "acme-claimed-secret" in found:
+        fail(f"npm search acme through npm/all: {found}")
+    st, body = get(down.port, "/npm/npmjs/-/v1/search?text=acme")
+    through_proxy = [o["package"]["name"] for o in json.loads(body)["objects"]]
+    if st != 200 or "acme-claimed-secret" not in through_proxy:
+        fail(f"search through the proxy itself: {st} {through_proxy}")
+    ok("npm search through npm/all lists the hosted acme-utils once and leaves out the claimed name the proxy's"
+       " upstream has; search through the proxy repository itself is the upstream's")
+
     # Cooldown: 1.0.0 a month old, 1.1.0 an hour old (the cooldown is 2 h), hotfix-lib published now but exempt.
     npm_publish(pub, up.password, "fresh-lib", "1.0.0")
     npm_publish(pub, up.password, "fresh-lib", "1.1.0")
@@ -245,7 +257,7 @@ def mkdist(name, version):
 
 def twine(url, files, password):
     run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url", url,
-         "-u", "admin", "-p", password, *files])
+         "-u", "admin", f"--password={password}", *files])
 
 
 def pip_install(index, spec, expect_version=None, tool="pip"):
@@ -492,7 +504,11 @@ def go_main(up, down):
 
 # --- Maven
 M2 = os.path.join(os.path.expanduser("~"), ".m2", "repository")
-MAVEN_GROUPS = ["org/example/acme-utils", "org/example/fresh-lib", "hotfix-lib", "acme-claimed-secret"]
+# Group ids of this run only: tests running at once share ~/.m2.
+G = f"org.example{os.getpid()}"
+HOTFIX = f"hotfix-lib{os.getpid()}"
+CLAIMED = f"acme-claimed-secret{os.getpid()}"
+MAVEN_GROUPS = [G.replace(".", "/"), HOTFIX, CLAIMED]
 
 
 def mvn_deploy(server, repo, group, artifact, version):
@@ -538,54 +554,54 @@ def metadata_versions(port, repo, group, artifact):
 
 
 def maven_main(up, down):
-    mvn_deploy(down, "all", "org.example", "acme-utils", "1.0")
-    st, versions, _ = metadata_versions(down.port, "internal", "org.example", "acme-utils")
+    mvn_deploy(down, "all", G, "acme-utils", "1.0")
+    st, versions, _ = metadata_versions(down.port, "internal", G, "acme-utils")
     if versions != ["1.0"]:
         fail(f"a deploy to maven/all did not land in maven/internal: {st} {versions}")
-    mvn_deploy(up, "public", "org.example", "acme-utils", "99.0")
-    st, _ = get(down.port, "/maven/central/org/example/acme-utils/99.0/acme-utils-99.0.jar")
+    mvn_deploy(up, "public", G, "acme-utils", "99.0")
+    st, _ = get(down.port, f"/maven/central/{G.replace('.', '/')}/acme-utils/99.0/acme-utils-99.0.jar")
     if st != 200:
         fail(f"priming the proxy's cache with acme-utils 99.0: {st}")
-    st, versions, body = metadata_versions(down.port, "all", "org.example", "acme-utils")
+    st, versions, body = metadata_versions(down.port, "all", G, "acme-utils")
     if versions != ["1.0"] or b"<release>1.0</release>" not in body:
         fail(f"merged maven-metadata.xml of an owned artifact: {st} {body[:400]}")
-    got = mvn_resolve(down.port, "org.example", "acme-utils", "[1.0,)")
+    got = mvn_resolve(down.port, G, "acme-utils", "[1.0,)")
     if got != ["1.0"]:
         fail(f"mvn resolved [1.0,) through maven/all to {got}, not the hosted 1.0")
-    st, body = get(down.port, "/maven/all/org/example/acme-utils/99.0/acme-utils-99.0.jar")
+    st, body = get(down.port, f"/maven/all/{G.replace('.', '/')}/acme-utils/99.0/acme-utils-99.0.jar")
     if st != 403 or b"name ownership" not in body:
         fail(f"the cached public 99.0 through maven/all: {st} {body[:300]}")
-    if mvn_get(down.port, "org.example:acme-utils:99.0", check=False).returncode == 0:
+    if mvn_get(down.port, f"{G}:acme-utils:99.0", check=False).returncode == 0:
         fail("mvn got the public acme-utils 99.0 through maven/all")
     ok("mvn: an artifact deployed privately (to maven/all, landing in maven/internal) resolves [1.0,) to 1.0"
        " through maven/all; the public 99.0, cached in the proxy, is not in the merged metadata and is refused (403)")
 
-    mvn_deploy(up, "public", "acme-claimed-secret", "lib", "5.0")
-    st, _, _ = metadata_versions(down.port, "all", "acme-claimed-secret", "lib")
-    st2, _ = get(down.port, "/maven/all/acme-claimed-secret/lib/5.0/lib-5.0.jar")
+    mvn_deploy(up, "public", CLAIMED, "lib", "5.0")
+    st, _, _ = metadata_versions(down.port, "all", CLAIMED, "lib")
+    st2, _ = get(down.port, f"/maven/all/{CLAIMED}/lib/5.0/lib-5.0.jar")
     if st != 404 or st2 != 403:
         fail(f"a claimed namespace resolved from outside: metadata {st}, jar {st2}")
     ok("mvn: a claimed namespace with nothing hosted resolves nothing from the proxy (metadata 404, jar 403)")
 
-    mvn_deploy(up, "public", "org.example", "fresh-lib", "1.0")
-    mvn_deploy(up, "public", "hotfix-lib", "lib", "1.0")
-    metadata_versions(down.port, "all", "org.example", "fresh-lib")  # the baseline
-    metadata_versions(down.port, "all", "hotfix-lib", "lib")
-    mvn_deploy(up, "public", "org.example", "fresh-lib", "1.1")
-    mvn_deploy(up, "public", "hotfix-lib", "lib", "1.2")
-    st, versions, body = metadata_versions(down.port, "all", "org.example", "fresh-lib")
+    mvn_deploy(up, "public", G, "fresh-lib", "1.0")
+    mvn_deploy(up, "public", HOTFIX, "lib", "1.0")
+    metadata_versions(down.port, "all", G, "fresh-lib")  # the baseline
+    metadata_versions(down.port, "all", HOTFIX, "lib")
+    mvn_deploy(up, "public", G, "fresh-lib", "1.1")
+    mvn_deploy(up, "public", HOTFIX, "lib", "1.2")
+    st, versions, body = metadata_versions(down.port, "all", G, "fresh-lib")
     if versions != ["1.0"] or b"<latest>1.0</latest>" not in body:
         fail(f"cooldown: merged metadata {body[:400]}")
-    st, body = get(down.port, "/maven/all/org/example/fresh-lib/1.1/fresh-lib-1.1.jar")
+    st, body = get(down.port, f"/maven/all/{G.replace('.', '/')}/fresh-lib/1.1/fresh-lib-1.1.jar")
     if st != 403 or b"cooldown" not in body:
         fail(f"cooldown: fresh-lib 1.1, first seen now: {st} {body[:300]}")
-    got = mvn_resolve(down.port, "org.example", "fresh-lib", "[1.0,)")
+    got = mvn_resolve(down.port, G, "fresh-lib", "[1.0,)")
     if got != ["1.0"]:
         fail(f"mvn resolved fresh-lib [1.0,) to {got}, not the old 1.0")
-    st, versions, _ = metadata_versions(down.port, "all", "hotfix-lib", "lib")
+    st, versions, _ = metadata_versions(down.port, "all", HOTFIX, "lib")
     if versions != ["1.0", "1.2"]:
         fail(f"an exempt artifact's new version: {versions}")
-    mvn_get(down.port, "hotfix-lib:lib:1.2")
+    mvn_get(down.port, f"{HOTFIX}:lib:1.2")
     ok("mvn: cooldown measured from first sight: a version deployed after the first listing is left out of the"
        " metadata and refused, [1.0,) resolves the old one; an exempt artifact's new version resolves")
 
@@ -685,7 +701,7 @@ def push_image(ref, payload):
 
 def oci_main(up, down):
     for server in (up, down):
-        crane("auth", "login", f"127.0.0.1:{server.port}", "-u", "admin", "-p", server.password)
+        crane("auth", "login", f"127.0.0.1:{server.port}", "-u", "admin", f"--password={server.password}")
     d, u = f"127.0.0.1:{down.port}", f"127.0.0.1:{up.port}"
     mine = push_image(f"{d}/all/app:1.0", b"private")
     if crane("digest", "--insecure", f"{d}/internal/app:1.0").stdout.strip() != mine:

@@ -34,6 +34,9 @@ WORK = tempfile.mkdtemp(prefix="cairn-warm-")
 LOG = open(os.path.join(OUT, "warm-tools.log"), "w")
 M2 = os.path.join(os.path.expanduser("~"), ".m2", "repository")
 DOCKER_CONFIG = tempfile.mkdtemp(dir=WORK)
+# A group id of this run only: tests running at once share ~/.m2.
+GROUP = f"org.warm{os.getpid()}"
+GROUP_PATH = GROUP.replace(".", "/")
 
 
 def fail(msg):
@@ -93,7 +96,7 @@ def publish_all(up):
     run([sys.executable, os.path.join(ROOT, "tests", "e2e", "mkdist.py"), out, "demo-w", "1.0"])
     files = [os.path.join(out, f) for f in sorted(os.listdir(out))]
     run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--repository-url",
-         f"http://127.0.0.1:{up.port}/pypi/public/", "-u", "admin", "-p", up.password, *files])
+         f"http://127.0.0.1:{up.port}/pypi/public/", "-u", "admin", f"--password={up.password}", *files])
     pypi_hashes = [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files]
     # Go
     zbuf = io.BytesIO()
@@ -105,14 +108,14 @@ def publish_all(up):
         fail(f"go publish upstream: {st} {body[:200]}")
     go_sums = json.loads(body)["go.sum"]
     # Maven
-    pom = (b"<project><modelVersion>4.0.0</modelVersion><groupId>org.warm</groupId>"
-           b"<artifactId>lib</artifactId><version>1.0</version></project>")
+    pom = (f"<project><modelVersion>4.0.0</modelVersion><groupId>{GROUP}</groupId>"
+           "<artifactId>lib</artifactId><version>1.0</version></project>").encode()
     for name, data in [("lib-1.0.pom", pom), ("lib-1.0.jar", os.urandom(2048))]:
-        st, _, body = up.request("PUT", f"/maven/public/org/warm/lib/1.0/{name}", data, auth)
+        st, _, body = up.request("PUT", f"/maven/public/{GROUP_PATH}/lib/1.0/{name}", data, auth)
         if st not in (200, 201):
             fail(f"maven deploy upstream: {st} {body[:200]}")
     # OCI
-    run([CRANE, "auth", "login", f"127.0.0.1:{up.port}", "-u", "admin", "-p", up.password],
+    run([CRANE, "auth", "login", f"127.0.0.1:{up.port}", "-u", "admin", f"--password={up.password}"],
         env={"DOCKER_CONFIG": DOCKER_CONFIG})
     layer = write("layer.tar", "")
     with tarfile.open(layer, "w") as t:
@@ -201,7 +204,7 @@ checksum = "{cksum}"
         write("go/go.mod", "module example.com/consumer\n\ngo 1.21\n\nrequire example.com/warm v1.0.0\n")
         write("go/go.sum", "\n".join(go_sums) + "\n")
         write("go/main.go", 'package main\n\nimport "example.com/warm"\n\nfunc main() { println(warm.V) }\n')
-        write("maven.txt", "org.warm:lib:1.0\n")
+        write("maven.txt", f"{GROUP}:lib:1.0\n")
         write("images.txt", "app:1.0\n")
 
         # pnpm-lock.yaml and yarn.lock as pnpm and yarn write them (resolved against the upstream).
@@ -292,9 +295,9 @@ checksum = "{cksum}"
         run(["go", "mod", "download", "example.com/warm"], cwd=os.path.join(WORK, "go"),
             env={"GOPROXY": f"http://{d}/go/all", "GONOSUMDB": "*", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
                  "GOMODCACHE": tempfile.mkdtemp(dir=WORK), "GOPATH": os.path.join(WORK, "gopath")})
-        shutil.rmtree(os.path.join(M2, "org", "warm"), ignore_errors=True)
+        shutil.rmtree(os.path.join(M2, GROUP_PATH), ignore_errors=True)
         run(["mvn", "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
-             "-Dartifact=org.warm:lib:1.0", "-Dtransitive=false",
+             f"-Dartifact={GROUP}:lib:1.0", "-Dtransitive=false",
              f"-DremoteRepositories=cairnall::default::http://{d}/maven/all/"])
         run(["skopeo", "--command-timeout", "60s", "copy", "--src-tls-verify=false",
              "--src-creds", f"admin:{down.password}", f"docker://{d}/all/app:1.0",
@@ -302,7 +305,7 @@ checksum = "{cksum}"
         ok("with the upstream stopped, clean installs from the warmed lockfiles succeed: npm ci, pip --require-hashes,"
            " pnpm install --frozen-lockfile, cargo run --locked, go mod download, mvn dependency:get, skopeo copy")
     finally:
-        shutil.rmtree(os.path.join(M2, "org", "warm"), ignore_errors=True)
+        shutil.rmtree(os.path.join(M2, GROUP_PATH), ignore_errors=True)
         for c in procs:
             if c.proc and c.proc.poll() is None:
                 c.proc.kill()

@@ -93,8 +93,12 @@ impl NpmApi {
                 Ok(with_cache_status(Json(tags).into_response(), &doc))
             }
             E::Tarball { name, file } => self.proxied_tarball(proxy, &name, &file).await,
-            E::Search | E::Attestations { .. } => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: search and attestations are not proxied",
+            E::Search => {
+                let doc = self.search_doc(req, proxy).await?;
+                Ok(self.packages.serve_document(&doc, "application/json"))
+            }
+            E::Attestations { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: attestations are not proxied",
                 proxy.repository()
             ))),
             E::Ping | E::Whoami => unreachable!("served as in a hosted repository"),
@@ -103,6 +107,39 @@ impl NpmApi {
             | E::TarballRev { .. }
             | E::DistTag { .. } => Err(self.packages.proxy_refuses(proxy)),
         }
+    }
+
+    /// The upstream's answer to this request's search (`text`, `size`,
+    /// `from`), kept like any document.
+    pub(crate) async fn search_doc(&self, req: &Request, proxy: &Proxy) -> PackageResult<Document> {
+        let text: String = req
+            .query("text")
+            .unwrap_or_default()
+            .chars()
+            .take(256)
+            .collect();
+        let size = req
+            .query("size")
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(20)
+            .min(250);
+        let from = req
+            .query("from")
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(0);
+        let mut url = proxy.upstream().url("-/v1/search");
+        url.query_pairs_mut()
+            .append_pair("text", &text)
+            .append_pair("size", &size.to_string())
+            .append_pair("from", &from.to_string());
+        Ok(proxy
+            .document(
+                &format!("search/{size}/{from}/{text}"),
+                &url,
+                "application/json",
+                proxy_refresh(req),
+            )
+            .await?)
     }
 
     /// The upstream's packument of `name`, parsed.

@@ -58,47 +58,66 @@ impl NpmApi {
                     "no attestations for {name}@{version}"
                 )))
             }
-            E::Search => {
-                // The hosted members' packages; proxies' search is not proxied.
-                let mut objects: Vec<Value> = Vec::new();
-                let principal = &req.auth.principal;
-                let readable = |m: &&Member| {
-                    let p = &self.packages;
-                    p.decide(principal, NPM, &m.name, None, cairn_core::Action::Read)
-                        .is_ok()
-                };
-                for m in virt
-                    .members
-                    .iter()
-                    .filter(|m| m.is_hosted())
-                    .filter(readable)
-                {
-                    let resp = self.search(req, &m.name).await?;
-                    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                        .await
-                        .map_err(|e| PackageError::internal(e.to_string()))?;
-                    let found: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    for o in found["objects"].as_array().into_iter().flatten() {
-                        let name = &o["package"]["name"];
-                        if !objects.iter().any(|x| &x["package"]["name"] == name) {
-                            objects.push(o.clone());
-                        }
-                    }
-                }
-                let total = objects.len();
-                Ok(Json(json!({
-                    "objects": objects,
-                    "total": total,
-                    "time": cairn_packages::rfc3339(cairn_packages::now()),
-                }))
-                .into_response())
-            }
+            E::Search => self.virtual_search(req, virt).await,
             E::Ping | E::Whoami => unreachable!("served as in a hosted repository"),
             E::PutPackage { .. }
             | E::UnpublishPackage { .. }
             | E::TarballRev { .. }
             | E::DistTag { .. } => unreachable!("changes are routed to the publish target"),
         }
+    }
+
+    /// Search: the members' results in order (hosted members' from the
+    /// store, proxies' from their upstreams), each name once, and no name
+    /// from a proxy that is owned here.
+    async fn virtual_search(&self, req: &Request, virt: &Virtual) -> PackageResult {
+        let mut objects: Vec<Value> = Vec::new();
+        let principal = &req.auth.principal;
+        for m in &virt.members {
+            let p = &self.packages;
+            if p.decide(principal, NPM, &m.name, None, cairn_core::Action::Read)
+                .is_err()
+            {
+                continue;
+            }
+            let found = match &m.proxy {
+                None => {
+                    let resp = self.search(req, &m.name).await?;
+                    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
+                        .await
+                        .map_err(|e| PackageError::internal(e.to_string()))?;
+                    serde_json::from_slice::<Value>(&body).unwrap_or_default()
+                }
+                Some(proxy) => match self.search_doc(req, proxy).await {
+                    Ok(doc) => serde_json::from_slice::<Value>(&doc.bytes).unwrap_or_default(),
+                    // A failing upstream leaves its results out.
+                    Err(_) => continue,
+                },
+            };
+            for o in found["objects"].as_array().into_iter().flatten() {
+                let Some(name) = o["package"]["name"].as_str() else {
+                    continue;
+                };
+                if objects.iter().any(|x| x["package"]["name"] == name) {
+                    continue;
+                }
+                if !m.is_hosted() {
+                    let Ok(key) = key(name) else { continue };
+                    let plan = p.plan(req, virt, &key).await?;
+                    if !plan.members.iter().any(|x| x.name == m.name) {
+                        continue;
+                    }
+                }
+                objects.push(o.clone());
+            }
+        }
+        let total = objects.len();
+        Ok(Json(json!({
+            "objects": objects,
+            "total": total,
+            "time": cairn_packages::rfc3339(cairn_packages::now()),
+        }))
+        .into_response())
     }
 
     /// The merged packument of `name`, cached per sources' revisions.

@@ -156,15 +156,9 @@ impl GoApi {
             };
             let seen = self
                 .packages
-                .meta
-                .versions_seen(
-                    proxy.repository(),
-                    module,
-                    &[version.to_string()],
-                    cairn_packages::now(),
-                )
+                .first_seen(proxy.repository(), module, version)
                 .await?;
-            if let Err(r) = plan.cooldown(m, version, Some(seen[0])) {
+            if let Err(r) = plan.cooldown(m, version, Some(seen)) {
                 return Err(self.packages.refuse(virt, r));
             }
             return Ok((
@@ -219,15 +213,9 @@ impl GoApi {
             async move {
                 let seen = self
                     .packages
-                    .meta
-                    .versions_seen(
-                        &repository,
-                        module,
-                        &[version.to_string()],
-                        cairn_packages::now(),
-                    )
+                    .first_seen(&repository, module, version)
                     .await?;
-                Ok(Some((version.to_string(), Some(seen[0]))))
+                Ok(Some((version.to_string(), Some(seen))))
             }
         };
         let serve = |proxy| {
@@ -292,14 +280,8 @@ impl cairn_packages::UpstreamVersions for GoApi {
     ) -> PackageResult<Option<Option<i64>>> {
         let doc = upstream_list(proxy, module, Refresh::IfExpired).await?;
         let listed = lines(&doc.bytes);
-        let Some(i) = listed.iter().position(|v| v == version) else {
-            return Ok(None);
-        };
-        let seen = self
-            .packages
-            .meta
-            .versions_seen(proxy.repository(), module, &listed, cairn_packages::now())
-            .await?;
-        Ok(Some(Some(seen[i])))
+        self.packages
+            .first_seen_listed(proxy, module, &listed, version)
+            .await
     }
 }

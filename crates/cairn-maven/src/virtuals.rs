@@ -131,17 +131,8 @@ impl MavenApi {
         let listed = |proxy: &Proxy, _refresh| {
             let repository = proxy.repository().to_string();
             async move {
-                let seen = self
-                    .packages
-                    .meta
-                    .versions_seen(
-                        &repository,
-                        key,
-                        &[version.to_string()],
-                        cairn_packages::now(),
-                    )
-                    .await?;
-                Ok(Some((version.to_string(), Some(seen[0]))))
+                let seen = self.packages.first_seen(&repository, key, version).await?;
+                Ok(Some((version.to_string(), Some(seen))))
             }
         };
         let serve = |proxy| self.proxied(req, proxy, path);
@@ -180,14 +171,8 @@ impl cairn_packages::UpstreamVersions for MavenApi {
         let refresh = cairn_packages::proxy::Refresh::IfExpired;
         let doc = upstream_metadata(proxy, &rel, refresh).await?;
         let listed = metadata::listed_versions(&doc.bytes);
-        let Some(i) = listed.iter().position(|v| v == version) else {
-            return Ok(None);
-        };
-        let seen = self
-            .packages
-            .meta
-            .versions_seen(proxy.repository(), &key, &listed, cairn_packages::now())
-            .await?;
-        Ok(Some(Some(seen[i])))
+        self.packages
+            .first_seen_listed(proxy, &key, &listed, version)
+            .await
     }
 }

@@ -785,3 +785,40 @@ impl Packages {
         Ok(())
     }
 }
+
+impl Packages {
+    /// When the proxy repository `repository` first saw `version` of `key`
+    /// (recorded now if never; the baseline if nothing of `key` was seen).
+    pub async fn first_seen(
+        &self,
+        repository: &str,
+        key: &str,
+        version: &str,
+    ) -> PackageResult<i64> {
+        let seen = self
+            .meta
+            .versions_seen(repository, key, &[version.to_string()], crate::now())
+            .await?;
+        Ok(seen[0])
+    }
+
+    /// For `explain`: whether the upstream's listing `listed` has `version`,
+    /// and when the proxy first saw it (recording the listing, as a
+    /// listing through a virtual repository does).
+    pub async fn first_seen_listed(
+        &self,
+        proxy: &Proxy,
+        key: &str,
+        listed: &[String],
+        version: &str,
+    ) -> PackageResult<Option<Option<i64>>> {
+        let Some(i) = listed.iter().position(|v| v == version) else {
+            return Ok(None);
+        };
+        let seen = self
+            .meta
+            .versions_seen(proxy.repository(), key, listed, crate::now())
+            .await?;
+        Ok(Some(Some(seen[i])))
+    }
+}

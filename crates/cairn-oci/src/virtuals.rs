@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use cairn_core::access::authorize_any;
 use cairn_core::routing::{NamePatterns, Owner, Ownership, Sources};
 use cairn_core::{Action, RepoName};
-use cairn_http::{Access, Request, Resource};
+use cairn_http::{Access, Request};
 use cairn_proxy::Proxy;
 use std::sync::Arc;
 
@@ -130,8 +130,10 @@ impl OciApi {
         rest: &str,
         endpoint: Endpoint,
     ) -> OciResult {
-        // Ownership counts every hosted member, readable or not.
-        let mut hosted_having = None;
+        // The hosted members that have the repository, asked once: they
+        // are what may serve it, and ownership counts every one of them,
+        // readable or not.
+        let mut having: Vec<&str> = Vec::new();
         for m in virt.members.iter().filter(|m| m.proxy.is_none()) {
             if self
                 .meta
@@ -139,11 +141,10 @@ impl OciApi {
                 .await
                 .map_err(|e| OciError::internal(e.to_string()))?
             {
-                hosted_having = Some(m.name.as_str());
-                break;
+                having.push(m.name.as_str());
             }
         }
-        let hosted_repo = hosted_having.map(|m| format!("{m}/{rest}"));
+        let hosted_repo = having.first().map(|m| format!("{m}/{rest}"));
         let sources = virt.ownership.sources(rest, hosted_repo.as_deref(), None);
         let proxies_asked = !matches!(sources, Sources::HostedOnly(_));
         let mut last = None;
@@ -155,7 +156,7 @@ impl OciApi {
             let readable = authorize_any(
                 &self.config.access,
                 &req.auth.principal,
-                &[Resource::repository(&member_repo).repository.as_str()],
+                &[member_repo.as_str()],
                 Action::Read,
             )
             .is_ok();
@@ -166,18 +167,10 @@ impl OciApi {
                 RepoName::parse(&member_repo).map_err(|e| OciError::name_invalid(e.to_string()))?;
             let member_endpoint = endpoint.clone().renamed(name);
             let result = match &m.proxy {
-                None => {
-                    if hosted_having != Some(m.name.as_str())
-                        && !self
-                            .meta
-                            .repository_exists(&member_repo)
-                            .await
-                            .map_err(|e| OciError::internal(e.to_string()))?
-                    {
-                        continue;
-                    }
+                None if having.contains(&m.name.as_str()) => {
                     self.hosted(req, member_endpoint).await
                 }
+                None => continue,
                 Some(proxy) => match self.proxy_for(member_endpoint.repository().expect("named")) {
                     Some((p, upstream)) if Arc::ptr_eq(&p, proxy) => {
                         self.proxied(req, member_endpoint, &p, &upstream).await

@@ -457,6 +457,20 @@ fn virtual_of<'a>(
         })
 }
 
+/// The virtual repository `format/repository` (`FORMAT/NAME`) and the
+/// key of `package` in it, or a 404 / 400.
+fn virtual_package(
+    state: &AppState,
+    format: cairn_core::Format,
+    repository: &str,
+    package: &str,
+) -> Result<(String, String), ApiError> {
+    let virt = virtual_of(state, format, repository)?;
+    let key = cairn_core::package_key(format, package)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok((virt.repository(), key))
+}
+
 /// `GET /api/v1/virtuals/{format}/{repository}/external`.
 pub(super) async fn list_external(
     state: &AppState,
@@ -484,10 +498,7 @@ pub(super) async fn change_external(
     allow: bool,
     reason: Option<String>,
 ) -> ApiResult {
-    let virt = virtual_of(state, format, repository)?;
-    let key = cairn_core::package_key(format, package)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let repo = virt.repository();
+    let (repo, key) = virtual_package(state, format, repository, package)?;
     if allow {
         let made = state
             .meta
@@ -762,10 +773,7 @@ pub(super) async fn change_exemption(
     allow: bool,
     reason: Option<String>,
 ) -> ApiResult {
-    let virt = virtual_of(state, format, repository)?;
-    let key = cairn_core::package_key(format, package)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let repo = virt.repository();
+    let (repo, key) = virtual_package(state, format, repository, package)?;
     let version = q.version.unwrap_or_default();
     if allow {
         let e = cairn_store::Exemption {

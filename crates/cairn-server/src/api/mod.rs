@@ -203,8 +203,12 @@ async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
         .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
 }
 
-/// An optional `{"reason": "..."}` body (an empty body is none).
-async fn optional_reason(body: Body) -> Result<Option<String>, ApiError> {
+/// An optional `{"reason": "..."}` body (an empty body is none), read
+/// when the change gives one (`allow`; a removal takes none).
+async fn optional_reason(allow: bool, body: Body) -> Result<Option<String>, ApiError> {
+    if !allow {
+        return Ok(None);
+    }
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Reason {
@@ -291,11 +295,7 @@ async fn dispatch(
             package,
             allow,
         } => {
-            let reason = if allow {
-                optional_reason(body).await?
-            } else {
-                None
-            };
+            let reason = optional_reason(allow, body).await?;
             let q: h::VersionQuery = query(uri)?;
             h::change_exemption(state, who, format, &repository, &package, q, allow, reason).await
         }
@@ -308,11 +308,7 @@ async fn dispatch(
             package,
             allow,
         } => {
-            let reason = if allow {
-                optional_reason(body).await?
-            } else {
-                None
-            };
+            let reason = optional_reason(allow, body).await?;
             h::change_external(state, who, format, &repository, &package, allow, reason).await
         }
         E::OidcExchange => {

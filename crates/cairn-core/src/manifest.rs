@@ -69,6 +69,23 @@ pub struct ParsedManifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+impl ParsedManifest {
+    /// Everything the manifest keeps alive: its blobs (config, layers) and,
+    /// for an index, its children. The subject is not among them: a
+    /// referrer follows its subject, not the other way round.
+    pub fn references(&self) -> Vec<crate::Digest> {
+        let mut out: Vec<crate::Digest> = self
+            .blobs
+            .iter()
+            .chain(&self.manifests)
+            .map(|d| d.digest.clone())
+            .collect();
+        out.sort_by_key(|d| d.to_string());
+        out.dedup();
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
     #[error("manifest is not valid JSON: {0}")]

@@ -217,7 +217,12 @@ impl OciApi {
         if self.blobs.store().stat(digest).await?.is_none() {
             return Ok(None);
         }
-        self.blob_created(name, digest, size, req).await.map(Some)
+        match self.blob_created(name, digest, size, req).await {
+            Ok(resp) => Ok(Some(resp)),
+            // Being garbage-collected: the client uploads it instead.
+            Err(e) if e.code == "BLOB_UNKNOWN" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn blob_created(
@@ -276,6 +281,7 @@ impl OciApi {
             .blobs
             .append(id, offset, expected, body_stream(body))
             .await?;
+        self.meta.touch_upload(id).await?;
         Ok(upload_accepted(name, id, size))
     }
 

@@ -43,6 +43,7 @@ codes! {
     range_invalid => RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID";
     too_large => PAYLOAD_TOO_LARGE, "SIZE_INVALID";
     internal => INTERNAL_SERVER_ERROR, "UNKNOWN";
+    unavailable => SERVICE_UNAVAILABLE, "UNAVAILABLE";
     upstream => BAD_GATEWAY, "UNKNOWN";
 }
 
@@ -75,6 +76,7 @@ impl From<StoreError> for OciError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Policy(p) => OciError::denied(p.to_string()),
+            e @ StoreError::BlobUnknown(_) => OciError::blob_unknown(e.to_string()),
             other => OciError::internal(other.to_string()),
         }
     }
@@ -100,6 +102,10 @@ impl From<UploadError> for OciError {
                 .with_header(header::RANGE, &upload_range(size)),
             UploadError::LengthMismatch { .. } => OciError::size_invalid(e.to_string()),
             UploadError::DigestMismatch { .. } => OciError::digest_invalid(e.to_string()),
+            UploadError::Collecting(_) => {
+                OciError::unavailable(e.to_string()).with_header(header::RETRY_AFTER, "1")
+            }
+            UploadError::Store(s) => s.into(),
             UploadError::Io(io) => io.into(),
         }
     }

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use cairn_core::manifest::{parse_manifest, ManifestKind};
 use cairn_core::{Digest, Reference, RepoName, Tag};
-use cairn_store::ManifestRecord;
+use cairn_store::{ManifestRecord, StoreError};
 use futures::TryStreamExt;
 
 const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
@@ -110,8 +110,20 @@ impl OciApi {
         let tag_names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         let changes = self
             .meta
-            .put_manifest(&record, &tag_names, &self.config.tag_rules, &req.actor())
-            .await?;
+            .put_manifest(
+                &record,
+                &parsed.references(),
+                &tag_names,
+                &self.config.tag_rules,
+                &req.actor(),
+            )
+            .await
+            .map_err(|e| match e {
+                // Collected between the check above and this write: the
+                // client uploads it again.
+                e @ StoreError::BlobUnknown(_) => OciError::manifest_blob_unknown(e.to_string()),
+                e => e.into(),
+            })?;
         for (tag, change) in tag_names.iter().zip(&changes) {
             tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
         }

@@ -42,6 +42,10 @@ pub enum PackageError {
     /// and nothing usable is cached.
     #[error("{0}")]
     Upstream(String),
+    /// Try again shortly (a blob being garbage-collected was named by this
+    /// write).
+    #[error("{0}")]
+    Unavailable(String),
     /// A failure on the server's side; its cause is kept for the log line
     /// ([`PackageError::log`]) rather than flattened into the message.
     #[error("internal error: {0}")]
@@ -55,6 +59,7 @@ impl From<StoreError> for PackageError {
         match e {
             StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
             StoreError::Conflict(m) => PackageError::Conflict(m),
+            e @ StoreError::BlobUnknown(_) => PackageError::Unavailable(e.to_string()),
             other => PackageError::Internal(Box::new(other)),
         }
     }
@@ -82,7 +87,12 @@ impl From<std::io::Error> for PackageError {
 
 impl From<cairn_store::UploadError> for PackageError {
     fn from(e: cairn_store::UploadError) -> Self {
-        PackageError::Internal(Box::new(e))
+        use cairn_store::UploadError as U;
+        match e {
+            e @ U::Collecting(_) => PackageError::Unavailable(e.to_string()),
+            U::Store(s) => s.into(),
+            e => PackageError::Internal(Box::new(e)),
+        }
     }
 }
 
@@ -120,6 +130,7 @@ impl PackageError {
             PackageError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
             PackageError::Refused(_) => S::FORBIDDEN,
             PackageError::Upstream(_) => S::BAD_GATEWAY,
+            PackageError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             PackageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }

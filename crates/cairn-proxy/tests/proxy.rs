@@ -108,11 +108,12 @@ async fn setup() -> Setup {
     let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
         .await
         .unwrap();
+    let meta = Arc::new(meta);
     Setup {
         upstream,
         base,
-        meta: Arc::new(meta),
-        blobs: Arc::new(Blobs::new(Arc::new(store))),
+        blobs: Arc::new(Blobs::new(Arc::new(store), meta.clone())),
+        meta,
         dir,
     }
 }

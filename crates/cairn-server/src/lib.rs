@@ -92,7 +92,7 @@ impl App {
             access.clone(),
         )
         .await?;
-        let blobs = Arc::new(Blobs::new(blob_store.clone()));
+        let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
                 .into_iter()

@@ -7,6 +7,8 @@
 //! and hashed instead, so correctness never depends on that cache.
 
 use crate::blob::{BlobStore, ByteStream};
+use crate::gc::{BlobState, GcStore};
+use crate::StoreError;
 use bytes::Bytes;
 use cairn_core::{Algorithm, Digest, Hasher};
 use futures::StreamExt;
@@ -30,13 +32,25 @@ pub enum UploadError {
     LengthMismatch { expected: u64 },
     #[error("content digest {actual} does not match {expected}")]
     DigestMismatch { expected: Digest, actual: Digest },
+    /// The garbage collector is deleting this very blob and has not
+    /// finished within the wait: the client should try again.
+    #[error("blob {0} is being garbage-collected; try the upload again")]
+    Collecting(Digest),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
 
+/// How long a write waits for the collector to finish deleting the very
+/// blob it is publishing, before telling the client to try again.
+const COLLECTING_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The verified-write service over a [`BlobStore`].
 pub struct Blobs {
     store: Arc<dyn BlobStore>,
+    /// The blob rows the garbage collector and writers serialise on.
+    ledger: Arc<dyn GcStore>,
     /// upload id -> (bytes hashed, running sha256 over them)
     hashers: Mutex<HashMap<String, (u64, Hasher)>>,
     /// Uploads with an append in progress in this process: a second
@@ -115,9 +129,10 @@ impl futures::Stream for Checked {
 }
 
 impl Blobs {
-    pub fn new(store: Arc<dyn BlobStore>) -> Self {
+    pub fn new(store: Arc<dyn BlobStore>, ledger: Arc<dyn GcStore>) -> Self {
         Blobs {
             store,
+            ledger,
             hashers: Mutex::default(),
             busy: Arc::default(),
         }
@@ -226,8 +241,26 @@ impl Blobs {
                 actual,
             });
         }
+        self.intend(digest, size).await?;
         self.store.commit_upload(id, digest).await?;
         Ok(size)
+    }
+
+    /// Makes sure the blob's row exists and is not being deleted before its
+    /// bytes are published: bytes published while the collector deletes
+    /// the same digest could be deleted after this write. The write that
+    /// then references the blob checks the row again in its transaction.
+    async fn intend(&self, digest: &Digest, size: u64) -> Result<(), UploadError> {
+        let deadline = std::time::Instant::now() + COLLECTING_WAIT;
+        loop {
+            match self.ledger.intend_blob(digest, size).await? {
+                Some(BlobState::Deleting) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                Some(BlobState::Deleting) => return Err(UploadError::Collecting(digest.clone())),
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Discards an upload.

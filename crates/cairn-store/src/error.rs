@@ -14,6 +14,10 @@ pub enum StoreError {
     /// longer in the state the change expects).
     #[error("{0}")]
     Conflict(String),
+    /// A write named a blob that is not stored, or that the garbage
+    /// collector is deleting: the client must upload it again.
+    #[error("blob {0} is not stored (it may just have been garbage-collected): upload it again")]
+    BlobUnknown(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database failed; the cause is kept for the logs.

@@ -3,7 +3,7 @@
 //! so a blob is either wholly visible or not at all; data and directory
 //! entries are fsync'd before any call that acknowledges them returns.
 
-use crate::blob::{check_upload_id, BlobStore, ByteStream};
+use crate::blob::{check_upload_id, unix_secs, BlobStore, ByteList, ByteStream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use cairn_core::Digest;
@@ -231,6 +231,60 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+
+    async fn stale_uploads(&self, before: i64) -> io::Result<Vec<String>> {
+        let dir = self.root.join("uploads");
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let Ok(id) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if check_upload_id(&id).is_err() {
+                    continue;
+                }
+                let modified = match entry.metadata().and_then(|m| m.modified()) {
+                    Ok(m) => unix_secs(m),
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                if modified < before {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn list_blobs(&self) -> io::Result<ByteList> {
+        let root = self.root.join("blobs");
+        // blobs/<alg>/<xx>/<hex>: three levels, read on the blocking pool.
+        let found = tokio::task::spawn_blocking(move || -> io::Result<Vec<(Digest, u64)>> {
+            let mut out = Vec::new();
+            for alg in std::fs::read_dir(&root)? {
+                let alg = alg?;
+                for fan in std::fs::read_dir(alg.path())? {
+                    for blob in std::fs::read_dir(fan?.path())? {
+                        let blob = blob?;
+                        let name = format!(
+                            "{}:{}",
+                            alg.file_name().to_string_lossy(),
+                            blob.file_name().to_string_lossy()
+                        );
+                        // Anything else here (a temporary file) is not a blob.
+                        if let Ok(d) = name.parse::<Digest>() {
+                            out.push((d, blob.metadata()?.len()));
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await??;
+        Ok(futures::stream::iter(found.into_iter().map(Ok)).boxed())
     }
 
     async fn ping(&self) -> io::Result<()> {

@@ -5,6 +5,7 @@
 
 pub use crate::audit::AuditStore;
 use crate::error::StoreError;
+pub use crate::gc::GcStore;
 pub use crate::identity::IdentityStore;
 pub use crate::oci::OciStore;
 pub use crate::packages::PackageStore;
@@ -53,7 +54,14 @@ pub trait SettingsStore: Send + Sync + 'static {
 
 /// Everything about artifacts except their bytes.
 pub trait MetaStore:
-    OciStore + PackageStore + IdentityStore + AuditStore + ProxyStore + VirtualStore + SettingsStore
+    OciStore
+    + PackageStore
+    + IdentityStore
+    + AuditStore
+    + ProxyStore
+    + VirtualStore
+    + SettingsStore
+    + GcStore
 {
 }
 
@@ -65,5 +73,6 @@ impl<T> MetaStore for T where
         + ProxyStore
         + VirtualStore
         + SettingsStore
+        + GcStore
 {
 }

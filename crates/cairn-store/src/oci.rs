@@ -62,11 +62,15 @@ pub trait OciStore: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<bool, StoreError>;
 
-    /// Stores a manifest (idempotently) and points `tags` at it, checking
-    /// `rules` for every tag that would move.
+    /// Stores a manifest (idempotently) with what it refers to (`references`:
+    /// config, layers, an index's children) and points `tags` at it, checking
+    /// `rules` for every tag that would move. Refused with
+    /// [`StoreError::BlobUnknown`] if the manifest's bytes or a reference
+    /// are not stored (or are being garbage-collected).
     async fn put_manifest(
         &self,
         record: &ManifestRecord,
+        references: &[Digest],
         tags: &[String],
         rules: &[TagRule],
         actor: &Actor,

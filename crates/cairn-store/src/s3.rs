@@ -13,7 +13,7 @@
 //! they do not have, and a store that ignores `If-None-Match` (Garage) cannot
 //! break that either.
 
-use crate::blob::{check_upload_id, BlobStore, ByteStream};
+use crate::blob::{check_upload_id, unix_secs, BlobStore, ByteList, ByteStream};
 use crate::config::S3Config;
 use async_trait::async_trait;
 use cairn_core::Digest;
@@ -354,6 +354,46 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(io_err)?;
         Ok(Some(url.to_string()))
+    }
+
+    async fn stale_uploads(&self, before: i64) -> io::Result<Vec<String>> {
+        // An upload's last write is its newest object (the start marker or a chunk).
+        let mut newest: std::collections::HashMap<String, i64> = Default::default();
+        let mut listed = self.store.list(Some(&Path::from("uploads")));
+        while let Some(meta) = listed.try_next().await.map_err(io_err)? {
+            let mut parts = meta.location.parts();
+            let (Some(_), Some(id)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let at = unix_secs(meta.last_modified.into());
+            let e = newest.entry(id.as_ref().to_string()).or_insert(at);
+            *e = (*e).max(at);
+        }
+        Ok(newest
+            .into_iter()
+            .filter(|(id, at)| *at < before && check_upload_id(id).is_ok())
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    async fn list_blobs(&self) -> io::Result<ByteList> {
+        let listed = self.store.list(Some(&Path::from("blobs")));
+        Ok(listed
+            .map_err(io_err)
+            .try_filter_map(|meta| async move {
+                // blobs/<alg>/<xx>/<hex>
+                let parts: Vec<String> = meta
+                    .location
+                    .parts()
+                    .map(|p| p.as_ref().to_string())
+                    .collect();
+                let digest = match parts.as_slice() {
+                    [_, alg, _, hex] => format!("{alg}:{hex}").parse::<Digest>().ok(),
+                    _ => None,
+                };
+                Ok(digest.map(|d| (d, meta.size)))
+            })
+            .boxed())
     }
 
     async fn ping(&self) -> io::Result<()> {

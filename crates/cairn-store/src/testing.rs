@@ -11,12 +11,54 @@ use cairn_core::Digest;
 use futures::{stream, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
+mod gc;
 mod packages;
 mod proxy;
 mod virtuals;
+pub use gc::{collector_suite, gc_store_suite};
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
 pub use virtuals::virtual_store_suite;
+
+/// Stores a manifest as the server does: its row in `blobs` first (as the
+/// blob write makes it), then the manifest, which names no other blobs.
+pub(crate) async fn seed_manifest(
+    meta: impl AsRef<dyn MetaStore>,
+    m: &ManifestRecord,
+    tags: &[String],
+    rules: &[TagRule],
+    who: &crate::Actor,
+) -> Result<Vec<TagChange>, StoreError> {
+    let meta = meta.as_ref();
+    meta.intend_blob(&m.digest, m.size).await?;
+    meta.put_manifest(m, &[], tags, rules, who).await
+}
+
+/// Publishes as the server does: the files' blob rows first.
+pub(crate) async fn seed_publish(
+    meta: impl AsRef<dyn MetaStore>,
+    v: &crate::NewVersion,
+    mode: crate::PublishMode,
+    who: &crate::Actor,
+) -> Result<(), StoreError> {
+    let meta = meta.as_ref();
+    for f in &v.files {
+        meta.intend_blob(&f.digest, f.size).await?;
+    }
+    meta.publish(v, mode, who).await
+}
+
+/// Caches as a proxy does: the entry's blob row first.
+pub(crate) async fn seed_cached(
+    meta: impl AsRef<dyn MetaStore>,
+    e: &crate::CachedEntry,
+) -> Result<(), StoreError> {
+    let meta = meta.as_ref();
+    if let Some(d) = &e.digest {
+        meta.intend_blob(d, e.size).await?;
+    }
+    meta.put_cached(e).await
+}
 
 fn body(parts: &[&'static [u8]]) -> crate::ByteStream {
     let parts = parts.to_vec();
@@ -32,8 +74,19 @@ async fn read_all(store: &dyn BlobStore, d: &Digest, range: Option<(u64, u64)>) 
 
 /// Exercises a [`BlobStore`] through [`Blobs`]: verified puts, chunked
 /// uploads, ranges, rollback of a failed chunk, digest mismatch, dedupe.
-pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
-    let blobs = Blobs::new(store.clone());
+/// A SQLite metadata store under `dir`, as the blob rows' ledger for suites
+/// and tests that exercise only blobs.
+pub async fn sqlite_ledger(dir: &std::path::Path) -> Arc<dyn crate::GcStore> {
+    let url = format!("sqlite://{}", dir.join("ledger.db").display());
+    Arc::new(
+        crate::sql::SqlMetaStore::open(&url)
+            .await
+            .expect("a SQLite store"),
+    )
+}
+
+pub async fn blob_store_suite(store: Arc<dyn BlobStore>, ledger: Arc<dyn crate::GcStore>) {
+    let blobs = Blobs::new(store.clone(), ledger.clone());
     let hello = Digest::sha256_of(b"hello world");
 
     // Monolithic put, read, range read.
@@ -128,7 +181,7 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
         .append(&id, None, None, body(&[b"hello "]))
         .await
         .unwrap();
-    let replica = Blobs::new(store.clone());
+    let replica = Blobs::new(store.clone(), ledger.clone());
     replica
         .append(&id, Some(6), None, body(&[b"world"]))
         .await
@@ -140,7 +193,7 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
     ));
 
     // A second append to an upload while one is in flight is refused, not interleaved.
-    let blobs = Arc::new(Blobs::new(store.clone()));
+    let blobs = Arc::new(Blobs::new(store.clone(), ledger.clone()));
     let id = blobs.start().await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
     let slow = stream::unfold(rx, |mut rx| async move {
@@ -200,6 +253,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     let d1 = Digest::sha256_of(b"blob1");
     assert_eq!(meta.usage().await.unwrap(), crate::Usage::default());
     assert!(!meta.pools().is_empty());
+    meta.intend_blob(&d1, 5).await.unwrap();
     meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
     meta.link_blob("a/b", &d1, 5, &who).await.unwrap();
     // A blob is counted once however often it is referred to.
@@ -224,27 +278,26 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     let m2 = record("prod/app", b"m2", Some(&m1.digest));
     let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        meta.put_manifest(&m1, &tags(&["v1", "latest"]), &rules, &who)
+        seed_manifest(&meta, &m1, &tags(&["v1", "latest"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Created, TagChange::Created]
     );
     assert_eq!(
-        meta.put_manifest(&m1, &tags(&["v1"]), &rules, &who)
+        seed_manifest(&meta, &m1, &tags(&["v1"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Unchanged]
     );
     assert_eq!(
-        meta.put_manifest(&m2, &tags(&["latest"]), &rules, &who)
+        seed_manifest(&meta, &m2, &tags(&["latest"]), &rules, &who)
             .await
             .unwrap(),
         vec![TagChange::Moved {
             from: m1.digest.clone()
         }]
     );
-    let err = meta
-        .put_manifest(&m2, &tags(&["v1"]), &rules, &who)
+    let err = seed_manifest(&meta, &m2, &tags(&["v1"]), &rules, &who)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -282,9 +335,15 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
 
     // Tag pagination is lexical.
     for t in ["c", "a", "b"] {
-        meta.put_manifest(&record("dev/app", b"x", None), &tags(&[t]), &rules, &who)
-            .await
-            .unwrap();
+        seed_manifest(
+            &meta,
+            &record("dev/app", b"x", None),
+            &tags(&[t]),
+            &rules,
+            &who,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         meta.list_tags("dev/app", None, 2).await.unwrap(),
@@ -314,9 +373,15 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     );
     // Byte-wise order on every backend: upper case sorts before lower case.
     for t in ["b", "B", "a-1", "a"] {
-        meta.put_manifest(&record("order/app", b"o", None), &tags(&[t]), &rules, &who)
-            .await
-            .unwrap();
+        seed_manifest(
+            &meta,
+            &record("order/app", b"o", None),
+            &tags(&[t]),
+            &rules,
+            &who,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         meta.list_tags("order/app", None, 10).await.unwrap(),
@@ -331,8 +396,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
             let who = who.clone();
             let m = record("prod/race", format!("racer {i}").as_bytes(), None);
             tokio::spawn(async move {
-                meta.put_manifest(&m, &["v9".to_string()], &rules, &who)
-                    .await
+                seed_manifest(&meta, &m, &["v9".to_string()], &rules, &who).await
             })
         })
         .collect();
@@ -353,10 +417,10 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     // deleted manifest.
     for i in 0..20 {
         let m = record("race/del", format!("m{i}").as_bytes(), None);
-        meta.put_manifest(&m, &[], &[], &who).await.unwrap();
+        seed_manifest(&meta, &m, &[], &[], &who).await.unwrap();
         let (a, b) = (meta.clone(), meta.clone());
         let (m2, who2, tag) = (m.clone(), who.clone(), format!("t{i}"));
-        let tagger = tokio::spawn(async move { a.put_manifest(&m2, &[tag], &[], &who2).await });
+        let tagger = tokio::spawn(async move { seed_manifest(&a, &m2, &[tag], &[], &who2).await });
         let digest = m.digest.clone();
         let who3 = who.clone();
         let deleter =
@@ -604,4 +668,5 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     package_store_suite(meta.clone(), &who).await;
     proxy_store_suite(meta.clone()).await;
     virtual_store_suite(meta.clone()).await;
+    gc_store_suite(meta.clone()).await;
 }

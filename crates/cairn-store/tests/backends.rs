@@ -9,7 +9,8 @@ use std::sync::Arc;
 async fn filesystem_blob_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    blob_store_suite(Arc::new(store)).await;
+    let ledger = cairn_store::testing::sqlite_ledger(dir.path()).await;
+    blob_store_suite(Arc::new(store), ledger).await;
 }
 
 #[tokio::test]
@@ -27,4 +28,13 @@ async fn sqlite_meta_store() {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
+}
+
+#[tokio::test]
+async fn collector_on_sqlite_and_filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    cairn_store::testing::collector_suite(Arc::new(meta), Arc::new(store)).await;
 }

@@ -52,3 +52,90 @@ async fn postgres_migrations_are_idempotent() {
     let again = SqlMetaStore::open(&url).await.unwrap();
     meta_store_suite(Arc::new(again)).await;
 }
+
+#[tokio::test]
+async fn collector_on_postgres() {
+    let url = fresh_database("collector").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
+        .await
+        .unwrap();
+    cairn_store::testing::collector_suite(Arc::new(meta), Arc::new(store)).await;
+}
+
+/// The horizon, step by step: a writer that read a blob as live before an
+/// event marked it, and has not committed yet, keeps the collector from
+/// deciding that blob until it ends; its reference is then seen.
+#[tokio::test]
+async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
+    use cairn_core::Digest;
+    use cairn_store::{Actor, GcStore, ManifestRecord, OciStore, Verdict};
+    let url = fresh_database("horizon").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let who = Actor::local("test");
+    let layer = Digest::sha256_of(b"horizon layer");
+    let record = |bytes: &[u8]| ManifestRecord {
+        repository: "h/app".into(),
+        digest: Digest::sha256_of(bytes),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: bytes.len() as u64,
+        subject: None,
+        artifact_type: None,
+        annotations: None,
+    };
+    let first = record(b"horizon one");
+    meta.intend_blob(&layer, 13).await.unwrap();
+    meta.intend_blob(&first.digest, first.size).await.unwrap();
+    meta.put_manifest(&first, std::slice::from_ref(&layer), &[], &[], &who)
+        .await
+        .unwrap();
+
+    // A writer (plain SQL on its own connection, as put_manifest does it):
+    // its transaction id first, then it reads the layer's row as live.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()::text")
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM blobs WHERE digest = $1")
+        .bind(layer.to_string())
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    assert_eq!(state, "live");
+
+    // Now an event marks the layer, and a collector gives it a horizon.
+    meta.delete_manifest("h/app", &first.digest, &[], &who)
+        .await
+        .unwrap();
+    meta.assign_horizons().await.unwrap();
+    let due = meta.due_candidates(i64::MAX, 10).await.unwrap();
+    assert!(
+        !due.contains(&layer),
+        "decided while a writer that read it as live is open"
+    );
+
+    // The writer commits its reference; the collector then keeps the layer.
+    sqlx::query("INSERT INTO manifest_blobs (repository, manifest, digest) VALUES ('h/app', 'sha256:00', $1)")
+        .bind(layer.to_string())
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    writer.commit().await.unwrap();
+    let mut verdict = None;
+    for _ in 0..200 {
+        if meta
+            .due_candidates(i64::MAX, 10)
+            .await
+            .unwrap()
+            .contains(&layer)
+        {
+            verdict = Some(meta.condemn(&layer).await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(verdict, Some(Verdict::Kept));
+}

@@ -28,7 +28,9 @@ fn config(name: &str) -> S3Config {
 #[tokio::test]
 async fn s3_blob_store() {
     let store = S3BlobStore::from_config(&config("suite")).unwrap();
-    blob_store_suite(Arc::new(store)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = cairn_store::testing::sqlite_ledger(dir.path()).await;
+    blob_store_suite(Arc::new(store), ledger).await;
 }
 
 #[tokio::test]
@@ -37,7 +39,9 @@ async fn s3_large_blob_streams_through_multipart() {
     use futures::StreamExt;
     let store: Arc<dyn cairn_store::BlobStore> =
         Arc::new(S3BlobStore::from_config(&config("large")).unwrap());
-    let blobs = cairn_store::Blobs::new(store.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = cairn_store::testing::sqlite_ledger(dir.path()).await;
+    let blobs = cairn_store::Blobs::new(store.clone(), ledger);
     // 20 MiB in 1 MiB pieces: more than two parts, and a second chunk on top.
     let piece: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     let mut all = Vec::new();
@@ -70,4 +74,13 @@ async fn s3_large_blob_streams_through_multipart() {
         got.concat(),
         all[20 * 1024 * 1024 - 3..20 * 1024 * 1024 + 3].to_vec()
     );
+}
+
+#[tokio::test]
+async fn collector_on_s3() {
+    let store = S3BlobStore::from_config(&config("collector")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = cairn_store::sql::SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::collector_suite(Arc::new(meta), Arc::new(store)).await;
 }

@@ -15,6 +15,7 @@
 //!
 
 mod audit;
+mod gc;
 mod identity;
 mod oci;
 mod packages;

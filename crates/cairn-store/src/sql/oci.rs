@@ -1,5 +1,6 @@
 //! The OCI aggregate's SQL: blob links, manifests, tags, referrers, uploads.
 
+use super::gc::{claim, mark_candidates, record_manifest_refs, Claim};
 use super::{audit, digest, now, SqlMetaStore, OK};
 use crate::{Actor, ManifestRecord, OciStore, StoreError, TagChange};
 use async_trait::async_trait;
@@ -112,6 +113,13 @@ impl OciStore for SqlMetaStore {
         .bind(now())
         .execute(&mut *tx)
         .await?;
+        claim(
+            &mut tx,
+            self.shared_pool,
+            &[digest.to_string()],
+            Claim::Link,
+        )
+        .await?;
         if added.rows_affected() > 0 {
             let d = digest.to_string();
             audit(
@@ -179,6 +187,7 @@ impl OciStore for SqlMetaStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() > 0 {
+            mark_candidates(&mut tx, std::slice::from_ref(&d)).await?;
             audit(
                 &mut tx,
                 actor,
@@ -197,6 +206,7 @@ impl OciStore for SqlMetaStore {
     async fn put_manifest(
         &self,
         record: &ManifestRecord,
+        references: &[Digest],
         tags: &[String],
         rules: &[TagRule],
         actor: &Actor,
@@ -222,6 +232,11 @@ impl OciStore for SqlMetaStore {
         .bind(now())
         .execute(&mut *tx)
         .await?;
+        let refs: Vec<String> = references.iter().map(Digest::to_string).collect();
+        record_manifest_refs(&mut tx, repo, &new, &refs).await?;
+        let mut named = refs;
+        named.push(new.clone());
+        claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
         audit(
             &mut tx,
             actor,
@@ -354,12 +369,26 @@ impl OciStore for SqlMetaStore {
             .bind(&d)
             .execute(&mut *tx)
             .await?;
+        let mut freed: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM manifest_blobs WHERE repository = $1 AND manifest = $2",
+        )
+        .bind(repository)
+        .bind(&d)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM manifest_blobs WHERE repository = $1 AND manifest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM manifests WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(&d)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() > 0 {
+            freed.push(d.clone());
+            mark_candidates(&mut tx, &freed).await?;
             let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));
             audit(
                 &mut tx,
@@ -478,12 +507,14 @@ impl OciStore for SqlMetaStore {
     async fn create_upload(&self, id: &str, repository: &str) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         ensure_repository(&mut tx, repository).await?;
-        sqlx::query("INSERT INTO uploads (id, repository, created_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(repository)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, created_at, touched_at) VALUES ($1, $2, $3, $3)",
+        )
+        .bind(id)
+        .bind(repository)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

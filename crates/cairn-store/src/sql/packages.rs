@@ -2,6 +2,7 @@
 //! dialect rules). Version and file rows are never deleted: they are the
 //! tombstones behind "a published version is never reused".
 
+use super::gc::{claim, Claim};
 use super::{audit, digest, insert_audit, SqlMetaStore, OK};
 use crate::now;
 use crate::packages::{
@@ -51,9 +52,11 @@ async fn version_state(
 }
 
 /// Checks the lifecycle rules for `new` and writes it; any refusal is
-/// returned before anything is written.
+/// returned before anything is written. The files' blobs are claimed last
+/// (see `gc::claim`): a file whose blob is being collected refuses it all.
 async fn write_version(
     tx: &mut AnyConnection,
+    postgres: bool,
     new: &NewVersion,
     mode: PublishMode,
 ) -> Result<(), StoreError> {
@@ -194,7 +197,8 @@ async fn write_version(
         )
         .await?;
     }
-    Ok(())
+    let digests: Vec<String> = new.files.iter().map(|f| f.digest.to_string()).collect();
+    claim(tx, postgres, &digests, Claim::Reference).await
 }
 
 /// Marks a package changed, in the transaction of the change.
@@ -311,7 +315,7 @@ impl PackageStore for SqlMetaStore {
         let resource = new.format.resource(&new.repository);
         let artifact = format!("{}@{}", new.package, new.version);
         let mut tx = self.writer.begin().await?;
-        match write_version(&mut tx, new, mode).await {
+        match write_version(&mut tx, self.shared_pool, new, mode).await {
             Ok(()) => {
                 bump_revision(&mut tx, new.format, &new.repository, &new.package).await?;
                 let files: Vec<&str> = new.files.iter().map(|f| f.filename.as_str()).collect();
@@ -843,7 +847,7 @@ impl PackageStore for SqlMetaStore {
                     "a release of staging repository {id} names another repository"
                 )));
             }
-            write_version(&mut tx, new, PublishMode::AddFiles).await?;
+            write_version(&mut tx, self.shared_pool, new, PublishMode::AddFiles).await?;
             bump_revision(&mut tx, format, repository, &new.package).await?;
             let artifact = format!("{}@{}", new.package, new.version);
             audit(

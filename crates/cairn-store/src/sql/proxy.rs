@@ -1,5 +1,6 @@
 //! The proxy cache's SQL.
 
+use super::gc::{claim, mark_candidates, Claim};
 use super::{digest, SqlMetaStore};
 use crate::proxy::{CachedEntry, ProxyStore};
 use crate::StoreError;
@@ -54,6 +55,14 @@ impl ProxyStore for SqlMetaStore {
 
     async fn put_cached(&self, e: &CachedEntry) -> Result<(), StoreError> {
         let digest = e.digest.as_ref().map(|d| d.to_string());
+        let mut tx = self.writer.begin().await?;
+        let previous: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT digest FROM proxy_cache WHERE repository = $1 AND cache_key = $2",
+        )
+        .bind(&e.repository)
+        .bind(&e.key)
+        .fetch_optional(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO proxy_cache (repository, cache_key, status, digest, size, content_type,
                  etag, last_modified, fetched_at, checked_at)
@@ -72,15 +81,31 @@ impl ProxyStore for SqlMetaStore {
         .bind(&e.repository)
         .bind(&e.key)
         .bind(i64::from(e.status))
-        .bind(digest)
+        .bind(&digest)
         .bind(e.size as i64)
         .bind(&e.content_type)
         .bind(&e.etag)
         .bind(&e.last_modified)
         .bind(e.fetched_at)
         .bind(e.checked_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(d) = &digest {
+            claim(
+                &mut tx,
+                self.shared_pool,
+                std::slice::from_ref(d),
+                Claim::Reference,
+            )
+            .await?;
+        }
+        if let Some(old) = previous
+            .flatten()
+            .filter(|old| Some(old) != digest.as_ref())
+        {
+            mark_candidates(&mut tx, &[old]).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -108,11 +133,23 @@ impl ProxyStore for SqlMetaStore {
     }
 
     async fn drop_cached(&self, repository: &str, key: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let previous: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT digest FROM proxy_cache WHERE repository = $1 AND cache_key = $2",
+        )
+        .bind(repository)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
         let done = sqlx::query("DELETE FROM proxy_cache WHERE repository = $1 AND cache_key = $2")
             .bind(repository)
             .bind(key)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        if let Some(old) = previous.flatten() {
+            mark_candidates(&mut tx, &[old]).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -2,6 +2,7 @@
 //! and tombstones, the lifecycle with its policy, dist-tags, owners, search,
 //! concurrent publishers, and the audit entries of each.
 
+use super::seed_publish;
 use crate::packages::{FileRecord, NewVersion, PublishMode, StagingState};
 use crate::{Actor, AuditFilter, MetaStore, StoreError};
 use cairn_core::lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
@@ -45,10 +46,10 @@ fn lifecycle(e: Result<impl std::fmt::Debug, StoreError>) -> LifecycleError {
 pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     let npm = Format::Npm;
     let nv = PublishMode::NewVersion;
-    meta.publish(&version(npm, "lib", "1.0.0", &[]), nv, who)
+    seed_publish(&meta, &version(npm, "lib", "1.0.0", &[]), nv, who)
         .await
         .unwrap();
-    meta.publish(&version(npm, "lib", "1.1.0", &[]), nv, who)
+    seed_publish(&meta, &version(npm, "lib", "1.1.0", &[]), nv, who)
         .await
         .unwrap();
     let pkg = meta
@@ -116,7 +117,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     let mut again = version(npm, "lib", "1.0.0", &[]);
     again.files = vec![file("other-bytes.tgz", "1.0.0")];
     assert!(matches!(
-        lifecycle(meta.publish(&again, nv, who).await),
+        lifecycle(seed_publish(&meta, &again, nv, who).await),
         LifecycleError::VersionExists { .. }
     ));
     let after = meta
@@ -214,7 +215,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     ));
 
     // Dependents block an unpublish; the admin override does not care.
-    meta.publish(&version(npm, "app", "2.0.0", &["lib"]), nv, who)
+    seed_publish(&meta, &version(npm, "app", "2.0.0", &["lib"]), nv, who)
         .await
         .unwrap();
     let refused = lifecycle(
@@ -275,10 +276,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     );
     // The tombstone: never again, and nothing changes it.
     assert!(matches!(
-        lifecycle(
-            meta.publish(&version(npm, "lib", "1.1.0", &[]), nv, who)
-                .await
-        ),
+        lifecycle(seed_publish(&meta, &version(npm, "lib", "1.1.0", &[]), nv, who).await),
         LifecycleError::VersionTombstoned { .. }
     ));
     assert!(matches!(
@@ -351,12 +349,12 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
     let af = PublishMode::AddFiles;
     let mut sdist = version(py, "demo", "1.0", &[]);
     sdist.files = vec![file("demo-1.0.tar.gz", "1.0")];
-    meta.publish(&sdist, af, who).await.unwrap();
+    seed_publish(&meta, &sdist, af, who).await.unwrap();
     let mut wheel = sdist.clone();
     wheel.files = vec![file("demo-1.0-py3-none-any.whl", "1.0")];
-    meta.publish(&wheel, af, who).await.unwrap();
+    seed_publish(&meta, &wheel, af, who).await.unwrap();
     assert!(matches!(
-        lifecycle(meta.publish(&sdist, af, who).await),
+        lifecycle(seed_publish(&meta, &sdist, af, who).await),
         LifecycleError::FileExists { .. }
     ));
     let pkg = meta
@@ -411,7 +409,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         racers.push(tokio::spawn(async move {
             let mut v = version(Format::Cargo, "race", "0.1.0", &[]);
             v.files = vec![file(&format!("race-{i}.crate"), "0.1.0")];
-            meta.publish(&v, PublishMode::NewVersion, &who).await
+            seed_publish(&meta, &v, PublishMode::NewVersion, &who).await
         }));
     }
     let mut wins = 0;
@@ -473,6 +471,11 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
     };
     // Not closed yet: refused, nothing published.
     let both = [release("1.0", "a-1.0.jar"), release("1.1", "a-1.1.jar")];
+    for v in &both {
+        for f in &v.files {
+            meta.intend_blob(&f.digest, f.size).await.unwrap();
+        }
+    }
     assert!(matches!(
         meta.release_staging(mvn, "rel", "s1", &both, who).await,
         Err(StoreError::Conflict(_))
@@ -491,9 +494,14 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
         .await
         .unwrap());
     // One release file exists already: the whole release is refused.
-    meta.publish(&release("1.1", "a-1.1.jar"), PublishMode::AddFiles, who)
-        .await
-        .unwrap();
+    seed_publish(
+        &meta,
+        &release("1.1", "a-1.1.jar"),
+        PublishMode::AddFiles,
+        who,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         lifecycle(meta.release_staging(mvn, "rel", "s1", &both, who).await),
         LifecycleError::FileExists { .. }
@@ -526,9 +534,14 @@ async fn staging_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
 
     // The version index: publishing order, a version listed once however
     // many files it gets, states of the versions that are not active.
-    meta.publish(&release("1.0", "a-1.0.pom"), PublishMode::AddFiles, who)
-        .await
-        .unwrap();
+    seed_publish(
+        &meta,
+        &release("1.0", "a-1.0.pom"),
+        PublishMode::AddFiles,
+        who,
+    )
+    .await
+    .unwrap();
     let yank = Transition::Yank {
         reason: Some("broken".into()),
     };

@@ -1,6 +1,7 @@
 //! The proxy-cache part of the metadata suite: entries, first-seen times
 //! kept across refetches of the same bytes, revalidation, listing, dropping.
 
+use super::seed_cached;
 use crate::proxy::CachedEntry;
 use crate::MetaStore;
 use cairn_core::Digest;
@@ -25,7 +26,7 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
     let repo = "npm/npmjs";
     assert_eq!(meta.cached(repo, "packument/a").await.unwrap(), None);
     let first = entry("packument/a", b"v1", 100);
-    meta.put_cached(&first).await.unwrap();
+    seed_cached(&meta, &first).await.unwrap();
     assert_eq!(
         meta.cached(repo, "packument/a").await.unwrap(),
         Some(first.clone())
@@ -37,13 +38,13 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
     );
 
     // The same bytes fetched again keep their first-seen time.
-    meta.put_cached(&entry("packument/a", b"v1", 200))
+    seed_cached(&meta, &entry("packument/a", b"v1", 200))
         .await
         .unwrap();
     let again = meta.cached(repo, "packument/a").await.unwrap().unwrap();
     assert_eq!((again.fetched_at, again.checked_at), (100, 200));
     // New bytes are first seen now.
-    meta.put_cached(&entry("packument/a", b"v2", 300))
+    seed_cached(&meta, &entry("packument/a", b"v2", 300))
         .await
         .unwrap();
     let changed = meta.cached(repo, "packument/a").await.unwrap().unwrap();
@@ -88,7 +89,7 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
         etag: None,
         ..entry("packument/missing", b"", 10)
     };
-    meta.put_cached(&negative).await.unwrap();
+    seed_cached(&meta, &negative).await.unwrap();
     assert_eq!(
         meta.cached(repo, "packument/missing").await.unwrap(),
         Some(negative)
@@ -96,7 +97,9 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
 
     // Listing by prefix, in pages; '%' and '_' are not patterns.
     for k in ["file/a/1", "file/a/2", "file/b/1", "file/a%/1"] {
-        meta.put_cached(&entry(k, k.as_bytes(), 1)).await.unwrap();
+        seed_cached(&meta, &entry(k, k.as_bytes(), 1))
+            .await
+            .unwrap();
     }
     let keys = |v: Vec<CachedEntry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
     assert_eq!(

@@ -1,6 +1,7 @@
 //! The virtual-repository part of the metadata suite: owners' exceptions
 //! to name ownership, each change audited.
 
+use super::seed_publish;
 use crate::{Actor, AuditFilter, MetaStore, NewVersion, PublishMode};
 use cairn_core::{Format, PackageRef};
 use std::sync::Arc;
@@ -57,7 +58,7 @@ pub async fn virtual_store_suite(meta: Arc<dyn MetaStore>) {
             tags: vec![],
             owner: None,
         };
-        meta.publish(&v, PublishMode::NewVersion, &owner)
+        seed_publish(&meta, &v, PublishMode::NewVersion, &owner)
             .await
             .unwrap();
     }

@@ -150,7 +150,7 @@ async fn open_packages(common: &CommonArgs) -> anyhow::Result<cairn_packages::Pa
     )
     .await?;
     Ok(cairn_packages::Packages::new(
-        std::sync::Arc::new(cairn_store::Blobs::new(blob_store)),
+        std::sync::Arc::new(cairn_store::Blobs::new(blob_store, meta.clone())),
         meta,
         config.packages.compile(Default::default())?,
     ))

@@ -1,0 +1,459 @@
+//! The garbage-collection part of the suites: the blob rows' states, the
+//! claim every referencing write makes, the collector's decision, writers
+//! racing the collector, and whole runs over a real blob store.
+
+use super::body;
+use crate::collector::{fsck, Collector, GcSettings};
+use crate::gc::{BlobState, Verdict};
+use crate::{Actor, BlobStore, Blobs, ManifestRecord, MetaStore, StoreError};
+use cairn_core::Digest;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+fn manifest(repo: &str, bytes: &[u8]) -> ManifestRecord {
+    ManifestRecord {
+        repository: repo.into(),
+        digest: Digest::sha256_of(bytes),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: bytes.len() as u64,
+        subject: None,
+        artifact_type: None,
+        annotations: None,
+    }
+}
+
+/// Decides every due candidate as a collector would, with no grace period;
+/// returns the digests condemned (their rows forgotten, as after deleting
+/// the objects).
+async fn collect_once(meta: &dyn MetaStore) -> Vec<Digest> {
+    meta.assign_horizons().await.unwrap();
+    let mut gone = Vec::new();
+    for d in meta.due_candidates(crate::now() + 1, 1000).await.unwrap() {
+        if let Verdict::Condemned { .. } = meta.condemn(&d).await.unwrap() {
+            meta.forget_blob(&d).await.unwrap();
+            gone.push(d);
+        }
+    }
+    gone
+}
+
+/// [`collect_once`] until no candidate is left: on PostgreSQL a candidate
+/// waits for every older transaction in the cluster (other tests' too).
+async fn collect(meta: &dyn MetaStore) -> Vec<Digest> {
+    let mut gone = Vec::new();
+    for _ in 0..200 {
+        gone.extend(collect_once(meta).await);
+        if meta.blob_counts().await.unwrap().candidates == 0 {
+            return gone;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("candidates left after 200 passes");
+}
+
+pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
+    let who = Actor::local("test");
+    // What the earlier suites left unreferenced goes first, so that what
+    // follows sees only its own blobs.
+    collect(&*meta).await;
+    let layer = Digest::sha256_of(b"gc layer");
+    let m = manifest("gc/app", b"gc manifest 1");
+
+    // A new blob is a candidate until something references it.
+    assert_eq!(meta.intend_blob(&layer, 8).await.unwrap(), None);
+    assert_eq!(
+        meta.blob_state(&layer).await.unwrap(),
+        Some(BlobState::Candidate)
+    );
+    meta.link_blob("gc/app", &layer, 8, &who).await.unwrap();
+    assert_eq!(
+        meta.blob_state(&layer).await.unwrap(),
+        Some(BlobState::Candidate),
+        "a link alone does not keep a blob"
+    );
+    meta.intend_blob(&m.digest, m.size).await.unwrap();
+    meta.put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.blob_state(&layer).await.unwrap(),
+        Some(BlobState::Live)
+    );
+    assert_eq!(
+        meta.blob_state(&m.digest).await.unwrap(),
+        Some(BlobState::Live)
+    );
+    // Live blobs are never candidates, so nothing is collected.
+    assert!(collect(&*meta).await.is_empty());
+
+    // Deleting the manifest marks it and its layer; both go.
+    assert!(meta
+        .delete_manifest("gc/app", &m.digest, &[], &who)
+        .await
+        .unwrap());
+    assert_eq!(
+        meta.blob_state(&layer).await.unwrap(),
+        Some(BlobState::Candidate)
+    );
+    let mut gone = collect(&*meta).await;
+    gone.sort_by_key(|d| d.to_string());
+    let mut want = vec![layer.clone(), m.digest.clone()];
+    want.sort_by_key(|d| d.to_string());
+    assert_eq!(gone, want);
+    assert_eq!(meta.blob_state(&layer).await.unwrap(), None);
+    assert_eq!(
+        meta.linked_blob("gc/app", &layer).await.unwrap(),
+        None,
+        "the collector removes the links of what it deletes"
+    );
+
+    // A writer naming a collected blob is refused, and keeps nothing.
+    meta.intend_blob(&m.digest, m.size).await.unwrap();
+    let err = meta
+        .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BlobUnknown(ref d) if *d == layer.to_string()));
+    assert!(meta.manifest("gc/app", &m.digest).await.unwrap().is_none());
+    let err = meta.link_blob("gc/app", &layer, 8, &who).await.unwrap_err();
+    assert!(matches!(err, StoreError::BlobUnknown(_)));
+
+    // A blob marked deleting (a collector between its two steps) refuses
+    // writers too, and refuses to be published again until it is gone.
+    meta.intend_blob(&layer, 8).await.unwrap();
+    meta.assign_horizons().await.unwrap();
+    assert_eq!(
+        meta.condemn(&layer).await.unwrap(),
+        Verdict::Condemned { size: 8 }
+    );
+    assert_eq!(
+        meta.intend_blob(&layer, 8).await.unwrap(),
+        Some(BlobState::Deleting)
+    );
+    let err = meta
+        .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BlobUnknown(_)));
+    assert_eq!(meta.deleting_blobs(10).await.unwrap(), vec![layer.clone()]);
+    meta.forget_blob(&layer).await.unwrap();
+    assert!(meta.deleting_blobs(10).await.unwrap().is_empty());
+
+    // A candidate that something references is kept (live again).
+    let shared = Digest::sha256_of(b"gc shared");
+    let a = manifest("gc/a", b"gc manifest a");
+    let b = manifest("gc/b", b"gc manifest b");
+    meta.intend_blob(&shared, 9).await.unwrap();
+    for x in [&a, &b] {
+        meta.intend_blob(&x.digest, x.size).await.unwrap();
+        meta.put_manifest(x, std::slice::from_ref(&shared), &[], &[], &who)
+            .await
+            .unwrap();
+    }
+    meta.delete_manifest("gc/a", &a.digest, &[], &who)
+        .await
+        .unwrap();
+    // (The refused manifest's own bytes above were never referenced: they go too.)
+    let mut gone = collect(&*meta).await;
+    gone.sort_by_key(|d| d.to_string());
+    let mut want = vec![m.digest.clone(), a.digest.clone()];
+    want.sort_by_key(|d| d.to_string());
+    assert_eq!(gone, want);
+    assert_eq!(
+        meta.blob_state(&shared).await.unwrap(),
+        Some(BlobState::Live)
+    );
+
+    // Package files and proxy entries are references too.
+    let cached = Digest::sha256_of(b"gc cached");
+    let entry = crate::CachedEntry {
+        repository: "npm/gc".into(),
+        key: "doc".into(),
+        status: 200,
+        digest: Some(cached.clone()),
+        size: 9,
+        content_type: "application/json".into(),
+        etag: None,
+        last_modified: None,
+        fetched_at: 1,
+        checked_at: 1,
+    };
+    super::seed_cached(&meta, &entry).await.unwrap();
+    assert_eq!(
+        meta.blob_state(&cached).await.unwrap(),
+        Some(BlobState::Live)
+    );
+    // Replacing the entry's bytes marks the old ones; dropping it, the new.
+    let newer = Digest::sha256_of(b"gc cached 2");
+    let second = crate::CachedEntry {
+        digest: Some(newer.clone()),
+        ..entry.clone()
+    };
+    super::seed_cached(&meta, &second).await.unwrap();
+    assert_eq!(collect(&*meta).await, vec![cached.clone()]);
+    meta.drop_cached("npm/gc", "doc").await.unwrap();
+    assert_eq!(collect(&*meta).await, vec![newer.clone()]);
+
+    // Nothing dangles after all that.
+    let dangling = meta.dangling_references(10).await.unwrap();
+    assert!(dangling.is_empty(), "{dangling:?}");
+
+    writers_race_the_collector(meta.clone()).await;
+}
+
+/// Writers keep referencing one blob while others delete what references
+/// it and a collector keeps deciding it, with no grace at all: every
+/// write either lands with the blob still stored or is refused, and no
+/// reference is ever left to a collected blob.
+async fn writers_race_the_collector(meta: Arc<dyn MetaStore>) {
+    let layer = Digest::sha256_of(b"gc race layer");
+    let stop = CancellationToken::new();
+    let collector = {
+        let (meta, stop) = (meta.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut condemned = 0;
+            while !stop.is_cancelled() {
+                condemned += collect_once(&*meta).await.len();
+                tokio::task::yield_now().await;
+            }
+            condemned
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (meta, layer) = (meta.clone(), layer.clone());
+        writers.push(tokio::spawn(async move {
+            let who = Actor::local("racer");
+            let (mut landed, mut refused) = (0, 0);
+            for i in 0..40 {
+                let m = manifest(&format!("race/{w}"), format!("race {w} {i}").as_bytes());
+                // As the server does: the blobs' rows before the bytes
+                // (waiting out a deletion in progress), then the manifest.
+                while meta.intend_blob(&layer, 13).await.unwrap() == Some(BlobState::Deleting) {
+                    tokio::task::yield_now().await;
+                }
+                meta.intend_blob(&m.digest, m.size).await.unwrap();
+                match meta
+                    .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+                    .await
+                {
+                    Ok(_) => landed += 1,
+                    Err(StoreError::BlobUnknown(_)) => refused += 1,
+                    Err(e) => panic!("{e}"),
+                }
+                if i % 2 == 0 {
+                    meta.delete_manifest(&m.repository, &m.digest, &[], &who)
+                        .await
+                        .unwrap();
+                }
+                let dangling = meta.dangling_references(10).await.unwrap();
+                assert!(dangling.is_empty(), "{dangling:?}");
+            }
+            (landed, refused)
+        }));
+    }
+    let mut landed = 0;
+    for w in writers {
+        landed += w.await.unwrap().0;
+    }
+    stop.cancel();
+    collector.await.unwrap();
+    assert!(landed > 0);
+    assert!(meta.dangling_references(10).await.unwrap().is_empty());
+    // Every kept manifest still finds its layer stored.
+    for w in 0..4 {
+        for i in (1..40).step_by(2) {
+            let m = manifest(&format!("race/{w}"), format!("race {w} {i}").as_bytes());
+            if meta
+                .manifest(&m.repository, &m.digest)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                assert_ne!(meta.blob_state(&layer).await.unwrap(), None);
+                assert_ne!(
+                    meta.blob_state(&layer).await.unwrap(),
+                    Some(BlobState::Deleting)
+                );
+            }
+        }
+    }
+}
+
+/// Whole collector runs over a blob store: what is unreferenced goes (its
+/// object and row), what is referenced stays, idle uploads expire, a run
+/// killed between its steps is finished by the next, and fsck agrees.
+pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
+    let who = Actor::local("test");
+    let blobs = Blobs::new(store.clone(), meta.clone());
+    let now = GcSettings {
+        grace_secs: 0,
+        upload_ttl_secs: 3600,
+    };
+    let run = |settings: GcSettings| {
+        let c = Collector::new(meta.clone(), store.clone(), settings);
+        async move { c.run(&CancellationToken::new(), &|_, _| {}).await.unwrap() }
+    };
+    // Runs until no candidate is left. On PostgreSQL a candidate waits for
+    // every older transaction in the cluster to end (other tests' too), so
+    // one run may leave it for the next: this is progress, not timing.
+    let settle = || async {
+        let mut total = crate::collector::GcReport::default();
+        for _ in 0..200 {
+            let r = run(now).await;
+            total.deleted += r.deleted;
+            total.deleted_bytes += r.deleted_bytes;
+            let c = meta.blob_counts().await.unwrap();
+            if c.candidates == 0 && c.deleting == 0 {
+                return total;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "candidates left after 200 runs: {:?}",
+            meta.blob_counts().await
+        );
+    };
+
+    let layer = Digest::sha256_of(b"collector layer");
+    blobs
+        .put(&layer, Some(15), body(&[b"collector layer"]))
+        .await
+        .unwrap();
+    let keep = Digest::sha256_of(b"collector keep");
+    blobs
+        .put(&keep, Some(14), body(&[b"collector keep"]))
+        .await
+        .unwrap();
+    let m = manifest("col/app", b"collector manifest");
+    blobs
+        .put_bytes(&m.digest, b"collector manifest".to_vec().into())
+        .await
+        .unwrap();
+    meta.put_manifest(&m, &[layer.clone(), keep.clone()], &[], &[], &who)
+        .await
+        .unwrap();
+    let stray = Digest::sha256_of(b"collector stray");
+    blobs
+        .put(&stray, Some(15), body(&[b"collector stray"]))
+        .await
+        .unwrap();
+    meta.link_blob("col/app", &stray, 15, &who).await.unwrap();
+
+    // Within the grace period nothing goes.
+    let report = run(GcSettings {
+        grace_secs: 3600,
+        ..now
+    })
+    .await;
+    assert_eq!(report.deleted, 0);
+    assert!(store.stat(&stray).await.unwrap().is_some());
+
+    // Without it, the stray upload goes; the referenced blobs stay.
+    let report = settle().await;
+    assert_eq!(report.deleted, 1, "{report:?}");
+    assert_eq!(report.deleted_bytes, 15);
+    assert!(store.stat(&stray).await.unwrap().is_none());
+    assert!(store.stat(&layer).await.unwrap().is_some());
+    assert!(meta.linked_blob("col/app", &stray).await.unwrap().is_none());
+
+    // A second manifest shares `keep`; deleting the first frees only its own.
+    let m2 = manifest("col/other", b"collector manifest 2");
+    blobs
+        .put_bytes(&m2.digest, b"collector manifest 2".to_vec().into())
+        .await
+        .unwrap();
+    meta.put_manifest(&m2, std::slice::from_ref(&keep), &[], &[], &who)
+        .await
+        .unwrap();
+    meta.delete_manifest("col/app", &m.digest, &[], &who)
+        .await
+        .unwrap();
+    let report = settle().await;
+    assert_eq!(report.deleted, 2, "{report:?}");
+    assert!(store.stat(&layer).await.unwrap().is_none());
+    assert!(store.stat(&m.digest).await.unwrap().is_none());
+    assert!(store.stat(&keep).await.unwrap().is_some());
+
+    // A collector killed after deciding, before deleting the object: the
+    // row stays "deleting", writers are refused, and the next run finishes.
+    meta.delete_manifest("col/other", &m2.digest, &[], &who)
+        .await
+        .unwrap();
+    meta.assign_horizons().await.unwrap();
+    let mut condemned = 0;
+    for _ in 0..200 {
+        for d in meta.due_candidates(crate::now() + 1, 10).await.unwrap() {
+            if let Verdict::Condemned { .. } = meta.condemn(&d).await.unwrap() {
+                condemned += 1;
+            }
+        }
+        if condemned == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(condemned, 2);
+    assert!(store.stat(&keep).await.unwrap().is_some());
+    let report = settle().await;
+    assert!(store.stat(&keep).await.unwrap().is_none(), "{report:?}");
+    assert!(meta.deleting_blobs(10).await.unwrap().is_empty());
+
+    // Idle uploads expire; fresh ones stay.
+    let idle = blobs.start().await.unwrap();
+    meta.create_upload(&idle, "col/app").await.unwrap();
+    let report = run(GcSettings {
+        grace_secs: 0,
+        upload_ttl_secs: 0,
+    })
+    .await;
+    // The TTL is 0 but the cutoff is "before now": wait out the second.
+    if report.uploads_expired == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let report = run(GcSettings {
+            grace_secs: 0,
+            upload_ttl_secs: 0,
+        })
+        .await;
+        assert_eq!(report.uploads_expired, 1, "{report:?}");
+    }
+    assert!(meta.upload_repository(&idle).await.unwrap().is_none());
+    assert!(store.upload_size(&idle).await.unwrap().is_none());
+    let fresh = blobs.start().await.unwrap();
+    assert_eq!(run(now).await.uploads_expired, 0);
+    assert!(store.upload_size(&fresh).await.unwrap().is_some());
+    blobs.abort(&fresh).await.unwrap();
+
+    // fsck: clean; then an orphan object is found and adopted by repair,
+    // and a missing object is reported.
+    let report = fsck(&*meta, &*store, true, false, &|_| {}).await.unwrap();
+    assert!(report.clean(), "{report:?}");
+    let orphan = Digest::sha256_of(b"orphan bytes");
+    // Published straight into the store, as a crash before its row would leave it.
+    let id = crate::blobs::uuid_v4();
+    store.create_upload(&id).await.unwrap();
+    store
+        .append_upload(&id, 0, body(&[b"orphan bytes"]))
+        .await
+        .unwrap();
+    store.commit_upload(&id, &orphan).await.unwrap();
+    let report = fsck(&*meta, &*store, false, true, &|_| {}).await.unwrap();
+    assert_eq!(report.orphans, vec![orphan.to_string()]);
+    assert_eq!(report.adopted, 1);
+    assert_eq!(
+        meta.blob_state(&orphan).await.unwrap(),
+        Some(BlobState::Candidate)
+    );
+    settle().await;
+    assert!(store.stat(&orphan).await.unwrap().is_none());
+    let kept = manifest("col/kept", b"kept manifest");
+    blobs
+        .put_bytes(&kept.digest, b"kept manifest".to_vec().into())
+        .await
+        .unwrap();
+    meta.put_manifest(&kept, &[], &[], &[], &who).await.unwrap();
+    store.delete(&kept.digest).await.unwrap();
+    let report = fsck(&*meta, &*store, false, false, &|_| {}).await.unwrap();
+    assert_eq!(report.missing.len(), 1, "{report:?}");
+    assert!(!report.clean());
+}

@@ -129,6 +129,11 @@ step "refused uploads through nginx in front of two replicas (no 502, no broken 
 env $(s3_env e2e-nginx) CAIRN_DATABASE_URL="$(pg_database e2e_nginx)" \
   python3 tests/e2e/nginx.py "$CAIRN" "$OUT_DIR"
 
+step "garbage collection soak: pushes sharing layers, tag moves, deletes, mounts, npm publishes and abandoned uploads with the collector every second; one replica embedded, then two on PostgreSQL and S3 (one SIGKILLed mid-run); fsck clean after"
+python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR"
+env $(s3_env e2e-gc) CAIRN_DATABASE_URL="$(pg_database e2e_gc)" \
+  python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR" gc-postgres-s3
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

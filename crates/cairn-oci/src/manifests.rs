@@ -89,7 +89,7 @@ impl OciApi {
         };
         let parsed = parse_manifest(content_type.as_deref(), &bytes)
             .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
-        self.check_references(name, &parsed).await?;
+        let stored = self.check_references(name, &parsed).await?;
 
         // Blob first, metadata second: the bytes are durable before any
         // record points at them.
@@ -113,6 +113,7 @@ impl OciApi {
             .put_manifest(
                 &record,
                 &parsed.references(),
+                &stored,
                 &tag_names,
                 &self.config.tag_rules,
                 &req.actor(),
@@ -154,15 +155,20 @@ impl OciApi {
     /// must already be in the repository, unless the repository takes sparse
     /// manifests (`oci.sparse_repositories`); a blob that is there must have
     /// the size its descriptor says. The subject need not exist.
+    /// Checks that what the manifest names is stored (except what may be
+    /// absent: non-distributable layers, and anything in a sparse
+    /// repository); returns the digests found stored, which the store
+    /// claims when it records the manifest.
     async fn check_references(
         &self,
         name: &RepoName,
         parsed: &cairn_core::manifest::ParsedManifest,
-    ) -> Result<(), OciError> {
+    ) -> Result<Vec<Digest>, OciError> {
         let sparse = self.config.sparse.matches(name.as_str());
+        let mut stored = Vec::new();
         for blob in parsed.blobs.iter().filter(|b| !b.may_be_absent()) {
             match self.meta.linked_blob(name.as_str(), &blob.digest).await? {
-                None if sparse => {}
+                None if sparse => continue,
                 None => {
                     return Err(OciError::manifest_blob_unknown(format!(
                         "blob {} is not in {name}: push it first",
@@ -177,6 +183,7 @@ impl OciApi {
                 }
                 Some(_) => {}
             }
+            stored.push(blob.digest.clone());
         }
         if parsed.kind == ManifestKind::Index && !sparse {
             for m in &parsed.manifests {
@@ -191,9 +198,10 @@ impl OciApi {
                         m.digest
                     )));
                 }
+                stored.push(m.digest.clone());
             }
         }
-        Ok(())
+        Ok(stored)
     }
 
     /// The manifest record a reference names in a repository, in one lookup.

@@ -48,6 +48,48 @@ pub struct Config {
     /// proxy members of one format.
     #[serde(rename = "virtual")]
     pub virtuals: Vec<cairn_packages::VirtualSettings>,
+    /// Garbage collection and upload expiry, run by every replica.
+    pub gc: GcConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GcConfig {
+    /// Whether this replica runs the collector on a timer (`cairn gc` runs
+    /// it by hand either way).
+    pub enabled: bool,
+    /// Seconds between runs.
+    pub interval_secs: u64,
+    /// How long a blob nothing references is kept after its upload (or
+    /// after what referenced it went): the time a client has between
+    /// pushing a layer and pushing the manifest that uses it. Safety never
+    /// depends on it: a manifest naming a collected blob is refused with
+    /// MANIFEST_BLOB_UNKNOWN and the client uploads again.
+    pub grace_secs: u64,
+    /// An upload that received no bytes for this long is cancelled and
+    /// its staged bytes removed. Longer than the slowest single chunk.
+    pub upload_ttl_secs: u64,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        let d = cairn_store::collector::GcSettings::default();
+        GcConfig {
+            enabled: true,
+            interval_secs: 600,
+            grace_secs: d.grace_secs,
+            upload_ttl_secs: d.upload_ttl_secs,
+        }
+    }
+}
+
+impl GcConfig {
+    pub fn settings(&self) -> cairn_store::collector::GcSettings {
+        cairn_store::collector::GcSettings {
+            grace_secs: self.grace_secs,
+            upload_ttl_secs: self.upload_ttl_secs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +140,7 @@ impl Default for Config {
             drain: Default::default(),
             proxy: vec![],
             virtuals: vec![],
+            gc: GcConfig::default(),
         }
     }
 }

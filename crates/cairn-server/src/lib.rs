@@ -13,6 +13,7 @@ pub mod drain;
 mod formats;
 pub mod identity;
 pub mod limits;
+mod maintenance;
 mod observe;
 pub mod oidc;
 
@@ -220,6 +221,8 @@ pub async fn run(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    let stop_maintenance = tokio_util::sync::CancellationToken::new();
+    let collector = maintenance::spawn_collector(app.state.clone(), stop_maintenance.clone());
     let service = app
         .router
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -227,8 +230,17 @@ pub async fn run(
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
     tokio::select! {
-        res = &mut server => return Ok(res??),
+        res = &mut server => {
+            stop_maintenance.cancel();
+            return Ok(res??);
+        }
         _ = stopping_rx => {}
+    }
+    // A collector run stops at its next step; nothing it does is left half
+    // done by stopping (a blob marked for deletion is finished next run).
+    stop_maintenance.cancel();
+    if let Some(task) = collector {
+        let _ = tokio::time::timeout(grace, task).await;
     }
     match tokio::time::timeout(grace, &mut server).await {
         Ok(res) => res??,

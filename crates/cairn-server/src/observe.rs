@@ -61,6 +61,19 @@ async fn refresh_gauges(state: &AppState) {
     if usage_at.is_some_and(|at| at.elapsed() < USAGE_REFRESH) {
         return;
     }
+    match state.meta.blob_counts().await {
+        Ok(c) => {
+            for (s, n, bytes) in [
+                ("live", c.live, c.live_bytes),
+                ("candidate", c.candidates, c.candidate_bytes),
+                ("deleting", c.deleting, c.deleting_bytes),
+            ] {
+                metrics::gauge!("cairn_blobs", "state" => s).set(n as f64);
+                metrics::gauge!("cairn_blob_bytes", "state" => s).set(bytes as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count blobs for /metrics"),
+    }
     match state.meta.usage().await {
         Ok(usage) => {
             metrics::gauge!("cairn_stored_blobs").set(usage.blobs as f64);

@@ -64,13 +64,16 @@ pub trait OciStore: Send + Sync + 'static {
 
     /// Stores a manifest (idempotently) with what it refers to (`references`:
     /// config, layers, an index's children) and points `tags` at it, checking
-    /// `rules` for every tag that would move. Refused with
-    /// [`StoreError::BlobUnknown`] if the manifest's bytes or a reference
-    /// are not stored (or are being garbage-collected).
+    /// `rules` for every tag that would move. `stored` are the references
+    /// the caller found stored (all of them, except what a manifest may
+    /// name without it: non-distributable layers, a sparse repository's).
+    /// Refused with [`StoreError::BlobUnknown`] if the manifest's bytes or
+    /// one of `stored` is not stored any more (garbage-collected meanwhile).
     async fn put_manifest(
         &self,
         record: &ManifestRecord,
         references: &[Digest],
+        stored: &[Digest],
         tags: &[String],
         rules: &[TagRule],
         actor: &Actor,

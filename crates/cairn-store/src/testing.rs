@@ -31,7 +31,7 @@ pub(crate) async fn seed_manifest(
 ) -> Result<Vec<TagChange>, StoreError> {
     let meta = meta.as_ref();
     meta.intend_blob(&m.digest, m.size).await?;
-    meta.put_manifest(m, &[], tags, rules, who).await
+    meta.put_manifest(m, &[], &[], tags, rules, who).await
 }
 
 /// Publishes as the server does: the files' blob rows first.

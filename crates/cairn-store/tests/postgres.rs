@@ -87,9 +87,16 @@ async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
     let first = record(b"horizon one");
     meta.intend_blob(&layer, 13).await.unwrap();
     meta.intend_blob(&first.digest, first.size).await.unwrap();
-    meta.put_manifest(&first, std::slice::from_ref(&layer), &[], &[], &who)
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &first,
+        std::slice::from_ref(&layer),
+        std::slice::from_ref(&layer),
+        &[],
+        &[],
+        &who,
+    )
+    .await
+    .unwrap();
 
     // A writer (plain SQL on its own connection, as put_manifest does it):
     // its transaction id first, then it reads the layer's row as live.

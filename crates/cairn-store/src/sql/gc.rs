@@ -264,9 +264,11 @@ impl GcStore for SqlMetaStore {
         // One statement: its snapshot decides which marks it sees, and the
         // transaction id it takes is assigned after that snapshot, so every
         // transaction with a later id reads the mark.
+        // The rows are locked in digest order, as every writer locks them.
         let sql = if self.shared_pool {
             "UPDATE blobs SET horizon = CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)
-             WHERE state = 'candidate' AND horizon IS NULL"
+             WHERE digest IN (SELECT digest FROM blobs WHERE state = 'candidate' AND horizon IS NULL
+                              ORDER BY digest FOR UPDATE)"
         } else {
             // SQLite runs one writer at a time: no transaction can be
             // between reading a state and committing while this runs.

@@ -207,6 +207,7 @@ impl OciStore for SqlMetaStore {
         &self,
         record: &ManifestRecord,
         references: &[Digest],
+        stored: &[Digest],
         tags: &[String],
         rules: &[TagRule],
         actor: &Actor,
@@ -234,9 +235,6 @@ impl OciStore for SqlMetaStore {
         .await?;
         let refs: Vec<String> = references.iter().map(Digest::to_string).collect();
         record_manifest_refs(&mut tx, repo, &new, &refs).await?;
-        let mut named = refs;
-        named.push(new.clone());
-        claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
         audit(
             &mut tx,
             actor,
@@ -289,6 +287,11 @@ impl OciStore for SqlMetaStore {
             }
             changes.push(change);
         }
+        // Last, after every row this write takes (manifest, tags): blob
+        // rows are locked after tag rows everywhere, as delete_manifest does.
+        let mut named: Vec<String> = stored.iter().map(Digest::to_string).collect();
+        named.push(new.clone());
+        claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
         tx.commit().await?;
         Ok(changes)
     }

@@ -90,6 +90,15 @@ impl ProxyStore for SqlMetaStore {
         .bind(e.checked_at)
         .execute(&mut *tx)
         .await?;
+        // Blob rows in digest order, as everywhere: claiming the new bytes
+        // and marking the old ones lock two rows.
+        let old = previous
+            .flatten()
+            .filter(|old| Some(old) != digest.as_ref());
+        let mark_first = matches!((&old, &digest), (Some(o), Some(d)) if o < d);
+        if mark_first {
+            mark_candidates(&mut tx, old.as_slice()).await?;
+        }
         if let Some(d) = &digest {
             claim(
                 &mut tx,
@@ -99,11 +108,8 @@ impl ProxyStore for SqlMetaStore {
             )
             .await?;
         }
-        if let Some(old) = previous
-            .flatten()
-            .filter(|old| Some(old) != digest.as_ref())
-        {
-            mark_candidates(&mut tx, &[old]).await?;
+        if !mark_first {
+            mark_candidates(&mut tx, old.as_slice()).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -72,9 +72,16 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
         "a link alone does not keep a blob"
     );
     meta.intend_blob(&m.digest, m.size).await.unwrap();
-    meta.put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &m,
+        std::slice::from_ref(&layer),
+        std::slice::from_ref(&layer),
+        &[],
+        &[],
+        &who,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         meta.blob_state(&layer).await.unwrap(),
         Some(BlobState::Live)
@@ -110,7 +117,14 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
     // A writer naming a collected blob is refused, and keeps nothing.
     meta.intend_blob(&m.digest, m.size).await.unwrap();
     let err = meta
-        .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+        .put_manifest(
+            &m,
+            std::slice::from_ref(&layer),
+            std::slice::from_ref(&layer),
+            &[],
+            &[],
+            &who,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BlobUnknown(ref d) if *d == layer.to_string()));
@@ -131,7 +145,14 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
         Some(BlobState::Deleting)
     );
     let err = meta
-        .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+        .put_manifest(
+            &m,
+            std::slice::from_ref(&layer),
+            std::slice::from_ref(&layer),
+            &[],
+            &[],
+            &who,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BlobUnknown(_)));
@@ -146,9 +167,16 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
     meta.intend_blob(&shared, 9).await.unwrap();
     for x in [&a, &b] {
         meta.intend_blob(&x.digest, x.size).await.unwrap();
-        meta.put_manifest(x, std::slice::from_ref(&shared), &[], &[], &who)
-            .await
-            .unwrap();
+        meta.put_manifest(
+            x,
+            std::slice::from_ref(&shared),
+            std::slice::from_ref(&shared),
+            &[],
+            &[],
+            &who,
+        )
+        .await
+        .unwrap();
     }
     meta.delete_manifest("gc/a", &a.digest, &[], &who)
         .await
@@ -234,7 +262,14 @@ async fn writers_race_the_collector(meta: Arc<dyn MetaStore>) {
                 }
                 meta.intend_blob(&m.digest, m.size).await.unwrap();
                 match meta
-                    .put_manifest(&m, std::slice::from_ref(&layer), &[], &[], &who)
+                    .put_manifest(
+                        &m,
+                        std::slice::from_ref(&layer),
+                        std::slice::from_ref(&layer),
+                        &[],
+                        &[],
+                        &who,
+                    )
                     .await
                 {
                     Ok(_) => landed += 1,
@@ -330,7 +365,8 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put_bytes(&m.digest, b"collector manifest".to_vec().into())
         .await
         .unwrap();
-    meta.put_manifest(&m, &[layer.clone(), keep.clone()], &[], &[], &who)
+    let refs = [layer.clone(), keep.clone()];
+    meta.put_manifest(&m, &refs, &refs, &[], &[], &who)
         .await
         .unwrap();
     let stray = Digest::sha256_of(b"collector stray");
@@ -363,9 +399,16 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put_bytes(&m2.digest, b"collector manifest 2".to_vec().into())
         .await
         .unwrap();
-    meta.put_manifest(&m2, std::slice::from_ref(&keep), &[], &[], &who)
-        .await
-        .unwrap();
+    meta.put_manifest(
+        &m2,
+        std::slice::from_ref(&keep),
+        std::slice::from_ref(&keep),
+        &[],
+        &[],
+        &who,
+    )
+    .await
+    .unwrap();
     meta.delete_manifest("col/app", &m.digest, &[], &who)
         .await
         .unwrap();
@@ -451,7 +494,9 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put_bytes(&kept.digest, b"kept manifest".to_vec().into())
         .await
         .unwrap();
-    meta.put_manifest(&kept, &[], &[], &[], &who).await.unwrap();
+    meta.put_manifest(&kept, &[], &[], &[], &[], &who)
+        .await
+        .unwrap();
     store.delete(&kept.digest).await.unwrap();
     let report = fsck(&*meta, &*store, false, false, &|_| {}).await.unwrap();
     assert_eq!(report.missing.len(), 1, "{report:?}");

@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod client;
 mod explain;
+mod gc;
 mod go;
 mod maven;
 mod package;
@@ -67,6 +68,14 @@ enum Command {
     /// Where a package (and version) would come from through a virtual
     /// repository of a running cairn, and why (name ownership, cooldown).
     Explain(explain::ExplainArgs),
+    /// Collect garbage once: finish interrupted deletions, expire idle
+    /// uploads, delete blobs nothing references any more. Safe beside
+    /// running servers; Ctrl-C stops it at the next step.
+    Gc(gc::GcArgs),
+    /// Check metadata and blob storage against each other: rows whose blob
+    /// is missing, references to blobs being deleted, blobs nothing accounts
+    /// for; with --rehash, every blob's bytes. Exits non-zero on findings.
+    Fsck(gc::FsckArgs),
 }
 
 impl Cli {
@@ -88,6 +97,8 @@ impl Cli {
             Command::Audit(args) => audit::audit(args).await,
             Command::Warm(args) => warm::warm(args).await,
             Command::Explain(args) => explain::explain(args).await,
+            Command::Gc(args) => gc::gc(args).await,
+            Command::Fsck(args) => gc::fsck_command(args).await,
         }
     }
 }

@@ -1,0 +1,54 @@
+//! Work a server does on a timer beside serving: the garbage collector and
+//! upload expiry ([`cairn_store::collector`]). Every replica may run it;
+//! runs on several replicas at once are safe (each decision is one
+//! transaction in the shared database).
+
+use crate::AppState;
+use cairn_store::collector::Collector;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the collector every `gc.interval_secs` until `stop` is cancelled;
+/// a run in progress stops at its next step.
+pub(crate) fn spawn_collector(
+    state: Arc<AppState>,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let config = state.config.gc.clone();
+    if !config.enabled {
+        tracing::info!("garbage collection is off on this replica (gc.enabled = false)");
+        return None;
+    }
+    let collector = Collector::new(
+        state.meta.clone(),
+        state.blob_store.clone(),
+        config.settings(),
+    );
+    let every = Duration::from_secs(config.interval_secs.max(1));
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let started = std::time::Instant::now();
+            match collector.run(&stop, &|_, _| {}).await {
+                Ok(report) if report.changed() || report.errors > 0 => tracing::info!(
+                    deleted = report.deleted,
+                    deleted_bytes = report.deleted_bytes,
+                    kept = report.kept,
+                    uploads_expired = report.uploads_expired,
+                    manifests_indexed = report.manifests_indexed,
+                    errors = report.errors,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "garbage collection run"
+                ),
+                Ok(_) => tracing::debug!("garbage collection run: nothing to do"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "garbage collection run failed; the next one retries")
+                }
+            }
+        }
+    }))
+}

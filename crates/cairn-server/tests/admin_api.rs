@@ -283,3 +283,47 @@ async fn an_admin_revokes_any_token_and_a_user_only_its_own_through_every_path()
         .await
         .assert_status(StatusCode::NOT_FOUND);
 }
+
+/// The collector over the admin API: an administrator runs it now and reads
+/// the blob counts; a deleted image's blobs go, a kept one's stay.
+#[tokio::test]
+async fn garbage_collection_over_http() {
+    let t = TestApp::new().await;
+    let (kept, _) = t.push_image("gc/app", Some("v1"), "").await;
+    let (gone, _) = t
+        .push_image("gc/app", None, r#","annotations":{"n":"2"}"#)
+        .await;
+    let layer_of_gone =
+        cairn_core::Digest::sha256_of(br#"layer of gc/app ,"annotations":{"n":"2"}"#);
+    let r = t
+        .admin(Method::DELETE, &format!("/v2/gc/app/manifests/{gone}"))
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+
+    // Only an administrator may run it or look.
+    let dev = t.token("admin", &["gc/**:read,publish"], None).await;
+    let r = t
+        .send(Method::POST, "/api/v1/gc", Some(&dev), &[], vec![])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let r = t.admin(Method::GET, "/api/v1/gc").await;
+    r.assert_status(StatusCode::OK);
+    assert!(r.json()["candidate"]["blobs"].as_u64().unwrap() >= 2);
+    let r = t.admin(Method::POST, "/api/v1/gc?grace_secs=0").await;
+    r.assert_status(StatusCode::OK);
+    let report = r.json()["report"].clone();
+    // The deleted manifest and its own layer (the config is shared).
+    assert_eq!(report["deleted"], 2, "{report}");
+    let r = t
+        .admin(Method::GET, &format!("/v2/gc/app/blobs/{layer_of_gone}"))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .admin(Method::GET, &format!("/v2/gc/app/manifests/{kept}"))
+        .await;
+    r.assert_status(StatusCode::OK);
+    let r = t.admin(Method::GET, "/api/v1/gc").await;
+    assert_eq!(r.json()["candidate"]["blobs"], 0);
+    assert_eq!(r.json()["deleting"]["blobs"], 0);
+}

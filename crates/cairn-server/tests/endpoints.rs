@@ -476,6 +476,8 @@ fn every_admin_endpoint_declares_its_access() {
             true,
         ),
         (Method::GET, "/audit", "audit", registry(), true),
+        (Method::GET, "/gc", "gc_status", registry(), true),
+        (Method::POST, "/gc", "gc_run", registry(), true),
         (
             Method::GET,
             "/publishers",

@@ -48,6 +48,10 @@ pub enum AdminEndpoint {
         format: Option<Format>,
         repository: String,
     },
+    /// `GET /gc`: blob rows by garbage-collection state.
+    GcStatus,
+    /// `POST /gc?grace_secs=`: one collector run now; answers its report.
+    RunGc,
     /// `POST /warm`: a cache-warming job from a lockfile in the body.
     StartWarm,
     /// `GET /warm/{id}`: a warm job's progress.
@@ -168,6 +172,8 @@ impl AdminEndpoint {
                     }
                 }
             }
+            (&M::POST, ["gc"]) => (E::RunGc, &[M::POST]),
+            (_, ["gc"]) => (E::GcStatus, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
             (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
             (_, ["virtuals", format, repository, "resolve"]) => {
@@ -244,6 +250,8 @@ impl AdminEndpoint {
             E::CreateUser
             | E::SetGrants { .. }
             | E::Audit
+            | E::GcStatus
+            | E::RunGc
             | E::ListPublishers
             | E::AddPublisher => registry_admin(),
             E::ListStaging { repository } => {
@@ -305,6 +313,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ResolveVirtual { .. } => "virtual_resolve",
             E::ListExemptions { .. } => "virtual_exemption_list",
             E::ChangeExemption { .. } => "virtual_exemption_change",
+            E::GcStatus => "gc_status",
+            E::RunGc => "gc_run",
             E::StartWarm => "warm_start",
             E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",

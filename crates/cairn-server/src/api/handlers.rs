@@ -804,3 +804,43 @@ pub(super) async fn change_exemption(
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `GET /api/v1/gc`: the blob rows by state (docs/gc.md).
+pub(super) async fn gc_status(state: &AppState) -> ApiResult {
+    let c = state.meta.blob_counts().await?;
+    Ok(Json(json!({
+        "live": { "blobs": c.live, "bytes": c.live_bytes },
+        "candidate": { "blobs": c.candidates, "bytes": c.candidate_bytes },
+        "deleting": { "blobs": c.deleting, "bytes": c.deleting_bytes },
+        "settings": {
+            "enabled": state.config.gc.enabled,
+            "interval_secs": state.config.gc.interval_secs,
+            "grace_secs": state.config.gc.grace_secs,
+            "upload_ttl_secs": state.config.gc.upload_ttl_secs,
+        },
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct GcQuery {
+    /// Overrides `gc.grace_secs` for this run.
+    grace_secs: Option<u64>,
+}
+
+/// `POST /api/v1/gc`: one collector run now, with this server's settings
+/// (and `?grace_secs=` for this run); answers the run's report when it ends.
+pub(super) async fn run_gc(state: &AppState, q: GcQuery) -> ApiResult {
+    let mut settings = state.config.gc.settings();
+    if let Some(g) = q.grace_secs {
+        settings.grace_secs = g;
+    }
+    let collector = cairn_store::collector::Collector::new(
+        state.meta.clone(),
+        state.blob_store.clone(),
+        settings,
+    );
+    let never = tokio_util::sync::CancellationToken::new();
+    let report = collector.run(&never, &|_, _| {}).await?;
+    Ok(Json(json!({ "report": report, "summary": report.summary() })).into_response())
+}

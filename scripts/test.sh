@@ -134,6 +134,11 @@ python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-gc) CAIRN_DATABASE_URL="$(pg_database e2e_gc)" \
   python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR" gc-postgres-s3
 
+step "backup while serving, the restore horizon, and a restore after the metadata is destroyed (crane, npm, twine, pip); embedded, then PostgreSQL (pg_dump) and S3"
+python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR"
+env $(s3_env e2e-backup) CAIRN_DATABASE_URL="$(pg_database e2e_backup)" \
+  python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR" backup-postgres-s3
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

@@ -285,10 +285,16 @@ def latecomer(servers, auth, world, stop):
             fail(f"a manifest naming a collected layer: {st} {body[:200]!r}")
             return
         count("refused_then_reuploaded")
-        for b in (config, layer):
-            put_blob(servers, auth, repo, sha(b), b)
-        st, _, body, _ = call(servers, "PUT", f"/v2/{repo}/manifests/late{n}", manifest,
-                              {"Content-Type": MANIFEST}, auth=auth)
+        # As a client does: upload what is missing (HEAD first), push again;
+        # with a grace of two seconds the config may go meanwhile too.
+        for attempt in range(5):
+            for b in (config, layer):
+                put_blob(servers, auth, repo, sha(b), b)
+            st, _, body, _ = call(servers, "PUT", f"/v2/{repo}/manifests/late{n}", manifest,
+                                  {"Content-Type": MANIFEST}, auth=auth)
+            if st == 201 or b"MANIFEST_BLOB_UNKNOWN" not in body:
+                break
+            count("retried")
         if st != 201:
             fail(f"the same manifest after uploading its layer again: {st} {body[:200]!r}")
             return

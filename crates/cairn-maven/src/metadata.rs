@@ -262,6 +262,7 @@ mod tests {
                     digest: cairn_core::Digest::sha256_of(f.as_bytes()),
                     size: 1,
                     metadata: "{}".into(),
+                    companion: None,
                     created_at: 1_764_000_000,
                 })
                 .collect(),

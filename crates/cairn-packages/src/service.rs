@@ -196,6 +196,7 @@ impl StoredFile {
             digest: self.digests.sha256.clone(),
             size: self.size,
             metadata: metadata.to_string(),
+            companion: None,
             created_at: 0,
         }
     }

@@ -11,7 +11,7 @@ use cairn_core::package::{check_version, pep503_normalize};
 use cairn_core::{package_key, Action};
 use cairn_packages::archive::{self, Limits};
 use cairn_packages::{PackageError, PackageResult, Request};
-use cairn_store::{NewVersion, PublishMode};
+use cairn_store::{FileRecord, NewVersion, PublishMode};
 use md5::Digest as _;
 use serde_json::json;
 use std::collections::HashMap;
@@ -254,9 +254,11 @@ impl PypiApi {
             "requires_python": requires_python,
             "packagetype": form.field("filetype"),
         });
+        let mut companion = None;
         if dist == Dist::Wheel {
             let stored = p.store(Bytes::from(meta_bytes)).await?;
             file_meta["metadata_digest"] = json!(stored.digests.sha256.to_string());
+            companion = Some(stored.digests.sha256);
         }
         let stored = p.store(form.content.clone()).await?;
         let dependencies: Vec<String> = form
@@ -281,7 +283,10 @@ impl PypiApi {
                 json!({ "summary": form.field("summary"), "requires_python": requires_python })
                     .to_string(),
             dependencies,
-            files: vec![stored.record(&form.filename, version, file_meta)],
+            files: vec![FileRecord {
+                companion,
+                ..stored.record(&form.filename, version, file_meta)
+            }],
             tags: vec![],
             owner: Some(req.auth.principal.name().to_string()),
         };

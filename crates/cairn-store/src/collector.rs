@@ -174,6 +174,15 @@ impl Collector {
         }
     }
 
+    /// Only the indexing step (before a backup: its holds must cover the
+    /// layers of manifests stored before the collector existed). Returns
+    /// whether every manifest is indexed.
+    pub async fn index_only(&self) -> Result<bool, StoreError> {
+        let mut report = GcReport::default();
+        self.index_manifests(&mut report, &CancellationToken::new())
+            .await
+    }
+
     /// Records the references of manifests stored before the collector
     /// existed. Returns whether every manifest is indexed: until then no
     /// candidate is decided, since an unindexed manifest's layers would
@@ -284,6 +293,11 @@ impl Collector {
                 match self.meta.condemn(&d).await? {
                     Verdict::Kept => report.kept += 1,
                     Verdict::Skipped => {}
+                    Verdict::Paused => {
+                        tracing::info!("a backup is running: candidates are decided after it");
+                        report.candidates -= 1;
+                        return Ok(());
+                    }
                     Verdict::Condemned { size } => {
                         if self.delete_object(&d, report).await? {
                             report.deleted += 1;
@@ -361,9 +375,12 @@ pub async fn fsck(
             }
             match store.stat(&d).await.map_err(io)? {
                 None => push(&mut report.missing, format!("{d} ({})", state.as_str())),
-                Some(n) if n != size => push(
+                Some(n) if size.is_some_and(|s| s != n) => push(
                     &mut report.wrong_size,
-                    format!("{d}: recorded {size} bytes, stored {n}"),
+                    format!(
+                        "{d}: recorded {} bytes, stored {n}",
+                        size.unwrap_or_default()
+                    ),
                 ),
                 Some(_) if rehash => {
                     if !hashes_to(store, &d).await.map_err(io)? {
@@ -408,7 +425,7 @@ fn push(list: &mut Vec<String>, item: String) {
     }
 }
 
-async fn hashes_to(store: &dyn BlobStore, d: &Digest) -> std::io::Result<bool> {
+pub(crate) async fn hashes_to(store: &dyn BlobStore, d: &Digest) -> std::io::Result<bool> {
     let Some(mut stream) = store.read(d, None).await? else {
         return Ok(false);
     };

@@ -60,6 +60,9 @@ pub enum Verdict {
     /// No longer a candidate (a writer rescued it, or another collector
     /// decided it first).
     Skipped,
+    /// A backup is running: nothing is decided until it is done (its
+    /// snapshot may reference the blob).
+    Paused,
 }
 
 /// A manifest whose references are not recorded yet (stored before the
@@ -142,12 +145,13 @@ pub trait GcStore: Send + Sync + 'static {
         references: &[Digest],
     ) -> Result<(), StoreError>;
 
-    /// Blob rows in digest order after `after`, with size and state (fsck).
+    /// Blob rows in digest order after `after`, with size (`None`: not
+    /// known, a row from before sizes were kept) and state (fsck).
     async fn blob_rows(
         &self,
         after: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<(Digest, u64, BlobState)>, StoreError>;
+    ) -> Result<Vec<(Digest, Option<u64>, BlobState)>, StoreError>;
 
     /// References whose blob has no row or is being deleted, at most `limit`.
     async fn dangling_references(&self, limit: u32) -> Result<Vec<DanglingReference>, StoreError>;

@@ -12,6 +12,7 @@
 //! feature, for tests only) that every backend runs.
 
 pub mod audit;
+pub mod backup;
 pub mod blob;
 pub mod blobs;
 mod byte_cache;
@@ -32,6 +33,7 @@ pub mod testing;
 pub mod virtuals;
 
 pub use audit::{Actor, AuditFilter, AuditRecord, AuditStore};
+pub use backup::{BackupRecord, BackupStore};
 pub use blob::{BlobStore, ByteStream};
 pub use blobs::{Blobs, UploadError};
 pub use byte_cache::ByteCache;
@@ -68,12 +70,18 @@ pub async fn open(
             Arc::new(store)
         }
     };
-    let url = match database_url {
-        Some(u) => u.to_string(),
-        None => format!("sqlite://{}", data_dir.join("cairn.db").display()),
-    };
+    let url = self::database_url(data_dir, database_url);
     let meta = sql::SqlMetaStore::open(&url).await?;
     Ok((blobs, Arc::new(meta)))
+}
+
+/// The metadata database's URL: `database_url`, or by default SQLite at
+/// `data_dir/cairn.db`.
+pub fn database_url(data_dir: &std::path::Path, database_url: Option<&str>) -> String {
+    match database_url {
+        Some(u) => u.to_string(),
+        None => format!("sqlite://{}", data_dir.join("cairn.db").display()),
+    }
 }
 
 /// Seconds since the Unix epoch, for created/updated columns.

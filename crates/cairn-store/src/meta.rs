@@ -4,6 +4,7 @@
 //! [`ProxyStore`], [`SettingsStore`]); an `Arc<dyn MetaStore>` coerces to any of them.
 
 pub use crate::audit::AuditStore;
+pub use crate::backup::BackupStore;
 use crate::error::StoreError;
 pub use crate::gc::GcStore;
 pub use crate::identity::IdentityStore;
@@ -62,6 +63,7 @@ pub trait MetaStore:
     + VirtualStore
     + SettingsStore
     + GcStore
+    + BackupStore
 {
 }
 
@@ -74,5 +76,6 @@ impl<T> MetaStore for T where
         + VirtualStore
         + SettingsStore
         + GcStore
+        + BackupStore
 {
 }

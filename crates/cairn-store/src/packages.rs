@@ -24,6 +24,9 @@ pub struct FileRecord {
     /// Format-specific facts about the file (JSON text), e.g. PyPI's
     /// `requires-python` or the digest of a wheel's METADATA.
     pub metadata: String,
+    /// A second blob served beside this file and kept alive by it (a
+    /// wheel's METADATA, PEP 658).
+    pub companion: Option<Digest>,
     /// Seconds since the epoch (set by the store on publish).
     pub created_at: i64,
 }

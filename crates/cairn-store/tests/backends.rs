@@ -38,3 +38,13 @@ async fn collector_on_sqlite_and_filesystem() {
     let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
     cairn_store::testing::collector_suite(Arc::new(meta), Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn backup_on_sqlite_and_filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    let restore = format!("sqlite://{}", dir.path().join("restored/m.db").display());
+    cairn_store::testing::backup_suite(Arc::new(meta), Arc::new(store), &restore).await;
+}

@@ -146,3 +146,15 @@ async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
     }
     assert_eq!(verdict, Some(Verdict::Kept));
 }
+
+#[tokio::test]
+async fn backup_on_postgres() {
+    let url = fresh_database("backup").await;
+    let restore = fresh_database("restored").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
+        .await
+        .unwrap();
+    cairn_store::testing::backup_suite(Arc::new(meta), Arc::new(store), &restore).await;
+}

@@ -169,17 +169,20 @@ pub(super) async fn record_manifest_refs(
 }
 
 /// Whether anything still refers to `digest`: a manifest's own bytes,
-/// a manifest's reference, a package file, a proxy cache entry.
+/// a manifest's reference, a package file, a proxy cache entry, a
+/// retained backup's hold.
 const REFERENCED: &str = "SELECT CASE WHEN
        EXISTS (SELECT 1 FROM manifests WHERE digest = $1)
     OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1)
     OR EXISTS (SELECT 1 FROM package_files WHERE digest = $1)
+    OR EXISTS (SELECT 1 FROM package_files WHERE companion = $1)
     OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1)
+    OR EXISTS (SELECT 1 FROM backup_blobs WHERE digest = $1)
     THEN 1 ELSE 0 END";
 
 /// The dangling-reference queries of fsck: each table that names blobs,
 /// joined to the blob rows.
-const DANGLING: [(&str, &str); 5] = [
+const DANGLING: [(&str, &str); 6] = [
     (
         "manifest",
         "SELECT m.repository AS holder, m.digest AS digest FROM manifests m
@@ -197,6 +200,12 @@ const DANGLING: [(&str, &str); 5] = [
         "SELECT f.format || '/' || f.repository || ' ' || f.filename AS holder, f.digest AS digest
          FROM package_files f LEFT JOIN blobs b ON b.digest = f.digest
          WHERE b.digest IS NULL OR b.state = 'deleting' LIMIT $1",
+    ),
+    (
+        "package-file-companion",
+        "SELECT f.format || '/' || f.repository || ' ' || f.filename AS holder, f.companion AS digest
+         FROM package_files f LEFT JOIN blobs b ON b.digest = f.companion
+         WHERE f.companion IS NOT NULL AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
     ),
     (
         "proxy-cache",
@@ -313,6 +322,14 @@ impl GcStore for SqlMetaStore {
         if locked.rows_affected() == 0 {
             return Ok(Verdict::Skipped);
         }
+        // A backup between its snapshot and its holds: decide nothing.
+        let running: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM backups WHERE state = 'running'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if running > 0 {
+            return Ok(Verdict::Paused);
+        }
         let used: i64 = sqlx::query_scalar(REFERENCED)
             .bind(&d)
             .fetch_one(&mut *tx)
@@ -417,7 +434,7 @@ impl GcStore for SqlMetaStore {
         &self,
         after: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<(Digest, u64, BlobState)>, StoreError> {
+    ) -> Result<Vec<(Digest, Option<u64>, BlobState)>, StoreError> {
         let rows = sqlx::query(
             "SELECT digest, size, state FROM blobs WHERE digest > $1 ORDER BY digest LIMIT $2",
         )
@@ -428,9 +445,10 @@ impl GcStore for SqlMetaStore {
         rows.iter()
             .map(|r| {
                 let s: String = r.try_get("state")?;
+                let size = r.try_get::<i64, _>("size")?;
                 Ok((
                     digest(r.try_get("digest")?)?,
-                    r.try_get::<i64, _>("size")?.max(0) as u64,
+                    u64::try_from(size).ok(),
                     state(&s)?,
                 ))
             })

@@ -15,6 +15,7 @@
 //!
 
 mod audit;
+mod backup;
 mod gc;
 mod identity;
 mod oci;
@@ -39,6 +40,8 @@ pub struct SqlMetaStore {
     package_changes: std::sync::atomic::AtomicU64,
     /// Whether `reader` and `writer` are one pool (PostgreSQL).
     shared_pool: bool,
+    /// The database URL, for the tools a backup runs.
+    url: String,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -172,6 +175,7 @@ impl SqlMetaStore {
             writer,
             package_changes: Default::default(),
             shared_pool: false,
+            url: url.to_string(),
         })
     }
 
@@ -190,6 +194,7 @@ impl SqlMetaStore {
             writer: pool,
             package_changes: Default::default(),
             shared_pool: true,
+            url: url.to_string(),
         })
     }
 }

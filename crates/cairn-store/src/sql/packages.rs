@@ -31,6 +31,11 @@ fn file_from_row(row: &AnyRow) -> Result<FileRecord, StoreError> {
         digest: digest(row.try_get("digest")?)?,
         size: row.try_get::<i64, _>("size")? as u64,
         metadata: row.try_get("metadata")?,
+        companion: row
+            .try_get::<Option<String>, _>("companion")?
+            .as_deref()
+            .map(digest)
+            .transpose()?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -164,8 +169,8 @@ async fn write_version(
     }
     for f in &new.files {
         let inserted = sqlx::query(
-            "INSERT INTO package_files (format, repository, package, filename, version, digest, size, metadata, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            "INSERT INTO package_files (format, repository, package, filename, version, digest, size, metadata, created_at, companion)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (format, repository, package, filename) DO NOTHING",
         )
         .bind(fmt)
@@ -177,6 +182,7 @@ async fn write_version(
         .bind(f.size as i64)
         .bind(&f.metadata)
         .bind(at)
+        .bind(f.companion.as_ref().map(|d| d.to_string()))
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -197,7 +203,12 @@ async fn write_version(
         )
         .await?;
     }
-    let digests: Vec<String> = new.files.iter().map(|f| f.digest.to_string()).collect();
+    let digests: Vec<String> = new
+        .files
+        .iter()
+        .flat_map(|f| std::iter::once(&f.digest).chain(&f.companion))
+        .map(|d| d.to_string())
+        .collect();
     claim(tx, postgres, &digests, Claim::Reference).await
 }
 

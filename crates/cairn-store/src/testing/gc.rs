@@ -502,3 +502,127 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
     assert_eq!(report.missing.len(), 1, "{report:?}");
     assert!(!report.clean());
 }
+
+/// Backups and the restore horizon: a backup holds what its snapshot
+/// references, so a manifest deleted after it keeps its blobs until the
+/// backup is released; restoring the snapshot into another database gives
+/// back the manifest with its blobs; a running backup pauses decisions.
+pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, restore_url: &str) {
+    use crate::backup::{after_restore, create_backup, restore_snapshot, verify_backup, PgTools};
+    let who = Actor::local("test");
+    let blobs = Blobs::new(store.clone(), meta.clone());
+    let tools = PgTools::default();
+    let settle = || async {
+        let c = Collector::new(
+            meta.clone(),
+            store.clone(),
+            GcSettings {
+                grace_secs: 0,
+                upload_ttl_secs: 3600,
+            },
+        );
+        for _ in 0..200 {
+            c.run(&CancellationToken::new(), &|_, _| {}).await.unwrap();
+            if meta.blob_counts().await.unwrap().candidates == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("candidates left after 200 runs");
+    };
+
+    let layer = Digest::sha256_of(b"backup layer");
+    blobs
+        .put_bytes(&layer, b"backup layer".to_vec().into())
+        .await
+        .unwrap();
+    let m = manifest("bk/app", b"backup manifest");
+    blobs
+        .put_bytes(&m.digest, b"backup manifest".to_vec().into())
+        .await
+        .unwrap();
+    let refs = [layer.clone()];
+    meta.put_manifest(&m, &refs, &refs, &["v1".into()], &[], &who)
+        .await
+        .unwrap();
+
+    let root = std::env::temp_dir().join(format!("cairn-backup-suite-{}", crate::blobs::uuid_v4()));
+    let (dir, made) = create_backup(meta.clone(), store.clone(), &root, &tools)
+        .await
+        .unwrap();
+    assert_eq!(made.blobs, 2, "{made:?}");
+    let (_, problems) = verify_backup(&dir, &*store, true).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let listed = meta.backups().await.unwrap();
+    assert_eq!(listed[0].id, made.id);
+    assert_eq!(listed[0].state, "done");
+
+    // Deleted after the backup: held, so nothing goes.
+    meta.delete_manifest("bk/app", &m.digest, &[], &who)
+        .await
+        .unwrap();
+    settle().await;
+    assert!(store.stat(&layer).await.unwrap().is_some());
+    assert!(store.stat(&m.digest).await.unwrap().is_some());
+
+    // A running backup pauses every decision.
+    let stray = Digest::sha256_of(b"backup stray");
+    blobs
+        .put_bytes(&stray, b"backup stray".to_vec().into())
+        .await
+        .unwrap();
+    meta.begin_backup("running-one", "/nowhere").await.unwrap();
+    meta.assign_horizons().await.unwrap();
+    let mut paused = false;
+    for _ in 0..200 {
+        if meta
+            .due_candidates(crate::now() + 1, 10)
+            .await
+            .unwrap()
+            .contains(&stray)
+        {
+            paused = meta.condemn(&stray).await.unwrap() == Verdict::Paused;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(paused);
+    meta.fail_backup("running-one").await.unwrap();
+    settle().await;
+    assert!(store.stat(&stray).await.unwrap().is_none());
+
+    // Restored into another database: the manifest is back, with its blobs.
+    let manifest_file = restore_snapshot(&dir, restore_url, &tools).await.unwrap();
+    let restored: Arc<dyn MetaStore> =
+        Arc::new(crate::sql::SqlMetaStore::open(restore_url).await.unwrap());
+    after_restore(&*restored, &dir, &manifest_file)
+        .await
+        .unwrap();
+    assert!(restored
+        .manifest("bk/app", &m.digest)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        restored.resolve_tag("bk/app", "v1").await.unwrap(),
+        Some(m.digest.clone())
+    );
+    let report = fsck(&*restored, &*store, false, false, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        report.missing.is_empty() && report.dangling.is_empty(),
+        "{report:?}"
+    );
+    let restored_backups = restored.backups().await.unwrap();
+    assert!(restored_backups
+        .iter()
+        .any(|b| b.id == made.id && b.state == "done"));
+
+    // Released: what only the backup held goes.
+    assert!(meta.release_backup(&made.id).await.unwrap());
+    settle().await;
+    assert!(store.stat(&layer).await.unwrap().is_none());
+    assert!(store.stat(&m.digest).await.unwrap().is_none());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -17,6 +17,7 @@ fn file(name: &str, version: &str) -> FileRecord {
         digest: Digest::sha256_of(name.as_bytes()),
         size: name.len() as u64,
         metadata: "{}".into(),
+        companion: None,
         created_at: 0,
     }
 }

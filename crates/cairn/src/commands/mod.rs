@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod client;
 mod explain;
 mod gc;
@@ -76,6 +77,13 @@ enum Command {
     /// is missing, references to blobs being deleted, blobs nothing accounts
     /// for; with --rehash, every blob's bytes. Exits non-zero on findings.
     Fsck(gc::FsckArgs),
+    /// Backups: consistent metadata snapshots taken while serving; the blobs
+    /// they reference are kept by the collector until released.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Rebuild the registry's metadata from a backup (over the same or a
+    /// copied blob store). Stop the servers first.
+    Restore(backup::RestoreArgs),
 }
 
 impl Cli {
@@ -99,6 +107,8 @@ impl Cli {
             Command::Explain(args) => explain::explain(args).await,
             Command::Gc(args) => gc::gc(args).await,
             Command::Fsck(args) => gc::fsck_command(args).await,
+            Command::Backup(cmd) => backup::backup_command(cmd).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     }
 }

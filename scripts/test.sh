@@ -134,6 +134,9 @@ python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-gc) CAIRN_DATABASE_URL="$(pg_database e2e_gc)" \
   python3 tests/e2e/gc.py "$CAIRN" "$OUT_DIR" gc-postgres-s3
 
+step "retention golden case: a multi-platform index with signatures and an SBOM (oras), tags pushed and pulled, an immutable release, untagged images; preview equals execution; crane pulls what stayed"
+python3 tests/e2e/retention.py "$CAIRN" "$OUT_DIR"
+
 step "backup while serving, the restore horizon, and a restore after the metadata is destroyed (crane, npm, twine, pip); embedded, then PostgreSQL (pg_dump) and S3"
 python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-backup) CAIRN_DATABASE_URL="$(pg_database e2e_backup)" \

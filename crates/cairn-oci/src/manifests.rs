@@ -248,6 +248,9 @@ impl OciApi {
     ) -> OciResult {
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
+        if req.method == axum::http::Method::GET {
+            self.note_pull(name.as_str(), &digest);
+        }
         let by_digest = matches!(reference, Reference::Digest(_));
         let d = digest.to_string();
         let headers = [

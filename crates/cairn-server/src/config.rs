@@ -50,6 +50,32 @@ pub struct Config {
     pub virtuals: Vec<cairn_packages::VirtualSettings>,
     /// Garbage collection and upload expiry, run by every replica.
     pub gc: GcConfig,
+    /// Retention policies for container repositories (`[[retention]]`),
+    /// carried out before each collector run (docs/retention.md).
+    pub retention: Vec<cairn_core::retention::RetentionConfig>,
+}
+
+impl Config {
+    /// The tag immutability rules, compiled.
+    pub fn tag_rules(&self) -> anyhow::Result<Vec<cairn_core::policy::TagRule>> {
+        Ok(self
+            .oci
+            .immutable_tags
+            .iter()
+            .map(cairn_core::policy::TagRule::compile)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The retention policies, compiled, in their configured order (the
+    /// first that covers a repository decides it).
+    pub fn retention_policies(
+        &self,
+    ) -> anyhow::Result<Vec<cairn_core::retention::RetentionPolicy>> {
+        self.retention
+            .iter()
+            .map(|c| cairn_core::retention::RetentionPolicy::compile(c).map_err(anyhow::Error::msg))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +95,9 @@ pub struct GcConfig {
     /// An upload that received no bytes for this long is cancelled and
     /// its staged bytes removed. Longer than the slowest single chunk.
     pub upload_ttl_secs: u64,
+    /// At most this many tags and manifests deleted by retention policies
+    /// per run; a repository whose plan would pass it waits (and is logged).
+    pub retention_max_deletions: u64,
 }
 
 impl Default for GcConfig {
@@ -79,6 +108,7 @@ impl Default for GcConfig {
             interval_secs: 600,
             grace_secs: d.grace_secs,
             upload_ttl_secs: d.upload_ttl_secs,
+            retention_max_deletions: 1000,
         }
     }
 }
@@ -141,6 +171,7 @@ impl Default for Config {
             proxy: vec![],
             virtuals: vec![],
             gc: GcConfig::default(),
+            retention: vec![],
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct AppState {
     pub meta: Arc<dyn MetaStore>,
     /// The gauges `/metrics` reads from the stores.
     pub gauges: observe::Gauges,
+    /// Retention policies, compiled (the first covering a repository decides it).
+    pub retention: Vec<cairn_core::retention::RetentionPolicy>,
+    /// Tag immutability rules, which retention never overrides.
+    pub tag_rules: Vec<TagRule>,
 }
 
 /// A built application, plus the admin secret if this start created it.
@@ -74,12 +78,8 @@ impl App {
         let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
         let access = AccessPolicy::anonymous_read(&config.auth.anonymous_read.patterns())
             .context("auth.anonymous_read")?;
-        let tag_rules = config
-            .oci
-            .immutable_tags
-            .iter()
-            .map(TagRule::compile)
-            .collect::<Result<Vec<_>, _>>()?;
+        let tag_rules = config.tag_rules()?;
+        let retention = config.retention_policies()?;
         let credentials = Arc::new(identity::CredentialCache::new(Duration::from_secs(
             config.auth.credential_cache_secs,
         )));
@@ -114,7 +114,7 @@ impl App {
             meta.clone(),
             OciConfig {
                 access: access.clone(),
-                tag_rules,
+                tag_rules: tag_rules.clone(),
                 max_manifest_bytes: config.oci.max_manifest_bytes,
                 sparse: cairn_core::policy::RepositoryPatterns::compile(
                     &config.oci.sparse_repositories,
@@ -141,6 +141,8 @@ impl App {
             blob_store,
             meta,
             gauges: Default::default(),
+            retention,
+            tag_rules,
         });
         let router = Router::new()
             .route("/v2", any(oci_handler))

@@ -32,6 +32,9 @@ pub(crate) fn spawn_collector(
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
+            if !state.retention.is_empty() {
+                run_retention(&state).await;
+            }
             let started = std::time::Instant::now();
             match collector.run(&stop, &|_, _| {}).await {
                 Ok(report) if report.changed() || report.errors > 0 => tracing::info!(
@@ -51,4 +54,34 @@ pub(crate) fn spawn_collector(
             }
         }
     }))
+}
+
+/// Carries out the retention policies once (before a collector run, which
+/// then collects what they freed).
+async fn run_retention(state: &AppState) {
+    let result = cairn_store::retention::apply(
+        &*state.meta,
+        &state.retention,
+        &state.tag_rules,
+        cairn_packages::now(),
+        state.config.gc.retention_max_deletions,
+    )
+    .await;
+    match result {
+        Ok((_, r)) if r.tags_deleted + r.manifests_deleted + r.skipped > 0 || r.capped => {
+            metrics::counter!("cairn_retention_deleted_total", "kind" => "tag")
+                .increment(r.tags_deleted);
+            metrics::counter!("cairn_retention_deleted_total", "kind" => "manifest")
+                .increment(r.manifests_deleted);
+            tracing::info!(
+                tags_deleted = r.tags_deleted,
+                manifests_deleted = r.manifests_deleted,
+                skipped = r.skipped,
+                capped = r.capped,
+                "retention run"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "retention run failed; the next one retries"),
+    }
 }

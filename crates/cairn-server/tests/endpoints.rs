@@ -480,6 +480,20 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::POST, "/gc", "gc_run", registry(), true),
         (
             Method::GET,
+            "/retention",
+            "retention_preview",
+            registry(),
+            true,
+        ),
+        (
+            Method::POST,
+            "/retention",
+            "retention_apply",
+            registry(),
+            true,
+        ),
+        (
+            Method::GET,
             "/publishers",
             "publisher_list",
             registry(),

@@ -26,6 +26,7 @@ pub mod meta;
 pub mod oci;
 pub mod packages;
 pub mod proxy;
+pub mod retention;
 pub mod s3;
 pub mod sql;
 #[cfg(feature = "testing")]

@@ -99,6 +99,33 @@ pub trait OciStore: Send + Sync + 'static {
         rules: &[TagRule],
         actor: &Actor,
     ) -> Result<bool, StoreError>;
+    /// Deletes a manifest only if no tag points to it (a retention policy's
+    /// delete: a tag pushed onto it since the plan keeps it). Returns
+    /// whether it was deleted.
+    async fn delete_untagged_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a tag only if it still points to `digest` (a retention
+    /// policy's delete: a tag moved since the plan stays). Returns whether
+    /// it was deleted.
+    async fn delete_tag_at(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &Digest,
+        rules: &[TagRule],
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+    /// A repository's tags and manifests, for retention policies.
+    async fn inventory(
+        &self,
+        repository: &str,
+    ) -> Result<cairn_core::retention::Inventory, StoreError>;
+    /// Records that a manifest was pulled now (callers throttle it).
+    async fn note_pull(&self, repository: &str, digest: &Digest) -> Result<(), StoreError>;
     /// Deletes one tag, leaving its manifest. Returns whether it existed.
     async fn delete_tag(
         &self,

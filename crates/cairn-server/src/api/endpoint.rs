@@ -52,6 +52,10 @@ pub enum AdminEndpoint {
     GcStatus,
     /// `POST /gc?grace_secs=`: one collector run now; answers its report.
     RunGc,
+    /// `GET /retention`: what the retention policies would delete, and why.
+    RetentionPreview,
+    /// `POST /retention`: carries the policies out now.
+    RetentionApply,
     /// `POST /warm`: a cache-warming job from a lockfile in the body.
     StartWarm,
     /// `GET /warm/{id}`: a warm job's progress.
@@ -174,6 +178,8 @@ impl AdminEndpoint {
             }
             (&M::POST, ["gc"]) => (E::RunGc, &[M::POST]),
             (_, ["gc"]) => (E::GcStatus, &[M::GET]),
+            (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
+            (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
             (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
             (_, ["virtuals", format, repository, "resolve"]) => {
@@ -252,6 +258,8 @@ impl AdminEndpoint {
             | E::Audit
             | E::GcStatus
             | E::RunGc
+            | E::RetentionPreview
+            | E::RetentionApply
             | E::ListPublishers
             | E::AddPublisher => registry_admin(),
             E::ListStaging { repository } => {
@@ -315,6 +323,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ChangeExemption { .. } => "virtual_exemption_change",
             E::GcStatus => "gc_status",
             E::RunGc => "gc_run",
+            E::RetentionPreview => "retention_preview",
+            E::RetentionApply => "retention_apply",
             E::StartWarm => "warm_start",
             E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",

@@ -844,3 +844,24 @@ pub(super) async fn run_gc(state: &AppState, q: GcQuery) -> ApiResult {
     let report = collector.run(&never, &|_, _| {}).await?;
     Ok(Json(json!({ "report": report, "summary": report.summary() })).into_response())
 }
+
+/// `GET /api/v1/retention`: the plan of every repository a policy covers;
+/// `POST`: carries it out now (at most `gc.retention_max_deletions`).
+pub(super) async fn retention(state: &AppState, apply: bool) -> ApiResult {
+    let now = cairn_packages::now();
+    if !apply {
+        let plans =
+            cairn_store::retention::preview(&*state.meta, &state.retention, &state.tag_rules, now)
+                .await?;
+        return Ok(Json(json!({ "plans": plans })).into_response());
+    }
+    let (plans, report) = cairn_store::retention::apply(
+        &*state.meta,
+        &state.retention,
+        &state.tag_rules,
+        now,
+        state.config.gc.retention_max_deletions,
+    )
+    .await?;
+    Ok(Json(json!({ "plans": plans, "report": report })).into_response())
+}

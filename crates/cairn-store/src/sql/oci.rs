@@ -342,70 +342,123 @@ impl OciStore for SqlMetaStore {
         rules: &[TagRule],
         actor: &Actor,
     ) -> Result<bool, StoreError> {
+        self.remove_manifest(repository, digest, rules, actor, false)
+            .await
+    }
+
+    async fn delete_untagged_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        self.remove_manifest(repository, digest, &[], actor, true)
+            .await
+    }
+
+    async fn delete_tag_at(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &Digest,
+        rules: &[TagRule],
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
         let d = digest.to_string();
-        let mut tx = self.writer.begin().await?;
-        // Lock the manifest's row (a no-op update), as put_manifest does with
-        // its upsert: a concurrent tagging of this manifest and this delete
-        // then run one after the other, so no tag is left on a deleted one.
-        sqlx::query("UPDATE manifests SET size = size WHERE repository = $1 AND digest = $2")
-            .bind(repository)
-            .bind(&d)
-            .execute(&mut *tx)
-            .await?;
-        let tags: Vec<String> =
-            sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
-                .bind(repository)
-                .bind(&d)
-                .fetch_all(&mut *tx)
+        let artifact = format!("{tag} -> {d}");
+        if let Err(e) = check_tag_change(rules, repository, tag, Some(&d), None) {
+            let e = StoreError::from(e);
+            self.audit_refusal(actor, "tag.delete", repository, &artifact, &e)
                 .await?;
-        for tag in &tags {
-            if let Err(e) = check_tag_change(rules, repository, tag, Some(&d), None) {
-                drop(tx);
-                let e = StoreError::from(e);
-                self.audit_refusal(actor, "manifest.delete", repository, &d, &e)
-                    .await?;
-                return Err(e);
-            }
+            return Err(e);
         }
-        sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
-            .bind(repository)
-            .bind(&d)
-            .execute(&mut *tx)
-            .await?;
-        let mut freed: Vec<String> = sqlx::query_scalar(
-            "SELECT digest FROM manifest_blobs WHERE repository = $1 AND manifest = $2",
-        )
-        .bind(repository)
-        .bind(&d)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM manifest_blobs WHERE repository = $1 AND manifest = $2")
-            .bind(repository)
-            .bind(&d)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM manifests WHERE repository = $1 AND digest = $2")
-            .bind(repository)
-            .bind(&d)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.writer.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2 AND digest = $3")
+                .bind(repository)
+                .bind(tag)
+                .bind(&d)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() > 0 {
-            freed.push(d.clone());
-            mark_candidates(&mut tx, &freed).await?;
-            let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));
             audit(
                 &mut tx,
                 actor,
-                "manifest.delete",
+                "tag.delete",
                 Some(repository),
-                Some(&d),
+                Some(&artifact),
                 OK,
-                detail.as_deref(),
+                None,
             )
             .await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn inventory(
+        &self,
+        repository: &str,
+    ) -> Result<cairn_core::retention::Inventory, StoreError> {
+        use cairn_core::retention::{Inventory, ManifestFact, TagFact};
+        let tags = sqlx::query("SELECT tag, digest, updated_at FROM tags WHERE repository = $1")
+            .bind(repository)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TagFact {
+                    tag: r.try_get("tag")?,
+                    digest: r.try_get("digest")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // An index's children: its references that are manifests here.
+        let mut children: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for r in sqlx::query(
+            "SELECT r.manifest AS manifest, r.digest AS digest FROM manifest_blobs r
+             JOIN manifests m ON m.repository = r.repository AND m.digest = r.digest
+             WHERE r.repository = $1",
+        )
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            children
+                .entry(r.try_get("manifest")?)
+                .or_default()
+                .push(r.try_get("digest")?);
+        }
+        let manifests = sqlx::query(
+            "SELECT digest, created_at, pulled_at, subject FROM manifests WHERE repository = $1",
+        )
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| {
+            let digest: String = r.try_get("digest")?;
+            Ok(ManifestFact {
+                children: children.remove(&digest).unwrap_or_default(),
+                digest,
+                created_at: r.try_get("created_at")?,
+                pulled_at: r.try_get("pulled_at")?,
+                subject: r.try_get("subject")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Inventory { tags, manifests })
+    }
+
+    async fn note_pull(&self, repository: &str, digest: &Digest) -> Result<(), StoreError> {
+        sqlx::query("UPDATE manifests SET pulled_at = $3 WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(digest.to_string())
+            .bind(now())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn delete_tag(
@@ -537,5 +590,85 @@ impl OciStore for SqlMetaStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+}
+
+impl SqlMetaStore {
+    /// Deletes a manifest with its tags (`only_untagged`: only if it has none).
+    async fn remove_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        rules: &[TagRule],
+        actor: &Actor,
+        only_untagged: bool,
+    ) -> Result<bool, StoreError> {
+        let d = digest.to_string();
+        let mut tx = self.writer.begin().await?;
+        // Lock the manifest's row (a no-op update), as put_manifest does with
+        // its upsert: a concurrent tagging of this manifest and this delete
+        // then run one after the other, so no tag is left on a deleted one.
+        sqlx::query("UPDATE manifests SET size = size WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        let tags: Vec<String> =
+            sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2")
+                .bind(repository)
+                .bind(&d)
+                .fetch_all(&mut *tx)
+                .await?;
+        if only_untagged && !tags.is_empty() {
+            return Ok(false);
+        }
+        for tag in &tags {
+            if let Err(e) = check_tag_change(rules, repository, tag, Some(&d), None) {
+                drop(tx);
+                let e = StoreError::from(e);
+                self.audit_refusal(actor, "manifest.delete", repository, &d, &e)
+                    .await?;
+                return Err(e);
+            }
+        }
+        sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        let mut freed: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM manifest_blobs WHERE repository = $1 AND manifest = $2",
+        )
+        .bind(repository)
+        .bind(&d)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM manifest_blobs WHERE repository = $1 AND manifest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM manifests WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(&d)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() > 0 {
+            freed.push(d.clone());
+            mark_candidates(&mut tx, &freed).await?;
+            let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));
+            audit(
+                &mut tx,
+                actor,
+                "manifest.delete",
+                Some(repository),
+                Some(&d),
+                OK,
+                detail.as_deref(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 }

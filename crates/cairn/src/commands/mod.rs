@@ -11,6 +11,7 @@ mod go;
 mod maven;
 mod package;
 mod publisher;
+mod retention;
 mod serve;
 mod token;
 mod user;
@@ -84,6 +85,10 @@ enum Command {
     /// Rebuild the registry's metadata from a backup (over the same or a
     /// copied blob store). Stop the servers first.
     Restore(backup::RestoreArgs),
+    /// Retention policies ([[retention]]): preview what they would delete
+    /// and why, or apply them now.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
 }
 
 impl Cli {
@@ -109,6 +114,7 @@ impl Cli {
             Command::Fsck(args) => gc::fsck_command(args).await,
             Command::Backup(cmd) => backup::backup_command(cmd).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Retention(cmd) => retention::retention_command(cmd).await,
         }
     }
 }

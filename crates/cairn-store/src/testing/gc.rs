@@ -226,7 +226,72 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
     let dangling = meta.dangling_references(10).await.unwrap();
     assert!(dangling.is_empty(), "{dangling:?}");
 
+    retention_deletes_only_what_is_unchanged(&meta).await;
     writers_race_the_collector(meta.clone()).await;
+}
+
+/// What retention needs of the store: the inventory (tags with their push
+/// time, manifests with pulls, subjects and children), and deletes that
+/// leave alone what changed since the plan.
+async fn retention_deletes_only_what_is_unchanged(meta: &Arc<dyn MetaStore>) {
+    let who = Actor::local("test");
+    let child = manifest("ret/app", b"ret child");
+    let index = manifest("ret/app", b"ret index");
+    let mut sig = manifest("ret/app", b"ret signature");
+    sig.subject = Some(index.digest.clone());
+    for m in [&child, &index, &sig] {
+        meta.intend_blob(&m.digest, m.size).await.unwrap();
+    }
+    meta.put_manifest(&child, &[], &[], &[], &[], &who)
+        .await
+        .unwrap();
+    let children = [child.digest.clone()];
+    meta.put_manifest(&index, &children, &children, &["v1".into()], &[], &who)
+        .await
+        .unwrap();
+    meta.put_manifest(&sig, &[], &[], &[], &[], &who)
+        .await
+        .unwrap();
+    meta.note_pull("ret/app", &child.digest).await.unwrap();
+
+    let inv = meta.inventory("ret/app").await.unwrap();
+    assert_eq!(inv.tags.len(), 1);
+    assert_eq!(inv.tags[0].tag, "v1");
+    let fact = |d: &Digest| {
+        inv.manifests
+            .iter()
+            .find(|m| m.digest == d.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(fact(&index.digest).children, vec![child.digest.to_string()]);
+    assert_eq!(fact(&sig.digest).subject, Some(index.digest.to_string()));
+    assert!(fact(&child.digest).pulled_at.is_some());
+    assert!(fact(&index.digest).pulled_at.is_none());
+
+    // A tag moved since the plan stays; one still where planned goes.
+    assert!(!meta
+        .delete_tag_at("ret/app", "v1", &child.digest, &[], &who)
+        .await
+        .unwrap());
+    // A manifest tagged since the plan stays.
+    assert!(!meta
+        .delete_untagged_manifest("ret/app", &index.digest, &who)
+        .await
+        .unwrap());
+    assert!(meta
+        .delete_tag_at("ret/app", "v1", &index.digest, &[], &who)
+        .await
+        .unwrap());
+    assert!(meta
+        .delete_untagged_manifest("ret/app", &index.digest, &who)
+        .await
+        .unwrap());
+    assert!(meta
+        .manifest("ret/app", &index.digest)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// Writers keep referencing one blob while others delete what references

@@ -61,6 +61,13 @@ async fn refresh_gauges(state: &AppState) {
     if usage_at.is_some_and(|at| at.elapsed() < USAGE_REFRESH) {
         return;
     }
+    match state.meta.usage_of_prefix("").await {
+        Ok(u) => {
+            metrics::gauge!("cairn_storage_bytes", "kind" => "logical").set(u.logical as f64);
+            metrics::gauge!("cairn_storage_bytes", "kind" => "unique").set(u.unique as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not compute storage numbers for /metrics"),
+    }
     match state.meta.blob_counts().await {
         Ok(c) => {
             for (s, n, bytes) in [

@@ -326,4 +326,15 @@ async fn garbage_collection_over_http() {
     let r = t.admin(Method::GET, "/api/v1/gc").await;
     assert_eq!(r.json()["candidate"]["blobs"], 0);
     assert_eq!(r.json()["deleting"]["blobs"], 0);
+
+    // What is left: the kept image (manifest, config, layer), all exclusive.
+    let r = t.admin(Method::GET, "/api/v1/storage?prefix=gc/").await;
+    r.assert_status(StatusCode::OK);
+    let usage = r.json()["usage"].clone();
+    assert_eq!(usage["blobs"], 3, "{usage}");
+    assert_eq!(usage["unique"], usage["exclusive"], "{usage}");
+    let r = t.admin(Method::GET, "/api/v1/storage?by=repository").await;
+    let repos = r.json()["repositories"].clone();
+    assert_eq!(repos[0]["scope"], "gc/app", "{repos}");
+    assert_eq!(repos[0]["logical"], usage["logical"]);
 }

@@ -478,6 +478,7 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::GET, "/audit", "audit", registry(), true),
         (Method::GET, "/gc", "gc_status", registry(), true),
         (Method::POST, "/gc", "gc_run", registry(), true),
+        (Method::GET, "/storage", "storage", registry(), true),
         (
             Method::GET,
             "/retention",

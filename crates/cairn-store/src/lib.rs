@@ -29,6 +29,7 @@ pub mod proxy;
 pub mod retention;
 pub mod s3;
 pub mod sql;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod virtuals;
@@ -48,6 +49,7 @@ pub use packages::{
     VersionIndex, VersionRecord,
 };
 pub use proxy::{CachedEntry, ProxyStore};
+pub use storage::{ScopeUsage, StorageStore};
 pub use virtuals::{Exemption, ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ pub use crate::identity::IdentityStore;
 pub use crate::oci::OciStore;
 pub use crate::packages::PackageStore;
 pub use crate::proxy::ProxyStore;
+pub use crate::storage::StorageStore;
 pub use crate::virtuals::VirtualStore;
 use async_trait::async_trait;
 
@@ -64,6 +65,7 @@ pub trait MetaStore:
     + SettingsStore
     + GcStore
     + BackupStore
+    + StorageStore
 {
 }
 
@@ -77,5 +79,6 @@ impl<T> MetaStore for T where
         + SettingsStore
         + GcStore
         + BackupStore
+        + StorageStore
 {
 }

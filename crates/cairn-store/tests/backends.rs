@@ -48,3 +48,12 @@ async fn backup_on_sqlite_and_filesystem() {
     let restore = format!("sqlite://{}", dir.path().join("restored/m.db").display());
     cairn_store::testing::backup_suite(Arc::new(meta), Arc::new(store), &restore).await;
 }
+
+#[tokio::test]
+async fn storage_numbers_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    cairn_store::testing::storage_suite(Arc::new(meta), Arc::new(store)).await;
+}

@@ -158,3 +158,14 @@ async fn backup_on_postgres() {
         .unwrap();
     cairn_store::testing::backup_suite(Arc::new(meta), Arc::new(store), &restore).await;
 }
+
+#[tokio::test]
+async fn storage_numbers_on_postgres() {
+    let url = fresh_database("storage").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
+        .await
+        .unwrap();
+    cairn_store::testing::storage_suite(Arc::new(meta), Arc::new(store)).await;
+}

@@ -52,6 +52,8 @@ pub enum AdminEndpoint {
     GcStatus,
     /// `POST /gc?grace_secs=`: one collector run now; answers its report.
     RunGc,
+    /// `GET /storage?prefix=&by=repository`: logical, unique and exclusive bytes.
+    Storage,
     /// `GET /retention`: what the retention policies would delete, and why.
     RetentionPreview,
     /// `POST /retention`: carries the policies out now.
@@ -178,6 +180,7 @@ impl AdminEndpoint {
             }
             (&M::POST, ["gc"]) => (E::RunGc, &[M::POST]),
             (_, ["gc"]) => (E::GcStatus, &[M::GET]),
+            (_, ["storage"]) => (E::Storage, &[M::GET]),
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
@@ -257,6 +260,7 @@ impl AdminEndpoint {
             | E::SetGrants { .. }
             | E::Audit
             | E::GcStatus
+            | E::Storage
             | E::RunGc
             | E::RetentionPreview
             | E::RetentionApply
@@ -323,6 +327,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ChangeExemption { .. } => "virtual_exemption_change",
             E::GcStatus => "gc_status",
             E::RunGc => "gc_run",
+            E::Storage => "storage",
             E::RetentionPreview => "retention_preview",
             E::RetentionApply => "retention_apply",
             E::StartWarm => "warm_start",

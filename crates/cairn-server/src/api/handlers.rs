@@ -865,3 +865,36 @@ pub(super) async fn retention(state: &AppState, apply: bool) -> ApiResult {
     .await?;
     Ok(Json(json!({ "plans": plans, "report": report })).into_response())
 }
+
+#[derive(Deserialize)]
+pub(super) struct StorageQuery {
+    #[serde(default)]
+    prefix: String,
+    /// `repository`: one entry per repository.
+    by: Option<String>,
+}
+
+/// `GET /api/v1/storage`: logical, unique and exclusive bytes of a prefix
+/// (everything by default), or of each repository under it.
+pub(super) async fn storage(state: &AppState, q: StorageQuery) -> ApiResult {
+    match q.by.as_deref() {
+        Some("repository") => {
+            let rows = state.meta.usage_by_repository(&q.prefix).await?;
+            Ok(Json(json!({ "repositories": rows })).into_response())
+        }
+        None => {
+            let total = state.meta.usage_of_prefix(&q.prefix).await?;
+            let blobs = state.meta.blob_counts().await?;
+            Ok(Json(json!({
+                "usage": total,
+                "pending": { "blobs": blobs.candidates + blobs.deleting,
+                             "bytes": blobs.candidate_bytes + blobs.deleting_bytes },
+            }))
+            .into_response())
+        }
+        Some(other) => Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            format!("by={other:?}: use by=repository"),
+        )),
+    }
+}

@@ -283,6 +283,7 @@ async fn dispatch(
         } => h::drop_proxy_entry(state, who, format, &repository, &key).await,
         E::GcStatus => h::gc_status(state).await,
         E::RunGc => h::run_gc(state, query(uri)?).await,
+        E::Storage => h::storage(state, query(uri)?).await,
         E::RetentionPreview => h::retention(state, false).await,
         E::RetentionApply => h::retention(state, true).await,
         E::StartWarm => h::start_warm(state, who, json_body(body).await?).await,

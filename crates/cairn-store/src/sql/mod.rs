@@ -21,6 +21,7 @@ mod identity;
 mod oci;
 mod packages;
 mod proxy;
+mod storage;
 mod virtuals;
 
 use crate::meta::{PoolState, SettingsStore, Usage};

@@ -691,3 +691,140 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
     assert!(store.stat(&m.digest).await.unwrap().is_none());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Storage numbers over random graphs of repositories, manifests, package
+/// files and shared blobs (seeded, so a failure repeats): for every scope
+/// and prefix, exclusive ≤ unique ≤ logical; the repositories' exclusive
+/// bytes add up to at most the registry's unique bytes; and deleting a
+/// repository's images, then collecting, frees exactly its exclusive bytes.
+pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
+    let who = Actor::local("test");
+    let blobs = Blobs::new(store.clone(), meta.clone());
+    let collector = Collector::new(
+        meta.clone(),
+        store.clone(),
+        GcSettings {
+            grace_secs: 0,
+            upload_ttl_secs: 3600,
+        },
+    );
+    let settle = || async {
+        let mut freed = 0;
+        for _ in 0..200 {
+            let r = collector
+                .run(&CancellationToken::new(), &|_, _| {})
+                .await
+                .unwrap();
+            freed += r.deleted_bytes;
+            if meta.blob_counts().await.unwrap().candidates == 0 {
+                return freed;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("candidates left after 200 runs");
+    };
+    settle().await;
+    for seed in 1..=4u64 {
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        // A pool of blobs, some shared by many manifests and files.
+        let mut pool = Vec::new();
+        for b in 0..12 {
+            let size = 1 + next(4000) as usize;
+            let bytes: Vec<u8> = format!("seed {seed} blob {b} ")
+                .into_bytes()
+                .into_iter()
+                .cycle()
+                .take(size.max(16))
+                .collect();
+            let d = Digest::sha256_of(&bytes);
+            blobs.put_bytes(&d, bytes.into()).await.unwrap();
+            pool.push(d);
+        }
+        let repos: Vec<String> = (0..3).map(|r| format!("prop{seed}/r{r}")).collect();
+        let mut images: Vec<(String, Digest)> = Vec::new();
+        for (i, repo) in repos.iter().enumerate() {
+            for m in 0..1 + next(3) {
+                let mut refs: Vec<Digest> = (0..1 + next(4))
+                    .map(|_| pool[next(12) as usize].clone())
+                    .collect();
+                refs.sort_by_key(|d| d.to_string());
+                refs.dedup();
+                let body = format!("seed {seed} repo {i} manifest {m} {refs:?}");
+                let rec = manifest(repo, body.as_bytes());
+                blobs
+                    .put_bytes(&rec.digest, body.into_bytes().into())
+                    .await
+                    .unwrap();
+                meta.put_manifest(&rec, &refs, &refs, &[], &[], &who)
+                    .await
+                    .unwrap();
+                images.push((repo.clone(), rec.digest));
+            }
+        }
+        // A package repository sharing some of the same blobs.
+        for v in 0..1 + next(3) {
+            let d = pool[next(12) as usize].clone();
+            let size = store.stat(&d).await.unwrap().unwrap();
+            let new = crate::NewVersion {
+                format: cairn_core::Format::Npm,
+                repository: format!("prop{seed}"),
+                package: "pkg".into(),
+                name: "pkg".into(),
+                version: format!("1.0.{v}"),
+                metadata: "{}".into(),
+                dependencies: vec![],
+                files: vec![crate::FileRecord {
+                    filename: format!("pkg-1.0.{v}.tgz"),
+                    version: format!("1.0.{v}"),
+                    digest: d,
+                    size,
+                    metadata: "{}".into(),
+                    companion: None,
+                    created_at: 0,
+                }],
+                tags: vec![],
+                owner: None,
+            };
+            meta.publish(&new, crate::PublishMode::NewVersion, &who)
+                .await
+                .unwrap();
+        }
+        settle().await; // the pool's unreferenced blobs go first
+
+        let everything = meta.usage_of_prefix("").await.unwrap();
+        let by_repo = meta.usage_by_repository("").await.unwrap();
+        for u in by_repo.iter().chain([&everything]) {
+            assert!(u.exclusive <= u.unique && u.unique <= u.logical, "{u:?}");
+        }
+        for prefix in [format!("prop{seed}/"), repos[0].clone(), "npm/".into()] {
+            let u = meta.usage_of_prefix(&prefix).await.unwrap();
+            assert!(u.exclusive <= u.unique && u.unique <= u.logical, "{u:?}");
+        }
+        let sum_exclusive: u64 = by_repo.iter().map(|u| u.exclusive).sum();
+        assert!(
+            sum_exclusive <= everything.unique,
+            "{by_repo:?} {everything:?}"
+        );
+        let logical: u64 = by_repo.iter().map(|u| u.logical).sum();
+        assert_eq!(logical, everything.logical);
+
+        // Deleting one repository's images frees exactly its exclusive bytes.
+        let victim = &repos[0];
+        let expected = meta.usage_of_prefix(victim).await.unwrap().exclusive;
+        for (repo, d) in images.iter().filter(|(r, _)| r == victim) {
+            meta.delete_manifest(repo, d, &[], &who).await.unwrap();
+        }
+        let freed = settle().await;
+        assert_eq!(
+            freed, expected,
+            "seed {seed}: freed {freed}, exclusive was {expected}"
+        );
+        assert_eq!(meta.usage_of_prefix(victim).await.unwrap().logical, 0);
+    }
+}

@@ -13,6 +13,7 @@ mod package;
 mod publisher;
 mod retention;
 mod serve;
+mod storage;
 mod token;
 mod user;
 mod warm;
@@ -89,6 +90,9 @@ enum Command {
     /// and why, or apply them now.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// Where the bytes are: logical, unique and exclusive bytes per
+    /// repository or for a prefix (a namespace).
+    Storage(storage::StorageArgs),
 }
 
 impl Cli {
@@ -115,6 +119,7 @@ impl Cli {
             Command::Backup(cmd) => backup::backup_command(cmd).await,
             Command::Restore(args) => backup::restore(args).await,
             Command::Retention(cmd) => retention::retention_command(cmd).await,
+            Command::Storage(args) => storage::storage(args).await,
         }
     }
 }

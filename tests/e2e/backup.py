@@ -27,6 +27,9 @@ import time
 
 from cairnproc import Cairn
 
+BIN_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".tools", "bin")
+CRANE = os.path.join(BIN_TOOLS, "crane")
+
 BIN, OUT = sys.argv[1], sys.argv[2]
 PREFIX = sys.argv[3] if len(sys.argv) > 3 else "backup"
 DB = os.environ.get("CAIRN_DATABASE_URL", "")
@@ -57,14 +60,14 @@ def populate(server):
     host = f"127.0.0.1:{server.port}"
     # An image, with crane.
     os.environ["DOCKER_CONFIG"] = os.path.join(WORK, "docker")
-    run(["crane", "auth", "login", host, "-u", "admin", f"--password={server.password}"])
+    run([CRANE, "auth", "login", host, "-u", "admin", f"--password={server.password}"])
     layer_dir = os.path.join(WORK, "image")
     os.makedirs(layer_dir, exist_ok=True)
     with open(os.path.join(layer_dir, "hello.txt"), "w") as f:
         f.write(f"hello from the backup test {time.time()}\n")
-    run(["crane", "append", "--insecure", "--new_layer", shutil.make_archive(
+    run([CRANE, "append", "--insecure", "--new_layer", shutil.make_archive(
         os.path.join(WORK, "layer"), "gztar", layer_dir), "--new_tag", f"{host}/drill/app:v1"])
-    digest = run(["crane", "digest", "--insecure", f"{host}/drill/app:v1"]).stdout.strip()
+    digest = run([CRANE, "digest", "--insecure", f"{host}/drill/app:v1"]).stdout.strip()
     # An npm package, with npm publish.
     pkg = os.path.join(WORK, "npm-pkg")
     os.makedirs(pkg, exist_ok=True)
@@ -93,9 +96,9 @@ def base64_basic(server):
 
 def install_everything(server, digest):
     host = f"127.0.0.1:{server.port}"
-    got = run(["crane", "digest", "--insecure", f"{host}/drill/app:v1"]).stdout.strip()
+    got = run([CRANE, "digest", "--insecure", f"{host}/drill/app:v1"]).stdout.strip()
     expect(got == digest, f"the restored tag points at {got}, not {digest}")
-    run(["crane", "pull", "--insecure", f"{host}/drill/app@{digest}", os.path.join(WORK, "pulled.tar")])
+    run([CRANE, "pull", "--insecure", f"{host}/drill/app@{digest}", os.path.join(WORK, "pulled.tar")])
     app = os.path.join(WORK, "npm-app")
     shutil.rmtree(app, ignore_errors=True)
     os.makedirs(app)

@@ -29,6 +29,10 @@ import time
 
 from cairnproc import Cairn
 
+BIN_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".tools", "bin")
+CRANE = os.path.join(BIN_TOOLS, "crane")
+ORAS = os.path.join(BIN_TOOLS, "oras")
+
 BIN, OUT = sys.argv[1], sys.argv[2]
 DATA = os.path.join(OUT, "retention-data")
 WORK = os.path.join(OUT, "retention-work")
@@ -97,7 +101,7 @@ class Registry:
         path = os.path.join(WORK, filename)
         with open(path, "w") as f:
             json.dump({"for": subject, "type": artifact_type, "t": time.time()}, f)
-        run(["oras", "attach", "--plain-http", "-u", "admin", "-p", self.s.password,
+        run([ORAS, "attach", "--plain-http", "-u", "admin", "-p", self.s.password,
              "--artifact-type", artifact_type, f"127.0.0.1:{self.s.port}/{REPO}@{subject}",
              f"{filename}:application/json"], cwd=WORK)
 
@@ -175,9 +179,9 @@ def main():
     st, _, body = server.request("POST", "/api/v1/gc?grace_secs=0", auth=server.basic)
     expect(st == 200 and json.loads(body)["report"]["deleted"] > 0, f"gc after retention: {body[:300]!r}")
     os.environ["DOCKER_CONFIG"] = os.path.join(WORK, "docker")
-    run(["crane", "auth", "login", f"127.0.0.1:{server.port}", "-u", "admin", f"--password={server.password}"])
+    run([CRANE, "auth", "login", f"127.0.0.1:{server.port}", "-u", "admin", f"--password={server.password}"])
     for ref in ("release-1", "ci-0", "ci-4"):
-        run(["crane", "pull", "--insecure", "--platform", "linux/arm64" if ref == "release-1" else "linux/amd64",
+        run([CRANE, "pull", "--insecure", "--platform", "linux/arm64" if ref == "release-1" else "linux/amd64",
              f"127.0.0.1:{server.port}/{REPO}:{ref}", os.path.join(WORK, f"{ref}.tar")])
     fsck = run([BIN, "fsck", "--data-dir", DATA])
     print(f"ok - the collector freed {json.loads(body)['report']['deleted']} blobs; crane pulls what stayed; "

@@ -3,7 +3,7 @@
 //! racing the collector, and whole runs over a real blob store.
 
 use super::body;
-use crate::collector::{fsck, Collector, GcSettings};
+use crate::collector::{fsck, Collector, GcReport, GcSettings};
 use crate::gc::{BlobState, Verdict};
 use crate::{Actor, BlobStore, Blobs, ManifestRecord, MetaStore, StoreError};
 use cairn_core::Digest;
@@ -20,6 +20,47 @@ fn manifest(repo: &str, bytes: &[u8]) -> ManifestRecord {
         artifact_type: None,
         annotations: None,
     }
+}
+
+/// Collector runs with no grace until no candidate is left; returns what
+/// they deleted. On PostgreSQL a candidate waits for every older
+/// transaction in the cluster to end (other tests' too), so one run may
+/// leave it for the next: this waits for progress, not for a time.
+async fn settle(meta: &Arc<dyn MetaStore>, store: &Arc<dyn BlobStore>) -> GcReport {
+    let c = Collector::new(
+        meta.clone(),
+        store.clone(),
+        GcSettings {
+            grace_secs: 0,
+            upload_ttl_secs: 3600,
+        },
+    );
+    let mut total = GcReport::default();
+    for _ in 0..200 {
+        let r = c.run(&CancellationToken::new(), &|_, _| {}).await.unwrap();
+        total.deleted += r.deleted;
+        total.deleted_bytes += r.deleted_bytes;
+        let counts = meta.blob_counts().await.unwrap();
+        if counts.candidates == 0 && counts.deleting == 0 {
+            return total;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "candidates left after 200 runs: {:?}",
+        meta.blob_counts().await
+    );
+}
+
+/// Stores a manifest that refers to `refs`, all of them stored.
+async fn put_referring(
+    meta: &(impl AsRef<dyn MetaStore> + ?Sized),
+    m: &ManifestRecord,
+    refs: &[Digest],
+) -> Result<Vec<crate::TagChange>, StoreError> {
+    meta.as_ref()
+        .put_manifest(m, refs, refs, &[], &[], &Actor::local("test"))
+        .await
 }
 
 /// Decides every due candidate as a collector would, with no grace period;
@@ -72,16 +113,9 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
         "a link alone does not keep a blob"
     );
     meta.intend_blob(&m.digest, m.size).await.unwrap();
-    meta.put_manifest(
-        &m,
-        std::slice::from_ref(&layer),
-        std::slice::from_ref(&layer),
-        &[],
-        &[],
-        &who,
-    )
-    .await
-    .unwrap();
+    put_referring(&meta, &m, std::slice::from_ref(&layer))
+        .await
+        .unwrap();
     assert_eq!(
         meta.blob_state(&layer).await.unwrap(),
         Some(BlobState::Live)
@@ -167,16 +201,9 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
     meta.intend_blob(&shared, 9).await.unwrap();
     for x in [&a, &b] {
         meta.intend_blob(&x.digest, x.size).await.unwrap();
-        meta.put_manifest(
-            x,
-            std::slice::from_ref(&shared),
-            std::slice::from_ref(&shared),
-            &[],
-            &[],
-            &who,
-        )
-        .await
-        .unwrap();
+        put_referring(&meta, x, std::slice::from_ref(&shared))
+            .await
+            .unwrap();
     }
     meta.delete_manifest("gc/a", &a.digest, &[], &who)
         .await
@@ -242,16 +269,12 @@ async fn retention_deletes_only_what_is_unchanged(meta: &Arc<dyn MetaStore>) {
     for m in [&child, &index, &sig] {
         meta.intend_blob(&m.digest, m.size).await.unwrap();
     }
-    meta.put_manifest(&child, &[], &[], &[], &[], &who)
-        .await
-        .unwrap();
+    put_referring(&meta, &child, &[]).await.unwrap();
     let children = [child.digest.clone()];
     meta.put_manifest(&index, &children, &children, &["v1".into()], &[], &who)
         .await
         .unwrap();
-    meta.put_manifest(&sig, &[], &[], &[], &[], &who)
-        .await
-        .unwrap();
+    put_referring(&meta, &sig, &[]).await.unwrap();
     meta.note_pull("ret/app", &child.digest).await.unwrap();
 
     let inv = meta.inventory("ret/app").await.unwrap();
@@ -394,26 +417,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         let c = Collector::new(meta.clone(), store.clone(), settings);
         async move { c.run(&CancellationToken::new(), &|_, _| {}).await.unwrap() }
     };
-    // Runs until no candidate is left. On PostgreSQL a candidate waits for
-    // every older transaction in the cluster to end (other tests' too), so
-    // one run may leave it for the next: this is progress, not timing.
-    let settle = || async {
-        let mut total = crate::collector::GcReport::default();
-        for _ in 0..200 {
-            let r = run(now).await;
-            total.deleted += r.deleted;
-            total.deleted_bytes += r.deleted_bytes;
-            let c = meta.blob_counts().await.unwrap();
-            if c.candidates == 0 && c.deleting == 0 {
-                return total;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!(
-            "candidates left after 200 runs: {:?}",
-            meta.blob_counts().await
-        );
-    };
+    let settle = || settle(&meta, &store);
 
     let layer = Digest::sha256_of(b"collector layer");
     blobs
@@ -431,9 +435,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .await
         .unwrap();
     let refs = [layer.clone(), keep.clone()];
-    meta.put_manifest(&m, &refs, &refs, &[], &[], &who)
-        .await
-        .unwrap();
+    put_referring(&meta, &m, &refs).await.unwrap();
     let stray = Digest::sha256_of(b"collector stray");
     blobs
         .put(&stray, Some(15), body(&[b"collector stray"]))
@@ -464,16 +466,9 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put_bytes(&m2.digest, b"collector manifest 2".to_vec().into())
         .await
         .unwrap();
-    meta.put_manifest(
-        &m2,
-        std::slice::from_ref(&keep),
-        std::slice::from_ref(&keep),
-        &[],
-        &[],
-        &who,
-    )
-    .await
-    .unwrap();
+    put_referring(&meta, &m2, std::slice::from_ref(&keep))
+        .await
+        .unwrap();
     meta.delete_manifest("col/app", &m.digest, &[], &who)
         .await
         .unwrap();
@@ -559,9 +554,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put_bytes(&kept.digest, b"kept manifest".to_vec().into())
         .await
         .unwrap();
-    meta.put_manifest(&kept, &[], &[], &[], &[], &who)
-        .await
-        .unwrap();
+    put_referring(&meta, &kept, &[]).await.unwrap();
     store.delete(&kept.digest).await.unwrap();
     let report = fsck(&*meta, &*store, false, false, &|_| {}).await.unwrap();
     assert_eq!(report.missing.len(), 1, "{report:?}");
@@ -577,24 +570,7 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
     let who = Actor::local("test");
     let blobs = Blobs::new(store.clone(), meta.clone());
     let tools = PgTools::default();
-    let settle = || async {
-        let c = Collector::new(
-            meta.clone(),
-            store.clone(),
-            GcSettings {
-                grace_secs: 0,
-                upload_ttl_secs: 3600,
-            },
-        );
-        for _ in 0..200 {
-            c.run(&CancellationToken::new(), &|_, _| {}).await.unwrap();
-            if meta.blob_counts().await.unwrap().candidates == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("candidates left after 200 runs");
-    };
+    let settle = || settle(&meta, &store);
 
     let layer = Digest::sha256_of(b"backup layer");
     blobs
@@ -700,29 +676,7 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
 pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
     let who = Actor::local("test");
     let blobs = Blobs::new(store.clone(), meta.clone());
-    let collector = Collector::new(
-        meta.clone(),
-        store.clone(),
-        GcSettings {
-            grace_secs: 0,
-            upload_ttl_secs: 3600,
-        },
-    );
-    let settle = || async {
-        let mut freed = 0;
-        for _ in 0..200 {
-            let r = collector
-                .run(&CancellationToken::new(), &|_, _| {})
-                .await
-                .unwrap();
-            freed += r.deleted_bytes;
-            if meta.blob_counts().await.unwrap().candidates == 0 {
-                return freed;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("candidates left after 200 runs");
-    };
+    let settle = || async { settle(&meta, &store).await.deleted_bytes };
     settle().await;
     for seed in 1..=4u64 {
         let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -761,9 +715,7 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
                     .put_bytes(&rec.digest, body.into_bytes().into())
                     .await
                     .unwrap();
-                meta.put_manifest(&rec, &refs, &refs, &[], &[], &who)
-                    .await
-                    .unwrap();
+                put_referring(&meta, &rec, &refs).await.unwrap();
                 images.push((repo.clone(), rec.digest));
             }
         }

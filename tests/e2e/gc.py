@@ -17,7 +17,9 @@ runs two replicas on them, and SIGKILLs one in the middle (its collector
 may be anywhere in a run); otherwise one replica on the embedded default.
 
 Usage: gc.py CAIRN_BINARY OUTPUT_DIR [LOG_PREFIX]
-SOAK_SECONDS sets the soak's length (default 40).
+SOAK_SECONDS sets the soak's length (default 40). SOAK_NO_GC=1 runs the
+same clients with the collector off and checks only what they pulled back
+(bench/gc-soak.sh compares the rates of both).
 """
 
 import base64
@@ -39,7 +41,9 @@ BIN, OUT = sys.argv[1], sys.argv[2]
 PREFIX = sys.argv[3] if len(sys.argv) > 3 else "gc"
 SECONDS = float(os.environ.get("SOAK_SECONDS", "40"))
 SHARED = "postgres" in os.environ.get("CAIRN_DATABASE_URL", "")
+NO_GC = os.environ.get("SOAK_NO_GC") == "1"
 GC_ENV = {
+    "CAIRN_GC__ENABLED": "false" if NO_GC else "true",
     "CAIRN_GC__INTERVAL_SECS": "1",
     "CAIRN_GC__GRACE_SECS": "2",
     "CAIRN_GC__UPLOAD_TTL_SECS": "4",
@@ -340,7 +344,8 @@ def main():
     threads = [threading.Thread(target=oci_client, args=(servers, auth, world, w, stop)) for w in range(3)]
     threads.append(threading.Thread(target=npm_client, args=(servers, auth, world, stop)))
     threads.append(threading.Thread(target=abandoner, args=(servers, auth, stop)))
-    threads.append(threading.Thread(target=latecomer, args=(servers, auth, world, stop)))
+    if not NO_GC:
+        threads.append(threading.Thread(target=latecomer, args=(servers, auth, world, stop)))
     threads += [threading.Thread(target=checker, args=(servers, auth, world, stop)) for _ in range(2)]
     for t in threads:
         t.start()
@@ -359,7 +364,7 @@ def main():
     stop.set()
     for t in threads:
         t.join()
-    print(f"{PREFIX}: soak of {SECONDS:.0f} s: {stats}", flush=True)
+    print(f"{PREFIX}: soak of {SECONDS:.0f} s: {json.dumps(stats)}", flush=True)
 
     # Every acknowledged image and package pulls back intact.
     for (repo, digest), (manifest, blobs) in list(world.images.items()):
@@ -375,6 +380,10 @@ def main():
     print(f"ok - {PREFIX}: {stats['pushed']} images and {stats['published']} npm versions pulled back intact "
           f"after a soak with the collector every second ({stats['retried']} manifest pushes retried "
           f"after MANIFEST_BLOB_UNKNOWN)")
+    if NO_GC:
+        for s in servers:
+            s.terminate()
+        return
     if stats["refused_then_reuploaded"] == 0:
         raise SystemExit("FAIL: the latecomer never got to push a manifest naming a collected layer")
     print(f"ok - {PREFIX}: {stats['refused_then_reuploaded']} manifests naming a collected layer were refused "

@@ -15,7 +15,9 @@ mod gc;
 mod packages;
 mod proxy;
 mod virtuals;
-pub use gc::{backup_suite, collector_suite, gc_store_suite, storage_suite};
+pub use gc::{
+    backup_suite, collector_suite, gc_store_suite, manifest, put_referring, storage_suite,
+};
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
 pub use virtuals::virtual_store_suite;

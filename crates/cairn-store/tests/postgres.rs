@@ -70,33 +70,18 @@ async fn collector_on_postgres() {
 #[tokio::test]
 async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
     use cairn_core::Digest;
-    use cairn_store::{Actor, GcStore, ManifestRecord, OciStore, Verdict};
+    use cairn_store::{Actor, GcStore, Verdict};
     let url = fresh_database("horizon").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();
     let who = Actor::local("test");
     let layer = Digest::sha256_of(b"horizon layer");
-    let record = |bytes: &[u8]| ManifestRecord {
-        repository: "h/app".into(),
-        digest: Digest::sha256_of(bytes),
-        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        size: bytes.len() as u64,
-        subject: None,
-        artifact_type: None,
-        annotations: None,
-    };
-    let first = record(b"horizon one");
+    let first = cairn_store::testing::manifest("h/app", b"horizon one");
     meta.intend_blob(&layer, 13).await.unwrap();
     meta.intend_blob(&first.digest, first.size).await.unwrap();
-    meta.put_manifest(
-        &first,
-        std::slice::from_ref(&layer),
-        std::slice::from_ref(&layer),
-        &[],
-        &[],
-        &who,
-    )
-    .await
-    .unwrap();
+    let meta: Arc<dyn cairn_store::MetaStore> = Arc::new(meta);
+    cairn_store::testing::put_referring(&meta, &first, std::slice::from_ref(&layer))
+        .await
+        .unwrap();
 
     // A writer (plain SQL on its own connection, as put_manifest does it):
     // its transaction id first, then it reads the layer's row as live.

@@ -10,7 +10,8 @@ use cairn_core::Digest;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-fn manifest(repo: &str, bytes: &[u8]) -> ManifestRecord {
+/// An image manifest record in `repo` whose bytes are `bytes`.
+pub fn manifest(repo: &str, bytes: &[u8]) -> ManifestRecord {
     ManifestRecord {
         repository: repo.into(),
         digest: Digest::sha256_of(bytes),
@@ -53,7 +54,7 @@ async fn settle(meta: &Arc<dyn MetaStore>, store: &Arc<dyn BlobStore>) -> GcRepo
 }
 
 /// Stores a manifest that refers to `refs`, all of them stored.
-async fn put_referring(
+pub async fn put_referring(
     meta: &(impl AsRef<dyn MetaStore> + ?Sized),
     m: &ManifestRecord,
     refs: &[Digest],
@@ -150,15 +151,7 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
 
     // A writer naming a collected blob is refused, and keeps nothing.
     meta.intend_blob(&m.digest, m.size).await.unwrap();
-    let err = meta
-        .put_manifest(
-            &m,
-            std::slice::from_ref(&layer),
-            std::slice::from_ref(&layer),
-            &[],
-            &[],
-            &who,
-        )
+    let err = put_referring(&meta, &m, std::slice::from_ref(&layer))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BlobUnknown(ref d) if *d == layer.to_string()));
@@ -178,15 +171,7 @@ pub async fn gc_store_suite(meta: Arc<dyn MetaStore>) {
         meta.intend_blob(&layer, 8).await.unwrap(),
         Some(BlobState::Deleting)
     );
-    let err = meta
-        .put_manifest(
-            &m,
-            std::slice::from_ref(&layer),
-            std::slice::from_ref(&layer),
-            &[],
-            &[],
-            &who,
-        )
+    let err = put_referring(&meta, &m, std::slice::from_ref(&layer))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BlobUnknown(_)));

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod name;
 pub mod package;
 pub mod policy;
+pub mod quota;
 pub mod retention;
 pub mod routing;
 

@@ -76,6 +76,7 @@ impl From<StoreError> for OciError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Policy(p) => OciError::denied(p.to_string()),
+            StoreError::Quota(q) => OciError::denied(q.to_string()),
             e @ StoreError::BlobUnknown(_) => OciError::blob_unknown(e.to_string()),
             other => OciError::internal(other.to_string()),
         }

@@ -60,6 +60,7 @@ impl From<StoreError> for PackageError {
             StoreError::Lifecycle(l) => PackageError::Lifecycle(l),
             StoreError::Conflict(m) => PackageError::Conflict(m),
             e @ StoreError::BlobUnknown(_) => PackageError::Unavailable(e.to_string()),
+            StoreError::Quota(q) => PackageError::Refused(q.to_string()),
             other => PackageError::Internal(Box::new(other)),
         }
     }

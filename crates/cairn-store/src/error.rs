@@ -18,6 +18,9 @@ pub enum StoreError {
     /// collector is deleting: the client must upload it again.
     #[error("blob {0} is not stored (it may just have been garbage-collected): upload it again")]
     BlobUnknown(String),
+    /// The write would take a scope past its quota; nothing of it was kept.
+    #[error(transparent)]
+    Quota(#[from] cairn_core::quota::QuotaExceeded),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database failed; the cause is kept for the logs.

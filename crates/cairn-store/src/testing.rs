@@ -14,12 +14,14 @@ use std::sync::Arc;
 mod gc;
 mod packages;
 mod proxy;
+mod usage;
 mod virtuals;
 pub use gc::{
     backup_suite, collector_suite, gc_store_suite, manifest, put_referring, storage_suite,
 };
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
+pub use usage::{assert_kept_numbers_agree, quota_suite};
 pub use virtuals::virtual_store_suite;
 
 /// Stores a manifest as the server does: its row in `blobs` first (as the

@@ -50,6 +50,15 @@ async fn backup_on_sqlite_and_filesystem() {
 }
 
 #[tokio::test]
+async fn quotas_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    cairn_store::testing::quota_suite(Arc::new(meta), Arc::new(store)).await;
+}
+
+#[tokio::test]
 async fn storage_numbers_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());

@@ -145,6 +145,17 @@ async fn backup_on_postgres() {
 }
 
 #[tokio::test]
+async fn quotas_on_postgres() {
+    let url = fresh_database("quotas").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
+        .await
+        .unwrap();
+    cairn_store::testing::quota_suite(Arc::new(meta), Arc::new(store)).await;
+}
+
+#[tokio::test]
 async fn storage_numbers_on_postgres() {
     let url = fresh_database("storage").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();

@@ -22,7 +22,7 @@ pub(super) enum Claim {
 }
 
 /// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -426,6 +426,7 @@ impl GcStore for SqlMetaStore {
         let refs: Vec<String> = references.iter().map(Digest::to_string).collect();
         let mut tx = self.writer.begin().await?;
         record_manifest_refs(&mut tx, repository, &digest.to_string(), &refs).await?;
+        super::usage::count_added(&mut tx, self.shared_pool, repository, &refs, false).await?;
         tx.commit().await?;
         Ok(())
     }

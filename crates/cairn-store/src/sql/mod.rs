@@ -22,6 +22,7 @@ mod oci;
 mod packages;
 mod proxy;
 mod storage;
+mod usage;
 mod virtuals;
 
 use crate::meta::{PoolState, SettingsStore, Usage};
@@ -171,13 +172,15 @@ impl SqlMetaStore {
         let reader = pragmas(AnyPoolOptions::new().max_connections(8))
             .connect(&with_param(url, "mode=ro"))
             .await?;
-        Ok(SqlMetaStore {
+        let store = SqlMetaStore {
             reader,
             writer,
             package_changes: Default::default(),
             shared_pool: false,
             url: url.to_string(),
-        })
+        };
+        usage::rebuild(&store, false).await?;
+        Ok(store)
     }
 
     async fn open_postgres(url: &str) -> Result<Self, StoreError> {
@@ -190,13 +193,15 @@ impl SqlMetaStore {
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(SqlMetaStore {
+        let store = SqlMetaStore {
             reader: pool.clone(),
             writer: pool,
             package_changes: Default::default(),
             shared_pool: true,
             url: url.to_string(),
-        })
+        };
+        usage::rebuild(&store, false).await?;
+        Ok(store)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The OCI aggregate's SQL: blob links, manifests, tags, referrers, uploads.
 
 use super::gc::{claim, mark_candidates, record_manifest_refs, Claim};
+use super::usage::{count_added, count_removed, room_for};
 use super::{audit, digest, now, SqlMetaStore, OK};
 use crate::{Actor, ManifestRecord, OciStore, StoreError, TagChange};
 use async_trait::async_trait;
@@ -102,6 +103,13 @@ impl OciStore for SqlMetaStore {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
+        if let Err(e) = room_for(&mut tx, repository, &digest.to_string(), size).await {
+            drop(tx);
+            let e = StoreError::Quota(e);
+            self.audit_refusal(actor, "blob.push", repository, &digest.to_string(), &e)
+                .await?;
+            return Err(e);
+        }
         ensure_repository(&mut tx, repository).await?;
         let added = sqlx::query(
             "INSERT INTO blob_links (repository, digest, size, created_at) VALUES ($1, $2, $3, $4)
@@ -292,6 +300,14 @@ impl OciStore for SqlMetaStore {
         let mut named: Vec<String> = stored.iter().map(Digest::to_string).collect();
         named.push(new.clone());
         claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
+        if let Err(e) = count_added(&mut tx, self.shared_pool, repo, &named, true).await {
+            drop(tx);
+            if matches!(e, StoreError::Quota(_)) {
+                self.audit_refusal(actor, "manifest.put", repo, &new, &e)
+                    .await?;
+            }
+            return Err(e);
+        }
         tx.commit().await?;
         Ok(changes)
     }
@@ -656,6 +672,7 @@ impl SqlMetaStore {
         if done.rows_affected() > 0 {
             freed.push(d.clone());
             mark_candidates(&mut tx, &freed).await?;
+            count_removed(&mut tx, self.shared_pool, repository, &freed).await?;
             let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));
             audit(
                 &mut tx,

@@ -3,6 +3,7 @@
 //! tombstones behind "a published version is never reused".
 
 use super::gc::{claim, Claim};
+use super::usage::count_added;
 use super::{audit, digest, insert_audit, SqlMetaStore, OK};
 use crate::now;
 use crate::packages::{
@@ -209,7 +210,9 @@ async fn write_version(
         .flat_map(|f| std::iter::once(&f.digest).chain(&f.companion))
         .map(|d| d.to_string())
         .collect();
-    claim(tx, postgres, &digests, Claim::Reference).await
+    claim(tx, postgres, &digests, Claim::Reference).await?;
+    let scope = format!("{fmt}/{}", new.repository);
+    count_added(tx, postgres, &scope, &digests, true).await
 }
 
 /// Marks a package changed, in the transaction of the change.

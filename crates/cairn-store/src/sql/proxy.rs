@@ -1,6 +1,7 @@
 //! The proxy cache's SQL.
 
 use super::gc::{claim, mark_candidates, Claim};
+use super::usage::{count_added, count_removed};
 use super::{digest, SqlMetaStore};
 use crate::proxy::{CachedEntry, ProxyStore};
 use crate::StoreError;
@@ -111,6 +112,22 @@ impl ProxyStore for SqlMetaStore {
         if !mark_first {
             mark_candidates(&mut tx, old.as_slice()).await?;
         }
+        // Proxy caches are counted, not limited: a quota never breaks a
+        // pull. Scope rows in digest order too, as above.
+        if mark_first {
+            count_removed(&mut tx, self.shared_pool, &e.repository, old.as_slice()).await?;
+        }
+        count_added(
+            &mut tx,
+            self.shared_pool,
+            &e.repository,
+            digest.as_slice(),
+            false,
+        )
+        .await?;
+        if !mark_first {
+            count_removed(&mut tx, self.shared_pool, &e.repository, old.as_slice()).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -153,7 +170,8 @@ impl ProxyStore for SqlMetaStore {
             .execute(&mut *tx)
             .await?;
         if let Some(old) = previous.flatten() {
-            mark_candidates(&mut tx, &[old]).await?;
+            mark_candidates(&mut tx, std::slice::from_ref(&old)).await?;
+            count_removed(&mut tx, self.shared_pool, repository, &[old]).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

@@ -733,6 +733,9 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
                 .unwrap();
         }
         settle().await; // the pool's unreferenced blobs go first
+        let namespace = format!("prop{seed}/");
+        let agree = [namespace.as_str(), "", "npm/"];
+        super::assert_kept_numbers_agree(&meta, &agree, "after writes").await;
 
         let everything = meta.usage_of_prefix("").await.unwrap();
         let by_repo = meta.usage_by_repository("").await.unwrap();
@@ -763,5 +766,11 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
             "seed {seed}: freed {freed}, exclusive was {expected}"
         );
         assert_eq!(meta.usage_of_prefix(victim).await.unwrap().logical, 0);
+        super::assert_kept_numbers_agree(&meta, &agree, "after deletes").await;
+        // Rebuilt from the references, the numbers are the same.
+        let before = meta.usage_by_repository("").await.unwrap();
+        meta.recount_usage().await.unwrap();
+        assert_eq!(meta.usage_by_repository("").await.unwrap(), before);
+        super::assert_kept_numbers_agree(&meta, &agree, "after a recount").await;
     }
 }

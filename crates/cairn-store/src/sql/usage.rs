@@ -1,0 +1,412 @@
+//! Storage numbers kept as writes happen, and the quota check (see
+//! [`crate::storage`]).
+//!
+//! `scope_blobs` holds a row for every blob each scope references (a
+//! repository, and every namespace above it: [`cairn_core::quota::scopes_of`]);
+//! `scope_usage` holds each scope's sums. A referencing write adds the rows
+//! its blobs lack, in its own transaction and after its claim
+//! ([`count_added`]); an event that drops references removes the rows whose
+//! scope no longer references the blob ([`count_removed`]).
+//!
+//! The two serialise on the `scope_blobs` row, as writes and the collector
+//! do on the `blobs` row: a writer takes a shared lock on each row it finds
+//! (PostgreSQL `FOR SHARE`, so writers never wait for each other), and a
+//! remover takes it exclusively before it looks for other references with a
+//! fresh statement. A writer that got its lock first has committed its
+//! references by the time the remover looks; a writer that comes after a
+//! removal finds no row and adds one. On SQLite writers are serialised
+//! anyway. Rows are locked in (scope, digest) order everywhere, after blob
+//! rows; `scope_usage` rows last, in scope order.
+
+use super::{now, SqlMetaStore};
+use crate::StoreError;
+use cairn_core::quota::{self, QuotaExceeded};
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Changes to one scope's sums.
+#[derive(Debug, Default, Clone, Copy)]
+struct Delta {
+    logical: i64,
+    unique: i64,
+    blobs: i64,
+}
+
+/// Whether `digest` is still referenced inside a scope: by name for a
+/// repository, by prefix for a namespace (`$3` = 1). The same references
+/// the collector checks, less the backups' holds, which belong to no scope.
+const REFERENCED_IN: &str = "SELECT CASE WHEN
+       EXISTS (SELECT 1 FROM manifests WHERE digest = $1
+               AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
+    OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1
+               AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
+    OR EXISTS (SELECT 1 FROM package_files WHERE (digest = $1 OR companion = $1)
+               AND (format || '/' || repository = $2
+                    OR ($3 = 1 AND substr(format || '/' || repository, 1, length($2)) = $2)))
+    OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1
+               AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
+    THEN 1 ELSE 0 END";
+
+/// The sizes of the stored blobs among `digests` (an unknown size counts 0).
+async fn sizes(
+    tx: &mut AnyConnection,
+    digests: &BTreeSet<&String>,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut out = BTreeMap::new();
+    let all: Vec<&&String> = digests.iter().collect();
+    for chunk in all.chunks(200) {
+        let sql = format!(
+            "SELECT digest, size FROM blobs WHERE state <> 'deleting' AND digest IN ({})",
+            super::gc::placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for d in chunk {
+            q = q.bind(**d);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            let size: i64 = row.try_get("size")?;
+            out.insert(row.try_get("digest")?, size.max(0));
+        }
+    }
+    Ok(out)
+}
+
+/// Counts `digests` as referenced by `repository` (a scope name: `team/app`,
+/// `npm/main`), in the transaction of the write that references them and
+/// after its claim. With `enforce`, a scope whose unique bytes this write
+/// would take past its quota refuses the write
+/// ([`StoreError::Quota`]; the caller's transaction is then dropped).
+pub(super) async fn count_added(
+    tx: &mut AnyConnection,
+    postgres: bool,
+    repository: &str,
+    digests: &[String],
+    enforce: bool,
+) -> Result<(), StoreError> {
+    let wanted: BTreeSet<&String> = digests.iter().collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let sizes = sizes(tx, &wanted).await?;
+    let scopes = quota::scopes_of(repository);
+    let mut deltas: BTreeMap<String, Delta> = BTreeMap::new();
+    for scope in &scopes {
+        // Rows present are locked (shared) in one statement, in order.
+        let sql = format!(
+            "SELECT digest FROM scope_blobs WHERE scope = $1 AND digest IN ({}) ORDER BY digest{}",
+            super::gc::placeholders(2, sizes.len()),
+            if postgres { " FOR SHARE" } else { "" }
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(scope);
+        for d in sizes.keys() {
+            q = q.bind(d);
+        }
+        let present: BTreeSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+        for (d, size) in sizes.iter().filter(|(d, _)| !present.contains(*d)) {
+            if !add_row(tx, postgres, scope, d, *size).await? {
+                continue;
+            }
+            let delta = deltas.entry(scope.clone()).or_default();
+            delta.unique += size;
+            delta.blobs += 1;
+            if scope == repository {
+                for s in &scopes {
+                    deltas.entry(s.clone()).or_default().logical += size;
+                }
+            }
+        }
+    }
+    let totals = apply(tx, &deltas).await?;
+    if enforce {
+        check_quotas(tx, &deltas, &totals).await?;
+    }
+    Ok(())
+}
+
+/// Adds the row (scope, digest); false if another writer's row is there
+/// (then locked, shared, like the rows found present).
+async fn add_row(
+    tx: &mut AnyConnection,
+    postgres: bool,
+    scope: &str,
+    digest: &str,
+    size: i64,
+) -> Result<bool, StoreError> {
+    loop {
+        let added = sqlx::query(
+            "INSERT INTO scope_blobs (scope, digest, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(scope)
+        .bind(digest)
+        .bind(size)
+        .execute(&mut *tx)
+        .await?;
+        if added.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let lock = if postgres { " FOR SHARE" } else { "" };
+        let found = sqlx::query(&format!(
+            "SELECT 1 FROM scope_blobs WHERE scope = $1 AND digest = $2{lock}"
+        ))
+        .bind(scope)
+        .bind(digest)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_some() {
+            return Ok(false);
+        }
+        // Removed between the insert and the read: insert again.
+    }
+}
+
+/// Uncounts `digests` from `repository`'s scopes where nothing else in the
+/// scope references them any more, in the transaction of the event that
+/// dropped the references (after its own deletes and its marks).
+pub(super) async fn count_removed(
+    tx: &mut AnyConnection,
+    postgres: bool,
+    repository: &str,
+    digests: &[String],
+) -> Result<(), StoreError> {
+    let wanted: BTreeSet<&String> = digests.iter().collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let scopes = quota::scopes_of(repository);
+    let lock = if postgres { " FOR UPDATE" } else { "" };
+    let mut deltas: BTreeMap<String, Delta> = BTreeMap::new();
+    for scope in &scopes {
+        let namespace = i64::from(quota::is_namespace(scope));
+        for d in &wanted {
+            let size: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT size FROM scope_blobs WHERE scope = $1 AND digest = $2{lock}"
+            ))
+            .bind(scope)
+            .bind(*d)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(size) = size else { continue };
+            let referenced: i64 = sqlx::query_scalar(REFERENCED_IN)
+                .bind(*d)
+                .bind(scope)
+                .bind(namespace)
+                .fetch_one(&mut *tx)
+                .await?;
+            if referenced == 1 {
+                continue;
+            }
+            sqlx::query("DELETE FROM scope_blobs WHERE scope = $1 AND digest = $2")
+                .bind(scope)
+                .bind(*d)
+                .execute(&mut *tx)
+                .await?;
+            let delta = deltas.entry(scope.clone()).or_default();
+            delta.unique -= size;
+            delta.blobs -= 1;
+            if scope == repository {
+                for s in &scopes {
+                    deltas.entry(s.clone()).or_default().logical -= size;
+                }
+            }
+        }
+    }
+    apply(tx, &deltas).await?;
+    Ok(())
+}
+
+/// Adds `deltas` to the scopes' sums, in scope order; the new unique bytes
+/// of each scope changed.
+async fn apply(
+    tx: &mut AnyConnection,
+    deltas: &BTreeMap<String, Delta>,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut totals = BTreeMap::new();
+    for (scope, d) in deltas {
+        let unique: i64 = sqlx::query_scalar(
+            "INSERT INTO scope_usage (scope, logical, unique_bytes, blobs) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (scope) DO UPDATE SET
+                 logical = scope_usage.logical + excluded.logical,
+                 unique_bytes = scope_usage.unique_bytes + excluded.unique_bytes,
+                 blobs = scope_usage.blobs + excluded.blobs
+             RETURNING unique_bytes",
+        )
+        .bind(scope)
+        .bind(d.logical)
+        .bind(d.unique)
+        .bind(d.blobs)
+        .fetch_one(&mut *tx)
+        .await?;
+        totals.insert(scope.clone(), unique);
+    }
+    Ok(totals)
+}
+
+/// Refuses if a scope this write grew is past its quota. The scope's
+/// `scope_usage` row is locked by [`apply`], so two writers into one scope
+/// check one after the other: the reservation is atomic.
+async fn check_quotas(
+    tx: &mut AnyConnection,
+    deltas: &BTreeMap<String, Delta>,
+    totals: &BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
+    let grown: Vec<&String> = deltas
+        .iter()
+        .filter(|(_, d)| d.unique > 0)
+        .map(|(s, _)| s)
+        .collect();
+    if grown.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT scope, max_unique_bytes FROM quotas WHERE scope IN ({}) ORDER BY scope",
+        super::gc::placeholders(1, grown.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for s in &grown {
+        q = q.bind(*s);
+    }
+    for row in q.fetch_all(&mut *tx).await? {
+        let scope: String = row.try_get("scope")?;
+        let limit: i64 = row.try_get("max_unique_bytes")?;
+        let adding = deltas[&scope].unique.max(0) as u64;
+        let after = totals[&scope].max(0) as u64;
+        quota::check(
+            &scope,
+            limit.max(0) as u64,
+            after.saturating_sub(adding),
+            adding,
+        )
+        .inspect_err(note_refusal)?;
+    }
+    Ok(())
+}
+
+/// Whether `size` more unique bytes in `repository`'s scopes would pass a
+/// quota, for a blob the repository does not reference yet: the early
+/// refusal of an upload whose image could never be stored. Not a
+/// reservation (the write that references the blob makes that).
+pub(super) async fn room_for(
+    conn: &mut AnyConnection,
+    repository: &str,
+    digest: &str,
+    size: u64,
+) -> Result<(), QuotaExceeded> {
+    let check = async {
+        let scopes = quota::scopes_of(repository);
+        let sql = format!(
+            "SELECT q.scope AS scope, q.max_unique_bytes AS max_bytes,
+                    COALESCE(u.unique_bytes, 0) AS used,
+                    (SELECT COUNT(*) FROM scope_blobs b WHERE b.scope = q.scope AND b.digest = $1) AS has
+             FROM quotas q LEFT JOIN scope_usage u ON u.scope = q.scope
+             WHERE q.scope IN ({})",
+            super::gc::placeholders(2, scopes.len())
+        );
+        let mut q = sqlx::query(&sql).bind(digest);
+        for s in &scopes {
+            q = q.bind(s);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let has: i64 = row.try_get("has")?;
+            if has == 0 {
+                out.push((
+                    row.try_get::<String, _>("scope")?,
+                    row.try_get::<i64, _>("max_bytes")?.max(0) as u64,
+                    row.try_get::<i64, _>("used")?.max(0) as u64,
+                ));
+            }
+        }
+        Ok::<_, StoreError>(out)
+    };
+    // A failure to read is not a refusal: the manifest's write checks again.
+    for (scope, limit, used) in check.await.unwrap_or_default() {
+        quota::check(&scope, limit, used, size).inspect_err(note_refusal)?;
+    }
+    Ok(())
+}
+
+/// Logs and counts a quota's refusal, where it is decided.
+fn note_refusal(q: &QuotaExceeded) {
+    tracing::info!(scope = %q.scope, limit = q.limit, used = q.used, adding = q.adding, "quota refused a write");
+    metrics::counter!("cairn_quota_refusals_total", "scope" => q.scope.clone()).increment(1);
+}
+
+/// Rebuilds every scope's rows and sums from the references, if they were
+/// never built (`force` rebuilds anyway: `cairn storage --recount`). On
+/// PostgreSQL the table lock makes referencing writes wait: one that
+/// committed before is in what this reads, one that goes on after finds the
+/// new rows.
+pub(super) async fn rebuild(store: &SqlMetaStore, force: bool) -> Result<bool, StoreError> {
+    let mut tx = store.writer.begin().await?;
+    if store.shared_pool {
+        sqlx::query("LOCK TABLE scope_blobs IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let built: Option<String> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'usage_built'")
+            .fetch_optional(&mut *tx)
+            .await?;
+    if built.is_some() && !force {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM scope_blobs")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM scope_usage")
+        .execute(&mut *tx)
+        .await?;
+    let rows = sqlx::query(
+        "WITH refs AS (
+            SELECT repository AS scope, digest FROM manifests
+            UNION SELECT repository, digest FROM manifest_blobs
+            UNION SELECT format || '/' || repository, digest FROM package_files
+            UNION SELECT format || '/' || repository, companion FROM package_files WHERE companion IS NOT NULL
+            UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
+        )
+        SELECT r.scope AS scope, r.digest AS digest, b.size AS size
+        FROM refs r JOIN blobs b ON b.digest = r.digest AND b.state <> 'deleting'",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut present: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut deltas: BTreeMap<String, Delta> = BTreeMap::new();
+    for row in &rows {
+        let repository: String = row.try_get("scope")?;
+        let digest: String = row.try_get("digest")?;
+        let size = row.try_get::<i64, _>("size")?.max(0);
+        let scopes = quota::scopes_of(&repository);
+        for s in &scopes {
+            deltas.entry(s.clone()).or_default().logical += size;
+            if present.insert((s.clone(), digest.clone()), size).is_none() {
+                let d = deltas.entry(s.clone()).or_default();
+                d.unique += size;
+                d.blobs += 1;
+            }
+        }
+    }
+    let all: Vec<(&(String, String), &i64)> = present.iter().collect();
+    for chunk in all.chunks(200) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO scope_blobs (scope, digest, size) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for ((scope, digest), size) in chunk {
+            q = q.bind(scope).bind(digest).bind(**size);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    apply(&mut tx, &deltas).await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ('usage_built', $1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(now().to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

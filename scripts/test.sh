@@ -142,6 +142,11 @@ python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-backup) CAIRN_DATABASE_URL="$(pg_database e2e_backup)" \
   python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR" backup-postgres-s3
 
+step "quotas refused with each client's own message (skopeo, npm, twine, cargo, mvn, the Go publish endpoint), nothing stored; the cost report; embedded, then PostgreSQL and S3"
+python3 tests/e2e/quota.py "$CAIRN" "$OUT_DIR"
+env $(s3_env e2e-quota) CAIRN_DATABASE_URL="$(pg_database e2e_quota)" \
+  python3 tests/e2e/quota.py "$CAIRN" "$OUT_DIR" quota-postgres-s3
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

@@ -53,6 +53,10 @@ pub struct Config {
     /// Retention policies for container repositories (`[[retention]]`),
     /// carried out before each collector run (docs/retention.md).
     pub retention: Vec<cairn_core::retention::RetentionConfig>,
+    /// Quotas on a namespace's or repository's unique bytes (`[[quota]]`),
+    /// set in the database at start, beside those set through the admin
+    /// API (docs/gc.md, "Quotas").
+    pub quota: Vec<cairn_core::quota::QuotaConfig>,
 }
 
 impl Config {
@@ -172,6 +176,7 @@ impl Default for Config {
             virtuals: vec![],
             gc: GcConfig::default(),
             retention: vec![],
+            quota: vec![],
         }
     }
 }

@@ -71,11 +71,33 @@ pub struct App {
     pub new_admin_secret: Option<String>,
 }
 
+/// Sets the quotas the configuration declares (`[[quota]]`), where the
+/// database holds another limit or none; quotas set through the admin API
+/// for other scopes stay.
+async fn apply_configured_quotas(config: &Config, meta: &dyn MetaStore) -> anyhow::Result<()> {
+    let stored = meta.quotas().await?;
+    for q in &config.quota {
+        cairn_core::quota::check_scope(&q.scope).map_err(|e| anyhow::anyhow!("[[quota]]: {e}"))?;
+        let limit = q.max_unique_bytes.0;
+        if stored
+            .iter()
+            .any(|s| s.scope == q.scope && s.max_unique_bytes == limit)
+        {
+            continue;
+        }
+        meta.set_quota(&q.scope, limit, &cairn_store::Actor::local("config"))
+            .await?;
+        tracing::info!(scope = %q.scope, max_unique_bytes = limit, "quota set from the configuration");
+    }
+    Ok(())
+}
+
 impl App {
     /// Opens the stores named by `config` and builds the router.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let (blob_store, meta) = open_stores_with_retry(&config).await?;
         let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
+        apply_configured_quotas(&config, &*meta).await?;
         let access = AccessPolicy::anonymous_read(&config.auth.anonymous_read.patterns())
             .context("auth.anonymous_read")?;
         let tag_rules = config.tag_rules()?;

@@ -338,3 +338,104 @@ async fn garbage_collection_over_http() {
     assert_eq!(repos[0]["scope"], "gc/app", "{repos}");
     assert_eq!(repos[0]["logical"], usage["logical"]);
 }
+
+#[tokio::test]
+async fn quotas_over_http() {
+    let t = TestApp::new().await;
+    t.push_image("team/app", Some("v1"), "").await;
+    let auth = t.basic();
+    let json = [("content-type", "application/json")];
+
+    // Only an administrator may set one; a bad scope or size is a 400.
+    let dev = t.token("admin", &["team/**:read,publish"], None).await;
+    let body = br#"{"max_unique_bytes": "1 KiB"}"#.to_vec();
+    let r = t
+        .send(
+            Method::PUT,
+            "/api/v1/quotas?scope=team/",
+            Some(&dev),
+            &json,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .send(
+            Method::PUT,
+            "/api/v1/quotas?scope=/x",
+            Some(&auth),
+            &json,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .send(
+            Method::PUT,
+            "/api/v1/quotas?scope=team/",
+            Some(&auth),
+            &json,
+            br#"{"max_unique_bytes": "lots"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // What team/ uses now, plus room for nothing more.
+    let r = t.admin(Method::GET, "/api/v1/storage?prefix=team/").await;
+    let used = r.json()["usage"]["unique"].as_u64().unwrap();
+    let body = format!(r#"{{"max_unique_bytes": {used}}}"#).into_bytes();
+    let r = t
+        .send(
+            Method::PUT,
+            "/api/v1/quotas?scope=team/",
+            Some(&auth),
+            &json,
+            body,
+        )
+        .await;
+    r.assert_status(StatusCode::OK);
+    assert_eq!(r.json()["unique"], used);
+    let r = t.admin(Method::GET, "/api/v1/quotas").await;
+    assert_eq!(r.json()["quotas"][0]["scope"], "team/");
+    assert_eq!(r.json()["quotas"][0]["max_unique_bytes"], used);
+
+    // A new blob in the namespace: DENIED with the quota in the message.
+    let bytes = b"a layer that does not fit".to_vec();
+    let digest = cairn_core::Digest::sha256_of(&bytes).to_string();
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/v2/team/other/blobs/uploads/?digest={digest}"),
+            Some(&auth),
+            &[("content-type", "application/octet-stream")],
+            bytes,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let err = r.json();
+    assert_eq!(err["errors"][0]["code"], "DENIED", "{err}");
+    let message = err["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("quota exceeded for namespace team/"),
+        "{message}"
+    );
+    // The same image again, under another tag, costs nothing.
+    t.push_image("team/app", Some("v2"), "").await;
+    // Outside the namespace, nothing is limited.
+    t.push_image("other/app", Some("v1"), "").await;
+
+    let r = t.admin(Method::GET, "/api/v1/storage?by=namespace").await;
+    let namespaces = r.json()["namespaces"].clone();
+    assert!(
+        namespaces
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["scope"] == "team/" && n["unique"] == used),
+        "{namespaces}"
+    );
+    let r = t.admin(Method::DELETE, "/api/v1/quotas?scope=team/").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = t.admin(Method::DELETE, "/api/v1/quotas?scope=team/").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

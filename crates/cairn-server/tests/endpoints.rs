@@ -479,6 +479,9 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::GET, "/gc", "gc_status", registry(), true),
         (Method::POST, "/gc", "gc_run", registry(), true),
         (Method::GET, "/storage", "storage", registry(), true),
+        (Method::GET, "/quotas", "quota_list", registry(), true),
+        (Method::PUT, "/quotas", "quota_set", registry(), true),
+        (Method::DELETE, "/quotas", "quota_remove", registry(), true),
         (
             Method::GET,
             "/retention",

@@ -52,8 +52,14 @@ pub enum AdminEndpoint {
     GcStatus,
     /// `POST /gc?grace_secs=`: one collector run now; answers its report.
     RunGc,
-    /// `GET /storage?prefix=&by=repository`: logical, unique and exclusive bytes.
+    /// `GET /storage?prefix=&by=repository|namespace`: logical, unique and exclusive bytes.
     Storage,
+    /// `GET /quotas`: every quota with its scope's use.
+    ListQuotas,
+    /// `PUT /quotas?scope=` with `{"max_unique_bytes": ...}`: sets one.
+    SetQuota,
+    /// `DELETE /quotas?scope=`: removes one.
+    RemoveQuota,
     /// `GET /retention`: what the retention policies would delete, and why.
     RetentionPreview,
     /// `POST /retention`: carries the policies out now.
@@ -181,6 +187,9 @@ impl AdminEndpoint {
             (&M::POST, ["gc"]) => (E::RunGc, &[M::POST]),
             (_, ["gc"]) => (E::GcStatus, &[M::GET]),
             (_, ["storage"]) => (E::Storage, &[M::GET]),
+            (&M::PUT, ["quotas"]) => (E::SetQuota, &[M::PUT]),
+            (&M::DELETE, ["quotas"]) => (E::RemoveQuota, &[M::DELETE]),
+            (_, ["quotas"]) => (E::ListQuotas, &[M::GET]),
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
@@ -261,6 +270,9 @@ impl AdminEndpoint {
             | E::Audit
             | E::GcStatus
             | E::Storage
+            | E::ListQuotas
+            | E::SetQuota
+            | E::RemoveQuota
             | E::RunGc
             | E::RetentionPreview
             | E::RetentionApply
@@ -328,6 +340,9 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::GcStatus => "gc_status",
             E::RunGc => "gc_run",
             E::Storage => "storage",
+            E::ListQuotas => "quota_list",
+            E::SetQuota => "quota_set",
+            E::RemoveQuota => "quota_remove",
             E::RetentionPreview => "retention_preview",
             E::RetentionApply => "retention_apply",
             E::StartWarm => "warm_start",

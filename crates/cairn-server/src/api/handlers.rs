@@ -882,6 +882,10 @@ pub(super) async fn storage(state: &AppState, q: StorageQuery) -> ApiResult {
             let rows = state.meta.usage_by_repository(&q.prefix).await?;
             Ok(Json(json!({ "repositories": rows })).into_response())
         }
+        Some("namespace") => {
+            let rows = state.meta.usage_by_namespace(&q.prefix).await?;
+            Ok(Json(json!({ "namespaces": rows })).into_response())
+        }
         None => {
             let total = state.meta.usage_of_prefix(&q.prefix).await?;
             let blobs = state.meta.blob_counts().await?;
@@ -894,7 +898,57 @@ pub(super) async fn storage(state: &AppState, q: StorageQuery) -> ApiResult {
         }
         Some(other) => Err(ApiError::Status(
             StatusCode::BAD_REQUEST,
-            format!("by={other:?}: use by=repository"),
+            format!("by={other:?}: use by=repository or by=namespace"),
         )),
+    }
+}
+
+/// `GET /api/v1/quotas`: every quota with its scope's unique bytes now.
+pub(super) async fn list_quotas(state: &AppState) -> ApiResult {
+    let quotas = state.meta.quotas().await?;
+    Ok(Json(json!({ "quotas": quotas })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ScopeQuery {
+    /// A namespace (`team/`), a repository (`npm/main`), or empty for the
+    /// registry.
+    #[serde(default)]
+    scope: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct QuotaBody {
+    /// Bytes, or a size such as `"10 GiB"`.
+    max_unique_bytes: cairn_core::quota::Size,
+}
+
+/// `PUT /api/v1/quotas?scope=team/` with `{"max_unique_bytes": "10 GiB"}`.
+pub(super) async fn set_quota(
+    state: &AppState,
+    who: &Who,
+    q: ScopeQuery,
+    body: QuotaBody,
+) -> ApiResult {
+    cairn_core::quota::check_scope(&q.scope)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e))?;
+    let limit = body.max_unique_bytes.0;
+    state.meta.set_quota(&q.scope, limit, &who.actor).await?;
+    let used = state.meta.usage_of_prefix(&q.scope).await?.unique;
+    Ok(
+        Json(json!({ "scope": q.scope, "max_unique_bytes": limit, "unique": used }))
+            .into_response(),
+    )
+}
+
+/// `DELETE /api/v1/quotas?scope=team/`.
+pub(super) async fn remove_quota(state: &AppState, who: &Who, q: ScopeQuery) -> ApiResult {
+    if state.meta.remove_quota(&q.scope, &who.actor).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no quota on {:?}", q.scope),
+        ))
     }
 }

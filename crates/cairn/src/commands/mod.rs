@@ -91,8 +91,12 @@ enum Command {
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
     /// Where the bytes are: logical, unique and exclusive bytes per
-    /// repository or for a prefix (a namespace).
+    /// repository, per namespace or for a prefix.
     Storage(storage::StorageArgs),
+    /// Quotas on a namespace's or repository's unique bytes: a write that
+    /// would pass one is refused with the protocol's own error.
+    #[command(subcommand)]
+    Quota(storage::QuotaCommand),
 }
 
 impl Cli {
@@ -120,6 +124,7 @@ impl Cli {
             Command::Restore(args) => backup::restore(args).await,
             Command::Retention(cmd) => retention::retention_command(cmd).await,
             Command::Storage(args) => storage::storage(args).await,
+            Command::Quota(cmd) => storage::quota_command(cmd).await,
         }
     }
 }

@@ -9,7 +9,13 @@
   * destroy the metadata (the SQLite file, or every table on PostgreSQL),
     `cairn restore`, start again: crane pulls the image, npm installs the
     package and pip installs the PyPI one — everything the backup had;
-  * `cairn backup release` lets the collector have what only the backup held.
+  * `cairn backup release` lets the collector have what only the backup held;
+  * `cairn dr-drill` restores the backup into a scratch database while the
+    registry serves, and fetches every format (OCI, npm, PyPI, Cargo, Go,
+    Maven) through a second cairn on it, checking every digest: once right
+    after the backup, once after the backed-up image was deleted and
+    collected; with one of the backup's blobs taken away, it reports the gap
+    and fails.
 
 With CAIRN_DATABASE_URL (PostgreSQL) and S3 settings in the environment it
 runs on them (pg_dump / pg_restore), otherwise on the embedded default.
@@ -18,12 +24,14 @@ Usage: backup.py CAIRN_BINARY OUTPUT_DIR [LOG_PREFIX]
 """
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 from cairnproc import Cairn
 
@@ -86,7 +94,56 @@ def populate(server):
     run([sys.executable, os.path.join(os.path.dirname(__file__), "mkdist.py"), dist, "drill-py", "1.0"])
     run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--non-interactive", "--repository-url", f"http://{host}/pypi/main/",
          "-u", "admin", f"--password={server.password}", *[os.path.join(dist, f) for f in os.listdir(dist)]])
+    # A crate, with cargo publish.
+    st, _, body = server.request("POST", "/api/v1/tokens",
+                                 json.dumps({"description": "cargo", "scopes": ["cargo/**:read,publish"]}).encode(),
+                                 {"Content-Type": "application/json"}, auth=server.basic)
+    expect(st in (200, 201), f"token: {st} {body[:200]!r}")
+    crate = os.path.join(WORK, "crate")
+    os.makedirs(os.path.join(crate, "src"), exist_ok=True)
+    with open(os.path.join(crate, "Cargo.toml"), "w") as f:
+        f.write('[package]\nname = "drill-crate"\nversion = "1.0.0"\nedition = "2021"\n'
+                'description = "x"\nlicense = "MIT"\n')
+    with open(os.path.join(crate, "src", "lib.rs"), "w") as f:
+        f.write("pub fn restored() {}\n")
+    run(["cargo", "publish", "--registry", "drill", "--allow-dirty", "--no-verify"], cwd=crate,
+        env={"CARGO_HOME": os.path.join(WORK, "cargo-home"), "CARGO_TARGET_DIR": os.path.join(WORK, "cargo-target"),
+             "CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "0",
+             "CARGO_REGISTRIES_DRILL_INDEX": f"sparse+http://{host}/cargo/main/index/",
+             "CARGO_REGISTRIES_DRILL_TOKEN": json.loads(body)["token"]})
+    # A Go module version and a Maven artifact, through their publish endpoints.
+    module = io.BytesIO()
+    with zipfile.ZipFile(module, "w") as z:
+        z.writestr("example.com/drill@v1.0.0/go.mod", "module example.com/drill\n\ngo 1.21\n")
+        z.writestr("example.com/drill@v1.0.0/drill.go", "package drill\n")
+    st, _, body = server.request("PUT", "/go/main/example.com/drill/@v/v1.0.0.zip", module.getvalue(),
+                                 auth=server.basic)
+    expect(st in (200, 201), f"go publish: {st} {body[:200]!r}")
+    pom = (b"<project><modelVersion>4.0.0</modelVersion><groupId>org.drill</groupId>"
+           b"<artifactId>lib</artifactId><version>1.0</version></project>")
+    for name, data in [("lib-1.0.pom", pom), ("lib-1.0.jar", os.urandom(2048))]:
+        st, _, body = server.request("PUT", f"/maven/releases/org/drill/lib/1.0/{name}", data, auth=server.basic)
+        expect(st in (200, 201), f"maven deploy {name}: {st} {body[:200]!r}")
     return digest
+
+
+def drill(backup_dir, label, expect_gap=False):
+    """Runs `cairn dr-drill` on a backup; its summary line."""
+    scratch = os.path.join(WORK, f"drill-{label}")
+    extra = ["--scratch", scratch]
+    if DB.startswith("postgres"):
+        name = f"drill_{label}_{os.getpid()}"
+        run(["psql", "-q", DB, "-c", f"CREATE DATABASE {name}"])
+        extra = ["--scratch-database-url", DB.rsplit("/", 1)[0] + "/" + name]
+    r = cairn("dr-drill", backup_dir, *extra, check=not expect_gap)
+    summary = r.stdout.strip().splitlines()[0] if r.stdout.strip() else ""
+    if expect_gap:
+        expect(r.returncode != 0 and "gap:" in r.stdout, f"a drill with a blob gone passed:\n{r.stdout}\n{r.stderr}")
+        return summary
+    for kind in ("cargo 1/1", "go 1/1", "maven 1/1", "npm 1/1", "oci 1/1", "pypi 1/1"):
+        expect(kind in summary, f"the drill did not fetch {kind}: {summary}")
+    expect(" 0 gaps" in summary, summary)
+    return summary
 
 
 def base64_basic(server):
@@ -133,6 +190,7 @@ def main():
     backup_dir = os.path.join(OUT, f"{PREFIX}-backups", backup_id)
     cairn("backup", "verify", "--rehash", backup_dir)
     print(f"ok - {PREFIX}: a backup taken while serving ({r.stdout.strip()}), verified")
+    print(f"ok - {PREFIX}: dr-drill while serving: {drill(backup_dir, 'first')}")
 
     # Keep writing and collecting: the image goes from the registry, its
     # blobs stay, held by the backup.
@@ -145,6 +203,14 @@ def main():
     r = cairn("fsck")
     print(f"ok - {PREFIX}: the backed-up image deleted and collected after, its {len(held)} held blobs kept "
           f"({r.stdout.strip()})")
+    print(f"ok - {PREFIX}: dr-drill after the image was deleted and collected: {drill(backup_dir, 'after')}")
+    if not DB.startswith("postgres"):
+        # One of the backup's blobs taken away: the drill names the gap.
+        victim = next(os.path.join(d, f) for d, _, fs in os.walk(DATA) for f in fs if f == held[-1].split(":")[1])
+        os.rename(victim, victim + ".away")
+        summary = drill(backup_dir, "gap", expect_gap=True)
+        os.rename(victim + ".away", victim)
+        print(f"ok - {PREFIX}: dr-drill with one of the backup's blobs gone fails and names it ({summary})")
     server.terminate()
 
     destroy_metadata()

@@ -84,6 +84,28 @@ pub trait BackupStore: Send + Sync + 'static {
     /// Forgets a backup: its holds go, and the blobs it held become
     /// candidates for the collector to decide again. Returns whether it existed.
     async fn release_backup(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// What a DR drill fetches through a registry restored from a backup:
+    /// the `per_kind` most recently moved tags, and for each package format
+    /// the `per_kind` most recently published versions that serve files.
+    async fn drill_sample(&self, per_kind: u32) -> Result<Vec<DrillSample>, StoreError>;
+}
+
+/// One thing a DR drill fetches, with what its bytes must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillSample {
+    /// A tag of an OCI repository (its manifests carry their digests).
+    Image { repository: String, tag: String },
+    /// A package version and its files' digests.
+    Version {
+        format: cairn_core::Format,
+        repository: String,
+        /// The name as published (`group:artifact` for Maven, the module
+        /// path for Go).
+        name: String,
+        version: String,
+        files: Vec<(String, Digest)>,
+    },
 }
 
 /// Reads a backup directory's `backup.json`.

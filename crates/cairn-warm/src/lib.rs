@@ -420,7 +420,11 @@ impl Warmer {
                 None => (reference, "latest".to_string()),
             },
         };
-        let repo = format!("/v2/{}/{name}", self.repository);
+        let repo = if self.repository.is_empty() {
+            format!("/v2/{name}")
+        } else {
+            format!("/v2/{}/{name}", self.repository)
+        };
         let (bytes, content_type) = self
             .get(&format!("{repo}/manifests/{reference}"), Some(ACCEPT))
             .await?;

@@ -4,7 +4,7 @@
 
 use super::gc::mark_candidates;
 use super::{digest, now, SqlMetaStore};
-use crate::backup::{BackupRecord, BackupStore, PgTools};
+use crate::backup::{BackupRecord, BackupStore, DrillSample, PgTools};
 use crate::StoreError;
 use async_trait::async_trait;
 use cairn_core::Digest;
@@ -175,5 +175,69 @@ impl BackupStore for SqlMetaStore {
         mark_candidates(&mut tx, &held).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn drill_sample(&self, per_kind: u32) -> Result<Vec<DrillSample>, StoreError> {
+        let limit = i64::from(per_kind);
+        let mut out = Vec::new();
+        let tags = sqlx::query(
+            "SELECT repository, tag FROM tags ORDER BY updated_at DESC, repository, tag LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        for row in tags {
+            out.push(DrillSample::Image {
+                repository: row.try_get("repository")?,
+                tag: row.try_get("tag")?,
+            });
+        }
+        for format in cairn_core::Format::ALL {
+            let versions = sqlx::query(
+                "SELECT v.repository AS repository, v.package AS package, p.name AS name,
+                        v.version AS version
+                 FROM package_versions v
+                 JOIN packages p ON p.format = v.format AND p.repository = v.repository
+                                AND p.package = v.package
+                 WHERE v.format = $1 AND v.state <> 'unpublished'
+                   AND EXISTS (SELECT 1 FROM package_files f WHERE f.format = v.format
+                               AND f.repository = v.repository AND f.package = v.package
+                               AND f.version = v.version)
+                 ORDER BY v.published_at DESC, v.repository, v.package, v.version LIMIT $2",
+            )
+            .bind(format.as_str())
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+            for v in versions {
+                let (repository, package, version): (String, String, String) = (
+                    v.try_get("repository")?,
+                    v.try_get("package")?,
+                    v.try_get("version")?,
+                );
+                let files = sqlx::query(
+                    "SELECT filename, digest FROM package_files
+                     WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4
+                     ORDER BY filename",
+                )
+                .bind(format.as_str())
+                .bind(&repository)
+                .bind(&package)
+                .bind(&version)
+                .fetch_all(&self.reader)
+                .await?
+                .iter()
+                .map(|f| Ok((f.try_get("filename")?, digest(f.try_get("digest")?)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                out.push(DrillSample::Version {
+                    format,
+                    repository,
+                    name: v.try_get("name")?,
+                    version,
+                    files,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -18,7 +18,7 @@ pub(crate) struct Tools {
 }
 
 impl Tools {
-    fn pg(&self) -> PgTools {
+    pub(crate) fn pg(&self) -> PgTools {
         PgTools {
             pg_dump: self.pg_dump.clone(),
             pg_restore: self.pg_restore.clone(),

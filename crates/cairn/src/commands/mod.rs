@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod backup;
 mod client;
+mod drill;
 mod explain;
 mod gc;
 mod go;
@@ -86,6 +87,11 @@ enum Command {
     /// Rebuild the registry's metadata from a backup (over the same or a
     /// copied blob store). Stop the servers first.
     Restore(backup::RestoreArgs),
+    /// Prove a backup restores: restore it into a scratch database, serve
+    /// it with a second cairn on the registry's blob store (reads only),
+    /// fetch a sample of every format through it checking every digest, and
+    /// print the recovery time and any gap. Safe beside running servers.
+    DrDrill(drill::DrillArgs),
     /// Retention policies ([[retention]]): preview what they would delete
     /// and why, or apply them now.
     #[command(subcommand)]
@@ -122,6 +128,7 @@ impl Cli {
             Command::Fsck(args) => gc::fsck_command(args).await,
             Command::Backup(cmd) => backup::backup_command(cmd).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::DrDrill(args) => drill::dr_drill(args).await,
             Command::Retention(cmd) => retention::retention_command(cmd).await,
             Command::Storage(args) => storage::storage(args).await,
             Command::Quota(cmd) => storage::quota_command(cmd).await,

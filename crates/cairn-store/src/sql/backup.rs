@@ -17,8 +17,8 @@ const HELD: &str = "SELECT b.digest AS digest, b.size AS size FROM blobs b
     WHERE b.state <> 'deleting' AND b.digest IN (
         SELECT digest FROM manifests
         UNION SELECT digest FROM manifest_blobs
-        UNION SELECT digest FROM package_files
-        UNION SELECT companion FROM package_files WHERE companion IS NOT NULL
+        UNION SELECT digest FROM package_files WHERE gone_at IS NULL
+        UNION SELECT companion FROM package_files WHERE companion IS NOT NULL AND gone_at IS NULL
         UNION SELECT digest FROM proxy_cache WHERE digest IS NOT NULL)
     ORDER BY b.digest";
 

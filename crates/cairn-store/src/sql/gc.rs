@@ -174,8 +174,8 @@ pub(super) async fn record_manifest_refs(
 const REFERENCED: &str = "SELECT CASE WHEN
        EXISTS (SELECT 1 FROM manifests WHERE digest = $1)
     OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1)
-    OR EXISTS (SELECT 1 FROM package_files WHERE digest = $1)
-    OR EXISTS (SELECT 1 FROM package_files WHERE companion = $1)
+    OR EXISTS (SELECT 1 FROM package_files WHERE digest = $1 AND gone_at IS NULL)
+    OR EXISTS (SELECT 1 FROM package_files WHERE companion = $1 AND gone_at IS NULL)
     OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1)
     OR EXISTS (SELECT 1 FROM backup_blobs WHERE digest = $1)
     THEN 1 ELSE 0 END";
@@ -199,13 +199,14 @@ const DANGLING: [(&str, &str); 6] = [
         "package-file",
         "SELECT f.format || '/' || f.repository || ' ' || f.filename AS holder, f.digest AS digest
          FROM package_files f LEFT JOIN blobs b ON b.digest = f.digest
-         WHERE b.digest IS NULL OR b.state = 'deleting' LIMIT $1",
+         WHERE f.gone_at IS NULL AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
     ),
     (
         "package-file-companion",
         "SELECT f.format || '/' || f.repository || ' ' || f.filename AS holder, f.companion AS digest
          FROM package_files f LEFT JOIN blobs b ON b.digest = f.companion
-         WHERE f.companion IS NOT NULL AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
+         WHERE f.companion IS NOT NULL AND f.gone_at IS NULL
+           AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
     ),
     (
         "proxy-cache",

@@ -230,7 +230,7 @@ impl SettingsStore for SqlMetaStore {
                  SELECT digest, MAX(size) AS size FROM (
                      SELECT digest, size FROM blob_links
                      UNION ALL SELECT digest, size FROM manifests
-                     UNION ALL SELECT digest, size FROM package_files
+                     UNION ALL SELECT digest, size FROM package_files WHERE gone_at IS NULL
                      UNION ALL SELECT digest, size FROM proxy_cache WHERE digest IS NOT NULL
                  ) refs GROUP BY digest
              ) blobs",

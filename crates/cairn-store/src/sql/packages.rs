@@ -2,8 +2,8 @@
 //! dialect rules). Version and file rows are never deleted: they are the
 //! tombstones behind "a published version is never reused".
 
-use super::gc::{claim, Claim};
-use super::usage::count_added;
+use super::gc::{claim, mark_candidates, Claim};
+use super::usage::{count_added, count_removed};
 use super::{audit, digest, insert_audit, SqlMetaStore, OK};
 use crate::now;
 use crate::packages::{
@@ -213,6 +213,59 @@ async fn write_version(
     claim(tx, postgres, &digests, Claim::Reference).await?;
     let scope = format!("{fmt}/{}", new.repository);
     count_added(tx, postgres, &scope, &digests, true).await
+}
+
+/// Lets go of the bytes of a version's files (all of them, or the ones
+/// named), in the transaction that unpublishes or prunes them: their rows
+/// stay (a download answers 410 Gone, a filename is never reused) with
+/// `gone_at` set, and their blobs become the collector's candidates and
+/// leave the repository's storage numbers. The number of files retired.
+pub(super) async fn retire_files(
+    tx: &mut AnyConnection,
+    postgres: bool,
+    pkg: PackageRef<'_>,
+    version: &str,
+    only: Option<&[String]>,
+) -> Result<usize, StoreError> {
+    let fmt = pkg.format.as_str();
+    let rows = sqlx::query(
+        "SELECT filename, digest, companion FROM package_files
+         WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4 AND gone_at IS NULL",
+    )
+    .bind(fmt)
+    .bind(pkg.repository)
+    .bind(pkg.package)
+    .bind(version)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut digests = Vec::new();
+    let mut retired = 0;
+    for row in rows {
+        let filename: String = row.try_get("filename")?;
+        if only.is_some_and(|names| !names.contains(&filename)) {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE package_files SET gone_at = $1
+             WHERE format = $2 AND repository = $3 AND package = $4 AND filename = $5",
+        )
+        .bind(now())
+        .bind(fmt)
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(&filename)
+        .execute(&mut *tx)
+        .await?;
+        retired += 1;
+        digests.push(row.try_get::<String, _>("digest")?);
+        if let Some(c) = row.try_get::<Option<String>, _>("companion")? {
+            digests.push(c);
+        }
+    }
+    mark_candidates(tx, &digests).await?;
+    let scope = format!("{fmt}/{}", pkg.repository);
+    count_removed(tx, postgres, &scope, &digests).await?;
+    Ok(retired)
 }
 
 /// Marks a package changed, in the transaction of the change.
@@ -557,6 +610,7 @@ impl PackageStore for SqlMetaStore {
             .bind(version)
             .execute(&mut *tx)
             .await?;
+            retire_files(&mut tx, self.shared_pool, pkg, version, None).await?;
         }
         let mut detail = format!("{current} -> {next}");
         if let Some(m) = transition_message(transition) {

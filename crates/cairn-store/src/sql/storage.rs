@@ -15,8 +15,9 @@ use sqlx::Row;
 const SIZED: &str = "WITH refs AS (
         SELECT repository AS scope, digest FROM manifests
         UNION SELECT repository, digest FROM manifest_blobs
-        UNION SELECT format || '/' || repository, digest FROM package_files
-        UNION SELECT format || '/' || repository, companion FROM package_files WHERE companion IS NOT NULL
+        UNION SELECT format || '/' || repository, digest FROM package_files WHERE gone_at IS NULL
+        UNION SELECT format || '/' || repository, companion FROM package_files
+                WHERE companion IS NOT NULL AND gone_at IS NULL
         UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
     ),
     sized AS (

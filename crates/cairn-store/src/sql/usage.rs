@@ -40,7 +40,7 @@ const REFERENCED_IN: &str = "SELECT CASE WHEN
                AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
     OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1
                AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
-    OR EXISTS (SELECT 1 FROM package_files WHERE (digest = $1 OR companion = $1)
+    OR EXISTS (SELECT 1 FROM package_files WHERE (digest = $1 OR companion = $1) AND gone_at IS NULL
                AND (format || '/' || repository = $2
                     OR ($3 = 1 AND substr(format || '/' || repository, 1, length($2)) = $2)))
     OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1
@@ -361,8 +361,9 @@ pub(super) async fn rebuild(store: &SqlMetaStore, force: bool) -> Result<bool, S
         "WITH refs AS (
             SELECT repository AS scope, digest FROM manifests
             UNION SELECT repository, digest FROM manifest_blobs
-            UNION SELECT format || '/' || repository, digest FROM package_files
-            UNION SELECT format || '/' || repository, companion FROM package_files WHERE companion IS NOT NULL
+            UNION SELECT format || '/' || repository, digest FROM package_files WHERE gone_at IS NULL
+            UNION SELECT format || '/' || repository, companion FROM package_files
+                WHERE companion IS NOT NULL AND gone_at IS NULL
             UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
         )
         SELECT r.scope AS scope, r.digest AS digest, b.size AS size

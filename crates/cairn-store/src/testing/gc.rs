@@ -705,6 +705,7 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
             }
         }
         // A package repository sharing some of the same blobs.
+        let mut npm_files = Vec::new();
         for v in 0..1 + next(3) {
             let d = pool[next(12) as usize].clone();
             let size = store.stat(&d).await.unwrap().unwrap();
@@ -731,6 +732,7 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
             meta.publish(&new, crate::PublishMode::NewVersion, &who)
                 .await
                 .unwrap();
+            npm_files.push(new.files[0].clone());
         }
         settle().await; // the pool's unreferenced blobs go first
         let namespace = format!("prop{seed}/");
@@ -772,5 +774,47 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
         meta.recount_usage().await.unwrap();
         assert_eq!(meta.usage_by_repository("").await.unwrap(), before);
         super::assert_kept_numbers_agree(&meta, &agree, "after a recount").await;
+
+        // An unpublished version's file keeps its row (a download is told
+        // it is gone) but not its bytes: it frees the repository's
+        // exclusive bytes for it.
+        let pkg = cairn_core::PackageRef {
+            format: cairn_core::Format::Npm,
+            repository: &format!("prop{seed}"),
+            package: "pkg",
+        };
+        let expected = meta
+            .usage_of_prefix(&format!("npm/prop{seed}"))
+            .await
+            .unwrap();
+        for f in &npm_files {
+            meta.change_version(
+                pkg,
+                &f.version,
+                &cairn_core::Transition::Unpublish,
+                &cairn_core::LifecyclePolicy::default(),
+                true,
+                &who,
+            )
+            .await
+            .unwrap();
+            let (_, state) = meta.package_file(pkg, &f.filename).await.unwrap().unwrap();
+            assert_eq!(state, cairn_core::VersionState::Unpublished);
+        }
+        let freed = settle().await;
+        assert_eq!(freed, expected.exclusive, "seed {seed}: unpublished files");
+        let after = meta
+            .usage_of_prefix(&format!("npm/prop{seed}"))
+            .await
+            .unwrap();
+        assert_eq!((after.logical, after.blobs), (0, 0), "{after:?}");
+        super::assert_kept_numbers_agree(&meta, &agree, "after unpublishing").await;
+        let report = crate::collector::fsck(&*meta, &*store, false, false, &|_| {})
+            .await
+            .unwrap();
+        assert!(
+            report.dangling.is_empty() && report.missing.is_empty(),
+            "{report:?}"
+        );
     }
 }

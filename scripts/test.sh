@@ -137,6 +137,9 @@ env $(s3_env e2e-gc) CAIRN_DATABASE_URL="$(pg_database e2e_gc)" \
 step "retention golden case: a multi-platform index with signatures and an SBOM (oras), tags pushed and pulled, an immutable release, untagged images; preview equals execution; crane pulls what stayed"
 python3 tests/e2e/retention.py "$CAIRN" "$OUT_DIR"
 
+step "retention of package versions: npm betas past keep_last (dist-tagged ones and releases kept), PyPI release candidates, Maven snapshot builds and released snapshots; npm, pip and mvn see the result"
+python3 tests/e2e/version_retention.py "$CAIRN" "$OUT_DIR"
+
 step "backup while serving, the restore horizon, cairn dr-drill over all six formats (and a gap it must name), and a restore after the metadata is destroyed (crane, npm, twine, pip); embedded, then PostgreSQL (pg_dump) and S3"
 python3 tests/e2e/backup.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-backup) CAIRN_DATABASE_URL="$(pg_database e2e_backup)" \

@@ -103,7 +103,8 @@ def populate(server):
     os.makedirs(os.path.join(crate, "src"), exist_ok=True)
     with open(os.path.join(crate, "Cargo.toml"), "w") as f:
         f.write('[package]\nname = "drill-crate"\nversion = "1.0.0"\nedition = "2021"\n'
-                'description = "x"\nlicense = "MIT"\n')
+                'description = "x"\nlicense = "MIT"\n\n'
+                '[workspace]\n')  # its own workspace, wherever the output directory is
     with open(os.path.join(crate, "src", "lib.rs"), "w") as f:
         f.write("pub fn restored() {}\n")
     run(["cargo", "publish", "--registry", "drill", "--allow-dirty", "--no-verify"], cwd=crate,

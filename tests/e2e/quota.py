@@ -180,7 +180,8 @@ def cargo_(server):
     os.makedirs(os.path.join(d, "src"), exist_ok=True)
     with open(os.path.join(d, "Cargo.toml"), "w") as f:
         f.write('[package]\nname = "quota-crate"\nversion = "1.0.0"\nedition = "2021"\n'
-                'description = "x"\nlicense = "MIT"\n')
+                'description = "x"\nlicense = "MIT"\n\n'
+                '[workspace]\n')  # its own workspace, wherever the output directory is
     with open(os.path.join(d, "src", "lib.rs"), "w") as f:
         f.write("pub fn v() {}\n")
     env = {"CARGO_HOME": tempfile.mkdtemp(dir=WORK), "CARGO_TARGET_DIR": os.path.join(WORK, "cargo-target"),

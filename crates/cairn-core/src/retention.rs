@@ -47,6 +47,58 @@ pub struct RetentionConfig {
     pub untagged: Option<String>,
     #[serde(default)]
     pub untagged_min_age_hours: Option<u64>,
+    /// `oci` (the default: container repositories) or a package format
+    /// (`npm`, `pypi`, `cargo`, `go`, `maven`): see
+    /// [`crate::version_retention`].
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Packages: the package names it decides (a regular expression).
+    #[serde(default)]
+    pub packages: Option<String>,
+    /// Packages: the versions it may delete; naming versions this way also
+    /// makes matching releases deletable.
+    #[serde(default)]
+    pub versions: Option<String>,
+    /// Packages: versions never deleted by it.
+    #[serde(default)]
+    pub keep_versions: Option<String>,
+    /// Maven: snapshot builds kept, and snapshots removed once released.
+    #[serde(default)]
+    pub snapshots: Option<crate::version_retention::SnapshotConfig>,
+}
+
+/// Every configured policy, compiled, in order: the container ones and
+/// the package ones.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    pub images: Vec<RetentionPolicy>,
+    pub versions: Vec<crate::version_retention::VersionPolicy>,
+}
+
+impl Policies {
+    pub fn compile(configs: &[RetentionConfig]) -> Result<Policies, String> {
+        let mut out = Policies::default();
+        for c in configs {
+            match c.format.as_deref() {
+                None | Some("oci") => out.images.push(RetentionPolicy::compile(c)?),
+                Some(f) => {
+                    let format = crate::Format::parse(f).ok_or_else(|| {
+                        format!(
+                            "retention {:?}: format {f:?}: use oci, npm, pypi, cargo, go or maven",
+                            c.name
+                        )
+                    })?;
+                    out.versions
+                        .push(crate::version_retention::VersionPolicy::compile(c, format)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty() && self.versions.is_empty()
+    }
 }
 
 /// A compiled policy.
@@ -78,6 +130,16 @@ impl RetentionPolicy {
         };
         if cfg.repositories.is_empty() {
             return Err(at("repositories", "name at least one pattern".into()));
+        }
+        for (field, set) in [
+            ("packages", cfg.packages.is_some()),
+            ("versions", cfg.versions.is_some()),
+            ("keep_versions", cfg.keep_versions.is_some()),
+            ("snapshots", cfg.snapshots.is_some()),
+        ] {
+            if set {
+                return Err(at(field, "is for package formats (set format)".into()));
+            }
         }
         Ok(RetentionPolicy {
             name: cfg.name.clone(),
@@ -134,6 +196,19 @@ pub enum Action {
     },
     DeleteManifest {
         digest: String,
+        why: String,
+    },
+    /// A package version, unpublished (its number is never reused).
+    DeleteVersion {
+        package: String,
+        version: String,
+        why: String,
+    },
+    /// Files of a version (a Maven snapshot's older builds).
+    DeleteFiles {
+        package: String,
+        version: String,
+        files: Vec<String>,
         why: String,
     },
 }
@@ -336,6 +411,7 @@ mod tests {
             match a {
                 Action::DeleteTag { tag, .. } => tags.push(tag.clone()),
                 Action::DeleteManifest { digest, .. } => manifests.push(digest.clone()),
+                other => panic!("an image policy planned {other:?}"),
             }
         }
         tags.sort();

@@ -71,14 +71,10 @@ impl Config {
     }
 
     /// The retention policies, compiled, in their configured order (the
-    /// first that covers a repository decides it).
-    pub fn retention_policies(
-        &self,
-    ) -> anyhow::Result<Vec<cairn_core::retention::RetentionPolicy>> {
-        self.retention
-            .iter()
-            .map(|c| cairn_core::retention::RetentionPolicy::compile(c).map_err(anyhow::Error::msg))
-            .collect()
+    /// first that covers a repository decides it): those for container
+    /// repositories and those for package formats.
+    pub fn retention_policies(&self) -> anyhow::Result<cairn_core::retention::Policies> {
+        cairn_core::retention::Policies::compile(&self.retention).map_err(anyhow::Error::msg)
     }
 }
 

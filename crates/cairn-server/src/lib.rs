@@ -59,7 +59,7 @@ pub struct AppState {
     /// The gauges `/metrics` reads from the stores.
     pub gauges: observe::Gauges,
     /// Retention policies, compiled (the first covering a repository decides it).
-    pub retention: Vec<cairn_core::retention::RetentionPolicy>,
+    pub retention: cairn_core::retention::Policies,
     /// Tag immutability rules, which retention never overrides.
     pub tag_rules: Vec<TagRule>,
 }

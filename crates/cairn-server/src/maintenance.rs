@@ -68,14 +68,28 @@ async fn run_retention(state: &AppState) {
     )
     .await;
     match result {
-        Ok((_, r)) if r.tags_deleted + r.manifests_deleted + r.skipped > 0 || r.capped => {
-            metrics::counter!("cairn_retention_deleted_total", "kind" => "tag")
-                .increment(r.tags_deleted);
-            metrics::counter!("cairn_retention_deleted_total", "kind" => "manifest")
-                .increment(r.manifests_deleted);
+        Ok((_, r))
+            if r.tags_deleted
+                + r.manifests_deleted
+                + r.versions_deleted
+                + r.files_deleted
+                + r.skipped
+                > 0
+                || r.capped =>
+        {
+            for (kind, n) in [
+                ("tag", r.tags_deleted),
+                ("manifest", r.manifests_deleted),
+                ("version", r.versions_deleted),
+                ("file", r.files_deleted),
+            ] {
+                metrics::counter!("cairn_retention_deleted_total", "kind" => kind).increment(n);
+            }
             tracing::info!(
                 tags_deleted = r.tags_deleted,
                 manifests_deleted = r.manifests_deleted,
+                versions_deleted = r.versions_deleted,
+                files_deleted = r.files_deleted,
                 skipped = r.skipped,
                 capped = r.capped,
                 "retention run"

@@ -66,6 +66,7 @@ pub trait MetaStore:
     + GcStore
     + BackupStore
     + StorageStore
+    + crate::retention::VersionRetentionStore
 {
 }
 
@@ -80,5 +81,6 @@ impl<T> MetaStore for T where
         + GcStore
         + BackupStore
         + StorageStore
+        + crate::retention::VersionRetentionStore
 {
 }

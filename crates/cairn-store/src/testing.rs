@@ -14,6 +14,7 @@ use std::sync::Arc;
 mod gc;
 mod packages;
 mod proxy;
+mod retention;
 mod usage;
 mod virtuals;
 pub use gc::{
@@ -21,6 +22,7 @@ pub use gc::{
 };
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
+pub use retention::version_retention_suite;
 pub use usage::{assert_kept_numbers_agree, quota_suite};
 pub use virtuals::virtual_store_suite;
 

@@ -66,3 +66,12 @@ async fn storage_numbers_on_sqlite() {
     let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
     cairn_store::testing::storage_suite(Arc::new(meta), Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn version_retention_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    cairn_store::testing::version_retention_suite(Arc::new(meta), Arc::new(store)).await;
+}

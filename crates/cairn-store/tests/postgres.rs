@@ -165,3 +165,14 @@ async fn storage_numbers_on_postgres() {
         .unwrap();
     cairn_store::testing::storage_suite(Arc::new(meta), Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn version_retention_on_postgres() {
+    let url = fresh_database("version_retention").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_store::fs::FsBlobStore::open(dir.path().join("blobs"))
+        .await
+        .unwrap();
+    cairn_store::testing::version_retention_suite(Arc::new(meta), Arc::new(store)).await;
+}

@@ -23,6 +23,7 @@ mod packages;
 mod proxy;
 mod storage;
 mod usage;
+mod version_retention;
 mod virtuals;
 
 use crate::meta::{PoolState, SettingsStore, Usage};

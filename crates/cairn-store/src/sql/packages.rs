@@ -21,7 +21,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
-fn state(s: &str) -> Result<VersionState, StoreError> {
+pub(super) fn state(s: &str) -> Result<VersionState, StoreError> {
     VersionState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("version state {s:?}")))
 }
 
@@ -269,7 +269,7 @@ pub(super) async fn retire_files(
 }
 
 /// Marks a package changed, in the transaction of the change.
-async fn bump_revision(
+pub(super) async fn bump_revision(
     tx: &mut AnyConnection,
     format: Format,
     repository: &str,
@@ -334,7 +334,7 @@ impl SqlMetaStore {
     /// Commits a transaction that changed what a package serves, then counts
     /// it for this process's caches (committed first: a reader that sees the
     /// new count reads the new state).
-    async fn commit_package_change(
+    pub(super) async fn commit_package_change(
         &self,
         tx: sqlx::Transaction<'_, sqlx::Any>,
     ) -> Result<(), StoreError> {
@@ -507,7 +507,8 @@ impl PackageStore for SqlMetaStore {
             "SELECT f.*, v.state FROM package_files f
              JOIN package_versions v ON v.format = f.format AND v.repository = f.repository
                   AND v.package = f.package AND v.version = f.version
-             WHERE f.format = $1 AND f.repository = $2 AND f.package = $3 AND f.filename = $4",
+             WHERE f.format = $1 AND f.repository = $2 AND f.package = $3 AND f.filename = $4
+               AND (f.gone_at IS NULL OR v.state = 'unpublished')",
         )
         .bind(format.as_str())
         .bind(repository)
@@ -1033,13 +1034,14 @@ async fn load_package(
         };
     let files = if with_files {
         sqlx::query(
-                "SELECT * FROM package_files WHERE format = $1 AND repository = $2 AND package = $3 ORDER BY created_at, filename",
-            )
-            .bind(fmt)
-            .bind(repository)
-            .bind(package)
-            .fetch_all(&store.reader)
-            .await?
+            "SELECT * FROM package_files WHERE format = $1 AND repository = $2 AND package = $3
+                 AND gone_at IS NULL ORDER BY created_at, filename",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .bind(package)
+        .fetch_all(&store.reader)
+        .await?
     } else {
         vec![]
     };

@@ -81,7 +81,7 @@ async fn collect_once(meta: &dyn MetaStore) -> Vec<Digest> {
 
 /// [`collect_once`] until no candidate is left: on PostgreSQL a candidate
 /// waits for every older transaction in the cluster (other tests' too).
-async fn collect(meta: &dyn MetaStore) -> Vec<Digest> {
+pub(super) async fn collect(meta: &dyn MetaStore) -> Vec<Digest> {
     let mut gone = Vec::new();
     for _ in 0..200 {
         gone.extend(collect_once(meta).await);

@@ -43,9 +43,11 @@ pub(crate) async fn retention_command(cmd: RetentionCommand) -> anyhow::Result<(
         let (plans, report) =
             cairn_store::retention::apply(&*meta, &policies, &rules, now, max).await?;
         println!(
-            "deleted {} tags and {} manifests; {} planned deletions skipped (changed since, or refused){}",
+            "deleted {} tags, {} manifests, {} package versions and {} snapshot files; {} planned deletions skipped (changed since, or refused){}",
             report.tags_deleted,
             report.manifests_deleted,
+            report.versions_deleted,
+            report.files_deleted,
             report.skipped,
             if report.capped {
                 "; some repositories wait: their plans pass the per-run cap"
@@ -74,6 +76,21 @@ pub(crate) async fn retention_command(cmd: RetentionCommand) -> anyhow::Result<(
                 cairn_core::retention::Action::DeleteManifest { digest, why } => {
                     println!("  delete manifest {digest}: {why}")
                 }
+                cairn_core::retention::Action::DeleteVersion {
+                    package,
+                    version,
+                    why,
+                } => println!("  delete version {package} {version}: {why}"),
+                cairn_core::retention::Action::DeleteFiles {
+                    package,
+                    version,
+                    files,
+                    why,
+                } => println!(
+                    "  delete {} files of {package} {version} ({}): {why}",
+                    files.len(),
+                    files.join(", ")
+                ),
             }
         }
     }

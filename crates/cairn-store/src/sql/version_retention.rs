@@ -1,0 +1,207 @@
+//! The SQL of retention for language packages (see
+//! [`crate::retention::VersionRetentionStore`]).
+
+use super::packages::{bump_revision, retire_files, state};
+use super::{audit, SqlMetaStore, OK};
+use crate::retention::VersionRetentionStore;
+use crate::{Actor, StoreError};
+use async_trait::async_trait;
+use cairn_core::lifecycle::VersionState;
+use cairn_core::version_retention::{PackageFacts, VersionFact};
+use cairn_core::{Format, PackageRef};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+#[async_trait]
+impl VersionRetentionStore for SqlMetaStore {
+    async fn package_repositories(&self) -> Result<Vec<(Format, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT format, repository FROM packages ORDER BY format, repository",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let f: String = r.try_get("format")?;
+            if let Some(format) = Format::parse(&f) {
+                out.push((format, r.try_get("repository")?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn retention_facts(
+        &self,
+        format: Format,
+        repository: &str,
+    ) -> Result<Vec<PackageFacts>, StoreError> {
+        let fmt = format.as_str();
+        // Tags and live files by (package, version), then the versions.
+        let mut tags: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT package, tag, version FROM package_tags WHERE format = $1 AND repository = $2",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            tags.entry((r.try_get("package")?, r.try_get("version")?))
+                .or_default()
+                .push(r.try_get("tag")?);
+        }
+        let mut files: BTreeMap<(String, String), Vec<(String, i64)>> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT package, version, filename, created_at FROM package_files
+             WHERE format = $1 AND repository = $2 AND gone_at IS NULL ORDER BY filename",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            files
+                .entry((r.try_get("package")?, r.try_get("version")?))
+                .or_default()
+                .push((r.try_get("filename")?, r.try_get("created_at")?));
+        }
+        let mut packages: BTreeMap<String, PackageFacts> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT v.package AS package, p.name AS name, v.version AS version, v.state AS state,
+                    v.published_at AS published_at
+             FROM package_versions v JOIN packages p ON p.format = v.format
+                  AND p.repository = v.repository AND p.package = v.package
+             WHERE v.format = $1 AND v.repository = $2 ORDER BY v.package, v.version",
+        )
+        .bind(fmt)
+        .bind(repository)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            let package: String = r.try_get("package")?;
+            let version: String = r.try_get("version")?;
+            let key = (package.clone(), version.clone());
+            let entry = packages
+                .entry(package.clone())
+                .or_insert_with(|| PackageFacts {
+                    package,
+                    name: String::new(),
+                    versions: vec![],
+                });
+            entry.name = r.try_get("name")?;
+            entry.versions.push(VersionFact {
+                version,
+                state: state(r.try_get("state")?)?,
+                published_at: r.try_get("published_at")?,
+                tags: tags.remove(&key).unwrap_or_default(),
+                files: files.remove(&key).unwrap_or_default(),
+            });
+        }
+        Ok(packages.into_values().collect())
+    }
+
+    async fn prune_version(
+        &self,
+        pkg: PackageRef<'_>,
+        version: &str,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let fmt = pkg.format.as_str();
+        let mut tx = self.writer.begin().await?;
+        // Lock the row (a no-op update), as every version change does.
+        sqlx::query(
+            "UPDATE package_versions SET changed_at = changed_at
+             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+        )
+        .bind(fmt)
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM package_versions
+             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+        )
+        .bind(fmt)
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let tagged: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM package_tags
+             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+        )
+        .bind(fmt)
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        let current = state(&current)?;
+        if current == VersionState::Unpublished || tagged > 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE package_versions SET state = 'unpublished', message = $1, changed_at = $2
+             WHERE format = $3 AND repository = $4 AND package = $5 AND version = $6",
+        )
+        .bind(why)
+        .bind(crate::now())
+        .bind(fmt)
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        let files = retire_files(&mut tx, self.shared_pool, pkg, version, None).await?;
+        bump_revision(&mut tx, pkg.format, pkg.repository, pkg.package).await?;
+        let detail = format!("{current} -> unpublished, {files} files: {why}");
+        audit(
+            &mut tx,
+            actor,
+            "version.retention",
+            Some(&pkg.format.resource(pkg.repository)),
+            Some(&format!("{}@{version}", pkg.package)),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        self.commit_package_change(tx).await?;
+        Ok(true)
+    }
+
+    async fn prune_files(
+        &self,
+        pkg: PackageRef<'_>,
+        version: &str,
+        files: &[String],
+        why: &str,
+        actor: &Actor,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let retired = retire_files(&mut tx, self.shared_pool, pkg, version, Some(files)).await?;
+        if retired == 0 {
+            return Ok(0);
+        }
+        bump_revision(&mut tx, pkg.format, pkg.repository, pkg.package).await?;
+        let detail = format!("{retired} files ({}): {why}", files.join(", "));
+        audit(
+            &mut tx,
+            actor,
+            "files.retention",
+            Some(&pkg.format.resource(pkg.repository)),
+            Some(&format!("{}@{version}", pkg.package)),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        self.commit_package_change(tx).await?;
+        Ok(retired)
+    }
+}

@@ -12,6 +12,7 @@ pub mod config;
 pub mod drain;
 mod formats;
 pub mod identity;
+pub mod jobs;
 pub mod limits;
 mod maintenance;
 mod observe;

@@ -65,6 +65,7 @@ async fn run_retention(state: &AppState) {
         &state.tag_rules,
         cairn_packages::now(),
         state.config.gc.retention_max_deletions,
+        &tokio_util::sync::CancellationToken::new(),
     )
     .await;
     match result {

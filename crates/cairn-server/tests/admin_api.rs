@@ -439,3 +439,75 @@ async fn quotas_over_http() {
     let r = t.admin(Method::DELETE, "/api/v1/quotas?scope=team/").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn maintenance_jobs_over_http() {
+    let t = TestApp::new().await;
+    let (gone, _) = t.push_image("jobs/app", None, "").await;
+    let r = t
+        .admin(Method::DELETE, &format!("/v2/jobs/app/manifests/{gone}"))
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+    let auth = t.basic();
+    let json = [("content-type", "application/json")];
+
+    let dev = t.token("admin", &["jobs/**:read,publish"], None).await;
+    let body = br#"{"kind": "gc", "grace_secs": 0}"#.to_vec();
+    let r = t
+        .send(
+            Method::POST,
+            "/api/v1/jobs",
+            Some(&dev),
+            &json,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .send(
+            Method::POST,
+            "/api/v1/jobs",
+            Some(&auth),
+            &json,
+            br#"{"kind": "wipe"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let r = t
+        .send(Method::POST, "/api/v1/jobs", Some(&auth), &json, body)
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+    let location = r.header("location").unwrap().to_string();
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(location, format!("/api/v1/jobs/{id}"));
+    // It runs in the background: its record says how it ended.
+    let mut job = serde_json::Value::Null;
+    for _ in 0..200 {
+        job = t.admin(Method::GET, &location).await.json();
+        if job["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["kind"], "gc");
+    assert_eq!(job["actor"], "admin");
+    assert!(
+        job["result"]["report"]["deleted"].as_u64().unwrap() >= 2,
+        "{job}"
+    );
+    let r = t.admin(Method::DELETE, &location).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a finished job cannot be cancelled"
+    );
+    let r = t.admin(Method::GET, "/api/v1/jobs").await;
+    assert_eq!(r.json()["jobs"][0]["id"], id.as_str());
+    let r = t.admin(Method::GET, "/api/v1/jobs/gc-none").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t.admin(Method::GET, "/api/v1/audit?action=job.start").await;
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    assert!(text.contains(&id), "{text}");
+}

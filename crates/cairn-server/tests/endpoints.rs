@@ -480,6 +480,10 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::POST, "/gc", "gc_run", registry(), true),
         (Method::GET, "/storage", "storage", registry(), true),
         (Method::GET, "/quotas", "quota_list", registry(), true),
+        (Method::GET, "/jobs", "job_list", registry(), true),
+        (Method::POST, "/jobs", "job_start", registry(), true),
+        (Method::GET, "/jobs/gc-1", "job", registry(), true),
+        (Method::DELETE, "/jobs/gc-1", "job_cancel", registry(), true),
         (Method::PUT, "/quotas", "quota_set", registry(), true),
         (Method::DELETE, "/quotas", "quota_remove", registry(), true),
         (

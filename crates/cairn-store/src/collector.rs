@@ -331,6 +331,8 @@ pub struct FsckReport {
     pub orphans: Vec<String>,
     /// Orphans given a row as candidates (with `repair`), for the collector.
     pub adopted: u64,
+    /// Stopped before the end (its findings are those of the part checked).
+    pub cancelled: bool,
 }
 
 impl FsckReport {
@@ -340,6 +342,7 @@ impl FsckReport {
             && self.wrong_size.is_empty()
             && self.dangling.is_empty()
             && (self.orphans.is_empty() || self.adopted == self.orphans.len() as u64)
+            && !self.cancelled
     }
 }
 
@@ -349,12 +352,14 @@ const FINDINGS: usize = 1000;
 /// Checks both directions: metadata naming blobs that are missing, and
 /// blobs nothing accounts for; with `rehash`, every blob's bytes against
 /// its digest; with `repair`, orphans become candidates the collector then
-/// decides (nothing referenced is ever deleted by fsck).
+/// decides (nothing referenced is ever deleted by fsck). `cancel` stops it
+/// between batches (a report so marked covers what was checked).
 pub async fn fsck(
     meta: &dyn MetaStore,
     store: &dyn BlobStore,
     rehash: bool,
     repair: bool,
+    cancel: &CancellationToken,
     progress: &(dyn Fn(&FsckReport) + Send + Sync),
 ) -> Result<FsckReport, StoreError> {
     let io = |e: std::io::Error| StoreError::Database(Box::new(e));
@@ -362,6 +367,10 @@ pub async fn fsck(
     let mut known: HashSet<Digest> = HashSet::new();
     let mut after: Option<String> = None;
     loop {
+        if cancel.is_cancelled() {
+            report.cancelled = true;
+            return Ok(report);
+        }
         let rows = meta.blob_rows(after.as_deref(), BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = Some(last.0.to_string());

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fs;
 pub mod gc;
 pub mod identity;
+pub mod jobs;
 pub mod meta;
 pub mod oci;
 pub mod packages;

@@ -67,6 +67,7 @@ pub trait MetaStore:
     + BackupStore
     + StorageStore
     + crate::retention::VersionRetentionStore
+    + crate::jobs::JobStore
 {
 }
 
@@ -82,5 +83,6 @@ impl<T> MetaStore for T where
         + BackupStore
         + StorageStore
         + crate::retention::VersionRetentionStore
+        + crate::jobs::JobStore
 {
 }

@@ -78,6 +78,8 @@ pub struct RetentionReport {
     /// repository's plan is carried out whole or not at all, so that no
     /// image is left half deleted).
     pub capped: bool,
+    /// Stopped before the end, between two repositories.
+    pub cancelled: bool,
 }
 
 impl RetentionReport {
@@ -151,17 +153,23 @@ pub async fn preview(
 
 /// Plans and carries out, deleting at most `max_deletions` tags,
 /// manifests, versions and snapshot builds in this run. Each deletion is
-/// audited as `retention/<policy>`.
+/// audited as `retention/<policy>`. `cancel` stops it between
+/// repositories (each is carried out whole or not at all).
 pub async fn apply(
     meta: &dyn MetaStore,
     policies: &Policies,
     rules: &[TagRule],
     now: i64,
     max_deletions: u64,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Vec<RepositoryPlan>, RetentionReport), StoreError> {
     let plans = preview(meta, policies, rules, now).await?;
     let mut report = RetentionReport::default();
     for p in &plans {
+        if cancel.is_cancelled() {
+            report.cancelled = true;
+            break;
+        }
         if report.deleted() + p.actions.len() as u64 > max_deletions {
             tracing::warn!(repository = %p.repository, policy = %p.policy, planned = p.actions.len(),
                 max_deletions, "retention plan left for a later run: it would pass the per-run cap");

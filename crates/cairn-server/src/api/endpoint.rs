@@ -56,6 +56,14 @@ pub enum AdminEndpoint {
     Storage,
     /// `GET /quotas`: every quota with its scope's use.
     ListQuotas,
+    /// `GET /jobs`: the most recent maintenance jobs.
+    ListJobs,
+    /// `POST /jobs` with `{"kind": "gc" | "retention" | "fsck" | "backup", ...}`.
+    StartJob,
+    /// `GET /jobs/{id}`: a job's state, progress and result.
+    Job { id: String },
+    /// `DELETE /jobs/{id}`: asks a running job to stop.
+    CancelJob { id: String },
     /// `PUT /quotas?scope=` with `{"max_unique_bytes": ...}`: sets one.
     SetQuota,
     /// `DELETE /quotas?scope=`: removes one.
@@ -190,6 +198,10 @@ impl AdminEndpoint {
             (&M::PUT, ["quotas"]) => (E::SetQuota, &[M::PUT]),
             (&M::DELETE, ["quotas"]) => (E::RemoveQuota, &[M::DELETE]),
             (_, ["quotas"]) => (E::ListQuotas, &[M::GET]),
+            (&M::POST, ["jobs"]) => (E::StartJob, &[M::POST]),
+            (_, ["jobs"]) => (E::ListJobs, &[M::GET]),
+            (&M::DELETE, ["jobs", id]) => (E::CancelJob { id: id.to_string() }, &[M::DELETE]),
+            (_, ["jobs", id]) => (E::Job { id: id.to_string() }, &[M::GET]),
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
@@ -271,6 +283,10 @@ impl AdminEndpoint {
             | E::GcStatus
             | E::Storage
             | E::ListQuotas
+            | E::ListJobs
+            | E::StartJob
+            | E::Job { .. }
+            | E::CancelJob { .. }
             | E::SetQuota
             | E::RemoveQuota
             | E::RunGc
@@ -341,6 +357,10 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::RunGc => "gc_run",
             E::Storage => "storage",
             E::ListQuotas => "quota_list",
+            E::ListJobs => "job_list",
+            E::StartJob => "job_start",
+            E::Job { .. } => "job",
+            E::CancelJob { .. } => "job_cancel",
             E::SetQuota => "quota_set",
             E::RemoveQuota => "quota_remove",
             E::RetentionPreview => "retention_preview",

@@ -861,6 +861,7 @@ pub(super) async fn retention(state: &AppState, apply: bool) -> ApiResult {
         &state.tag_rules,
         now,
         state.config.gc.retention_max_deletions,
+        &tokio_util::sync::CancellationToken::new(),
     )
     .await?;
     Ok(Json(json!({ "plans": plans, "report": report })).into_response())
@@ -950,5 +951,57 @@ pub(super) async fn remove_quota(state: &AppState, who: &Who, q: ScopeQuery) -> 
             StatusCode::NOT_FOUND,
             format!("no quota on {:?}", q.scope),
         ))
+    }
+}
+
+/// `GET /api/v1/jobs`: the 100 most recent maintenance jobs.
+pub(super) async fn list_jobs(state: &AppState) -> ApiResult {
+    let jobs = state.meta.jobs(100).await?;
+    Ok(Json(json!({ "jobs": jobs })).into_response())
+}
+
+/// `POST /api/v1/jobs`: starts a job in the background; 202 with its record
+/// and its URL in `Location`.
+pub(super) async fn start_job(
+    state: &AppState,
+    who: &Who,
+    request: crate::jobs::JobRequest,
+) -> ApiResult {
+    let job = crate::jobs::start(state, request, &who.actor).await?;
+    let location = format!("/api/v1/jobs/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(job),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/jobs/{id}`.
+pub(super) async fn job(state: &AppState, id: &str) -> ApiResult {
+    match state.meta.job(id).await? {
+        Some(job) => Ok(Json(job).into_response()),
+        None => Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no job {id}"),
+        )),
+    }
+}
+
+/// `DELETE /api/v1/jobs/{id}`: asks a running job to stop at its next safe
+/// point; 202, or 409 if it is not running.
+pub(super) async fn cancel_job(state: &AppState, who: &Who, id: &str) -> ApiResult {
+    if state.meta.cancel_job(id, &who.actor).await? {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    match state.meta.job(id).await? {
+        Some(job) => Err(ApiError::Status(
+            StatusCode::CONFLICT,
+            format!("job {id} is {}, not running", job.state),
+        )),
+        None => Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no job {id}"),
+        )),
     }
 }

@@ -18,6 +18,7 @@ mod audit;
 mod backup;
 mod gc;
 mod identity;
+mod jobs;
 mod oci;
 mod packages;
 mod proxy;

@@ -514,7 +514,16 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
 
     // fsck: clean; then an orphan object is found and adopted by repair,
     // and a missing object is reported.
-    let report = fsck(&*meta, &*store, true, false, &|_| {}).await.unwrap();
+    let report = fsck(
+        &*meta,
+        &*store,
+        true,
+        false,
+        &CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert!(report.clean(), "{report:?}");
     let orphan = Digest::sha256_of(b"orphan bytes");
     // Published straight into the store, as a crash before its row would leave it.
@@ -525,7 +534,16 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .await
         .unwrap();
     store.commit_upload(&id, &orphan).await.unwrap();
-    let report = fsck(&*meta, &*store, false, true, &|_| {}).await.unwrap();
+    let report = fsck(
+        &*meta,
+        &*store,
+        false,
+        true,
+        &CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(report.orphans, vec![orphan.to_string()]);
     assert_eq!(report.adopted, 1);
     assert_eq!(
@@ -541,7 +559,16 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .unwrap();
     put_referring(&meta, &kept, &[]).await.unwrap();
     store.delete(&kept.digest).await.unwrap();
-    let report = fsck(&*meta, &*store, false, false, &|_| {}).await.unwrap();
+    let report = fsck(
+        &*meta,
+        &*store,
+        false,
+        false,
+        &CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(report.missing.len(), 1, "{report:?}");
     assert!(!report.clean());
 }
@@ -633,9 +660,16 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
         restored.resolve_tag("bk/app", "v1").await.unwrap(),
         Some(m.digest.clone())
     );
-    let report = fsck(&*restored, &*store, false, false, &|_| {})
-        .await
-        .unwrap();
+    let report = fsck(
+        &*restored,
+        &*store,
+        false,
+        false,
+        &CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert!(
         report.missing.is_empty() && report.dangling.is_empty(),
         "{report:?}"
@@ -809,9 +843,16 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
             .unwrap();
         assert_eq!((after.logical, after.blobs), (0, 0), "{after:?}");
         super::assert_kept_numbers_agree(&meta, &agree, "after unpublishing").await;
-        let report = crate::collector::fsck(&*meta, &*store, false, false, &|_| {})
-            .await
-            .unwrap();
+        let report = crate::collector::fsck(
+            &*meta,
+            &*store,
+            false,
+            false,
+            &CancellationToken::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
         assert!(
             report.dangling.is_empty() && report.missing.is_empty(),
             "{report:?}"

@@ -138,7 +138,14 @@ pub async fn version_retention_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn Bl
     // Maven: builds 1 and 2 of 1.0-SNAPSHOT, and 0.9-SNAPSHOT (released).
     assert_eq!(planned[0].actions.len(), 3, "{text}");
 
-    let (_, report) = apply(&*meta, &p, &[], now, 100).await.unwrap();
+    // Cancelled before it starts: nothing is deleted.
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    let (_, report) = apply(&*meta, &p, &[], now, 100, &stop).await.unwrap();
+    assert!(report.cancelled && report.versions_deleted + report.files_deleted == 0);
+    assert_eq!(preview(&*meta, &p, &[], now).await.unwrap().len(), 2);
+    let go = tokio_util::sync::CancellationToken::new();
+    let (_, report) = apply(&*meta, &p, &[], now, 100, &go).await.unwrap();
     assert_eq!(
         (
             report.versions_deleted,

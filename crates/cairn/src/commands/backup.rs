@@ -174,7 +174,15 @@ pub(crate) async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     after_restore(&*meta, &args.dir, &manifest).await?;
     // Blobs written after the backup are orphans now: hand them to the
     // collector, and report anything the backup references that is gone.
-    let report = cairn_store::collector::fsck(&*meta, &*blobs, false, true, &|_| {}).await?;
+    let report = cairn_store::collector::fsck(
+        &*meta,
+        &*blobs,
+        false,
+        true,
+        &tokio_util::sync::CancellationToken::new(),
+        &|_| {},
+    )
+    .await?;
     println!(
         "restored backup {} ({} snapshot) in {:.1} s: {} blobs referenced, {} missing, {} newer blobs handed to the collector",
         manifest.id,

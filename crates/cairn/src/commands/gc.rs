@@ -40,7 +40,7 @@ pub(crate) struct FsckArgs {
 }
 
 /// A token cancelled by Ctrl-C: long jobs stop at their next step.
-fn cancel_on_interrupt() -> CancellationToken {
+pub(crate) fn cancel_on_interrupt() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -89,13 +89,28 @@ pub(crate) async fn fsck_command(args: FsckArgs) -> anyhow::Result<()> {
         config.database_url.as_deref(),
     )
     .await?;
-    let report = fsck(&*meta, &*blobs, args.rehash, args.repair, &|r| {
-        eprintln!(
-            "fsck: {} blob rows checked, {} objects listed",
-            r.rows, r.objects
+    // A bar on a terminal (hidden otherwise): blob rows checked of all.
+    let counts = meta.blob_counts().await?;
+    let bar = indicatif::ProgressBar::new(counts.live + counts.candidates + counts.deleting);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "fsck {bar:40} {pos}/{len} blob rows, {msg} [{elapsed_precise}, {eta} left]",
         )
-    })
+        .expect("a valid template"),
+    );
+    let report = fsck(
+        &*meta,
+        &*blobs,
+        args.rehash,
+        args.repair,
+        &cancel_on_interrupt(),
+        &|r| {
+            bar.set_position(r.rows);
+            bar.set_message(format!("{} objects listed", r.objects));
+        },
+    )
     .await?;
+    bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

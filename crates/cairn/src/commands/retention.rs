@@ -40,8 +40,15 @@ pub(crate) async fn retention_command(cmd: RetentionCommand) -> anyhow::Result<(
     let now = cairn_packages::now();
     let plans = if apply {
         let max = max.unwrap_or(config.gc.retention_max_deletions);
-        let (plans, report) =
-            cairn_store::retention::apply(&*meta, &policies, &rules, now, max).await?;
+        let (plans, report) = cairn_store::retention::apply(
+            &*meta,
+            &policies,
+            &rules,
+            now,
+            max,
+            &super::gc::cancel_on_interrupt(),
+        )
+        .await?;
         println!(
             "deleted {} tags, {} manifests, {} package versions and {} snapshot files; {} planned deletions skipped (changed since, or refused){}",
             report.tags_deleted,

@@ -122,6 +122,9 @@ pub struct VersionFact {
     pub version: String,
     pub state: VersionState,
     pub published_at: i64,
+    /// When one of its files was last downloaded (hosted downloads,
+    /// recorded at most once an hour).
+    pub downloaded_at: Option<i64>,
     /// The dist-tags pointing at it.
     pub tags: Vec<String>,
     /// Its files that still hold bytes: (filename, when deployed).
@@ -172,17 +175,15 @@ pub fn plan_versions(policy: &VersionPolicy, facts: &PackageFacts, now: i64) -> 
     let snapshot =
         |v: &VersionFact| policy.format == Format::Maven && v.version.ends_with("-SNAPSHOT");
 
-    // Whole versions, newest first; keep wins.
+    // Whole versions, most recently used (published or downloaded) first;
+    // keep wins.
+    let used = |v: &VersionFact| v.published_at.max(v.downloaded_at.unwrap_or(0));
     let mut mine: Vec<&&VersionFact> = live
         .iter()
         .filter(|v| policy.versions.is_none() || named(&v.version))
         .filter(|v| !(policy.snapshots.is_some() && snapshot(v)))
         .collect();
-    mine.sort_by(|a, b| {
-        b.published_at
-            .cmp(&a.published_at)
-            .then(b.version.cmp(&a.version))
-    });
+    mine.sort_by(|a, b| used(b).cmp(&used(a)).then(b.version.cmp(&a.version)));
     let judges = policy.keep_last.is_some() || policy.keep_days.is_some();
     for (rank, v) in mine.iter().enumerate() {
         let protected_release = !is_prerelease(policy.format, &v.version) && !named(&v.version);
@@ -194,11 +195,14 @@ pub fn plan_versions(policy: &VersionPolicy, facts: &PackageFacts, now: i64) -> 
                 .as_ref()
                 .is_some_and(|r| r.is_match(&v.version))
             || policy.keep_last.is_some_and(|n| rank < n)
-            || recent(v.published_at, policy.keep_days);
+            || recent(used(v), policy.keep_days);
         if kept {
             continue;
         }
-        let mut why = format!("published {} ago", days(now - v.published_at));
+        let mut why = match v.downloaded_at {
+            Some(d) if d > v.published_at => format!("last downloaded {} ago", days(now - d)),
+            _ => format!("published {} ago", days(now - v.published_at)),
+        };
         if let Some(n) = policy.keep_last {
             why.push_str(&format!(", not among the {n} most recent"));
         }
@@ -302,6 +306,7 @@ mod tests {
             version: v.into(),
             state: VersionState::Active,
             published_at: NOW - age_days * DAY,
+            downloaded_at: None,
             tags: tags.iter().map(|t| t.to_string()).collect(),
             files: vec![(format!("f-{v}"), NOW - age_days * DAY)],
         }
@@ -353,6 +358,11 @@ mod tests {
         assert_eq!(deleted(&plan_versions(&p, &facts, NOW)), ["1.1.0-beta.4"]);
         let p = policy(Format::Npm, "keep_last = 1\npackages = '^other$'");
         assert!(plan_versions(&p, &facts, NOW).is_empty());
+        // A download is use: beta.1, downloaded yesterday, is kept.
+        let mut used = facts.clone();
+        used.versions[1].downloaded_at = Some(NOW - DAY);
+        let p = policy(Format::Npm, "keep_days = 65");
+        assert!(plan_versions(&p, &used, NOW).is_empty());
     }
 
     #[test]
@@ -387,6 +397,7 @@ mod tests {
             version: "1.0-SNAPSHOT".into(),
             state: VersionState::Active,
             published_at: NOW - 30 * DAY,
+            downloaded_at: None,
             tags: vec![],
             files: vec![
                 build(1, 30),

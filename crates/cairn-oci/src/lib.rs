@@ -58,14 +58,10 @@ pub struct OciApi {
     proxies: Vec<Arc<cairn_proxy::Proxy>>,
     /// Virtual repositories: each serves the names below its own from its members.
     virtuals: Vec<Arc<OciVirtual>>,
-    /// When this replica last recorded a pull of (repository, manifest):
-    /// a pull is written at most once per [`PULL_RECORD_SECS`].
-    pulls: Arc<quick_cache::sync::Cache<(String, String), i64>>,
+    /// The pulls this replica recorded lately (retention policies count
+    /// "pulled within N days": once an hour is precise enough).
+    pulls: Arc<cairn_store::UseNotes>,
 }
-
-/// How often a manifest's last pull is written, per replica (retention
-/// policies count "pulled within N days": an hour is precise enough).
-const PULL_RECORD_SECS: i64 = 3600;
 
 /// Memory given to cached manifest bytes.
 const MANIFEST_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -80,34 +76,19 @@ impl OciApi {
             manifest_cache: cairn_store::ByteCache::new(MANIFEST_CACHE_BYTES),
             proxies: vec![],
             virtuals: vec![],
-            pulls: Arc::new(quick_cache::sync::Cache::new(100_000)),
+            pulls: Default::default(),
         }
     }
 
     /// Records that a manifest was pulled (by tag or by digest), at most
-    /// once per [`PULL_RECORD_SECS`] on this replica, without delaying the
-    /// answer.
+    /// once an hour on this replica, without delaying the answer.
     pub(crate) fn note_pull(&self, repository: &str, digest: &cairn_core::Digest) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        let key = (repository.to_string(), digest.to_string());
-        if self
-            .pulls
-            .get(&key)
-            .is_some_and(|at| now - at < PULL_RECORD_SECS)
-        {
-            return;
-        }
-        self.pulls.insert(key, now);
         let (meta, repository, digest) =
             (self.meta.clone(), repository.to_string(), digest.clone());
-        tokio::spawn(async move {
-            if let Err(e) = meta.note_pull(&repository, &digest).await {
-                tracing::warn!(%repository, %digest, error = %e, "recording a pull");
-            }
-        });
+        self.pulls
+            .note(format!("{repository}@{digest}"), "a pull", async move {
+                meta.note_pull(&repository, &digest).await
+            });
     }
 
     /// The proxy repository named `name`, if there is one.

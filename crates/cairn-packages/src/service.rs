@@ -258,6 +258,9 @@ pub struct Packages {
     proxied_documents: ByteCache,
     /// Virtual repositories by `FORMAT/NAME`.
     pub(crate) virtuals: std::collections::HashMap<String, Arc<crate::Virtual>>,
+    /// The downloads this replica recorded lately (retention policies
+    /// count "downloaded within N days").
+    downloads: cairn_store::UseNotes,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -288,6 +291,7 @@ impl Packages {
             rendered: RenderCache::default(),
             small_files: ByteCache::new(SMALL_FILE_CACHE_BYTES),
             resolved: quick_cache::sync::Cache::new(RESOLVED_PATHS),
+            downloads: Default::default(),
             proxies: Default::default(),
             proxied_documents: ByteCache::new(PROXIED_DOCUMENT_CACHE_BYTES),
             virtuals: Default::default(),
@@ -661,6 +665,25 @@ impl Packages {
             )
                 .into_response());
         }
+        let (meta, format, repository, package, version) = (
+            self.meta.clone(),
+            pkg.format,
+            pkg.repository.to_string(),
+            pkg.package.to_string(),
+            resolved.version.clone(),
+        );
+        self.downloads.note(
+            format!("{format}/{repository}/{package}@{version}"),
+            "a download",
+            async move {
+                let pkg = PackageRef {
+                    format,
+                    repository: &repository,
+                    package: &package,
+                };
+                meta.note_download(pkg, &version).await
+            },
+        );
         let mut resp = self
             .serve_blob(&resolved.digest, resolved.size, content_type)
             .await?;

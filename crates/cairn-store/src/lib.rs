@@ -33,6 +33,7 @@ pub mod sql;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod use_notes;
 pub mod virtuals;
 
 pub use audit::{Actor, AuditFilter, AuditRecord, AuditStore};
@@ -51,6 +52,7 @@ pub use packages::{
 };
 pub use proxy::{CachedEntry, ProxyStore};
 pub use storage::{ScopeUsage, StorageStore};
+pub use use_notes::UseNotes;
 pub use virtuals::{Exemption, ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};
 
 use std::sync::Arc;

@@ -41,6 +41,10 @@ pub trait VersionRetentionStore: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<bool, StoreError>;
 
+    /// Records that a version's file was downloaded now (written at most
+    /// once an hour per version and replica: [`crate::UseNotes`]).
+    async fn note_download(&self, pkg: PackageRef<'_>, version: &str) -> Result<(), StoreError>;
+
     /// Lets go of some files of a version (a Maven snapshot's older
     /// builds); the version stays. The number of files let go.
     async fn prune_files(

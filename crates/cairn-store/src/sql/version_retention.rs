@@ -68,7 +68,7 @@ impl VersionRetentionStore for SqlMetaStore {
         let mut packages: BTreeMap<String, PackageFacts> = BTreeMap::new();
         for r in sqlx::query(
             "SELECT v.package AS package, p.name AS name, v.version AS version, v.state AS state,
-                    v.published_at AS published_at
+                    v.published_at AS published_at, v.downloaded_at AS downloaded_at
              FROM package_versions v JOIN packages p ON p.format = v.format
                   AND p.repository = v.repository AND p.package = v.package
              WHERE v.format = $1 AND v.repository = $2 ORDER BY v.package, v.version",
@@ -93,6 +93,7 @@ impl VersionRetentionStore for SqlMetaStore {
                 version,
                 state: state(r.try_get("state")?)?,
                 published_at: r.try_get("published_at")?,
+                downloaded_at: r.try_get("downloaded_at")?,
                 tags: tags.remove(&key).unwrap_or_default(),
                 files: files.remove(&key).unwrap_or_default(),
             });
@@ -174,6 +175,21 @@ impl VersionRetentionStore for SqlMetaStore {
         .await?;
         self.commit_package_change(tx).await?;
         Ok(true)
+    }
+
+    async fn note_download(&self, pkg: PackageRef<'_>, version: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE package_versions SET downloaded_at = $1
+             WHERE format = $2 AND repository = $3 AND package = $4 AND version = $5",
+        )
+        .bind(crate::now())
+        .bind(pkg.format.as_str())
+        .bind(pkg.repository)
+        .bind(pkg.package)
+        .bind(version)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn prune_files(

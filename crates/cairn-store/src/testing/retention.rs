@@ -216,6 +216,24 @@ pub async fn version_retention_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn Bl
         "a pruned build is not found"
     );
 
+    // A download is recorded as use.
+    meta.note_download(npm, "1.1.0").await.unwrap();
+    let facts = meta.retention_facts(Format::Npm, "ret").await.unwrap();
+    let v = facts[0]
+        .versions
+        .iter()
+        .find(|v| v.version == "1.1.0")
+        .unwrap();
+    assert!(v.downloaded_at.is_some_and(|at| at >= now - 5), "{v:?}");
+    assert!(
+        facts[0]
+            .versions
+            .iter()
+            .filter(|v| v.downloaded_at.is_some())
+            .count()
+            == 1
+    );
+
     // A version tagged since the plan stays.
     meta.set_dist_tag(npm, "keep", Some("1.1.0-beta.3"), &who)
         .await

@@ -91,6 +91,11 @@ impl OciApi {
             });
     }
 
+    /// Every OCI proxy repository.
+    pub fn proxies(&self) -> impl Iterator<Item = &Arc<cairn_proxy::Proxy>> {
+        self.proxies.iter()
+    }
+
     /// The proxy repository named `name`, if there is one.
     pub fn proxy(&self, name: &str) -> Option<&Arc<cairn_proxy::Proxy>> {
         self.proxies.iter().find(|p| p.settings().name == name)

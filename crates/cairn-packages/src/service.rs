@@ -307,6 +307,11 @@ impl Packages {
         self
     }
 
+    /// Every package proxy repository.
+    pub fn proxies(&self) -> impl Iterator<Item = &Arc<Proxy>> {
+        self.proxies.values()
+    }
+
     /// The proxy repository `repository` of `format`, if it is one.
     pub fn proxy(&self, format: Format, repository: &str) -> Option<&Arc<Proxy>> {
         self.proxies.get(&format.resource(repository))

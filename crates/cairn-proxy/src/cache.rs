@@ -169,9 +169,24 @@ pub(crate) struct Shared {
     fresh: quick_cache::sync::Cache<String, CachedEntry>,
     /// One revalidation per document at a time in this process.
     revalidating: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The entries this replica recorded as served lately, for eviction.
+    uses: cairn_store::UseNotes,
 }
 
 impl Shared {
+    /// Records that the entry `key` was served (for `evict_after_days`).
+    fn note_use(&self, key: &str) {
+        if self.settings.evict_after_days.is_none() {
+            return;
+        }
+        let (meta, repository, k) = (self.meta.clone(), self.repository.clone(), key.to_string());
+        self.uses.note(
+            format!("{repository}\0{key}"),
+            "a proxy cache hit",
+            async move { meta.note_cached_use(&repository, &k).await },
+        );
+    }
+
     /// What the cached entry allows without asking the upstream.
     async fn due(&self, entry: Option<CachedEntry>, refresh: Refresh) -> Result<Due, ProxyError> {
         if self.settings.offline {
@@ -442,6 +457,7 @@ impl Shared {
             }
         };
         s.count(status.metric());
+        s.note_use(&e.key);
         Ok(Document {
             bytes,
             digest,
@@ -558,6 +574,7 @@ impl Proxy {
                 documents: ByteCache::new(DOCUMENT_CACHE_BYTES),
                 fresh: quick_cache::sync::Cache::new(FRESH_ENTRIES),
                 revalidating: Mutex::new(HashMap::new()),
+                uses: Default::default(),
             }),
         })
     }
@@ -721,6 +738,7 @@ impl Proxy {
                 ..
             }) => {
                 s.count("hit");
+                s.note_use(key);
                 Ok(Some(FileSource::Cached {
                     digest,
                     size,
@@ -816,6 +834,27 @@ impl Proxy {
         let s = &self.shared;
         s.fresh.remove(key);
         Ok(s.meta.drop_cached(&s.repository, key).await?)
+    }
+
+    /// Drops every entry nobody fetched or was served for
+    /// `evict_after_days` (none if unset), at most `max` of them; the
+    /// collector then frees their bytes. The number dropped.
+    pub async fn evict_idle(&self, now: i64, max: u32) -> Result<u64, ProxyError> {
+        let s = &self.shared;
+        let Some(days) = s.settings.evict_after_days else {
+            return Ok(0);
+        };
+        let before = now - days as i64 * 86400;
+        let mut dropped = 0;
+        for key in s.meta.idle_cached(&s.repository, before, max).await? {
+            if self.drop_entry(&key).await? {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            tracing::info!(repository = %s.repository, dropped, days, "evicted idle proxy cache entries");
+        }
+        Ok(dropped)
     }
 
     /// A (small) file's bytes, whichever way it is being served: for what

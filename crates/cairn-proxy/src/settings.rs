@@ -66,6 +66,10 @@ pub struct ProxySettings {
     /// OCI: the registry host containerd names in `?ns=` when cairn is its
     /// mirror (e.g. `docker.io`): such requests are served by this proxy.
     pub namespace: Option<String>,
+    /// Cached files and documents nobody fetched or was served for this
+    /// many days are evicted before each collector run (which then frees
+    /// their bytes); unset: the cache keeps everything.
+    pub evict_after_days: Option<u64>,
 }
 
 /// What a proxy does with a cached version that disappears upstream.
@@ -106,6 +110,7 @@ impl Default for ProxySettings {
             max_document_bytes: 128 << 20,
             removed_upstream: RemovedUpstream::Keep,
             namespace: None,
+            evict_after_days: None,
             sumdb_url: None,
             sumdb_name: "sum.golang.org".into(),
             fill_lease_secs: 10,

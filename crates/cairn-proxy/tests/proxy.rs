@@ -203,6 +203,38 @@ async fn fifty_concurrent_cold_requests_make_one_upstream_request() {
     assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), 1);
 }
 
+#[tokio::test]
+async fn idle_entries_are_evicted_and_fetched_again_when_asked() {
+    let s = setup().await;
+    let p = proxy(
+        &s,
+        ProxySettings {
+            evict_after_days: Some(7),
+            ..Default::default()
+        },
+    );
+    let url = reqwest::Url::parse(&format!("{}files/big.tgz", s.base)).unwrap();
+    let want = Expect::Sha256(sha256(&file_bytes()));
+    let source = p.file("file/big", &url, want.clone(), "x").await.unwrap();
+    body_of(source, &s.blobs).await.unwrap();
+    assert!(recorded(&s.meta, "file/big").await);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(p.evict_idle(now, 100).await.unwrap(), 0, "fetched just now");
+    assert_eq!(p.evict_idle(now + 8 * 86400, 100).await.unwrap(), 1);
+    assert!(s.meta.cached("npm/up", "file/big").await.unwrap().is_none());
+    // Fetched again: the upstream is asked again, once.
+    let before = s.upstream.file_requests.load(Ordering::SeqCst);
+    let source = p.file("file/big", &url, want, "x").await.unwrap();
+    assert_eq!(body_of(source, &s.blobs).await.unwrap(), file_bytes());
+    assert_eq!(s.upstream.file_requests.load(Ordering::SeqCst), before + 1);
+    // A proxy without evict_after_days keeps everything.
+    let keeper = proxy(&s, ProxySettings::default());
+    assert_eq!(keeper.evict_idle(now + 800 * 86400, 100).await.unwrap(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_body_fails_every_stream_and_is_not_cached() {
     let s = setup().await;
@@ -377,6 +409,17 @@ impl ProxyStore for Shared {
     }
     async fn drop_cached(&self, r: &str, k: &str) -> Result<bool, StoreError> {
         self.0.drop_cached(r, k).await
+    }
+    async fn note_cached_use(&self, r: &str, k: &str) -> Result<(), StoreError> {
+        self.0.note_cached_use(r, k).await
+    }
+    async fn idle_cached(
+        &self,
+        r: &str,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.0.idle_cached(r, before, limit).await
     }
     async fn list_cached(
         &self,

@@ -35,6 +35,7 @@ pub(crate) fn spawn_collector(
             if !state.retention.is_empty() {
                 run_retention(&state).await;
             }
+            evict_proxy_caches(&state).await;
             let started = std::time::Instant::now();
             match collector.run(&stop, &|_, _| {}).await {
                 Ok(report) if report.changed() || report.errors > 0 => tracing::info!(
@@ -98,5 +99,24 @@ async fn run_retention(state: &AppState) {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "retention run failed; the next one retries"),
+    }
+}
+
+/// Drops what each proxy with `evict_after_days` has not served for that
+/// long (before a collector run, which then frees the bytes), at most
+/// `gc.retention_max_deletions` entries per proxy and run.
+async fn evict_proxy_caches(state: &AppState) {
+    let max = state.config.gc.retention_max_deletions.min(u32::MAX as u64) as u32;
+    let now = cairn_packages::now();
+    for proxy in state.oci.proxies().chain(state.packages.proxies()) {
+        if proxy.settings().evict_after_days.is_none() {
+            continue;
+        }
+        match proxy.evict_idle(now, max).await {
+            Ok(n) => metrics::counter!("cairn_proxy_evicted_total", "repository" => proxy.repository().to_string())
+                .increment(n),
+            Err(e) => tracing::warn!(repository = %proxy.repository(), error = %e,
+                "evicting idle proxy cache entries failed; the next run retries"),
+        }
     }
 }

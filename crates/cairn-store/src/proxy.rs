@@ -55,6 +55,19 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// Forgets one entry (its blob stays for the collector). False if absent.
     async fn drop_cached(&self, repository: &str, key: &str) -> Result<bool, StoreError>;
 
+    /// Records that the entry was served now (written at most once an hour
+    /// per entry and replica: [`crate::UseNotes`]).
+    async fn note_cached_use(&self, repository: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Keys of entries last served (or else fetched) before `before`, at
+    /// most `limit`, oldest first: what an evicting proxy drops.
+    async fn idle_cached(
+        &self,
+        repository: &str,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
     /// Entries of a repository in key order, after `after` (exclusive),
     /// whose key starts with `prefix`; at most `limit`.
     async fn list_cached(

@@ -177,6 +177,34 @@ impl ProxyStore for SqlMetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn note_cached_use(&self, repository: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE proxy_cache SET used_at = $3 WHERE repository = $1 AND cache_key = $2")
+            .bind(repository)
+            .bind(key)
+            .bind(crate::now())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn idle_cached(
+        &self,
+        repository: &str,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT cache_key FROM proxy_cache
+             WHERE repository = $1 AND COALESCE(used_at, fetched_at) < $2
+             ORDER BY COALESCE(used_at, fetched_at), cache_key LIMIT $3",
+        )
+        .bind(repository)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn list_cached(
         &self,
         repository: &str,

@@ -4,8 +4,12 @@
 Measures: blob push MiB/s (monolithic, and chunked in 8 MiB chunks) of a
 256 MiB blob (curl and Python clients, best of 3); sustained pull MiB/s of the
 256 MiB blob on one connection and of one 10 MiB blob on 64 connections (wrk);
-manifest GET req/s and p99 under wrk; peak RSS of each server during a 1 GiB
-push. Both servers keep their data in one directory on the same disk.
+manifest GET req/s and p99 under wrk; image pushes per second (8 clients,
+each image a small layer of its own plus a shared base layer, then its
+manifest: what every push costs in metadata, with cairn's storage numbers
+and, in a second cairn row, a quota on the namespace); peak RSS of each
+server during a 1 GiB push. Both servers keep their data in one directory on
+the same disk.
 """
 
 import base64
@@ -185,6 +189,50 @@ def push_manifest(s, repo):
         {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
 
 
+def put_blob(s, repo, data, digest):
+    """An upload in two requests (POST, then PUT with the digest), which
+    every registry takes."""
+    r, _ = req(s, "POST", f"/v2/{repo}/blobs/uploads/")
+    loc = r.getheader("Location")
+    if loc.startswith("http"):
+        loc = "/" + loc.split("/", 3)[3]
+    sep = "&" if "?" in loc else "?"
+    req(s, "PUT", f"{loc}{sep}digest={digest}", data, {"Content-Type": "application/octet-stream"})
+
+
+def push_images(s, count, workers=8, prefix="bench/img"):
+    """Images pushed per second by `workers` clients: each image uploads one
+    small layer of its own (the shared base layer is already there) and
+    puts its manifest, into one of 16 repositories."""
+    from concurrent.futures import ThreadPoolExecutor
+    config = b'{"architecture":"amd64","os":"linux"}'
+    cd = "sha256:" + hashlib.sha256(config).hexdigest()
+    base = os.urandom(64 * 1024)
+    bd = "sha256:" + hashlib.sha256(base).hexdigest()
+    for r in range(16):
+        for data, d in ((config, cd), (base, bd)):
+            put_blob(s, f"{prefix}{r}", data, d)
+    tag = os.urandom(4).hex()
+
+    def one(i):
+        repo = f"{prefix}{i % 16}"
+        layer = os.urandom(4096)
+        ld = "sha256:" + hashlib.sha256(layer).hexdigest()
+        put_blob(s, repo, layer, ld)
+        layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n}
+                  for d, n in ((bd, len(base)), (ld, len(layer)))]
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd,
+                                          "size": len(config)}, "layers": layers}).encode()
+        req(s, "PUT", f"/v2/{repo}/manifests/{tag}-{i}", manifest,
+            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+
+    started = time.time()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(count)))
+    return count / (time.time() - started)
+
+
 def wrk(s, path, seconds=DURATION):
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency",
                           "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
@@ -218,6 +266,7 @@ def best(fn, runs=3):
 def main():
     print(f"workdir {WORK}")
     big_mib, mid_mib, huge_mib = scaled(256, 1), scaled(10, 1), scaled(1024, 2)
+    images = scaled(2000, 16)
     big, big_d = make_file("blob-big", big_mib * MiB)
     mid, mid_d = make_file("blob-mid", mid_mib * MiB)
     huge, huge_d = make_file("blob-huge", huge_mib * MiB)
@@ -237,6 +286,12 @@ def main():
         push_manifest(s, "bench/manifest")
         wrk(s, "/v2/bench/manifest/manifests/v1", 1)  # warm up
         r["rps"], r["p99"] = wrk(s, "/v2/bench/manifest/manifests/v1")
+        r["images"] = push_images(s, images)
+        if isinstance(s, Cairn):
+            # The same pushes into a namespace under a quota (never reached).
+            req(s, "PUT", "/api/v1/quotas?scope=quota/", json.dumps({"max_unique_bytes": "1 TiB"}).encode(),
+                {"Content-Type": "application/json"})
+            r["images_quota"] = push_images(s, images, prefix="quota/img")
         s.stop()
 
     c, d = results["cairn"], results["distribution"]
@@ -247,6 +302,7 @@ def main():
         (f"64 concurrent pulls of {mid_mib} MiB (aggregate MiB/s, wrk -c64)", "pull64", True),
         ("manifest GET (req/s, wrk -t2 -c32)", "rps", True),
         ("manifest GET p99 (ms)", "p99", False),
+        (f"image pushes/s, 8 clients, {images} images", "images", True),
         (f"peak RSS during {huge_mib} MiB push (MiB)", "rss", False),
     ]
     print("\n| measure | cairn | distribution 2.8 | cairn advantage |")
@@ -254,6 +310,9 @@ def main():
     for label, key, higher in rows:
         ratio = c[key] / d[key] if higher else d[key] / c[key]
         print(f"| {label} | {c[key]:.1f} | {d[key]:.1f} | {ratio:.2f}x |")
+    q = c["images_quota"]
+    print(f"| image pushes/s into a namespace under a quota (cairn) | {q:.1f} | {d['images']:.1f} | "
+          f"{q / d['images']:.2f}x |")
     print("\n(cairn advantage: cairn/distribution for throughput, distribution/cairn for latency and memory)")
     shutil.rmtree(WORK, ignore_errors=True)
 

@@ -281,7 +281,7 @@ impl OciApi {
             .blobs
             .append(id, offset, expected, body_stream(body))
             .await?;
-        self.meta.touch_upload(id).await?;
+        self.meta.touch_upload(id, size).await?;
         Ok(upload_accepted(name, id, size))
     }
 

@@ -332,6 +332,33 @@ async fn garbage_collection_over_http() {
     r.assert_status(StatusCode::OK);
     let usage = r.json()["usage"].clone();
     assert_eq!(usage["blobs"], 3, "{usage}");
+    assert_eq!(r.json()["uploads"]["open"], 0, "no upload is open");
+    // An open upload's staged bytes are counted.
+    let auth = t.basic();
+    let r = t
+        .send(
+            Method::POST,
+            "/v2/gc/app/blobs/uploads/",
+            Some(&auth),
+            &[],
+            vec![],
+        )
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+    let location = r.header("location").unwrap().to_string();
+    let r = t
+        .send(
+            Method::PATCH,
+            &location,
+            Some(&auth),
+            &[("content-type", "application/octet-stream")],
+            vec![7u8; 1000],
+        )
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+    let r = t.admin(Method::GET, "/api/v1/storage?prefix=gc/").await;
+    assert_eq!(r.json()["uploads"]["open"], 1);
+    assert_eq!(r.json()["uploads"]["bytes"], 1000);
     assert_eq!(usage["unique"], usage["exclusive"], "{usage}");
     let r = t.admin(Method::GET, "/api/v1/storage?by=repository").await;
     let repos = r.json()["repositories"].clone();

@@ -94,6 +94,9 @@ pub struct BlobCounts {
     pub candidate_bytes: u64,
     pub deleting: u64,
     pub deleting_bytes: u64,
+    /// Open uploads, and the bytes they have staged.
+    pub uploads: u64,
+    pub upload_bytes: u64,
 }
 
 #[async_trait]
@@ -132,7 +135,7 @@ pub trait GcStore: Send + Sync + 'static {
     async fn idle_uploads(&self, cutoff: i64, limit: u32) -> Result<Vec<String>, StoreError>;
 
     /// Records that an upload session received bytes.
-    async fn touch_upload(&self, id: &str) -> Result<(), StoreError>;
+    async fn touch_upload(&self, id: &str, staged: u64) -> Result<(), StoreError>;
 
     /// Manifests whose references are not recorded yet, at most `limit`.
     async fn unindexed_manifests(&self, limit: u32) -> Result<Vec<UnindexedManifest>, StoreError>;

@@ -1,6 +1,6 @@
 //! Storage numbers that add up: for every repository (its *scope*: an OCI
 //! repository `team/app`, a package repository `npm/main`, a proxy
-//! repository `npm/npmjs` or `hub`) and for any prefix of them (a namespace,
+//! repository `npm/npmjs` or `oci/hub`) and for any prefix of them (a namespace,
 //! `team/`; everything, ``):
 //!
 //! - **logical**: what its repositories reference, each blob counted once

@@ -894,6 +894,7 @@ pub(super) async fn storage(state: &AppState, q: StorageQuery) -> ApiResult {
                 "usage": total,
                 "pending": { "blobs": blobs.candidates + blobs.deleting,
                              "bytes": blobs.candidate_bytes + blobs.deleting_bytes },
+                "uploads": { "open": blobs.uploads, "bytes": blobs.upload_bytes },
             }))
             .into_response())
         }

@@ -391,10 +391,11 @@ impl GcStore for SqlMetaStore {
         .await?)
     }
 
-    async fn touch_upload(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE uploads SET touched_at = $2 WHERE id = $1")
+    async fn touch_upload(&self, id: &str, staged: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE uploads SET touched_at = $2, bytes = $3 WHERE id = $1")
             .bind(id)
             .bind(now())
+            .bind(staged as i64)
             .execute(&self.writer)
             .await?;
         Ok(())
@@ -493,6 +494,13 @@ impl GcStore for SqlMetaStore {
                 BlobState::Deleting => (c.deleting, c.deleting_bytes) = (n, bytes),
             }
         }
+        let uploads = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes FROM uploads",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        c.uploads = uploads.try_get::<i64, _>("n")?.max(0) as u64;
+        c.upload_bytes = uploads.try_get::<i64, _>("bytes")?.max(0) as u64;
         Ok(c)
     }
 

@@ -338,16 +338,24 @@ fn note_refusal(q: &QuotaExceeded) {
 /// committed before is in what this reads, one that goes on after finds the
 /// new rows.
 pub(super) async fn rebuild(store: &SqlMetaStore, force: bool) -> Result<bool, StoreError> {
+    let built = "SELECT value FROM settings WHERE key = 'usage_built'";
+    // Looked up first without the lock, so that a replica starting beside
+    // running ones does not make their writes wait for nothing.
+    if !force
+        && sqlx::query_scalar::<_, String>(built)
+            .fetch_optional(&store.writer)
+            .await?
+            .is_some()
+    {
+        return Ok(false);
+    }
     let mut tx = store.writer.begin().await?;
     if store.shared_pool {
         sqlx::query("LOCK TABLE scope_blobs IN EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
     }
-    let built: Option<String> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'usage_built'")
-            .fetch_optional(&mut *tx)
-            .await?;
+    let built: Option<String> = sqlx::query_scalar(built).fetch_optional(&mut *tx).await?;
     if built.is_some() && !force {
         return Ok(false);
     }

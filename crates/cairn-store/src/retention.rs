@@ -227,13 +227,10 @@ async fn carry_out(
             version,
             why,
         } => {
-            let (format, repository, key) = package_of(&p.repository, package)?;
-            let pkg = PackageRef {
-                format,
-                repository: &repository,
-                package: &key,
-            };
-            let gone = meta.prune_version(pkg, version, why, actor).await?;
+            let planned = PlannedPackage::parse(&p.repository, package)?;
+            let gone = meta
+                .prune_version(planned.pkg(), version, why, actor)
+                .await?;
             report.versions_deleted += u64::from(gone);
             gone
         }
@@ -243,30 +240,47 @@ async fn carry_out(
             files,
             why,
         } => {
-            let (format, repository, key) = package_of(&p.repository, package)?;
-            let pkg = PackageRef {
-                format,
-                repository: &repository,
-                package: &key,
-            };
-            let n = meta.prune_files(pkg, version, files, why, actor).await?;
+            let planned = PlannedPackage::parse(&p.repository, package)?;
+            let n = meta
+                .prune_files(planned.pkg(), version, files, why, actor)
+                .await?;
             report.files_deleted += n as u64;
             n > 0
         }
     })
 }
 
-/// A plan's `<format>/<repository>` and a package's name, as the store
-/// names them: the format, the repository and the package key.
-fn package_of(scope: &str, name: &str) -> Result<(Format, String, String), StoreError> {
-    let (f, repository) = scope
-        .split_once('/')
-        .ok_or_else(|| StoreError::Corrupt(format!("package repository {scope:?}")))?;
-    let format =
-        Format::parse(f).ok_or_else(|| StoreError::Corrupt(format!("package format {f:?}")))?;
-    let key =
-        cairn_core::package_key(format, name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((format, repository.to_string(), key))
+/// A package a plan names, as the store names it: the format and the
+/// repository from the plan's `<format>/<repository>`, the key from the name.
+struct PlannedPackage {
+    format: Format,
+    repository: String,
+    key: String,
+}
+
+impl PlannedPackage {
+    fn parse(scope: &str, name: &str) -> Result<PlannedPackage, StoreError> {
+        let (f, repository) = scope
+            .split_once('/')
+            .ok_or_else(|| StoreError::Corrupt(format!("package repository {scope:?}")))?;
+        let format =
+            Format::parse(f).ok_or_else(|| StoreError::Corrupt(format!("package format {f:?}")))?;
+        let key = cairn_core::package_key(format, name)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(PlannedPackage {
+            format,
+            repository: repository.to_string(),
+            key,
+        })
+    }
+
+    fn pkg(&self) -> PackageRef<'_> {
+        PackageRef {
+            format: self.format,
+            repository: &self.repository,
+            package: &self.key,
+        }
+    }
 }
 
 fn parse(digest: &str) -> Result<Digest, StoreError> {

@@ -161,19 +161,9 @@ impl VersionRetentionStore for SqlMetaStore {
         .execute(&mut *tx)
         .await?;
         let files = retire_files(&mut tx, self.shared_pool, pkg, version, None).await?;
-        bump_revision(&mut tx, pkg.format, pkg.repository, pkg.package).await?;
         let detail = format!("{current} -> unpublished, {files} files: {why}");
-        audit(
-            &mut tx,
-            actor,
-            "version.retention",
-            Some(&pkg.format.resource(pkg.repository)),
-            Some(&format!("{}@{version}", pkg.package)),
-            OK,
-            Some(&detail),
-        )
-        .await?;
-        self.commit_package_change(tx).await?;
+        self.commit_pruning(tx, pkg, version, "version.retention", &detail, actor)
+            .await?;
         Ok(true)
     }
 
@@ -205,19 +195,36 @@ impl VersionRetentionStore for SqlMetaStore {
         if retired == 0 {
             return Ok(0);
         }
-        bump_revision(&mut tx, pkg.format, pkg.repository, pkg.package).await?;
         let detail = format!("{retired} files ({}): {why}", files.join(", "));
+        self.commit_pruning(tx, pkg, version, "files.retention", &detail, actor)
+            .await?;
+        Ok(retired)
+    }
+}
+
+impl SqlMetaStore {
+    /// Ends a pruning transaction: the package's revision moves (every
+    /// document listing it changes with this commit), the audit entry.
+    async fn commit_pruning(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        pkg: PackageRef<'_>,
+        version: &str,
+        action: &str,
+        detail: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        bump_revision(&mut tx, pkg.format, pkg.repository, pkg.package).await?;
         audit(
             &mut tx,
             actor,
-            "files.retention",
+            action,
             Some(&pkg.format.resource(pkg.repository)),
             Some(&format!("{}@{version}", pkg.package)),
             OK,
-            Some(&detail),
+            Some(detail),
         )
         .await?;
-        self.commit_package_change(tx).await?;
-        Ok(retired)
+        self.commit_package_change(tx).await
     }
 }

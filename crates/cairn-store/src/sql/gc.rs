@@ -33,15 +33,19 @@ fn state(s: &str) -> Result<BlobState, StoreError> {
     BlobState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("blob state {s:?}")))
 }
 
-/// The states of `digests` (absent ones are left out), read in `tx`.
+/// The sizes of the blobs a write names (an unknown size counts 0), by
+/// digest: what [`super::usage::count_added`] adds to the storage numbers.
+pub(super) type Sizes = std::collections::BTreeMap<String, i64>;
+
+/// The states and sizes of `digests` (absent ones are left out), read in `tx`.
 async fn states(
     tx: &mut AnyConnection,
     digests: &[String],
-) -> Result<Vec<(String, BlobState)>, StoreError> {
+) -> Result<Vec<(String, BlobState, i64)>, StoreError> {
     let mut out = Vec::with_capacity(digests.len());
     for chunk in digests.chunks(200) {
         let sql = format!(
-            "SELECT digest, state FROM blobs WHERE digest IN ({})",
+            "SELECT digest, state, size FROM blobs WHERE digest IN ({})",
             placeholders(1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -50,10 +54,25 @@ async fn states(
         }
         for row in q.fetch_all(&mut *tx).await? {
             let s: String = row.try_get("state")?;
-            out.push((row.try_get("digest")?, state(&s)?));
+            let size: i64 = row.try_get("size")?;
+            out.push((row.try_get("digest")?, state(&s)?, size.max(0)));
         }
     }
     Ok(out)
+}
+
+/// [`Sizes`] of the stored blobs among `digests`, read in `tx` (for a
+/// write that names blobs without claiming them).
+pub(super) async fn sizes_of(
+    tx: &mut AnyConnection,
+    digests: &[String],
+) -> Result<Sizes, StoreError> {
+    Ok(states(tx, digests)
+        .await?
+        .into_iter()
+        .filter(|(_, s, _)| *s != BlobState::Deleting)
+        .map(|(d, _, n)| (d, n))
+        .collect())
 }
 
 /// Checks, in a writer's transaction and after the writer's own rows are
@@ -63,14 +82,16 @@ async fn states(
 ///
 /// On PostgreSQL the transaction first takes its transaction id, so that
 /// the collector's horizon covers it if this read might miss a mark.
+/// Returns the blobs' sizes.
 pub(super) async fn claim(
     tx: &mut AnyConnection,
     postgres: bool,
     digests: &[String],
     how: Claim,
-) -> Result<(), StoreError> {
+) -> Result<Sizes, StoreError> {
+    let mut sizes = Sizes::new();
     if digests.is_empty() {
-        return Ok(());
+        return Ok(sizes);
     }
     if postgres {
         sqlx::query("SELECT CAST(pg_current_xact_id() AS TEXT)")
@@ -82,11 +103,12 @@ pub(super) async fn claim(
     // Row locks in one order everywhere, so two writers never deadlock.
     found.sort_by(|a, b| a.0.cmp(&b.0));
     for d in &wanted {
-        if !found.iter().any(|(f, _)| f == *d) {
+        if !found.iter().any(|(f, _, _)| f == *d) {
             return Err(StoreError::BlobUnknown(d.to_string()));
         }
     }
-    for (d, s) in found {
+    for (d, s, size) in found {
+        sizes.insert(d.clone(), size);
         match s {
             BlobState::Live => {}
             BlobState::Deleting => return Err(StoreError::BlobUnknown(d)),
@@ -108,14 +130,14 @@ pub(super) async fn claim(
                     // Changed while this transaction waited for the row:
                     // rescued by another writer (fine), or condemned.
                     let now_state = states(tx, std::slice::from_ref(&d)).await?;
-                    if !matches!(now_state.first(), Some((_, BlobState::Live))) {
+                    if !matches!(now_state.first(), Some((_, BlobState::Live, _))) {
                         return Err(StoreError::BlobUnknown(d));
                     }
                 }
             }
         }
     }
-    Ok(())
+    Ok(sizes)
 }
 
 /// Marks blobs that an event may have left unreferenced as candidates, in
@@ -259,7 +281,7 @@ impl GcStore for SqlMetaStore {
         .await?;
         let found = states(&mut tx, std::slice::from_ref(&d)).await?;
         tx.commit().await?;
-        Ok(found.first().map(|(_, s)| *s))
+        Ok(found.first().map(|(_, s, _)| *s))
     }
 
     async fn blob_state(&self, digest: &Digest) -> Result<Option<BlobState>, StoreError> {
@@ -428,7 +450,8 @@ impl GcStore for SqlMetaStore {
         let refs: Vec<String> = references.iter().map(Digest::to_string).collect();
         let mut tx = self.writer.begin().await?;
         record_manifest_refs(&mut tx, repository, &digest.to_string(), &refs).await?;
-        super::usage::count_added(&mut tx, self.shared_pool, repository, &refs, false).await?;
+        let sizes = sizes_of(&mut tx, &refs).await?;
+        super::usage::count_added(&mut tx, self.shared_pool, repository, &sizes, false).await?;
         tx.commit().await?;
         Ok(())
     }

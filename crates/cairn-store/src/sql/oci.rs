@@ -102,14 +102,13 @@ impl OciStore for SqlMetaStore {
         size: u64,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        if let Err(e) = room_for(&mut tx, repository, &digest.to_string(), size).await {
-            drop(tx);
+        if let Err(e) = room_for(&self.reader, repository, &digest.to_string(), size).await {
             let e = StoreError::Quota(e);
             self.audit_refusal(actor, "blob.push", repository, &digest.to_string(), &e)
                 .await?;
             return Err(e);
         }
+        let mut tx = self.writer.begin().await?;
         ensure_repository(&mut tx, repository).await?;
         let added = sqlx::query(
             "INSERT INTO blob_links (repository, digest, size, created_at) VALUES ($1, $2, $3, $4)
@@ -299,8 +298,8 @@ impl OciStore for SqlMetaStore {
         // rows are locked after tag rows everywhere, as delete_manifest does.
         let mut named: Vec<String> = stored.iter().map(Digest::to_string).collect();
         named.push(new.clone());
-        claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
-        if let Err(e) = count_added(&mut tx, self.shared_pool, repo, &named, true).await {
+        let sizes = claim(&mut tx, self.shared_pool, &named, Claim::Reference).await?;
+        if let Err(e) = count_added(&mut tx, self.shared_pool, repo, &sizes, true).await {
             drop(tx);
             if matches!(e, StoreError::Quota(_)) {
                 self.audit_refusal(actor, "manifest.put", repo, &new, &e)

@@ -210,9 +210,9 @@ async fn write_version(
         .flat_map(|f| std::iter::once(&f.digest).chain(&f.companion))
         .map(|d| d.to_string())
         .collect();
-    claim(tx, postgres, &digests, Claim::Reference).await?;
+    let sizes = claim(tx, postgres, &digests, Claim::Reference).await?;
     let scope = format!("{fmt}/{}", new.repository);
-    count_added(tx, postgres, &scope, &digests, true).await
+    count_added(tx, postgres, &scope, &sizes, true).await
 }
 
 /// Lets go of the bytes of a version's files (all of them, or the ones

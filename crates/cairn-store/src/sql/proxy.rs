@@ -100,8 +100,9 @@ impl ProxyStore for SqlMetaStore {
         if mark_first {
             mark_candidates(&mut tx, old.as_slice()).await?;
         }
+        let mut sizes = Default::default();
         if let Some(d) = &digest {
-            claim(
+            sizes = claim(
                 &mut tx,
                 self.shared_pool,
                 std::slice::from_ref(d),
@@ -117,14 +118,7 @@ impl ProxyStore for SqlMetaStore {
         if mark_first {
             count_removed(&mut tx, self.shared_pool, &e.repository, old.as_slice()).await?;
         }
-        count_added(
-            &mut tx,
-            self.shared_pool,
-            &e.repository,
-            digest.as_slice(),
-            false,
-        )
-        .await?;
+        count_added(&mut tx, self.shared_pool, &e.repository, &sizes, false).await?;
         if !mark_first {
             count_removed(&mut tx, self.shared_pool, &e.repository, old.as_slice()).await?;
         }

@@ -18,6 +18,7 @@
 //! anyway. Rows are locked in (scope, digest) order everywhere, after blob
 //! rows; `scope_usage` rows last, in scope order.
 
+use super::gc::Sizes;
 use super::{now, SqlMetaStore};
 use crate::StoreError;
 use cairn_core::quota::{self, QuotaExceeded};
@@ -47,87 +48,97 @@ const REFERENCED_IN: &str = "SELECT CASE WHEN
                AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
     THEN 1 ELSE 0 END";
 
-/// The sizes of the stored blobs among `digests` (an unknown size counts 0).
-async fn sizes(
-    tx: &mut AnyConnection,
-    digests: &BTreeSet<&String>,
-) -> Result<BTreeMap<String, i64>, StoreError> {
-    let mut out = BTreeMap::new();
-    let all: Vec<&&String> = digests.iter().collect();
-    for chunk in all.chunks(200) {
-        let sql = format!(
-            "SELECT digest, size FROM blobs WHERE state <> 'deleting' AND digest IN ({})",
-            super::gc::placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for d in chunk {
-            q = q.bind(**d);
-        }
-        for row in q.fetch_all(&mut *tx).await? {
-            let size: i64 = row.try_get("size")?;
-            out.insert(row.try_get("digest")?, size.max(0));
-        }
-    }
-    Ok(out)
-}
-
-/// Counts `digests` as referenced by `repository` (a scope name: `team/app`,
-/// `npm/main`), in the transaction of the write that references them and
-/// after its claim. With `enforce`, a scope whose unique bytes this write
+/// Counts the blobs of `sizes` (as the claim read them) as referenced by
+/// `repository` (a scope name: `team/app`, `npm/main`), in the transaction
+/// of the write that references them and after its claim. With `enforce`, a scope whose unique bytes this write
 /// would take past its quota refuses the write
 /// ([`StoreError::Quota`]; the caller's transaction is then dropped).
 pub(super) async fn count_added(
     tx: &mut AnyConnection,
     postgres: bool,
     repository: &str,
-    digests: &[String],
+    sizes: &Sizes,
     enforce: bool,
 ) -> Result<(), StoreError> {
-    let wanted: BTreeSet<&String> = digests.iter().collect();
-    if wanted.is_empty() {
+    if sizes.is_empty() {
         return Ok(());
     }
-    let sizes = sizes(tx, &wanted).await?;
     let scopes = quota::scopes_of(repository);
-    let mut deltas: BTreeMap<String, Delta> = BTreeMap::new();
-    for scope in &scopes {
-        // Rows present are locked (shared) in one statement, in order.
+    // On PostgreSQL the rows present are locked (shared) in one statement,
+    // in order. On SQLite, whose writers take turns, the insert below
+    // tells the present ones from the new.
+    let mut present: BTreeSet<(String, String)> = BTreeSet::new();
+    if postgres {
         let sql = format!(
-            "SELECT digest FROM scope_blobs WHERE scope = $1 AND digest IN ({}) ORDER BY digest{}",
-            super::gc::placeholders(2, sizes.len()),
-            if postgres { " FOR SHARE" } else { "" }
+            "SELECT scope, digest FROM scope_blobs WHERE scope IN ({}) AND digest IN ({})
+             ORDER BY scope, digest FOR SHARE",
+            super::gc::placeholders(1, scopes.len()),
+            super::gc::placeholders(1 + scopes.len(), sizes.len()),
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(scope);
+        let mut q = sqlx::query(&sql);
+        for s in &scopes {
+            q = q.bind(s);
+        }
         for d in sizes.keys() {
             q = q.bind(d);
         }
-        let present: BTreeSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
-        for (d, size) in sizes.iter().filter(|(d, _)| !present.contains(*d)) {
-            if !add_row(tx, postgres, scope, d, *size).await? {
-                continue;
-            }
-            let delta = deltas.entry(scope.clone()).or_default();
-            delta.unique += size;
-            delta.blobs += 1;
-            if scope == repository {
-                for s in &scopes {
-                    deltas.entry(s.clone()).or_default().logical += size;
-                }
+        for row in q.fetch_all(&mut *tx).await? {
+            present.insert((row.try_get("scope")?, row.try_get("digest")?));
+        }
+    }
+    // The missing ones, added in one statement in the same order; a row
+    // another writer added meanwhile is locked like the present ones.
+    let missing: Vec<(&String, &String, i64)> = scopes
+        .iter()
+        .flat_map(|s| sizes.iter().map(move |(d, n)| (s, d, *n)))
+        .filter(|(s, d, _)| !present.contains(&((*s).clone(), (*d).clone())))
+        .collect();
+    let mut added: BTreeSet<(String, String)> = BTreeSet::new();
+    for chunk in missing.chunks(300) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO scope_blobs (scope, digest, size) VALUES {values}
+             ON CONFLICT DO NOTHING RETURNING scope, digest"
+        );
+        let mut q = sqlx::query(&sql);
+        for (s, d, n) in chunk {
+            q = q.bind(*s).bind(*d).bind(*n);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            added.insert((row.try_get("scope")?, row.try_get("digest")?));
+        }
+    }
+    let mut deltas: BTreeMap<String, Delta> = BTreeMap::new();
+    for (scope, d, size) in missing {
+        let new = added.contains(&(scope.clone(), d.clone()))
+            || (postgres && add_row(tx, scope, d, size).await?);
+        if !new {
+            continue;
+        }
+        let delta = deltas.entry(scope.clone()).or_default();
+        delta.unique += size;
+        delta.blobs += 1;
+        if scope == repository {
+            for s in &scopes {
+                deltas.entry(s.clone()).or_default().logical += size;
             }
         }
     }
     let totals = apply(tx, &deltas).await?;
     if enforce {
-        check_quotas(tx, &deltas, &totals).await?;
+        check_quotas(&deltas, &totals)?;
     }
     Ok(())
 }
 
-/// Adds the row (scope, digest); false if another writer's row is there
-/// (then locked, shared, like the rows found present).
+/// PostgreSQL: adds the row (scope, digest) that a concurrent writer's
+/// insert hid from this one's; false if that writer's row is there (then
+/// locked, shared, like the rows found present).
 async fn add_row(
     tx: &mut AnyConnection,
-    postgres: bool,
     scope: &str,
     digest: &str,
     size: i64,
@@ -144,14 +155,12 @@ async fn add_row(
         if added.rows_affected() == 1 {
             return Ok(true);
         }
-        let lock = if postgres { " FOR SHARE" } else { "" };
-        let found = sqlx::query(&format!(
-            "SELECT 1 FROM scope_blobs WHERE scope = $1 AND digest = $2{lock}"
-        ))
-        .bind(scope)
-        .bind(digest)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let found =
+            sqlx::query("SELECT 1 FROM scope_blobs WHERE scope = $1 AND digest = $2 FOR SHARE")
+                .bind(scope)
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await?;
         if found.is_some() {
             return Ok(false);
         }
@@ -214,65 +223,62 @@ pub(super) async fn count_removed(
     Ok(())
 }
 
-/// Adds `deltas` to the scopes' sums, in scope order; the new unique bytes
-/// of each scope changed.
+/// Each changed scope's unique bytes after a write, and its quota if any.
+type Totals = BTreeMap<String, (i64, Option<i64>)>;
+
+/// Adds `deltas` to the scopes' sums, in one statement (rows in scope
+/// order); the new unique bytes of each scope changed, with its quota.
 async fn apply(
     tx: &mut AnyConnection,
     deltas: &BTreeMap<String, Delta>,
-) -> Result<BTreeMap<String, i64>, StoreError> {
+) -> Result<Totals, StoreError> {
     let mut totals = BTreeMap::new();
-    for (scope, d) in deltas {
-        let unique: i64 = sqlx::query_scalar(
-            "INSERT INTO scope_usage (scope, logical, unique_bytes, blobs) VALUES ($1, $2, $3, $4)
+    let all: Vec<(&String, &Delta)> = deltas.iter().collect();
+    for chunk in all.chunks(200) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let b = 4 * i;
+                format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO scope_usage (scope, logical, unique_bytes, blobs) VALUES {values}
              ON CONFLICT (scope) DO UPDATE SET
                  logical = scope_usage.logical + excluded.logical,
                  unique_bytes = scope_usage.unique_bytes + excluded.unique_bytes,
                  blobs = scope_usage.blobs + excluded.blobs
-             RETURNING unique_bytes",
-        )
-        .bind(scope)
-        .bind(d.logical)
-        .bind(d.unique)
-        .bind(d.blobs)
-        .fetch_one(&mut *tx)
-        .await?;
-        totals.insert(scope.clone(), unique);
+             RETURNING scope, unique_bytes,
+                 (SELECT q.max_unique_bytes FROM quotas q WHERE q.scope = scope_usage.scope) AS max_bytes"
+        );
+        let mut q = sqlx::query(&sql);
+        for (scope, d) in chunk {
+            q = q.bind(*scope).bind(d.logical).bind(d.unique).bind(d.blobs);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            totals.insert(
+                row.try_get("scope")?,
+                (row.try_get("unique_bytes")?, row.try_get("max_bytes")?),
+            );
+        }
     }
     Ok(totals)
 }
 
 /// Refuses if a scope this write grew is past its quota. The scope's
-/// `scope_usage` row is locked by [`apply`], so two writers into one scope
-/// check one after the other: the reservation is atomic.
-async fn check_quotas(
-    tx: &mut AnyConnection,
-    deltas: &BTreeMap<String, Delta>,
-    totals: &BTreeMap<String, i64>,
-) -> Result<(), StoreError> {
-    let grown: Vec<&String> = deltas
-        .iter()
-        .filter(|(_, d)| d.unique > 0)
-        .map(|(s, _)| s)
-        .collect();
-    if grown.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT scope, max_unique_bytes FROM quotas WHERE scope IN ({}) ORDER BY scope",
-        super::gc::placeholders(1, grown.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for s in &grown {
-        q = q.bind(*s);
-    }
-    for row in q.fetch_all(&mut *tx).await? {
-        let scope: String = row.try_get("scope")?;
-        let limit: i64 = row.try_get("max_unique_bytes")?;
-        let adding = deltas[&scope].unique.max(0) as u64;
-        let after = totals[&scope].max(0) as u64;
+/// `scope_usage` row is locked by [`apply`] (which read the quotas too), so
+/// two writers into one scope check one after the other: the reservation
+/// is atomic.
+fn check_quotas(deltas: &BTreeMap<String, Delta>, totals: &Totals) -> Result<(), StoreError> {
+    for (scope, (unique, limit)) in totals {
+        let (Some(limit), Some(delta)) = (limit, deltas.get(scope)) else {
+            continue;
+        };
+        let adding = delta.unique.max(0) as u64;
+        let after = (*unique).max(0) as u64;
         quota::check(
-            &scope,
-            limit.max(0) as u64,
+            scope,
+            (*limit).max(0) as u64,
             after.saturating_sub(adding),
             adding,
         )
@@ -284,9 +290,10 @@ async fn check_quotas(
 /// Whether `size` more unique bytes in `repository`'s scopes would pass a
 /// quota, for a blob the repository does not reference yet: the early
 /// refusal of an upload whose image could never be stored. Not a
-/// reservation (the write that references the blob makes that).
+/// reservation (the write that references the blob makes that), so it is
+/// read outside the writer's transaction.
 pub(super) async fn room_for(
-    conn: &mut AnyConnection,
+    pool: &sqlx::AnyPool,
     repository: &str,
     digest: &str,
     size: u64,
@@ -305,7 +312,7 @@ pub(super) async fn room_for(
         for s in &scopes {
             q = q.bind(s);
         }
-        let rows = q.fetch_all(&mut *conn).await?;
+        let rows = q.fetch_all(pool).await?;
         let mut out = Vec::new();
         for row in rows {
             let has: i64 = row.try_get("has")?;

@@ -121,9 +121,14 @@ impl VersionRetentionStore for SqlMetaStore {
         .bind(version)
         .execute(&mut *tx)
         .await?;
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT state FROM package_versions
-             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+        // Its state, and whether a dist-tag points at it now.
+        let row = sqlx::query(
+            "SELECT v.state AS state,
+                    (SELECT COUNT(*) FROM package_tags t WHERE t.format = v.format
+                     AND t.repository = v.repository AND t.package = v.package
+                     AND t.version = v.version) AS tagged
+             FROM package_versions v
+             WHERE v.format = $1 AND v.repository = $2 AND v.package = $3 AND v.version = $4",
         )
         .bind(fmt)
         .bind(pkg.repository)
@@ -131,20 +136,11 @@ impl VersionRetentionStore for SqlMetaStore {
         .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
-        let tagged: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM package_tags
-             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
-        )
-        .bind(fmt)
-        .bind(pkg.repository)
-        .bind(pkg.package)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
-        let Some(current) = current else {
+        let Some(row) = row else {
             return Ok(false);
         };
-        let current = state(&current)?;
+        let current = state(row.try_get("state")?)?;
+        let tagged: i64 = row.try_get("tagged")?;
         if current == VersionState::Unpublished || tagged > 0 {
             return Ok(false);
         }

@@ -53,6 +53,25 @@ async fn settle(meta: &Arc<dyn MetaStore>, store: &Arc<dyn BlobStore>) -> GcRepo
     );
 }
 
+/// A whole fsck run (`rehash`, `repair` as asked), its report.
+async fn check(
+    meta: &dyn MetaStore,
+    store: &dyn BlobStore,
+    rehash: bool,
+    repair: bool,
+) -> crate::collector::FsckReport {
+    fsck(
+        meta,
+        store,
+        rehash,
+        repair,
+        &CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
 /// Stores a manifest that refers to `refs`, all of them stored.
 pub async fn put_referring(
     meta: &(impl AsRef<dyn MetaStore> + ?Sized),
@@ -514,16 +533,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
 
     // fsck: clean; then an orphan object is found and adopted by repair,
     // and a missing object is reported.
-    let report = fsck(
-        &*meta,
-        &*store,
-        true,
-        false,
-        &CancellationToken::new(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = check(&*meta, &*store, true, false).await;
     assert!(report.clean(), "{report:?}");
     let orphan = Digest::sha256_of(b"orphan bytes");
     // Published straight into the store, as a crash before its row would leave it.
@@ -534,16 +544,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .await
         .unwrap();
     store.commit_upload(&id, &orphan).await.unwrap();
-    let report = fsck(
-        &*meta,
-        &*store,
-        false,
-        true,
-        &CancellationToken::new(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = check(&*meta, &*store, false, true).await;
     assert_eq!(report.orphans, vec![orphan.to_string()]);
     assert_eq!(report.adopted, 1);
     assert_eq!(
@@ -559,16 +560,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .unwrap();
     put_referring(&meta, &kept, &[]).await.unwrap();
     store.delete(&kept.digest).await.unwrap();
-    let report = fsck(
-        &*meta,
-        &*store,
-        false,
-        false,
-        &CancellationToken::new(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = check(&*meta, &*store, false, false).await;
     assert_eq!(report.missing.len(), 1, "{report:?}");
     assert!(!report.clean());
 }
@@ -660,16 +652,7 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
         restored.resolve_tag("bk/app", "v1").await.unwrap(),
         Some(m.digest.clone())
     );
-    let report = fsck(
-        &*restored,
-        &*store,
-        false,
-        false,
-        &CancellationToken::new(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let report = check(&*restored, &*store, false, false).await;
     assert!(
         report.missing.is_empty() && report.dangling.is_empty(),
         "{report:?}"
@@ -843,16 +826,7 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
             .unwrap();
         assert_eq!((after.logical, after.blobs), (0, 0), "{after:?}");
         super::assert_kept_numbers_agree(&meta, &agree, "after unpublishing").await;
-        let report = crate::collector::fsck(
-            &*meta,
-            &*store,
-            false,
-            false,
-            &CancellationToken::new(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        let report = check(&*meta, &*store, false, false).await;
         assert!(
             report.dangling.is_empty() && report.missing.is_empty(),
             "{report:?}"

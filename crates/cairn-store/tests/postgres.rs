@@ -132,6 +132,85 @@ async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
     assert_eq!(verdict, Some(Verdict::Kept));
 }
 
+/// The storage numbers' race on PostgreSQL: a writer that has added a
+/// reference and holds its scope rows (shared, as `count_added` takes them)
+/// makes a remover dropping the scope's other reference wait, so the remover
+/// sees the writer's reference and keeps the rows. Without the locks the
+/// remover would drop them and the numbers would miss the writer's blob.
+#[tokio::test]
+async fn a_remover_waits_for_a_writer_holding_the_scope_rows() {
+    use cairn_core::Digest;
+    use cairn_store::{Actor, GcStore, StorageStore};
+    let url = fresh_database("scope_race").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let who = Actor::local("test");
+    let layer = Digest::sha256_of(b"scope race layer");
+    let first = cairn_store::testing::manifest("race/app", b"scope race one");
+    meta.intend_blob(&layer, 16).await.unwrap();
+    meta.intend_blob(&first.digest, first.size).await.unwrap();
+    let meta: Arc<dyn cairn_store::MetaStore> = Arc::new(meta);
+    cairn_store::testing::put_referring(&meta, &first, std::slice::from_ref(&layer))
+        .await
+        .unwrap();
+
+    // A writer (plain SQL on its own connection, as put_manifest does it):
+    // its reference, then the shared locks on the scope rows it finds.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO manifest_blobs (repository, manifest, digest) VALUES ('race/app', 'sha256:00', $1)",
+    )
+    .bind(layer.to_string())
+    .execute(&mut *writer)
+    .await
+    .unwrap();
+    let locked: Vec<String> = sqlx::query_scalar(
+        "SELECT scope FROM scope_blobs WHERE digest = $1 AND scope IN ('', 'race/', 'race/app')
+         ORDER BY scope FOR SHARE",
+    )
+    .bind(layer.to_string())
+    .fetch_all(&mut *writer)
+    .await
+    .unwrap();
+    assert_eq!(locked, ["", "race/", "race/app"]);
+
+    // The remover: the first manifest goes, the repository's only
+    // committed reference to the layer.
+    let remover = {
+        let (meta, who, digest) = (meta.clone(), who.clone(), first.digest.clone());
+        tokio::spawn(async move { meta.delete_manifest("race/app", &digest, &[], &who).await })
+    };
+    // Until it ends or waits for a lock (the state decides, not a delay).
+    loop {
+        if remover.is_finished() {
+            break;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    writer.commit().await.unwrap();
+    assert!(remover.await.unwrap().unwrap());
+    for scope in ["", "race/"] {
+        let kept = meta.usage_of_prefix(scope).await.unwrap();
+        let computed = meta.computed_usage_of_prefix(scope).await.unwrap();
+        assert_eq!(kept, computed, "scope {scope:?}");
+    }
+    assert_eq!(
+        meta.usage_of_prefix("race/").await.unwrap().blobs,
+        1,
+        "the layer"
+    );
+}
+
 #[tokio::test]
 async fn backup_on_postgres() {
     let url = fresh_database("backup").await;

@@ -140,7 +140,7 @@ async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
 #[tokio::test]
 async fn a_remover_waits_for_a_writer_holding_the_scope_rows() {
     use cairn_core::Digest;
-    use cairn_store::{Actor, GcStore, StorageStore};
+    use cairn_store::{Actor, GcStore};
     let url = fresh_database("scope_race").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();
     let who = Actor::local("test");

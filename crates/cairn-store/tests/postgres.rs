@@ -64,24 +64,41 @@ async fn collector_on_postgres() {
     cairn_store::testing::collector_suite(Arc::new(meta), Arc::new(store)).await;
 }
 
-/// The horizon, step by step: a writer that read a blob as live before an
-/// event marked it, and has not committed yet, keeps the collector from
-/// deciding that blob until it ends; its reference is then seen.
-#[tokio::test]
-async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
-    use cairn_core::Digest;
-    use cairn_store::{Actor, GcStore, Verdict};
-    let url = fresh_database("horizon").await;
-    let meta = SqlMetaStore::open(&url).await.unwrap();
-    let who = Actor::local("test");
-    let layer = Digest::sha256_of(b"horizon layer");
-    let first = cairn_store::testing::manifest("h/app", b"horizon one");
-    meta.intend_blob(&layer, 13).await.unwrap();
+/// A store on `url` holding one image in `repo`: a manifest naming one
+/// layer, both stored. The store, the layer, the manifest.
+async fn one_image(
+    url: &str,
+    repo: &str,
+) -> (
+    Arc<dyn cairn_store::MetaStore>,
+    cairn_core::Digest,
+    cairn_store::ManifestRecord,
+) {
+    use cairn_store::GcStore;
+    let meta = SqlMetaStore::open(url).await.unwrap();
+    let layer_bytes = format!("layer of {repo}");
+    let layer = cairn_core::Digest::sha256_of(layer_bytes.as_bytes());
+    let first = cairn_store::testing::manifest(repo, format!("manifest of {repo}").as_bytes());
+    meta.intend_blob(&layer, layer_bytes.len() as u64)
+        .await
+        .unwrap();
     meta.intend_blob(&first.digest, first.size).await.unwrap();
     let meta: Arc<dyn cairn_store::MetaStore> = Arc::new(meta);
     cairn_store::testing::put_referring(&meta, &first, std::slice::from_ref(&layer))
         .await
         .unwrap();
+    (meta, layer, first)
+}
+
+/// The horizon, step by step: a writer that read a blob as live before an
+/// event marked it, and has not committed yet, keeps the collector from
+/// deciding that blob until it ends; its reference is then seen.
+#[tokio::test]
+async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
+    use cairn_store::{Actor, Verdict};
+    let url = fresh_database("horizon").await;
+    let (meta, layer, first) = one_image(&url, "h/app").await;
+    let who = Actor::local("test");
 
     // A writer (plain SQL on its own connection, as put_manifest does it):
     // its transaction id first, then it reads the layer's row as live.
@@ -139,19 +156,10 @@ async fn a_candidate_waits_for_writers_that_could_miss_its_mark() {
 /// remover would drop them and the numbers would miss the writer's blob.
 #[tokio::test]
 async fn a_remover_waits_for_a_writer_holding_the_scope_rows() {
-    use cairn_core::Digest;
-    use cairn_store::{Actor, GcStore};
+    use cairn_store::Actor;
     let url = fresh_database("scope_race").await;
-    let meta = SqlMetaStore::open(&url).await.unwrap();
+    let (meta, layer, first) = one_image(&url, "race/app").await;
     let who = Actor::local("test");
-    let layer = Digest::sha256_of(b"scope race layer");
-    let first = cairn_store::testing::manifest("race/app", b"scope race one");
-    meta.intend_blob(&layer, 16).await.unwrap();
-    meta.intend_blob(&first.digest, first.size).await.unwrap();
-    let meta: Arc<dyn cairn_store::MetaStore> = Arc::new(meta);
-    cairn_store::testing::put_referring(&meta, &first, std::slice::from_ref(&layer))
-        .await
-        .unwrap();
 
     // A writer (plain SQL on its own connection, as put_manifest does it):
     // its reference, then the shared locks on the scope rows it finds.

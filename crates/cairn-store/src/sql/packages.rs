@@ -215,6 +215,26 @@ async fn write_version(
     count_added(tx, postgres, &scope, &sizes, true).await
 }
 
+/// Locks a version's row (a no-op update), so that concurrent changes of
+/// one version (a state change, a retention deletion) run one after another.
+pub(super) async fn lock_version(
+    tx: &mut AnyConnection,
+    pkg: PackageRef<'_>,
+    version: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE package_versions SET changed_at = changed_at
+         WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
+    )
+    .bind(pkg.format.as_str())
+    .bind(pkg.repository)
+    .bind(pkg.package)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Lets go of the bytes of a version's files (all of them, or the ones
 /// named), in the transaction that unpublishes or prunes them: their rows
 /// stay (a download answers 410 Gone, a filename is never reused) with
@@ -539,17 +559,7 @@ impl PackageStore for SqlMetaStore {
         let artifact = format!("{package}@{version}");
         let mut tx = self.writer.begin().await?;
         let decided = async {
-            // Lock the row (a no-op update) so concurrent changes of one version serialise.
-            sqlx::query(
-                "UPDATE package_versions SET changed_at = changed_at
-                 WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
-            )
-            .bind(fmt)
-            .bind(repository)
-            .bind(package)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+            lock_version(&mut tx, pkg, version).await?;
             let row = sqlx::query(
                 "SELECT state, published_at FROM package_versions
                  WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",

@@ -1,7 +1,7 @@
 //! The SQL of retention for language packages (see
 //! [`crate::retention::VersionRetentionStore`]).
 
-use super::packages::{bump_revision, retire_files, state};
+use super::packages::{bump_revision, lock_version, retire_files, state};
 use super::{audit, SqlMetaStore, OK};
 use crate::retention::VersionRetentionStore;
 use crate::{Actor, StoreError};
@@ -110,17 +110,7 @@ impl VersionRetentionStore for SqlMetaStore {
     ) -> Result<bool, StoreError> {
         let fmt = pkg.format.as_str();
         let mut tx = self.writer.begin().await?;
-        // Lock the row (a no-op update), as every version change does.
-        sqlx::query(
-            "UPDATE package_versions SET changed_at = changed_at
-             WHERE format = $1 AND repository = $2 AND package = $3 AND version = $4",
-        )
-        .bind(fmt)
-        .bind(pkg.repository)
-        .bind(pkg.package)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
+        lock_version(&mut tx, pkg, version).await?;
         // Its state, and whether a dist-tag points at it now.
         let row = sqlx::query(
             "SELECT v.state AS state,

@@ -23,6 +23,16 @@ pub fn manifest(repo: &str, bytes: &[u8]) -> ManifestRecord {
     }
 }
 
+/// [`manifest`], its bytes stored through `blobs` (as a push leaves them).
+pub(crate) async fn stored_manifest(blobs: &Blobs, repo: &str, bytes: &[u8]) -> ManifestRecord {
+    let m = manifest(repo, bytes);
+    blobs
+        .put_bytes(&m.digest, bytes.to_vec().into())
+        .await
+        .unwrap();
+    m
+}
+
 /// Collector runs with no grace until no candidate is left; returns what
 /// they deleted. On PostgreSQL a candidate waits for every older
 /// transaction in the cluster to end (other tests' too), so one run may
@@ -433,11 +443,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
         .put(&keep, Some(14), body(&[b"collector keep"]))
         .await
         .unwrap();
-    let m = manifest("col/app", b"collector manifest");
-    blobs
-        .put_bytes(&m.digest, b"collector manifest".to_vec().into())
-        .await
-        .unwrap();
+    let m = stored_manifest(&blobs, "col/app", b"collector manifest").await;
     let refs = [layer.clone(), keep.clone()];
     put_referring(&meta, &m, &refs).await.unwrap();
     let stray = Digest::sha256_of(b"collector stray");
@@ -465,11 +471,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
     assert!(meta.linked_blob("col/app", &stray).await.unwrap().is_none());
 
     // A second manifest shares `keep`; deleting the first frees only its own.
-    let m2 = manifest("col/other", b"collector manifest 2");
-    blobs
-        .put_bytes(&m2.digest, b"collector manifest 2".to_vec().into())
-        .await
-        .unwrap();
+    let m2 = stored_manifest(&blobs, "col/other", b"collector manifest 2").await;
     put_referring(&meta, &m2, std::slice::from_ref(&keep))
         .await
         .unwrap();
@@ -553,11 +555,7 @@ pub async fn collector_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>
     );
     settle().await;
     assert!(store.stat(&orphan).await.unwrap().is_none());
-    let kept = manifest("col/kept", b"kept manifest");
-    blobs
-        .put_bytes(&kept.digest, b"kept manifest".to_vec().into())
-        .await
-        .unwrap();
+    let kept = stored_manifest(&blobs, "col/kept", b"kept manifest").await;
     put_referring(&meta, &kept, &[]).await.unwrap();
     store.delete(&kept.digest).await.unwrap();
     let report = check(&*meta, &*store, false, false).await;
@@ -581,11 +579,7 @@ pub async fn backup_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>, r
         .put_bytes(&layer, b"backup layer".to_vec().into())
         .await
         .unwrap();
-    let m = manifest("bk/app", b"backup manifest");
-    blobs
-        .put_bytes(&m.digest, b"backup manifest".to_vec().into())
-        .await
-        .unwrap();
+    let m = stored_manifest(&blobs, "bk/app", b"backup manifest").await;
     let refs = [layer.clone()];
     meta.put_manifest(&m, &refs, &refs, &["v1".into()], &[], &who)
         .await
@@ -712,11 +706,7 @@ pub async fn storage_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) 
                 refs.sort_by_key(|d| d.to_string());
                 refs.dedup();
                 let body = format!("seed {seed} repo {i} manifest {m} {refs:?}");
-                let rec = manifest(repo, body.as_bytes());
-                blobs
-                    .put_bytes(&rec.digest, body.into_bytes().into())
-                    .await
-                    .unwrap();
+                let rec = stored_manifest(&blobs, repo, body.as_bytes()).await;
                 put_referring(&meta, &rec, &refs).await.unwrap();
                 images.push((repo.clone(), rec.digest));
             }

@@ -2,7 +2,7 @@
 //! agree with the numbers worked out from the references, and a quota
 //! refuses exactly the writes that would pass it, with nothing stored.
 
-use super::gc::{manifest, put_referring};
+use super::gc::{manifest, put_referring, stored_manifest};
 use crate::{Actor, BlobStore, Blobs, MetaStore, StoreError};
 use cairn_core::Digest;
 use std::sync::Arc;
@@ -72,11 +72,7 @@ pub async fn quota_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
 
     // 6000 bytes of layer, plus the manifest's own bytes.
     let layer = blob(&blobs, "quota layer a ", 6000).await;
-    let first = manifest("quota/a", b"quota manifest one");
-    blobs
-        .put_bytes(&first.digest, b"quota manifest one".to_vec().into())
-        .await
-        .unwrap();
+    let first = stored_manifest(&blobs, "quota/a", b"quota manifest one").await;
     put_referring(&meta, &first, std::slice::from_ref(&layer))
         .await
         .unwrap();
@@ -85,11 +81,7 @@ pub async fn quota_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
 
     // Another repository of the namespace, the same layer: only its
     // manifest's bytes are new.
-    let second = manifest("quota/b", b"quota manifest two");
-    blobs
-        .put_bytes(&second.digest, b"quota manifest two".to_vec().into())
-        .await
-        .unwrap();
+    let second = stored_manifest(&blobs, "quota/b", b"quota manifest two").await;
     put_referring(&meta, &second, std::slice::from_ref(&layer))
         .await
         .unwrap();
@@ -99,11 +91,7 @@ pub async fn quota_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
 
     // A new 5000-byte layer does not fit: refused, nothing kept.
     let big = blob(&blobs, "quota layer b ", 5000).await;
-    let third = manifest("quota/a", b"quota manifest three");
-    blobs
-        .put_bytes(&third.digest, b"quota manifest three".to_vec().into())
-        .await
-        .unwrap();
+    let third = stored_manifest(&blobs, "quota/a", b"quota manifest three").await;
     let err = meta
         .put_manifest(
             &third,
@@ -196,11 +184,7 @@ pub async fn quota_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
         let layer = blob(&blobs, &format!("race layer {i} "), 1000).await;
         let body = format!("race manifest {i} {:060}", 0);
         let body = &body.as_bytes()[..64];
-        let m = manifest(&format!("race/r{i}"), body);
-        blobs
-            .put_bytes(&m.digest, body.to_vec().into())
-            .await
-            .unwrap();
+        let m = stored_manifest(&blobs, &format!("race/r{i}"), body).await;
         let meta = meta.clone();
         tasks.push(tokio::spawn(async move {
             put_referring(&meta, &m, &[layer]).await
@@ -243,11 +227,7 @@ pub async fn quota_suite(meta: Arc<dyn MetaStore>, store: Arc<dyn BlobStore>) {
         for k in 0..8 {
             let own = blob(&blobs, &format!("churn {w} {k} "), 100 + k).await;
             let body = format!("churn manifest {w} {k}");
-            let m = manifest(&format!("churn/r{}", w % 3), body.as_bytes());
-            blobs
-                .put_bytes(&m.digest, body.into_bytes().into())
-                .await
-                .unwrap();
+            let m = stored_manifest(&blobs, &format!("churn/r{}", w % 3), body.as_bytes()).await;
             images.push((m, own));
         }
         let (meta, shared, who) = (meta.clone(), shared.clone(), who.clone());

@@ -57,6 +57,10 @@ pg_database() {
 step "unit, property, storage-suite and in-process HTTP tests"
 cargo test --workspace --locked
 
+step "version order: the keys against a corpus the reference implementations sort now (node-semver, packaging, golang.org/x/mod/semver, maven-artifact's ComparableVersion)"
+tests/version-order/generate.sh "$TMPDIR/version-order"
+CAIRN_VERSION_ORDER="$TMPDIR/version-order" cargo test -p cairn-core --test version_order --locked
+
 step "build the cairn binary"
 cargo build -p cairn --locked
 export CAIRN="$PWD/target/debug/cairn"

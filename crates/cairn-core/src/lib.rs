@@ -15,6 +15,7 @@ pub mod policy;
 pub mod quota;
 pub mod retention;
 pub mod routing;
+pub mod version_key;
 pub mod version_retention;
 
 pub use access::{Action, Principal};

@@ -12,9 +12,12 @@ pub mod manifest;
 pub mod name;
 pub mod package;
 pub mod policy;
+pub mod purl;
 pub mod quota;
 pub mod retention;
 pub mod routing;
+pub mod sbom;
+pub mod vers;
 pub mod version_key;
 pub mod version_retention;
 

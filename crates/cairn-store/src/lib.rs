@@ -29,6 +29,7 @@ pub mod packages;
 pub mod proxy;
 pub mod retention;
 pub mod s3;
+pub mod sbom;
 pub mod sql;
 pub mod storage;
 #[cfg(feature = "testing")]
@@ -51,6 +52,7 @@ pub use packages::{
     VersionIndex, VersionRecord,
 };
 pub use proxy::{CachedEntry, ProxyStore};
+pub use sbom::SbomStore;
 pub use storage::{ScopeUsage, StorageStore};
 pub use use_notes::UseNotes;
 pub use virtuals::{Exemption, ExternalAllowance, OwnershipFacts, VirtualStore, WarmJob};

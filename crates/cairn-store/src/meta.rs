@@ -68,6 +68,7 @@ pub trait MetaStore:
     + StorageStore
     + crate::retention::VersionRetentionStore
     + crate::jobs::JobStore
+    + crate::sbom::SbomStore
 {
 }
 
@@ -84,5 +85,6 @@ impl<T> MetaStore for T where
         + StorageStore
         + crate::retention::VersionRetentionStore
         + crate::jobs::JobStore
+        + crate::sbom::SbomStore
 {
 }

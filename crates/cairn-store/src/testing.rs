@@ -15,6 +15,7 @@ mod gc;
 mod packages;
 mod proxy;
 mod retention;
+mod sbom;
 mod usage;
 mod virtuals;
 pub use gc::{
@@ -23,6 +24,7 @@ pub use gc::{
 pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
 pub use retention::version_retention_suite;
+pub use sbom::sbom_suite;
 pub use usage::{assert_kept_numbers_agree, quota_suite};
 pub use virtuals::virtual_store_suite;
 

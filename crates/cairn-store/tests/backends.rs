@@ -75,3 +75,11 @@ async fn version_retention_on_sqlite() {
     let store = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
     cairn_store::testing::version_retention_suite(Arc::new(meta), Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn sboms_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::sbom_suite(Arc::new(meta)).await;
+}

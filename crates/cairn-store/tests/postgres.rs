@@ -263,3 +263,10 @@ async fn version_retention_on_postgres() {
         .unwrap();
     cairn_store::testing::version_retention_suite(Arc::new(meta), Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn sboms_on_postgres() {
+    let url = fresh_database("sboms").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::sbom_suite(Arc::new(meta)).await;
+}

@@ -200,6 +200,7 @@ const REFERENCED: &str = "SELECT CASE WHEN
     OR EXISTS (SELECT 1 FROM package_files WHERE companion = $1 AND gone_at IS NULL)
     OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1)
     OR EXISTS (SELECT 1 FROM backup_blobs WHERE digest = $1)
+    OR EXISTS (SELECT 1 FROM sboms WHERE digest = $1)
     THEN 1 ELSE 0 END";
 
 /// The dangling-reference queries of fsck: each table that names blobs,

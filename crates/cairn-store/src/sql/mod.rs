@@ -22,6 +22,7 @@ mod jobs;
 mod oci;
 mod packages;
 mod proxy;
+mod sbom;
 mod storage;
 mod usage;
 mod version_retention;

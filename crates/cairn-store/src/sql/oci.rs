@@ -670,6 +670,7 @@ impl SqlMetaStore {
             .await?;
         if done.rows_affected() > 0 {
             freed.push(d.clone());
+            super::sbom::forget_oci_source(&mut tx, repository, &d).await?;
             mark_candidates(&mut tx, &freed).await?;
             count_removed(&mut tx, self.shared_pool, repository, &freed).await?;
             let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
-# skopeo, nginx, wrk and CNCF Distribution (Debian), git and Maven (Debian, when missing), crane and oras (Go module proxy), and the OCI
+# skopeo, nginx, wrk and CNCF Distribution (Debian), git and Maven (Debian, when missing), crane, oras and cosign (Go module proxy), and the OCI
 # distribution-spec conformance suite (Go module proxy); pnpm 9 and yarn, and pnpm 10 for the
 # proxy tests (npm registry); twine and
 # uv (PyPI).
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 CRANE_VERSION=v0.22.1
 ORAS_VERSION=v1.3.6
+COSIGN_VERSION=v3.1.3
 CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 TOOLS="$PWD/.tools/bin"
@@ -61,6 +62,7 @@ go_tool() { # name module@version
 }
 go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
 go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION"
+go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
 go_tool conformance "github.com/opencontainers/distribution-spec/conformance@$CONFORMANCE_VERSION"
 
 # pnpm and yarn (from the npm registry, into .tools/node) for the npm tests;
@@ -110,7 +112,7 @@ for t in pip twine uv; do
   [ -x "$PY_TOOLS/bin/$t" ] || { echo "FATAL: $t is not installed" >&2; exit 1; }
 done
 
-for t in crane oras conformance; do
+for t in crane oras cosign conformance; do
   [ -x "$TOOLS/$t" ] || { echo "FATAL: $t was not installed" >&2; exit 1; }
 done
-echo "test tools ready: skopeo $(skopeo --version | awk '{print $3}'), crane $CRANE_VERSION, oras $ORAS_VERSION, conformance $CONFORMANCE_VERSION"
+echo "test tools ready: skopeo $(skopeo --version | awk '{print $3}'), crane $CRANE_VERSION, oras $ORAS_VERSION, cosign $COSIGN_VERSION, conformance $CONFORMANCE_VERSION"

@@ -15,6 +15,7 @@ pub mod error;
 mod listing;
 mod manifests;
 mod proxy;
+mod sbom;
 mod virtuals;
 pub use virtuals::{OciMember, OciVirtual};
 

@@ -90,6 +90,13 @@ impl OciApi {
         let parsed = parse_manifest(content_type.as_deref(), &bytes)
             .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
         let stored = self.check_references(name, &parsed).await?;
+        let sbom = match crate::sbom::carried(&parsed, &tags) {
+            Some(carried) => {
+                let doc = self.read_sbom(&carried).await?;
+                Some((carried, doc))
+            }
+            None => None,
+        };
 
         // Blob first, metadata second: the bytes are durable before any
         // record points at them.
@@ -125,6 +132,10 @@ impl OciApi {
                 e @ StoreError::BlobUnknown(_) => OciError::manifest_blob_unknown(e.to_string()),
                 e => e.into(),
             })?;
+        if let Some((carried, doc)) = &sbom {
+            self.index_sbom(name, &digest, carried, doc, &req.actor())
+                .await?;
+        }
         for (tag, change) in tag_names.iter().zip(&changes) {
             tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
         }

@@ -164,3 +164,22 @@ pub trait SbomStore: Send + Sync + 'static {
     /// (name, version, SBOM) order.
     async fn query_components(&self, query: &ComponentQuery) -> Result<ComponentPage, StoreError>;
 }
+
+/// Reads an SBOM document from a blob stream without holding it: the
+/// bytes go through the core's streaming parser on a blocking thread.
+pub async fn parse_stream(
+    stream: crate::ByteStream,
+    limits: cairn_core::sbom::Limits,
+) -> Result<Sbom, cairn_core::sbom::SbomError> {
+    let reader = tokio_util::io::StreamReader::new(stream);
+    tokio::task::spawn_blocking(move || {
+        let sync = tokio_util::io::SyncIoBridge::new(reader);
+        cairn_core::sbom::parse(std::io::BufReader::new(sync), limits)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(cairn_core::sbom::SbomError::Malformed(format!(
+            "reader failed: {e}"
+        )))
+    })
+}

@@ -100,6 +100,17 @@ pub enum AdminEndpoint {
         package: String,
         allow: bool,
     },
+    /// `GET /components?purl=&range=` (or `?type=&prefix=`): the artifacts
+    /// whose SBOMs name a matching component; each answer is filtered by the
+    /// caller's read access to its repository.
+    Components,
+    /// `GET /sboms?format=&repository=&subject=&version=`: a subject's
+    /// SBOMs. Access is decided on the subject named by the query.
+    ListSboms,
+    /// `PUT /sboms?format=&repository=&package=&version=`: attaches the SBOM
+    /// in the body to a package version (`publish` on the package, decided
+    /// on the query's package).
+    AttachSbom,
     /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
     DropProxyEntry {
         format: Option<Format>,
@@ -204,6 +215,9 @@ impl AdminEndpoint {
             (_, ["jobs", id]) => (E::Job { id: id.to_string() }, &[M::GET]),
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
+            (_, ["components"]) => (E::Components, &[M::GET]),
+            (&M::PUT, ["sboms"]) => (E::AttachSbom, &[M::PUT]),
+            (_, ["sboms"]) => (E::ListSboms, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
             (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
             (_, ["virtuals", format, repository, "resolve"]) => {
@@ -272,6 +286,9 @@ impl AdminEndpoint {
             // A warm job fetches as its caller: every fetch is decided then.
             // A job's report is its creator's (or an administrator's).
             E::StartWarm | E::WarmJob { .. } => Access::Anyone,
+            // The resource is in the query: the handler decides it (and
+            // filters component answers) through the guard.
+            E::Components | E::ListSboms | E::AttachSbom => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -368,6 +385,9 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::StartWarm => "warm_start",
             E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",
+            E::Components => "components",
+            E::ListSboms => "sbom_list",
+            E::AttachSbom => "sbom_attach",
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod endpoint;
 mod handlers;
+mod sboms;
 
 pub use endpoint::AdminEndpoint;
 
@@ -294,6 +295,9 @@ async fn dispatch(
         E::RetentionPreview => h::retention(state, false).await,
         E::RetentionApply => h::retention(state, true).await,
         E::StartWarm => h::start_warm(state, who, json_body(body).await?).await,
+        E::Components => crate::api::sboms::components(state, who, query(uri)?).await,
+        E::ListSboms => crate::api::sboms::list(state, who, query(uri)?).await,
+        E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,
         E::WarmJob { id } => h::warm_job(state, who, &id).await,
         E::ResolveVirtual { format, repository } => {
             h::resolve_virtual(state, who, format, &repository, query(uri)?).await

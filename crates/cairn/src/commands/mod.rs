@@ -13,6 +13,7 @@ mod maven;
 mod package;
 mod publisher;
 mod retention;
+mod sbom;
 mod serve;
 mod storage;
 mod token;
@@ -72,6 +73,10 @@ enum Command {
     /// Where a package (and version) would come from through a virtual
     /// repository of a running cairn, and why (name ownership, cooldown).
     Explain(explain::ExplainArgs),
+    /// SBOMs on a running cairn: which artifacts contain a package (by purl
+    /// and version range), a subject's SBOMs, attaching one to a package version.
+    #[command(subcommand)]
+    Sbom(sbom::SbomCommand),
     /// Collect garbage once: finish interrupted deletions, expire idle
     /// uploads, delete blobs nothing references any more. Safe beside
     /// running servers; Ctrl-C stops it at the next step.
@@ -124,6 +129,7 @@ impl Cli {
             Command::Audit(args) => audit::audit(args).await,
             Command::Warm(args) => warm::warm(args).await,
             Command::Explain(args) => explain::explain(args).await,
+            Command::Sbom(cmd) => sbom::sbom_command(cmd).await,
             Command::Gc(args) => gc::gc(args).await,
             Command::Fsck(args) => gc::fsck_command(args).await,
             Command::Backup(cmd) => backup::backup_command(cmd).await,

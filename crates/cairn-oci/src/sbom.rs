@@ -1,0 +1,97 @@
+//! SBOMs pushed as OCI artifacts, read and indexed on arrival.
+//!
+//! A manifest carries an SBOM when its `artifactType` (or config media
+//! type) or one of its layers is an SPDX or CycloneDX JSON media type and it
+//! names what it describes: its `subject` (a referrer, as `oras attach` and
+//! cosign's referrers mode push it), or a cosign `sha256-<hex>.sbom` tag
+//! (cosign's legacy attachment). The document is parsed before the manifest
+//! is stored — a malformed or hostile one refuses the push with
+//! `MANIFEST_INVALID` and nothing is kept — and indexed right after it, in
+//! the store's one transaction.
+
+use crate::error::OciError;
+use crate::OciApi;
+use cairn_core::manifest::{Descriptor, ParsedManifest};
+use cairn_core::sbom::{is_sbom_media_type, Limits, Sbom};
+use cairn_core::{Digest, RepoName, Tag};
+use cairn_store::sbom::{SbomSubject, SbomWrite};
+use cairn_store::Actor;
+
+/// The SBOM layer of a manifest and the digest it describes.
+pub(crate) struct Carried {
+    layer: Descriptor,
+    subject: Digest,
+}
+
+/// What SBOM `parsed` carries, if any (see the module docs).
+pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> {
+    let typed = parsed
+        .artifact_type
+        .as_deref()
+        .is_some_and(is_sbom_media_type);
+    let layer = parsed
+        .blobs
+        .iter()
+        .find(|b| is_sbom_media_type(&b.media_type))
+        .or_else(|| typed.then(|| parsed.blobs.last()).flatten())?
+        .clone();
+    let legacy = tags.iter().find_map(|t| {
+        let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".sbom")?;
+        format!("sha256:{hex}").parse::<Digest>().ok()
+    });
+    let subject = parsed
+        .subject
+        .as_ref()
+        .map(|s| s.digest.clone())
+        .or(legacy)?;
+    Some(Carried { layer, subject })
+}
+
+impl OciApi {
+    /// Reads the carried document; a bad one is the manifest's fault.
+    pub(crate) async fn read_sbom(&self, carried: &Carried) -> Result<Sbom, OciError> {
+        let digest = &carried.layer.digest;
+        let stream = self
+            .blobs
+            .store()
+            .read(digest, None)
+            .await
+            .map_err(|e| OciError::internal(format!("reading {digest}: {e}")))?
+            .ok_or_else(|| {
+                OciError::manifest_blob_unknown(format!("SBOM layer {digest} is not stored"))
+            })?;
+        cairn_store::sbom::parse_stream(stream, Limits::default())
+            .await
+            .map_err(|e| OciError::manifest_invalid(format!("SBOM layer {digest}: {e}")))
+    }
+
+    /// Indexes the document read by [`OciApi::read_sbom`] for the stored
+    /// manifest `source`.
+    pub(crate) async fn index_sbom(
+        &self,
+        name: &RepoName,
+        source: &Digest,
+        carried: &Carried,
+        sbom: &Sbom,
+        actor: &Actor,
+    ) -> Result<(), OciError> {
+        let write = SbomWrite {
+            subject: SbomSubject {
+                format: "oci".into(),
+                repository: name.to_string(),
+                subject: carried.subject.to_string(),
+                version: String::new(),
+            },
+            source: source.to_string(),
+            digest: carried.layer.digest.clone(),
+            media_type: carried.layer.media_type.clone(),
+            sbom,
+        };
+        let record = self.meta.index_sbom(&write, actor).await?;
+        tracing::info!(
+            repository = %name, subject = %carried.subject, sbom = %carried.layer.digest,
+            components = record.components, skipped = record.skipped, "SBOM indexed"
+        );
+        Ok(())
+    }
+}

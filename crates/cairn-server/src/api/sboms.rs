@@ -1,0 +1,248 @@
+//! SBOMs and the component index over the admin API: the component query
+//! (`GET /components`), a subject's SBOMs (`GET /sboms`) and attaching an
+//! SBOM to a package version (`PUT /sboms`). The resource is named in the
+//! query, so each handler decides it through the guard; component answers
+//! are filtered by the caller's read access to each one's repository.
+
+use super::{ApiError, ApiResult, Who};
+use crate::AppState;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use cairn_core::purl::Purl;
+use cairn_core::{Action, Digest, Format};
+use cairn_http::Resource;
+use cairn_store::sbom::{
+    ComponentCursor, ComponentQuery, NameMatch, SbomSubject, SbomWrite, VersionMatch,
+};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::Status(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// The resource an SBOM subject is, for access decisions.
+fn resource_of(subject: &SbomSubject) -> Option<(String, Resource)> {
+    if subject.format == "oci" {
+        return Some(("oci".into(), Resource::repository(&subject.repository)));
+    }
+    let format = Format::parse(&subject.format)?;
+    Some((
+        format.as_str().to_string(),
+        Resource::package(format, &subject.repository, &subject.subject),
+    ))
+}
+
+async fn may(state: &AppState, who: &Who, action: Action, subject: &SbomSubject) -> bool {
+    let Some((format, resource)) = resource_of(subject) else {
+        return false;
+    };
+    let caller = (&who.principal, &who.actor, "/api/v1/sboms");
+    state
+        .guard
+        .decide_for(caller, &format, action, &resource)
+        .await
+        .is_ok()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ComponentParams {
+    /// `pkg:TYPE/NAMESPACE/NAME[@VERSION]`: one package, one version of it.
+    purl: Option<String>,
+    /// With `prefix`: every name of this purl type starting with it.
+    r#type: Option<String>,
+    prefix: Option<String>,
+    /// `vers:TYPE/...`: the versions to match.
+    range: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn components(state: &AppState, who: &Who, p: ComponentParams) -> ApiResult {
+    let (ecosystem, name, exact) = match (&p.purl, &p.r#type, &p.prefix) {
+        (Some(purl), None, None) => {
+            let purl = Purl::parse(purl).map_err(|e| bad(e.to_string()))?;
+            (purl.ecosystem, NameMatch::Exact(purl.name), purl.version)
+        }
+        (None, Some(ty), Some(prefix)) => {
+            let ty = ty.to_ascii_lowercase();
+            if prefix.is_empty() {
+                return Err(bad("the prefix is empty"));
+            }
+            (ty, NameMatch::Prefix(prefix.clone()), None)
+        }
+        _ => {
+            return Err(bad(
+                "ask with purl=pkg:TYPE/NAME (and range=vers:...), or with type= and prefix=",
+            ))
+        }
+    };
+    let versions = match (&p.range, exact) {
+        (Some(_), Some(_)) => return Err(bad("give a version in the purl or a range, not both")),
+        (Some(range), None) => VersionMatch::Range(
+            cairn_core::vers::parse(range, &ecosystem).map_err(|e| bad(e.to_string()))?,
+        ),
+        (None, Some(v)) => VersionMatch::Exact(v),
+        (None, None) => VersionMatch::Any,
+    };
+    let after = match &p.cursor {
+        Some(c) => Some(
+            ComponentCursor::decode(c)
+                .ok_or_else(|| bad("the cursor is not one this server gave"))?,
+        ),
+        None => None,
+    };
+    let query = ComponentQuery {
+        ecosystem,
+        name,
+        versions,
+        after,
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let page = state.meta.query_components(&query).await?;
+    let mut results = Vec::new();
+    for o in page.occurrences {
+        if !may(state, who, Action::Read, &o.sbom.subject).await {
+            continue;
+        }
+        let artifact = if o.sbom.subject.format == "oci" {
+            json!({"format": "oci", "repository": o.sbom.subject.repository,
+                   "digest": o.sbom.subject.subject, "tags": o.tags})
+        } else {
+            json!({"format": o.sbom.subject.format, "repository": o.sbom.subject.repository,
+                   "package": o.sbom.subject.subject, "version": o.sbom.subject.version})
+        };
+        results.push(json!({
+            "component": {"purl": o.purl, "ecosystem": o.ecosystem, "name": o.name, "version": o.version},
+            "artifact": artifact,
+            "sbom": {"id": o.sbom.id, "digest": o.sbom.digest, "source": o.sbom.source,
+                     "format": o.sbom.sbom_format, "spec_version": o.sbom.spec_version},
+        }));
+    }
+    let next = page.next.map(|c| c.encode());
+    Ok(Json(json!({"results": results, "next": next})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubjectParams {
+    format: String,
+    repository: String,
+    /// A manifest digest (`format=oci`).
+    subject: Option<String>,
+    /// A package name (with `version`).
+    package: Option<String>,
+    version: Option<String>,
+}
+
+impl SubjectParams {
+    fn subject(&self) -> Result<SbomSubject, ApiError> {
+        if self.format == "oci" {
+            let digest = self
+                .subject
+                .as_deref()
+                .ok_or_else(|| bad("subject= names the manifest digest"))?;
+            digest.parse::<Digest>().map_err(|e| bad(e.to_string()))?;
+            return Ok(SbomSubject {
+                format: "oci".into(),
+                repository: self.repository.clone(),
+                subject: digest.to_string(),
+                version: String::new(),
+            });
+        }
+        let format = Format::parse(&self.format)
+            .ok_or_else(|| bad(format!("no format {:?}", self.format)))?;
+        let (Some(package), Some(version)) = (&self.package, &self.version) else {
+            return Err(bad("package= and version= name the package version"));
+        };
+        let key = cairn_core::package_key(format, package).map_err(|e| bad(e.to_string()))?;
+        Ok(SbomSubject {
+            format: format.as_str().into(),
+            repository: self.repository.clone(),
+            subject: key,
+            version: version.clone(),
+        })
+    }
+}
+
+pub(super) async fn list(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
+    let subject = p.subject()?;
+    if !may(state, who, Action::Read, &subject).await {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!("{} may not read it", who.principal.name()),
+        ));
+    }
+    let sboms = state.meta.sboms_of(&subject).await?;
+    Ok(Json(json!({ "sboms": sboms })).into_response())
+}
+
+pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: Body) -> ApiResult {
+    let subject = p.subject()?;
+    if subject.format == "oci" {
+        return Err(bad(
+            "attach an SBOM to an image as a referrer (oras attach, cosign attach sbom)",
+        ));
+    }
+    if !may(state, who, Action::Publish, &subject).await {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not publish {} in {}/{}",
+                who.principal.name(),
+                subject.subject,
+                subject.format,
+                subject.repository
+            ),
+        ));
+    }
+    let limit = state.config.packages.max_upload_bytes as usize;
+    let bytes = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::Status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the SBOM is larger than {limit} bytes"),
+                )
+            } else {
+                bad(format!("reading the body: {e}"))
+            }
+        })?
+        .to_bytes();
+    let sbom = cairn_core::sbom::parse(bytes.as_ref(), cairn_core::sbom::Limits::default())
+        .map_err(|e| ApiError::Status(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let digest = Digest::sha256_of(&bytes);
+    let media_type = match sbom.format {
+        cairn_core::sbom::SbomFormat::Spdx => "application/spdx+json",
+        cairn_core::sbom::SbomFormat::CycloneDx => "application/vnd.cyclonedx+json",
+    };
+    // Blob first, metadata second.
+    state
+        .packages
+        .blobs
+        .put_bytes(&digest, bytes)
+        .await
+        .map_err(|e| ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let write = SbomWrite {
+        subject,
+        source: digest.to_string(),
+        digest: digest.clone(),
+        media_type: media_type.into(),
+        sbom: &sbom,
+    };
+    let record = state
+        .meta
+        .index_sbom(&write, &who.actor)
+        .await
+        .map_err(|e| match e {
+            cairn_store::StoreError::Conflict(m) => ApiError::Status(StatusCode::NOT_FOUND, m),
+            e => e.into(),
+        })?;
+    tracing::info!(subject = ?record.subject, components = record.components, "SBOM attached");
+    Ok((StatusCode::CREATED, Json(json!(record))).into_response())
+}

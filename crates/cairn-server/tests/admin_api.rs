@@ -538,3 +538,73 @@ async fn maintenance_jobs_over_http() {
     let text = String::from_utf8_lossy(&r.body).to_string();
     assert!(text.contains(&id), "{text}");
 }
+
+/// Pushes a CycloneDX SBOM naming `purls` as a referrer of `subject` in `repo`.
+async fn attach_sbom(t: &TestApp, repo: &str, subject: &str, purls: &[&str]) -> common::Reply {
+    let components: Vec<String> = purls
+        .iter()
+        .map(|p| format!(r#"{{"purl":"{p}"}}"#))
+        .collect();
+    let doc = format!(
+        r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{}]}}"#,
+        components.join(",")
+    );
+    let layer = t.push_blob(repo, doc.as_bytes()).await;
+    let config = t.push_blob(repo, b"{}").await;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.cyclonedx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.cyclonedx+json","digest":"{layer}","size":{}}}],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{subject}","size":1}}}}"#,
+        doc.len()
+    );
+    let digest = cairn_core::Digest::sha256_of(manifest.as_bytes()).to_string();
+    t.put_manifest(repo, &digest, &manifest).await
+}
+
+#[tokio::test]
+async fn component_answers_follow_read_access() {
+    let t = TestApp::with_config(|c| {
+        c.auth.anonymous_read = cairn_server::config::AnonymousRead::All(false)
+    })
+    .await;
+    let (public, _) = t.push_image("public/app", Some("v1"), "").await;
+    let (secret, _) = t.push_image("secret/app", Some("v1"), "").await;
+    for (repo, subject) in [("public/app", &public), ("secret/app", &secret)] {
+        attach_sbom(&t, repo, subject, &["pkg:npm/lodash@4.17.20"])
+            .await
+            .assert_status(StatusCode::CREATED);
+    }
+    let uri = "/api/v1/components?purl=pkg:npm/lodash&range=vers:npm/%3C4.17.21";
+    let repos = |r: &common::Reply| -> Vec<String> {
+        r.json()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["artifact"]["repository"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let admin = t.basic();
+    let all = t.send(Method::GET, uri, Some(&admin), &[], vec![]).await;
+    all.assert_status(StatusCode::OK);
+    assert_eq!(repos(&all), ["public/app", "secret/app"]);
+    // A caller who may read only public/** never hears of secret/app.
+    let reader = t.token("admin", &["public/**:read"], None).await;
+    let some = t.send(Method::GET, uri, Some(&reader), &[], vec![]).await;
+    assert_eq!(repos(&some), ["public/app"]);
+    let listed = t
+        .send(
+            Method::GET,
+            &format!("/api/v1/sboms?format=oci&repository=secret/app&subject={secret}"),
+            Some(&reader),
+            &[],
+            vec![],
+        )
+        .await;
+    listed.assert_status(StatusCode::FORBIDDEN);
+    // Anonymous callers are asked to authenticate.
+    t.anon(Method::GET, uri)
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    // A malformed SBOM refuses the push; nothing is indexed.
+    let bad = attach_sbom(&t, "public/app", &public, &["pkg:npm/x@1\"]"]).await;
+    bad.assert_status(StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error_code(), "MANIFEST_INVALID");
+}

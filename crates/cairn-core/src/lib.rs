@@ -6,6 +6,7 @@
 //! plain type, so it is unit- and property-tested without a server.
 
 pub mod access;
+pub mod advisory;
 pub mod digest;
 pub mod lifecycle;
 pub mod manifest;

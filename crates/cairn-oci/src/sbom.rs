@@ -11,7 +11,7 @@
 
 use crate::error::OciError;
 use crate::OciApi;
-use cairn_core::manifest::{Descriptor, ParsedManifest};
+use cairn_core::manifest::{Descriptor, ParsedManifest, DOCKER_MANIFEST, OCI_MANIFEST};
 use cairn_core::sbom::{is_sbom_media_type, Limits, Sbom};
 use cairn_core::{Digest, RepoName, Tag};
 use cairn_store::sbom::{SbomSubject, SbomWrite};
@@ -29,11 +29,29 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
         .artifact_type
         .as_deref()
         .is_some_and(is_sbom_media_type);
-    let layer = parsed
-        .blobs
+    // An image manifest's first blob is its config, never the document.
+    let layers = match parsed.media_type.as_str() {
+        OCI_MANIFEST | DOCKER_MANIFEST => parsed.blobs.get(1..).unwrap_or_default(),
+        _ => &parsed.blobs[..],
+    };
+    // A layer typed as an SBOM; or, in an artifact typed as one, a layer
+    // typed generically (what `oras attach` writes when not told).
+    let generic = |m: &str| {
+        matches!(
+            m,
+            "application/json"
+                | "application/octet-stream"
+                | "application/vnd.oci.image.layer.v1.tar"
+        )
+    };
+    let layer = layers
         .iter()
         .find(|b| is_sbom_media_type(&b.media_type))
-        .or_else(|| typed.then(|| parsed.blobs.last()).flatten())?
+        .or_else(|| {
+            typed
+                .then(|| layers.iter().find(|b| generic(&b.media_type)))
+                .flatten()
+        })?
         .clone();
     let legacy = tags.iter().find_map(|t| {
         let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".sbom")?;

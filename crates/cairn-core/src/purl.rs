@@ -110,3 +110,37 @@ mod tests {
         assert!(Purl::parse(&format!("pkg:npm/{}", "a".repeat(3000))).is_err());
     }
 }
+
+/// A hosted package as a component: its ecosystem (purl type) and indexed
+/// name, from its format and package key.
+pub fn of_package(format: crate::Format, key: &str) -> (&'static str, String) {
+    use crate::Format as F;
+    match format {
+        F::Npm => ("npm", normalise_name("npm", None, key)),
+        F::Pypi => ("pypi", normalise_name("pypi", None, key)),
+        F::Cargo => ("cargo", normalise_name("cargo", None, key)),
+        F::Maven => ("maven", key.replacen(':', "/", 1)),
+        F::Go => (
+            "golang",
+            match key.rsplit_once('/') {
+                Some((ns, name)) => format!("{}/{name}", ns.to_lowercase()),
+                None => key.to_string(),
+            },
+        ),
+    }
+}
+
+/// The format and package key a hosted package of this ecosystem and
+/// indexed name would have (Go module paths whose namespace has capitals
+/// are not found this way).
+pub fn package_of(ecosystem: &str, name: &str) -> Option<(crate::Format, String)> {
+    use crate::Format as F;
+    Some(match ecosystem {
+        "npm" => (F::Npm, name.to_string()),
+        "pypi" => (F::Pypi, name.to_string()),
+        "cargo" => (F::Cargo, name.to_string()),
+        "maven" => (F::Maven, name.replacen('/', ":", 1)),
+        "golang" => (F::Go, name.to_string()),
+        _ => return None,
+    })
+}

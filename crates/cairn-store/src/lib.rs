@@ -11,6 +11,7 @@
 //! of them). Each trait has a conformance suite in `testing` (the `testing`
 //! feature, for tests only) that every backend runs.
 
+pub mod advisory;
 pub mod audit;
 pub mod backup;
 pub mod blob;

@@ -69,6 +69,7 @@ pub trait MetaStore:
     + crate::retention::VersionRetentionStore
     + crate::jobs::JobStore
     + crate::sbom::SbomStore
+    + crate::advisory::AdvisoryStore
 {
 }
 
@@ -86,5 +87,6 @@ impl<T> MetaStore for T where
         + crate::retention::VersionRetentionStore
         + crate::jobs::JobStore
         + crate::sbom::SbomStore
+        + crate::advisory::AdvisoryStore
 {
 }

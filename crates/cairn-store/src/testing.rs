@@ -11,6 +11,7 @@ use cairn_core::Digest;
 use futures::{stream, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
+mod advisory;
 mod gc;
 mod packages;
 mod proxy;
@@ -18,6 +19,7 @@ mod retention;
 mod sbom;
 mod usage;
 mod virtuals;
+pub use advisory::advisory_suite;
 pub use gc::{
     backup_suite, collector_suite, gc_store_suite, manifest, put_referring, storage_suite,
 };

@@ -83,3 +83,11 @@ async fn sboms_on_sqlite() {
     let meta = SqlMetaStore::open(&url).await.unwrap();
     cairn_store::testing::sbom_suite(Arc::new(meta)).await;
 }
+
+#[tokio::test]
+async fn advisories_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::advisory_suite(Arc::new(meta)).await;
+}

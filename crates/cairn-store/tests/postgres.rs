@@ -270,3 +270,10 @@ async fn sboms_on_postgres() {
     let meta = SqlMetaStore::open(&url).await.unwrap();
     cairn_store::testing::sbom_suite(Arc::new(meta)).await;
 }
+
+#[tokio::test]
+async fn advisories_on_postgres() {
+    let url = fresh_database("advisories").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::advisory_suite(Arc::new(meta)).await;
+}

@@ -14,6 +14,7 @@
 //! single-connection writer pool serialises writers anyway.
 //!
 
+mod advisory;
 mod audit;
 mod backup;
 mod gc;

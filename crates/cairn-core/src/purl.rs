@@ -78,39 +78,6 @@ pub fn normalise_name(ecosystem: &str, namespace: Option<&str>, name: &str) -> S
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_normalised_per_ecosystem() {
-        let p = Purl::parse("pkg:npm/%40Babel/Core@7.24.0").unwrap();
-        assert_eq!(
-            (p.ecosystem.as_str(), p.name.as_str()),
-            ("npm", "@babel/core")
-        );
-        assert_eq!(
-            Purl::parse("pkg:pypi/Django_REST.framework@3.0")
-                .unwrap()
-                .name,
-            "django-rest-framework"
-        );
-        assert_eq!(
-            Purl::parse("pkg:cargo/serde_json@1.0.0").unwrap().name,
-            "serde-json"
-        );
-        let m =
-            Purl::parse("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1?type=jar").unwrap();
-        assert_eq!(m.name, "org.apache.logging.log4j/log4j-core");
-        assert_eq!(m.version.as_deref(), Some("2.14.1"));
-        assert!(m.version_key().is_some());
-        let g = Purl::parse("pkg:golang/github.com/sirupsen/logrus@v1.9.3").unwrap();
-        assert_eq!(g.name, "github.com/sirupsen/logrus");
-        assert!(Purl::parse("not a purl").is_err());
-        assert!(Purl::parse(&format!("pkg:npm/{}", "a".repeat(3000))).is_err());
-    }
-}
-
 /// A hosted package as a component: its ecosystem (purl type) and indexed
 /// name, from its format and package key.
 pub fn of_package(format: crate::Format, key: &str) -> (&'static str, String) {
@@ -143,4 +110,37 @@ pub fn package_of(ecosystem: &str, name: &str) -> Option<(crate::Format, String)
         "golang" => (F::Go, name.to_string()),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_per_ecosystem() {
+        let p = Purl::parse("pkg:npm/%40Babel/Core@7.24.0").unwrap();
+        assert_eq!(
+            (p.ecosystem.as_str(), p.name.as_str()),
+            ("npm", "@babel/core")
+        );
+        assert_eq!(
+            Purl::parse("pkg:pypi/Django_REST.framework@3.0")
+                .unwrap()
+                .name,
+            "django-rest-framework"
+        );
+        assert_eq!(
+            Purl::parse("pkg:cargo/serde_json@1.0.0").unwrap().name,
+            "serde-json"
+        );
+        let m =
+            Purl::parse("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1?type=jar").unwrap();
+        assert_eq!(m.name, "org.apache.logging.log4j/log4j-core");
+        assert_eq!(m.version.as_deref(), Some("2.14.1"));
+        assert!(m.version_key().is_some());
+        let g = Purl::parse("pkg:golang/github.com/sirupsen/logrus@v1.9.3").unwrap();
+        assert_eq!(g.name, "github.com/sirupsen/logrus");
+        assert!(Purl::parse("not a purl").is_err());
+        assert!(Purl::parse(&format!("pkg:npm/{}", "a".repeat(3000))).is_err());
+    }
 }

@@ -32,11 +32,29 @@ fn record(r: &AnyRow) -> Result<AdvisoryRecord, StoreError> {
     })
 }
 
-/// (lo, lo inclusive, hi, hi inclusive) rows of an advisory's affected
-/// versions, in the component index's `vkey` terms.
-fn ranges(a: &Advisory) -> Vec<(String, String, Vec<u8>, i64, Vec<u8>, i64)> {
+/// One stored range: (lo, lo inclusive, hi, hi inclusive) in the component
+/// index's `vkey` terms, for one package.
+struct RangeRow {
+    ecosystem: String,
+    name: String,
+    lo: Vec<u8>,
+    lo_inclusive: i64,
+    hi: Vec<u8>,
+    hi_inclusive: i64,
+}
+
+/// The range rows of an advisory's affected versions.
+fn ranges(a: &Advisory) -> Vec<RangeRow> {
     let mut out = Vec::new();
     for p in &a.affected {
+        let row = |lo, lo_inclusive, hi, hi_inclusive| RangeRow {
+            ecosystem: p.ecosystem.clone(),
+            name: p.name.clone(),
+            lo,
+            lo_inclusive,
+            hi,
+            hi_inclusive,
+        };
         for i in &p.intervals {
             let (lo, lo_inc) = match &i.lower {
                 None => (vec![0x01], 1),
@@ -46,18 +64,11 @@ fn ranges(a: &Advisory) -> Vec<(String, String, Vec<u8>, i64, Vec<u8>, i64)> {
                 None => (vec![0x02], 0),
                 Some(b) => ([&[0x01], b.key.as_bytes()].concat(), b.inclusive as i64),
             };
-            out.push((p.ecosystem.clone(), p.name.clone(), lo, lo_inc, hi, hi_inc));
+            out.push(row(lo, lo_inc, hi, hi_inc));
         }
         for (text, key) in &p.versions {
             let point = crate::sbom::stored_vkey(Some(text), key.as_ref());
-            out.push((
-                p.ecosystem.clone(),
-                p.name.clone(),
-                point.clone(),
-                1,
-                point,
-                1,
-            ));
+            out.push(row(point.clone(), 1, point, 1));
         }
     }
     out
@@ -140,15 +151,15 @@ impl AdvisoryStore for SqlMetaStore {
                     ));
                 }
                 let mut q = sqlx::query(&sql);
-                for (eco, name, lo, lo_inc, hi, hi_inc) in chunk {
+                for row in chunk {
                     q = q
                         .bind(&a.id)
-                        .bind(eco)
-                        .bind(name)
-                        .bind(lo.clone())
-                        .bind(*lo_inc)
-                        .bind(hi.clone())
-                        .bind(*hi_inc);
+                        .bind(&row.ecosystem)
+                        .bind(&row.name)
+                        .bind(row.lo.clone())
+                        .bind(row.lo_inclusive)
+                        .bind(row.hi.clone())
+                        .bind(row.hi_inclusive);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -338,7 +349,9 @@ impl SqlMetaStore {
             let (eco, name) = cairn_core::purl::of_package(fmt, &package);
             let key = Scheme::for_purl_type(eco).and_then(|s| s.key(&version).ok());
             let vkey = crate::sbom::stored_vkey(Some(&version), key.as_ref());
-            if !ranges_of.contains_key(&(eco, name.clone())) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                ranges_of.entry((eco, name.clone()))
+            {
                 let mut sql = format!(
                     "SELECT {ADVISORY_COLUMNS}, r.lo, r.lo_inclusive, r.hi, r.hi_inclusive
                      FROM advisory_ranges r JOIN advisories a ON a.id = r.advisory_id
@@ -360,7 +373,7 @@ impl SqlMetaStore {
                     let hi_inc: i64 = r.try_get("hi_inclusive")?;
                     ranges.push((record(r)?, lo, lo_inc == 1, hi, hi_inc == 1));
                 }
-                ranges_of.insert((eco, name.clone()), ranges);
+                slot.insert(ranges);
             }
             let mut matched = std::collections::HashSet::new();
             for (advisory, lo, lo_inc, hi, hi_inc) in &ranges_of[&(eco, name.clone())] {

@@ -154,7 +154,7 @@ python3 tests/e2e/quota.py "$CAIRN" "$OUT_DIR"
 env $(s3_env e2e-quota) CAIRN_DATABASE_URL="$(pg_database e2e_quota)" \
   python3 tests/e2e/quota.py "$CAIRN" "$OUT_DIR" quota-postgres-s3
 
-step "SBOMs indexed on arrival (oras attach, cosign attach sbom in both layouts, cairn sbom attach after npm publish) and the component query for Maven, npm, PyPI, Go and Cargo; malformed and hostile documents refused with nothing stored"
+step "SBOMs indexed on arrival (oras attach, cosign attach sbom in both layouts, cairn sbom attach after npm publish) and the component query for Maven, npm, PyPI, Go and Cargo; malformed and hostile documents refused with nothing stored; an OSV corpus (a directory and an all.zip) imported and matched against SBOM components and a hosted package, re-imported, revised"
 python3 tests/e2e/sbom.py "$CAIRN" "$OUT_DIR"
 
 step "readiness follows PostgreSQL"

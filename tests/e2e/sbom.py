@@ -129,6 +129,89 @@ def cli_query(server, *args):
     return r.stdout
 
 
+def osv(id, eco, name, events, modified="2024-01-01T00:00:00Z", **extra):
+    return {"schema_version": "1.6.0", "id": id, "modified": modified, "summary": f"{id} summary",
+            "affected": [{"package": {"ecosystem": eco, "name": name},
+                          "ranges": [{"type": "SEMVER" if eco == "Go" else "ECOSYSTEM", "events": events}]}],
+            **extra}
+
+
+def vulnerabilities(server, reg, app1, app2, app3, npmrc):
+    """OSV data imported offline (a directory and an all.zip), matched against the images' SBOMs,
+    the package SBOM and a hosted package version."""
+    import zipfile
+    # A hosted lodash, matched as a package of its own.
+    pkg = os.path.join(WORK, "lodash")
+    os.makedirs(pkg, exist_ok=True)
+    with open(os.path.join(pkg, "package.json"), "w") as f:
+        json.dump({"name": "lodash", "version": "4.17.15"}, f)
+    run(["npm", "publish", "--userconfig", npmrc], cwd=pkg)
+
+    corpus = os.path.join(WORK, "osv")
+    os.makedirs(corpus, exist_ok=True)
+    cvss = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"}]
+    docs = {
+        "GHSA-jfh8-c2jp-5v3q": osv("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
+                                   [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}, {"introduced": "2.0-beta9"},
+                                    {"fixed": "2.3.1"}], severity=cvss, aliases=["CVE-2021-44228"]),
+        "GHSA-lodash": osv("GHSA-lodash", "npm", "lodash", [{"introduced": "0"}, {"fixed": "4.17.21"}],
+                           database_specific={"severity": "HIGH"}),
+        "PYSEC-2023-django": osv("PYSEC-2023-django", "PyPI", "django",
+                                 [{"introduced": "4.2"}, {"fixed": "4.2.1"}],
+                                 database_specific={"severity": "MODERATE"}),
+        "GO-2024-logrus": osv("GO-2024-logrus", "Go", "github.com/sirupsen/logrus",
+                              [{"introduced": "0"}, {"fixed": "1.8.3"}]),
+        "GHSA-withdrawn": osv("GHSA-withdrawn", "npm", "left-pad", [{"introduced": "0"}],
+                              withdrawn="2024-02-01T00:00:00Z"),
+    }
+    for name in ["GHSA-jfh8-c2jp-5v3q", "GHSA-lodash", "GHSA-withdrawn"]:
+        write(f"osv/{name}.json", docs[name])
+    write("osv/broken.json", "{not osv")
+    with zipfile.ZipFile(os.path.join(WORK, "all.zip"), "w") as z:
+        for name in ["PYSEC-2023-django", "GO-2024-logrus"]:
+            z.writestr(f"{name}.json", json.dumps(docs[name]))
+        z.writestr("RUSTSEC-2024-serde.json", json.dumps(osv("RUSTSEC-2024-serde", "crates.io", "serde_json",
+                                                              [{"introduced": "1.0.0"}, {"fixed": "1.0.101"}])))
+    data = ["--data-dir", DATA]
+    r = run([BIN, "vuln", "import", corpus, os.path.join(WORK, "all.zip"), *data])
+    expect("6 added, 0 updated, 0 unchanged, 1 not readable" in r.stdout, f"vuln import: {r.stdout.strip()}")
+    r = run([BIN, "vuln", "import", corpus, os.path.join(WORK, "all.zip"), *data])
+    expect("0 added, 0 updated, 6 unchanged" in r.stdout, f"the same data again: {r.stdout.strip()}")
+
+    client = ["--url", f"http://127.0.0.1:{server.port}", "--user", "admin", "--password-env", "CAIRN_PW"]
+    env = {**os.environ, "CAIRN_PW": server.password}
+    out = run([BIN, "vuln", "affected", "GHSA-jfh8-c2jp-5v3q", *client], env=env).stdout
+    expect("critical" in out and app1 in out and app3 in out and app2 not in out,
+           "log4shell affects app:1 (2.14.1) and other:3 (2.0-beta9), not app:2 (2.17.1)")
+    expect("CC-BY-4.0 (GitHub Advisory Database)" in out, "each finding names its data's licence")
+    st, body = api(server, "/api/v1/advisories/GHSA-lodash")
+    found = sorted((f["artifact"]["format"], f["version"], bool(f["sbom"])) for f in body["findings"])
+    expect(found == [("npm", "4.17.15", False), ("npm", "4.17.15", True), ("oci", "4.17.20", True)],
+           f"lodash <4.17.21: the hosted version, the package SBOM's and the image's components: {found}")
+    for advisory, digest in [("PYSEC-2023-django", app1), ("GO-2024-logrus", app3), ("RUSTSEC-2024-serde", app1)]:
+        st, body = api(server, f"/api/v1/advisories/{advisory}")
+        expect(st == 200 and [f["artifact"]["subject"] for f in body["findings"]] == [digest],
+               f"{advisory} (from the zip) affects exactly {digest[:19]}")
+    st, body = api(server, "/api/v1/advisories/GHSA-withdrawn")
+    expect(st == 200 and body["findings"] == [], "a withdrawn advisory affects nothing")
+    out = run([BIN, "vuln", "findings", "oci", "team/app", app1, *client], env=env).stdout
+    ids = [line.split("\t")[0] for line in out.splitlines()]
+    expect(ids[0] == "GHSA-jfh8-c2jp-5v3q" and set(ids) == {"GHSA-jfh8-c2jp-5v3q", "GHSA-lodash", "PYSEC-2023-django",
+                                                            "RUSTSEC-2024-serde"},
+           f"what affects app:1, most severe first: {ids}")
+    st, body = api(server, "/api/v1/findings?format=npm&repository=main")
+    expect(st == 200 and {(f["artifact"]["subject"], f["advisory"]["id"]) for f in body["findings"]}
+           == {("acme-app", "GHSA-lodash"), ("lodash", "GHSA-lodash")}, "a package repository's findings")
+    # A newer revision of an advisory replaces the old one.
+    docs["GHSA-lodash"] = osv("GHSA-lodash", "npm", "lodash", [{"introduced": "4.17.16"}, {"fixed": "4.17.21"}],
+                              modified="2024-06-01T00:00:00Z", database_specific={"severity": "HIGH"})
+    write("osv/GHSA-lodash.json", docs["GHSA-lodash"])
+    r = run([BIN, "vuln", "import", corpus, *data])
+    expect("0 added, 1 updated, 2 unchanged" in r.stdout, f"a revised advisory: {r.stdout.strip()}")
+    st, body = api(server, "/api/v1/advisories/GHSA-lodash")
+    expect([f["version"] for f in body["findings"]] == ["4.17.20"], "the revision's range is what matches now")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     server = Cairn(BIN, DATA).start(os.path.join(OUT, "sbom-cairn.log"))
@@ -243,6 +326,8 @@ def main():
     expect(st == 404, f"an SBOM for a version that does not exist is refused: {st}")
     st, body = api(server, "/api/v1/sboms?format=npm&repository=main&package=acme-app&version=1.0.0")
     expect(st == 200 and len(body["sboms"]) == 1, "the package version lists its one SBOM")
+
+    vulnerabilities(server, reg, app1, app2, app3, npmrc)
 
     # A deleted image is no answer any more.
     st, _, _ = server.request("DELETE", f"/v2/team/app/manifests/{app1}", auth=server.basic)

@@ -496,6 +496,14 @@ fn every_admin_endpoint_declares_its_access() {
         ),
         (Method::GET, "/sboms", "sbom_list", Access::Anyone, true),
         (Method::PUT, "/sboms", "sbom_attach", Access::Anyone, true),
+        (
+            Method::GET,
+            "/advisories/GHSA-1",
+            "advisory",
+            Access::Anyone,
+            true,
+        ),
+        (Method::GET, "/findings", "findings", Access::Anyone, true),
         (Method::DELETE, "/quotas", "quota_remove", registry(), true),
         (
             Method::GET,

@@ -111,6 +111,12 @@ pub enum AdminEndpoint {
     /// in the body to a package version (`publish` on the package, decided
     /// on the query's package).
     AttachSbom,
+    /// `GET /advisories/{id}`: an imported advisory and what it affects
+    /// (each finding filtered by the caller's read access).
+    Advisory { id: String },
+    /// `GET /findings?format=&repository=[&subject= | &package=&version=]`:
+    /// what affects an artifact, or every artifact of a repository.
+    Findings,
     /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
     DropProxyEntry {
         format: Option<Format>,
@@ -216,6 +222,8 @@ impl AdminEndpoint {
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["components"]) => (E::Components, &[M::GET]),
+            (_, ["advisories", id]) => (E::Advisory { id: id.to_string() }, &[M::GET]),
+            (_, ["findings"]) => (E::Findings, &[M::GET]),
             (&M::PUT, ["sboms"]) => (E::AttachSbom, &[M::PUT]),
             (_, ["sboms"]) => (E::ListSboms, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
@@ -289,6 +297,7 @@ impl AdminEndpoint {
             // The resource is in the query: the handler decides it (and
             // filters component answers) through the guard.
             E::Components | E::ListSboms | E::AttachSbom => Access::Anyone,
+            E::Advisory { .. } | E::Findings => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -388,6 +397,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::Components => "components",
             E::ListSboms => "sbom_list",
             E::AttachSbom => "sbom_attach",
+            E::Advisory { .. } => "advisory",
+            E::Findings => "findings",
         }
     }
 }

@@ -13,6 +13,7 @@
 mod endpoint;
 mod handlers;
 mod sboms;
+mod vulns;
 
 pub use endpoint::AdminEndpoint;
 
@@ -298,6 +299,8 @@ async fn dispatch(
         E::Components => crate::api::sboms::components(state, who, query(uri)?).await,
         E::ListSboms => crate::api::sboms::list(state, who, query(uri)?).await,
         E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,
+        E::Advisory { id } => crate::api::vulns::advisory(state, who, &id).await,
+        E::Findings => crate::api::vulns::findings(state, who, query(uri)?).await,
         E::WarmJob { id } => h::warm_job(state, who, &id).await,
         E::ResolveVirtual { format, repository } => {
             h::resolve_virtual(state, who, format, &repository, query(uri)?).await

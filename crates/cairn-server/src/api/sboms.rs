@@ -19,12 +19,12 @@ use cairn_store::sbom::{
 use http_body_util::BodyExt;
 use serde_json::json;
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(super) fn bad(message: impl Into<String>) -> ApiError {
     ApiError::Status(StatusCode::BAD_REQUEST, message.into())
 }
 
 /// The resource an SBOM subject is, for access decisions.
-fn resource_of(subject: &SbomSubject) -> Option<(String, Resource)> {
+pub(super) fn resource_of(subject: &SbomSubject) -> Option<(String, Resource)> {
     if subject.format == "oci" {
         return Some(("oci".into(), Resource::repository(&subject.repository)));
     }
@@ -35,7 +35,12 @@ fn resource_of(subject: &SbomSubject) -> Option<(String, Resource)> {
     ))
 }
 
-async fn may(state: &AppState, who: &Who, action: Action, subject: &SbomSubject) -> bool {
+pub(super) async fn may(
+    state: &AppState,
+    who: &Who,
+    action: Action,
+    subject: &SbomSubject,
+) -> bool {
     let Some((format, resource)) = resource_of(subject) else {
         return false;
     };
@@ -129,8 +134,8 @@ pub(super) async fn components(state: &AppState, who: &Who, p: ComponentParams) 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubjectParams {
-    format: String,
-    repository: String,
+    pub(super) format: String,
+    pub(super) repository: String,
     /// A manifest digest (`format=oci`).
     subject: Option<String>,
     /// A package name (with `version`).
@@ -139,7 +144,12 @@ pub(super) struct SubjectParams {
 }
 
 impl SubjectParams {
-    fn subject(&self) -> Result<SbomSubject, ApiError> {
+    /// Whether the query names one subject (else: a whole repository).
+    pub(super) fn names_one(&self) -> bool {
+        self.subject.is_some() || self.package.is_some()
+    }
+
+    pub(super) fn subject(&self) -> Result<SbomSubject, ApiError> {
         if self.format == "oci" {
             let digest = self
                 .subject

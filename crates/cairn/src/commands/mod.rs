@@ -18,6 +18,7 @@ mod serve;
 mod storage;
 mod token;
 mod user;
+mod vuln;
 mod warm;
 
 use cairn_server::identity::Identity;
@@ -77,6 +78,10 @@ enum Command {
     /// and version range), a subject's SBOMs, attaching one to a package version.
     #[command(subcommand)]
     Sbom(sbom::SbomCommand),
+    /// Vulnerability data offline: import OSV advisories into the stores;
+    /// ask a running cairn what an advisory affects and what affects an artifact.
+    #[command(subcommand)]
+    Vuln(vuln::VulnCommand),
     /// Collect garbage once: finish interrupted deletions, expire idle
     /// uploads, delete blobs nothing references any more. Safe beside
     /// running servers; Ctrl-C stops it at the next step.
@@ -130,6 +135,7 @@ impl Cli {
             Command::Warm(args) => warm::warm(args).await,
             Command::Explain(args) => explain::explain(args).await,
             Command::Sbom(cmd) => sbom::sbom_command(cmd).await,
+            Command::Vuln(cmd) => vuln::vuln_command(cmd).await,
             Command::Gc(args) => gc::gc(args).await,
             Command::Fsck(args) => gc::fsck_command(args).await,
             Command::Backup(cmd) => backup::backup_command(cmd).await,

@@ -1,0 +1,94 @@
+//! Vulnerability findings over the admin API: what an advisory affects
+//! (`GET /advisories/{id}`) and what affects an artifact or a repository
+//! (`GET /findings`). Every finding is filtered by the caller's read access
+//! to its artifact's repository, decided through the guard.
+
+use super::sboms::{bad, may, SubjectParams};
+use super::{ApiError, ApiResult, Who};
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use cairn_core::Action;
+use cairn_store::advisory::{Finding, FindingScope};
+use cairn_store::sbom::SbomSubject;
+use serde_json::json;
+
+/// Findings answered at most per request.
+const LIMIT: u32 = 5000;
+
+async fn readable(state: &AppState, who: &Who, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in findings {
+        if may(state, who, Action::Read, &f.artifact).await {
+            out.push(f);
+        }
+    }
+    out
+}
+
+async fn data_age(state: &AppState) -> Result<serde_json::Value, ApiError> {
+    let (count, newest) = state.meta.advisory_data().await?;
+    Ok(json!({"advisories": count, "imported_at": newest}))
+}
+
+pub(super) async fn advisory(state: &AppState, who: &Who, id: &str) -> ApiResult {
+    let Some(record) = state.meta.advisory(id).await? else {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no advisory {id} is imported"),
+        ));
+    };
+    let findings = state
+        .meta
+        .findings(&FindingScope::Advisory(id.to_string()), LIMIT)
+        .await?;
+    let findings = readable(state, who, findings).await;
+    Ok(
+        Json(json!({"advisory": record, "findings": findings, "data": data_age(state).await?}))
+            .into_response(),
+    )
+}
+
+pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
+    let scope = if p.names_one() {
+        FindingScope::Artifact(p.subject()?)
+    } else {
+        let format = if p.format == "oci" {
+            "oci".to_string()
+        } else {
+            cairn_core::Format::parse(&p.format)
+                .ok_or_else(|| bad(format!("no format {:?}", p.format)))?
+                .as_str()
+                .to_string()
+        };
+        // The repository itself must be readable to be asked about.
+        let whole = SbomSubject {
+            format: format.clone(),
+            repository: p.repository.clone(),
+            subject: String::new(),
+            version: String::new(),
+        };
+        if format == "oci" && !may(state, who, Action::Read, &whole).await {
+            return Err(ApiError::Status(
+                StatusCode::FORBIDDEN,
+                format!("{} may not read {}", who.principal.name(), p.repository),
+            ));
+        }
+        FindingScope::Repository {
+            format,
+            repository: p.repository.clone(),
+        }
+    };
+    if let FindingScope::Artifact(subject) = &scope {
+        if !may(state, who, Action::Read, subject).await {
+            return Err(ApiError::Status(
+                StatusCode::FORBIDDEN,
+                format!("{} may not read it", who.principal.name()),
+            ));
+        }
+    }
+    let found = state.meta.findings(&scope, LIMIT).await?;
+    let found = readable(state, who, found).await;
+    Ok(Json(json!({"findings": found, "data": data_age(state).await?})).into_response())
+}

@@ -157,6 +157,9 @@ env $(s3_env e2e-quota) CAIRN_DATABASE_URL="$(pg_database e2e_quota)" \
 step "SBOMs indexed on arrival (oras attach, cosign attach sbom in both layouts, cairn sbom attach after npm publish) and the component query for Maven, npm, PyPI, Go and Cargo; malformed and hostile documents refused with nothing stored; an OSV corpus (a directory and an all.zip) imported and matched against SBOM components and a hosted package, re-imported, revised"
 python3 tests/e2e/sbom.py "$CAIRN" "$OUT_DIR"
 
+step "a vulnerability policy: npm install, pip download and skopeo inspect refused naming the advisory, the publisher served with a warning, an exception and its removal, failing closed on stale data"
+python3 tests/e2e/vuln_policy.py "$CAIRN" "$OUT_DIR"
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

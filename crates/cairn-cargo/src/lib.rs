@@ -295,6 +295,7 @@ impl cairn_http::Adapter for CargoApi {
                 let key = key(&name)?;
                 let file = crate_file(&key, &version);
                 p.download(
+                    req,
                     PackageRef::new(CARGO, &repo, &key),
                     &file,
                     "application/x-tar",

@@ -152,7 +152,7 @@ impl CargoApi {
             async move {
                 let pkg = PackageRef::new(CARGO, &m, key);
                 self.packages
-                    .download(pkg, &file, "application/x-tar")
+                    .download(req, pkg, &file, "application/x-tar")
                     .await
             }
         };

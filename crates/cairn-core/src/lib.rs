@@ -21,6 +21,7 @@ pub mod sbom;
 pub mod vers;
 pub mod version_key;
 pub mod version_retention;
+pub mod vuln_policy;
 
 pub use access::{Action, Principal};
 pub use digest::{Algorithm, Digest, DigestError, Hasher};

@@ -451,6 +451,7 @@ impl cairn_http::Adapter for GoApi {
             Endpoint::Mod { module, version } => {
                 let key = module_key(&module)?;
                 p.download(
+                    req,
                     PackageRef::new(GO, &repo, &key),
                     &mod_file(&version),
                     "text/plain; charset=utf-8",
@@ -460,6 +461,7 @@ impl cairn_http::Adapter for GoApi {
             Endpoint::Zip { module, version } => {
                 let key = module_key(&module)?;
                 p.download(
+                    req,
                     PackageRef::new(GO, &repo, &key),
                     &zip_file(&version),
                     "application/zip",

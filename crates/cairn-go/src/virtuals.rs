@@ -196,12 +196,13 @@ impl GoApi {
                     }
                     File::Mod => {
                         let p = &self.packages;
-                        p.download(pkg, &mod_file(version), "text/plain; charset=utf-8")
+                        p.download(req, pkg, &mod_file(version), "text/plain; charset=utf-8")
                             .await
                     }
                     File::Zip => {
                         let p = &self.packages;
-                        p.download(pkg, &zip_file(version), "application/zip").await
+                        p.download(req, pkg, &zip_file(version), "application/zip")
+                            .await
                     }
                 }
             }

@@ -12,7 +12,9 @@
 mod endpoint;
 mod guard;
 mod request;
+pub mod vulns;
 
 pub use endpoint::{Access, Endpoint, EndpointLabel, Resource};
 pub use guard::{serve, Adapter, Guard, Refusal};
 pub use request::{decode, Request};
+pub use vulns::VulnGate;

@@ -170,6 +170,7 @@ impl MavenApi {
                 let Some(alg) = path.checksum else {
                     return p
                         .download(
+                            req,
                             PackageRef::new(MAVEN, &store, key),
                             filename,
                             content_type(filename),

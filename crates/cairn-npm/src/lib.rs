@@ -99,6 +99,7 @@ impl cairn_http::Adapter for NpmApi {
             E::Version { name, version } => self.get_version(req, &repo, &name, &version).await,
             E::Tarball { name, file } => {
                 p.download(
+                    req,
                     PackageRef::new(NPM, &repo, &key(&name)?),
                     &file,
                     "application/octet-stream",

@@ -281,7 +281,7 @@ impl NpmApi {
             async move {
                 let pkg = PackageRef::new(NPM, &m, &key);
                 self.packages
-                    .download(pkg, file, "application/octet-stream")
+                    .download(req, pkg, file, "application/octet-stream")
                     .await
             }
         };

@@ -62,6 +62,8 @@ pub struct OciApi {
     /// The pulls this replica recorded lately (retention policies count
     /// "pulled within N days": once an hour is precise enough).
     pulls: Arc<cairn_store::UseNotes>,
+    /// Vulnerability policies, asked for every manifest served.
+    vulns: Arc<cairn_http::VulnGate>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -78,7 +80,14 @@ impl OciApi {
             proxies: vec![],
             virtuals: vec![],
             pulls: Default::default(),
+            vulns: Arc::new(cairn_http::VulnGate::open()),
         }
+    }
+
+    /// Serves manifests only as the vulnerability policies allow.
+    pub fn with_vuln_gate(mut self, gate: Arc<cairn_http::VulnGate>) -> Self {
+        self.vulns = gate;
+        self
     }
 
     /// Records that a manifest was pulled (by tag or by digest), at most

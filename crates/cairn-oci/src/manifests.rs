@@ -91,10 +91,14 @@ impl OciApi {
             .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
         let stored = self.check_references(name, &parsed).await?;
         let sbom = match crate::sbom::carried(&parsed, &tags) {
-            Some(carried) => {
-                let doc = self.read_sbom(&carried).await?;
-                Some((carried, doc))
-            }
+            Some(carried) => match self.read_sbom(&carried).await {
+                Ok(doc) => Some((carried, doc)),
+                Err(e) if carried.claimed => return Err(e),
+                Err(e) => {
+                    tracing::warn!(repository = %name, error = %e.message, "an artifact typed as an SBOM is stored without being indexed");
+                    None
+                }
+            },
             None => None,
         };
 
@@ -259,6 +263,24 @@ impl OciApi {
     ) -> OciResult {
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
+        // The vulnerability policy covering the repository, if any: by tag
+        // or by digest, GET or HEAD, the same decision.
+        let subject = cairn_store::sbom::SbomSubject {
+            format: "oci".into(),
+            repository: name.to_string(),
+            subject: digest.to_string(),
+            version: String::new(),
+        };
+        let resource = cairn_http::Resource::repository(name.as_str());
+        let warning = match self
+            .vulns
+            .check(&req.auth.principal, &resource, subject)
+            .await?
+        {
+            cairn_core::vuln_policy::Verdict::Refuse(why) => return Err(OciError::denied(why)),
+            cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Some(why),
+            cairn_core::vuln_policy::Verdict::Serve => None,
+        };
         if req.method == axum::http::Method::GET {
             self.note_pull(name.as_str(), &digest);
         }
@@ -278,16 +300,23 @@ impl OciApi {
             ),
             (header::CONTENT_LENGTH, record.size.to_string()),
         ];
+        let warn = |mut resp: axum::response::Response| {
+            if let Some(v) = warning.as_deref().and_then(|w| w.parse().ok()) {
+                resp.headers_mut()
+                    .insert(cairn_http::vulns::WARNING_HEADER, v);
+            }
+            resp
+        };
         if etag_matches(req, &digest) {
             let mut resp = (StatusCode::NOT_MODIFIED, headers).into_response();
             resp.headers_mut().remove(header::CONTENT_LENGTH);
-            return Ok(resp);
+            return Ok(warn(resp));
         }
         if req.method == axum::http::Method::HEAD {
-            return Ok((StatusCode::OK, headers).into_response());
+            return Ok(warn((StatusCode::OK, headers).into_response()));
         }
         let bytes = self.manifest_bytes(&digest).await?;
-        Ok((StatusCode::OK, headers, bytes).into_response())
+        Ok(warn((StatusCode::OK, headers, bytes).into_response()))
     }
 
     pub(crate) async fn delete_manifest(

@@ -21,6 +21,11 @@ use cairn_store::Actor;
 pub(crate) struct Carried {
     layer: Descriptor,
     subject: Digest,
+    /// Whether the layer's own media type says SPDX or CycloneDX JSON (then
+    /// a document that does not read as one refuses the push); a generic
+    /// layer of an artifact typed as an SBOM is indexed when it reads as
+    /// one, and kept unindexed when it does not.
+    pub(crate) claimed: bool,
 }
 
 /// What SBOM `parsed` carries, if any (see the module docs).
@@ -62,7 +67,12 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
         .as_ref()
         .map(|s| s.digest.clone())
         .or(legacy)?;
-    Some(Carried { layer, subject })
+    let claimed = is_sbom_media_type(&layer.media_type);
+    Some(Carried {
+        layer,
+        subject,
+        claimed,
+    })
 }
 
 impl OciApi {

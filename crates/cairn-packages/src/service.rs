@@ -261,6 +261,8 @@ pub struct Packages {
     /// The downloads this replica recorded lately (retention policies
     /// count "downloaded within N days").
     downloads: cairn_store::UseNotes,
+    /// Vulnerability policies, asked for every file served.
+    vulns: Arc<cairn_http::VulnGate>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -295,7 +297,14 @@ impl Packages {
             proxies: Default::default(),
             proxied_documents: ByteCache::new(PROXIED_DOCUMENT_CACHE_BYTES),
             virtuals: Default::default(),
+            vulns: Arc::new(cairn_http::VulnGate::open()),
         }
+    }
+
+    /// Serves files only as the vulnerability policies allow.
+    pub fn with_vuln_gate(mut self, gate: Arc<cairn_http::VulnGate>) -> Self {
+        self.vulns = gate;
+        self
     }
 
     /// The service with these proxy repositories (each knows its `FORMAT/NAME`).
@@ -627,6 +636,7 @@ impl Packages {
     /// never kept, so a new version is served as soon as it is published.
     pub async fn download(
         &self,
+        req: &Request,
         pkg: PackageRef<'_>,
         filename: &str,
         content_type: &str,
@@ -670,6 +680,25 @@ impl Packages {
             )
                 .into_response());
         }
+        // The vulnerability policy of the repository, if one covers it.
+        let subject = cairn_store::sbom::SbomSubject {
+            format: pkg.format.as_str().to_string(),
+            repository: pkg.repository.to_string(),
+            subject: pkg.package.to_string(),
+            version: resolved.version.clone(),
+        };
+        let resource = cairn_http::Resource::package(pkg.format, pkg.repository, pkg.package);
+        let warning = match self
+            .vulns
+            .check(&req.auth.principal, &resource, subject)
+            .await?
+        {
+            cairn_core::vuln_policy::Verdict::Refuse(why) => {
+                return Err(PackageError::Refused(why))
+            }
+            cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Some(why),
+            cairn_core::vuln_policy::Verdict::Serve => None,
+        };
         let (meta, format, repository, package, version) = (
             self.meta.clone(),
             pkg.format,
@@ -696,6 +725,10 @@ impl Packages {
         // release-age checks read it).
         if let Ok(v) = cairn_proxy::http_date(resolved.created_at).parse() {
             resp.headers_mut().insert(header::LAST_MODIFIED, v);
+        }
+        if let Some(v) = warning.and_then(|w| w.parse().ok()) {
+            resp.headers_mut()
+                .insert(cairn_http::vulns::WARNING_HEADER, v);
         }
         Ok(resp)
     }

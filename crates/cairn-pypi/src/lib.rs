@@ -84,6 +84,7 @@ impl cairn_http::Adapter for PypiApi {
                 let key = key(&project)?;
                 self.packages
                     .download(
+                        req,
                         PackageRef::new(PYPI, &repo, &key),
                         &filename,
                         "application/octet-stream",

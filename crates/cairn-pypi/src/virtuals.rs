@@ -150,7 +150,7 @@ impl PypiApi {
                 } else {
                     let pkg = PackageRef::new(PYPI, &m, key);
                     self.packages
-                        .download(pkg, filename, "application/octet-stream")
+                        .download(req, pkg, filename, "application/octet-stream")
                         .await
                 }
             }

@@ -57,9 +57,21 @@ pub struct Config {
     /// set in the database at start, beside those set through the admin
     /// API (docs/gc.md, "Quotas").
     pub quota: Vec<cairn_core::quota::QuotaConfig>,
+    /// Policies refusing downloads and pulls of artifacts with
+    /// vulnerability findings (`[[vulnerability_policy]]`; docs/sbom.md).
+    pub vulnerability_policy: Vec<cairn_core::vuln_policy::VulnPolicyConfig>,
 }
 
 impl Config {
+    /// The vulnerability policies, compiled, in their configured order (the
+    /// first that covers a repository decides it).
+    pub fn vuln_policies(&self) -> anyhow::Result<Vec<cairn_core::vuln_policy::VulnPolicy>> {
+        self.vulnerability_policy
+            .iter()
+            .map(|p| cairn_core::vuln_policy::VulnPolicy::compile(p).map_err(anyhow::Error::msg))
+            .collect()
+    }
+
     /// The tag immutability rules, compiled.
     pub fn tag_rules(&self) -> anyhow::Result<Vec<cairn_core::policy::TagRule>> {
         Ok(self
@@ -173,6 +185,7 @@ impl Default for Config {
             gc: GcConfig::default(),
             retention: vec![],
             quota: vec![],
+            vulnerability_policy: vec![],
         }
     }
 }

@@ -116,6 +116,11 @@ impl App {
             access.clone(),
         )
         .await?;
+        let vulns = Arc::new(cairn_http::VulnGate::new(
+            config.vuln_policies()?,
+            meta.clone(),
+            access.clone(),
+        ));
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
@@ -130,7 +135,8 @@ impl App {
                 config.packages.compile(access.clone())?,
             )
             .with_proxies(package_proxies)
-            .with_virtuals(virtuals),
+            .with_virtuals(virtuals)
+            .with_vuln_gate(vulns.clone()),
         );
         let oci = OciApi::new(
             blobs,
@@ -146,7 +152,8 @@ impl App {
             },
         )
         .with_proxies(oci_proxies)
-        .with_virtuals(oci_virtuals);
+        .with_virtuals(oci_virtuals)
+        .with_vuln_gate(vulns);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
             oidc: oidc::JwksCache::default(),

@@ -504,6 +504,27 @@ fn every_admin_endpoint_declares_its_access() {
             true,
         ),
         (Method::GET, "/findings", "findings", Access::Anyone, true),
+        (
+            Method::GET,
+            "/vuln-exceptions",
+            "vuln_exception_list",
+            registry(),
+            true,
+        ),
+        (
+            Method::PUT,
+            "/vuln-exceptions",
+            "vuln_exception_set",
+            registry(),
+            true,
+        ),
+        (
+            Method::DELETE,
+            "/vuln-exceptions",
+            "vuln_exception_remove",
+            registry(),
+            true,
+        ),
         (Method::DELETE, "/quotas", "quota_remove", registry(), true),
         (
             Method::GET,

@@ -96,4 +96,28 @@ pub trait AdvisoryStore: Send + Sync + 'static {
     /// The findings in scope, withdrawn advisories left out, subjects that
     /// exist only (most severe first, at most `limit`).
     async fn findings(&self, scope: &FindingScope, limit: u32) -> Result<Vec<Finding>, StoreError>;
+
+    /// Accepts an advisory for the repositories a pattern covers until it
+    /// expires (replacing an exception of the same advisory and pattern);
+    /// audited as `vuln.exception.set`.
+    async fn set_exception(
+        &self,
+        exception: &cairn_core::vuln_policy::Exception,
+        actor: &crate::Actor,
+    ) -> Result<(), StoreError>;
+
+    /// Removes one; audited as `vuln.exception.remove`. Whether it existed.
+    async fn remove_exception(
+        &self,
+        advisory: &str,
+        repositories: &str,
+        actor: &crate::Actor,
+    ) -> Result<bool, StoreError>;
+
+    /// The exceptions of these advisories (all of them when empty), expired
+    /// ones included (the decision looks at `expires_at`).
+    async fn exceptions(
+        &self,
+        advisories: &[String],
+    ) -> Result<Vec<cairn_core::vuln_policy::Exception>, StoreError>;
 }

@@ -117,6 +117,12 @@ pub enum AdminEndpoint {
     /// `GET /findings?format=&repository=[&subject= | &package=&version=]`:
     /// what affects an artifact, or every artifact of a repository.
     Findings,
+    /// `GET /vuln-exceptions`: accepted advisories.
+    ListVulnExceptions,
+    /// `PUT /vuln-exceptions?advisory=&repositories=` with `{"reason", "expires"}`.
+    SetVulnException,
+    /// `DELETE /vuln-exceptions?advisory=&repositories=`.
+    RemoveVulnException,
     /// `DELETE /proxies/{format}/{repository}/cache/{key}`: forget one entry.
     DropProxyEntry {
         format: Option<Format>,
@@ -224,6 +230,9 @@ impl AdminEndpoint {
             (_, ["components"]) => (E::Components, &[M::GET]),
             (_, ["advisories", id]) => (E::Advisory { id: id.to_string() }, &[M::GET]),
             (_, ["findings"]) => (E::Findings, &[M::GET]),
+            (&M::PUT, ["vuln-exceptions"]) => (E::SetVulnException, &[M::PUT]),
+            (&M::DELETE, ["vuln-exceptions"]) => (E::RemoveVulnException, &[M::DELETE]),
+            (_, ["vuln-exceptions"]) => (E::ListVulnExceptions, &[M::GET]),
             (&M::PUT, ["sboms"]) => (E::AttachSbom, &[M::PUT]),
             (_, ["sboms"]) => (E::ListSboms, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
@@ -315,6 +324,9 @@ impl AdminEndpoint {
             | E::CancelJob { .. }
             | E::SetQuota
             | E::RemoveQuota
+            | E::ListVulnExceptions
+            | E::SetVulnException
+            | E::RemoveVulnException
             | E::RunGc
             | E::RetentionPreview
             | E::RetentionApply
@@ -399,6 +411,9 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::AttachSbom => "sbom_attach",
             E::Advisory { .. } => "advisory",
             E::Findings => "findings",
+            E::ListVulnExceptions => "vuln_exception_list",
+            E::SetVulnException => "vuln_exception_set",
+            E::RemoveVulnException => "vuln_exception_remove",
         }
     }
 }

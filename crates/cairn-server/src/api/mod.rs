@@ -301,6 +301,13 @@ async fn dispatch(
         E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,
         E::Advisory { id } => crate::api::vulns::advisory(state, who, &id).await,
         E::Findings => crate::api::vulns::findings(state, who, query(uri)?).await,
+        E::ListVulnExceptions => crate::api::vulns::list_exceptions(state).await,
+        E::SetVulnException => {
+            crate::api::vulns::set_exception(state, who, query(uri)?, json_body(body).await?).await
+        }
+        E::RemoveVulnException => {
+            crate::api::vulns::remove_exception(state, who, query(uri)?).await
+        }
         E::WarmJob { id } => h::warm_job(state, who, &id).await,
         E::ResolveVirtual { format, repository } => {
             h::resolve_virtual(state, who, format, &repository, query(uri)?).await

@@ -92,3 +92,68 @@ pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> A
     let found = readable(state, who, found).await;
     Ok(Json(json!({"findings": found, "data": data_age(state).await?})).into_response())
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExceptionParams {
+    advisory: String,
+    /// A repository pattern (`npm/*`, `prod/**`).
+    repositories: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExceptionBody {
+    reason: String,
+    /// RFC 3339; an exception always expires.
+    expires: String,
+}
+
+pub(super) async fn list_exceptions(state: &AppState) -> ApiResult {
+    let exceptions = state.meta.exceptions(&[]).await?;
+    Ok(Json(json!({ "exceptions": exceptions })).into_response())
+}
+
+pub(super) async fn set_exception(
+    state: &AppState,
+    who: &Who,
+    p: ExceptionParams,
+    body: ExceptionBody,
+) -> ApiResult {
+    let expires_at = cairn_packages::parse_rfc3339(&body.expires).ok_or_else(|| {
+        bad(format!(
+            "expires {:?} is not an RFC 3339 time",
+            body.expires
+        ))
+    })?;
+    if body.reason.trim().is_empty() {
+        return Err(bad("an exception needs a reason"));
+    }
+    globset::GlobBuilder::new(&p.repositories)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| bad(format!("repositories: {e}")))?;
+    let exception = cairn_core::vuln_policy::Exception {
+        advisory: p.advisory,
+        repositories: p.repositories,
+        expires_at,
+        reason: body.reason,
+    };
+    state.meta.set_exception(&exception, &who.actor).await?;
+    Ok((StatusCode::CREATED, Json(json!(exception))).into_response())
+}
+
+pub(super) async fn remove_exception(state: &AppState, who: &Who, p: ExceptionParams) -> ApiResult {
+    if state
+        .meta
+        .remove_exception(&p.advisory, &p.repositories, &who.actor)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no exception of {} for {}", p.advisory, p.repositories),
+        ))
+    }
+}

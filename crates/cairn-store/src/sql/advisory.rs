@@ -1,14 +1,15 @@
 //! The SQL of advisories and findings (see [`crate::advisory`]).
 
-use super::{now, SqlMetaStore};
+use super::{audit, now, SqlMetaStore, OK};
 use crate::advisory::{
     AdvisoryRecord, AdvisorySource, AdvisoryStore, Finding, FindingScope, ImportCounts,
 };
 use crate::sbom::SbomSubject;
-use crate::StoreError;
+use crate::{Actor, StoreError};
 use async_trait::async_trait;
 use cairn_core::advisory::{Advisory, Severity};
 use cairn_core::version_key::Scheme;
+use cairn_core::vuln_policy::Exception;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -200,9 +201,106 @@ impl AdvisoryStore for SqlMetaStore {
         out.truncate(limit as usize);
         Ok(out)
     }
+
+    async fn set_exception(&self, e: &Exception, actor: &Actor) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM vuln_exceptions WHERE advisory_id = $1 AND repositories = $2")
+            .bind(&e.advisory)
+            .bind(&e.repositories)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO vuln_exceptions (advisory_id, repositories, reason, expires_at, actor, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&e.advisory)
+        .bind(&e.repositories)
+        .bind(&e.reason)
+        .bind(e.expires_at)
+        .bind(&actor.name)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let detail = format!("{} until {}: {}", e.repositories, e.expires_at, e.reason);
+        audit(
+            &mut tx,
+            actor,
+            "vuln.exception.set",
+            None,
+            Some(&e.advisory),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_exception(
+        &self,
+        advisory: &str,
+        repositories: &str,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM vuln_exceptions WHERE advisory_id = $1 AND repositories = $2")
+                .bind(advisory)
+                .bind(repositories)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() > 0 {
+            audit(
+                &mut tx,
+                actor,
+                "vuln.exception.remove",
+                None,
+                Some(advisory),
+                OK,
+                Some(repositories),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn exceptions(&self, advisories: &[String]) -> Result<Vec<Exception>, StoreError> {
+        self.exceptions_impl(advisories).await
+    }
 }
 
 impl SqlMetaStore {
+    async fn exceptions_impl(&self, advisories: &[String]) -> Result<Vec<Exception>, StoreError> {
+        let rows = if advisories.is_empty() {
+            sqlx::query("SELECT advisory_id, repositories, reason, expires_at FROM vuln_exceptions ORDER BY advisory_id")
+                .fetch_all(&self.reader)
+                .await?
+        } else {
+            let list: Vec<String> = (1..=advisories.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT advisory_id, repositories, reason, expires_at FROM vuln_exceptions
+                 WHERE advisory_id IN ({}) ORDER BY advisory_id",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for a in advisories {
+                q = q.bind(a);
+            }
+            q.fetch_all(&self.reader).await?
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Exception {
+                    advisory: r.try_get("advisory_id")?,
+                    repositories: r.try_get("repositories")?,
+                    reason: r.try_get("reason")?,
+                    expires_at: r.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Findings among SBOM components: one join, each advisory range
     /// meeting the components of its package in the index.
     async fn sbom_findings(

@@ -201,6 +201,40 @@ pub async fn advisory_suite(meta: Arc<dyn MetaStore>) {
     let f = meta.findings(&by("GHSA-lodash"), 100).await.unwrap();
     assert_eq!(f.len(), 1, "4.17.15 is no longer affected");
 
+    // Exceptions: set (replacing the same advisory and pattern), listed, removed.
+    let e = cairn_core::vuln_policy::Exception {
+        advisory: "GHSA-lodash".into(),
+        repositories: "npm/*".into(),
+        expires_at: 2_000_000_000,
+        reason: "not reachable".into(),
+    };
+    meta.set_exception(&e, &who).await.unwrap();
+    meta.set_exception(
+        &cairn_core::vuln_policy::Exception {
+            reason: "still not reachable".into(),
+            ..e.clone()
+        },
+        &who,
+    )
+    .await
+    .unwrap();
+    let listed = meta
+        .exceptions(&["GHSA-lodash".to_string(), "GHSA-x".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reason, "still not reachable");
+    assert_eq!(meta.exceptions(&[]).await.unwrap().len(), 1);
+    assert!(meta
+        .remove_exception("GHSA-lodash", "npm/*", &who)
+        .await
+        .unwrap());
+    assert!(!meta
+        .remove_exception("GHSA-lodash", "npm/*", &who)
+        .await
+        .unwrap());
+    assert!(meta.exceptions(&[]).await.unwrap().is_empty());
+
     // A deleted image is no finding.
     assert!(meta
         .delete_manifest("team/app", &image.digest, &[], &who)

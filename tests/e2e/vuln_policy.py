@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""A vulnerability policy refusing downloads and pulls, with real clients.
+
+The policy `no-high` covers every npm and PyPI repository and prod/**:
+findings of high severity or worse are refused. Imported OSV data says
+lodash < 4.17.21 is high, insecure-pkg 1.0 (PyPI) critical, log4j-core
+2.14.1 critical (found through an image's SBOM). Then:
+
+  * npm install, pip download and skopeo inspect, as a reader, are refused,
+    and each client's own output names the advisory;
+  * the publisher (admin) is served, with a warning header: CI reads back
+    what it pushed;
+  * an exception for the lodash advisory lets npm install it, until it is
+    removed;
+  * a repository whose policy fails closed on stale data refuses even a
+    clean package once the data is older than it allows;
+  * clean packages and images are served.
+
+Usage: vuln_policy.py CAIRN_BINARY OUTPUT_DIR
+"""
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+from cairnproc import Cairn
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+PY_TOOLS = os.path.join(ROOT, ".tools", "py", "bin")
+BIN, OUT = sys.argv[1], sys.argv[2]
+DATA = os.path.join(OUT, "vuln-policy-data")
+WORK = os.path.join(OUT, "vuln-policy-work")
+IMAGE = "application/vnd.oci.image.manifest.v1+json"
+POLICIES = ('[{name = "strict", repositories = ["npm/strict"], block = "critical", max_data_age_days = 0, '
+            'on_stale = "block"}, '
+            '{name = "no-high", repositories = ["npm/*", "pypi/*", "prod/**"], block = "high", '
+            'max_data_age_days = 30, on_stale = "allow"}]')
+
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def expect(cond, message):
+    if not cond:
+        raise SystemExit(f"FAIL: {message}")
+    print(f"ok - {message}")
+
+
+def run(cmd, ok=True, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if ok and r.returncode != 0:
+        raise SystemExit(f"FAIL: {' '.join(map(str, cmd))}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def write(name, text):
+    path = os.path.join(WORK, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text if isinstance(text, str) else json.dumps(text))
+    return path
+
+
+def npm_publish(server, repo, name, version):
+    host = f"127.0.0.1:{server.port}"
+    npmrc = write(f"npmrc-{repo}", f"registry=http://{host}/npm/{repo}/\n//{host}/npm/{repo}/:_auth="
+                  + base64.b64encode(f"admin:{server.password}".encode()).decode() + "\n")
+    pkg = os.path.join(WORK, f"{repo}-{name}-{version}")
+    os.makedirs(pkg, exist_ok=True)
+    with open(os.path.join(pkg, "package.json"), "w") as f:
+        json.dump({"name": name, "version": version}, f)
+    run(["npm", "publish", "--userconfig", npmrc], cwd=pkg)
+
+
+def npm_install(server, repo, spec, auth=False):
+    """`npm install` in a fresh project, anonymous unless `auth`."""
+    host = f"127.0.0.1:{server.port}"
+    project = os.path.join(WORK, f"install-{time.time_ns()}")
+    os.makedirs(project)
+    with open(os.path.join(project, "package.json"), "w") as f:
+        json.dump({"name": "consumer", "version": "1.0.0"}, f)
+    rc = f"registry=http://{host}/npm/{repo}/\n"
+    if auth:
+        rc += f"//{host}/npm/{repo}/:_auth=" + base64.b64encode(f"admin:{server.password}".encode()).decode() + "\n"
+    npmrc = write(f"npmrc-install-{time.time_ns()}", rc)
+    return run(["npm", "install", "--no-audit", "--no-fund", "--userconfig", npmrc,
+                "--cache", os.path.join(project, ".npm-cache"), spec], ok=False, cwd=project)
+
+
+def push_image(server, repo, tag, seed, purls):
+    def blob(data):
+        st, _, body = server.request("POST", f"/v2/{repo}/blobs/uploads/?digest={sha(data)}", data, auth=server.basic)
+        if st != 201:
+            raise SystemExit(f"FAIL: blob {st} {body!r}")
+        return {"digest": sha(data), "size": len(data)}
+    config = blob(json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode())
+    layer = blob(f"layer {seed}".encode())
+    doc = json.dumps({"schemaVersion": 2, "mediaType": IMAGE,
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}]}).encode()
+    st, _, _ = server.request("PUT", f"/v2/{repo}/manifests/{tag}", doc, {"Content-Type": IMAGE}, auth=server.basic)
+    expect(st == 201, f"{repo}:{tag} pushed")
+    bom = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
+                      "components": [{"type": "library", "name": "c", "purl": p} for p in purls]}).encode()
+    empty = blob(b"{}")
+    sbom = blob(bom)
+    ref = json.dumps({"schemaVersion": 2, "mediaType": IMAGE, "artifactType": "application/vnd.cyclonedx+json",
+                      "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
+                      "layers": [{"mediaType": "application/vnd.cyclonedx+json", **sbom}],
+                      "subject": {"mediaType": IMAGE, "digest": sha(doc), "size": len(doc)}}).encode()
+    st, _, _ = server.request("PUT", f"/v2/{repo}/manifests/{sha(ref)}", ref, {"Content-Type": IMAGE},
+                              auth=server.basic)
+    expect(st == 201, f"its SBOM attached")
+    return sha(doc)
+
+
+def osv(id, eco, name, events, severity):
+    return {"id": id, "modified": "2024-01-01T00:00:00Z", "summary": f"{id}",
+            "database_specific": {"severity": severity},
+            "affected": [{"package": {"ecosystem": eco, "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": events}]}]}
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    server = Cairn(BIN, DATA, env={"CAIRN_VULNERABILITY_POLICY": POLICIES}).start(
+        os.path.join(OUT, "vuln-policy-cairn.log"))
+    npm_publish(server, "main", "lodash", "4.17.15")
+    npm_publish(server, "main", "lodash", "4.17.21")
+    npm_publish(server, "strict", "clean-pkg", "1.0.0")
+    dist = os.path.join(WORK, "dist")
+    for name, version in [("insecure-pkg", "1.0"), ("insecure-pkg", "2.0")]:
+        run([sys.executable, os.path.join(os.path.dirname(__file__), "mkdist.py"), dist, name, version])
+    run([os.path.join(PY_TOOLS, "twine"), "upload", "--disable-progress-bar", "--non-interactive",
+         "--repository-url", f"http://127.0.0.1:{server.port}/pypi/main/", "-u", "admin",
+         f"--password={server.password}", *[os.path.join(dist, f) for f in sorted(os.listdir(dist))]])
+    vulnerable = push_image(server, "prod/app", "1", "one", ["pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"])
+    push_image(server, "prod/app", "2", "two", ["pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1"])
+
+    corpus = os.path.join(WORK, "osv")
+    write("osv/lodash.json", osv("GHSA-lodash-proto", "npm", "lodash", [{"introduced": "0"}, {"fixed": "4.17.21"}],
+                                 "HIGH"))
+    write("osv/insecure.json", osv("PYSEC-2024-insecure", "PyPI", "insecure-pkg",
+                                   [{"introduced": "0"}, {"fixed": "2.0"}], "CRITICAL"))
+    write("osv/log4j.json", osv("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
+                                [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}], "CRITICAL"))
+    run([BIN, "vuln", "import", corpus, "--data-dir", DATA])
+
+    # npm: refused to a reader, with the advisory in npm's own error.
+    r = npm_install(server, "main", "lodash@4.17.15")
+    said = r.stdout + r.stderr
+    expect(r.returncode != 0 and "403" in said and "GHSA-lodash-proto" in said,
+           f"npm install lodash@4.17.15 is refused, naming the advisory: {said.strip().splitlines()[-3:]}")
+    r = npm_install(server, "main", "lodash@4.17.21")
+    expect(r.returncode == 0, "npm install lodash@4.17.21 (fixed) works")
+    r = npm_install(server, "main", "lodash@4.17.15", auth=True)
+    expect(r.returncode == 0, "the publisher installs what it published")
+    st, headers, _ = server.request("GET", "/npm/main/lodash/-/lodash-4.17.15.tgz", auth=server.basic)
+    expect(st == 200 and "GHSA-lodash-proto" in headers.get("x-cairn-vulnerability-warning", ""),
+           "... with a warning header naming the advisory")
+
+    # pip: the reason phrase carries the advisory.
+    r = run([os.path.join(PY_TOOLS, "pip"), "download", "--no-deps", "--no-cache-dir", "-d",
+             os.path.join(WORK, "pipdl"), "--index-url", f"http://127.0.0.1:{server.port}/pypi/main/simple/",
+             "insecure-pkg==1.0"], ok=False)
+    said = r.stdout + r.stderr
+    expect(r.returncode != 0 and "403" in said and "PYSEC-2024-insecure" in said,
+           f"pip download insecure-pkg==1.0 is refused, naming the advisory: {said.strip().splitlines()[-2:]}")
+    r = run([os.path.join(PY_TOOLS, "pip"), "download", "--no-deps", "--no-cache-dir", "-d",
+             os.path.join(WORK, "pipdl"), "--index-url", f"http://127.0.0.1:{server.port}/pypi/main/simple/",
+             "insecure-pkg==2.0"], ok=False)
+    expect(r.returncode == 0, "pip download insecure-pkg==2.0 (fixed) works")
+
+    # skopeo: DENIED with the advisory, by tag and by digest; the fixed image is served.
+    for ref in ["prod/app:1", f"prod/app@{vulnerable}"]:
+        r = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://127.0.0.1:{server.port}/{ref}"],
+                ok=False)
+        said = r.stdout + r.stderr
+        expect(r.returncode != 0 and "denied" in said.lower() and "GHSA-jfh8-c2jp-5v3q" in said,
+               f"skopeo inspect {ref} is refused: {said.strip().splitlines()[-1][:160]}")
+    r = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://127.0.0.1:{server.port}/prod/app:2"])
+    expect(r.returncode == 0, "skopeo inspect prod/app:2 (log4j-core 2.17.1) works")
+    st, _, body = server.request("HEAD", "/v2/prod/app/manifests/1")
+    expect(st == 403, "a HEAD by tag is refused the same way")
+
+    # An exception lets it through until removed.
+    st, _, body = server.request("PUT", "/api/v1/vuln-exceptions?advisory=GHSA-lodash-proto&repositories=npm/*",
+                                 json.dumps({"reason": "prototype pollution not reachable in our use",
+                                             "expires": "2099-01-01T00:00:00Z"}).encode(),
+                                 {"Content-Type": "application/json"}, auth=server.basic)
+    expect(st == 201, "an exception for GHSA-lodash-proto on npm/*")
+    expect(npm_install(server, "main", "lodash@4.17.15").returncode == 0, "npm install works under the exception")
+    st, _, _ = server.request("DELETE", "/api/v1/vuln-exceptions?advisory=GHSA-lodash-proto&repositories=npm/*",
+                              auth=server.basic)
+    expect(st == 204, "the exception removed")
+    expect(npm_install(server, "main", "lodash@4.17.15").returncode != 0, "and npm install is refused again")
+    st, _, body = server.request("GET", "/api/v1/audit?action=vuln.exception.set", auth=server.basic)
+    expect(st == 200 and b"GHSA-lodash-proto" in body, "setting the exception is audited")
+
+    # Fail closed on stale data: npm/strict allows data no older than 0 days.
+    time.sleep(1.1)
+    r = npm_install(server, "strict", "clean-pkg@1.0.0")
+    said = r.stdout + r.stderr
+    expect(r.returncode != 0 and "older than the policy allows" in said,
+           "a policy failing closed refuses even a clean package when the data is stale")
+    server.terminate()
+    print("vuln policy: all checks passed")
+
+
+main()

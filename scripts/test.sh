@@ -160,6 +160,9 @@ python3 tests/e2e/sbom.py "$CAIRN" "$OUT_DIR"
 step "a vulnerability policy: npm install, pip download and skopeo inspect refused naming the advisory, the publisher served with a warning, an exception and its removal, failing closed on stale data"
 python3 tests/e2e/vuln_policy.py "$CAIRN" "$OUT_DIR"
 
+step "the secret gate on publish: npm publish, twine upload, cargo publish, mvn deploy and the Go publish endpoint refused naming the file and the rule (never the secret), nothing stored; a planted cairn token revoked on the spot"
+python3 tests/e2e/secrets.py "$CAIRN" "$OUT_DIR"
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

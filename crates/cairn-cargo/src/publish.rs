@@ -202,6 +202,16 @@ impl CargoApi {
             ..Limits::default()
         };
         check_crate(crate_bytes, &meta.name, &meta.vers, limits)?;
+        let crate_name = format!("{}-{}.crate", meta.name, meta.vers);
+        p.refuse_secrets(
+            &req.actor(),
+            PackageRef::new(CARGO, repo, &key),
+            cairn_packages::secrets::Publish::File {
+                filename: &crate_name,
+                bytes: crate_bytes,
+            },
+        )
+        .await?;
         let stored = p.store(bytes.slice_ref(crate_bytes)).await?;
         let entry = index_entry(&meta, stored.digests.sha256.hex());
         let dependencies = meta

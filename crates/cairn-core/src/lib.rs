@@ -18,6 +18,7 @@ pub mod quota;
 pub mod retention;
 pub mod routing;
 pub mod sbom;
+pub mod secrets;
 pub mod vers;
 pub mod version_key;
 pub mod version_retention;

@@ -184,6 +184,17 @@ pub async fn publish_files(
             )));
         }
     }
+    let unpacked: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(path, bytes)| (format!("{module}@{version}/{path}"), bytes.clone()))
+        .collect();
+    packages
+        .refuse_secrets(
+            actor,
+            PackageRef::new(GO, repository, &key),
+            cairn_packages::secrets::Publish::Files(&unpacked),
+        )
+        .await?;
     let zip =
         modzip::create(module, version, &files).map_err(|e| PackageError::bad(e.to_string()))?;
     let zip = packages.store(zip.into()).await?;

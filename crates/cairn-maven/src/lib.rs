@@ -312,6 +312,15 @@ impl MavenApi {
         if let Some(plugin) = plugin_of(gav, filename, &bytes) {
             recorded["plugin"] = json!(plugin);
         }
+        p.refuse_secrets(
+            &req.actor(),
+            PackageRef::new(MAVEN, &store, key),
+            cairn_packages::secrets::Publish::File {
+                filename,
+                bytes: &bytes,
+            },
+        )
+        .await?;
         let stored = p.store_digested(bytes, checksums.digests).await?;
         let new = NewVersion {
             format: MAVEN,

@@ -141,6 +141,16 @@ impl NpmApi {
             )));
         }
 
+        let tarball_name = format!("{name}-{version}.tgz");
+        p.refuse_secrets(
+            &req.actor(),
+            PackageRef::new(NPM, repo, &key),
+            cairn_packages::secrets::Publish::File {
+                filename: &tarball_name,
+                bytes: &tgz,
+            },
+        )
+        .await?;
         let stored = p.store(tgz.into()).await?;
         let mut files = vec![stored.record(&file, version, json!({}))];
         let bundle_name = sigstore_name(name, version);

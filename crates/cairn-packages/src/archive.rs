@@ -73,6 +73,53 @@ pub fn read_tar_gz(
     limits: Limits,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Contents, ArchiveError> {
+    let mut out = Contents::default();
+    walk_tar_gz(bytes, limits, |path, size, data| {
+        if keep(path) {
+            out.kept
+                .insert(path.to_string(), read_kept(path, size, data, limits, TAR)?);
+        }
+        out.paths.push(path.to_string());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+const TAR: &str = "gzip-compressed tar archive";
+const ZIP: &str = "zip archive";
+
+/// A kept file's bytes, at most `limits.max_kept` of them.
+fn read_kept(
+    path: &str,
+    size: u64,
+    data: &mut dyn Read,
+    limits: Limits,
+    kind: &'static str,
+) -> Result<Vec<u8>, ArchiveError> {
+    if size > limits.max_kept {
+        return Err(ArchiveError::EntryTooBig(path.to_string(), limits.max_kept));
+    }
+    let mut buf = Vec::with_capacity(size.min(limits.max_kept) as usize);
+    data.take(limits.max_kept + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ArchiveError::Malformed {
+            kind,
+            reason: e.to_string(),
+        })?;
+    if buf.len() as u64 > limits.max_kept {
+        return Err(ArchiveError::EntryTooBig(path.to_string(), limits.max_kept));
+    }
+    Ok(buf)
+}
+
+/// Visits every regular file of a gzip-compressed tar archive with its
+/// declared size and its bytes as a reader, under every check of
+/// [`read_tar_gz`].
+pub fn walk_tar_gz(
+    bytes: &[u8],
+    limits: Limits,
+    mut visit: impl FnMut(&str, u64, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
     let malformed = |e: std::io::Error| ArchiveError::Malformed {
         kind: "gzip-compressed tar archive",
         reason: e.to_string(),
@@ -86,7 +133,6 @@ pub fn read_tar_gz(
         read: read.clone(),
     };
     let mut archive = tar::Archive::new(gz);
-    let mut out = Contents::default();
     let mut total = 0u64;
     let mut count = 0u64;
     let mut seen_lower = std::collections::HashSet::new();
@@ -124,20 +170,9 @@ pub fn read_tar_gz(
         if !seen_lower.insert(path.to_lowercase()) {
             return Err(ArchiveError::CaseCollision(path));
         }
-        if keep(&path) {
-            if size > limits.max_kept {
-                return Err(ArchiveError::EntryTooBig(path, limits.max_kept));
-            }
-            let mut buf = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(limits.max_kept + 1)
-                .read_to_end(&mut buf)
-                .map_err(malformed)?;
-            out.kept.insert(path.clone(), buf);
-        }
-        out.paths.push(path);
+        visit(&path, size, &mut entry)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A reader that counts the bytes read through it.
@@ -160,6 +195,25 @@ pub fn read_zip(
     limits: Limits,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Contents, ArchiveError> {
+    let mut out = Contents::default();
+    walk_zip(bytes, limits, |path, size, data| {
+        if keep(path) {
+            out.kept
+                .insert(path.to_string(), read_kept(path, size, data, limits, ZIP)?);
+        }
+        out.paths.push(path.to_string());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Visits every file of a zip archive with its declared size and its bytes
+/// as a reader, under every check of [`read_zip`].
+pub fn walk_zip(
+    bytes: &[u8],
+    limits: Limits,
+    mut visit: impl FnMut(&str, u64, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
     let malformed = |e: zip::result::ZipError| ArchiveError::Malformed {
         kind: "zip archive",
         reason: e.to_string(),
@@ -168,7 +222,6 @@ pub fn read_zip(
     if zip.len() as u64 > limits.max_entries {
         return Err(ArchiveError::TooManyEntries(limits.max_entries));
     }
-    let mut out = Contents::default();
     let mut total = 0u64;
     let mut seen_lower = std::collections::HashSet::new();
     for i in 0..zip.len() {
@@ -186,23 +239,10 @@ pub fn read_zip(
         if !seen_lower.insert(path.to_lowercase()) {
             return Err(ArchiveError::CaseCollision(path));
         }
-        if keep(&path) {
-            let mut buf = Vec::new();
-            (&mut file)
-                .take(limits.max_kept + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| ArchiveError::Malformed {
-                    kind: "zip archive",
-                    reason: e.to_string(),
-                })?;
-            if buf.len() as u64 > limits.max_kept {
-                return Err(ArchiveError::EntryTooBig(path, limits.max_kept));
-            }
-            out.kept.insert(path.clone(), buf);
-        }
-        out.paths.push(path);
+        let size = file.size();
+        visit(&path, size, &mut file)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 pub mod archive;
 mod error;
 mod rendered;
+pub mod secrets;
 mod service;
 mod virtual_repo;
 

@@ -99,6 +99,8 @@ pub struct PackagesConfig {
     pub go_git: GitSources,
     /// How long a download path's resolution is trusted ([`Packages::download`]).
     pub download_cache: std::time::Duration,
+    /// Repositories whose publishes are scanned for secrets ([`Packages::refuse_secrets`]).
+    pub secret_scan: cairn_core::policy::RepositoryPatterns,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -133,6 +135,7 @@ impl Default for PackagesConfig {
             repositories: vec![],
             go_git: GitSources::default(),
             download_cache: std::time::Duration::ZERO,
+            secret_scan: cairn_core::policy::RepositoryPatterns::default(),
         }
     }
 }
@@ -263,6 +266,8 @@ pub struct Packages {
     downloads: cairn_store::UseNotes,
     /// Vulnerability policies, asked for every file served.
     vulns: Arc<cairn_http::VulnGate>,
+    /// Revokes cairn API tokens found in publishes (the identity service).
+    pub(crate) revoker: Option<Arc<dyn crate::secrets::TokenRevoker>>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -298,7 +303,14 @@ impl Packages {
             proxied_documents: ByteCache::new(PROXIED_DOCUMENT_CACHE_BYTES),
             virtuals: Default::default(),
             vulns: Arc::new(cairn_http::VulnGate::open()),
+            revoker: None,
         }
+    }
+
+    /// Revokes tokens found in publishes through `revoker`.
+    pub fn with_token_revoker(mut self, revoker: Arc<dyn crate::secrets::TokenRevoker>) -> Self {
+        self.revoker = Some(revoker);
+        self
     }
 
     /// Serves files only as the vulnerability policies allow.

@@ -254,6 +254,15 @@ impl PypiApi {
             "requires_python": requires_python,
             "packagetype": form.field("filetype"),
         });
+        p.refuse_secrets(
+            &req.actor(),
+            cairn_core::PackageRef::new(PYPI, repo, &key),
+            cairn_packages::secrets::Publish::File {
+                filename: &form.filename,
+                bytes: &form.content,
+            },
+        )
+        .await?;
         let mut companion = None;
         if dist == Dist::Wheel {
             let stored = p.store(Bytes::from(meta_bytes)).await?;

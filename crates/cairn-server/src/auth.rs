@@ -14,7 +14,7 @@ use cairn_store::{IdentityStore, SettingsStore};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+
 use std::sync::Arc;
 
 use crate::identity::CredentialCache;
@@ -97,7 +97,7 @@ pub fn generate_secret() -> String {
 
 /// The stored form of a secret.
 pub fn hash_secret(secret: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(secret.as_bytes())))
+    cairn_core::secrets::token_hash(secret)
 }
 
 /// Decodes the payload of a Basic `Authorization` header into (user, secret).

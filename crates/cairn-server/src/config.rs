@@ -211,6 +211,9 @@ pub struct PackageSettings {
     /// trusted without asking the database (0: always ask). A change on
     /// this replica takes effect at once; on other replicas within this bound.
     pub download_cache_secs: u64,
+    /// Repositories (`FORMAT/REPOSITORY` patterns) whose publishes are
+    /// scanned for secrets and refused when one is found (docs/security.md).
+    pub secret_scan: Vec<String>,
 }
 
 impl Default for PackageSettings {
@@ -222,6 +225,7 @@ impl Default for PackageSettings {
             repositories: vec![],
             go_allow_file_git: false,
             go_git_hosts: vec![],
+            secret_scan: vec![],
             download_cache_secs: 3,
         }
     }
@@ -299,6 +303,8 @@ impl PackageSettings {
             .collect::<anyhow::Result<_>>()?;
         Ok(cairn_packages::PackagesConfig {
             access,
+            secret_scan: cairn_core::policy::RepositoryPatterns::compile(&self.secret_scan)
+                .map_err(|e| anyhow::anyhow!("packages.secret_scan: {e}"))?,
             max_upload_bytes: self.max_upload_bytes,
             go_git: cairn_packages::GitSources {
                 allow_file: self.go_allow_file_git,

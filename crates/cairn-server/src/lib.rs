@@ -107,6 +107,13 @@ impl App {
             config.auth.credential_cache_secs,
         )));
         let identity = identity::Identity::new(meta.clone(), access.clone(), credentials.clone());
+        // Tokens found in publishes are revoked through the identity
+        // service, which clears the credential cache.
+        let revoker = Arc::new(identity::Identity::new(
+            meta.clone(),
+            access.clone(),
+            credentials.clone(),
+        ));
         let auth = Authenticator::new(
             meta.clone(),
             &*meta,
@@ -136,7 +143,8 @@ impl App {
             )
             .with_proxies(package_proxies)
             .with_virtuals(virtuals)
-            .with_vuln_gate(vulns.clone()),
+            .with_vuln_gate(vulns.clone())
+            .with_token_revoker(revoker),
         );
         let oci = OciApi::new(
             blobs,

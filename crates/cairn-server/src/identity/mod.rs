@@ -301,6 +301,29 @@ impl Identity {
     }
 }
 
+#[async_trait::async_trait]
+impl cairn_packages::secrets::TokenRevoker for Identity {
+    /// A token whose secret was found in a publish: revoked on the spot,
+    /// whoever owns it (the secret itself is the proof), and forgotten by
+    /// this replica's credential cache.
+    async fn revoke_leaked(
+        &self,
+        secret: &str,
+        actor: &Actor,
+    ) -> Result<bool, cairn_store::StoreError> {
+        let hash = cairn_core::secrets::token_hash(secret);
+        let Some(token) = self.meta.token_by_hash(&hash).await? else {
+            return Ok(false);
+        };
+        let revoked = self
+            .meta
+            .revoke_token(&token.id, now() as i64, actor)
+            .await?;
+        self.changed();
+        Ok(revoked)
+    }
+}
+
 fn check_grants(grants: &[String]) -> IdentityResult<()> {
     parse_grants(grants)
         .map(|_| ())

@@ -130,21 +130,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut sql = String::from(
                     "INSERT INTO sbom_components (sbom_id, ecosystem, name, vkey, version, purl) VALUES ",
                 );
-                for i in 0..chunk.len() {
-                    let b = i * 6;
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    ));
-                }
+                sql.push_str(&cairn_store::sql::values_placeholders(chunk.len(), 6));
                 sql.push_str(" ON CONFLICT DO NOTHING");
                 let mut q = sqlx::query(&sql);
                 for text in chunk {

@@ -1,6 +1,6 @@
 //! The SQL of advisories and findings (see [`crate::advisory`]).
 
-use super::{audit, now, SqlMetaStore, OK};
+use super::{audit, now, values_placeholders, SqlMetaStore, OK};
 use crate::advisory::{
     AdvisoryRecord, AdvisorySource, AdvisoryStore, Finding, FindingScope, ImportCounts,
 };
@@ -135,22 +135,7 @@ impl AdvisoryStore for SqlMetaStore {
                 let mut sql = String::from(
                     "INSERT INTO advisory_ranges (advisory_id, ecosystem, name, lo, lo_inclusive, hi, hi_inclusive) VALUES ",
                 );
-                for i in 0..chunk.len() {
-                    let b = i * 7;
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7
-                    ));
-                }
+                sql.push_str(&values_placeholders(chunk.len(), 7));
                 let mut q = sqlx::query(&sql);
                 for row in chunk {
                     q = q

@@ -39,6 +39,20 @@ use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// `($1, $2, …), ($k+1, …), …`: the VALUES of a multi-row INSERT of `rows`
+/// rows of `columns` parameters each, numbered in bind order.
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub struct SqlMetaStore {
     reader: AnyPool,
     writer: AnyPool,

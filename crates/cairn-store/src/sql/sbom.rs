@@ -1,7 +1,7 @@
 //! The SQL of SBOMs and the component index (see [`crate::sbom`]).
 
 use super::gc::{claim, Claim};
-use super::{audit, now, SqlMetaStore, OK};
+use super::{audit, now, values_placeholders, SqlMetaStore, OK};
 use crate::sbom::{
     exact_vkey, stored_vkey, ComponentCursor, ComponentPage, ComponentQuery, NameMatch, Occurrence,
     SbomRecord, SbomStore, SbomSubject, SbomWrite, VersionMatch,
@@ -161,21 +161,7 @@ impl SbomStore for SqlMetaStore {
             let mut sql = String::from(
                 "INSERT INTO sbom_components (sbom_id, ecosystem, name, vkey, version, purl) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
+            sql.push_str(&values_placeholders(chunk.len(), 6));
             // Two versions the ecosystem calls equal ("1.0", "1.0.0") are
             // one occurrence.
             sql.push_str(" ON CONFLICT DO NOTHING");

@@ -44,3 +44,24 @@ impl ServerArgs {
         })
     }
 }
+
+impl ServerArgs {
+    /// Sends `req` with the credential, and reads a successful answer as
+    /// JSON (a failure is an error carrying the status and the body).
+    pub async fn send_json(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<serde_json::Value> {
+        let req = match self.authorization()? {
+            Some(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
+            None => req,
+        };
+        let resp = req.send().await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        if !status.is_success() {
+            anyhow::bail!("{status}: {}", body.trim());
+        }
+        serde_json::from_str(&body).context("the server's answer is not JSON")
+    }
+}

@@ -5,7 +5,7 @@
 //! cosign attach sbom), indexed on push.
 
 use super::client::ServerArgs;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::Value;
 
 #[derive(clap::Subcommand)]
@@ -79,20 +79,6 @@ pub async fn sbom_command(cmd: SbomCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn send(server: &ServerArgs, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-    let req = match server.authorization()? {
-        Some(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
-        None => req,
-    };
-    let resp = req.send().await?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
-    serde_json::from_str(&body).context("the server's answer is not JSON")
-}
-
 async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let mut cursor: Option<String> = None;
@@ -118,7 +104,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
                 q.append_pair("cursor", c);
             }
         }
-        let page = send(&args.server, client.get(url)).await?;
+        let page = args.server.send_json(client.get(url)).await?;
         if args.json {
             println!("{page}");
         } else {
@@ -180,7 +166,10 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let answer = send(&args.server, reqwest::Client::new().get(url)).await?;
+    let answer = args
+        .server
+        .send_json(reqwest::Client::new().get(url))
+        .await?;
     println!("{}", serde_json::to_string_pretty(&answer["sboms"])?);
     Ok(())
 }
@@ -198,7 +187,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<()> {
         .put(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body);
-    let record = send(&args.server, req).await?;
+    let record = args.server.send_json(req).await?;
     println!(
         "attached {} {} ({} components, {} skipped) to {} {}@{}",
         record["sbom_format"].as_str().unwrap_or_default(),

@@ -194,20 +194,6 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn get(server: &ServerArgs, url: reqwest::Url) -> anyhow::Result<Value> {
-    let mut req = reqwest::Client::new().get(url);
-    if let Some(auth) = server.authorization()? {
-        req = req.header(reqwest::header::AUTHORIZATION, auth);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
-    serde_json::from_str(&body).context("the server's answer is not JSON")
-}
-
 fn print_findings(findings: &Value) {
     for f in findings.as_array().into_iter().flatten() {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
@@ -244,7 +230,10 @@ async fn affected(args: AffectedArgs) -> anyhow::Result<()> {
         args.server.base(),
         args.id
     ))?;
-    let answer = get(&args.server, url).await?;
+    let answer = args
+        .server
+        .send_json(reqwest::Client::new().get(url))
+        .await?;
     if args.json {
         println!("{answer}");
         return Ok(());
@@ -282,7 +271,10 @@ async fn findings(args: FindingsArgs) -> anyhow::Result<()> {
             (None, _) => {}
         }
     }
-    let answer = get(&args.server, url).await?;
+    let answer = args
+        .server
+        .send_json(reqwest::Client::new().get(url))
+        .await?;
     if args.json {
         println!("{answer}");
     } else {

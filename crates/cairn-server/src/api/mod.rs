@@ -226,14 +226,19 @@ async fn optional_reason(allow: bool, body: Body) -> Result<Option<String>, ApiE
 }
 
 async fn body_bytes(body: Body) -> Result<bytes::Bytes, ApiError> {
-    Ok(http_body_util::Limited::new(body, BODY_LIMIT)
+    body_bytes_within(body, BODY_LIMIT).await
+}
+
+/// A body of at most `limit` bytes, or a 413 (a 400 if it cannot be read).
+async fn body_bytes_within(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    Ok(http_body_util::Limited::new(body, limit)
         .collect()
         .await
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 ApiError::Status(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the body is larger than {BODY_LIMIT} bytes"),
+                    format!("the body is larger than {limit} bytes"),
                 )
             } else {
                 ApiError::Status(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))

@@ -16,7 +16,6 @@ use cairn_http::Resource;
 use cairn_store::sbom::{
     ComponentCursor, ComponentQuery, NameMatch, SbomSubject, SbomWrite, VersionMatch,
 };
-use http_body_util::BodyExt;
 use serde_json::json;
 
 pub(super) fn bad(message: impl Into<String>) -> ApiError {
@@ -209,21 +208,8 @@ pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: 
             ),
         ));
     }
-    let limit = state.config.packages.max_upload_bytes as usize;
-    let bytes = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::Status(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the SBOM is larger than {limit} bytes"),
-                )
-            } else {
-                bad(format!("reading the body: {e}"))
-            }
-        })?
-        .to_bytes();
+    let bytes =
+        super::body_bytes_within(body, state.config.packages.max_upload_bytes as usize).await?;
     let sbom = cairn_core::sbom::parse(bytes.as_ref(), cairn_core::sbom::Limits::default())
         .map_err(|e| ApiError::Status(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let digest = Digest::sha256_of(&bytes);

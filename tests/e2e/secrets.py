@@ -6,7 +6,8 @@ carries a recognisable secret is refused before anything is stored, and
 each client's own output names the file and the rule, never the secret:
 npm publish (an AWS key in a file of the tarball), twine upload (a GitHub
 token in a wheel), cargo publish (a private key in a crate), mvn deploy (a
-Slack token in a jar) and the Go publish endpoint (a Stripe key in a module).
+Slack token in a jar), the Go publish endpoint (a Stripe key in a module)
+and crane pushing an image whose layer holds an AWS key.
 A live cairn API token planted in an npm package is revoked on the spot:
 it stops working, and the audit log says so. Clean publishes go through.
 
@@ -30,7 +31,9 @@ PY_TOOLS = os.path.join(ROOT, ".tools", "py", "bin")
 BIN, OUT = sys.argv[1], sys.argv[2]
 DATA = os.path.join(OUT, "secrets-data")
 WORK = os.path.join(OUT, "secrets-work")
-ENV = {"CAIRN_PACKAGES__SECRET_SCAN": '["npm/*", "pypi/*", "cargo/*", "maven/*", "go/*"]'}
+ENV = {"CAIRN_PACKAGES__SECRET_SCAN": '["npm/*", "pypi/*", "cargo/*", "maven/*", "go/*"]',
+       "CAIRN_OCI__SECRET_SCAN": '["secure/**"]'}
+CRANE = os.path.join(ROOT, ".tools", "bin", "crane")
 
 AWS = "AKIA" + "Z7QX2MHV4LNP6RTE"
 GITHUB = "ghp_" + "k3J9xQ2mZ7vB4nW8pL1sT6yR0cF5hD2gA9eU"
@@ -173,6 +176,26 @@ def main():
            f"the Go publish endpoint refuses it: {st} {text.strip()[:200]!r}")
     st, _, _ = server.request("GET", f"/go/main/{module}/@v/{version}.info", auth=server.basic)
     expect(st != 200, "the refused module version is not served")
+    # crane: an image layer with an AWS key, into a repository whose layers are scanned.
+    import tarfile
+    layer = os.path.join(WORK, "layer.tar.gz")
+    with tarfile.open(layer, "w:gz") as t:
+        for path, text in [("app/main.sh", "#!/bin/sh\necho hi\n"), ("app/.env", f"REGION=eu\nAWS_KEY={AWS}\n")]:
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    docker = {"DOCKER_CONFIG": tempfile.mkdtemp(dir=WORK)}
+    host = f"127.0.0.1:{server.port}"
+    run([CRANE, "auth", "login", host, "-u", "admin", "-p", server.password], env=docker)
+    r = run([CRANE, "append", "--insecure", "--oci-empty-base", "-f", layer, "-t", f"{host}/secure/app:1"],
+            ok=False, env=docker)
+    refused(r, "crane append of a layer with a secret", "aws-access-key-id", "app/.env line 2", AWS)
+    st, _, _ = server.request("GET", "/v2/secure/app/manifests/1", auth=server.basic)
+    expect(st == 404, "the refused image is not stored")
+    r = run([CRANE, "append", "--insecure", "--oci-empty-base", "-f", layer, "-t", f"{host}/open/app:1"],
+            ok=False, env=docker)
+    expect(r.returncode == 0, "the same image into a repository that is not scanned is stored")
     server.terminate()
     print("secrets: all checks passed")
 

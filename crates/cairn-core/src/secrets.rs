@@ -72,6 +72,12 @@ pub struct Rules {
     each: Vec<Regex>,
 }
 
+/// The rules, compiled once.
+pub fn rules() -> &'static Rules {
+    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    RULES.get_or_init(Rules::default)
+}
+
 impl Default for Rules {
     fn default() -> Rules {
         Rules {

@@ -14,6 +14,18 @@ mod guard;
 mod request;
 pub mod vulns;
 
+/// Revokes a cairn API token found where it must not be (a publish, a
+/// pushed layer), given its secret: the identity service's, so that its
+/// caches forget the token at once. Whether a live token was revoked.
+#[async_trait::async_trait]
+pub trait TokenRevoker: Send + Sync {
+    async fn revoke_leaked(
+        &self,
+        secret: &str,
+        actor: &cairn_store::Actor,
+    ) -> Result<bool, cairn_store::StoreError>;
+}
+
 pub use endpoint::{Access, Endpoint, EndpointLabel, Resource};
 pub use guard::{serve, Adapter, Guard, Refusal};
 pub use request::{decode, Request};

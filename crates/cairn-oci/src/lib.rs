@@ -16,6 +16,7 @@ mod listing;
 mod manifests;
 mod proxy;
 mod sbom;
+mod secrets;
 mod virtuals;
 pub use virtuals::{OciMember, OciVirtual};
 
@@ -44,6 +45,8 @@ pub struct OciConfig {
     /// an index whose platforms, were never pushed (a mirror that copies
     /// only some platforms of an index).
     pub sparse: cairn_core::policy::RepositoryPatterns,
+    /// Repositories whose pushed layers are scanned for secrets.
+    pub secret_scan: cairn_core::policy::RepositoryPatterns,
 }
 
 /// The OCI adapter: shared, cheap to clone behind an `Arc`.
@@ -64,6 +67,8 @@ pub struct OciApi {
     pulls: Arc<cairn_store::UseNotes>,
     /// Vulnerability policies, asked for every manifest served.
     vulns: Arc<cairn_http::VulnGate>,
+    /// Revokes cairn API tokens found in pushed layers (the identity service).
+    revoker: Option<Arc<dyn cairn_http::TokenRevoker>>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -81,7 +86,14 @@ impl OciApi {
             virtuals: vec![],
             pulls: Default::default(),
             vulns: Arc::new(cairn_http::VulnGate::open()),
+            revoker: None,
         }
+    }
+
+    /// Revokes tokens found in pushed layers through `revoker`.
+    pub fn with_token_revoker(mut self, revoker: Arc<dyn cairn_http::TokenRevoker>) -> Self {
+        self.revoker = Some(revoker);
+        self
     }
 
     /// Serves manifests only as the vulnerability policies allow.

@@ -90,6 +90,7 @@ impl OciApi {
         let parsed = parse_manifest(content_type.as_deref(), &bytes)
             .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
         let stored = self.check_references(name, &parsed).await?;
+        self.refuse_secrets(name, &parsed, &req.actor()).await?;
         let sbom = match crate::sbom::carried(&parsed, &tags) {
             Some(carried) => match self.read_sbom(&carried).await {
                 Ok(doc) => Some((carried, doc)),

@@ -7,31 +7,14 @@
 //! spot. Both are audited.
 
 use crate::{PackageError, PackageResult, Packages};
-use cairn_core::secrets::{token_hash, Found, Rules, CAIRN_TOKEN};
+use cairn_core::secrets::{rules, token_hash, Found, CAIRN_TOKEN};
 use cairn_core::PackageRef;
+pub use cairn_http::TokenRevoker;
 use cairn_store::{Actor, AuditRecord};
 use std::io::Read;
-use std::sync::OnceLock;
 
 /// Of each file, this many bytes are scanned.
 const SCAN_BYTES: u64 = 16 * 1024 * 1024;
-
-fn rules() -> &'static Rules {
-    static RULES: OnceLock<Rules> = OnceLock::new();
-    RULES.get_or_init(Rules::default)
-}
-
-/// Revokes a cairn API token found where it must not be, given its
-/// secret: the identity service's, so that its caches forget the token at
-/// once. Whether a live token was revoked.
-#[async_trait::async_trait]
-pub trait TokenRevoker: Send + Sync {
-    async fn revoke_leaked(
-        &self,
-        secret: &str,
-        actor: &Actor,
-    ) -> Result<bool, cairn_store::StoreError>;
-}
 
 /// What a publish brings, to scan.
 pub enum Publish<'a> {

@@ -162,6 +162,9 @@ pub struct OciSettings {
     /// manifests: images whose layers, or indexes whose platforms, were
     /// never pushed.
     pub sparse_repositories: Vec<String>,
+    /// Repositories whose pushed image layers are scanned for secrets
+    /// (refused when one is found; docs/security.md).
+    pub secret_scan: Vec<String>,
 }
 
 impl Default for Config {
@@ -357,6 +360,7 @@ impl Default for OciSettings {
             max_manifest_bytes: 4 * 1024 * 1024,
             immutable_tags: vec![],
             sparse_repositories: vec![],
+            secret_scan: vec![],
         }
     }
 }

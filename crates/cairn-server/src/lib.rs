@@ -144,7 +144,7 @@ impl App {
             .with_proxies(package_proxies)
             .with_virtuals(virtuals)
             .with_vuln_gate(vulns.clone())
-            .with_token_revoker(revoker),
+            .with_token_revoker(revoker.clone()),
         );
         let oci = OciApi::new(
             blobs,
@@ -157,11 +157,16 @@ impl App {
                     &config.oci.sparse_repositories,
                 )
                 .map_err(|e| anyhow::anyhow!("oci.sparse_repositories: {e}"))?,
+                secret_scan: cairn_core::policy::RepositoryPatterns::compile(
+                    &config.oci.secret_scan,
+                )
+                .map_err(|e| anyhow::anyhow!("oci.secret_scan: {e}"))?,
             },
         )
         .with_proxies(oci_proxies)
         .with_virtuals(oci_virtuals)
-        .with_vuln_gate(vulns);
+        .with_vuln_gate(vulns)
+        .with_token_revoker(revoker);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
             oidc: oidc::JwksCache::default(),

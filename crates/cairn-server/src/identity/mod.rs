@@ -302,7 +302,7 @@ impl Identity {
 }
 
 #[async_trait::async_trait]
-impl cairn_packages::secrets::TokenRevoker for Identity {
+impl cairn_http::TokenRevoker for Identity {
     /// A token whose secret was found in a publish: revoked on the spot,
     /// whoever owns it (the secret itself is the proof), and forgotten by
     /// this replica's credential cache.

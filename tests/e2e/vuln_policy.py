@@ -6,8 +6,9 @@ findings of high severity or worse are refused. Imported OSV data says
 lodash < 4.17.21 is high, insecure-pkg 1.0 (PyPI) critical, log4j-core
 2.14.1 critical (found through an image's SBOM). Then:
 
-  * npm install, pip download and skopeo inspect, as a reader, are refused,
-    and each client's own output names the advisory;
+  * npm install, pip download, cargo fetch, go mod download, mvn
+    dependency:get and skopeo inspect, as a reader, are refused, and each
+    client's own output names the advisory;
   * the publisher (admin) is served, with a warning header: CI reads back
     what it pushed;
   * an exception for the lodash advisory lets npm install it, until it is
@@ -37,7 +38,8 @@ WORK = os.path.join(OUT, "vuln-policy-work")
 IMAGE = "application/vnd.oci.image.manifest.v1+json"
 POLICIES = ('[{name = "strict", repositories = ["npm/strict"], block = "critical", max_data_age_days = 0, '
             'on_stale = "block"}, '
-            '{name = "no-high", repositories = ["npm/*", "pypi/*", "prod/**"], block = "high", '
+            '{name = "no-high", repositories = ["npm/*", "pypi/*", "cargo/*", "go/*", "maven/*", "prod/**"], '
+            'block = "high", '
             'max_data_age_days = 30, on_stale = "allow"}]')
 
 
@@ -126,6 +128,98 @@ def osv(id, eco, name, events, severity):
                           "ranges": [{"type": "ECOSYSTEM", "events": events}]}]}
 
 
+def refused(r, what, advisory):
+    said = r.stdout + r.stderr
+    flat = " ".join(said.split())
+    at = flat.find("refused by vulnerability policy")
+    expect(r.returncode != 0 and at >= 0 and advisory in flat[at:at + 200],
+           f"{what} is refused, naming the advisory: {flat[at:at + 160] if at >= 0 else flat[-300:]!r}")
+
+
+def cargo_case(server):
+    """A hosted crate with a finding: cargo fetch refused; the fixed version fetched."""
+    import tempfile
+    st, _, body = server.request("POST", "/api/v1/tokens",
+                                 json.dumps({"description": "cargo", "scopes": ["cargo/**:read,publish"]}).encode(),
+                                 {"Content-Type": "application/json"}, auth=server.basic)
+    env = {"CARGO_HOME": tempfile.mkdtemp(dir=WORK), "CARGO_TARGET_DIR": os.path.join(WORK, "cargo-target"),
+           "CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "0",
+           "CARGO_REGISTRIES_Q_INDEX": f"sparse+http://127.0.0.1:{server.port}/cargo/main/index/"}
+    for version in ["1.0.0", "1.0.1"]:
+        d = os.path.join(WORK, f"crate-{version}")
+        os.makedirs(os.path.join(d, "src"), exist_ok=True)
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "vuln-crate"\nversion = "{version}"\nedition = "2021"\n'
+                    'description = "x"\nlicense = "MIT"\n\n[workspace]\n')
+        with open(os.path.join(d, "src", "lib.rs"), "w") as f:
+            f.write("pub fn v() {}\n")
+        run(["cargo", "publish", "--registry", "q", "--allow-dirty", "--no-verify"], cwd=d,
+            env={**os.environ, **env, "CARGO_REGISTRIES_Q_TOKEN": json.loads(body)["token"]})
+
+    def fetch(version):
+        d = os.path.join(WORK, f"consumer-{version}")
+        os.makedirs(os.path.join(d, "src"), exist_ok=True)
+        with open(os.path.join(d, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "consumer"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                    f'[dependencies]\nvuln-crate = {{ version = "={version}", registry = "q" }}\n\n[workspace]\n')
+        with open(os.path.join(d, "src", "lib.rs"), "w") as f:
+            f.write("")
+        return run(["cargo", "fetch"], ok=False, cwd=d, env={**os.environ, **env, "CARGO_HOME": tempfile.mkdtemp(dir=WORK)})
+    refused(fetch("1.0.0"), "cargo fetch of vuln-crate 1.0.0", "RUSTSEC-2024-vuln")
+    expect(fetch("1.0.1").returncode == 0, "cargo fetch of vuln-crate 1.0.1 (fixed) works")
+
+
+def go_case(server):
+    """A hosted module with a finding: go mod download refused; the fixed version downloaded."""
+    import io
+    import tempfile
+    import zipfile
+    module = "example.com/vuln-mod"
+    for version in ["v1.0.0", "v1.0.1"]:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(f"{module}@{version}/go.mod", f"module {module}\n\ngo 1.21\n")
+            z.writestr(f"{module}@{version}/m.go", "package m\n")
+        st, _, body = server.request("PUT", f"/go/main/{module}/@v/{version}.zip", buf.getvalue(), auth=server.basic)
+        expect(st in (200, 201), f"{module} {version} published")
+    env = {**os.environ, "GOPROXY": f"http://127.0.0.1:{server.port}/go/main", "GONOSUMDB": "*", "GONOSUMCHECK": "1",
+           "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOMODCACHE": tempfile.mkdtemp(dir=WORK),
+           "GOPATH": os.path.join(WORK, "gopath")}
+    r = run(["go", "mod", "download", "-x", f"{module}@v1.0.0"], ok=False, cwd=WORK, env=env)
+    refused(r, "go mod download of example.com/vuln-mod v1.0.0", "GO-2024-vuln")
+    r = run(["go", "mod", "download", f"{module}@v1.0.1"], ok=False, cwd=WORK, env=env)
+    expect(r.returncode == 0, "go mod download of v1.0.1 (fixed) works")
+
+
+def maven_case(server):
+    """A hosted artifact with a finding: mvn dependency:get refused; the fixed version resolved."""
+    import shutil
+    import zipfile
+    group = f"org.vuln{os.getpid()}"
+    for version in ["1.0", "1.1"]:
+        jar = os.path.join(WORK, f"lib-{version}.jar")
+        with zipfile.ZipFile(jar, "w") as z:
+            z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        for name, data in [(f"lib-{version}.jar", open(jar, "rb").read()),
+                           (f"lib-{version}.pom", (f"<project><modelVersion>4.0.0</modelVersion><groupId>{group}</groupId>"
+                                                   f"<artifactId>lib</artifactId><version>{version}</version></project>").encode())]:
+            st, _, body = server.request("PUT", f"/maven/releases/{group.replace('.', '/')}/lib/{version}/{name}",
+                                         data, auth=server.basic)
+            expect(st in (200, 201), f"{name} deployed")
+    m2 = os.path.join(os.path.expanduser("~"), ".m2", "repository", *group.split("."))
+
+    def get(version):
+        shutil.rmtree(m2, ignore_errors=True)
+        return run(["mvn", "-B", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
+                    f"-Dartifact={group}:lib:{version}", "-Dtransitive=false",
+                    f"-DremoteRepositories=cairn::default::http://127.0.0.1:{server.port}/maven/releases/"],
+                   ok=False, cwd=WORK)
+    refused(get("1.0"), f"mvn dependency:get {group}:lib:1.0", "GHSA-maven-vuln")
+    expect(get("1.1").returncode == 0, "mvn dependency:get of 1.1 (fixed) works")
+    shutil.rmtree(m2, ignore_errors=True)
+    return group
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     server = Cairn(BIN, DATA, env={"CAIRN_VULNERABILITY_POLICY": POLICIES}).start(
@@ -149,6 +243,13 @@ def main():
                                    [{"introduced": "0"}, {"fixed": "2.0"}], "CRITICAL"))
     write("osv/log4j.json", osv("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
                                 [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}], "CRITICAL"))
+    write("osv/crate.json", osv("RUSTSEC-2024-vuln", "crates.io", "vuln-crate",
+                                [{"introduced": "0"}, {"fixed": "1.0.1"}], "HIGH"))
+    write("osv/go.json", osv("GO-2024-vuln", "Go", "example.com/vuln-mod",
+                             [{"introduced": "0"}, {"fixed": "1.0.1"}], "HIGH"))
+    maven_group = f"org.vuln{os.getpid()}"
+    write("osv/maven.json", osv("GHSA-maven-vuln", "Maven", f"{maven_group}:lib",
+                                [{"introduced": "0"}, {"fixed": "1.1"}], "CRITICAL"))
     run([BIN, "vuln", "import", corpus, "--data-dir", DATA])
 
     # npm: refused to a reader, with the advisory in npm's own error.
@@ -187,6 +288,10 @@ def main():
     expect(r.returncode == 0, "skopeo inspect prod/app:2 (log4j-core 2.17.1) works")
     st, _, body = server.request("HEAD", "/v2/prod/app/manifests/1")
     expect(st == 403, "a HEAD by tag is refused the same way")
+
+    cargo_case(server)
+    go_case(server)
+    maven_case(server)
 
     # An exception lets it through until removed.
     st, _, body = server.request("PUT", "/api/v1/vuln-exceptions?advisory=GHSA-lodash-proto&repositories=npm/*",

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """SBOMs indexed on arrival and the component query, with real clients.
 
-Three images get SBOMs three ways: oras attach (an SPDX referrer), cosign
+Four images get SBOMs four ways: oras attach (an SPDX referrer), cosign
 attach sbom in its legacy layout (a `sha256-<hex>.sbom` tag) and in its
-referrers mode (CycloneDX); an npm package published with npm gets a
+referrers mode (CycloneDX), and cosign attest (a signed CycloneDX
+attestation in a Sigstore bundle); an npm package published with npm gets a
 CycloneDX SBOM through `cairn sbom attach`. Then `cairn sbom query` and the
 API answer range, exact, any-version and prefix queries for Maven, npm,
 PyPI, Go and Cargo components; hostile and malformed documents are refused
@@ -255,6 +256,21 @@ def main():
             env={**cosign_env, "COSIGN_EXPERIMENTAL": "1"})
     expect(len(reg.referrers("team/other", app3)) == 1, "cosign attached the CycloneDX document as a referrer")
 
+    # 3b. cosign attest: a signed SBOM attestation (a Sigstore bundle referrer), with a key and
+    # no transparency log (an empty signing config: nothing leaves the machine).
+    app4 = reg.push_image("team/attested", "4", "four")
+    bom4 = write("app4.cdx.json", cyclonedx(["pkg:npm/minimist@1.2.5", "pkg:maven/com.example/attested-lib@3.1"]))
+    keys = {**cosign_env, "COSIGN_PASSWORD": "test"}
+    run([COSIGN, "generate-key-pair"], cwd=WORK, env=keys)
+    run([COSIGN, "signing-config", "create", "--out", os.path.join(WORK, "signing-config.json")], env=keys)
+    run([COSIGN, "attest", "--key", os.path.join(WORK, "cosign.key"), "--type", "cyclonedx", "--predicate", bom4,
+         "--signing-config", os.path.join(WORK, "signing-config.json"), "--allow-http-registry",
+         "--registry-username", "admin", "--registry-password", server.password,
+         f"{reg.host}/team/attested@{app4}"], env=keys)
+    refs = reg.referrers("team/attested", app4)
+    expect(len(refs) == 1 and refs[0]["artifactType"].startswith("application/vnd.dev.sigstore.bundle"),
+           "cosign attest pushed a Sigstore bundle referrer")
+
     # 4. An npm package published with npm, its SBOM attached with the CLI.
     npmrc = write("npmrc", f"registry=http://{reg.host}/npm/main/\n//{reg.host}/npm/main/:_auth="
                            + base64.b64encode(f"admin:{server.password}".encode()).decode() + "\n")
@@ -293,6 +309,9 @@ def main():
            "Go: logrus <v1.9.0")
     expect(len(components(server, purl="pkg:cargo/serde-json", range="vers:cargo/>=1.0.0")) == 1,
            "Cargo: serde_json and serde-json are one crate")
+    hits = components(server, purl="pkg:npm/minimist", range="vers:npm/<1.2.6")
+    expect([h["artifact"]["digest"] for h in hits] == [app4],
+           "the attestation's SBOM (the in-toto statement's predicate) is indexed for the attested image")
     prefix = components(server, type="maven", prefix="org.apache.logging.log4j/")
     expect(len(prefix) == 4, f"a name prefix finds every log4j artifact occurrence ({len(prefix)})")
     page = components(server, purl="pkg:maven/org.apache.logging.log4j/log4j-core", limit="1")

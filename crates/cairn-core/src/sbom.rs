@@ -98,6 +98,64 @@ pub fn is_sbom_media_type(media_type: &str) -> bool {
     )
 }
 
+/// Media types of signed attestations that may carry an SBOM: a Sigstore
+/// bundle (cosign 3's default, as an OCI referrer) or a bare DSSE envelope
+/// (cosign's `.att` layers).
+pub fn is_attestation_media_type(media_type: &str) -> bool {
+    let base = media_type.split(';').next().unwrap_or("").trim();
+    base.starts_with("application/vnd.dev.sigstore.bundle")
+        || base == "application/vnd.dsse.envelope.v1+json"
+}
+
+/// Whether an in-toto predicate type is an SBOM's (CycloneDX or SPDX).
+pub fn is_sbom_predicate(predicate_type: &str) -> bool {
+    predicate_type.starts_with("https://cyclonedx.org/bom")
+        || predicate_type.starts_with("https://spdx.dev/Document")
+}
+
+/// The in-toto statement inside a Sigstore bundle's or a bare DSSE
+/// envelope: the base64 payload, decoded. The signature is not checked here.
+pub fn unwrap_attestation(bytes: &[u8]) -> Result<Vec<u8>, SbomError> {
+    use base64::Engine;
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        payload: String,
+        #[serde(rename = "payloadType")]
+        payload_type: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Outer {
+        #[serde(rename = "dsseEnvelope")]
+        dsse: Option<Envelope>,
+        payload: Option<String>,
+        #[serde(rename = "payloadType")]
+        payload_type: Option<String>,
+    }
+    let outer: Outer = serde_json::from_slice(bytes)
+        .map_err(|e| SbomError::Malformed(format!("attestation: {e}")))?;
+    let envelope = match (outer.dsse, outer.payload, outer.payload_type) {
+        (Some(e), _, _) => e,
+        (None, Some(payload), Some(payload_type)) => Envelope {
+            payload,
+            payload_type,
+        },
+        _ => {
+            return Err(SbomError::Unrecognised(
+                "neither a Sigstore bundle with a DSSE envelope nor a DSSE envelope".into(),
+            ))
+        }
+    };
+    if envelope.payload_type != "application/vnd.in-toto+json" {
+        return Err(SbomError::Unrecognised(format!(
+            "a {} payload, not an in-toto statement",
+            envelope.payload_type
+        )));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(envelope.payload.as_bytes())
+        .map_err(|e| SbomError::Malformed(format!("the envelope's payload is not base64: {e}")))
+}
+
 /// Reads one SBOM document from `reader`.
 pub fn parse<R: Read>(reader: R, limits: Limits) -> Result<Sbom, SbomError> {
     let mut guard = Guard::new(reader, limits);
@@ -475,6 +533,41 @@ mod tests {
             r#"{{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://cyclonedx.org/bom","subject":[],"predicate":{doc}}}"#
         );
         assert_eq!(read(&statement).unwrap().components.len(), 2);
+    }
+
+    #[test]
+    fn attestations_unwrap_to_their_statement() {
+        use base64::Engine;
+        let statement = r#"{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://cyclonedx.org/bom",
+          "subject":[],"predicate":{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"purl":"pkg:npm/a@1.0.0"}]}}"#;
+        let payload = base64::engine::general_purpose::STANDARD.encode(statement);
+        let bundle = format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{{"payload":"{payload}","payloadType":"application/vnd.in-toto+json","signatures":[]}}}}"#
+        );
+        let inner = unwrap_attestation(bundle.as_bytes()).unwrap();
+        assert_eq!(
+            read(std::str::from_utf8(&inner).unwrap())
+                .unwrap()
+                .components
+                .len(),
+            1
+        );
+        let dsse = format!(
+            r#"{{"payload":"{payload}","payloadType":"application/vnd.in-toto+json","signatures":[]}}"#
+        );
+        assert_eq!(
+            unwrap_attestation(dsse.as_bytes()).unwrap(),
+            statement.as_bytes()
+        );
+        let other = r#"{"payload":"e30=","payloadType":"text/plain"}"#;
+        assert!(matches!(
+            unwrap_attestation(other.as_bytes()),
+            Err(SbomError::Unrecognised(_))
+        ));
+        assert!(is_attestation_media_type(
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        ));
+        assert!(is_sbom_predicate("https://spdx.dev/Document/v2.3"));
     }
 
     #[test]

@@ -12,7 +12,9 @@
 use crate::error::OciError;
 use crate::OciApi;
 use cairn_core::manifest::{Descriptor, ParsedManifest, DOCKER_MANIFEST, OCI_MANIFEST};
-use cairn_core::sbom::{is_sbom_media_type, Limits, Sbom};
+use cairn_core::sbom::{
+    is_attestation_media_type, is_sbom_media_type, is_sbom_predicate, Limits, Sbom,
+};
 use cairn_core::{Digest, RepoName, Tag};
 use cairn_store::sbom::{SbomSubject, SbomWrite};
 use cairn_store::Actor;
@@ -26,6 +28,44 @@ pub(crate) struct Carried {
     /// layer of an artifact typed as an SBOM is indexed when it reads as
     /// one, and kept unindexed when it does not.
     pub(crate) claimed: bool,
+    /// The document is the predicate of a signed in-toto statement (a
+    /// Sigstore bundle or a DSSE envelope), indexed unverified.
+    attestation: bool,
+}
+
+/// An attestation layer larger than this is not read.
+const MAX_ATTESTATION: u64 = 64 * 1024 * 1024;
+
+/// The SBOM attestation a manifest carries (`cosign attest --type
+/// cyclonedx|spdxjson`): a Sigstore bundle referrer whose annotations name
+/// an SBOM predicate, or a DSSE layer so annotated in a `sha256-<hex>.att`
+/// image.
+fn attestation(parsed: &ParsedManifest, tags: &[Tag], layers: &[Descriptor]) -> Option<Carried> {
+    let predicate = |a: &Option<std::collections::BTreeMap<String, String>>, key: &str| {
+        a.as_ref()
+            .and_then(|a| a.get(key))
+            .is_some_and(|p| is_sbom_predicate(p))
+    };
+    let whole = predicate(&parsed.annotations, "dev.sigstore.bundle.predicateType");
+    let layer = layers.iter().find(|l| {
+        is_attestation_media_type(&l.media_type)
+            && (whole || predicate(&l.annotations, "predicateType"))
+    })?;
+    let legacy = tags.iter().find_map(|t| {
+        let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".att")?;
+        format!("sha256:{hex}").parse::<Digest>().ok()
+    });
+    let subject = parsed
+        .subject
+        .as_ref()
+        .map(|s| s.digest.clone())
+        .or(legacy)?;
+    Some(Carried {
+        layer: layer.clone(),
+        subject,
+        claimed: false,
+        attestation: true,
+    })
 }
 
 /// What SBOM `parsed` carries, if any (see the module docs).
@@ -49,15 +89,18 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
                 | "application/vnd.oci.image.layer.v1.tar"
         )
     };
-    let layer = layers
+    let Some(layer) = layers
         .iter()
         .find(|b| is_sbom_media_type(&b.media_type))
         .or_else(|| {
             typed
                 .then(|| layers.iter().find(|b| generic(&b.media_type)))
                 .flatten()
-        })?
-        .clone();
+        })
+    else {
+        return attestation(parsed, tags, layers);
+    };
+    let layer = layer.clone();
     let legacy = tags.iter().find_map(|t| {
         let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".sbom")?;
         format!("sha256:{hex}").parse::<Digest>().ok()
@@ -72,6 +115,7 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
         layer,
         subject,
         claimed,
+        attestation: false,
     })
 }
 
@@ -88,9 +132,27 @@ impl OciApi {
             .ok_or_else(|| {
                 OciError::manifest_blob_unknown(format!("SBOM layer {digest} is not stored"))
             })?;
-        cairn_store::sbom::parse_stream(stream, Limits::default())
+        let invalid = |e: cairn_core::sbom::SbomError| {
+            OciError::manifest_invalid(format!("SBOM layer {digest}: {e}"))
+        };
+        if !carried.attestation {
+            return cairn_store::sbom::parse_stream(stream, Limits::default())
+                .await
+                .map_err(invalid);
+        }
+        // An attestation is small: read whole, unwrapped, then parsed.
+        if carried.layer.size > MAX_ATTESTATION {
+            return Err(OciError::manifest_invalid(format!(
+                "attestation {digest} is larger than {MAX_ATTESTATION} bytes"
+            )));
+        }
+        use futures::TryStreamExt;
+        let chunks: Vec<bytes::Bytes> = stream
+            .try_collect()
             .await
-            .map_err(|e| OciError::manifest_invalid(format!("SBOM layer {digest}: {e}")))
+            .map_err(|e| OciError::internal(format!("reading {digest}: {e}")))?;
+        let statement = cairn_core::sbom::unwrap_attestation(&chunks.concat()).map_err(invalid)?;
+        cairn_core::sbom::parse(&statement[..], Limits::default()).map_err(invalid)
     }
 
     /// Indexes the document read by [`OciApi::read_sbom`] for the stored

@@ -608,3 +608,41 @@ async fn component_answers_follow_read_access() {
     bad.assert_status(StatusCode::BAD_REQUEST);
     assert_eq!(bad.error_code(), "MANIFEST_INVALID");
 }
+
+#[tokio::test]
+async fn a_cosign_att_layer_with_an_sbom_predicate_is_indexed() {
+    use base64::Engine;
+    let t = TestApp::new().await;
+    let (subject, _) = t.push_image("team/app", Some("v1"), "").await;
+    // cosign's legacy layout: a DSSE envelope layer, annotated with its
+    // predicate type, in an image tagged sha256-<hex>.att.
+    let statement = r#"{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{"spdxVersion":"SPDX-2.3","packages":[{"name":"requests","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:pypi/requests@2.31.0"}]}]}}"#;
+    let envelope = format!(
+        r#"{{"payloadType":"application/vnd.in-toto+json","payload":"{}","signatures":[{{"keyid":"","sig":"c2ln"}}]}}"#,
+        base64::engine::general_purpose::STANDARD.encode(statement)
+    );
+    let layer = t.push_blob("team/app", envelope.as_bytes()).await;
+    let config = t.push_blob("team/app", b"{}").await;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.dsse.envelope.v1+json","digest":"{layer}","size":{},"annotations":{{"predicateType":"https://spdx.dev/Document"}}}}]}}"#,
+        envelope.len()
+    );
+    let tag = format!("{}.att", subject.replace(':', "-"));
+    t.put_manifest("team/app", &tag, &manifest)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let r = t
+        .send(
+            Method::GET,
+            "/api/v1/components?purl=pkg:pypi/requests@2.31.0",
+            Some(&t.basic()),
+            &[],
+            vec![],
+        )
+        .await;
+    r.assert_status(StatusCode::OK);
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["artifact"]["digest"], subject.as_str());
+    assert_eq!(results[0]["artifact"]["tags"], serde_json::json!(["v1"]));
+}

@@ -157,7 +157,7 @@ env $(s3_env e2e-quota) CAIRN_DATABASE_URL="$(pg_database e2e_quota)" \
 step "SBOMs indexed on arrival (oras attach, cosign attach sbom in both layouts, cairn sbom attach after npm publish) and the component query for Maven, npm, PyPI, Go and Cargo; malformed and hostile documents refused with nothing stored; an OSV corpus (a directory and an all.zip) imported and matched against SBOM components and a hosted package, re-imported, revised"
 python3 tests/e2e/sbom.py "$CAIRN" "$OUT_DIR"
 
-step "a vulnerability policy: npm install, pip download, cargo fetch, go mod download, mvn dependency:get and skopeo inspect refused naming the advisory, the publisher served with a warning, an exception and its removal, failing closed on stale data"
+step "a vulnerability policy: npm install, pip download, cargo fetch, go mod download, mvn dependency:get and skopeo inspect refused naming the advisory (npm and pip also through proxy repositories), the publisher served with a warning, an exception and its removal, failing closed on stale data"
 python3 tests/e2e/vuln_policy.py "$CAIRN" "$OUT_DIR"
 
 step "the secret gate on publish: npm publish, twine upload, cargo publish, mvn deploy, the Go publish endpoint and crane pushing a layer refused naming the file and the rule (never the secret), nothing stored; a planted cairn token revoked on the spot"

@@ -220,6 +220,28 @@ def maven_case(server):
     return group
 
 
+def through_a_proxy(upstream, corpus):
+    """A second cairn proxying the first's npm/main and pypi/main, under its own policy and its own copy of
+    the advisory data: what it proxies is refused the same way."""
+    data = os.path.join(OUT, "vuln-policy-proxy-data")
+    up = f"http://127.0.0.1:{upstream.port}"
+    env = {"CAIRN_VULNERABILITY_POLICY": '[{name = "proxied", repositories = ["npm/up", "pypi/up"], block = "high"}]',
+           "CAIRN_PROXY": f'[{{format = "npm", name = "up", upstream = "{up}/npm/main/"}}, '
+                          f'{{format = "pypi", name = "up", upstream = "{up}/pypi/main/simple/"}}]'}
+    down = Cairn(BIN, data, env=env).start(os.path.join(OUT, "vuln-policy-proxy-cairn.log"))
+    run([BIN, "vuln", "import", corpus, "--data-dir", data])
+    refused(npm_install(down, "up", "lodash@4.17.15"), "npm install lodash@4.17.15 through a proxy repository",
+            "GHSA-lodash-proto")
+    expect(npm_install(down, "up", "lodash@4.17.21").returncode == 0, "lodash@4.17.21 through the proxy works")
+    pip = lambda spec: run([os.path.join(PY_TOOLS, "pip"), "download", "--no-deps", "--no-cache-dir", "-d",
+                            os.path.join(WORK, "pipdl-proxy"), "--index-url",
+                            f"http://127.0.0.1:{down.port}/pypi/up/simple/", spec], ok=False)
+    refused(pip("insecure-pkg==1.0"), "pip download insecure-pkg==1.0 through a proxy repository",
+            "PYSEC-2024-insecure")
+    expect(pip("insecure-pkg==2.0").returncode == 0, "insecure-pkg 2.0 through the proxy works")
+    down.terminate()
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     server = Cairn(BIN, DATA, env={"CAIRN_VULNERABILITY_POLICY": POLICIES}).start(
@@ -292,6 +314,7 @@ def main():
     cargo_case(server)
     go_case(server)
     maven_case(server)
+    through_a_proxy(server, corpus)
 
     # An exception lets it through until removed.
     st, _, body = server.request("PUT", "/api/v1/vuln-exceptions?advisory=GHSA-lodash-proto&repositories=npm/*",

@@ -30,7 +30,7 @@ impl CargoApi {
                 Ok(self.packages.serve_document(&doc, "text/plain"))
             }
             Endpoint::Download { name, version } => {
-                self.proxied_crate(proxy, &name, &version).await
+                self.proxied_crate(req, proxy, &name, &version).await
             }
             Endpoint::Search | Endpoint::Owners { .. } => Err(PackageError::not_found(format!(
                 "{} is a proxy repository: search and owners are not proxied",
@@ -70,6 +70,21 @@ impl CargoApi {
     /// A `.crate`: from the cache, else from the upstream's download URL,
     /// checked against the index's `cksum`.
     pub(crate) async fn proxied_crate(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        name: &str,
+        version: &str,
+    ) -> PackageResult {
+        // Asked of the vulnerability policy like a hosted crate.
+        let key = crate::key(name)?;
+        let pkg = cairn_core::PackageRef::new(crate::CARGO, &proxy.settings().name, &key);
+        let warning = self.packages.vuln_gate(req, pkg, version).await?;
+        let resp = self.proxied_crate_unchecked(proxy, name, version).await?;
+        Ok(cairn_packages::with_vuln_warning(resp, warning))
+    }
+
+    async fn proxied_crate_unchecked(
         &self,
         proxy: &Proxy,
         name: &str,

@@ -163,7 +163,7 @@ impl CargoApi {
                 (version.to_string(), published)
             }))
         };
-        let serve = |proxy| self.proxied_crate(proxy, name, version);
+        let serve = |proxy| self.proxied_crate(req, proxy, name, version);
         self.packages
             .virtual_file(
                 &plan,

@@ -96,8 +96,17 @@ impl GoApi {
                 (k, p, "text/plain; charset=utf-8", true)
             }
             Endpoint::Zip { module, version } => {
+                // The module's code: asked of the vulnerability policy
+                // like a hosted version.
+                let pkg = cairn_core::PackageRef::new(crate::GO, &proxy.settings().name, &module);
+                let warning = self.packages.vuln_gate(req, pkg, &version).await?;
                 let (k, p) = file(&module, &version, "zip");
-                (k, p, "application/zip", true)
+                let url = proxy.upstream().url(&p);
+                let source = proxy
+                    .file(&k, &url, Expect::Nothing, "application/zip")
+                    .await?;
+                let resp = self.packages.serve_proxied(source).await?;
+                return Ok(cairn_packages::with_vuln_warning(resp, warning));
             }
             Endpoint::Upload { .. } | Endpoint::Publish => {
                 return Err(self.packages.proxy_refuses(proxy))

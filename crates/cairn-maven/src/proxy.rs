@@ -62,6 +62,28 @@ impl MavenApi {
             let doc = proxy.document(&key, &url, "", proxy_refresh(req)).await?;
             return Ok(self.packages.serve_document(&doc, content_type(&rel)));
         }
+        // A release file, asked of the vulnerability policy like a hosted one.
+        let warning = match &path.target {
+            Target::File { gav, .. } => {
+                let pkg_key = gav.key();
+                let pkg =
+                    cairn_core::PackageRef::new(crate::MAVEN, &proxy.settings().name, &pkg_key);
+                self.packages.vuln_gate(req, pkg, &gav.version).await?
+            }
+            _ => None,
+        };
+        let resp = self.proxied_release(proxy, path, &key, &url).await?;
+        Ok(cairn_packages::with_vuln_warning(resp, warning))
+    }
+
+    async fn proxied_release(
+        &self,
+        proxy: &Proxy,
+        path: &MavenPath,
+        key: &str,
+        url: &cairn_packages::proxy::Url,
+    ) -> PackageResult {
+        let (key, url, rel) = (key.to_string(), url.clone(), layout_path(path));
         if let Some(cached) = proxy.cached_file(&key).await? {
             return self.packages.serve_proxied(cached).await;
         }

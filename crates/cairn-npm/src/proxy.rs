@@ -92,7 +92,7 @@ impl NpmApi {
                     .unwrap_or_else(|| json!({}));
                 Ok(with_cache_status(Json(tags).into_response(), &doc))
             }
-            E::Tarball { name, file } => self.proxied_tarball(proxy, &name, &file).await,
+            E::Tarball { name, file } => self.proxied_tarball(req, proxy, &name, &file).await,
             E::Search => {
                 let doc = self.search_doc(req, proxy).await?;
                 Ok(self.packages.serve_document(&doc, "application/json"))
@@ -179,11 +179,35 @@ impl NpmApi {
     /// packument says, verified against its `integrity` (or `shasum`).
     pub(crate) async fn proxied_tarball(
         &self,
+        req: &Request,
         proxy: &Proxy,
         name: &str,
         file: &str,
     ) -> PackageResult {
-        crate::key(name)?;
+        let key = crate::key(name)?;
+        // The version a tarball's name carries (`<name>-<version>.tgz`),
+        // asked of the vulnerability policy like a hosted one.
+        let unscoped = name.rsplit('/').next().unwrap_or(name);
+        let warning = match file
+            .strip_prefix(&format!("{unscoped}-"))
+            .and_then(|f| f.strip_suffix(".tgz"))
+        {
+            Some(version) => {
+                let pkg = cairn_core::PackageRef::new(crate::NPM, &proxy.settings().name, &key);
+                self.packages.vuln_gate(req, pkg, version).await?
+            }
+            None => None,
+        };
+        let resp = self.proxied_tarball_unchecked(proxy, name, file).await?;
+        Ok(cairn_packages::with_vuln_warning(resp, warning))
+    }
+
+    async fn proxied_tarball_unchecked(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        file: &str,
+    ) -> PackageResult {
         let key = format!("tarball/{name}/{file}");
         let lookup = |refresh| async move {
             let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;

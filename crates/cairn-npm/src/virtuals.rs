@@ -298,7 +298,7 @@ impl NpmApi {
                 (v, published)
             }))
         };
-        let serve = |proxy| self.proxied_tarball(proxy, name, file);
+        let serve = |proxy| self.proxied_tarball(req, proxy, name, file);
         self.packages
             .virtual_file(
                 &plan,

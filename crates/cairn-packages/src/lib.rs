@@ -22,6 +22,7 @@ pub use cairn_proxy as proxy;
 pub use error::{cause_chain, plain_error, PackageError, PackageResult};
 pub use rendered::Rendered;
 pub use service::with_cache_status;
+pub use service::with_vuln_warning;
 pub use service::{
     digests_of, Digests, GitSources, MavenRules, MavenVersions, Packages, PackagesConfig,
     RepositoryPolicy, StoredFile, CACHE_HEADER,

@@ -313,6 +313,35 @@ impl Packages {
         self
     }
 
+    /// What the vulnerability policy covering the repository says of
+    /// serving `version` of `pkg` (hosted, or through a proxy repository,
+    /// whose versions are matched as packages of their ecosystem): a
+    /// refusal in the protocol's shape, or the warning a publisher is
+    /// served with.
+    pub async fn vuln_gate(
+        &self,
+        req: &Request,
+        pkg: PackageRef<'_>,
+        version: &str,
+    ) -> PackageResult<Option<String>> {
+        let subject = cairn_store::sbom::SbomSubject {
+            format: pkg.format.as_str().to_string(),
+            repository: pkg.repository.to_string(),
+            subject: pkg.package.to_string(),
+            version: version.to_string(),
+        };
+        let resource = cairn_http::Resource::package(pkg.format, pkg.repository, pkg.package);
+        match self
+            .vulns
+            .check(&req.auth.principal, &resource, subject)
+            .await?
+        {
+            cairn_core::vuln_policy::Verdict::Refuse(why) => Err(PackageError::Refused(why)),
+            cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Ok(Some(why)),
+            cairn_core::vuln_policy::Verdict::Serve => Ok(None),
+        }
+    }
+
     /// Serves files only as the vulnerability policies allow.
     pub fn with_vuln_gate(mut self, gate: Arc<cairn_http::VulnGate>) -> Self {
         self.vulns = gate;
@@ -692,25 +721,7 @@ impl Packages {
             )
                 .into_response());
         }
-        // The vulnerability policy of the repository, if one covers it.
-        let subject = cairn_store::sbom::SbomSubject {
-            format: pkg.format.as_str().to_string(),
-            repository: pkg.repository.to_string(),
-            subject: pkg.package.to_string(),
-            version: resolved.version.clone(),
-        };
-        let resource = cairn_http::Resource::package(pkg.format, pkg.repository, pkg.package);
-        let warning = match self
-            .vulns
-            .check(&req.auth.principal, &resource, subject)
-            .await?
-        {
-            cairn_core::vuln_policy::Verdict::Refuse(why) => {
-                return Err(PackageError::Refused(why))
-            }
-            cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Some(why),
-            cairn_core::vuln_policy::Verdict::Serve => None,
-        };
+        let warning = self.vuln_gate(req, pkg, &resolved.version).await?;
         let (meta, format, repository, package, version) = (
             self.meta.clone(),
             pkg.format,
@@ -738,11 +749,7 @@ impl Packages {
         if let Ok(v) = cairn_proxy::http_date(resolved.created_at).parse() {
             resp.headers_mut().insert(header::LAST_MODIFIED, v);
         }
-        if let Some(v) = warning.and_then(|w| w.parse().ok()) {
-            resp.headers_mut()
-                .insert(cairn_http::vulns::WARNING_HEADER, v);
-        }
-        Ok(resp)
+        Ok(with_vuln_warning(resp, warning))
     }
 
     /// Serves a blob: a redirect to the store's download URL when it offers
@@ -805,4 +812,13 @@ impl Packages {
         }
         Ok(out.into())
     }
+}
+
+/// A response carrying the vulnerability policy's warning, if any.
+pub fn with_vuln_warning(mut resp: Response, warning: Option<String>) -> Response {
+    if let Some(v) = warning.and_then(|w| w.parse().ok()) {
+        resp.headers_mut()
+            .insert(cairn_http::vulns::WARNING_HEADER, v);
+    }
+    resp
 }

@@ -66,10 +66,10 @@ impl PypiApi {
                 Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
             }
             Endpoint::File { project, filename } => {
-                self.proxied_file(proxy, &key(&project)?, &filename, false).await
+                self.proxied_file(req, proxy, &key(&project)?, &filename, false).await
             }
             Endpoint::Metadata { project, filename } => {
-                self.proxied_file(proxy, &key(&project)?, &filename, true).await
+                self.proxied_file(req, proxy, &key(&project)?, &filename, true).await
             }
             Endpoint::Index => Err(PackageError::not_found(format!(
                 "{} is a proxy repository: ask for /simple/<project>/, its project list is not served",
@@ -97,6 +97,29 @@ impl PypiApi {
     /// A file (or its PEP 658 metadata): from the cache, else fetched once
     /// from where the page says, checked against the page's hash.
     pub(crate) async fn proxied_file(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        key: &str,
+        filename: &str,
+        metadata: bool,
+    ) -> PackageResult {
+        // A distribution (not its metadata) is asked of the vulnerability
+        // policy like a hosted one, at the version its file name carries.
+        let warning = match file_version(filename).filter(|_| !metadata) {
+            Some(version) => {
+                let pkg = cairn_core::PackageRef::new(crate::PYPI, &proxy.settings().name, key);
+                self.packages.vuln_gate(req, pkg, &version).await?
+            }
+            None => None,
+        };
+        let resp = self
+            .proxied_file_unchecked(proxy, key, filename, metadata)
+            .await?;
+        Ok(cairn_packages::with_vuln_warning(resp, warning))
+    }
+
+    async fn proxied_file_unchecked(
         &self,
         proxy: &Proxy,
         key: &str,

@@ -169,7 +169,7 @@ impl PypiApi {
                 .flatten();
             Ok(Some((version, published)))
         };
-        let serve = |proxy| self.proxied_file(proxy, key, filename, metadata);
+        let serve = |proxy| self.proxied_file(req, proxy, key, filename, metadata);
         self.packages
             .virtual_file(&plan, &format!("file {filename}"), hosted, listed, serve)
             .await

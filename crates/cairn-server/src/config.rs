@@ -149,6 +149,18 @@ pub struct AuthConfig {
     /// database again (0: always ask). A change made on this replica takes
     /// effect at once; on other replicas, and from the CLI, within this bound.
     pub credential_cache_secs: u64,
+    /// Public keys (P-256, PEM) that sign reports of leaked cairn tokens
+    /// (`POST /api/v1/secret-scanning/report`, the GitHub secret-scanning
+    /// partner format), by key identifier.
+    pub secret_scanning_keys: Vec<ReportKey>,
+}
+
+/// A key that signs reports of leaked tokens.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportKey {
+    pub id: String,
+    pub pem: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -350,6 +362,7 @@ impl Default for AuthConfig {
             token_ttl_secs: 300,
             service: "cairn".into(),
             credential_cache_secs: 3,
+            secret_scanning_keys: vec![],
         }
     }
 }

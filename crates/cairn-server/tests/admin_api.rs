@@ -646,3 +646,93 @@ async fn a_cosign_att_layer_with_an_sbom_predicate_is_indexed() {
     assert_eq!(results[0]["artifact"]["digest"], subject.as_str());
     assert_eq!(results[0]["artifact"]["tags"], serde_json::json!(["v1"]));
 }
+
+#[tokio::test]
+async fn a_signed_leak_report_revokes_the_token() {
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+    let signing = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+    let pem = signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let t = TestApp::with_config(|c| {
+        c.auth.secret_scanning_keys = vec![cairn_server::config::ReportKey {
+            id: "github-1".into(),
+            pem: pem.clone(),
+        }]
+    })
+    .await;
+    let token = t.token("admin", &["team/**:read"], None).await;
+    let secret = token.strip_prefix("Bearer ").unwrap();
+    t.send(
+        Method::GET,
+        "/v2/team/app/tags/list",
+        Some(&token),
+        &[],
+        vec![],
+    )
+    .await;
+    let body = format!(
+        r#"[{{"token":"{secret}","type":"cairn_api_token","url":"https://github.com/o/r/blob/x","source":"content"}},{{"token":"cairn_{}","type":"cairn_api_token","url":"","source":"content"}}]"#,
+        "z".repeat(43)
+    );
+    let sign = |b: &str| {
+        let sig: Signature = signing.sign(b.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes())
+    };
+    let report = |key: &str, signature: String, body: String| {
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("github-public-key-identifier", key.to_string()),
+            ("github-public-key-signature", signature),
+        ];
+        (headers, body)
+    };
+    // Wrongly signed, or by a key cairn does not trust: nothing happens.
+    for (key, signature) in [("github-1", sign("other")), ("github-2", sign(&body))] {
+        let (headers, b) = report(key, signature, body.clone());
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = t
+            .send(
+                Method::POST,
+                "/api/v1/secret-scanning/report",
+                None,
+                &h,
+                b.into_bytes(),
+            )
+            .await;
+        r.assert_status(StatusCode::UNAUTHORIZED);
+    }
+    let still = t
+        .send(Method::GET, "/api/v1/tokens", Some(&token), &[], vec![])
+        .await;
+    still.assert_status(StatusCode::OK);
+    // Signed by the configured key: the known token is revoked at once.
+    let (headers, b) = report("github-1", sign(&body), body.clone());
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = t
+        .send(
+            Method::POST,
+            "/api/v1/secret-scanning/report",
+            None,
+            &h,
+            b.into_bytes(),
+        )
+        .await;
+    r.assert_status(StatusCode::OK);
+    let labels: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["true_positive", "false_positive"]);
+    let after = t
+        .send(Method::GET, "/api/v1/tokens", Some(&token), &[], vec![])
+        .await;
+    after.assert_status(StatusCode::UNAUTHORIZED);
+}

@@ -525,6 +525,13 @@ fn every_admin_endpoint_declares_its_access() {
             registry(),
             true,
         ),
+        (
+            Method::POST,
+            "/secret-scanning/report",
+            "secret_report",
+            Access::Anyone,
+            false,
+        ),
         (Method::DELETE, "/quotas", "quota_remove", registry(), true),
         (
             Method::GET,

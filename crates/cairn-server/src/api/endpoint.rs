@@ -117,6 +117,10 @@ pub enum AdminEndpoint {
     /// `GET /findings?format=&repository=[&subject= | &package=&version=]`:
     /// what affects an artifact, or every artifact of a repository.
     Findings,
+    /// `POST /secret-scanning/report`: a signed list of leaked tokens (the
+    /// GitHub secret-scanning partner format); the signature is the
+    /// credential.
+    SecretReport,
     /// `GET /vuln-exceptions`: accepted advisories.
     ListVulnExceptions,
     /// `PUT /vuln-exceptions?advisory=&repositories=` with `{"reason", "expires"}`.
@@ -170,6 +174,7 @@ impl AdminEndpoint {
             (&M::GET, ["publishers"]) => (E::ListPublishers, &[M::GET]),
             (_, ["publishers"]) => (E::AddPublisher, &[M::POST]),
             (_, ["oidc", "exchange"]) => (E::OidcExchange, &[M::POST]),
+            (_, ["secret-scanning", "report"]) => (E::SecretReport, &[M::POST]),
             (_, ["packages", format, repository, package, "versions", version]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -289,7 +294,10 @@ impl AdminEndpoint {
     /// Whether the endpoint needs a caller with a credential before anything
     /// else (all but the OIDC exchange, whose body is the credential).
     pub fn needs_credential(&self) -> bool {
-        *self != AdminEndpoint::OidcExchange
+        !matches!(
+            self,
+            AdminEndpoint::OidcExchange | AdminEndpoint::SecretReport
+        )
     }
 
     /// What the endpoint needs beyond a credential. Token operations are the
@@ -311,6 +319,7 @@ impl AdminEndpoint {
             | E::CreateToken
             | E::RevokeToken { .. }
             | E::OidcExchange
+            | E::SecretReport
             | E::ChangeVersion { .. } => Access::Anyone,
             E::CreateUser
             | E::SetGrants { .. }
@@ -382,6 +391,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ListPublishers => "publisher_list",
             E::AddPublisher => "publisher_add",
             E::OidcExchange => "oidc_exchange",
+            E::SecretReport => "secret_report",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",

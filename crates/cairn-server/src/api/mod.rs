@@ -12,6 +12,7 @@
 
 mod endpoint;
 mod handlers;
+mod reports;
 mod sboms;
 mod vulns;
 
@@ -188,6 +189,15 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
             return Err(ApiError::Status(StatusCode::FORBIDDEN, message));
         }
     }
+    if endpoint == AdminEndpoint::SecretReport {
+        return crate::api::reports::secret_report(
+            state,
+            &who,
+            &parts.headers,
+            body_bytes(body).await?,
+        )
+        .await;
+    }
     dispatch(state, &who, endpoint, &parts.uri, body).await
 }
 
@@ -346,5 +356,10 @@ async fn dispatch(
             let source = who.actor.source.clone();
             h::oidc_exchange(state, source, json_body(body).await?).await
         }
+        // Answered in `serve`, which has the headers its signature is in.
+        E::SecretReport => Err(ApiError::Status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unreachable".into(),
+        )),
     }
 }

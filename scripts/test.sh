@@ -160,7 +160,7 @@ python3 tests/e2e/sbom.py "$CAIRN" "$OUT_DIR"
 step "a vulnerability policy: npm install, pip download, cargo fetch, go mod download, mvn dependency:get and skopeo inspect refused naming the advisory (npm and pip also through proxy repositories), the publisher served with a warning, an exception and its removal, failing closed on stale data"
 python3 tests/e2e/vuln_policy.py "$CAIRN" "$OUT_DIR"
 
-step "the secret gate on publish: npm publish, twine upload, cargo publish, mvn deploy, the Go publish endpoint and crane pushing a layer refused naming the file and the rule (never the secret), nothing stored; a planted cairn token revoked on the spot"
+step "the secret gate on publish: npm publish, twine upload, cargo publish, mvn deploy, the Go publish endpoint and crane pushing a layer refused naming the file and the rule (never the secret), nothing stored; a quarantined publish held back until released; a planted cairn token revoked on the spot"
 python3 tests/e2e/secrets.py "$CAIRN" "$OUT_DIR"
 
 step "readiness follows PostgreSQL"

@@ -32,7 +32,8 @@ BIN, OUT = sys.argv[1], sys.argv[2]
 DATA = os.path.join(OUT, "secrets-data")
 WORK = os.path.join(OUT, "secrets-work")
 ENV = {"CAIRN_PACKAGES__SECRET_SCAN": '["npm/*", "pypi/*", "cargo/*", "maven/*", "go/*"]',
-       "CAIRN_OCI__SECRET_SCAN": '["secure/**"]'}
+       "CAIRN_OCI__SECRET_SCAN": '["secure/**"]',
+       "CAIRN_PACKAGES__SECRET_QUARANTINE": '["npm/held"]'}
 CRANE = os.path.join(ROOT, ".tools", "bin", "crane")
 
 AWS = "AKIA" + "Z7QX2MHV4LNP6RTE"
@@ -66,7 +67,7 @@ def refused(r, what, rule, file_part, secret):
     expect(secret not in said, f"{what}: the secret itself is in no output")
 
 
-def npm_publish(server, name, files):
+def npm_publish(server, name, files, repo="main"):
     host = f"127.0.0.1:{server.port}"
     pkg = os.path.join(WORK, f"npm-{name}")
     os.makedirs(pkg, exist_ok=True)
@@ -79,8 +80,19 @@ def npm_publish(server, name, files):
     npmrc = os.path.join(WORK, "npmrc")
     token = base64.b64encode(f"admin:{server.password}".encode()).decode()
     with open(npmrc, "w") as f:
-        f.write(f"registry=http://{host}/npm/main/\n//{host}/npm/main/:_auth={token}\n")
+        f.write(f"registry=http://{host}/npm/{repo}/\n//{host}/npm/{repo}/:_auth={token}\n")
     return run(["npm", "publish", "--userconfig", npmrc], ok=False, cwd=pkg)
+
+
+def npm_install(server, repo, spec):
+    project = tempfile.mkdtemp(dir=WORK)
+    with open(os.path.join(project, "package.json"), "w") as f:
+        json.dump({"name": "consumer", "version": "1.0.0"}, f)
+    npmrc = os.path.join(project, ".npmrc-consumer")
+    with open(npmrc, "w") as f:
+        f.write(f"registry=http://127.0.0.1:{server.port}/npm/{repo}/\n")
+    return run(["npm", "install", "--no-audit", "--no-fund", "--userconfig", npmrc,
+                "--cache", os.path.join(project, ".npm-cache"), spec], ok=False, cwd=project)
 
 
 def main():
@@ -95,6 +107,20 @@ def main():
     expect(st == 404, "nothing of the refused npm package is stored")
     r = npm_publish(server, "clean-pkg", {"index.js": "module.exports = process.env.AWS_ACCESS_KEY_ID;\n"})
     expect(r.returncode == 0, "a clean npm package publishes")
+
+    # Quarantine: npm/held stores such a publish but serves it only once released.
+    r = npm_publish(server, "held-pkg", {"index.js": f"exports.key = '{AWS}';\n"}, repo="held")
+    expect(r.returncode == 0, "npm publish into a quarantining repository is accepted")
+    r = npm_install(server, "held", "held-pkg@1.0.0")
+    said = " ".join((r.stdout + r.stderr).split())
+    expect(r.returncode != 0 and "quarantined" in said, "npm install of the quarantined version is refused")
+    st, _, body = server.request("GET", "/api/v1/quarantine", auth=server.basic)
+    held = json.loads(body)["quarantined"]
+    expect(st == 200 and len(held) == 1 and "aws-access-key-id" in held[0]["findings"] and AWS not in body.decode(),
+           "the quarantine lists it with the rule, not the secret")
+    st, _, _ = server.request("POST", f"/api/v1/quarantine/{held[0]['digest']}/release", auth=server.basic)
+    expect(st == 204, "an administrator releases it")
+    expect(npm_install(server, "held", "held-pkg@1.0.0").returncode == 0, "and it installs")
 
     # A live cairn token planted in a package is revoked.
     st, _, body = server.request("POST", "/api/v1/tokens",

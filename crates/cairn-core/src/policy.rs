@@ -66,6 +66,11 @@ impl RepositoryPatterns {
     pub fn matches(&self, repository: &str) -> bool {
         self.0.iter().any(|g| g.is_match(repository))
     }
+
+    /// Whether no pattern was given (nothing matches).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl TagRule {

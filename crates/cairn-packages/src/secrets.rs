@@ -71,9 +71,17 @@ impl Packages {
         publish: Publish<'_>,
     ) -> PackageResult<()> {
         let repository = pkg.format.resource(pkg.repository);
-        if !self.config.secret_scan.matches(&repository) {
+        let quarantines = self.config.secret_quarantine.matches(&repository);
+        if !quarantines && !self.config.secret_scan.matches(&repository) {
             return Ok(());
         }
+        // What a quarantine holds back: the uploaded file's bytes.
+        let held = match &publish {
+            Publish::File { filename, bytes } if quarantines => {
+                Some((filename.to_string(), cairn_core::Digest::sha256_of(bytes)))
+            }
+            _ => None,
+        };
         let limits = crate::archive::Limits {
             max_total: self.config.max_upload_bytes.saturating_mul(8),
             ..Default::default()
@@ -115,6 +123,20 @@ impl Packages {
                 tracing::warn!(file = %f.file, "a cairn API token found in a publish was revoked");
             }
         }
+        let detail: Vec<String> = found.iter().map(ToString::to_string).collect();
+        if let Some((what, digest)) = held {
+            let record = cairn_store::quarantine::QuarantineRecord {
+                digest: digest.to_string(),
+                repository: repository.clone(),
+                what,
+                findings: detail.join("; "),
+                actor: actor.name.clone(),
+                created_at: crate::now(),
+            };
+            self.meta.quarantine(&record, actor).await?;
+            tracing::warn!(repository = %repository, package = %pkg.package, %digest, revoked, "a publish carrying secrets was stored in quarantine");
+            return Ok(());
+        }
         let mut message = format!(
             "refused by secret scanning: {first}{}; nothing was stored",
             match found.len() {
@@ -127,7 +149,6 @@ impl Packages {
                 "; {revoked} cairn API token(s) found in it were revoked"
             ));
         }
-        let detail: Vec<String> = found.iter().map(ToString::to_string).collect();
         let entry = AuditRecord {
             detail: Some(detail.join("; ")),
             ..AuditRecord::by(

@@ -101,6 +101,9 @@ pub struct PackagesConfig {
     pub download_cache: std::time::Duration,
     /// Repositories whose publishes are scanned for secrets ([`Packages::refuse_secrets`]).
     pub secret_scan: cairn_core::policy::RepositoryPatterns,
+    /// Repositories where a publish carrying a secret is stored but held
+    /// back until released, instead of refused.
+    pub secret_quarantine: cairn_core::policy::RepositoryPatterns,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -136,6 +139,7 @@ impl Default for PackagesConfig {
             go_git: GitSources::default(),
             download_cache: std::time::Duration::ZERO,
             secret_scan: cairn_core::policy::RepositoryPatterns::default(),
+            secret_quarantine: cairn_core::policy::RepositoryPatterns::default(),
         }
     }
 }
@@ -720,6 +724,13 @@ impl Packages {
                 format!("{filename}: version {} was unpublished\n", resolved.version),
             )
                 .into_response());
+        }
+        if !self.config.secret_quarantine.is_empty()
+            && self.meta.is_quarantined(&resolved.digest).await?
+        {
+            return Err(PackageError::Refused(format!(
+                "{filename} is quarantined: secret scanning found a secret in it, and it is held back until an administrator releases it"
+            )));
         }
         let warning = self.vuln_gate(req, pkg, &resolved.version).await?;
         let (meta, format, repository, package, version) = (

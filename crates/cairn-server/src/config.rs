@@ -229,6 +229,10 @@ pub struct PackageSettings {
     /// Repositories (`FORMAT/REPOSITORY` patterns) whose publishes are
     /// scanned for secrets and refused when one is found (docs/security.md).
     pub secret_scan: Vec<String>,
+    /// Repositories whose publishes carrying a secret are stored but held
+    /// back (not served) until an administrator releases them, instead of
+    /// refused.
+    pub secret_quarantine: Vec<String>,
 }
 
 impl Default for PackageSettings {
@@ -241,6 +245,7 @@ impl Default for PackageSettings {
             go_allow_file_git: false,
             go_git_hosts: vec![],
             secret_scan: vec![],
+            secret_quarantine: vec![],
             download_cache_secs: 3,
         }
     }
@@ -320,6 +325,10 @@ impl PackageSettings {
             access,
             secret_scan: cairn_core::policy::RepositoryPatterns::compile(&self.secret_scan)
                 .map_err(|e| anyhow::anyhow!("packages.secret_scan: {e}"))?,
+            secret_quarantine: cairn_core::policy::RepositoryPatterns::compile(
+                &self.secret_quarantine,
+            )
+            .map_err(|e| anyhow::anyhow!("packages.secret_quarantine: {e}"))?,
             max_upload_bytes: self.max_upload_bytes,
             go_git: cairn_packages::GitSources {
                 allow_file: self.go_allow_file_git,

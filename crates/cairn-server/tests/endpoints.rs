@@ -526,6 +526,20 @@ fn every_admin_endpoint_declares_its_access() {
             true,
         ),
         (
+            Method::GET,
+            "/quarantine",
+            "quarantine_list",
+            registry(),
+            true,
+        ),
+        (
+            Method::POST,
+            "/quarantine/sha256:ab/release",
+            "quarantine_release",
+            registry(),
+            true,
+        ),
+        (
             Method::POST,
             "/secret-scanning/report",
             "secret_report",

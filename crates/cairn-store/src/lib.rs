@@ -28,6 +28,7 @@ pub mod meta;
 pub mod oci;
 pub mod packages;
 pub mod proxy;
+pub mod quarantine;
 pub mod retention;
 pub mod s3;
 pub mod sbom;

@@ -70,6 +70,7 @@ pub trait MetaStore:
     + crate::jobs::JobStore
     + crate::sbom::SbomStore
     + crate::advisory::AdvisoryStore
+    + crate::quarantine::QuarantineStore
 {
 }
 
@@ -88,5 +89,6 @@ impl<T> MetaStore for T where
         + crate::jobs::JobStore
         + crate::sbom::SbomStore
         + crate::advisory::AdvisoryStore
+        + crate::quarantine::QuarantineStore
 {
 }

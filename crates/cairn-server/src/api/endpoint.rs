@@ -121,6 +121,10 @@ pub enum AdminEndpoint {
     /// GitHub secret-scanning partner format); the signature is the
     /// credential.
     SecretReport,
+    /// `GET /quarantine`: bytes held back by secret scanning.
+    ListQuarantine,
+    /// `POST /quarantine/{digest}/release`: serves them again.
+    ReleaseQuarantine { digest: String },
     /// `GET /vuln-exceptions`: accepted advisories.
     ListVulnExceptions,
     /// `PUT /vuln-exceptions?advisory=&repositories=` with `{"reason", "expires"}`.
@@ -175,6 +179,13 @@ impl AdminEndpoint {
             (_, ["publishers"]) => (E::AddPublisher, &[M::POST]),
             (_, ["oidc", "exchange"]) => (E::OidcExchange, &[M::POST]),
             (_, ["secret-scanning", "report"]) => (E::SecretReport, &[M::POST]),
+            (_, ["quarantine"]) => (E::ListQuarantine, &[M::GET]),
+            (_, ["quarantine", digest, "release"]) => (
+                E::ReleaseQuarantine {
+                    digest: digest.to_string(),
+                },
+                &[M::POST],
+            ),
             (_, ["packages", format, repository, package, "versions", version]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -333,6 +344,8 @@ impl AdminEndpoint {
             | E::CancelJob { .. }
             | E::SetQuota
             | E::RemoveQuota
+            | E::ListQuarantine
+            | E::ReleaseQuarantine { .. }
             | E::ListVulnExceptions
             | E::SetVulnException
             | E::RemoveVulnException
@@ -392,6 +405,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::AddPublisher => "publisher_add",
             E::OidcExchange => "oidc_exchange",
             E::SecretReport => "secret_report",
+            E::ListQuarantine => "quarantine_list",
+            E::ReleaseQuarantine { .. } => "quarantine_release",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",

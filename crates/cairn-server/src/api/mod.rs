@@ -356,6 +356,20 @@ async fn dispatch(
             let source = who.actor.source.clone();
             h::oidc_exchange(state, source, json_body(body).await?).await
         }
+        E::ListQuarantine => {
+            let held = state.meta.quarantined().await?;
+            Ok(Json(serde_json::json!({ "quarantined": held })).into_response())
+        }
+        E::ReleaseQuarantine { digest } => {
+            if state.meta.release(&digest, &who.actor).await? {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(ApiError::Status(
+                    StatusCode::NOT_FOUND,
+                    format!("{digest} is not quarantined"),
+                ))
+            }
+        }
         // Answered in `serve`, which has the headers its signature is in.
         E::SecretReport => Err(ApiError::Status(
             StatusCode::INTERNAL_SERVER_ERROR,

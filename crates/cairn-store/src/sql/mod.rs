@@ -23,6 +23,7 @@ mod jobs;
 mod oci;
 mod packages;
 mod proxy;
+mod quarantine;
 mod sbom;
 mod storage;
 mod usage;

@@ -235,6 +235,33 @@ pub async fn advisory_suite(meta: Arc<dyn MetaStore>) {
         .unwrap());
     assert!(meta.exceptions(&[]).await.unwrap().is_empty());
 
+    // Quarantined bytes: held (once, however often held), listed, released.
+    let held = crate::quarantine::QuarantineRecord {
+        digest: Digest::sha256_of(b"leaky").to_string(),
+        repository: "npm/held".into(),
+        what: "leaky-1.0.0.tgz".into(),
+        findings: "package/a.js line 1 matches the aws-access-key-id rule".into(),
+        actor: "test".into(),
+        created_at: 1,
+    };
+    meta.quarantine(&held, &who).await.unwrap();
+    meta.quarantine(&held, &who).await.unwrap();
+    assert!(meta
+        .is_quarantined(&Digest::sha256_of(b"leaky"))
+        .await
+        .unwrap());
+    assert!(!meta
+        .is_quarantined(&Digest::sha256_of(b"clean"))
+        .await
+        .unwrap());
+    assert_eq!(meta.quarantined().await.unwrap(), vec![held.clone()]);
+    assert!(meta.release(&held.digest, &who).await.unwrap());
+    assert!(!meta.release(&held.digest, &who).await.unwrap());
+    assert!(!meta
+        .is_quarantined(&Digest::sha256_of(b"leaky"))
+        .await
+        .unwrap());
+
     // A deleted image is no finding.
     assert!(meta
         .delete_manifest("team/app", &image.digest, &[], &who)

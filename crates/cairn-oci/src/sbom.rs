@@ -33,6 +33,14 @@ pub(crate) struct Carried {
     attestation: bool,
 }
 
+/// The subject cosign's legacy layout names in a tag: `sha256-<hex><suffix>`.
+fn tagged_subject(tags: &[Tag], suffix: &str) -> Option<Digest> {
+    tags.iter().find_map(|t| {
+        let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(suffix)?;
+        format!("sha256:{hex}").parse::<Digest>().ok()
+    })
+}
+
 /// An attestation layer larger than this is not read.
 const MAX_ATTESTATION: u64 = 64 * 1024 * 1024;
 
@@ -51,10 +59,7 @@ fn attestation(parsed: &ParsedManifest, tags: &[Tag], layers: &[Descriptor]) -> 
         is_attestation_media_type(&l.media_type)
             && (whole || predicate(&l.annotations, "predicateType"))
     })?;
-    let legacy = tags.iter().find_map(|t| {
-        let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".att")?;
-        format!("sha256:{hex}").parse::<Digest>().ok()
-    });
+    let legacy = tagged_subject(tags, ".att");
     let subject = parsed
         .subject
         .as_ref()
@@ -101,10 +106,7 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
         return attestation(parsed, tags, layers);
     };
     let layer = layer.clone();
-    let legacy = tags.iter().find_map(|t| {
-        let hex = t.as_str().strip_prefix("sha256-")?.strip_suffix(".sbom")?;
-        format!("sha256:{hex}").parse::<Digest>().ok()
-    });
+    let legacy = tagged_subject(tags, ".sbom");
     let subject = parsed
         .subject
         .as_ref()

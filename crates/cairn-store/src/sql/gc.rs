@@ -205,7 +205,7 @@ const REFERENCED: &str = "SELECT CASE WHEN
 
 /// The dangling-reference queries of fsck: each table that names blobs,
 /// joined to the blob rows.
-const DANGLING: [(&str, &str); 6] = [
+const DANGLING: [(&str, &str); 7] = [
     (
         "manifest",
         "SELECT m.repository AS holder, m.digest AS digest FROM manifests m
@@ -236,6 +236,13 @@ const DANGLING: [(&str, &str); 6] = [
         "SELECT c.repository || ' ' || c.cache_key AS holder, c.digest AS digest
          FROM proxy_cache c LEFT JOIN blobs b ON b.digest = c.digest
          WHERE c.digest IS NOT NULL AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
+    ),
+    (
+        "package-sbom",
+        "SELECT s.format || '/' || s.repository || ' ' || s.subject || '@' || s.version AS holder,
+                s.digest AS digest
+         FROM sboms s LEFT JOIN blobs b ON b.digest = s.digest
+         WHERE s.format <> 'oci' AND (b.digest IS NULL OR b.state = 'deleting') LIMIT $1",
     ),
     (
         "link",

@@ -348,6 +348,14 @@ def main():
 
     vulnerabilities(server, reg, app1, app2, app3, npmrc)
 
+    # A package SBOM removed by its digest answers nothing any more.
+    st, body = api(server, "/api/v1/sboms?format=npm&repository=main&package=acme-app&version=1.0.0")
+    digest = body["sboms"][0]["digest"]
+    st, _ = api(server, f"/api/v1/sboms?format=npm&repository=main&package=acme-app&version=1.0.0&digest={digest}",
+                "DELETE")
+    expect(st == 204, "the package SBOM is removed")
+    expect(components(server, purl="pkg:npm/left-pad") == [], "its components answer nothing")
+
     # A deleted image is no answer any more.
     st, _, _ = server.request("DELETE", f"/v2/team/app/manifests/{app1}", auth=server.basic)
     expect(st == 202, "app:1 deleted")

@@ -497,6 +497,13 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::GET, "/sboms", "sbom_list", Access::Anyone, true),
         (Method::PUT, "/sboms", "sbom_attach", Access::Anyone, true),
         (
+            Method::DELETE,
+            "/sboms",
+            "sbom_remove",
+            Access::Anyone,
+            true,
+        ),
+        (
             Method::GET,
             "/advisories/GHSA-1",
             "advisory",

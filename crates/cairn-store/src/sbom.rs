@@ -157,6 +157,17 @@ pub trait SbomStore: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<SbomRecord, StoreError>;
 
+    /// Removes a package version's SBOM (by the document's digest) with its
+    /// components; its bytes become the collector's candidate. Audited as
+    /// `sbom.remove`. Whether it was there. (An image's SBOM goes with its
+    /// artifact's manifest.)
+    async fn remove_sbom(
+        &self,
+        subject: &SbomSubject,
+        digest: &str,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+
     /// The SBOMs indexed for a subject.
     async fn sboms_of(&self, subject: &SbomSubject) -> Result<Vec<SbomRecord>, StoreError>;
 

@@ -111,6 +111,9 @@ pub enum AdminEndpoint {
     /// in the body to a package version (`publish` on the package, decided
     /// on the query's package).
     AttachSbom,
+    /// `DELETE /sboms?format=&repository=&package=&version=&digest=`:
+    /// removes a package version's SBOM (`delete` on the package).
+    RemoveSbom,
     /// `GET /advisories/{id}`: an imported advisory and what it affects
     /// (each finding filtered by the caller's read access).
     Advisory { id: String },
@@ -250,6 +253,7 @@ impl AdminEndpoint {
             (&M::DELETE, ["vuln-exceptions"]) => (E::RemoveVulnException, &[M::DELETE]),
             (_, ["vuln-exceptions"]) => (E::ListVulnExceptions, &[M::GET]),
             (&M::PUT, ["sboms"]) => (E::AttachSbom, &[M::PUT]),
+            (&M::DELETE, ["sboms"]) => (E::RemoveSbom, &[M::DELETE]),
             (_, ["sboms"]) => (E::ListSboms, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
             (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
@@ -324,7 +328,7 @@ impl AdminEndpoint {
             E::StartWarm | E::WarmJob { .. } => Access::Anyone,
             // The resource is in the query: the handler decides it (and
             // filters component answers) through the guard.
-            E::Components | E::ListSboms | E::AttachSbom => Access::Anyone,
+            E::Components | E::ListSboms | E::AttachSbom | E::RemoveSbom => Access::Anyone,
             E::Advisory { .. } | E::Findings => Access::Anyone,
             E::ListTokens
             | E::CreateToken
@@ -434,6 +438,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::Components => "components",
             E::ListSboms => "sbom_list",
             E::AttachSbom => "sbom_attach",
+            E::RemoveSbom => "sbom_remove",
             E::Advisory { .. } => "advisory",
             E::Findings => "findings",
             E::ListVulnExceptions => "vuln_exception_list",

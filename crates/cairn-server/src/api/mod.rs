@@ -314,6 +314,7 @@ async fn dispatch(
         E::Components => crate::api::sboms::components(state, who, query(uri)?).await,
         E::ListSboms => crate::api::sboms::list(state, who, query(uri)?).await,
         E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,
+        E::RemoveSbom => crate::api::sboms::remove(state, who, query(uri)?).await,
         E::Advisory { id } => crate::api::vulns::advisory(state, who, &id).await,
         E::Findings => crate::api::vulns::findings(state, who, query(uri)?).await,
         E::ListVulnExceptions => crate::api::vulns::list_exceptions(state).await,

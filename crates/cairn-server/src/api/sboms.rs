@@ -140,6 +140,8 @@ pub(super) struct SubjectParams {
     /// A package name (with `version`).
     package: Option<String>,
     version: Option<String>,
+    /// The SBOM document's digest (removing one).
+    digest: Option<String>,
 }
 
 impl SubjectParams {
@@ -241,4 +243,39 @@ pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: 
         })?;
     tracing::info!(subject = ?record.subject, components = record.components, "SBOM attached");
     Ok((StatusCode::CREATED, Json(json!(record))).into_response())
+}
+
+pub(super) async fn remove(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
+    let subject = p.subject()?;
+    if subject.format == "oci" {
+        return Err(bad(
+            "an image's SBOM goes with its artifact: delete that manifest",
+        ));
+    }
+    let digest = p
+        .digest
+        .as_deref()
+        .ok_or_else(|| bad("digest= names the SBOM document"))?;
+    if !may(state, who, Action::Delete, &subject).await {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not delete in {}/{}",
+                who.principal.name(),
+                subject.format,
+                subject.repository
+            ),
+        ));
+    }
+    if state.meta.remove_sbom(&subject, digest, &who.actor).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no SBOM {digest} of {}@{}",
+                subject.subject, subject.version
+            ),
+        ))
+    }
 }

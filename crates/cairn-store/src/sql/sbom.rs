@@ -210,6 +210,49 @@ impl SbomStore for SqlMetaStore {
         Ok(stored)
     }
 
+    async fn remove_sbom(
+        &self,
+        s: &SbomSubject,
+        digest: &str,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        if s.format == "oci" {
+            return Ok(false);
+        }
+        let mut tx = self.writer.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM sboms WHERE format = $1 AND repository = $2 AND subject = $3
+               AND version = $4 AND digest = $5",
+        )
+        .bind(&s.format)
+        .bind(&s.repository)
+        .bind(&s.subject)
+        .bind(&s.version)
+        .bind(digest)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        drop_sbom(&mut tx, id).await?;
+        // The collector re-checks every reference before it deletes.
+        super::gc::mark_candidates(&mut tx, &[digest.to_string()]).await?;
+        let artifact = format!("{}@{}", s.subject, s.version);
+        let repo = format!("{}/{}", s.format, s.repository);
+        audit(
+            &mut tx,
+            actor,
+            "sbom.remove",
+            Some(&repo),
+            Some(&artifact),
+            OK,
+            Some(digest),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn sboms_of(&self, subject: &SbomSubject) -> Result<Vec<SbomRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {SBOM_COLUMNS} FROM sboms s

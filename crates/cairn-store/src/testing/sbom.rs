@@ -270,6 +270,22 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         found(&meta, &left_pad).await,
         vec![("main".into(), "acme-app".into(), "1.3.0".into())]
     );
+    // Removed by its digest: the component is no answer any more.
+    assert!(meta
+        .remove_sbom(&pkg, &document.to_string(), &who)
+        .await
+        .unwrap());
+    assert!(!meta
+        .remove_sbom(&pkg, &document.to_string(), &who)
+        .await
+        .unwrap());
+    assert!(found(&meta, &left_pad).await.is_empty());
+    assert_eq!(
+        meta.blob_state(&document).await.unwrap(),
+        Some(crate::gc::BlobState::Candidate),
+        "its bytes are the collector's candidate"
+    );
+    meta.index_sbom(&w, &who).await.unwrap();
     let missing = SbomWrite {
         subject: SbomSubject {
             version: "9.9.9".into(),

@@ -46,6 +46,12 @@ impl VulnGate {
         }
     }
 
+    /// Whether no policy is configured (nothing to ask: callers skip even
+    /// building the question).
+    pub fn is_open(&self) -> bool {
+        self.policies.is_empty()
+    }
+
     /// Decides serving `subject` (of `resource`'s repository) to `principal`.
     pub async fn check(
         &self,

@@ -328,6 +328,9 @@ impl Packages {
         pkg: PackageRef<'_>,
         version: &str,
     ) -> PackageResult<Option<String>> {
+        if self.vulns.is_open() {
+            return Ok(None);
+        }
         let subject = cairn_store::sbom::SbomSubject {
             format: pkg.format.as_str().to_string(),
             repository: pkg.repository.to_string(),

@@ -13,6 +13,9 @@
 use regex::bytes::{Regex, RegexSet};
 use sha2::{Digest as _, Sha256};
 
+/// Of each file, this many bytes are scanned (its head).
+pub const SCAN_BYTES: u64 = 16 * 1024 * 1024;
+
 /// cairn's own token rule's id.
 pub const CAIRN_TOKEN: &str = "cairn-api-token";
 
@@ -116,6 +119,11 @@ impl std::fmt::Display for Found {
 }
 
 impl Rules {
+    /// The secrets in the first [`SCAN_BYTES`] of one file's bytes.
+    pub fn scan_head(&self, file: &str, bytes: &[u8], out: &mut Vec<Found>) {
+        self.scan(file, &bytes[..bytes.len().min(SCAN_BYTES as usize)], out);
+    }
+
     /// The secrets in one file's bytes (binary or text).
     pub fn scan(&self, file: &str, bytes: &[u8], out: &mut Vec<Found>) {
         for i in self.set.matches(bytes).iter() {

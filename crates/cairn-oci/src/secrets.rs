@@ -9,13 +9,11 @@
 use crate::error::OciError;
 use crate::OciApi;
 use cairn_core::manifest::{ParsedManifest, DOCKER_MANIFEST, OCI_MANIFEST};
-use cairn_core::secrets::{rules, Found, CAIRN_TOKEN};
+use cairn_core::secrets::{rules, Found, CAIRN_TOKEN, SCAN_BYTES};
 use cairn_core::RepoName;
 use cairn_store::{Actor, AuditRecord};
 use std::io::Read;
 
-/// Of each file, this many bytes are scanned.
-const SCAN_BYTES: u64 = 16 * 1024 * 1024;
 /// A layer decompressing past this is refused as too large to scan.
 const MAX_LAYER: u64 = 8 * 1024 * 1024 * 1024;
 

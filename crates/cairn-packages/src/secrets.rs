@@ -7,14 +7,11 @@
 //! spot. Both are audited.
 
 use crate::{PackageError, PackageResult, Packages};
-use cairn_core::secrets::{rules, token_hash, Found, CAIRN_TOKEN};
+use cairn_core::secrets::{rules, token_hash, Found, CAIRN_TOKEN, SCAN_BYTES};
 use cairn_core::PackageRef;
 pub use cairn_http::TokenRevoker;
 use cairn_store::{Actor, AuditRecord};
 use std::io::Read;
-
-/// Of each file, this many bytes are scanned.
-const SCAN_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What a publish brings, to scan.
 pub enum Publish<'a> {
@@ -54,8 +51,7 @@ fn scan_file(filename: &str, bytes: &[u8], limits: crate::archive::Limits) -> Ve
     };
     if walked.is_err() {
         found.clear();
-        let end = bytes.len().min(SCAN_BYTES as usize);
-        rules().scan(filename, &bytes[..end], &mut found);
+        rules().scan_head(filename, bytes, &mut found);
     }
     found
 }
@@ -96,8 +92,7 @@ impl Packages {
             Publish::Files(files) => {
                 let mut found = Vec::new();
                 for (path, bytes) in files {
-                    let end = bytes.len().min(SCAN_BYTES as usize);
-                    rules().scan(path, &bytes[..end], &mut found);
+                    rules().scan_head(path, bytes, &mut found);
                 }
                 found
             }

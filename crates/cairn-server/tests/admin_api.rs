@@ -683,45 +683,38 @@ async fn a_signed_leak_report_revokes_the_token() {
         let sig: Signature = signing.sign(b.as_bytes());
         base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes())
     };
-    let report = |key: &str, signature: String, body: String| {
-        let headers = [
-            ("content-type", "application/json".to_string()),
-            ("github-public-key-identifier", key.to_string()),
-            ("github-public-key-signature", signature),
-        ];
-        (headers, body)
-    };
-    // Wrongly signed, or by a key cairn does not trust: nothing happens.
-    for (key, signature) in [("github-1", sign("other")), ("github-2", sign(&body))] {
-        let (headers, b) = report(key, signature, body.clone());
-        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = t
-            .send(
+    // Posts the report with the headers GitHub sends.
+    let post = |key: &'static str, signature: String| {
+        let (t, body) = (&t, body.clone());
+        async move {
+            let headers = [
+                ("content-type", "application/json".to_string()),
+                ("github-public-key-identifier", key.to_string()),
+                ("github-public-key-signature", signature),
+            ];
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            t.send(
                 Method::POST,
                 "/api/v1/secret-scanning/report",
                 None,
                 &h,
-                b.into_bytes(),
+                body.into_bytes(),
             )
-            .await;
-        r.assert_status(StatusCode::UNAUTHORIZED);
+            .await
+        }
+    };
+    // Wrongly signed, or by a key cairn does not trust: nothing happens.
+    for (key, signature) in [("github-1", sign("other")), ("github-2", sign(&body))] {
+        post(key, signature)
+            .await
+            .assert_status(StatusCode::UNAUTHORIZED);
     }
     let still = t
         .send(Method::GET, "/api/v1/tokens", Some(&token), &[], vec![])
         .await;
     still.assert_status(StatusCode::OK);
     // Signed by the configured key: the known token is revoked at once.
-    let (headers, b) = report("github-1", sign(&body), body.clone());
-    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let r = t
-        .send(
-            Method::POST,
-            "/api/v1/secret-scanning/report",
-            None,
-            &h,
-            b.into_bytes(),
-        )
-        .await;
+    let r = post("github-1", sign(&body)).await;
     r.assert_status(StatusCode::OK);
     let labels: Vec<String> = r
         .json()

@@ -163,6 +163,9 @@ python3 tests/e2e/vuln_policy.py "$CAIRN" "$OUT_DIR"
 step "the secret gate on publish: npm publish, twine upload, cargo publish, mvn deploy, the Go publish endpoint and crane pushing a layer refused naming the file and the rule (never the secret), nothing stored; a quarantined publish held back until released; a planted cairn token revoked on the spot"
 python3 tests/e2e/secrets.py "$CAIRN" "$OUT_DIR"
 
+step "signatures verified on arrival and required at pull: cosign v3 signs (Sigstore bundle and legacy .sig layouts) and attests SLSA provenance; skopeo and crane refused an unsigned image, one signed by an untrusted key, a signature re-pointed at another image and a spoofed User-Agent, served the right key's, an index's children, tag patterns by tag and by digest; cosign verify through cairn; cairn policy explain; audited; a changed key re-evaluates the stored signatures"
+python3 tests/e2e/signatures.py "$CAIRN" "$OUT_DIR"
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

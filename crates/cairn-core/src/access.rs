@@ -21,15 +21,20 @@ pub enum Action {
     Delete,
     /// Manage the repository's settings and permissions.
     Admin,
+    /// Read a manifest a signature policy refuses to readers, in order to
+    /// sign it (cosign reads what it signs). Implied by `Publish`; granted
+    /// alone to a signing service that publishes nothing else.
+    Sign,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Read,
         Action::Publish,
         Action::Yank,
         Action::Delete,
         Action::Admin,
+        Action::Sign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +44,7 @@ impl Action {
             Action::Yank => "yank",
             Action::Delete => "delete",
             Action::Admin => "admin",
+            Action::Sign => "sign",
         }
     }
 
@@ -74,7 +80,7 @@ impl Eq for Grant {}
 pub enum GrantError {
     #[error("invalid repository pattern {0:?}: {1}")]
     Pattern(String, String),
-    #[error("unknown action {0:?} (use read, publish, yank, delete, admin)")]
+    #[error("unknown action {0:?} (use read, publish, yank, delete, admin, sign)")]
     Action(String),
     #[error("a grant is written PATTERN:ACTION[,ACTION...], not {0:?}")]
     Syntax(String),
@@ -117,7 +123,9 @@ impl Grant {
     }
 
     pub fn allows(&self, repository: &str, action: Action) -> bool {
-        self.actions.contains(&action) && self.matcher.is_match(repository)
+        let granted = self.actions.contains(&action)
+            || (action == Action::Sign && self.actions.contains(&Action::Publish));
+        granted && self.matcher.is_match(repository)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod retention;
 pub mod routing;
 pub mod sbom;
 pub mod secrets;
+pub mod trust;
 pub mod vers;
 pub mod version_key;
 pub mod version_retention;

@@ -17,6 +17,7 @@ mod manifests;
 mod proxy;
 mod sbom;
 mod secrets;
+pub mod signatures;
 mod virtuals;
 pub use virtuals::{OciMember, OciVirtual};
 
@@ -69,6 +70,8 @@ pub struct OciApi {
     vulns: Arc<cairn_http::VulnGate>,
     /// Revokes cairn API tokens found in pushed layers (the identity service).
     revoker: Option<Arc<dyn cairn_http::TokenRevoker>>,
+    /// Trust in signers, and the signature policies asked for every manifest served.
+    signatures: Arc<signatures::SignatureGate>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -87,6 +90,7 @@ impl OciApi {
             pulls: Default::default(),
             vulns: Arc::new(cairn_http::VulnGate::open()),
             revoker: None,
+            signatures: Arc::new(signatures::SignatureGate::default()),
         }
     }
 
@@ -249,7 +253,7 @@ impl cairn_http::Refusal for OciError {
             )),
             denied => {
                 let actions = match action {
-                    Action::Read => "pull",
+                    Action::Read | Action::Sign => "pull",
                     Action::Publish => "pull,push",
                     Action::Delete => "delete",
                     Action::Yank | Action::Admin => "*",

@@ -141,6 +141,10 @@ impl OciApi {
             self.index_sbom(name, &digest, carried, doc, &req.actor())
                 .await?;
         }
+        if crate::signatures::is_signature_artifact(&parsed) {
+            self.record_signatures(name.as_str(), &digest, &parsed)
+                .await?;
+        }
         for (tag, change) in tag_names.iter().zip(&changes) {
             tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
         }
@@ -221,7 +225,7 @@ impl OciApi {
     }
 
     /// The manifest record a reference names in a repository, in one lookup.
-    async fn find_manifest(
+    pub(crate) async fn find_manifest(
         &self,
         name: &RepoName,
         reference: &Reference,
@@ -286,6 +290,17 @@ impl OciApi {
                 cairn_core::vuln_policy::Verdict::Serve => None,
             }
         };
+        // The signature policy covering the repository, if any: the same
+        // decision for every way of reading the manifest.
+        let mut body = None;
+        let mut unsigned = None;
+        if cairn_core::trust::policy_for(&self.signatures.policies, name.as_str()).is_some() {
+            let bytes = self.manifest_bytes(&digest).await?;
+            unsigned = self
+                .signature_check(req, name.as_str(), reference, &digest, &bytes)
+                .await?;
+            body = Some(bytes);
+        }
         if req.method == axum::http::Method::GET {
             self.note_pull(name.as_str(), &digest);
         }
@@ -310,6 +325,10 @@ impl OciApi {
                 resp.headers_mut()
                     .insert(cairn_http::vulns::WARNING_HEADER, v);
             }
+            if let Some(v) = unsigned.as_deref().and_then(|w| w.parse().ok()) {
+                resp.headers_mut()
+                    .insert(crate::signatures::UNSIGNED_HEADER, v);
+            }
             resp
         };
         if etag_matches(req, &digest) {
@@ -320,7 +339,10 @@ impl OciApi {
         if req.method == axum::http::Method::HEAD {
             return Ok(warn((StatusCode::OK, headers).into_response()));
         }
-        let bytes = self.manifest_bytes(&digest).await?;
+        let bytes = match body {
+            Some(b) => b,
+            None => self.manifest_bytes(&digest).await?,
+        };
         Ok(warn((StatusCode::OK, headers, bytes).into_response()))
     }
 

@@ -358,11 +358,19 @@ impl Authenticator {
                     _ => vec![],
                 })
                 .collect();
-            let granted: Vec<String> = wanted
-                .into_iter()
-                .filter(|a| authorize(&self.policy, principal, name, *a).is_ok())
+            let mut granted: Vec<String> = wanted
+                .iter()
+                .filter(|a| authorize(&self.policy, principal, name, **a).is_ok())
                 .map(|a| a.as_str().to_string())
                 .collect();
+            // A pull token of a caller who may sign carries that narrow right
+            // too: cosign reads what it signs with a pull-scoped token, and a
+            // signature policy serves it that unsigned manifest.
+            if wanted.contains(&Action::Read)
+                && authorize(&self.policy, principal, name, Action::Sign).is_ok()
+            {
+                granted.push(Action::Sign.as_str().to_string());
+            }
             access.push(AccessClaim {
                 kind: "repository".into(),
                 name: name.to_string(),

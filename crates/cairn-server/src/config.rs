@@ -60,6 +60,11 @@ pub struct Config {
     /// Policies refusing downloads and pulls of artifacts with
     /// vulnerability findings (`[[vulnerability_policy]]`; docs/sbom.md).
     pub vulnerability_policy: Vec<cairn_core::vuln_policy::VulnPolicyConfig>,
+    /// Public keys signatures are checked against (`[[signing_key]]`;
+    /// docs/signatures.md).
+    pub signing_key: Vec<cairn_core::trust::SigningKeyConfig>,
+    /// Pulls allowed only for signed manifests (`[[signature_policy]]`).
+    pub signature_policy: Vec<cairn_core::trust::SignaturePolicyConfig>,
 }
 
 impl Config {
@@ -70,6 +75,30 @@ impl Config {
             .iter()
             .map(|p| cairn_core::vuln_policy::VulnPolicy::compile(p).map_err(anyhow::Error::msg))
             .collect()
+    }
+
+    /// The trust configuration (keys read from `pem` or `file`) and the
+    /// signature policies, compiled against it.
+    pub fn signature_gate(&self) -> anyhow::Result<cairn_oci::signatures::SignatureGate> {
+        let mut keys = Vec::new();
+        for k in &self.signing_key {
+            let pem = match (&k.pem, &k.file) {
+                (Some(pem), None) => pem.clone(),
+                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!("signing key {}: reading {}: {e}", k.id, file.display())
+                })?,
+                _ => anyhow::bail!("signing key {}: give exactly one of pem and file", k.id),
+            };
+            keys.push((k.id.clone(), pem));
+        }
+        let trust = cairn_core::trust::Trust::new(&keys).map_err(anyhow::Error::msg)?;
+        let policies = self
+            .signature_policy
+            .iter()
+            .map(|p| cairn_core::trust::SignaturePolicy::compile(p, &trust))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        Ok(cairn_oci::signatures::SignatureGate { trust, policies })
     }
 
     /// The tag immutability rules, compiled.
@@ -201,6 +230,8 @@ impl Default for Config {
             retention: vec![],
             quota: vec![],
             vulnerability_policy: vec![],
+            signing_key: vec![],
+            signature_policy: vec![],
         }
     }
 }

@@ -128,6 +128,7 @@ impl App {
             meta.clone(),
             access.clone(),
         ));
+        let signature_gate = config.signature_gate()?;
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
@@ -166,6 +167,7 @@ impl App {
         .with_proxies(oci_proxies)
         .with_virtuals(oci_virtuals)
         .with_vuln_gate(vulns)
+        .with_signature_gate(Arc::new(signature_gate))
         .with_token_revoker(revoker);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
@@ -268,6 +270,7 @@ pub async fn run(
     });
     let stop_maintenance = tokio_util::sync::CancellationToken::new();
     let collector = maintenance::spawn_collector(app.state.clone(), stop_maintenance.clone());
+    let sweep = maintenance::spawn_signature_sweep(app.state.clone(), stop_maintenance.clone());
     let service = app
         .router
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -287,6 +290,7 @@ pub async fn run(
     if let Some(task) = collector {
         let _ = tokio::time::timeout(grace, task).await;
     }
+    let _ = tokio::time::timeout(grace, sweep).await;
     match tokio::time::timeout(grace, &mut server).await {
         Ok(res) => res??,
         Err(_) => tracing::warn!(

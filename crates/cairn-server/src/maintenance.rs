@@ -120,3 +120,54 @@ async fn evict_proxy_caches(state: &AppState) {
         }
     }
 }
+
+/// How often a replica looks for signature artifacts its trust
+/// configuration has not evaluated (pushed through a replica with another
+/// configuration, or stored before the keys changed).
+const SIGNATURE_SWEEP: Duration = Duration::from_secs(60);
+
+/// Evaluates the recorded signature artifacts under this replica's trust
+/// configuration: at start (a changed key re-evaluates what is stored,
+/// never a pull), then every minute. Several replicas may do it at once.
+pub(crate) fn spawn_signature_sweep(
+    state: Arc<AppState>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let started = std::time::Instant::now();
+            let mut total = 0u64;
+            loop {
+                if stop.is_cancelled() {
+                    return;
+                }
+                match state.oci.evaluate_signatures(200).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        total += u64::from(n);
+                        tracing::info!(
+                            evaluated = total,
+                            "re-evaluating stored signatures under the trust configuration"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "re-evaluating stored signatures failed; the next sweep retries");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                metrics::counter!("cairn_signatures_reevaluated_total").increment(total);
+                tracing::info!(
+                    evaluated = total,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "stored signatures evaluated under the current trust configuration"
+                );
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(SIGNATURE_SWEEP) => {}
+            }
+        }
+    })
+}

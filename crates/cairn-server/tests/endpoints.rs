@@ -513,6 +513,13 @@ fn every_admin_endpoint_declares_its_access() {
         (Method::GET, "/findings", "findings", Access::Anyone, true),
         (
             Method::GET,
+            "/policy/explain",
+            "policy_explain",
+            Access::Anyone,
+            true,
+        ),
+        (
+            Method::GET,
             "/vuln-exceptions",
             "vuln_exception_list",
             registry(),

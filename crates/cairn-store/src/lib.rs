@@ -32,6 +32,7 @@ pub mod quarantine;
 pub mod retention;
 pub mod s3;
 pub mod sbom;
+pub mod signature;
 pub mod sql;
 pub mod storage;
 #[cfg(feature = "testing")]

@@ -71,6 +71,7 @@ pub trait MetaStore:
     + crate::sbom::SbomStore
     + crate::advisory::AdvisoryStore
     + crate::quarantine::QuarantineStore
+    + crate::signature::SignatureStore
 {
 }
 
@@ -90,5 +91,6 @@ impl<T> MetaStore for T where
         + crate::sbom::SbomStore
         + crate::advisory::AdvisoryStore
         + crate::quarantine::QuarantineStore
+        + crate::signature::SignatureStore
 {
 }

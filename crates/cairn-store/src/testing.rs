@@ -17,6 +17,7 @@ mod packages;
 mod proxy;
 mod retention;
 mod sbom;
+mod signature;
 mod usage;
 mod virtuals;
 pub use advisory::advisory_suite;
@@ -27,6 +28,7 @@ pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
 pub use retention::version_retention_suite;
 pub use sbom::sbom_suite;
+pub use signature::signature_suite;
 pub use usage::{assert_kept_numbers_agree, quota_suite};
 pub use virtuals::virtual_store_suite;
 

@@ -272,6 +272,13 @@ async fn sboms_on_postgres() {
 }
 
 #[tokio::test]
+async fn signatures_on_postgres() {
+    let url = fresh_database("signatures").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::signature_suite(Arc::new(meta)).await;
+}
+
+#[tokio::test]
 async fn advisories_on_postgres() {
     let url = fresh_database("advisories").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();

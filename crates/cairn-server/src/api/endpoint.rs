@@ -124,6 +124,10 @@ pub enum AdminEndpoint {
     /// GitHub secret-scanning partner format); the signature is the
     /// credential.
     SecretReport,
+    /// `GET /policy/explain?repository=&reference=`: the signature
+    /// policy's decision on reading a manifest, as the caller (`read` on
+    /// the repository, decided by the handler).
+    ExplainPolicy,
     /// `GET /quarantine`: bytes held back by secret scanning.
     ListQuarantine,
     /// `POST /quarantine/{digest}/release`: serves them again.
@@ -249,6 +253,7 @@ impl AdminEndpoint {
             (_, ["components"]) => (E::Components, &[M::GET]),
             (_, ["advisories", id]) => (E::Advisory { id: id.to_string() }, &[M::GET]),
             (_, ["findings"]) => (E::Findings, &[M::GET]),
+            (_, ["policy", "explain"]) => (E::ExplainPolicy, &[M::GET]),
             (&M::PUT, ["vuln-exceptions"]) => (E::SetVulnException, &[M::PUT]),
             (&M::DELETE, ["vuln-exceptions"]) => (E::RemoveVulnException, &[M::DELETE]),
             (_, ["vuln-exceptions"]) => (E::ListVulnExceptions, &[M::GET]),
@@ -329,7 +334,7 @@ impl AdminEndpoint {
             // The resource is in the query: the handler decides it (and
             // filters component answers) through the guard.
             E::Components | E::ListSboms | E::AttachSbom | E::RemoveSbom => Access::Anyone,
-            E::Advisory { .. } | E::Findings => Access::Anyone,
+            E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -441,6 +446,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::RemoveSbom => "sbom_remove",
             E::Advisory { .. } => "advisory",
             E::Findings => "findings",
+            E::ExplainPolicy => "policy_explain",
             E::ListVulnExceptions => "vuln_exception_list",
             E::SetVulnException => "vuln_exception_set",
             E::RemoveVulnException => "vuln_exception_remove",

@@ -12,6 +12,7 @@
 
 mod endpoint;
 mod handlers;
+mod policy;
 mod reports;
 mod sboms;
 mod vulns;
@@ -317,6 +318,7 @@ async fn dispatch(
         E::RemoveSbom => crate::api::sboms::remove(state, who, query(uri)?).await,
         E::Advisory { id } => crate::api::vulns::advisory(state, who, &id).await,
         E::Findings => crate::api::vulns::findings(state, who, query(uri)?).await,
+        E::ExplainPolicy => crate::api::policy::explain(state, who, query(uri)?).await,
         E::ListVulnExceptions => crate::api::vulns::list_exceptions(state).await,
         E::SetVulnException => {
             crate::api::vulns::set_exception(state, who, query(uri)?, json_body(body).await?).await

@@ -25,6 +25,7 @@ mod packages;
 mod proxy;
 mod quarantine;
 mod sbom;
+mod signature;
 mod storage;
 mod usage;
 mod version_retention;

@@ -671,6 +671,7 @@ impl SqlMetaStore {
         if done.rows_affected() > 0 {
             freed.push(d.clone());
             super::sbom::forget_oci_source(&mut tx, repository, &d).await?;
+            super::signature::forget_signature(&mut tx, repository, &d).await?;
             mark_candidates(&mut tx, &freed).await?;
             count_removed(&mut tx, self.shared_pool, repository, &freed).await?;
             let detail = (!tags.is_empty()).then(|| format!("untagged {}", tags.join(", ")));

@@ -11,6 +11,7 @@ mod gc;
 mod go;
 mod maven;
 mod package;
+mod policy;
 mod publisher;
 mod retention;
 mod sbom;
@@ -78,6 +79,10 @@ enum Command {
     /// and version range), a subject's SBOMs, attaching one to a package version.
     #[command(subcommand)]
     Sbom(sbom::SbomCommand),
+    /// Signature policies on a running cairn: why a pull of an image would
+    /// be served or refused.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Vulnerability data offline: import OSV advisories into the stores;
     /// ask a running cairn what an advisory affects and what affects an artifact.
     #[command(subcommand)]
@@ -136,6 +141,7 @@ impl Cli {
             Command::Explain(args) => explain::explain(args).await,
             Command::Sbom(cmd) => sbom::sbom_command(cmd).await,
             Command::Vuln(cmd) => vuln::vuln_command(cmd).await,
+            Command::Policy(cmd) => policy::policy_command(cmd).await,
             Command::Gc(args) => gc::gc(args).await,
             Command::Fsck(args) => gc::fsck_command(args).await,
             Command::Backup(cmd) => backup::backup_command(cmd).await,

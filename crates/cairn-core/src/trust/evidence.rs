@@ -1,0 +1,384 @@
+//! What a signature artifact signs, and what the signed bytes claim.
+//!
+//! Three carriers, all checked the same way — a signature over bytes, and
+//! the subject read from inside those bytes (never from the manifest's
+//! unsigned `subject` field or tag, which anyone can point anywhere):
+//! - cosign's simple-signing payload (`sha256-<hex>.sig` layers): the
+//!   signature is the layer's `dev.cosignproject.cosign/signature`
+//!   annotation; the payload names `critical.image.docker-manifest-digest`;
+//! - a DSSE envelope (cosign `.att` layers, and inside Sigstore bundles):
+//!   the signature covers the envelope's pre-authentication encoding; an
+//!   in-toto statement payload names its subjects' digests and its
+//!   predicate type;
+//! - a Sigstore bundle (v0.1–v0.3): a DSSE envelope as above, or a
+//!   message signature whose digest must equal the SHA-256 of a payload
+//!   that itself names the subject (cosign's simple-signing payload).
+
+use crate::Digest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+/// A layer larger than this is not a signature.
+pub const MAX_EVIDENCE: u64 = 4 * 1024 * 1024;
+
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const COSIGN_SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+/// The predicate of cosign 3's image signature (a DSSE statement in a
+/// Sigstore bundle): a plain signature, not an attestation.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Whether `media_type` is a Sigstore bundle (`…bundle.v0.3+json` or
+/// `…bundle+json;version=0.x`).
+pub fn is_bundle(media_type: &str) -> bool {
+    media_type.starts_with("application/vnd.dev.sigstore.bundle")
+}
+
+/// Whether a manifest of this artifact type, config media type or layer
+/// media type is a signature or attestation (exempt from pull policies, so
+/// that signing and verifying work).
+pub fn is_signature_media_type(media_type: &str) -> bool {
+    is_bundle(media_type)
+        || media_type == SIMPLE_SIGNING
+        || media_type == DSSE_ENVELOPE
+        || media_type.starts_with("application/vnd.cncf.notary.signature")
+}
+
+/// A signature found in an artifact, before any key is tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The exact bytes the signature covers.
+    pub message: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// The manifest digests the signed bytes name.
+    pub subjects: Vec<Digest>,
+    /// `None` for a plain signature; the in-toto predicate type for an
+    /// attestation.
+    pub predicate_type: Option<String>,
+    /// The signing certificate (DER), when the signature is keyless.
+    pub certificate: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EvidenceError(pub String);
+
+fn bad(what: impl Into<String>) -> EvidenceError {
+    EvidenceError(what.into())
+}
+
+fn b64(field: &str, text: &str) -> Result<Vec<u8>, EvidenceError> {
+    STANDARD
+        .decode(text.trim())
+        .map_err(|e| bad(format!("{field} is not base64: {e}")))
+}
+
+#[derive(Deserialize)]
+struct SimpleSigning {
+    critical: Critical,
+}
+
+#[derive(Deserialize)]
+struct Critical {
+    image: Image,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    #[serde(rename = "docker-manifest-digest")]
+    digest: String,
+}
+
+/// The subject a simple-signing payload names.
+fn simple_signing_subject(payload: &[u8]) -> Result<Digest, EvidenceError> {
+    let p: SimpleSigning = serde_json::from_slice(payload)
+        .map_err(|e| bad(format!("not a simple-signing payload: {e}")))?;
+    p.critical
+        .image
+        .digest
+        .parse()
+        .map_err(|e| bad(format!("docker-manifest-digest: {e}")))
+}
+
+/// A cosign `.sig` layer: the payload (the layer's bytes) and the base64
+/// signature from its annotation.
+pub fn simple_signing(
+    payload: &[u8],
+    signature_b64: &str,
+    certificate_pem: Option<&str>,
+) -> Result<Signed, EvidenceError> {
+    let certificate = match certificate_pem.filter(|c| !c.trim().is_empty()) {
+        Some(pem) => Some(
+            pem::parse(pem.trim())
+                .map_err(|e| bad(format!("certificate: {e}")))?
+                .into_contents(),
+        ),
+        None => None,
+    };
+    Ok(Signed {
+        message: payload.to_vec(),
+        signature: b64("signature", signature_b64)?,
+        subjects: vec![simple_signing_subject(payload)?],
+        predicate_type: None,
+        certificate,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    payload: String,
+    payload_type: String,
+    signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeSignature {
+    sig: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Statement {
+    #[serde(default)]
+    subject: Vec<StatementSubject>,
+    predicate_type: String,
+}
+
+#[derive(Deserialize)]
+struct StatementSubject {
+    #[serde(default)]
+    digest: std::collections::BTreeMap<String, String>,
+}
+
+/// DSSE's pre-authentication encoding.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+fn envelope(e: Envelope, certificate: Option<Vec<u8>>) -> Result<Vec<Signed>, EvidenceError> {
+    if e.payload_type != IN_TOTO {
+        return Err(bad(format!(
+            "DSSE payload type {:?} is not an in-toto statement",
+            e.payload_type
+        )));
+    }
+    let payload = b64("DSSE payload", &e.payload)?;
+    let statement: Statement = serde_json::from_slice(&payload)
+        .map_err(|e| bad(format!("not an in-toto statement: {e}")))?;
+    let subjects: Vec<Digest> = statement
+        .subject
+        .iter()
+        .filter_map(|s| s.digest.get("sha256"))
+        .filter_map(|hex| format!("sha256:{hex}").parse().ok())
+        .collect();
+    let message = pae(&e.payload_type, &payload);
+    let predicate_type = Some(statement.predicate_type).filter(|p| p != COSIGN_SIGN_PREDICATE);
+    e.signatures
+        .iter()
+        .map(|s| {
+            Ok(Signed {
+                message: message.clone(),
+                signature: b64("DSSE signature", &s.sig)?,
+                subjects: subjects.clone(),
+                predicate_type: predicate_type.clone(),
+                certificate: certificate.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A DSSE envelope layer (cosign `.att`).
+pub fn dsse(bytes: &[u8]) -> Result<Vec<Signed>, EvidenceError> {
+    let e: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a DSSE envelope: {e}")))?;
+    envelope(e, None)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bundle {
+    #[serde(default)]
+    verification_material: Option<Material>,
+    #[serde(default)]
+    dsse_envelope: Option<Envelope>,
+    #[serde(default)]
+    message_signature: Option<MessageSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Material {
+    #[serde(default)]
+    certificate: Option<RawBytes>,
+    #[serde(default)]
+    x509_certificate_chain: Option<Chain>,
+}
+
+#[derive(Deserialize)]
+struct Chain {
+    #[serde(default)]
+    certificates: Vec<RawBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageSignature {
+    #[serde(default)]
+    message_digest: Option<MessageDigest>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct MessageDigest {
+    algorithm: String,
+    digest: String,
+}
+
+/// A Sigstore bundle. A message signature covers an artifact the bundle
+/// does not hold: `payload` is that artifact when the carrier has it (a
+/// simple-signing payload); without it the signature binds no subject and
+/// is refused.
+pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, EvidenceError> {
+    let b: Bundle =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a Sigstore bundle: {e}")))?;
+    let certificate = match b.verification_material.as_ref() {
+        Some(m) => match m.certificate.as_ref().or_else(|| {
+            m.x509_certificate_chain
+                .as_ref()
+                .and_then(|c| c.certificates.first())
+        }) {
+            Some(c) => Some(b64("certificate", &c.raw_bytes)?),
+            None => None,
+        },
+        None => None,
+    };
+    if let Some(e) = b.dsse_envelope {
+        return envelope(e, certificate);
+    }
+    let Some(m) = b.message_signature else {
+        return Err(bad(
+            "the bundle has neither a DSSE envelope nor a message signature",
+        ));
+    };
+    let payload = payload.ok_or_else(|| {
+        bad("a message-signature bundle without the signed payload names no subject")
+    })?;
+    if let Some(d) = &m.message_digest {
+        if d.algorithm != "SHA2_256"
+            || b64("message digest", &d.digest)? != Sha256::digest(payload).to_vec()
+        {
+            return Err(bad("the bundle's message digest is not the payload's"));
+        }
+    }
+    Ok(vec![Signed {
+        message: payload.to_vec(),
+        signature: b64("signature", &m.signature)?,
+        subjects: vec![simple_signing_subject(payload)?],
+        predicate_type: None,
+        certificate,
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn payload() -> Vec<u8> {
+        format!(r#"{{"critical":{{"identity":{{"docker-reference":"r/x"}},"image":{{"docker-manifest-digest":"{D}"}},"type":"cosign container image signature"}},"optional":null}}"#).into_bytes()
+    }
+
+    #[test]
+    fn simple_signing_names_its_subject() {
+        let s = simple_signing(&payload(), "c2ln", None).unwrap();
+        assert_eq!(s.subjects, vec![D.parse().unwrap()]);
+        assert_eq!(s.signature, b"sig");
+        assert_eq!(s.predicate_type, None);
+        assert!(simple_signing(b"{}", "c2ln", None).is_err());
+        assert!(simple_signing(&payload(), "!!", None).is_err());
+    }
+
+    #[test]
+    fn dsse_signs_the_pae_and_names_statement_subjects() {
+        let statement = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"{}"}}}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{{}}}}"#,
+            &D[7..]
+        );
+        let env = serde_json::json!({
+            "payloadType": IN_TOTO,
+            "payload": STANDARD.encode(&statement),
+            "signatures": [{"keyid": "", "sig": STANDARD.encode(b"s")}],
+        });
+        let s = dsse(env.to_string().as_bytes()).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].subjects, vec![D.parse().unwrap()]);
+        assert_eq!(
+            s[0].predicate_type.as_deref(),
+            Some("https://slsa.dev/provenance/v1")
+        );
+        assert!(s[0]
+            .message
+            .starts_with(b"DSSEv1 28 application/vnd.in-toto+json "));
+        let bundle_json = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": "h"}},
+            "dsseEnvelope": env,
+        });
+        assert_eq!(bundle(bundle_json.to_string().as_bytes(), None).unwrap(), s);
+    }
+
+    #[test]
+    fn cosign_signs_with_a_statement_that_is_no_attestation() {
+        let statement = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{}"}}}}],"predicateType":"{COSIGN_SIGN_PREDICATE}","predicate":{{}}}}"#,
+            &D[7..]
+        );
+        let env = serde_json::json!({
+            "payloadType": IN_TOTO,
+            "payload": STANDARD.encode(&statement),
+            "signatures": [{"sig": STANDARD.encode(b"s")}],
+        });
+        let s = dsse(env.to_string().as_bytes()).unwrap();
+        assert_eq!(s[0].predicate_type, None);
+    }
+
+    #[test]
+    fn a_message_signature_needs_the_payload_it_digests() {
+        let p = payload();
+        let b = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(&p))},
+                "signature": STANDARD.encode(b"s"),
+            },
+        })
+        .to_string();
+        assert!(bundle(b.as_bytes(), None).is_err());
+        assert_eq!(
+            bundle(b.as_bytes(), Some(&p)).unwrap()[0].subjects,
+            vec![D.parse().unwrap()]
+        );
+        let mut other = p.clone();
+        other.push(b' ');
+        assert!(bundle(b.as_bytes(), Some(&other)).is_err());
+    }
+}

@@ -1,0 +1,366 @@
+//! Trust: which signatures count, and which pulls need one.
+//!
+//! Signatures are checked once, when they arrive ([`Trust::signers_of`]);
+//! what is kept is a verdict — this subject digest is signed by this
+//! configured signer, under this version of the trust configuration. A
+//! pull-time [`SignaturePolicy`] is then decided from the verdicts alone
+//! ([`decide`]), with no cryptography and no network. The trust version is
+//! a digest of the configured signers and their keys: a changed key makes
+//! a new version, whose verdicts are worked out again from the stored
+//! signatures (never at pull time), so a removed key stops counting at
+//! once and an added one counts once re-evaluation has run.
+//!
+//! Pure: keys come as PEM text, the verdicts as a list.
+
+pub mod evidence;
+pub mod keys;
+
+use globset::{GlobBuilder, GlobMatcher};
+use keys::PublicKey;
+use sha2::{Digest as _, Sha256};
+
+/// A configured signer: an id the policies name, and its public key.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyConfig {
+    pub id: String,
+    /// The PEM `PUBLIC KEY` block (or `file`, read by the server).
+    #[serde(default)]
+    pub pem: Option<String>,
+    #[serde(default)]
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// The signers a registry trusts.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    keys: Vec<(String, PublicKey)>,
+    version: String,
+}
+
+impl Trust {
+    /// Trust in these `(id, PEM)` keys. Ids are unique.
+    pub fn new(keys: &[(String, String)]) -> Result<Trust, String> {
+        let mut parsed: Vec<(String, PublicKey)> = Vec::new();
+        for (id, pem) in keys {
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                return Err(format!("signing key id {id:?} must be a word"));
+            }
+            if parsed.iter().any(|(i, _)| i == id) {
+                return Err(format!("signing key {id:?} is configured twice"));
+            }
+            let key = PublicKey::from_pem(pem).map_err(|e| format!("signing key {id}: {e}"))?;
+            parsed.push((id.clone(), key));
+        }
+        let mut lines: Vec<String> = parsed
+            .iter()
+            .map(|(id, k)| format!("key {id} {}\n", k.fingerprint()))
+            .collect();
+        lines.sort();
+        let version = hex::encode(Sha256::digest(lines.concat()));
+        Ok(Trust {
+            keys: parsed,
+            version: version[..16].to_string(),
+        })
+    }
+
+    /// Identifies this configuration: verdicts are kept per version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn has_signer(&self, id: &str) -> bool {
+        self.keys.iter().any(|(i, _)| i == id)
+    }
+
+    /// The configured signers whose key verifies `signed`.
+    pub fn signers_of(&self, signed: &evidence::Signed) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|(_, k)| k.verify(&signed.message, &signed.signature))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// `(id, kind, fingerprint)` of each key, for explanations.
+    pub fn describe(&self) -> Vec<(String, &'static str, String)> {
+        self.keys
+            .iter()
+            .map(|(id, k)| (id.clone(), k.kind().as_str(), k.fingerprint()))
+            .collect()
+    }
+}
+
+fn pattern(p: &str) -> Result<GlobMatcher, globset::Error> {
+    Ok(GlobBuilder::new(p)
+        .literal_separator(true)
+        .build()?
+        .compile_matcher())
+}
+
+/// `[[signature_policy]]`: manifests of matching repositories (and tags)
+/// are pulled only when signed by one of `signed_by`, and, for each
+/// `[[signature_policy.attestations]]`, attested with that predicate type
+/// by one of its signers.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SignaturePolicyConfig {
+    pub name: String,
+    pub repositories: Vec<String>,
+    /// Tag patterns; without them every manifest of the repository is
+    /// covered. With them, a tag pull is covered when the tag matches, and
+    /// a digest pull when a matching tag names the digest (or an index
+    /// listing it).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    pub signed_by: Vec<String>,
+    #[serde(default)]
+    pub attestations: Vec<AttestationRuleConfig>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationRuleConfig {
+    pub predicate_type: String,
+    pub signed_by: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignaturePolicy {
+    pub name: String,
+    repositories: Vec<GlobMatcher>,
+    tags: Option<Vec<GlobMatcher>>,
+    pub tag_patterns: Vec<String>,
+    pub signed_by: Vec<String>,
+    pub attestations: Vec<AttestationRuleConfig>,
+}
+
+impl SignaturePolicy {
+    pub fn compile(c: &SignaturePolicyConfig, trust: &Trust) -> Result<SignaturePolicy, String> {
+        let name = &c.name;
+        let known = |ids: &[String]| -> Result<(), String> {
+            if ids.is_empty() {
+                return Err(format!(
+                    "signature policy {name}: signed_by names no signer"
+                ));
+            }
+            match ids.iter().find(|id| !trust.has_signer(id)) {
+                Some(id) => Err(format!(
+                    "signature policy {name}: {id:?} is not a configured [[signing_key]]"
+                )),
+                None => Ok(()),
+            }
+        };
+        known(&c.signed_by)?;
+        for a in &c.attestations {
+            known(&a.signed_by)?;
+        }
+        let compile = |ps: &[String]| -> Result<Vec<GlobMatcher>, String> {
+            ps.iter()
+                .map(|p| pattern(p).map_err(|e| format!("signature policy {name}: {e}")))
+                .collect()
+        };
+        Ok(SignaturePolicy {
+            name: name.clone(),
+            repositories: compile(&c.repositories)?,
+            tags: c.tags.as_deref().map(compile).transpose()?,
+            tag_patterns: c.tags.clone().unwrap_or_default(),
+            signed_by: c.signed_by.clone(),
+            attestations: c.attestations.clone(),
+        })
+    }
+
+    pub fn covers_repository(&self, repository: &str) -> bool {
+        self.repositories.iter().any(|p| p.is_match(repository))
+    }
+
+    /// Whether the policy names tags (then a digest pull is covered only
+    /// through a matching tag).
+    pub fn by_tag(&self) -> bool {
+        self.tags.is_some()
+    }
+
+    pub fn covers_tag(&self, tag: &str) -> bool {
+        match &self.tags {
+            None => true,
+            Some(t) => t.iter().any(|p| p.is_match(tag)),
+        }
+    }
+}
+
+/// The first policy covering `repository`.
+pub fn policy_for<'a>(
+    policies: &'a [SignaturePolicy],
+    repository: &str,
+) -> Option<&'a SignaturePolicy> {
+    policies.iter().find(|p| p.covers_repository(repository))
+}
+
+/// A stored verdict: the subject (or an index listing it) is signed by
+/// `signer`; `predicate_type` is empty for a plain signature.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    pub subject: String,
+    pub signer: String,
+    pub predicate_type: String,
+    /// The signature artifact's manifest digest.
+    pub signature: String,
+}
+
+/// What a policy decided for one manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "decision", rename_all = "lowercase")]
+pub enum Decision {
+    Allow {
+        policy: String,
+        signer: String,
+        signature: String,
+    },
+    Deny {
+        policy: String,
+        missing: String,
+    },
+}
+
+/// Decides from the verdicts found for the manifest (and the indexes that
+/// list it): a plain signature by one of `signed_by`, and each required
+/// attestation by one of its signers.
+pub fn decide(policy: &SignaturePolicy, verdicts: &[Verdict]) -> Decision {
+    let by = |predicate: &str, signers: &[String]| {
+        verdicts
+            .iter()
+            .find(|v| v.predicate_type == predicate && signers.contains(&v.signer))
+    };
+    let Some(signature) = by("", &policy.signed_by) else {
+        return Decision::Deny {
+            policy: policy.name.clone(),
+            missing: format!("a signature by {}", policy.signed_by.join(" or ")),
+        };
+    };
+    for rule in &policy.attestations {
+        if by(&rule.predicate_type, &rule.signed_by).is_none() {
+            return Decision::Deny {
+                policy: policy.name.clone(),
+                missing: format!(
+                    "an attestation of {} by {}",
+                    rule.predicate_type,
+                    rule.signed_by.join(" or ")
+                ),
+            };
+        }
+    }
+    Decision::Allow {
+        policy: policy.name.clone(),
+        signer: signature.signer.clone(),
+        signature: signature.signature.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEe5BJA7xm/F/QHNUyjotz09a91Dyb\nRITT5+LkTp7xI//dpZ7r9k8YZi1w3RfsfG71N0jDuZCNVWBf+vWUycOIEg==\n-----END PUBLIC KEY-----";
+
+    fn trust() -> Trust {
+        Trust::new(&[("ci".into(), KEY.into())]).unwrap()
+    }
+
+    fn policy(attest: bool) -> SignaturePolicy {
+        let c = SignaturePolicyConfig {
+            name: "prod".into(),
+            repositories: vec!["prod/**".into()],
+            tags: None,
+            signed_by: vec!["ci".into()],
+            attestations: if attest {
+                vec![AttestationRuleConfig {
+                    predicate_type: "https://slsa.dev/provenance/v1".into(),
+                    signed_by: vec!["ci".into()],
+                }]
+            } else {
+                vec![]
+            },
+        };
+        SignaturePolicy::compile(&c, &trust()).unwrap()
+    }
+
+    fn verdict(signer: &str, predicate: &str) -> Verdict {
+        Verdict {
+            subject: "sha256:aa".into(),
+            signer: signer.into(),
+            predicate_type: predicate.into(),
+            signature: "sha256:bb".into(),
+        }
+    }
+
+    #[test]
+    fn the_version_follows_the_keys() {
+        let a = trust();
+        let b = Trust::new(&[("ci".into(), KEY.into())]).unwrap();
+        let c = Trust::new(&[("ops".into(), KEY.into())]).unwrap();
+        assert_eq!(a.version(), b.version());
+        assert_ne!(a.version(), c.version());
+        assert_ne!(a.version(), Trust::new(&[]).unwrap().version());
+        assert!(Trust::new(&[("ci".into(), KEY.into()), ("ci".into(), KEY.into())]).is_err());
+    }
+
+    #[test]
+    fn policies_name_configured_signers() {
+        let mut c = SignaturePolicyConfig {
+            name: "p".into(),
+            repositories: vec!["**".into()],
+            tags: None,
+            signed_by: vec!["nobody".into()],
+            attestations: vec![],
+        };
+        assert!(SignaturePolicy::compile(&c, &trust()).is_err());
+        c.signed_by = vec![];
+        assert!(SignaturePolicy::compile(&c, &trust()).is_err());
+    }
+
+    #[test]
+    fn decisions() {
+        let p = policy(false);
+        assert!(matches!(decide(&p, &[]), Decision::Deny { .. }));
+        assert!(matches!(
+            decide(&p, &[verdict("other", "")]),
+            Decision::Deny { .. }
+        ));
+        assert!(matches!(
+            decide(&p, &[verdict("ci", "")]),
+            Decision::Allow { .. }
+        ));
+        let p = policy(true);
+        let Decision::Deny { missing, .. } = decide(&p, &[verdict("ci", "")]) else {
+            panic!("an attestation is required")
+        };
+        assert!(missing.contains("slsa.dev/provenance"));
+        assert!(matches!(
+            decide(
+                &p,
+                &[
+                    verdict("ci", ""),
+                    verdict("ci", "https://slsa.dev/provenance/v1")
+                ]
+            ),
+            Decision::Allow { .. }
+        ));
+        // An attestation alone is not a signature.
+        assert!(matches!(
+            decide(&p, &[verdict("ci", "https://slsa.dev/provenance/v1")]),
+            Decision::Deny { .. }
+        ));
+    }
+
+    #[test]
+    fn coverage() {
+        let p = policy(false);
+        assert!(p.covers_repository("prod/app") && p.covers_repository("prod/a/b"));
+        assert!(!p.covers_repository("dev/app"));
+        assert!(p.covers_tag("anything") && !p.by_tag());
+    }
+}

@@ -1,0 +1,404 @@
+//! Signatures: checked when they are pushed, required when a policy says so.
+//!
+//! A pushed manifest that is a signature or attestation artifact — cosign's
+//! `sha256-<hex>.sig` and `.att` images, a Sigstore bundle referrer — is
+//! recorded, and each signature it carries is checked against the
+//! configured keys (`cairn_core::trust`); a key that verifies it becomes a
+//! verdict for the digests the *signed bytes* name. The artifact is stored
+//! whatever the outcome (a signature nobody trusts yet is not an error, and
+//! a key added later re-evaluates it: [`OciApi::evaluate_signatures`]).
+//!
+//! A `[[signature_policy]]` is decided on every manifest read, GET or HEAD,
+//! by tag or by digest, from the verdicts of the manifest and of the
+//! indexes listing it (so an index's children are covered by the index's
+//! signature): index lookups, no cryptography. Signature, attestation and
+//! SBOM artifacts themselves are exempt, and a caller with the `sign`
+//! right on the repository (implied by `publish`; carried by its pull
+//! tokens) reads an unsigned manifest with a warning header — what cosign
+//! needs to sign it. Nothing rests on a User-Agent.
+
+use crate::error::OciError;
+use crate::OciApi;
+use bytes::Bytes;
+use cairn_core::manifest::{parse_manifest, ParsedManifest};
+use cairn_core::trust::evidence::{
+    self, is_signature_media_type, Signed, COSIGN_SIGNATURE_ANNOTATION, DSSE_ENVELOPE,
+    MAX_EVIDENCE, SIMPLE_SIGNING,
+};
+use cairn_core::trust::{decide, policy_for, Decision, SignaturePolicy, Trust, Verdict};
+use cairn_core::{Action, Digest, Principal, Reference, Tag};
+use cairn_store::AuditRecord;
+use futures::TryStreamExt;
+use std::sync::Arc;
+
+/// The trust configuration and the pull policies.
+#[derive(Default)]
+pub struct SignatureGate {
+    pub trust: Trust,
+    pub policies: Vec<SignaturePolicy>,
+}
+
+/// The header an unsigned manifest read by a publisher carries.
+pub const UNSIGNED_HEADER: &str = "x-cairn-signature-warning";
+
+/// Why a manifest read is served or refused (what `cairn policy explain`
+/// shows).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    pub repository: String,
+    pub digest: String,
+    /// `none`, `exempt`, `allow`, `signer-read` or `deny`.
+    pub outcome: &'static str,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// The verdicts found (for the manifest and the indexes listing it).
+    pub verdicts: Vec<Verdict>,
+    pub trust_version: String,
+}
+
+/// Whether `parsed` is a signature or attestation artifact.
+pub(crate) fn is_signature_artifact(parsed: &ParsedManifest) -> bool {
+    parsed
+        .artifact_type
+        .as_deref()
+        .is_some_and(is_signature_media_type)
+        || parsed
+            .blobs
+            .iter()
+            .any(|b| is_signature_media_type(&b.media_type))
+}
+
+impl OciApi {
+    /// Serves manifests only as the signature policies allow, and checks
+    /// pushed signatures against `gate.trust`.
+    pub fn with_signature_gate(mut self, gate: Arc<SignatureGate>) -> Self {
+        self.signatures = gate;
+        self
+    }
+
+    /// The signatures `parsed` carries, read from its layers. A layer that
+    /// does not read as what its media type says is skipped (and logged):
+    /// it verifies nothing.
+    async fn evidence(&self, repository: &str, parsed: &ParsedManifest) -> Vec<Signed> {
+        let mut found = Vec::new();
+        let bundle_artifact = parsed
+            .artifact_type
+            .as_deref()
+            .is_some_and(evidence::is_bundle);
+        for layer in &parsed.blobs {
+            let m = layer.media_type.as_str();
+            let annotation = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k));
+            let kind = if m == SIMPLE_SIGNING && annotation(COSIGN_SIGNATURE_ANNOTATION).is_some() {
+                "simple-signing"
+            } else if m == DSSE_ENVELOPE {
+                "dsse"
+            } else if evidence::is_bundle(m) || (bundle_artifact && m == "application/json") {
+                "bundle"
+            } else {
+                continue;
+            };
+            if layer.size > MAX_EVIDENCE {
+                tracing::warn!(%repository, layer = %layer.digest, "a signature layer larger than {MAX_EVIDENCE} bytes is not read");
+                continue;
+            }
+            let bytes = match self.read_small(&layer.digest).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(%repository, layer = %layer.digest, error = %e.message, "a signature layer could not be read");
+                    continue;
+                }
+            };
+            let read = match kind {
+                "simple-signing" => evidence::simple_signing(
+                    &bytes,
+                    annotation(COSIGN_SIGNATURE_ANNOTATION).map_or("", |s| s.as_str()),
+                    annotation("dev.sigstore.cosign/certificate").map(|s| s.as_str()),
+                )
+                .map(|s| vec![s]),
+                "dsse" => evidence::dsse(&bytes),
+                _ => evidence::bundle(&bytes, None),
+            };
+            match read {
+                Ok(mut s) => found.append(&mut s),
+                Err(e) => {
+                    tracing::warn!(%repository, layer = %layer.digest, error = %e, "a signature layer does not verify anything")
+                }
+            }
+        }
+        found
+    }
+
+    async fn read_small(&self, digest: &Digest) -> Result<Bytes, OciError> {
+        let stream = self
+            .blobs
+            .store()
+            .read(digest, None)
+            .await?
+            .ok_or_else(|| OciError::blob_unknown(format!("{digest} is not stored")))?;
+        let chunks: Vec<Bytes> = stream.try_collect().await?;
+        Ok(Bytes::from(chunks.concat()))
+    }
+
+    /// The verdicts the signatures in `parsed` earn under the trust
+    /// configuration: one per (subject named by the signed bytes, signer).
+    async fn verdicts_of(
+        &self,
+        repository: &str,
+        signature: &Digest,
+        parsed: &ParsedManifest,
+    ) -> Vec<Verdict> {
+        let mut verdicts = Vec::new();
+        for signed in self.evidence(repository, parsed).await {
+            for signer in self.signatures.trust.signers_of(&signed) {
+                for subject in &signed.subjects {
+                    let v = Verdict {
+                        subject: subject.to_string(),
+                        signer: signer.clone(),
+                        predicate_type: signed.predicate_type.clone().unwrap_or_default(),
+                        signature: signature.to_string(),
+                    };
+                    if !verdicts.contains(&v) {
+                        verdicts.push(v);
+                    }
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// Checks a just-stored signature artifact and records its verdicts.
+    pub(crate) async fn record_signatures(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        parsed: &ParsedManifest,
+    ) -> Result<(), OciError> {
+        let verdicts = self.verdicts_of(repository, digest, parsed).await;
+        for v in &verdicts {
+            tracing::info!(%repository, subject = %v.subject, signer = %v.signer, predicate_type = %v.predicate_type, signature = %digest, "signature verified");
+        }
+        if verdicts.is_empty() {
+            tracing::info!(%repository, signature = %digest, "a signature artifact verified under no configured key");
+        }
+        metrics::counter!("cairn_signatures_checked_total", "verified" => (!verdicts.is_empty()).to_string())
+            .increment(1);
+        self.meta
+            .record_signature(
+                repository,
+                &digest.to_string(),
+                self.signatures.trust.version(),
+                &verdicts,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Evaluates, under the current trust configuration, the signature
+    /// artifacts recorded under an earlier one (up to `limit` of them);
+    /// returns how many were evaluated. Safe on several replicas at once.
+    pub async fn evaluate_signatures(&self, limit: u32) -> Result<u32, OciError> {
+        let version = self.signatures.trust.version().to_string();
+        let pending = self.meta.unevaluated_signatures(&version, limit).await?;
+        let mut done = 0;
+        for (repository, digest) in pending {
+            let digest: Digest = digest
+                .parse()
+                .map_err(|e| OciError::internal(format!("stored digest {digest}: {e}")))?;
+            let verdicts = match self.manifest_bytes(&digest).await {
+                Ok(bytes) => match parse_manifest(None, &bytes) {
+                    Ok(parsed) => self.verdicts_of(&repository, &digest, &parsed).await,
+                    Err(_) => Vec::new(),
+                },
+                // Gone since it was listed: recording finds no manifest.
+                Err(_) => Vec::new(),
+            };
+            self.meta
+                .record_signature(&repository, &digest.to_string(), &version, &verdicts)
+                .await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Whether a signature policy covers reading `digest` of `repository`
+    /// through `reference`, and which one.
+    async fn covering_policy(
+        &self,
+        repository: &str,
+        reference: &Reference,
+        digest: &Digest,
+        parents: &[String],
+    ) -> Result<Option<&SignaturePolicy>, OciError> {
+        let Some(policy) = policy_for(&self.signatures.policies, repository) else {
+            return Ok(None);
+        };
+        let covered = match reference {
+            Reference::Tag(t) => policy.covers_tag(t.as_str()),
+            Reference::Digest(_) if !policy.by_tag() => true,
+            Reference::Digest(_) => {
+                let mut named = vec![digest.to_string()];
+                named.extend(parents.iter().cloned());
+                let tags = self.meta.tags_naming(repository, &named).await?;
+                tags.iter().any(|t| policy.covers_tag(t))
+            }
+        };
+        Ok(covered.then_some(policy))
+    }
+
+    /// Decides reading the manifest `digest` (whose bytes are `bytes`) of
+    /// `repository` through `reference` as `principal`.
+    pub async fn explain(
+        &self,
+        principal: &Principal,
+        repository: &str,
+        reference: &Reference,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<Explanation, OciError> {
+        let mut e = Explanation {
+            repository: repository.to_string(),
+            digest: digest.to_string(),
+            outcome: "none",
+            reason: "no signature policy covers this repository".into(),
+            policy: None,
+            decision: None,
+            verdicts: Vec::new(),
+            trust_version: self.signatures.trust.version().to_string(),
+        };
+        if policy_for(&self.signatures.policies, repository).is_none() {
+            return Ok(e);
+        }
+        if let Ok(parsed) = parse_manifest(None, bytes) {
+            let tags: Vec<Tag> = match reference {
+                Reference::Tag(t) => vec![t.clone()],
+                Reference::Digest(_) => vec![],
+            };
+            if is_signature_artifact(&parsed) || crate::sbom::carried(&parsed, &tags).is_some() {
+                e.outcome = "exempt";
+                e.reason = "signature, attestation and SBOM artifacts are always readable".into();
+                return Ok(e);
+            }
+        }
+        let parents = self
+            .meta
+            .indexes_listing(repository, &digest.to_string())
+            .await?;
+        let Some(policy) = self
+            .covering_policy(repository, reference, digest, &parents)
+            .await?
+        else {
+            e.reason = "the signature policy's tags do not name this manifest".into();
+            return Ok(e);
+        };
+        e.policy = Some(policy.name.clone());
+        let mut subjects = vec![digest.to_string()];
+        subjects.extend(parents);
+        e.verdicts = self
+            .meta
+            .verdicts(repository, &subjects, self.signatures.trust.version())
+            .await?;
+        let decision = decide(policy, &e.verdicts);
+        match &decision {
+            Decision::Allow { signer, .. } => {
+                e.outcome = "allow";
+                e.reason = format!("signed by {signer}");
+            }
+            Decision::Deny { missing, .. } => {
+                let resource = cairn_http::Resource::repository(repository);
+                let signer = cairn_core::access::authorize_any(
+                    &self.config.access,
+                    principal,
+                    &resource.names(),
+                    Action::Sign,
+                )
+                .is_ok();
+                if signer {
+                    e.outcome = "signer-read";
+                    e.reason = format!(
+                        "missing {missing}; served because the caller may sign here (sign or publish)"
+                    );
+                } else {
+                    e.outcome = "deny";
+                    e.reason = format!("missing {missing}");
+                }
+            }
+        }
+        e.decision = Some(decision);
+        Ok(e)
+    }
+
+    /// The policy's decision on a manifest read; refuses with `DENIED`.
+    /// Returns the warning for a publisher's read of an unsigned manifest.
+    pub(crate) async fn signature_check(
+        &self,
+        req: &cairn_http::Request,
+        repository: &str,
+        reference: &Reference,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<Option<String>, OciError> {
+        let e = self
+            .explain(&req.auth.principal, repository, reference, digest, bytes)
+            .await?;
+        let (action, outcome) = match e.outcome {
+            "allow" => ("signature.allow", "ok"),
+            "signer-read" => ("signature.signer-read", "ok"),
+            "deny" => ("signature.deny", "denied"),
+            _ => return Ok(None),
+        };
+        let policy = e.policy.clone().unwrap_or_default();
+        metrics::counter!("cairn_signature_decisions_total", "policy" => policy.clone(), "outcome" => e.outcome)
+            .increment(1);
+        let mut entry = AuditRecord::by(
+            &req.actor(),
+            action,
+            Some(repository),
+            Some(&e.digest),
+            outcome,
+        );
+        entry.detail = Some(format!("policy {policy}: {}", e.reason));
+        // Appended beside the answer, not before it: the read costs an
+        // index lookup, not a write.
+        let meta = self.meta.clone();
+        tokio::spawn(async move {
+            if let Err(err) = meta.append_audit(&entry).await {
+                tracing::warn!(error = %err, "a signature decision could not be audited");
+            }
+        });
+        match e.outcome {
+            "deny" => {
+                tracing::info!(%repository, digest = %e.digest, %policy, reason = %e.reason, "refused by a signature policy");
+                Err(OciError::denied(format!(
+                    "signature policy {policy}: {} needs {}",
+                    e.digest,
+                    e.reason.trim_start_matches("missing ")
+                )))
+            }
+            "signer-read" => Ok(Some(e.reason)),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl OciApi {
+    /// [`OciApi::explain`] for a repository and a tag or digest (the admin
+    /// API's `GET /api/v1/policy/explain`).
+    pub async fn explain_reference(
+        &self,
+        principal: &Principal,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Explanation, OciError> {
+        let name = cairn_core::RepoName::parse(repository)
+            .map_err(|e| OciError::name_invalid(e.to_string()))?;
+        let reference =
+            Reference::parse(reference).map_err(|e| OciError::manifest_invalid(e.to_string()))?;
+        let record = self.find_manifest(&name, &reference).await?;
+        let bytes = self.manifest_bytes(&record.digest).await?;
+        self.explain(principal, repository, &reference, &record.digest, &bytes)
+            .await
+    }
+}

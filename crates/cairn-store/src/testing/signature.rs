@@ -1,0 +1,139 @@
+//! The signature-verdict part of the suites: recording, the per-version
+//! lookup, re-evaluation listing, index parents and tags, and verdicts
+//! leaving with their signature artifact.
+
+use super::{record, seed_manifest};
+use crate::{Actor, MetaStore};
+use cairn_core::trust::Verdict;
+use std::sync::Arc;
+
+fn verdict(subject: &str, signer: &str, predicate: &str, signature: &str) -> Verdict {
+    Verdict {
+        subject: subject.into(),
+        signer: signer.into(),
+        predicate_type: predicate.into(),
+        signature: signature.into(),
+    }
+}
+
+pub async fn signature_suite(meta: Arc<dyn MetaStore>) {
+    let who = Actor::local("test");
+    let child = record("prod/app", b"child", None);
+    let index = record("prod/app", b"index", None);
+    let sig = record("prod/app", b"signature", Some(&index.digest));
+    seed_manifest(&meta, &child, &[], &[], &who).await.unwrap();
+    meta.intend_blob(&index.digest, index.size).await.unwrap();
+    meta.put_manifest(
+        &index,
+        std::slice::from_ref(&child.digest),
+        &[],
+        &["v1".to_string()],
+        &[],
+        &who,
+    )
+    .await
+    .unwrap();
+    seed_manifest(&meta, &sig, &[], &[], &who).await.unwrap();
+    let (c, i, s) = (
+        child.digest.to_string(),
+        index.digest.to_string(),
+        sig.digest.to_string(),
+    );
+
+    assert_eq!(
+        meta.indexes_listing("prod/app", &c).await.unwrap(),
+        vec![i.clone()]
+    );
+    assert!(meta.indexes_listing("other", &c).await.unwrap().is_empty());
+    assert_eq!(
+        meta.tags_naming("prod/app", &[c.clone(), i.clone()])
+            .await
+            .unwrap(),
+        vec!["v1".to_string()]
+    );
+    assert!(meta
+        .tags_naming("prod/app", std::slice::from_ref(&c))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let signed = vec![
+        verdict(&i, "ci", "", &s),
+        verdict(&i, "ci", "https://slsa.dev/provenance/v1", &s),
+    ];
+    meta.record_signature("prod/app", &s, "v-one", &signed)
+        .await
+        .unwrap();
+    // Recording again replaces, never doubles.
+    meta.record_signature("prod/app", &s, "v-one", &signed)
+        .await
+        .unwrap();
+    let found = meta
+        .verdicts("prod/app", &[c.clone(), i.clone()], "v-one")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0], signed[0]);
+    assert!(meta
+        .verdicts("prod/app", std::slice::from_ref(&i), "v-two")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(meta
+        .verdicts("other/app", std::slice::from_ref(&i), "v-one")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A new trust version lists the artifact until it is evaluated under it.
+    assert!(meta
+        .unevaluated_signatures("v-one", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        meta.unevaluated_signatures("v-two", 10).await.unwrap(),
+        vec![("prod/app".to_string(), s.clone())]
+    );
+    meta.record_signature("prod/app", &s, "v-two", &[])
+        .await
+        .unwrap();
+    assert!(meta
+        .unevaluated_signatures("v-two", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(meta
+        .verdicts("prod/app", std::slice::from_ref(&i), "v-two")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A signature whose manifest is not stored is not recorded.
+    meta.record_signature("prod/app", "sha256:00", "v-one", &signed)
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.verdicts("prod/app", std::slice::from_ref(&i), "v-one")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Deleting the signature artifact takes its verdicts.
+    assert!(meta
+        .delete_manifest("prod/app", &sig.digest, &[], &who)
+        .await
+        .unwrap());
+    assert!(meta
+        .verdicts("prod/app", std::slice::from_ref(&i), "v-one")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(meta
+        .unevaluated_signatures("v-three", 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -72,6 +72,8 @@ pub struct OciApi {
     revoker: Option<Arc<dyn cairn_http::TokenRevoker>>,
     /// Trust in signers, and the signature policies asked for every manifest served.
     signatures: Arc<signatures::SignatureGate>,
+    /// The signature policy's allows this replica audited lately.
+    decisions_audited: Arc<cairn_store::UseNotes>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -91,6 +93,7 @@ impl OciApi {
             vulns: Arc::new(cairn_http::VulnGate::open()),
             revoker: None,
             signatures: Arc::new(signatures::SignatureGate::default()),
+            decisions_audited: Default::default(),
         }
     }
 

@@ -223,33 +223,10 @@ impl OciApi {
         Ok(done)
     }
 
-    /// Whether a signature policy covers reading `digest` of `repository`
-    /// through `reference`, and which one.
-    async fn covering_policy(
-        &self,
-        repository: &str,
-        reference: &Reference,
-        digest: &Digest,
-        parents: &[String],
-    ) -> Result<Option<&SignaturePolicy>, OciError> {
-        let Some(policy) = policy_for(&self.signatures.policies, repository) else {
-            return Ok(None);
-        };
-        let covered = match reference {
-            Reference::Tag(t) => policy.covers_tag(t.as_str()),
-            Reference::Digest(_) if !policy.by_tag() => true,
-            Reference::Digest(_) => {
-                let mut named = vec![digest.to_string()];
-                named.extend(parents.iter().cloned());
-                let tags = self.meta.tags_naming(repository, &named).await?;
-                tags.iter().any(|t| policy.covers_tag(t))
-            }
-        };
-        Ok(covered.then_some(policy))
-    }
-
     /// Decides reading the manifest `digest` (whose bytes are `bytes`) of
-    /// `repository` through `reference` as `principal`.
+    /// `repository` through `reference` as `principal`. The verdicts come
+    /// first (one indexed query): a signed manifest is decided without
+    /// parsing anything.
     pub async fn explain(
         &self,
         principal: &Principal,
@@ -268,37 +245,35 @@ impl OciApi {
             verdicts: Vec::new(),
             trust_version: self.signatures.trust.version().to_string(),
         };
-        if policy_for(&self.signatures.policies, repository).is_none() {
+        let Some(policy) = policy_for(&self.signatures.policies, repository) else {
             return Ok(e);
-        }
-        if let Ok(parsed) = parse_manifest(None, bytes) {
-            let tags: Vec<Tag> = match reference {
-                Reference::Tag(t) => vec![t.clone()],
-                Reference::Digest(_) => vec![],
+        };
+        if policy.by_tag() {
+            let covered = match reference {
+                Reference::Tag(t) => policy.covers_tag(t.as_str()),
+                Reference::Digest(_) => {
+                    let mut named = self
+                        .meta
+                        .indexes_listing(repository, &digest.to_string())
+                        .await?;
+                    named.push(digest.to_string());
+                    let tags = self.meta.tags_naming(repository, &named).await?;
+                    tags.iter().any(|t| policy.covers_tag(t))
+                }
             };
-            if is_signature_artifact(&parsed) || crate::sbom::carried(&parsed, &tags).is_some() {
-                e.outcome = "exempt";
-                e.reason = "signature, attestation and SBOM artifacts are always readable".into();
+            if !covered {
+                e.reason = "the signature policy's tags do not name this manifest".into();
                 return Ok(e);
             }
         }
-        let parents = self
-            .meta
-            .indexes_listing(repository, &digest.to_string())
-            .await?;
-        let Some(policy) = self
-            .covering_policy(repository, reference, digest, &parents)
-            .await?
-        else {
-            e.reason = "the signature policy's tags do not name this manifest".into();
-            return Ok(e);
-        };
         e.policy = Some(policy.name.clone());
-        let mut subjects = vec![digest.to_string()];
-        subjects.extend(parents);
         e.verdicts = self
             .meta
-            .verdicts(repository, &subjects, self.signatures.trust.version())
+            .verdicts(
+                repository,
+                &digest.to_string(),
+                self.signatures.trust.version(),
+            )
             .await?;
         let decision = decide(policy, &e.verdicts);
         match &decision {
@@ -307,6 +282,13 @@ impl OciApi {
                 e.reason = format!("signed by {signer}");
             }
             Decision::Deny { missing, .. } => {
+                if self.exempt(reference, bytes) {
+                    e.outcome = "exempt";
+                    e.reason =
+                        "signature, attestation and SBOM artifacts are always readable".into();
+                    e.decision = None;
+                    return Ok(e);
+                }
                 let resource = cairn_http::Resource::repository(repository);
                 let signer = cairn_core::access::authorize_any(
                     &self.config.access,
@@ -328,6 +310,18 @@ impl OciApi {
         }
         e.decision = Some(decision);
         Ok(e)
+    }
+
+    /// Whether the manifest is a signature, attestation or SBOM artifact.
+    fn exempt(&self, reference: &Reference, bytes: &[u8]) -> bool {
+        let Ok(parsed) = parse_manifest(None, bytes) else {
+            return false;
+        };
+        let tags: Vec<Tag> = match reference {
+            Reference::Tag(t) => vec![t.clone()],
+            Reference::Digest(_) => vec![],
+        };
+        is_signature_artifact(&parsed) || crate::sbom::carried(&parsed, &tags).is_some()
     }
 
     /// The policy's decision on a manifest read; refuses with `DENIED`.
@@ -361,13 +355,28 @@ impl OciApi {
         );
         entry.detail = Some(format!("policy {policy}: {}", e.reason));
         // Appended beside the answer, not before it: the read costs an
-        // index lookup, not a write.
+        // index lookup, not a write. A refusal is always written; an allow
+        // once an hour per caller, manifest and outcome on this replica (a
+        // registry serving thousands of pulls a second would otherwise
+        // write thousands of identical entries).
         let meta = self.meta.clone();
-        tokio::spawn(async move {
-            if let Err(err) = meta.append_audit(&entry).await {
-                tracing::warn!(error = %err, "a signature decision could not be audited");
-            }
-        });
+        let write = async move { meta.append_audit(&entry).await };
+        if e.outcome == "deny" {
+            tokio::spawn(async move {
+                if let Err(err) = write.await {
+                    tracing::warn!(error = %err, "a signature refusal could not be audited");
+                }
+            });
+        } else {
+            let key = format!(
+                "{}|{repository}@{}|{}",
+                req.auth.principal.name(),
+                e.digest,
+                e.outcome
+            );
+            self.decisions_audited
+                .note(key, "a signature decision", write);
+        }
         match e.outcome {
             "deny" => {
                 tracing::info!(%repository, digest = %e.digest, %policy, reason = %e.reason, "refused by a signature policy");

@@ -27,11 +27,13 @@ pub trait SignatureStore: Send + Sync + 'static {
         verdicts: &[Verdict],
     ) -> Result<(), StoreError>;
 
-    /// The verdicts under `trust_version` for any of `subjects` in `repository`.
+    /// The verdicts under `trust_version` for `digest` in `repository` and
+    /// for the indexes there that list it (one indexed query: what every
+    /// pull under a signature policy asks).
     async fn verdicts(
         &self,
         repository: &str,
-        subjects: &[String],
+        digest: &str,
         trust_version: &str,
     ) -> Result<Vec<Verdict>, StoreError>;
 

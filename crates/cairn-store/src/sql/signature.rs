@@ -107,25 +107,21 @@ impl SignatureStore for SqlMetaStore {
     async fn verdicts(
         &self,
         repository: &str,
-        subjects: &[String],
+        digest: &str,
         trust_version: &str,
     ) -> Result<Vec<Verdict>, StoreError> {
-        if subjects.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
+        let rows = sqlx::query(
             "SELECT subject, signer, predicate_type, signature FROM signature_verdicts
-             WHERE trust_version = $1 AND repository = $2 AND subject IN ({})
+             WHERE trust_version = $1 AND repository = $2 AND (subject = $3 OR subject IN
+                 (SELECT manifest FROM manifest_blobs WHERE digest = $3 AND repository = $2))
              ORDER BY subject, signer, predicate_type, signature",
-            list(3, subjects.len())
-        );
-        let mut q = sqlx::query(&sql).bind(trust_version).bind(repository);
-        for s in subjects {
-            q = q.bind(s);
-        }
-        q.fetch_all(&self.reader)
-            .await?
-            .iter()
+        )
+        .bind(trust_version)
+        .bind(repository)
+        .bind(digest)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
             .map(|r| {
                 Ok(Verdict {
                     subject: r.try_get("subject")?,

@@ -2,7 +2,8 @@
 //! provenance attachment), `npm deprecate`, `npm unpublish` and `npm
 //! dist-tag`. The tarball is the truth: its package.json must name the
 //! published name and version, and `dist.shasum` / `dist.integrity` are
-//! computed here from the stored bytes, never taken from the client.
+//! computed here from the stored bytes, never taken from the client; the
+//! ones the client declares must match them, or the publish is refused.
 
 use crate::packument::{semver_sorted, sigstore_name, tarball_name};
 use crate::{key, NpmApi, NPM};
@@ -24,6 +25,42 @@ const RUNTIME_DEPENDENCIES: &[&str] = &["dependencies", "optionalDependencies", 
 
 fn ok() -> Response {
     Json(json!({"ok": true})).into_response()
+}
+
+/// The digests the client declares (`dist.shasum`, and each `sha512-` or
+/// `sha1-` entry of `dist.integrity`) must be the attached tarball's: a
+/// mismatch is refused before anything is stored, as a PyPI upload with a
+/// wrong `sha256_digest` is. Undeclared digests are computed by cairn.
+fn check_declared(manifest: &Value, tgz: &[u8]) -> PackageResult<()> {
+    let dist = manifest.get("dist");
+    let field = |f: &str| dist.and_then(|d| d.get(f)).and_then(Value::as_str);
+    let actual = cairn_packages::digests_of(tgz);
+    let b64 = |hex: &str| {
+        base64::engine::general_purpose::STANDARD.encode(hex::decode(hex).unwrap_or_default())
+    };
+    let mismatch = |what: &str, declared: &str, actual: &str| {
+        PackageError::bad(format!(
+            "the tarball does not match its declared {what}: declared {declared}, the attachment's is {actual}"
+        ))
+    };
+    if let Some(shasum) = field("shasum") {
+        if !shasum.eq_ignore_ascii_case(&actual.sha1_hex) {
+            return Err(mismatch("dist.shasum", shasum, &actual.sha1_hex));
+        }
+    }
+    for entry in field("integrity").unwrap_or_default().split_whitespace() {
+        // Options after `?` (SRI) are not part of the digest.
+        let entry = entry.split('?').next().unwrap_or_default();
+        let expected = match entry.split_once('-') {
+            Some(("sha512", _)) => actual.sha512_integrity.clone(),
+            Some(("sha1", _)) => format!("sha1-{}", b64(&actual.sha1_hex)),
+            _ => continue,
+        };
+        if entry != expected {
+            return Err(mismatch("dist.integrity", entry, &expected));
+        }
+    }
+    Ok(())
 }
 
 /// The package.json of an npm tarball: `package/package.json`, or the one
@@ -141,6 +178,7 @@ impl NpmApi {
             )));
         }
 
+        check_declared(manifest, &tgz)?;
         let tarball_name = format!("{name}-{version}.tgz");
         p.refuse_secrets(
             &req.actor(),

@@ -52,7 +52,7 @@ async fn npm_refusals_in_npm_shape() {
             base64::engine::general_purpose::STANDARD.encode(sha512)
         )
     );
-    assert_ne!(dist["shasum"], "forged");
+    assert_eq!(dist["shasum"].as_str().map(str::len), Some(40));
     assert_eq!(
         dist["tarball"],
         "http://registry.test/npm/main/lib/-/lib-1.0.0.tgz"
@@ -94,6 +94,23 @@ async fn npm_refusals_in_npm_shape() {
         .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
         assert!(npm_error(&r).contains(why), "{what}: {}", npm_error(&r));
+    }
+    // Declared digests that are not the tarball's: refused, as PyPI
+    // refuses a wrong sha256_digest.
+    let tgz = npm_tarball("lib", "2.0.0");
+    for (field, value, why) in [
+        (
+            "shasum",
+            "0000000000000000000000000000000000000000",
+            "dist.shasum",
+        ),
+        ("integrity", "sha512-Zm9yZ2Vk", "dist.integrity"),
+    ] {
+        let mut doc = npm_publish_doc("lib", "2.0.0", &tgz, json!({}));
+        doc["versions"]["2.0.0"]["dist"][field] = json!(value);
+        let r = npm_publish(&app, &admin, doc).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "a forged {field}");
+        assert!(npm_error(&r).contains(why), "{field}: {}", npm_error(&r));
     }
     let r = app
         .json(

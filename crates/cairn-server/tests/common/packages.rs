@@ -33,7 +33,9 @@ pub fn npm_publish_doc(
         "_id": name, "name": name,
         "dist-tags": {"latest": version},
         "versions": {version: {"name": name, "version": version, "dependencies": deps,
-                               "dist": {"shasum": "forged", "integrity": "sha512-forged"}}},
+                               "dist": {"integrity": format!("sha512-{}",
+                                   base64::engine::general_purpose::STANDARD
+                                       .encode(<sha2::Sha512 as sha2::Digest>::digest(tgz)))}}},
         "_attachments": {format!("{name}-{version}.tgz"): {
             "content_type": "application/octet-stream",
             "data": base64::engine::general_purpose::STANDARD.encode(tgz),

@@ -202,5 +202,71 @@ grep -q "example.com/other v0.0.2 h1:" "$WORK/cli.out" || fail "cairn go publish
 [ "$(curl -fsS "http://$CAIRN_ADDR/go/second/example.com/other/@v/list" | tr '\n' ' ')" = "v0.0.1 v0.0.2 " ] || fail "the CLI-published version is not listed"
 pass "cairn go publish stores a tag from the command line, served at once by the running server"
 
+# The repository's own checksum database: GOSUMDB set to its key (from
+# `cairn go sumdb-key`), nothing exempt (GONOSUMDB empty), cairn the only
+# source. The go command looks every module up in it and checks the tiles.
+KEY=$("$CAIRN" go sumdb-key --data-dir "$CAIRN_DATA/data" --repository main 2>>"$LOG") || fail "cairn go sumdb-key"
+case "$KEY" in main.sum.cairn+*+*) ;; *) fail "cairn go sumdb-key printed $KEY" ;; esac
+mkdir -p "$WORK/app2"
+(cd "$WORK/app2" && printf 'module example.com/app2\n\ngo 1.21\n' > go.mod \
+  && printf 'package main\n\nimport (\n\t"fmt"\n\t"example.com/lib"\n)\n\nfunc main() { fmt.Println(lib.Both()) }\n' > main.go)
+sumdb_go() { env GONOSUMDB= GOSUMDB="$KEY" GOPATH="$WORK/gopath-sumdb" GOMODCACHE="$WORK/modcache-sumdb" "$@"; }
+(cd "$WORK/app2" && sumdb_go go get example.com/lib@v0.1.0 >>"$LOG" 2>&1) || { tail -20 "$LOG"; fail "go get with cairn's GOSUMDB"; }
+[ -s "$WORK/gopath-sumdb/pkg/sumdb/main.sum.cairn/latest" ] || fail "the go command kept no tree of main.sum.cairn"
+grep -qxF "example.com/lib v0.1.0 $LIB_H1" "$WORK/app2/go.sum" || fail "go.sum lacks lib's hash"
+curl -fsS "$BASE/sumdb/main.sum.cairn/lookup/example.com/base@v1.1.0" | grep -qF "example.com/base v1.1.0 $BASE_110_H1" \
+  || fail "the lookup does not answer base's record"
+(cd "$WORK/app2" && sumdb_go go mod download example.com/base@v1.0.0 >>"$LOG" 2>&1) || { tail -20 "$LOG"; fail "a later lookup (the tree grew; the go command checks it extends the one it saw)"; }
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/sumdb/other.sum.cairn/latest")" = 404 ] || fail "another database name answered"
+pass "GOSUMDB=\$(cairn go sumdb-key): go get checks lib and base against the repository's own signed log, and a later lookup extends the tree the go command saw"
+
+# A zip changed on its way (a mirror between the go command and cairn
+# serving other bytes for a logged version), with the checksum database
+# reached at cairn directly: the go command refuses it.
+module_repo "$WORK/tampered" example.com/tampered
+printf 'package tampered\n' > "$WORK/tampered/t.go"; tag "$WORK/tampered" v1.0.0
+[ "$(publish "$WORK/tampered" example.com/tampered v1.0.0)" = 201 ] || fail "publish example.com/tampered"
+# The same module's files, one of them changed.
+curl -fsS "$BASE/example.com/tampered/@v/v1.0.0.zip" > "$WORK/orig.zip"
+python3 - "$WORK/orig.zip" "$WORK/other.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as src, zipfile.ZipFile(sys.argv[2], "w") as dst:
+    for info in src.infolist():
+        data = src.read(info)
+        if info.filename.endswith("t.go"):
+            data += b"\nfunc Backdoor() {}\n"
+        dst.writestr(info.filename, data)
+PY
+MIRROR_PORT=$(free_port)
+python3 - "$MIRROR_PORT" "$BASE" "$WORK/other.zip" >>"$LOG" 2>&1 <<'PY' &
+import http.server, sys, urllib.request
+port, base, other = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
+class Mirror(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.endswith("/example.com/tampered/@v/v1.0.0.zip"):
+            body, status = other, 200
+        else:
+            try:
+                with urllib.request.urlopen(base + self.path) as r:
+                    body, status = r.read(), r.status
+            except urllib.error.HTTPError as e:
+                body, status = e.read(), e.code
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Mirror).serve_forever()
+PY
+MIRROR_PID=$!
+for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$MIRROR_PORT/example.com/tampered/@v/list" >/dev/null 2>&1 && break; sleep 0.1; done
+mkdir -p "$WORK/app3" && (cd "$WORK/app3" && printf 'module example.com/app3\n\ngo 1.21\n' > go.mod)
+if (cd "$WORK/app3" && GOPROXY="http://127.0.0.1:$MIRROR_PORT" GOPATH="$WORK/gopath-tamper" GOMODCACHE="$WORK/modcache-tamper" \
+    env GONOSUMDB= GOSUMDB="$KEY $BASE/sumdb/main.sum.cairn" go mod download example.com/tampered@v1.0.0 > "$WORK/tamper.out" 2>&1); then
+  kill "$MIRROR_PID"; fail "a changed zip was accepted"
+fi
+kill "$MIRROR_PID"
+grep -q "SECURITY ERROR" "$WORK/tamper.out" || { cat "$WORK/tamper.out"; fail "no SECURITY ERROR for the changed zip"; }
+pass "a module zip changed between cairn and the go command fails the go command's check: $(grep -m1 -o 'SECURITY ERROR.*' "$WORK/tamper.out")"
+
 stop_cairn
 pass "cairn stopped cleanly"

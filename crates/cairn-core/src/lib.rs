@@ -19,6 +19,7 @@ pub mod retention;
 pub mod routing;
 pub mod sbom;
 pub mod secrets;
+pub mod tlog;
 pub mod trust;
 pub mod vers;
 pub mod version_key;

@@ -36,10 +36,10 @@ pub enum Endpoint {
     },
     /// `POST /-/publish`
     Publish,
-    /// `GET /sumdb/<name>/<path>`: the checksum database `name`, through
-    /// the proxy (`supported`, `latest`, `lookup/…`, `tile/…`). Only proxy
-    /// repositories serve it; a hosted one answers 404, and the go command
-    /// asks the database itself.
+    /// `GET /sumdb/<name>/<path>`: the checksum database `name`
+    /// (`supported`, `latest`, `lookup/…`, `tile/…`): through a proxy
+    /// repository, its upstream's; in a hosted repository, the repository's
+    /// own (`sumdb.rs`), and 404 for any other name.
     Sumdb {
         name: String,
         path: String,

@@ -24,6 +24,7 @@ pub mod gomod;
 pub mod module;
 pub mod modzip;
 mod proxy;
+pub mod sumdb;
 mod virtuals;
 
 use async_trait::async_trait;
@@ -52,6 +53,8 @@ const GO: Format = Format::Go;
 /// The Go adapter.
 pub struct GoApi {
     pub packages: Arc<Packages>,
+    /// The checksum databases of hosted repositories (`sumdb.rs`).
+    sumdb: Option<sumdb::HostedSumdb>,
 }
 
 /// The facts cairn keeps about a version (the version's metadata document).
@@ -340,7 +343,16 @@ struct PublishRequest {
 
 impl GoApi {
     pub fn new(packages: Arc<Packages>) -> Self {
-        GoApi { packages }
+        GoApi {
+            packages,
+            sumdb: None,
+        }
+    }
+
+    /// Serves a checksum database for each hosted repository.
+    pub fn with_sumdb(mut self, sumdb: sumdb::HostedSumdb) -> Self {
+        self.sumdb = Some(sumdb);
+        self
     }
 
     /// `@v/list`, `@latest` and `.info`, rendered once per package revision.
@@ -496,10 +508,9 @@ impl cairn_http::Adapter for GoApi {
                 .await?;
                 Ok(published_response(&module, &version, published))
             }
-            // The checksum database is only proxied: the go command asks it itself.
-            Endpoint::Sumdb { name, .. } => Err(PackageError::not_found(format!(
-                "{repo} does not proxy the checksum database {name}"
-            ))),
+            // A hosted repository's own checksum database (a proxy repository
+            // passes its upstream's through, above).
+            Endpoint::Sumdb { name, path } => self.hosted_sumdb(&repo, &name, &path).await,
             Endpoint::Publish => {
                 let bytes = p.read_body(req, body).await?;
                 let r: PublishRequest = serde_json::from_slice(&bytes).map_err(|e| {

@@ -101,6 +101,33 @@ impl Config {
         Ok(cairn_oci::signatures::SignatureGate { trust, policies })
     }
 
+    /// The checksum databases of hosted Go repositories: named after the
+    /// repository and `packages.go_sumdb_name`, signed with an Ed25519 key
+    /// generated once and kept in the database (so every replica signs the
+    /// same notes).
+    pub async fn go_sumdb(
+        &self,
+        settings: &dyn cairn_store::meta::SettingsStore,
+    ) -> anyhow::Result<cairn_go::sumdb::HostedSumdb> {
+        use base64::Engine;
+        let suffix = &self.packages.go_sumdb_name;
+        if !cairn_core::tlog::valid_name(&format!("main.{suffix}")) || suffix.contains('/') {
+            anyhow::bail!("packages.go_sumdb_name {suffix:?} may not contain spaces, '+' or '/'");
+        }
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let stored = settings
+            .setting_or_insert("go.sumdb.seed", &b64.encode(fresh))
+            .await?;
+        let seed: [u8; 32] = b64
+            .decode(&stored)
+            .ok()
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("the stored checksum database key is corrupt"))?;
+        Ok(cairn_go::sumdb::HostedSumdb::new(seed, suffix))
+    }
+
     /// The tag immutability rules, compiled.
     pub fn tag_rules(&self) -> anyhow::Result<Vec<cairn_core::policy::TagRule>> {
         Ok(self
@@ -253,6 +280,9 @@ pub struct PackageSettings {
     pub go_allow_file_git: bool,
     /// The git hosts `POST /go/<repo>/-/publish` may fetch from (empty: any).
     pub go_git_hosts: Vec<String>,
+    /// The suffix of hosted Go repositories' checksum database names: the
+    /// repository `main` serves `main.<suffix>` (docs/go.md).
+    pub go_sumdb_name: String,
     /// How long what a download path resolves to (file, version state) is
     /// trusted without asking the database (0: always ask). A change on
     /// this replica takes effect at once; on other replicas within this bound.
@@ -275,6 +305,7 @@ impl Default for PackageSettings {
             repositories: vec![],
             go_allow_file_git: false,
             go_git_hosts: vec![],
+            go_sumdb_name: "sum.cairn".into(),
             secret_scan: vec![],
             secret_quarantine: vec![],
             download_cache_secs: 3,

@@ -129,6 +129,7 @@ impl App {
             access.clone(),
         ));
         let signature_gate = config.signature_gate()?;
+        let go_sumdb = config.go_sumdb(meta.as_ref()).await?;
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
@@ -180,7 +181,7 @@ impl App {
             npm: cairn_npm::NpmApi::new(packages.clone()),
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
-            go: cairn_go::GoApi::new(packages.clone()),
+            go: cairn_go::GoApi::new(packages.clone()).with_sumdb(go_sumdb),
             maven: cairn_maven::MavenApi::new(packages.clone()),
             packages,
             blob_store,

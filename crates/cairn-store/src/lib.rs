@@ -35,6 +35,7 @@ pub mod sbom;
 pub mod signature;
 pub mod sql;
 pub mod storage;
+pub mod sumdb;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod use_notes;

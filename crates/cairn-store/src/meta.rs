@@ -72,6 +72,7 @@ pub trait MetaStore:
     + crate::advisory::AdvisoryStore
     + crate::quarantine::QuarantineStore
     + crate::signature::SignatureStore
+    + crate::sumdb::SumdbStore
 {
 }
 
@@ -92,5 +93,6 @@ impl<T> MetaStore for T where
         + crate::advisory::AdvisoryStore
         + crate::quarantine::QuarantineStore
         + crate::signature::SignatureStore
+        + crate::sumdb::SumdbStore
 {
 }

@@ -85,6 +85,14 @@ async fn sboms_on_sqlite() {
 }
 
 #[tokio::test]
+async fn sumdb_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::sumdb_suite(Arc::new(meta)).await;
+}
+
+#[tokio::test]
 async fn signatures_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());

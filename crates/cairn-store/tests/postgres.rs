@@ -272,6 +272,13 @@ async fn sboms_on_postgres() {
 }
 
 #[tokio::test]
+async fn sumdb_on_postgres() {
+    let url = fresh_database("sumdb").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::sumdb_suite(Arc::new(meta)).await;
+}
+
+#[tokio::test]
 async fn signatures_on_postgres() {
     let url = fresh_database("signatures").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();

@@ -27,6 +27,7 @@ mod quarantine;
 mod sbom;
 mod signature;
 mod storage;
+mod sumdb;
 mod usage;
 mod version_retention;
 mod virtuals;

@@ -134,3 +134,46 @@ pub async fn signature_suite(meta: Arc<dyn MetaStore>) {
         .unwrap()
         .is_empty());
 }
+
+/// The Go checksum database's log: dense ids from 0, one record per module
+/// version however often (and however concurrently) it is asked for.
+pub async fn sumdb_suite(meta: Arc<dyn MetaStore>) {
+    assert_eq!(meta.sumdb_size("main").await.unwrap(), 0);
+    let a = meta
+        .sumdb_record("main", "example.com/a", "v1.0.0", "a\n")
+        .await
+        .unwrap();
+    assert_eq!(a, 0);
+    let again = meta
+        .sumdb_record("main", "example.com/a", "v1.0.0", "ignored\n")
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a module version is recorded once");
+    // Concurrent appends: distinct, dense ids.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let meta = meta.clone();
+        tasks.push(tokio::spawn(async move {
+            meta.sumdb_record(
+                "main",
+                &format!("example.com/m{i}"),
+                "v1.0.0",
+                &format!("m{i}\n"),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, (1..9).collect::<Vec<i64>>());
+    assert_eq!(meta.sumdb_size("main").await.unwrap(), 9);
+    assert_eq!(meta.sumdb_size("other").await.unwrap(), 0);
+    let texts = meta.sumdb_records("main", 0, 2).await.unwrap();
+    assert_eq!(texts[0], "a\n");
+    assert_eq!(texts.len(), 2);
+    assert_eq!(meta.sumdb_records("main", 8, 5).await.unwrap().len(), 1);
+}

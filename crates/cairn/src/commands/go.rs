@@ -1,6 +1,7 @@
-//! `cairn go`: store a Go module version from a git tag or a module zip.
+//! `cairn go`: store a Go module version from a git tag or a module zip;
+//! print a hosted repository's checksum database key.
 
-use super::{cli_actor, open_packages, CommonArgs};
+use super::{cli_actor, load_config, open_meta, open_packages, CommonArgs};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -40,10 +41,27 @@ pub(crate) enum GoCommand {
         version: GoVersionArgs,
         zip: std::path::PathBuf,
     },
+    /// Print the GOSUMDB value of a hosted repository's checksum database
+    /// (its name and verifier key): with GOPROXY=<cairn>/go/<repo>, the go
+    /// command then checks every module it fetches there against it.
+    SumdbKey {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The repository (the <repo> of /go/<repo>/)
+        #[arg(long)]
+        repository: String,
+    },
 }
 
 pub(crate) async fn go_command(cmd: GoCommand) -> anyhow::Result<()> {
     let (args, published) = match cmd {
+        GoCommand::SumdbKey { common, repository } => {
+            let config = load_config(&common, None)?;
+            let meta = open_meta(&common).await?;
+            let db = config.go_sumdb(meta.as_ref()).await?;
+            println!("{}", db.signer(&repository).verifier_key());
+            return Ok(());
+        }
         GoCommand::Publish {
             version,
             git,

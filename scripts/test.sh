@@ -86,7 +86,7 @@ tests/e2e/pypi.sh
 step "cargo"
 tests/e2e/cargo.sh
 
-step "go (GOPROXY, publishing from git tags, retractions)"
+step "go (GOPROXY, publishing from git tags, retractions, the repository's own checksum database as GOSUMDB and a changed zip refused with SECURITY ERROR)"
 tests/e2e/go.sh
 
 step "maven (mvn deploy, resolve, snapshots, staging)"

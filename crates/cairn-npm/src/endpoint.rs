@@ -22,6 +22,13 @@ pub enum Endpoint {
         name: String,
         version: String,
     },
+    /// `GET /-/npm/v1/keys`: the registry's signing keys (public).
+    Keys,
+    /// `GET /-/package/<name>/visibility`: whether anonymous callers may
+    /// read the package (npm asks before publishing with provenance).
+    Visibility {
+        name: String,
+    },
     /// `GET|HEAD` the packument.
     Packument {
         name: String,
@@ -126,6 +133,8 @@ impl cairn_http::Endpoint for Endpoint {
             Endpoint::DistTags { .. } => "dist_tags",
             Endpoint::DistTag { .. } => "dist_tag_change",
             Endpoint::Attestations { .. } => "attestations",
+            Endpoint::Keys => "keys",
+            Endpoint::Visibility { .. } => "visibility",
             Endpoint::Packument { .. } => "packument",
             Endpoint::PutPackage { .. } => "package_put",
             Endpoint::UnpublishPackage { .. } => "package_unpublish",
@@ -151,13 +160,14 @@ impl Endpoint {
         };
         let repository = Resource::packages(Format::Npm, repo);
         match self {
-            Endpoint::Ping | Endpoint::Whoami => Ok(Access::Anyone),
+            Endpoint::Ping | Endpoint::Whoami | Endpoint::Keys => Ok(Access::Anyone),
             Endpoint::Search => Ok(Access::On(Action::Read, repository)),
             Endpoint::Packument { name }
             | Endpoint::Version { name, .. }
             | Endpoint::Tarball { name, .. }
             | Endpoint::DistTags { name }
-            | Endpoint::Attestations { name, .. } => on_package(Action::Read, name),
+            | Endpoint::Attestations { name, .. }
+            | Endpoint::Visibility { name } => on_package(Action::Read, name),
             Endpoint::PutPackage { .. } => Ok(Access::Caller(Action::Publish, repository)),
             Endpoint::DistTag { name, .. } => on_package(Action::Publish, name),
             Endpoint::UnpublishPackage { name } | Endpoint::TarballRev { name, .. } => {
@@ -191,6 +201,7 @@ impl Endpoint {
                     let (name, rest) = split_name(rest).ok_or(ParseError::NotFound)?;
                     match rest {
                         ["dist-tags"] => only(&[M::GET], Endpoint::DistTags { name }),
+                        ["visibility"] => only(&[M::GET], Endpoint::Visibility { name }),
                         ["dist-tags", tag] => only(
                             &[M::PUT, M::POST, M::DELETE],
                             Endpoint::DistTag {
@@ -201,6 +212,7 @@ impl Endpoint {
                         _ => Err(ParseError::NotFound),
                     }
                 }
+                ["npm", "v1", "keys"] => only(&[M::GET], Endpoint::Keys),
                 ["npm", "v1", "attestations", spec @ ..] => {
                     let spec = spec.join("/");
                     let at = spec

@@ -13,6 +13,7 @@ pub mod endpoint;
 mod packument;
 mod proxy;
 mod publish;
+pub mod signing;
 mod virtuals;
 
 use async_trait::async_trait;
@@ -36,11 +37,29 @@ const NPM: Format = Format::Npm;
 /// The npm adapter.
 pub struct NpmApi {
     pub packages: Arc<Packages>,
+    /// The registry's signing keys (`signing.rs`), reloaded from the
+    /// database by the server; none: versions are served unsigned.
+    keys: std::sync::RwLock<Option<Arc<signing::RegistryKeys>>>,
 }
 
 impl NpmApi {
     pub fn new(packages: Arc<Packages>) -> Self {
-        NpmApi { packages }
+        NpmApi {
+            packages,
+            keys: Default::default(),
+        }
+    }
+
+    /// Signs hosted versions with these keys from now on.
+    pub fn set_registry_keys(&self, keys: Arc<signing::RegistryKeys>) {
+        *self.keys.write().expect("the lock is never poisoned") = Some(keys);
+    }
+
+    pub(crate) fn registry_keys(&self) -> Option<Arc<signing::RegistryKeys>> {
+        self.keys
+            .read()
+            .expect("the lock is never poisoned")
+            .clone()
     }
 }
 
@@ -117,6 +136,22 @@ impl cairn_http::Adapter for NpmApi {
                 self.change_dist_tag(req, &repo, &name, &tag, &bytes).await
             }
             E::Attestations { name, version } => self.attestations(&repo, &name, &version).await,
+            E::Keys => match self.registry_keys() {
+                Some(keys) => Ok(Json(keys.document()).into_response()),
+                None => Err(PackageError::not_found("this registry does not sign")),
+            },
+            E::Visibility { name } => {
+                // Public when anyone may read the package without a credential.
+                let resource = cairn_http::Resource::package(NPM, &repo, &key(&name)?);
+                let public = cairn_core::access::authorize_any(
+                    &p.config.access,
+                    &cairn_core::Principal::Anonymous,
+                    &resource.names(),
+                    cairn_core::Action::Read,
+                )
+                .is_ok();
+                Ok(Json(json!({ "public": public })).into_response())
+            }
         }
     }
 

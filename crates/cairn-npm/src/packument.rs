@@ -97,6 +97,14 @@ impl NpmApi {
             .expect("stored version documents are objects");
         let dist = obj.entry("dist").or_insert_with(|| json!({}));
         dist["tarball"] = json!(format!("{}/npm/{repo}/{}/-/{file}", req.base_url, pkg.name));
+        if let (Some(keys), Some(integrity)) = (
+            self.registry_keys(),
+            dist.get("integrity").and_then(Value::as_str),
+        ) {
+            if let Some(signatures) = keys.sign(&pkg.name, &v.version, integrity) {
+                dist["signatures"] = signatures;
+            }
+        }
         if v.files
             .iter()
             .any(|f| f.filename == sigstore_name(&pkg.name, &v.version))
@@ -123,7 +131,13 @@ impl NpmApi {
     ) -> PackageResult {
         let key = key(name)?;
         let abbreviated = req.accepts(ABBREVIATED);
-        let variant = format!("{}\n{abbreviated}", req.base_url);
+        // A new signing key renders again (the cached documents' signatures
+        // are the previous key's).
+        let keyid = self
+            .registry_keys()
+            .map(|k| k.signing_keyid().to_string())
+            .unwrap_or_default();
+        let variant = format!("{}\n{abbreviated}\n{keyid}", req.base_url);
         let render = |pkg: &PackageRecord| self.render_packument(req, repo, pkg, abbreviated);
         match self
             .packages

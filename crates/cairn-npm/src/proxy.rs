@@ -97,6 +97,10 @@ impl NpmApi {
                 let doc = self.search_doc(req, proxy).await?;
                 Ok(self.packages.serve_document(&doc, "application/json"))
             }
+            E::Keys | E::Visibility { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: it has no signing keys or visibility of its own",
+                proxy.repository()
+            ))),
             E::Attestations { .. } => Err(PackageError::not_found(format!(
                 "{} is a proxy repository: attestations are not proxied",
                 proxy.repository()

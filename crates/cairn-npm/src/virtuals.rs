@@ -59,6 +59,9 @@ impl NpmApi {
                 )))
             }
             E::Search => self.virtual_search(req, virt).await,
+            E::Keys | E::Visibility { .. } => Err(PackageError::not_found(
+                "a virtual repository has no signing keys or visibility of its own: ask its members",
+            )),
             E::Ping | E::Whoami => unreachable!("served as in a hosted repository"),
             E::PutPackage { .. }
             | E::UnpublishPackage { .. }

@@ -130,6 +130,7 @@ impl App {
         ));
         let signature_gate = config.signature_gate()?;
         let go_sumdb = config.go_sumdb(meta.as_ref()).await?;
+        let npm_keys = npm_registry_keys(meta.as_ref()).await?;
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
@@ -178,7 +179,11 @@ impl App {
             guard: cairn_http::Guard::new(access.clone(), meta.clone()),
             identity,
             oci,
-            npm: cairn_npm::NpmApi::new(packages.clone()),
+            npm: {
+                let npm = cairn_npm::NpmApi::new(packages.clone());
+                npm.set_registry_keys(std::sync::Arc::new(npm_keys));
+                npm
+            },
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
             go: cairn_go::GoApi::new(packages.clone()).with_sumdb(go_sumdb),
@@ -250,6 +255,52 @@ async fn open_stores_with_retry(
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
 /// connections and lets in-flight requests finish (up to the configured grace).
+/// The npm registry's signing keys, from the shared database (generated
+/// on the first start; `cairn npm rotate-key` adds one).
+pub async fn npm_registry_keys(
+    settings: &dyn cairn_store::meta::SettingsStore,
+) -> anyhow::Result<cairn_npm::signing::RegistryKeys> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let stored = settings
+        .setting_or_insert(
+            cairn_npm::signing::KEYS_SETTING,
+            &cairn_npm::signing::initial(now),
+        )
+        .await?;
+    Ok(cairn_npm::signing::RegistryKeys::parse(&stored)?)
+}
+
+/// Rotates the npm registry's signing key (compare and set: a rotation
+/// racing another starts over on the winner's list); returns the old and
+/// the new signing key ids.
+pub async fn rotate_npm_key(
+    settings: &dyn cairn_store::meta::SettingsStore,
+) -> anyhow::Result<(String, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    for _ in 0..10 {
+        let old = npm_registry_keys(settings).await?;
+        let stored = settings
+            .setting_or_insert(cairn_npm::signing::KEYS_SETTING, "")
+            .await?;
+        let rotated = cairn_npm::signing::rotate(&stored, now)?;
+        if settings
+            .replace_setting(cairn_npm::signing::KEYS_SETTING, &stored, &rotated)
+            .await?
+        {
+            let new = cairn_npm::signing::RegistryKeys::parse(&rotated)?;
+            return Ok((
+                old.signing_keyid().to_string(),
+                new.signing_keyid().to_string(),
+            ));
+        }
+    }
+    anyhow::bail!("the npm registry keys kept changing while rotating; try again")
+}
+
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: App,
@@ -271,7 +322,7 @@ pub async fn run(
     });
     let stop_maintenance = tokio_util::sync::CancellationToken::new();
     let collector = maintenance::spawn_collector(app.state.clone(), stop_maintenance.clone());
-    let sweep = maintenance::spawn_signature_sweep(app.state.clone(), stop_maintenance.clone());
+    let sweep = maintenance::spawn_trust_sweep(app.state.clone(), stop_maintenance.clone());
     let service = app
         .router
         .into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -129,7 +129,9 @@ const SIGNATURE_SWEEP: Duration = Duration::from_secs(60);
 /// Evaluates the recorded signature artifacts under this replica's trust
 /// configuration: at start (a changed key re-evaluates what is stored,
 /// never a pull), then every minute. Several replicas may do it at once.
-pub(crate) fn spawn_signature_sweep(
+/// The same minute reloads the npm registry's signing keys (a key rotated
+/// with `cairn npm rotate-key` signs on every replica within a minute).
+pub(crate) fn spawn_trust_sweep(
     state: Arc<AppState>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -154,6 +156,12 @@ pub(crate) fn spawn_signature_sweep(
                         tracing::warn!(error = %e.message, "re-evaluating stored signatures failed; the next sweep retries");
                         break;
                     }
+                }
+            }
+            match crate::npm_registry_keys(state.meta.as_ref()).await {
+                Ok(keys) => state.npm.set_registry_keys(Arc::new(keys)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading the npm registry keys failed; the loaded ones keep signing")
                 }
             }
             if total > 0 {

@@ -181,6 +181,13 @@ async fn every_endpoint_declares_its_access() {
         &[
             (get.clone(), "/main/-/ping", "ping", None),
             (get.clone(), "/main/-/whoami", "whoami", None),
+            (get.clone(), "/main/-/npm/v1/keys", "keys", None),
+            (
+                get.clone(),
+                "/main/-/package/@s%2fp/visibility",
+                "visibility",
+                on(R, "npm/main", pkg),
+            ),
             (
                 get.clone(),
                 "/main/-/v1/search",

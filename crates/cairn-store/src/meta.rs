@@ -50,6 +50,15 @@ pub trait SettingsStore: Send + Sync + 'static {
     /// value either way (so replicas agree on generated secrets).
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
 
+    /// Replaces `key`'s value with `value` if it is still `expected`
+    /// (compare and set); whether it was replaced.
+    async fn replace_setting(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Whether the database can be reached (for readiness probes).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -245,6 +245,21 @@ impl SettingsStore for SqlMetaStore {
         Ok(stored)
     }
 
+    async fn replace_setting(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE settings SET value = $1 WHERE key = $2 AND value = $3")
+            .bind(value)
+            .bind(key)
+            .bind(expected)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn usage(&self) -> Result<Usage, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS blobs, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM (

@@ -10,6 +10,7 @@ mod explain;
 mod gc;
 mod go;
 mod maven;
+mod npm;
 mod package;
 mod policy;
 mod publisher;
@@ -60,6 +61,9 @@ enum Command {
         #[command(subcommand)]
         action: package::PackageAction,
     },
+    /// npm: rotate the registry's signing key (dist.signatures, /-/npm/v1/keys).
+    #[command(subcommand)]
+    Npm(npm::NpmCommand),
     /// Go modules: store a version from a git tag or a module zip.
     #[command(subcommand)]
     Go(go::GoCommand),
@@ -135,6 +139,7 @@ impl Cli {
             Command::Publisher(cmd) => publisher::publisher_command(cmd).await,
             Command::Package { action } => package::package_command(action).await,
             Command::Go(cmd) => go::go_command(cmd).await,
+            Command::Npm(cmd) => npm::npm_command(cmd).await,
             Command::Maven(cmd) => maven::maven_command(cmd).await,
             Command::Audit(args) => audit::audit(args).await,
             Command::Warm(args) => warm::warm(args).await,

@@ -92,7 +92,7 @@ tests/e2e/go.sh
 step "maven (mvn deploy, resolve, snapshots, staging)"
 tests/e2e/maven.sh
 
-step "trusted publishing with npm, twine and cargo"
+step "trusted publishing with npm, twine, cargo, the Go publish endpoint and mvn deploy"
 tests/e2e/trusted-publishing.sh
 
 step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Cargo, Go and Maven to cairns, behind a fault-injecting proxy"

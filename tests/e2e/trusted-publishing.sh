@@ -7,7 +7,9 @@
 #   (ACTIONS_ID_TOKEN_REQUEST_URL, then /-/npm/v1/oidc/token/exchange/...);
 # - twine and cargo publish with the tokens minted at the endpoints their CI
 #   actions call (PyPI's /_/oidc/audience and /_/oidc/mint-token, crates.io's
-#   /api/v1/trusted_publishing/tokens).
+#   /api/v1/trusted_publishing/tokens);
+# - the Go publish endpoint and mvn deploy with tokens from cairn's own
+#   exchange (/api/v1/oidc/exchange), as a Bearer and as a settings.xml password.
 # A token from another repository's workflow, a replayed token, and a minted
 # token used for another package are refused, and nothing is published.
 set -euo pipefail
@@ -16,6 +18,8 @@ source tests/e2e/lib.sh
 PY="$PWD/.tools/py/bin"
 
 NAME=${1:-trusted-publishing}
+# The Go publisher's git repository is a file:// URL on this machine.
+export CAIRN_PACKAGES__GO_ALLOW_FILE_GIT=true
 start_cairn "$NAME"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-tp.XXXXXX")
 "$PY/python" tests/e2e/oidc_issuer.py "$WORK/issuer" &
@@ -39,7 +43,9 @@ register() { # REPOSITORY PACKAGE AUDIENCE
 register npm/main @org/app "npm:127.0.0.1"
 register pypi/main org-app pypi
 register cargo/main org-app-crate cargo
-pass "trusted publishers registered for one package each in npm, PyPI and Cargo repositories"
+register go/main example.com/org/app cairn
+register maven/main dev.cairn.tp:app cairn
+pass "trusted publishers registered for one package each in npm, PyPI, Cargo, Go and Maven repositories"
 
 # --- npm: its own OIDC flow, as in a GitHub Actions job.
 make_npm_pkg() {
@@ -113,10 +119,70 @@ if exchange_cargo "$(id_token cargo "job_workflow_ref=org/app/.github/workflows/
 fi
 pass "cargo publishes with a token from /api/v1/trusted_publishing/tokens; another crate and another workflow are refused"
 
-# Every exchange is in the audit log: 3 npm attempts, 2 PyPI, 2 Cargo.
+# --- Go and Maven: the generic exchange (/api/v1/oidc/exchange), then the
+# Go publish endpoint with the minted token as a Bearer, and mvn deploy with
+# it as the password in settings.xml (any user name).
+exchange() { # OIDC-TOKEN REPOSITORY
+  curl -fsS -H 'Content-Type: application/json' -d "{\"token\": \"$1\", \"repository\": \"$2\"}" \
+    "$API/api/v1/oidc/exchange" | json '["token"]'
+}
+GO_TOKEN=$(exchange "$(id_token cairn)" go/main)
+export GIT_CONFIG_GLOBAL="$WORK/gitconfig" GIT_CONFIG_NOSYSTEM=1
+git config --global user.email test@example.com; git config --global user.name test
+go_repo() { # DIR MODULE
+  mkdir -p "$1" && (cd "$1" && git init -q && printf 'module %s\n\ngo 1.21\n' "$2" > go.mod \
+    && printf 'package app\n' > app.go && git add -A && git commit -qm v1 && git tag v1.0.0)
+}
+go_publish() { # DIR MODULE
+  curl -sS -o "$WORK/go-publish.json" -w '%{http_code}' -H "Authorization: Bearer $GO_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"module\":\"$2\",\"version\":\"v1.0.0\",\"git\":\"file://$1\"}" "$API/go/main/-/publish"
+}
+go_repo "$WORK/go-app" example.com/org/app
+go_repo "$WORK/go-other" example.com/org/other
+[ "$(go_publish "$WORK/go-app" example.com/org/app)" = 201 ] || fail "Go publish with a minted token: $(cat "$WORK/go-publish.json")"
+code=$(go_publish "$WORK/go-other" example.com/org/other)
+[ "$code" = 403 ] || fail "the minted token for example.com/org/app published example.com/org/other ($code)"
+curl -fsS "$API/go/main/example.com/org/app/@v/list" | grep -qx v1.0.0 || fail "example.com/org/app v1.0.0 is not listed"
+pass "Go: a token from /api/v1/oidc/exchange publishes its module from a git tag; another module is refused (403)"
+
+MVN_TOKEN=$(exchange "$(id_token cairn)" maven/main)
+M2="$WORK/m2"
+printf '<settings><servers><server><id>cairn</id><username>ci</username><password>%s</password></server></servers></settings>\n' \
+  "$MVN_TOKEN" > "$WORK/settings.xml"
+mvn_project() { # DIR ARTIFACT
+  mkdir -p "$1/src/main/java/tp"
+  cat > "$1/pom.xml" <<XML
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>dev.cairn.tp</groupId><artifactId>$2</artifactId><version>1.0.0</version>
+  <properties><maven.compiler.release>17</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <distributionManagement><repository><id>cairn</id><url>$API/maven/main</url></repository></distributionManagement>
+  <build><plugins>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-compiler-plugin</artifactId><version>3.13.0</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-resources-plugin</artifactId><version>3.3.1</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-surefire-plugin</artifactId><version>3.5.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-jar-plugin</artifactId><version>3.4.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-install-plugin</artifactId><version>3.1.2</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-deploy-plugin</artifactId><version>3.1.2</version></plugin>
+  </plugins></build>
+</project>
+XML
+  printf 'package tp;\npublic class App {}\n' > "$1/src/main/java/tp/App.java"
+}
+mvn_deploy() { (cd "$1" && mvn -B -s "$WORK/settings.xml" -Dmaven.repo.local="$M2" -DskipTests deploy >>"$LOG" 2>&1); }
+mvn_project "$WORK/mvn-app" app
+mvn_project "$WORK/mvn-other" other
+mvn_deploy "$WORK/mvn-app" || { tail -30 "$LOG"; fail "mvn deploy with a minted token"; }
+if mvn_deploy "$WORK/mvn-other"; then fail "the minted token for dev.cairn.tp:app deployed dev.cairn.tp:other"; fi
+curl -fsS "$API/maven/main/dev/cairn/tp/app/maven-metadata.xml" | grep -q "<version>1.0.0</version>" \
+  || fail "dev.cairn.tp:app 1.0.0 is not in the metadata"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$API/maven/main/dev/cairn/tp/other/1.0.0/other-1.0.0.pom")" = 404 ] \
+  || fail "dev.cairn.tp:other was stored"
+pass "Maven: mvn deploy with a token from /api/v1/oidc/exchange as the settings.xml password; another artifact is refused"
+
+# Every exchange is in the audit log: 3 npm attempts, 2 PyPI, 2 Cargo, 1 Go, 1 Maven.
 entries=$(curl -fsS -u "admin:$CAIRN_PASSWORD" "$API/api/v1/audit?action=oidc.exchange&limit=100")
 ok=$(echo "$entries" | python3 -c 'import json,sys; print(sum(e["outcome"]=="ok" for e in json.load(sys.stdin)["entries"]))')
 all=$(echo "$entries" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
-[ "$ok" = 3 ] && [ "$all" = 7 ] || fail "audit: $ok granted of $all exchanges (expected 3 of 7): $entries"
+[ "$ok" = 5 ] && [ "$all" = 9 ] || fail "audit: $ok granted of $all exchanges (expected 5 of 9): $entries"
 pass "every exchange, granted or refused, is audited"
 stop_cairn

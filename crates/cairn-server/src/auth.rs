@@ -221,7 +221,16 @@ impl Authenticator {
                     // including one minted by trusted publishing.
                     self.verify_token(&secret)
                 } else {
-                    Ok((self.check_user(&user, &secret).await?, None))
+                    match self.check_user(&user, &secret).await {
+                        Ok(principal) => Ok((principal, None)),
+                        // A token minted by trusted publishing as the password
+                        // of any user name (Maven's settings.xml, a Go .netrc):
+                        // it names its own subject.
+                        Err(_) if secret.matches('.').count() == 2 && !secret.contains(' ') => {
+                            self.verify_token(&secret)
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             }
             "bearer" if rest.trim().starts_with(TOKEN_PREFIX) => {

@@ -94,6 +94,28 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
     let minted = r.json();
     assert!(minted["expires_in"].as_u64().unwrap() <= 1800);
     let bearer = format!("Bearer {}", minted["token"].as_str().unwrap());
+    // The same token as the password of any user name (Maven's settings.xml);
+    // a wrong one is refused like a wrong password.
+    {
+        use base64::Engine;
+        let basic = |secret: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("ci:{secret}"))
+            )
+        };
+        let token = minted["token"].as_str().unwrap();
+        let path = "/v2/team/app/blobs/uploads/";
+        let r = t
+            .send(Method::POST, path, Some(&basic(token)), &[], vec![])
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        let forged = format!("{token}x");
+        let r = t
+            .send(Method::POST, path, Some(&basic(&forged)), &[], vec![])
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
     assert_eq!(
         t.send(
             Method::POST,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, at pinned versions:
-# skopeo, nginx, wrk and CNCF Distribution (Debian), git and Maven (Debian, when missing), crane, oras and cosign (Go module proxy), and the OCI
+# skopeo, nginx, wrk, CNCF Distribution and GnuPG (Debian), git and Maven (Debian, when missing), crane, oras and cosign (Go module proxy), and the OCI
 # distribution-spec conformance suite (Go module proxy); pnpm 9 and yarn, and pnpm 10 for the
 # proxy tests (npm registry); twine and
 # uv (PyPI).
@@ -26,12 +26,12 @@ command -v skopeo >/dev/null || { echo "FATAL: skopeo could not be installed" >&
 
 # nginx (Debian's nginx-light) stands in front of two replicas in tests/e2e/nginx.py;
 # wrk drives the benchmarks' smoke runs; CNCF Distribution (docker-registry) is the
-# OCI proxy tests' upstream.
-for tool in nginx wrk docker-registry; do
+# OCI proxy tests' upstream; GnuPG signs the Maven signature tests' artifacts.
+for tool in nginx wrk docker-registry gpg; do
   if ! command -v "$tool" >/dev/null; then
     echo "installing $tool from Debian"
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    pkg=$tool; [ "$tool" = nginx ] && pkg=nginx-light
+    pkg=$tool; [ "$tool" = nginx ] && pkg=nginx-light; [ "$tool" = gpg ] && pkg=gnupg
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null
   fi

@@ -92,6 +92,9 @@ tests/e2e/go.sh
 step "maven (mvn deploy, resolve, snapshots, staging)"
 tests/e2e/maven.sh
 
+step "Maven .asc signatures checked against configured OpenPGP keys: mvn deploy with maven-gpg-plugin (GnuPG) accepted, another key's and garbage signatures refused, staging close"
+tests/e2e/maven_signatures.sh
+
 step "trusted publishing with npm, twine, cargo, the Go publish endpoint and mvn deploy"
 tests/e2e/trusted-publishing.sh
 

@@ -248,6 +248,47 @@ impl MavenApi {
         }
     }
 
+    /// A deployed `.asc` must be a signature of the file it names (stored
+    /// first, as `mvn deploy` does) by a configured OpenPGP key; without
+    /// keys, `.asc` files are stored unchecked.
+    async fn check_signature(
+        &self,
+        store: &str,
+        key: &str,
+        filename: &str,
+        signature: &[u8],
+    ) -> PackageResult<()> {
+        let p = &self.packages;
+        let Some(signed) = filename.strip_suffix(".asc") else {
+            return Ok(());
+        };
+        if p.config.openpgp.is_empty() {
+            return Ok(());
+        }
+        let Some((file, _)) = p
+            .meta
+            .package_file(PackageRef::new(MAVEN, store, key), signed)
+            .await?
+        else {
+            return Err(PackageError::bad(format!(
+                "{filename}: deploy {signed} before its signature"
+            )));
+        };
+        let bytes = p.read_blob(&file.digest).await?;
+        match p.config.openpgp.verify(signature, &bytes) {
+            Ok(signer) => {
+                tracing::info!(file = %signed, %signer, "OpenPGP signature verified");
+                Ok(())
+            }
+            Err(why) => {
+                tracing::info!(file = %signed, reason = %why, "an OpenPGP signature was refused");
+                Err(PackageError::bad(format!(
+                    "{filename} does not verify: {why}"
+                )))
+            }
+        }
+    }
+
     async fn deploy(
         &self,
         req: &Request,
@@ -308,6 +349,7 @@ impl MavenApi {
                 }
             }
         }
+        self.check_signature(&store, key, filename, &bytes).await?;
         let mut recorded = checksums.record();
         if let Some(plugin) = plugin_of(gav, filename, &bytes) {
             recorded["plugin"] = json!(plugin);

@@ -110,6 +110,24 @@ pub async fn validate(p: &Packages, repository: &str, id: &str) -> PackageResult
                 {
                     problems.push(format!("{at}: {} has no .asc signature", file.filename));
                 }
+                // A signature must be valid, not merely present, when keys
+                // are configured.
+                if let Some(signed) = file.filename.strip_suffix(".asc") {
+                    if !p.config.openpgp.is_empty() {
+                        match v.files.iter().find(|f| f.filename == signed) {
+                            None => problems.push(format!("{at}: {} signs nothing", file.filename)),
+                            Some(target) => {
+                                let content = p.read_blob(&target.digest).await?;
+                                if let Err(why) = p.config.openpgp.verify(&bytes, &content) {
+                                    problems.push(format!(
+                                        "{at}: {} does not verify: {why}",
+                                        file.filename
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
             }
             if !has(&format!("{base}.pom")) {
                 problems.push(format!("{at}: no POM ({base}.pom)"));

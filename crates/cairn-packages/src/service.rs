@@ -104,6 +104,9 @@ pub struct PackagesConfig {
     /// Repositories where a publish carrying a secret is stored but held
     /// back until released, instead of refused.
     pub secret_quarantine: cairn_core::policy::RepositoryPatterns,
+    /// The OpenPGP keys Maven `.asc` signatures are checked against (none:
+    /// `.asc` files are stored unchecked).
+    pub openpgp: std::sync::Arc<cairn_core::trust::openpgp::OpenPgpKeys>,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -137,6 +140,7 @@ impl Default for PackagesConfig {
             default_policy: LifecyclePolicy::default(),
             repositories: vec![],
             go_git: GitSources::default(),
+            openpgp: Default::default(),
             download_cache: std::time::Duration::ZERO,
             secret_scan: cairn_core::policy::RepositoryPatterns::default(),
             secret_quarantine: cairn_core::policy::RepositoryPatterns::default(),

@@ -294,6 +294,20 @@ pub struct PackageSettings {
     /// back (not served) until an administrator releases them, instead of
     /// refused.
     pub secret_quarantine: Vec<String>,
+    /// OpenPGP public keys Maven `.asc` signatures are checked against
+    /// (`[[packages.openpgp_keys]] id`, `file` or `armored`; docs/maven.md).
+    pub openpgp_keys: Vec<OpenPgpKeySettings>,
+}
+
+/// `[[packages.openpgp_keys]]`: an armored OpenPGP public key, inline or in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenPgpKeySettings {
+    pub id: String,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub armored: Option<String>,
 }
 
 impl Default for PackageSettings {
@@ -308,6 +322,7 @@ impl Default for PackageSettings {
             go_sumdb_name: "sum.cairn".into(),
             secret_scan: vec![],
             secret_quarantine: vec![],
+            openpgp_keys: vec![],
             download_cache_secs: 3,
         }
     }
@@ -403,7 +418,26 @@ impl PackageSettings {
             default_policy,
             repositories,
             download_cache: std::time::Duration::from_secs(self.download_cache_secs),
+            openpgp: std::sync::Arc::new(self.openpgp()?),
         })
+    }
+}
+
+impl PackageSettings {
+    /// The OpenPGP keys, read from their files or inline text.
+    fn openpgp(&self) -> anyhow::Result<cairn_core::trust::openpgp::OpenPgpKeys> {
+        let mut keys = Vec::new();
+        for k in &self.openpgp_keys {
+            let armored = match (&k.armored, &k.file) {
+                (Some(text), None) => text.clone(),
+                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!("OpenPGP key {}: reading {}: {e}", k.id, file.display())
+                })?,
+                _ => anyhow::bail!("OpenPGP key {}: give exactly one of armored and file", k.id),
+            };
+            keys.push((k.id.clone(), armored));
+        }
+        cairn_core::trust::openpgp::OpenPgpKeys::parse(&keys).map_err(anyhow::Error::msg)
     }
 }
 

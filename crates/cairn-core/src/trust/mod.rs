@@ -14,6 +14,7 @@
 
 pub mod evidence;
 pub mod keys;
+pub mod openpgp;
 
 use globset::{GlobBuilder, GlobMatcher};
 use keys::PublicKey;

@@ -7,8 +7,8 @@ SLSA provenance, and verifies through cairn; skopeo and crane pull as
 anonymous readers. A `[[signature_policy]]` refuses unsigned images and
 images signed by an untrusted key, serves the right key's, covers an
 index's children, ignores a spoofed `User-Agent: cosign`, honours tag
-patterns by tag and by digest, and requires an attestation where it says
-so. `cairn policy explain` says why; the audit log has each decision; a
+patterns by tag and by digest, requires an attestation where it says
+so, and fails closed through a proxy repository. `cairn policy explain` says why; the audit log has each decision; a
 changed trust configuration re-evaluates the stored signatures.
 
 Usage: signatures.py CAIRN_BINARY OUTPUT_DIR
@@ -271,6 +271,24 @@ def main():
     expect(any(good in (e.get("artifact") or "") and "signed by ci" in (e.get("detail") or "") for e in entries),
            "the audit log has the allow with the signer")
     server.terminate()
+
+    # A proxy repository under a policy: proxied signatures are not verified,
+    # so the policy fails closed for readers instead of being stepped around.
+    upstream = Cairn(BIN, os.path.join(OUT, "signatures-upstream")).start(
+        os.path.join(OUT, "signatures-upstream.log"))
+    Registry(upstream).image("team/app", "1", "up")
+    env = {"CAIRN_SIGNING_KEY": f'[{{id = "ci", file = "{ci_pub}"}}]',
+           "CAIRN_SIGNATURE_POLICY": '[{name = "proxied", repositories = ["hub/**"], signed_by = ["ci"]}]',
+           "CAIRN_PROXY": f'[{{format = "oci", name = "hub", upstream = "http://127.0.0.1:{upstream.port}/", '
+                          f'username = "admin", password = "{upstream.password}"}}]'}
+    down = Cairn(BIN, os.path.join(OUT, "signatures-proxy"), env=env).start(
+        os.path.join(OUT, "signatures-proxy.log"))
+    said = refused(down, "hub/team/app", "1", "an image through a proxy repository under a policy")
+    expect("proxied" in said, f"the proxy's refusal names the policy: {said}")
+    st, h, _ = down.request("GET", "/v2/hub/team/app/manifests/1", headers={"Accept": IMAGE}, auth=down.basic)
+    expect(st == 200 and "x-cairn-signature-warning" in h, "a signer reads it through the proxy, with a warning")
+    down.terminate()
+    upstream.terminate()
 
     # A changed trust configuration: "ci" is now the other key. The stored
     # signatures are re-evaluated (not the pulls): the rogue-signed image is

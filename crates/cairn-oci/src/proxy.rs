@@ -20,7 +20,7 @@ use crate::{OciApi, Request};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cairn_core::{Digest, Reference, RepoName};
+use cairn_core::{Digest, Reference, RepoName, Tag};
 use cairn_proxy::{CacheStatus, Expect, FileSource, Proxy, ProxyError, Refresh, Validation};
 use std::sync::Arc;
 
@@ -107,12 +107,12 @@ impl OciApi {
         use Endpoint as E;
         let refresh = Refresh::from_cache_control(req.header(header::CACHE_CONTROL));
         match endpoint {
-            E::GetManifest { reference, .. } => match reference {
+            E::GetManifest { name, reference } => match &reference {
                 Reference::Tag(tag) => {
-                    self.proxied_tag(req, proxy, upstream, tag.as_str(), refresh)
+                    self.proxied_tag(req, proxy, upstream, tag.as_str(), refresh, &name)
                         .await
                 }
-                Reference::Digest(d) => self.proxied_manifest(req, proxy, upstream, &d).await,
+                Reference::Digest(d) => self.proxied_manifest(req, proxy, upstream, d, &name).await,
             },
             E::GetBlob { digest, .. } => self.proxied_blob(req, proxy, upstream, &digest).await,
             E::Tags { name } => {
@@ -159,6 +159,7 @@ impl OciApi {
         upstream: &str,
         tag: &str,
         refresh: Refresh,
+        name: &RepoName,
     ) -> OciResult {
         let key = format!("manifest/{upstream}:{tag}");
         let url = proxy
@@ -176,8 +177,14 @@ impl OciApi {
                 .await
                 .map_err(|e| refused(e, OciError::manifest_unknown))?;
         }
+        let reference =
+            Reference::Tag(Tag::parse(tag).map_err(|e| OciError::manifest_invalid(e.to_string()))?);
+        let unsigned = self
+            .proxied_signature_check(req, name, &reference, &doc.digest, &doc.bytes)
+            .await?;
         let mut resp =
             self.manifest_response(req, &doc.digest, &doc.content_type, Some(doc.bytes), false);
+        mark_unsigned(&mut resp, unsigned);
         set(
             &mut resp,
             header::HeaderName::from_static(CACHE_HEADER),
@@ -192,6 +199,7 @@ impl OciApi {
         proxy: &Proxy,
         upstream: &str,
         digest: &Digest,
+        name: &RepoName,
     ) -> OciResult {
         let key = format!("manifest/{upstream}@{digest}");
         let url = proxy
@@ -219,13 +227,43 @@ impl OciApi {
                 .await
                 .map_err(|e| refused(e, OciError::manifest_unknown))?,
         };
+        let unsigned = self
+            .proxied_signature_check(
+                req,
+                name,
+                &Reference::Digest(digest.clone()),
+                digest,
+                &bytes,
+            )
+            .await?;
         let mut resp = self.manifest_response(req, digest, &content_type, Some(bytes), true);
+        mark_unsigned(&mut resp, unsigned);
         set(
             &mut resp,
             header::HeaderName::from_static(CACHE_HEADER),
             status,
         );
         Ok(resp)
+    }
+
+    /// A signature policy covering the proxy repository's names decides
+    /// its manifests too. Signatures fetched through a proxy are not
+    /// verified (no verdicts are recorded for proxied content), so such a
+    /// policy refuses every proxied image to readers — it fails closed rather
+    /// than letting a pull through a proxy step around it.
+    async fn proxied_signature_check(
+        &self,
+        req: &Request,
+        name: &RepoName,
+        reference: &Reference,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<Option<String>, OciError> {
+        if cairn_core::trust::policy_for(&self.signatures.policies, name.as_str()).is_none() {
+            return Ok(None);
+        }
+        self.signature_check(req, name.as_str(), reference, digest, bytes)
+            .await
     }
 
     /// A manifest's response: a 304 for its ETag, headers only for HEAD.
@@ -358,4 +396,12 @@ fn json_response(body: Vec<u8>, content_type: &str, status: &CacheStatus) -> Res
         &status.header(),
     );
     resp
+}
+
+/// The warning a signer's read of an unsigned manifest carries.
+fn mark_unsigned(resp: &mut Response, unsigned: Option<String>) {
+    if let Some(v) = unsigned.as_deref().and_then(|w| w.parse().ok()) {
+        resp.headers_mut()
+            .insert(crate::signatures::UNSIGNED_HEADER, v);
+    }
 }

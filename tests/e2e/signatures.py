@@ -3,8 +3,9 @@
 
 cosign v3 signs images with a key in both of its layouts (the default
 Sigstore bundle referrer, and the legacy `sha256-<hex>.sig` tag), attests
-SLSA provenance, and verifies through cairn; skopeo and crane pull as
-anonymous readers. A `[[signature_policy]]` refuses unsigned images and
+SLSA provenance, and verifies through cairn; notation-go signs with a
+certificate chain (a JWS referrer) checked against a trusted certificate;
+skopeo and crane pull as anonymous readers. A `[[signature_policy]]` refuses unsigned images and
 images signed by an untrusted key, serves the right key's, covers an
 index's children, ignores a spoofed `User-Agent: cosign`, honours tag
 patterns by tag and by digest, requires an attestation where it says
@@ -55,11 +56,13 @@ def policies():
     return ('[{name = "prod", repositories = ["prod/**"], signed_by = ["ci"]}, '
             '{name = "releases", repositories = ["rel/**"], tags = ["v*"], signed_by = ["ci"]}, '
             '{name = "provenance", repositories = ["att/**"], signed_by = ["ci"], '
-            f'attestations = [{{predicate_type = "{SLSA}", signed_by = ["ci"]}}]}}]')
+            f'attestations = [{{predicate_type = "{SLSA}", signed_by = ["ci"]}}]}}, '
+            '{name = "notary", repositories = ["notary/**"], signed_by = ["corp"]}]')
 
 
 def start(key_file, log):
     env = {"CAIRN_SIGNING_KEY": f'[{{id = "ci", file = "{key_file}"}}]',
+           "CAIRN_TRUSTED_CERTIFICATE": f'[{{id = "corp", file = "{os.path.join(WORK, "corp-ca.pem")}"}}]',
            "CAIRN_SIGNATURE_POLICY": policies()}
     return Cairn(BIN, DATA, password=getattr(start, "password", None), env=env).start(
         os.path.join(OUT, log))
@@ -135,11 +138,30 @@ def skopeo_inspect(server, ref):
 
 
 def refused(server, repo, ref, why):
+    # Anonymous: 401 with the token challenge (credentials might belong to a
+    # signer) and DENIED naming the policy; a reader's token: 403 DENIED.
     st, body = anonymous_get(server, repo, ref)
-    expect(st == 403 and b"DENIED" in body, f"{why}: GET {repo}:{ref[:19]} is 403 DENIED")
+    expect(st == 401 and b"DENIED" in body, f"{why}: an anonymous GET {repo}:{ref[:19]} is 401 with DENIED")
     st, _, _ = server.request("HEAD", f"/v2/{repo}/manifests/{ref}", headers={"Accept": IMAGE})
-    expect(st == 403, f"{why}: HEAD is refused too")
+    expect(st == 401, f"{why}: HEAD is refused too")
+    st, _, rbody = server.request("GET", f"/v2/{repo}/manifests/{ref}", headers={"Accept": f"{IMAGE}, {INDEX}"},
+                                  auth=f"Bearer {reader_token(server)}")
+    expect(st == 403 and b"DENIED" in rbody, f"{why}: a read-only token gets 403 DENIED")
     return json.loads(body)["errors"][0]["message"]
+
+
+def reader_token(server):
+    """An API token that may only read (no sign, no publish)."""
+    cache = getattr(server, "reader", None)
+    if cache:
+        return cache
+    st, _, body = server.request("POST", "/api/v1/tokens", json.dumps(
+        {"description": "reader", "scopes": ["**:read"]}).encode(), {"Content-Type": "application/json"},
+        auth=server.basic)
+    if st not in (200, 201):
+        raise SystemExit(f"FAIL: creating a read-only token: {st} {body[:200]!r}")
+    server.reader = json.loads(body)["token"]
+    return server.reader
 
 
 def served(server, repo, ref, why):
@@ -159,6 +181,13 @@ def main():
         run([COSIGN, "generate-key-pair"], cwd=os.path.join(WORK, d),
             env={**os.environ, "COSIGN_PASSWORD": "test"})
     run([COSIGN, "signing-config", "create", "--out", os.path.join(WORK, "signing-config.json")])
+    # notation's signer, built from notation-go (tests/e2e/notation), and two
+    # certificate authorities: the trusted "corp" and a rogue one.
+    notation = os.path.join(WORK, "notation-sign")
+    run(["go", "build", "-o", notation, "."], cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), "notation"),
+        env={**os.environ, "GOFLAGS": "-mod=mod"})
+    for ca in ("corp", "rogue-corp"):
+        run([notation, "ca", WORK, ca])
     ci_pub = os.path.join(WORK, "ci", "cosign.pub")
     server = start(ci_pub, "signatures-cairn.log")
     start.password = server.password
@@ -169,11 +198,12 @@ def main():
     said = refused(server, "prod/app", "unsigned", "an unsigned image")
     expect("prod" in said and "signature by ci" in said, f"the error names the policy and the missing signer: {said}")
     r = skopeo_inspect(server, "prod/app:unsigned")
-    expect(r.returncode != 0 and "denied" in r.stderr.lower(), "skopeo inspect of the unsigned image is refused")
+    expect(r.returncode != 0 and "signature policy prod" in r.stderr,
+           f"skopeo inspect of the unsigned image is refused: {r.stderr.strip().splitlines()[-1][:160]}")
     st, _ = anonymous_get(server, "prod/app", "unsigned", user_agent="cosign/v3.1.3 (linux; amd64)")
-    expect(st == 403, "a spoofed User-Agent: cosign gains nothing")
+    expect(st == 401, "a spoofed User-Agent: cosign gains nothing")
     st, _ = anonymous_get(server, "prod/app", unsigned)
-    expect(st == 403, "by digest, the same refusal")
+    expect(st == 401, "by digest, the same refusal")
     # A publisher may read it (to sign it), with a warning.
     st, h, _ = server.request("GET", "/v2/prod/app/manifests/unsigned", headers={"Accept": IMAGE}, auth=server.basic)
     expect(st == 200 and "x-cairn-signature-warning" in h, "a publisher reads the unsigned image, with a warning")
@@ -195,7 +225,8 @@ def main():
     r = cosign(server, "verify", f"{reg.host}/prod/app:good")
     expect(r.returncode == 0, "cosign verify through cairn (bundle layout)")
     r = run([CRANE, "manifest", "--insecure", f"{reg.host}/prod/app:unsigned"], ok=False)
-    expect(r.returncode != 0 and "DENIED" in r.stderr, "crane manifest of the unsigned image is refused")
+    expect(r.returncode != 0 and "signature policy prod" in r.stderr,
+           f"crane manifest of the unsigned image is refused: {r.stderr.strip().splitlines()[-1][:160]}")
 
     # The legacy layout: a sha256-<hex>.sig tag with a simple-signing payload.
     legacy = reg.image("prod/app", "legacy", "l")
@@ -233,6 +264,19 @@ def main():
     r = run(["skopeo", "--override-arch", "arm64", "--override-os", "linux", "copy", "--src-tls-verify=false",
              f"docker://{reg.host}/prod/multi:1", f"dir:{out}"], ok=False)
     expect(r.returncode == 0, f"skopeo copies the arm64 image of the signed index {r.stderr[-200:]}")
+
+    # notation (notation-go, a JWS envelope referrer with an x5c chain):
+    # verified against the trusted certificate "corp".
+    notary = reg.image("notary/app", "1", "n")
+    refused(server, "notary/app", "1", "an image notation has not signed")
+    notation_sign = lambda ca: run([notation, "sign", WORK, ca, f"{reg.host}/notary/app@{notary}", "admin",
+                                    server.password])
+    notation_sign("rogue-corp")
+    refused(server, "notary/app", "1", "an image signed by notation with an untrusted certificate authority")
+    notation_sign("corp")
+    served(server, "notary/app", "1", "an image signed by notation under the trusted certificate")
+    r = run([CRANE, "manifest", "--insecure", f"{reg.host}/notary/app:1"], ok=False)
+    expect(r.returncode == 0, "crane reads the notation-signed image")
 
     # Tag patterns: rel/** needs a signature for v* tags only.
     dev = reg.image("rel/app", "dev-1", "d")

@@ -1,7 +1,8 @@
 //! Signatures: checked when they are pushed, required when a policy says so.
 //!
 //! A pushed manifest that is a signature or attestation artifact — cosign's
-//! `sha256-<hex>.sig` and `.att` images, a Sigstore bundle referrer — is
+//! `sha256-<hex>.sig` and `.att` images, a Sigstore bundle referrer, a
+//! notation JWS signature — is
 //! recorded, and each signature it carries is checked against the
 //! configured keys (`cairn_core::trust`); a key that verifies it becomes a
 //! verdict for the digests the *signed bytes* name. The artifact is stored
@@ -88,6 +89,7 @@ impl OciApi {
             .artifact_type
             .as_deref()
             .is_some_and(evidence::is_bundle);
+        let notation = parsed.artifact_type.as_deref() == Some(evidence::NOTATION_SIGNATURE);
         for layer in &parsed.blobs {
             let m = layer.media_type.as_str();
             let annotation = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k));
@@ -95,6 +97,8 @@ impl OciApi {
                 "simple-signing"
             } else if m == DSSE_ENVELOPE {
                 "dsse"
+            } else if m == evidence::JWS && notation {
+                "notation"
             } else if evidence::is_bundle(m) || (bundle_artifact && m == "application/json") {
                 "bundle"
             } else {
@@ -119,6 +123,7 @@ impl OciApi {
                 )
                 .map(|s| vec![s]),
                 "dsse" => evidence::dsse(&bytes),
+                "notation" => evidence::notation_jws(&bytes).map(|s| vec![s]),
                 _ => evidence::bundle(&bytes, None),
             };
             match read {
@@ -151,8 +156,11 @@ impl OciApi {
         parsed: &ParsedManifest,
     ) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         for signed in self.evidence(repository, parsed).await {
-            for signer in self.signatures.trust.signers_of(&signed) {
+            for signer in self.signatures.trust.signers_of(&signed, now) {
                 for subject in &signed.subjects {
                     let v = Verdict {
                         subject: subject.to_string(),
@@ -380,11 +388,25 @@ impl OciApi {
         match e.outcome {
             "deny" => {
                 tracing::info!(%repository, digest = %e.digest, %policy, reason = %e.reason, "refused by a signature policy");
-                Err(OciError::denied(format!(
+                let message = format!(
                     "signature policy {policy}: {} needs {}",
                     e.digest,
                     e.reason.trim_start_matches("missing ")
-                )))
+                );
+                if req.auth.principal == Principal::Anonymous {
+                    // A caller with credentials may be a signer: it is asked
+                    // for them (401 with the token challenge), and the body
+                    // still says DENIED and why, for one without.
+                    let mut refusal = crate::challenge(
+                        req,
+                        Some(&format!("repository:{repository}:pull")),
+                        false,
+                    );
+                    refusal.code = "DENIED";
+                    refusal.message = message;
+                    return Err(refusal);
+                }
+                Err(OciError::denied(message))
             }
             "signer-read" => Ok(Some(e.reason)),
             _ => Ok(None),

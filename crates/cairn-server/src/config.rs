@@ -63,6 +63,9 @@ pub struct Config {
     /// Public keys signatures are checked against (`[[signing_key]]`;
     /// docs/signatures.md).
     pub signing_key: Vec<cairn_core::trust::SigningKeyConfig>,
+    /// Certificates that anchor certificate-based signatures (notation)
+    /// (`[[trusted_certificate]]`, the same shape as `[[signing_key]]`).
+    pub trusted_certificate: Vec<cairn_core::trust::SigningKeyConfig>,
     /// Pulls allowed only for signed manifests (`[[signature_policy]]`).
     pub signature_policy: Vec<cairn_core::trust::SignaturePolicyConfig>,
 }
@@ -80,18 +83,25 @@ impl Config {
     /// The trust configuration (keys read from `pem` or `file`) and the
     /// signature policies, compiled against it.
     pub fn signature_gate(&self) -> anyhow::Result<cairn_oci::signatures::SignatureGate> {
-        let mut keys = Vec::new();
-        for k in &self.signing_key {
-            let pem = match (&k.pem, &k.file) {
-                (Some(pem), None) => pem.clone(),
-                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
-                    anyhow::anyhow!("signing key {}: reading {}: {e}", k.id, file.display())
-                })?,
-                _ => anyhow::bail!("signing key {}: give exactly one of pem and file", k.id),
-            };
-            keys.push((k.id.clone(), pem));
-        }
-        let trust = cairn_core::trust::Trust::new(&keys).map_err(anyhow::Error::msg)?;
+        let read = |what: &str, list: &[cairn_core::trust::SigningKeyConfig]| {
+            list.iter()
+                .map(|k| {
+                    let pem = match (&k.pem, &k.file) {
+                        (Some(pem), None) => pem.clone(),
+                        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+                            anyhow::anyhow!("{what} {}: reading {}: {e}", k.id, file.display())
+                        })?,
+                        _ => anyhow::bail!("{what} {}: give exactly one of pem and file", k.id),
+                    };
+                    Ok((k.id.clone(), pem))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        };
+        let trust = cairn_core::trust::Trust::with_certificates(
+            &read("signing key", &self.signing_key)?,
+            &read("trusted certificate", &self.trusted_certificate)?,
+        )
+        .map_err(anyhow::Error::msg)?;
         let policies = self
             .signature_policy
             .iter()
@@ -258,6 +268,7 @@ impl Default for Config {
             quota: vec![],
             vulnerability_policy: vec![],
             signing_key: vec![],
+            trusted_certificate: vec![],
             signature_policy: vec![],
         }
     }

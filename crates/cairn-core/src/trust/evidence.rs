@@ -58,8 +58,15 @@ pub struct Signed {
     /// `None` for a plain signature; the in-toto predicate type for an
     /// attestation.
     pub predicate_type: Option<String>,
-    /// The signing certificate (DER), when the signature is keyless.
-    pub certificate: Option<Vec<u8>>,
+    /// The signing certificate and its chain (DER, leaf first), when the
+    /// signature is made with a certificate rather than a bare key.
+    pub chain: Vec<Vec<u8>>,
+    /// When the signer says it signed (Unix seconds), if it does (a claim,
+    /// not evidence: kept for explanations).
+    pub signed_at: Option<i64>,
+    /// The signature's encoding, when it is not the key's plain one (a JWS
+    /// `alg`).
+    pub jws_alg: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +130,9 @@ pub fn simple_signing(
         signature: b64("signature", signature_b64)?,
         subjects: vec![simple_signing_subject(payload)?],
         predicate_type: None,
-        certificate,
+        chain: certificate.into_iter().collect(),
+        signed_at: None,
+        jws_alg: None,
     })
 }
 
@@ -193,7 +202,9 @@ fn envelope(e: Envelope, certificate: Option<Vec<u8>>) -> Result<Vec<Signed>, Ev
                 signature: b64("DSSE signature", &s.sig)?,
                 subjects: subjects.clone(),
                 predicate_type: predicate_type.clone(),
-                certificate: certificate.clone(),
+                chain: certificate.clone().into_iter().collect(),
+                signed_at: None,
+                jws_alg: None,
             })
         })
         .collect()
@@ -293,8 +304,117 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
         signature: b64("signature", &m.signature)?,
         subjects: vec![simple_signing_subject(payload)?],
         predicate_type: None,
-        certificate,
+        chain: certificate.into_iter().collect(),
+        signed_at: None,
+        jws_alg: None,
     }])
+}
+
+pub const NOTATION_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
+pub const JWS: &str = "application/jose+json";
+
+#[derive(Deserialize)]
+struct Jws {
+    payload: String,
+    protected: String,
+    header: JwsHeader,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct JwsHeader {
+    x5c: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct JwsProtected {
+    alg: String,
+    #[serde(default)]
+    cty: String,
+    #[serde(rename = "io.cncf.notary.signingScheme", default)]
+    scheme: String,
+    #[serde(rename = "io.cncf.notary.signingTime", default)]
+    signing_time: Option<String>,
+    #[serde(rename = "io.cncf.notary.expiry", default)]
+    expiry: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotaryPayload {
+    target_artifact: NotaryTarget,
+}
+
+#[derive(Deserialize)]
+struct NotaryTarget {
+    digest: String,
+}
+
+fn b64url(field: &str, text: &str) -> Result<Vec<u8>, EvidenceError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|e| bad(format!("{field} is not base64url: {e}")))
+}
+
+fn rfc3339(field: &str, text: &str) -> Result<i64, EvidenceError> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| bad(format!("{field} {text:?}: {e}")))
+}
+
+/// A notation JWS envelope (`application/jose+json`, the Notary Project
+/// signature specification): the signature over `protected.payload`, made
+/// with the leaf of `x5c`; the subject is the payload's target artifact.
+/// Only the `notary.x509` signing scheme is read (a signing authority's
+/// scheme needs a timestamp countersignature, which is not verified here).
+pub fn notation_jws(bytes: &[u8]) -> Result<Signed, EvidenceError> {
+    let jws: Jws =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a JWS envelope: {e}")))?;
+    let protected: JwsProtected = serde_json::from_slice(&b64url("protected", &jws.protected)?)
+        .map_err(|e| bad(format!("the protected header: {e}")))?;
+    if protected.cty != "application/vnd.cncf.notary.payload.v1+json" {
+        return Err(bad(format!(
+            "the payload type {:?} is not notation's",
+            protected.cty
+        )));
+    }
+    if protected.scheme != "notary.x509" {
+        return Err(bad(format!(
+            "signing scheme {:?} is not verified (only notary.x509)",
+            protected.scheme
+        )));
+    }
+    let payload: NotaryPayload = serde_json::from_slice(&b64url("payload", &jws.payload)?)
+        .map_err(|e| bad(format!("the payload: {e}")))?;
+    let subject: Digest = payload
+        .target_artifact
+        .digest
+        .parse()
+        .map_err(|e| bad(format!("targetArtifact.digest: {e}")))?;
+    let signed_at = match &protected.signing_time {
+        Some(t) => Some(rfc3339("signingTime", t)?),
+        None => None,
+    };
+    if let (Some(expiry), Some(at)) = (&protected.expiry, signed_at) {
+        if rfc3339("expiry", expiry)? < at {
+            return Err(bad("the signature expired before it was made"));
+        }
+    }
+    let chain = jws
+        .header
+        .x5c
+        .iter()
+        .map(|c| b64("x5c", c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Signed {
+        message: format!("{}.{}", jws.protected, jws.payload).into_bytes(),
+        signature: b64url("signature", &jws.signature)?,
+        subjects: vec![subject],
+        predicate_type: None,
+        chain,
+        signed_at,
+        jws_alg: Some(protected.alg),
+    })
 }
 
 #[cfg(test)]

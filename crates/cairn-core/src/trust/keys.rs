@@ -129,6 +129,8 @@ impl PublicKey {
             KeyKind::Rsa => &[
                 &signature::RSA_PKCS1_2048_8192_SHA256,
                 &signature::RSA_PSS_2048_8192_SHA256,
+                &signature::RSA_PSS_2048_8192_SHA384,
+                &signature::RSA_PSS_2048_8192_SHA512,
             ],
         };
         algorithms.iter().any(|alg| {
@@ -136,6 +138,33 @@ impl PublicKey {
                 .verify(message, sig)
                 .is_ok()
         })
+    }
+}
+
+impl PublicKey {
+    /// Whether `sig` is this key's signature of `message` with the X.509
+    /// signature algorithm `alg` (how a certificate is signed by its issuer).
+    pub fn verify_x509(&self, alg: &ObjectIdentifier, message: &[u8], sig: &[u8]) -> bool {
+        const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+        const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+        const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+        const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+        const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+        const ED25519_SIG: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+        let algorithm: &'static dyn VerificationAlgorithm = match (self.kind, *alg) {
+            (KeyKind::P256, ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (KeyKind::P256, ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
+            (KeyKind::P384, ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
+            (KeyKind::P384, ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
+            (KeyKind::Rsa, RSA_SHA256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            (KeyKind::Rsa, RSA_SHA384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            (KeyKind::Rsa, RSA_SHA512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            (KeyKind::Ed25519, ED25519_SIG) => &signature::ED25519,
+            _ => return false,
+        };
+        UnparsedPublicKey::new(algorithm, &self.raw)
+            .verify(message, sig)
+            .is_ok()
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod evidence;
 pub mod keys;
 pub mod openpgp;
+pub mod x509;
 
 use globset::{GlobBuilder, GlobMatcher};
 use keys::PublicKey;
@@ -32,35 +33,63 @@ pub struct SigningKeyConfig {
     pub file: Option<std::path::PathBuf>,
 }
 
-/// The signers a registry trusts.
+/// The signers a registry trusts: public keys, and certificates that
+/// anchor the chains of certificate-based signatures (notation).
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
     keys: Vec<(String, PublicKey)>,
+    certificates: Vec<(String, x509::Cert)>,
     version: String,
 }
 
 impl Trust {
     /// Trust in these `(id, PEM)` keys. Ids are unique.
     pub fn new(keys: &[(String, String)]) -> Result<Trust, String> {
+        Trust::with_certificates(keys, &[])
+    }
+
+    /// Trust in these `(id, PEM PUBLIC KEY)` keys and `(id, PEM
+    /// CERTIFICATE)` trusted certificates. Ids are unique across both.
+    pub fn with_certificates(
+        keys: &[(String, String)],
+        certificates: &[(String, String)],
+    ) -> Result<Trust, String> {
+        let mut ids: Vec<&String> = Vec::new();
+        for (id, _) in keys.iter().chain(certificates) {
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                return Err(format!("signer id {id:?} must be a word"));
+            }
+            if ids.contains(&id) {
+                return Err(format!("signer {id:?} is configured twice"));
+            }
+            ids.push(id);
+        }
         let mut parsed: Vec<(String, PublicKey)> = Vec::new();
         for (id, pem) in keys {
-            if id.is_empty() || id.contains(char::is_whitespace) {
-                return Err(format!("signing key id {id:?} must be a word"));
-            }
-            if parsed.iter().any(|(i, _)| i == id) {
-                return Err(format!("signing key {id:?} is configured twice"));
-            }
             let key = PublicKey::from_pem(pem).map_err(|e| format!("signing key {id}: {e}"))?;
             parsed.push((id.clone(), key));
+        }
+        let mut certs = Vec::new();
+        for (id, pem) in certificates {
+            let cert =
+                x509::Cert::from_pem(pem).map_err(|e| format!("trusted certificate {id}: {e}"))?;
+            certs.push((id.clone(), cert));
         }
         let mut lines: Vec<String> = parsed
             .iter()
             .map(|(id, k)| format!("key {id} {}\n", k.fingerprint()))
+            .chain(certs.iter().map(|(id, c)| {
+                format!(
+                    "certificate {id} {}\n",
+                    hex::encode(Sha256::digest(c.der()))
+                )
+            }))
             .collect();
         lines.sort();
         let version = hex::encode(Sha256::digest(lines.concat()));
         Ok(Trust {
             keys: parsed,
+            certificates: certs,
             version: version[..16].to_string(),
         })
     }
@@ -75,16 +104,37 @@ impl Trust {
     }
 
     pub fn has_signer(&self, id: &str) -> bool {
-        self.keys.iter().any(|(i, _)| i == id)
+        self.keys.iter().any(|(i, _)| i == id) || self.certificates.iter().any(|(i, _)| i == id)
     }
 
-    /// The configured signers whose key verifies `signed`.
-    pub fn signers_of(&self, signed: &evidence::Signed) -> Vec<String> {
-        self.keys
+    /// The configured signers that verify `signed` at `now` (Unix
+    /// seconds): keys that made the signature, and the trusted certificate
+    /// anchoring the chain of a certificate-based signature whose leaf made
+    /// it. The chain must be valid at `now` — notation's `notary.x509`
+    /// scheme has no authentic signing time, so the signer's claimed time
+    /// proves nothing — and the leaf be for code signing.
+    pub fn signers_of(&self, signed: &evidence::Signed, now: i64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .keys
             .iter()
             .filter(|(_, k)| k.verify(&signed.message, &signed.signature))
             .map(|(id, _)| id.clone())
-            .collect()
+            .collect();
+        if !self.certificates.is_empty() && !signed.chain.is_empty() {
+            let chain: Result<Vec<x509::Cert>, String> = signed
+                .chain
+                .iter()
+                .map(|d| x509::Cert::from_der(d))
+                .collect();
+            if let Ok(chain) = chain {
+                if chain[0].key().verify(&signed.message, &signed.signature) {
+                    if let Ok(id) = x509::anchor(&chain, &self.certificates, now) {
+                        out.push(id.to_string());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// `(id, kind, fingerprint)` of each key, for explanations.
@@ -151,7 +201,7 @@ impl SignaturePolicy {
             }
             match ids.iter().find(|id| !trust.has_signer(id)) {
                 Some(id) => Err(format!(
-                    "signature policy {name}: {id:?} is not a configured [[signing_key]]"
+                    "signature policy {name}: {id:?} is not a configured [[signing_key]] or [[trusted_certificate]]"
                 )),
                 None => Ok(()),
             }

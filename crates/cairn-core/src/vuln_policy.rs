@@ -15,7 +15,7 @@
 use globset::{GlobBuilder, GlobMatcher};
 
 /// A repository pattern: `*` stays within a segment, `**` crosses them.
-fn pattern(p: &str) -> Result<GlobMatcher, globset::Error> {
+pub(crate) fn pattern(p: &str) -> Result<GlobMatcher, globset::Error> {
     Ok(GlobBuilder::new(p)
         .literal_separator(true)
         .build()?

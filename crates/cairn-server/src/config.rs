@@ -86,14 +86,8 @@ impl Config {
         let read = |what: &str, list: &[cairn_core::trust::SigningKeyConfig]| {
             list.iter()
                 .map(|k| {
-                    let pem = match (&k.pem, &k.file) {
-                        (Some(pem), None) => pem.clone(),
-                        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
-                            anyhow::anyhow!("{what} {}: reading {}: {e}", k.id, file.display())
-                        })?,
-                        _ => anyhow::bail!("{what} {}: give exactly one of pem and file", k.id),
-                    };
-                    Ok((k.id.clone(), pem))
+                    let what = format!("{what} {}", k.id);
+                    Ok((k.id.clone(), inline_or_file(&what, "pem", &k.pem, &k.file)?))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
         };
@@ -434,19 +428,31 @@ impl PackageSettings {
     }
 }
 
+/// Key material given inline (the field `inline_name`) or in a file: exactly one.
+fn inline_or_file(
+    what: &str,
+    inline_name: &str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+) -> anyhow::Result<String> {
+    match (inline, file) {
+        (Some(text), None) => Ok(text.clone()),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("{what}: reading {}: {e}", file.display())),
+        _ => anyhow::bail!("{what}: give exactly one of {inline_name} and file"),
+    }
+}
+
 impl PackageSettings {
     /// The OpenPGP keys, read from their files or inline text.
     fn openpgp(&self) -> anyhow::Result<cairn_core::trust::openpgp::OpenPgpKeys> {
         let mut keys = Vec::new();
         for k in &self.openpgp_keys {
-            let armored = match (&k.armored, &k.file) {
-                (Some(text), None) => text.clone(),
-                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
-                    anyhow::anyhow!("OpenPGP key {}: reading {}: {e}", k.id, file.display())
-                })?,
-                _ => anyhow::bail!("OpenPGP key {}: give exactly one of armored and file", k.id),
-            };
-            keys.push((k.id.clone(), armored));
+            let what = format!("OpenPGP key {}", k.id);
+            keys.push((
+                k.id.clone(),
+                inline_or_file(&what, "armored", &k.armored, &k.file)?,
+            ));
         }
         cairn_core::trust::openpgp::OpenPgpKeys::parse(&keys).map_err(anyhow::Error::msg)
     }

@@ -17,7 +17,8 @@ pub mod keys;
 pub mod openpgp;
 pub mod x509;
 
-use globset::{GlobBuilder, GlobMatcher};
+use crate::vuln_policy::pattern;
+use globset::GlobMatcher;
 use keys::PublicKey;
 use sha2::{Digest as _, Sha256};
 
@@ -144,13 +145,6 @@ impl Trust {
             .map(|(id, k)| (id.clone(), k.kind().as_str(), k.fingerprint()))
             .collect()
     }
-}
-
-fn pattern(p: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(p)
-        .literal_separator(true)
-        .build()?
-        .compile_matcher())
 }
 
 /// `[[signature_policy]]`: manifests of matching repositories (and tags)

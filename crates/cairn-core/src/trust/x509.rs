@@ -58,7 +58,21 @@ impl Cert {
         &self.der
     }
 
-    /// Whether `issuer`'s key signed this certificate.
+    /// Whether the certificate may issue others (basic constraints, CA).
+    fn is_ca(&self) -> bool {
+        const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+        self.cert
+            .tbs_certificate
+            .extensions
+            .as_ref()
+            .and_then(|exts| exts.iter().find(|e| e.extn_id == BASIC_CONSTRAINTS))
+            .and_then(|e| {
+                x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).ok()
+            })
+            .is_some_and(|b| b.ca)
+    }
+
+    /// Whether `issuer`, a certificate authority, signed this certificate.
     fn signed_by(&self, issuer: &Cert) -> bool {
         let Ok(tbs) = self.cert.tbs_certificate.to_der() else {
             return false;
@@ -66,7 +80,8 @@ impl Cert {
         let Some(sig) = self.cert.signature.as_bytes() else {
             return false;
         };
-        self.cert.tbs_certificate.issuer == issuer.cert.tbs_certificate.subject
+        issuer.is_ca()
+            && self.cert.tbs_certificate.issuer == issuer.cert.tbs_certificate.subject
             && issuer
                 .key
                 .verify_x509(&self.cert.signature_algorithm.oid, &tbs, sig)
@@ -123,4 +138,49 @@ pub fn anchor<'a>(
         }
     }
     Err("the chain leads to no trusted certificate".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Made by tests/e2e/notation (Go's crypto/x509): a P-256 CA and a
+    // code-signing leaf it issued, valid for a day from NOT_BEFORE.
+    const CA: &str = include_str!("../../tests/fixtures/x509/corp-ca.pem");
+    const LEAF: &str = include_str!("../../tests/fixtures/x509/corp-leaf.pem");
+    const OTHER_CA: &str = include_str!("../../tests/fixtures/x509/other-ca.pem");
+    const NOT_BEFORE: i64 = 1_796_115_174;
+    const NOT_AFTER: i64 = 1_796_205_174;
+
+    #[test]
+    fn chains_anchor_at_a_trusted_certificate_while_valid() {
+        let (ca, leaf, other) = (
+            Cert::from_pem(CA).unwrap(),
+            Cert::from_pem(LEAF).unwrap(),
+            Cert::from_pem(OTHER_CA).unwrap(),
+        );
+        let trusted = vec![("corp".to_string(), ca.clone())];
+        let at = NOT_BEFORE + 3600;
+        assert_eq!(
+            anchor(&[leaf.clone(), ca.clone()], &trusted, at),
+            Ok("corp")
+        );
+        // The leaf alone: signed by the trusted certificate.
+        assert_eq!(
+            anchor(std::slice::from_ref(&leaf), &trusted, at),
+            Ok("corp")
+        );
+        // Another authority, a time outside the validity, no chain.
+        let others = vec![("other".to_string(), other.clone())];
+        assert!(anchor(&[leaf.clone(), ca.clone()], &others, at).is_err());
+        assert!(anchor(&[leaf.clone(), other], &others, at).is_err());
+        assert!(anchor(&[leaf.clone(), ca.clone()], &trusted, NOT_AFTER + 1).is_err());
+        assert!(anchor(&[], &trusted, at).is_err());
+        // A leaf is no authority: it signs nothing the chain could hang on.
+        let leaf_trusted = vec![("leaf".to_string(), leaf.clone())];
+        assert!(anchor(std::slice::from_ref(&ca), &leaf_trusted, at).is_err());
+        assert!(
+            Cert::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err()
+        );
+    }
 }

@@ -12,7 +12,7 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         common: CommonArgs,
         name: String,
-        /// A grant, PATTERN:ACTIONS (actions: read, publish, yank, delete, admin). Repeatable.
+        /// A grant, PATTERN:ACTIONS (actions: read, publish, yank, delete, admin, sign). Repeatable.
         #[arg(long = "grant")]
         grants: Vec<String>,
     },

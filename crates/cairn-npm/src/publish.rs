@@ -31,10 +31,9 @@ fn ok() -> Response {
 /// `sha1-` entry of `dist.integrity`) must be the attached tarball's: a
 /// mismatch is refused before anything is stored, as a PyPI upload with a
 /// wrong `sha256_digest` is. Undeclared digests are computed by cairn.
-fn check_declared(manifest: &Value, tgz: &[u8]) -> PackageResult<()> {
+fn check_declared(manifest: &Value, actual: &cairn_packages::Digests) -> PackageResult<()> {
     let dist = manifest.get("dist");
     let field = |f: &str| dist.and_then(|d| d.get(f)).and_then(Value::as_str);
-    let actual = cairn_packages::digests_of(tgz);
     let b64 = |hex: &str| {
         base64::engine::general_purpose::STANDARD.encode(hex::decode(hex).unwrap_or_default())
     };
@@ -59,6 +58,63 @@ fn check_declared(manifest: &Value, tgz: &[u8]) -> PackageResult<()> {
         if entry != expected {
             return Err(mismatch("dist.integrity", entry, &expected));
         }
+    }
+    Ok(())
+}
+
+/// A provenance bundle (`npm publish --provenance` or `--provenance-file`)
+/// must be a Sigstore bundle whose DSSE statement has one subject, this
+/// version (`pkg:npm/<name>@<version>`, a scope's `@` as `%40`) with the
+/// tarball's SHA-512 — what npm itself checks before attaching it, and what
+/// `npm audit signatures` checks when installing. The bundle's Sigstore
+/// signature (a Fulcio certificate and a Rekor entry) is not verified here.
+fn check_provenance(
+    bundle_name: &str,
+    name: &str,
+    version: &str,
+    sha512_hex: &str,
+    data: &str,
+) -> PackageResult<()> {
+    let bad = |why: String| PackageError::bad(format!("{bundle_name}: {why}"));
+    let bundle: Value =
+        serde_json::from_str(data).map_err(|e| bad(format!("not a JSON sigstore bundle: {e}")))?;
+    let payload = bundle
+        .pointer("/dsseEnvelope/payload")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("no dsseEnvelope with a payload".into()))?;
+    let statement: Value = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("the payload is not a base64 in-toto statement".into()))?;
+    let subjects = statement
+        .get("subject")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let [subject] = subjects.as_slice() else {
+        return Err(bad(format!(
+            "the statement has {} subjects, not one",
+            subjects.len()
+        )));
+    };
+    let expected = format!("pkg:npm/{}@{version}", name.replacen('@', "%40", 1));
+    let named = subject.get("name").and_then(Value::as_str).unwrap_or("");
+    // A `?repository_url=` qualifier names the registry it was made for.
+    let named = named.split('?').next().unwrap_or("");
+    if named != expected {
+        return Err(bad(format!(
+            "the provenance is about {named}, not {expected}"
+        )));
+    }
+    let digest = subject
+        .pointer("/digest/sha512")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !digest.eq_ignore_ascii_case(sha512_hex) {
+        return Err(bad(format!(
+            "the provenance's subject digest is sha512 {digest}, the tarball's is {sha512_hex}"
+        )));
     }
     Ok(())
 }
@@ -178,7 +234,23 @@ impl NpmApi {
             )));
         }
 
-        check_declared(manifest, &tgz)?;
+        let digests = cairn_packages::digests_of(&tgz);
+        check_declared(manifest, &digests)?;
+        let bundle_name = sigstore_name(name, version);
+        let bundle_key = attached(&bundle_name, "sigstore");
+        // The provenance must be about this tarball, checked before anything
+        // is stored.
+        let bundle_data = match bundle_key.as_ref().map(|k| &attachments[k]) {
+            Some(bundle) => {
+                let data = bundle
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                check_provenance(&bundle_name, name, version, &digests.sha512_hex, data)?;
+                Some(data)
+            }
+            None => None,
+        };
         let tarball_name = format!("{name}-{version}.tgz");
         p.refuse_secrets(
             &req.actor(),
@@ -191,16 +263,7 @@ impl NpmApi {
         .await?;
         let stored = p.store(tgz.into()).await?;
         let mut files = vec![stored.record(&file, version, json!({}))];
-        let bundle_name = sigstore_name(name, version);
-        let bundle_key = attached(&bundle_name, "sigstore");
-        if let Some(bundle) = bundle_key.as_ref().map(|k| &attachments[k]) {
-            let data = bundle
-                .get("data")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            serde_json::from_str::<Value>(data).map_err(|e| {
-                PackageError::bad(format!("{bundle_name} is not a JSON sigstore bundle: {e}"))
-            })?;
+        if let Some(data) = bundle_data {
             let stored = p.store(data.as_bytes().to_vec().into()).await?;
             files.push(stored.record(&bundle_name, version, json!({"kind": "provenance"})));
         }

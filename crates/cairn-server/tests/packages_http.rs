@@ -236,6 +236,86 @@ async fn npm_refusals_in_npm_shape() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
+/// A Sigstore bundle whose DSSE statement names `purl` with `sha512_hex`.
+fn provenance(purl: &str, sha512_hex: &str) -> String {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": purl, "digest": {"sha512": sha512_hex}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {},
+    });
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {},
+        "dsseEnvelope": {
+            "payload": base64::engine::general_purpose::STANDARD.encode(statement.to_string()),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": "c2ln"}],
+        },
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn npm_provenance_must_be_about_the_tarball() {
+    let app = TestApp::with_config(|_| {}).await;
+    let admin = app.basic();
+    let tgz = npm_tarball("@acme/prov", "1.0.0");
+    let sha512 = hex::encode(<sha2::Sha512 as sha2::Digest>::digest(&tgz));
+    let with_bundle = |bundle: String| {
+        let mut doc = npm_publish_doc("@acme/prov", "1.0.0", &tgz, json!({}));
+        doc["_attachments"]["@acme/prov-1.0.0.sigstore"] = json!({
+            "content_type": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "data": bundle,
+            "length": 0,
+        });
+        doc
+    };
+    for (bundle, why) in [
+        (
+            provenance("pkg:npm/%40acme/other@1.0.0", &sha512),
+            "is about pkg:npm/%40acme/other@1.0.0",
+        ),
+        (
+            provenance("pkg:npm/%40acme/prov@1.0.0", &"0".repeat(128)),
+            "subject digest",
+        ),
+        ("{}".to_string(), "no dsseEnvelope"),
+    ] {
+        let r = npm_publish(&app, &admin, with_bundle(bundle)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(npm_error(&r).contains(why), "{why}: {}", npm_error(&r));
+    }
+    assert_eq!(
+        app.anon(Method::GET, "/npm/main/@acme%2fprov").await.status,
+        StatusCode::NOT_FOUND,
+        "nothing of the refused publishes was stored"
+    );
+    let r = npm_publish(
+        &app,
+        &admin,
+        with_bundle(provenance("pkg:npm/%40acme/prov@1.0.0", &sha512)),
+    )
+    .await;
+    r.assert_status(StatusCode::OK);
+    let pack = app.anon(Method::GET, "/npm/main/@acme%2fprov").await.json();
+    let url = pack["versions"]["1.0.0"]["dist"]["attestations"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        url.ends_with("/npm/main/-/npm/v1/attestations/@acme/prov@1.0.0"),
+        "{url}"
+    );
+    let r = app
+        .anon(
+            Method::GET,
+            "/npm/main/-/npm/v1/attestations/@acme%2fprov@1.0.0",
+        )
+        .await;
+    r.assert_status(StatusCode::OK);
+}
+
 #[tokio::test]
 async fn npm_unpublish_window() {
     let app = TestApp::with_config(|c| c.packages.unpublish_window_hours = 0).await;

@@ -169,6 +169,9 @@ python3 tests/e2e/secrets.py "$CAIRN" "$OUT_DIR"
 step "signatures verified on arrival and required at pull: cosign v3 signs (Sigstore bundle and legacy .sig layouts) and attests SLSA provenance, notation-go signs with a certificate chain; skopeo and crane refused an unsigned image, one signed by an untrusted key, a signature re-pointed at another image and a spoofed User-Agent, served the right key's, an index's children, tag patterns by tag and by digest; cosign verify through cairn; cairn policy explain; audited; a changed key re-evaluates the stored signatures; a proxy repository under a policy fails closed"
 python3 tests/e2e/signatures.py "$CAIRN" "$OUT_DIR"
 
+step "PEP 740 attestations: twine upload --attestations kept and served (integrity API, simple API 1.3 provenance), one naming other bytes refused"
+python3 tests/e2e/pypi_attestations.py "$CAIRN" "$OUT_DIR"
+
 step "npm registry signatures: npm publish, npm install, npm audit signatures passing against cairn's keys (/-/npm/v1/keys, reached after a TUF repository of our own on loopback has none), failing on a tarball swapped by a mirror, passing again after cairn npm rotate-key; the visibility endpoint"
 python3 tests/e2e/npm_signatures.py "$CAIRN" "$OUT_DIR"
 

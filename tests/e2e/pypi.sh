@@ -46,7 +46,7 @@ curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "${INDEX}DEMO_pkg/" >
 python3 - "$WORK/project.json" <<'PY' || fail "PEP 691 JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["meta"]["api-version"] == "1.1", d["meta"]
+assert d["meta"]["api-version"] == "1.3", d["meta"]
 assert d["name"] == "demo-pkg", d["name"]
 assert d["versions"] == ["1.0.0", "1.0.1", "1.1.0"], d["versions"]
 wheels = [f for f in d["files"] if f["filename"].endswith(".whl")]

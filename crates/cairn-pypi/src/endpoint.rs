@@ -16,6 +16,12 @@ pub enum Endpoint {
     File { project: String, filename: String },
     /// `GET /files/<project>/<filename>.metadata` (PEP 658).
     Metadata { project: String, filename: String },
+    /// `GET /integrity/<project>/<version>/<filename>/provenance` (PEP 740).
+    Provenance {
+        project: String,
+        version: String,
+        filename: String,
+    },
 }
 
 /// PyPI's trusted-publishing endpoints below `/pypi/<repository>` (and at
@@ -63,6 +69,7 @@ impl cairn_http::Endpoint for Endpoint {
             Endpoint::Project { .. } => "simple_project",
             Endpoint::File { .. } => "file",
             Endpoint::Metadata { .. } => "metadata",
+            Endpoint::Provenance { .. } => "provenance",
         }
     }
 }
@@ -78,7 +85,8 @@ impl Endpoint {
             Endpoint::Index => Access::On(Action::Read, Resource::packages(pypi, repo)),
             Endpoint::Project { project }
             | Endpoint::File { project, .. }
-            | Endpoint::Metadata { project, .. } => {
+            | Endpoint::Metadata { project, .. }
+            | Endpoint::Provenance { project, .. } => {
                 let key = package_key(pypi, project)?;
                 Access::On(Action::Read, Resource::package(pypi, repo, &key))
             }
@@ -102,6 +110,14 @@ impl Endpoint {
             ["simple", project] => (
                 Endpoint::Project {
                     project: project.to_string(),
+                },
+                &[Method::GET, Method::HEAD],
+            ),
+            ["integrity", project, version, file, "provenance"] => (
+                Endpoint::Provenance {
+                    project: project.to_string(),
+                    version: version.to_string(),
+                    filename: file.to_string(),
                 },
                 &[Method::GET, Method::HEAD],
             ),

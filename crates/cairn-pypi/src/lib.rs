@@ -10,6 +10,7 @@
 //! uploads; `simple.rs` renders the simple API.
 
 pub mod endpoint;
+mod provenance;
 mod proxy;
 mod simple;
 pub mod upload;
@@ -94,6 +95,11 @@ impl cairn_http::Adapter for PypiApi {
             Endpoint::Metadata { project, filename } => {
                 self.metadata_file(&repo, &project, &filename).await
             }
+            Endpoint::Provenance {
+                project,
+                version,
+                filename,
+            } => self.provenance(&repo, &project, &version, &filename).await,
         }
     }
 

@@ -75,6 +75,10 @@ impl PypiApi {
                 "{} is a proxy repository: ask for /simple/<project>/, its project list is not served",
                 proxy.repository()
             ))),
+            Endpoint::Provenance { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: provenance is not proxied",
+                proxy.repository()
+            ))),
             Endpoint::Upload => Err(self.packages.proxy_refuses(proxy)),
         }
     }
@@ -222,6 +226,7 @@ fn parse_json(bytes: &[u8], page_url: &Url) -> Result<UpstreamPage, String> {
                 _ => None,
             },
             core_metadata: hash(core),
+            provenance: None,
         });
     }
     page.versions = match doc["versions"].as_array() {
@@ -319,6 +324,7 @@ fn parse_html(text: &str, page_url: &Url) -> UpstreamPage {
             upload_time: None,
             yanked: attrs.get("data-yanked").cloned(),
             core_metadata: core.and_then(|v| sha256(v)),
+            provenance: None,
         });
     }
     page.versions = versions_of(&page.files);

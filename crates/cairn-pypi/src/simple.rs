@@ -59,6 +59,8 @@ pub(crate) struct SimpleFile {
     pub yanked: Option<String>,
     /// Hex SHA-256 of the PEP 658 metadata file, when there is one.
     pub core_metadata: Option<String>,
+    /// The PEP 740 provenance URL, when the upload carried attestations.
+    pub provenance: Option<String>,
 }
 
 /// A project's simple page, as PEP 691 JSON or PEP 503 HTML.
@@ -70,7 +72,7 @@ pub(crate) fn render_simple(
     content_type: &'static str,
 ) -> Rendered {
     let mut html = format!(
-        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Links for {0}</title></head><body><h1>Links for {0}</h1>\n",
+        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.3\"><title>Links for {0}</title></head><body><h1>Links for {0}</h1>\n",
         esc(display_name)
     );
     let mut json_files = Vec::new();
@@ -88,6 +90,7 @@ pub(crate) fn render_simple(
             "yanked": match &f.yanked { Some(r) if !r.is_empty() => json!(r), Some(_) => json!(true), None => json!(false) },
             "core-metadata": core.map_or(json!(false), |d| json!({"sha256": d})),
             "data-dist-info-metadata": core.map_or(json!(false), |d| json!({"sha256": d})),
+            "provenance": f.provenance,
         });
         if let Some(size) = f.size {
             file["size"] = json!(size);
@@ -102,6 +105,9 @@ pub(crate) fn render_simple(
         }
         if let Some(r) = &f.yanked {
             let _ = write!(attrs, " data-yanked=\"{}\"", esc(r));
+        }
+        if let Some(url) = &f.provenance {
+            let _ = write!(attrs, " data-provenance=\"{}\"", esc(url));
         }
         if let Some(d) = core {
             let _ = write!(
@@ -124,7 +130,7 @@ pub(crate) fn render_simple(
     }
     html.push_str("</body></html>\n");
     let body = json!({
-        "meta": {"api-version": "1.1"},
+        "meta": {"api-version": "1.3"},
         "name": key,
         "files": json_files,
         "versions": versions,
@@ -141,14 +147,14 @@ impl PypiApi {
             .search_packages(PYPI, repo, "", 100_000)
             .await?;
         let mut html = String::from(
-            "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Simple index</title></head><body>\n",
+            "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.3\"><title>Simple index</title></head><body>\n",
         );
         for k in &keys {
             let _ = writeln!(html, "<a href=\"{0}/\">{0}</a><br>", esc(k));
         }
         html.push_str("</body></html>\n");
         let projects: Vec<Value> = keys.iter().map(|k| json!({ "name": k })).collect();
-        let body = json!({ "meta": {"api-version": "1.1"}, "projects": projects });
+        let body = json!({ "meta": {"api-version": "1.3"}, "projects": projects });
         Ok(negotiated(representation(req), body, html).respond(req))
     }
 
@@ -242,6 +248,12 @@ pub(crate) fn project_files(
                     .and_then(Value::as_str)
                     .and_then(|d| d.parse::<Digest>().ok())
                     .map(|d| d.hex().to_string()),
+                provenance: meta.get("provenance").map(|_| {
+                    format!(
+                        "{}/pypi/{repo}/integrity/{key}/{}/{}/provenance",
+                        req.base_url, v.version, f.filename
+                    )
+                }),
             });
         }
     }

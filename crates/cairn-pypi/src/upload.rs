@@ -254,6 +254,14 @@ impl PypiApi {
             "requires_python": requires_python,
             "packagetype": form.field("filetype"),
         });
+        if let Some(attestations) = form.field("attestations") {
+            file_meta["provenance"] = crate::provenance::provenance_of(
+                attestations,
+                &form.filename,
+                &sha256,
+                req.auth.principal.name(),
+            )?;
+        }
         p.refuse_secrets(
             &req.actor(),
             cairn_core::PackageRef::new(PYPI, repo, &key),

@@ -39,6 +39,10 @@ impl PypiApi {
                 "{} is a virtual repository: ask for /simple/<project>/, its project list is not served",
                 virt.repository()
             ))),
+            Endpoint::Provenance { .. } => Err(PackageError::not_found(format!(
+                "{} is a virtual repository: a file's provenance is served by its hosted member (the simple page links there)",
+                virt.repository()
+            ))),
             Endpoint::Upload => unreachable!("uploads are routed to the publish target"),
         }
     }

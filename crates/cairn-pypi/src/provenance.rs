@@ -1,0 +1,174 @@
+//! PEP 740 attestations: the `attestations` field of an upload, kept with
+//! the file and served through the integrity API
+//! (`/integrity/<project>/<version>/<filename>/provenance`) and the simple
+//! API's `provenance` key (API version 1.3).
+//!
+//! An upload whose attestations do not bind this file is refused: each must
+//! be a version-1 attestation whose in-toto statement has one subject named
+//! as the uploaded file with its SHA-256, and a signature and certificate.
+//! The Sigstore signature itself (a Fulcio certificate and a Rekor entry)
+//! is not verified here: that needs Sigstore's trust root, which cairn does
+//! not fetch.
+
+use crate::{key, PypiApi, PYPI};
+use axum::http::header;
+use axum::response::IntoResponse;
+use base64::Engine;
+use cairn_core::PackageRef;
+use cairn_packages::{PackageError, PackageResult};
+use serde_json::{json, Value};
+
+/// The integrity API's media type.
+pub const INTEGRITY: &str = "application/vnd.pypi.integrity.v1+json";
+
+/// Checks the upload's `attestations` (a JSON list) against the file, and
+/// returns the provenance object to keep with it.
+pub(crate) fn provenance_of(
+    attestations: &str,
+    filename: &str,
+    sha256: &str,
+    uploader: &str,
+) -> PackageResult<Value> {
+    let bad = |why: String| PackageError::bad(format!("invalid attestations: {why}"));
+    let list: Vec<Value> =
+        serde_json::from_str(attestations).map_err(|e| bad(format!("not a JSON list: {e}")))?;
+    if list.is_empty() {
+        return Err(bad("the list is empty".into()));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (i, a) in list.iter().enumerate() {
+        if a.get("version").and_then(Value::as_u64) != Some(1) {
+            return Err(bad(format!("attestation {i} is not version 1")));
+        }
+        let field = |p: &str| a.pointer(p).and_then(Value::as_str).unwrap_or("");
+        if b64
+            .decode(field("/envelope/signature"))
+            .map_or(true, |s| s.is_empty())
+        {
+            return Err(bad(format!("attestation {i} has no signature")));
+        }
+        if b64
+            .decode(field("/verification_material/certificate"))
+            .map_or(true, |c| c.is_empty())
+        {
+            return Err(bad(format!("attestation {i} has no signing certificate")));
+        }
+        let statement: Value = b64
+            .decode(field("/envelope/statement"))
+            .ok()
+            .and_then(|s| serde_json::from_slice(&s).ok())
+            .ok_or_else(|| bad(format!("attestation {i}'s statement is not base64 JSON")))?;
+        let subjects = statement
+            .get("subject")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let [subject] = subjects.as_slice() else {
+            return Err(bad(format!(
+                "attestation {i}'s statement has {} subjects, not one",
+                subjects.len()
+            )));
+        };
+        let named = subject.get("name").and_then(Value::as_str).unwrap_or("");
+        let digest = subject
+            .pointer("/digest/sha256")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if named != filename || !digest.eq_ignore_ascii_case(sha256) {
+            return Err(bad(format!(
+                "attestation {i} is about {named} (sha256 {digest}), not {filename} (sha256 {sha256})"
+            )));
+        }
+        if statement
+            .get("predicateType")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(bad(format!("attestation {i} names no predicate type")));
+        }
+    }
+    Ok(json!({
+        "version": 1,
+        "attestation_bundles": [{
+            "publisher": {"kind": "cairn", "uploader": uploader},
+            "attestations": list,
+        }],
+    }))
+}
+
+impl PypiApi {
+    /// `GET /integrity/<project>/<version>/<filename>/provenance`.
+    pub(crate) async fn provenance(
+        &self,
+        repo: &str,
+        project: &str,
+        version: &str,
+        filename: &str,
+    ) -> PackageResult {
+        let key = key(project)?;
+        let found = self
+            .packages
+            .meta
+            .package_file(PackageRef::new(PYPI, repo, &key), filename)
+            .await?;
+        let provenance = found
+            .filter(|(f, state)| f.version == version && state.serves_bytes())
+            .and_then(|(f, _)| {
+                serde_json::from_str::<Value>(&f.metadata)
+                    .ok()?
+                    .get("provenance")
+                    .cloned()
+            })
+            .ok_or_else(|| {
+                PackageError::not_found(format!(
+                    "no provenance for {filename} of {project} {version}"
+                ))
+            })?;
+        Ok(([(header::CONTENT_TYPE, INTEGRITY)], provenance.to_string()).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attestation(name: &str, sha: &str) -> Value {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let statement = json!({"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": name, "digest": {"sha256": sha}}],
+            "predicateType": "https://docs.pypi.org/attestations/publish/v1", "predicate": null});
+        json!({"version": 1,
+            "verification_material": {"certificate": b64.encode(b"cert"), "transparency_entries": []},
+            "envelope": {"statement": b64.encode(statement.to_string()), "signature": b64.encode(b"sig")}})
+    }
+
+    #[test]
+    fn attestations_must_bind_the_file() {
+        let sha = "ab".repeat(32);
+        let good = json!([attestation("demo-1.0.tar.gz", &sha)]).to_string();
+        let p = provenance_of(&good, "demo-1.0.tar.gz", &sha, "ci").unwrap();
+        assert_eq!(
+            p["attestation_bundles"][0]["attestations"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        for (list, why) in [
+            (
+                json!([attestation("other-1.0.tar.gz", &sha)]).to_string(),
+                "is about other",
+            ),
+            (
+                json!([attestation("demo-1.0.tar.gz", &"cd".repeat(32))]).to_string(),
+                "is about demo",
+            ),
+            ("[]".to_string(), "empty"),
+            ("{".to_string(), "not a JSON list"),
+            (json!([{"version": 2}]).to_string(), "not version 1"),
+        ] {
+            let e = provenance_of(&list, "demo-1.0.tar.gz", &sha, "ci").unwrap_err();
+            assert!(e.to_string().contains(why), "{why}: {e}");
+        }
+    }
+}

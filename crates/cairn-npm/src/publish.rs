@@ -82,35 +82,17 @@ fn check_provenance(
         .pointer("/dsseEnvelope/payload")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("no dsseEnvelope with a payload".into()))?;
-    let statement: Value = base64::engine::general_purpose::STANDARD
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| bad("the payload is not a base64 in-toto statement".into()))?;
-    let subjects = statement
-        .get("subject")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let [subject] = subjects.as_slice() else {
-        return Err(bad(format!(
-            "the statement has {} subjects, not one",
-            subjects.len()
-        )));
-    };
+    let subject = cairn_core::trust::evidence::sole_subject(payload, "sha512")
+        .map_err(|e| bad(e.to_string()))?;
     let expected = format!("pkg:npm/{}@{version}", name.replacen('@', "%40", 1));
-    let named = subject.get("name").and_then(Value::as_str).unwrap_or("");
     // A `?repository_url=` qualifier names the registry it was made for.
-    let named = named.split('?').next().unwrap_or("");
+    let named = subject.name.split('?').next().unwrap_or("");
     if named != expected {
         return Err(bad(format!(
             "the provenance is about {named}, not {expected}"
         )));
     }
-    let digest = subject
-        .pointer("/digest/sha512")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let digest = subject.digest;
     if !digest.eq_ignore_ascii_case(sha512_hex) {
         return Err(bad(format!(
             "the provenance's subject digest is sha512 {digest}, the tarball's is {sha512_hex}"

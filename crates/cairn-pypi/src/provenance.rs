@@ -53,37 +53,16 @@ pub(crate) fn provenance_of(
         {
             return Err(bad(format!("attestation {i} has no signing certificate")));
         }
-        let statement: Value = b64
-            .decode(field("/envelope/statement"))
-            .ok()
-            .and_then(|s| serde_json::from_slice(&s).ok())
-            .ok_or_else(|| bad(format!("attestation {i}'s statement is not base64 JSON")))?;
-        let subjects = statement
-            .get("subject")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let [subject] = subjects.as_slice() else {
+        let subject =
+            cairn_core::trust::evidence::sole_subject(field("/envelope/statement"), "sha256")
+                .map_err(|e| bad(format!("attestation {i}: {e}")))?;
+        if subject.name != filename || !subject.digest.eq_ignore_ascii_case(sha256) {
             return Err(bad(format!(
-                "attestation {i}'s statement has {} subjects, not one",
-                subjects.len()
-            )));
-        };
-        let named = subject.get("name").and_then(Value::as_str).unwrap_or("");
-        let digest = subject
-            .pointer("/digest/sha256")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if named != filename || !digest.eq_ignore_ascii_case(sha256) {
-            return Err(bad(format!(
-                "attestation {i} is about {named} (sha256 {digest}), not {filename} (sha256 {sha256})"
+                "attestation {i} is about {} (sha256 {}), not {filename} (sha256 {sha256})",
+                subject.name, subject.digest
             )));
         }
-        if statement
-            .get("predicateType")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
+        if subject.predicate_type.is_empty() {
             return Err(bad(format!("attestation {i} names no predicate type")));
         }
     }

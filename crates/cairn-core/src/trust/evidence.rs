@@ -310,6 +310,47 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
     }])
 }
 
+/// What a single-subject in-toto statement says: the subject's name, its
+/// digest in one algorithm, and the predicate type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoleSubject {
+    pub name: String,
+    pub digest: String,
+    pub predicate_type: String,
+}
+
+/// Reads a base64 in-toto statement (npm provenance, PEP 740) that must
+/// have exactly one subject; `algorithm` names the digest to take
+/// (`sha512`, `sha256`), empty when the subject lacks it.
+pub fn sole_subject(statement_b64: &str, algorithm: &str) -> Result<SoleSubject, EvidenceError> {
+    let statement: serde_json::Value = STANDARD
+        .decode(statement_b64.trim())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("the statement is not base64 JSON"))?;
+    let subjects = statement
+        .get("subject")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let [subject] = subjects.as_slice() else {
+        return Err(bad(format!(
+            "the statement has {} subjects, not one",
+            subjects.len()
+        )));
+    };
+    let text = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(SoleSubject {
+        name: text(subject.get("name")),
+        digest: text(subject.get("digest").and_then(|d| d.get(algorithm))),
+        predicate_type: text(statement.get("predicateType")),
+    })
+}
+
 pub const NOTATION_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
 pub const JWS: &str = "application/jose+json";
 

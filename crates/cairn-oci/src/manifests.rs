@@ -246,16 +246,9 @@ impl OciApi {
         if let Some(bytes) = self.manifest_cache.get(digest) {
             return Ok(bytes);
         }
-        let stream = self
-            .blobs
-            .store()
-            .read(digest, None)
-            .await?
-            .ok_or_else(|| {
-                OciError::internal(format!("manifest {digest} is missing from storage"))
-            })?;
-        let chunks: Vec<Bytes> = stream.try_collect().await?;
-        let bytes = Bytes::from(chunks.concat());
+        let bytes = self.blobs.read_whole(digest).await?.ok_or_else(|| {
+            OciError::internal(format!("manifest {digest} is missing from storage"))
+        })?;
         self.manifest_cache.insert(digest.clone(), bytes.clone());
         Ok(bytes)
     }

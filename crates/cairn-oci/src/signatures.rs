@@ -20,7 +20,6 @@
 
 use crate::error::OciError;
 use crate::OciApi;
-use bytes::Bytes;
 use cairn_core::manifest::{parse_manifest, ParsedManifest};
 use cairn_core::trust::evidence::{
     self, is_signature_media_type, Signed, COSIGN_SIGNATURE_ANNOTATION, DSSE_ENVELOPE,
@@ -29,7 +28,6 @@ use cairn_core::trust::evidence::{
 use cairn_core::trust::{decide, policy_for, Decision, SignaturePolicy, Trust, Verdict};
 use cairn_core::{Action, Digest, Principal, Reference, Tag};
 use cairn_store::AuditRecord;
-use futures::TryStreamExt;
 use std::sync::Arc;
 
 /// The trust configuration and the pull policies.
@@ -108,10 +106,14 @@ impl OciApi {
                 tracing::warn!(%repository, layer = %layer.digest, "a signature layer larger than {MAX_EVIDENCE} bytes is not read");
                 continue;
             }
-            let bytes = match self.read_small(&layer.digest).await {
-                Ok(b) => b,
+            let bytes = match self.blobs.read_whole(&layer.digest).await {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    tracing::warn!(%repository, layer = %layer.digest, "a signature layer is not stored");
+                    continue;
+                }
                 Err(e) => {
-                    tracing::warn!(%repository, layer = %layer.digest, error = %e.message, "a signature layer could not be read");
+                    tracing::warn!(%repository, layer = %layer.digest, error = %e, "a signature layer could not be read");
                     continue;
                 }
             };
@@ -134,17 +136,6 @@ impl OciApi {
             }
         }
         found
-    }
-
-    async fn read_small(&self, digest: &Digest) -> Result<Bytes, OciError> {
-        let stream = self
-            .blobs
-            .store()
-            .read(digest, None)
-            .await?
-            .ok_or_else(|| OciError::blob_unknown(format!("{digest} is not stored")))?;
-        let chunks: Vec<Bytes> = stream.try_collect().await?;
-        Ok(Bytes::from(chunks.concat()))
     }
 
     /// The verdicts the signatures in `parsed` earn under the trust

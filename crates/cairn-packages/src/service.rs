@@ -821,14 +821,10 @@ impl Packages {
 
     /// Reads a blob fully into memory (small files: extracted metadata).
     pub async fn read_blob(&self, digest: &Digest) -> PackageResult<Bytes> {
-        let Some(mut stream) = self.blobs.store().read(digest, None).await? else {
-            return Err(PackageError::not_found(format!("no blob {digest}")));
-        };
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.into())
+        self.blobs
+            .read_whole(digest)
+            .await?
+            .ok_or_else(|| PackageError::not_found(format!("no blob {digest}")))
     }
 }
 

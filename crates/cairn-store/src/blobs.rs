@@ -143,6 +143,19 @@ impl Blobs {
         &self.store
     }
 
+    /// A stored blob read whole into memory (small ones only: manifests,
+    /// signatures, extracted metadata); `None` when it is not stored.
+    pub async fn read_whole(&self, digest: &Digest) -> io::Result<Option<Bytes>> {
+        let Some(mut stream) = self.store.read(digest, None).await? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(Some(out.into()))
+    }
+
     /// Starts a staging upload and returns its id.
     pub async fn start(&self) -> io::Result<String> {
         let id = uuid_v4();

@@ -28,14 +28,6 @@ pub(super) async fn forget_signature(
     Ok(())
 }
 
-/// `$first, $first+1, …` for `n` values.
-fn list(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[async_trait]
 impl SignatureStore for SqlMetaStore {
     async fn record_signature(
@@ -177,7 +169,7 @@ impl SignatureStore for SqlMetaStore {
         }
         let sql = format!(
             "SELECT tag FROM tags WHERE repository = $1 AND digest IN ({}) ORDER BY tag",
-            list(2, digests.len())
+            super::gc::placeholders(2, digests.len())
         );
         let mut q = sqlx::query_scalar(&sql).bind(repository);
         for d in digests {

@@ -27,8 +27,17 @@ use std::sync::Mutex;
 pub struct HostedSumdb {
     seed: [u8; 32],
     suffix: String,
-    /// Each repository's record hashes, in id order (a prefix of the log).
-    leaves: Mutex<HashMap<String, Vec<Hash>>>,
+    /// What this replica has worked out of each repository's log. A cache
+    /// of an append-only list: a prefix is right on every replica.
+    logs: Mutex<HashMap<String, Log>>,
+}
+
+#[derive(Default)]
+struct Log {
+    /// The record hashes, in id order (a prefix of the log).
+    leaves: Vec<Hash>,
+    /// The last signed tree note, and its size.
+    note: Option<(i64, String)>,
 }
 
 impl HostedSumdb {
@@ -38,7 +47,7 @@ impl HostedSumdb {
         HostedSumdb {
             seed,
             suffix: suffix.to_string(),
-            leaves: Mutex::default(),
+            logs: Mutex::default(),
         }
     }
 
@@ -49,6 +58,12 @@ impl HostedSumdb {
 
     pub fn signer(&self, repo: &str) -> NoteSigner {
         NoteSigner::new(&self.name(repo), &self.seed)
+    }
+
+    /// Runs `f` on this replica's view of `repo`'s log.
+    fn with_log<R>(&self, repo: &str, f: impl FnOnce(&mut Log) -> R) -> R {
+        let mut logs = self.logs.lock().expect("the lock is never poisoned");
+        f(logs.entry(repo.to_string()).or_default())
     }
 }
 
@@ -133,11 +148,12 @@ impl GoApi {
                 let body: String = records.iter().map(|r| format!("{r}\n")).collect();
                 return Ok(text(body));
             }
-            let leaves = self.leaves(repo, size).await?;
+            self.load_leaves(db, repo, size).await?;
+            let data = db.with_log(repo, |log| tile.hash_data(&log.leaves));
             return Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/octet-stream")],
-                tile.hash_data(&leaves),
+                data,
             )
                 .into_response());
         }
@@ -146,45 +162,61 @@ impl GoApi {
         )))
     }
 
-    /// The record hashes of `repo`'s first `size` records.
-    async fn leaves(&self, repo: &str, size: i64) -> PackageResult<Vec<Hash>> {
-        let db = self.sumdb.as_ref().expect("asked only with a database");
-        let have = db
-            .leaves
-            .lock()
-            .expect("the lock is never poisoned")
-            .get(repo)
-            .cloned()
-            .unwrap_or_default();
-        if have.len() as i64 >= size {
-            return Ok(have[..size as usize].to_vec());
+    /// Makes sure the cache holds the hashes of `repo`'s first `size`
+    /// records, reading only the records it lacks.
+    async fn load_leaves(&self, db: &HostedSumdb, repo: &str, size: i64) -> PackageResult<()> {
+        let have = db.with_log(repo, |log| log.leaves.len() as i64);
+        if have >= size {
+            return Ok(());
         }
         let more = self
             .packages
             .meta
-            .sumdb_records(repo, have.len() as i64, size - have.len() as i64)
+            .sumdb_records(repo, have, size - have)
             .await?;
-        let mut leaves = have;
-        leaves.extend(more.iter().map(|r| tlog::record_hash(r.as_bytes())));
-        if (leaves.len() as i64) < size {
+        if have + (more.len() as i64) < size {
             return Err(PackageError::Conflict(format!(
                 "the checksum database of {repo} lacks records below {size}"
             )));
         }
-        let mut cache = db.leaves.lock().expect("the lock is never poisoned");
-        let entry = cache.entry(repo.to_string()).or_default();
-        if entry.len() < leaves.len() {
-            *entry = leaves.clone();
-        }
-        Ok(leaves)
+        let hashes: Vec<Hash> = more
+            .iter()
+            .map(|r| tlog::record_hash(r.as_bytes()))
+            .collect();
+        db.with_log(repo, |log| {
+            // Another request may have extended it meanwhile: append only
+            // what is still missing.
+            let known = log.leaves.len() as i64;
+            if known < size {
+                let from = (known - have).max(0) as usize;
+                log.leaves.extend_from_slice(&hashes[from..]);
+            }
+        });
+        Ok(())
     }
 
     /// The signed tree note of `repo`'s log at `size` records.
+    /// Signed once per size on each replica (Ed25519 signatures are
+    /// deterministic: every replica signs the same note).
     async fn signed_tree(&self, db: &HostedSumdb, repo: &str, size: i64) -> PackageResult<String> {
-        let leaves = self.leaves(repo, size).await?;
-        let root = tlog::tree_hash(&leaves);
-        Ok(db
+        if let Some(note) = db.with_log(repo, |log| {
+            log.note
+                .as_ref()
+                .filter(|(n, _)| *n == size)
+                .map(|(_, note)| note.clone())
+        }) {
+            return Ok(note);
+        }
+        self.load_leaves(db, repo, size).await?;
+        let root = db.with_log(repo, |log| tlog::tree_hash(&log.leaves[..size as usize]));
+        let note = db
             .signer(repo)
-            .sign(&tlog::tree_note_text(size as u64, &root)))
+            .sign(&tlog::tree_note_text(size as u64, &root));
+        db.with_log(repo, |log| {
+            if log.note.as_ref().is_none_or(|(n, _)| *n < size) {
+                log.note = Some((size, note.clone()));
+            }
+        });
+        Ok(note)
     }
 }

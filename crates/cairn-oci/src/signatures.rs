@@ -46,8 +46,7 @@ pub const UNSIGNED_HEADER: &str = "x-cairn-signature-warning";
 pub struct Explanation {
     pub repository: String,
     pub digest: String,
-    /// `none`, `exempt`, `allow`, `signer-read` or `deny`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -56,6 +55,32 @@ pub struct Explanation {
     /// The verdicts found (for the manifest and the indexes listing it).
     pub verdicts: Vec<Verdict>,
     pub trust_version: String,
+}
+
+/// What a manifest read comes to under the signature policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// No policy covers it.
+    None,
+    /// A signature, attestation or SBOM artifact: always readable.
+    Exempt,
+    Allow,
+    /// Unsigned, served to a caller who may sign it.
+    SignerRead,
+    Deny,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::None => "none",
+            Outcome::Exempt => "exempt",
+            Outcome::Allow => "allow",
+            Outcome::SignerRead => "signer-read",
+            Outcome::Deny => "deny",
+        }
+    }
 }
 
 /// Whether `parsed` is a signature or attestation artifact.
@@ -237,7 +262,7 @@ impl OciApi {
         let mut e = Explanation {
             repository: repository.to_string(),
             digest: digest.to_string(),
-            outcome: "none",
+            outcome: Outcome::None,
             reason: "no signature policy covers this repository".into(),
             policy: None,
             decision: None,
@@ -277,12 +302,12 @@ impl OciApi {
         let decision = decide(policy, &e.verdicts);
         match &decision {
             Decision::Allow { signer, .. } => {
-                e.outcome = "allow";
+                e.outcome = Outcome::Allow;
                 e.reason = format!("signed by {signer}");
             }
             Decision::Deny { missing, .. } => {
                 if self.exempt(reference, bytes) {
-                    e.outcome = "exempt";
+                    e.outcome = Outcome::Exempt;
                     e.reason =
                         "signature, attestation and SBOM artifacts are always readable".into();
                     e.decision = None;
@@ -297,12 +322,12 @@ impl OciApi {
                 )
                 .is_ok();
                 if signer {
-                    e.outcome = "signer-read";
+                    e.outcome = Outcome::SignerRead;
                     e.reason = format!(
                         "missing {missing}; served because the caller may sign here (sign or publish)"
                     );
                 } else {
-                    e.outcome = "deny";
+                    e.outcome = Outcome::Deny;
                     e.reason = format!("missing {missing}");
                 }
             }
@@ -337,13 +362,13 @@ impl OciApi {
             .explain(&req.auth.principal, repository, reference, digest, bytes)
             .await?;
         let (action, outcome) = match e.outcome {
-            "allow" => ("signature.allow", "ok"),
-            "signer-read" => ("signature.signer-read", "ok"),
-            "deny" => ("signature.deny", "denied"),
-            _ => return Ok(None),
+            Outcome::Allow => ("signature.allow", "ok"),
+            Outcome::SignerRead => ("signature.signer-read", "ok"),
+            Outcome::Deny => ("signature.deny", "denied"),
+            Outcome::None | Outcome::Exempt => return Ok(None),
         };
         let policy = e.policy.clone().unwrap_or_default();
-        metrics::counter!("cairn_signature_decisions_total", "policy" => policy.clone(), "outcome" => e.outcome)
+        metrics::counter!("cairn_signature_decisions_total", "policy" => policy.clone(), "outcome" => e.outcome.as_str())
             .increment(1);
         let mut entry = AuditRecord::by(
             &req.actor(),
@@ -360,7 +385,7 @@ impl OciApi {
         // write thousands of identical entries).
         let meta = self.meta.clone();
         let write = async move { meta.append_audit(&entry).await };
-        if e.outcome == "deny" {
+        if e.outcome == Outcome::Deny {
             tokio::spawn(async move {
                 if let Err(err) = write.await {
                     tracing::warn!(error = %err, "a signature refusal could not be audited");
@@ -371,19 +396,19 @@ impl OciApi {
                 "{}|{repository}@{}|{}",
                 req.auth.principal.name(),
                 e.digest,
-                e.outcome
+                e.outcome.as_str()
             );
             self.decisions_audited
                 .note(key, "a signature decision", write);
         }
         match e.outcome {
-            "deny" => {
+            Outcome::Deny => {
+                let missing = match &e.decision {
+                    Some(Decision::Deny { missing, .. }) => missing.as_str(),
+                    _ => "a signature",
+                };
                 tracing::info!(%repository, digest = %e.digest, %policy, reason = %e.reason, "refused by a signature policy");
-                let message = format!(
-                    "signature policy {policy}: {} needs {}",
-                    e.digest,
-                    e.reason.trim_start_matches("missing ")
-                );
+                let message = format!("signature policy {policy}: {} needs {missing}", e.digest);
                 if req.auth.principal == Principal::Anonymous {
                     // A caller with credentials may be a signer: it is asked
                     // for them (401 with the token challenge), and the body
@@ -399,8 +424,8 @@ impl OciApi {
                 }
                 Err(OciError::denied(message))
             }
-            "signer-read" => Ok(Some(e.reason)),
-            _ => Ok(None),
+            Outcome::SignerRead => Ok(Some(e.reason)),
+            Outcome::None | Outcome::Exempt | Outcome::Allow => Ok(None),
         }
     }
 }

@@ -253,23 +253,29 @@ async fn open_stores_with_retry(
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
-/// connections and lets in-flight requests finish (up to the configured grace).
-/// The npm registry's signing keys, from the shared database (generated
+/// The npm registry's key list as stored in the shared database (generated
 /// on the first start; `cairn npm rotate-key` adds one).
-pub async fn npm_registry_keys(
+async fn stored_npm_keys(
     settings: &dyn cairn_store::meta::SettingsStore,
-) -> anyhow::Result<cairn_npm::signing::RegistryKeys> {
+) -> anyhow::Result<String> {
     let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let stored = settings
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    Ok(settings
         .setting_or_insert(
             cairn_npm::signing::KEYS_SETTING,
             &cairn_npm::signing::initial(now),
         )
-        .await?;
-    Ok(cairn_npm::signing::RegistryKeys::parse(&stored)?)
+        .await?)
+}
+
+/// The npm registry's signing keys.
+pub async fn npm_registry_keys(
+    settings: &dyn cairn_store::meta::SettingsStore,
+) -> anyhow::Result<cairn_npm::signing::RegistryKeys> {
+    Ok(cairn_npm::signing::RegistryKeys::parse(
+        &stored_npm_keys(settings).await?,
+    )?)
 }
 
 /// Rotates the npm registry's signing key (compare and set: a rotation
@@ -282,10 +288,8 @@ pub async fn rotate_npm_key(
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
     for _ in 0..10 {
-        let old = npm_registry_keys(settings).await?;
-        let stored = settings
-            .setting_or_insert(cairn_npm::signing::KEYS_SETTING, "")
-            .await?;
+        let stored = stored_npm_keys(settings).await?;
+        let old = cairn_npm::signing::RegistryKeys::parse(&stored)?;
         let rotated = cairn_npm::signing::rotate(&stored, now)?;
         if settings
             .replace_setting(cairn_npm::signing::KEYS_SETTING, &stored, &rotated)
@@ -301,6 +305,8 @@ pub async fn rotate_npm_key(
     anyhow::bail!("the npm registry keys kept changing while rotating; try again")
 }
 
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
+/// connections and lets in-flight requests finish (up to the configured grace).
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: App,

@@ -46,15 +46,7 @@ cat > "$WORK/settings.xml" <<XML
 XML
 MVN=(mvn -B -s "$WORK/settings.xml" -Dmaven.repo.local="$M2_REPO" -DskipTests)
 
-# Pinned versions of the plugins every project here builds with.
-BUILD_PLUGINS='
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-compiler-plugin</artifactId><version>3.13.0</version></plugin>
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-resources-plugin</artifactId><version>3.3.1</version></plugin>
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-surefire-plugin</artifactId><version>3.5.2</version></plugin>
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-jar-plugin</artifactId><version>3.4.2</version></plugin>
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-install-plugin</artifactId><version>3.1.2</version></plugin>
- <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-deploy-plugin</artifactId><version>3.1.2</version></plugin>'
-PLUGINS="<build><plugins>$BUILD_PLUGINS
+PLUGINS="<build><plugins>$MAVEN_BUILD_PLUGINS
  <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-source-plugin</artifactId><version>3.3.1</version>
   <executions><execution><id>sources</id><goals><goal>jar-no-fork</goal></goals></execution></executions></plugin>
 </plugins></build>"
@@ -207,7 +199,7 @@ cat > "$WORK/plugin/pom.xml" <<XML
   <build><plugins>
     <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-plugin-plugin</artifactId><version>3.13.1</version>
       <configuration><goalPrefix>cairnhello</goalPrefix></configuration></plugin>
-    $BUILD_PLUGINS
+    $MAVEN_BUILD_PLUGINS
   </plugins></build>
 </project>
 XML

@@ -169,6 +169,9 @@ python3 tests/e2e/secrets.py "$CAIRN" "$OUT_DIR"
 step "signatures verified on arrival and required at pull: cosign v3 signs (Sigstore bundle and legacy .sig layouts) and attests SLSA provenance, notation-go signs with a certificate chain; skopeo and crane refused an unsigned image, one signed by an untrusted key, a signature re-pointed at another image and a spoofed User-Agent, served the right key's, an index's children, tag patterns by tag and by digest; cosign verify through cairn; cairn policy explain; audited; a changed key re-evaluates the stored signatures; a proxy repository under a policy fails closed"
 python3 tests/e2e/signatures.py "$CAIRN" "$OUT_DIR"
 
+step "keyless (Sigstore) signatures verified offline against a pinned trusted root: a test certificate authority and log sign like cosign in CI (bundle referrer and legacy .sig); cosign verify --trusted-root accepts them through cairn; a policy naming a signing identity serves the release workflow's image and refuses another workflow, another issuer, an unpinned authority, an entry logged after the certificate expired and an altered entry; a keyless attestation meets an attestation rule"
+.tools/py/bin/python tests/e2e/keyless.py "$CAIRN" "$OUT_DIR"
+
 step "PEP 740 attestations: twine upload --attestations kept and served (integrity API, simple API 1.3 provenance), one naming other bytes refused"
 python3 tests/e2e/pypi_attestations.py "$CAIRN" "$OUT_DIR"
 

@@ -146,7 +146,12 @@ impl OciApi {
                 "simple-signing" => evidence::simple_signing(
                     &bytes,
                     annotation(COSIGN_SIGNATURE_ANNOTATION).map_or("", |s| s.as_str()),
-                    annotation("dev.sigstore.cosign/certificate").map(|s| s.as_str()),
+                    evidence::CosignAnnotations {
+                        certificate: annotation("dev.sigstore.cosign/certificate")
+                            .map(|s| s.as_str()),
+                        chain: annotation("dev.sigstore.cosign/chain").map(|s| s.as_str()),
+                        bundle: annotation("dev.sigstore.cosign/bundle").map(|s| s.as_str()),
+                    },
                 )
                 .map(|s| vec![s]),
                 "dsse" => evidence::dsse(&bytes),
@@ -176,7 +181,11 @@ impl OciApi {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         for signed in self.evidence(repository, parsed).await {
-            for signer in self.signatures.trust.signers_of(&signed, now) {
+            let found = self.signatures.trust.signers_of(&signed, now);
+            for problem in &found.problems {
+                tracing::warn!(%repository, %signature, %problem, "a signature did not verify");
+            }
+            for signer in found.ids {
                 for subject in &signed.subjects {
                     let v = Verdict {
                         subject: subject.to_string(),

@@ -66,8 +66,23 @@ pub struct Config {
     /// Certificates that anchor certificate-based signatures (notation)
     /// (`[[trusted_certificate]]`, the same shape as `[[signing_key]]`).
     pub trusted_certificate: Vec<cairn_core::trust::SigningKeyConfig>,
+    /// Keyless (Sigstore) signers: an OpenID issuer and certificate
+    /// subject each (`[[signing_identity]]`), checked against
+    /// `sigstore.trusted_root`.
+    pub signing_identity: Vec<cairn_core::trust::IdentityConfig>,
+    /// The pinned Sigstore trusted root keyless signatures are verified
+    /// against, offline.
+    pub sigstore: SigstoreSettings,
     /// Pulls allowed only for signed manifests (`[[signature_policy]]`).
     pub signature_policy: Vec<cairn_core::trust::SignaturePolicyConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigstoreSettings {
+    /// Sigstore's `trusted_root.json` (certificate authorities and
+    /// transparency logs): a file the operator pins and refreshes.
+    pub trusted_root: Option<PathBuf>,
 }
 
 impl Config {
@@ -80,8 +95,9 @@ impl Config {
             .collect()
     }
 
-    /// The trust configuration (keys read from `pem` or `file`) and the
-    /// signature policies, compiled against it.
+    /// The trust configuration (keys read from `pem` or `file`, the
+    /// Sigstore trusted root from its file) and the signature policies,
+    /// compiled against it.
     pub fn signature_gate(&self) -> anyhow::Result<cairn_oci::signatures::SignatureGate> {
         let read = |what: &str, list: &[cairn_core::trust::SigningKeyConfig]| {
             list.iter()
@@ -91,10 +107,17 @@ impl Config {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
         };
+        let root = match &self.sigstore.trusted_root {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!("sigstore.trusted_root: reading {}: {e}", path.display())
+            })?),
+            None => None,
+        };
         let trust = cairn_core::trust::Trust::with_certificates(
             &read("signing key", &self.signing_key)?,
             &read("trusted certificate", &self.trusted_certificate)?,
         )
+        .and_then(|t| t.with_keyless(root.as_deref(), &self.signing_identity))
         .map_err(anyhow::Error::msg)?;
         let policies = self
             .signature_policy
@@ -263,6 +286,8 @@ impl Default for Config {
             vulnerability_policy: vec![],
             signing_key: vec![],
             trusted_certificate: vec![],
+            signing_identity: vec![],
+            sigstore: SigstoreSettings::default(),
             signature_policy: vec![],
         }
     }

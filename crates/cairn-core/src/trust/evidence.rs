@@ -14,6 +14,7 @@
 //!   message signature whose digest must equal the SHA-256 of a payload
 //!   that itself names the subject (cosign's simple-signing payload).
 
+use super::sigstore::TlogEntry;
 use crate::Digest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -67,6 +68,9 @@ pub struct Signed {
     /// The signature's encoding, when it is not the key's plain one (a JWS
     /// `alg`).
     pub jws_alg: Option<String>,
+    /// Transparency log entries recording the signature (keyless
+    /// signatures: the log's promise dates it).
+    pub tlog: Vec<TlogEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,29 +114,45 @@ fn simple_signing_subject(payload: &[u8]) -> Result<Digest, EvidenceError> {
         .map_err(|e| bad(format!("docker-manifest-digest: {e}")))
 }
 
+/// What cosign's annotations on a `.sig` layer say besides the signature:
+/// the signing certificate and its chain (PEM), and the transparency log's
+/// promise (`dev.sigstore.cosign/bundle`), for keyless signatures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CosignAnnotations<'a> {
+    pub certificate: Option<&'a str>,
+    pub chain: Option<&'a str>,
+    pub bundle: Option<&'a str>,
+}
+
 /// A cosign `.sig` layer: the payload (the layer's bytes) and the base64
 /// signature from its annotation.
 pub fn simple_signing(
     payload: &[u8],
     signature_b64: &str,
-    certificate_pem: Option<&str>,
+    annotations: CosignAnnotations<'_>,
 ) -> Result<Signed, EvidenceError> {
-    let certificate = match certificate_pem.filter(|c| !c.trim().is_empty()) {
-        Some(pem) => Some(
-            pem::parse(pem.trim())
-                .map_err(|e| bad(format!("certificate: {e}")))?
-                .into_contents(),
-        ),
-        None => None,
+    let mut chain = Vec::new();
+    for text in [annotations.certificate, annotations.chain]
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.trim().is_empty())
+    {
+        let blocks = pem::parse_many(text.trim()).map_err(|e| bad(format!("certificate: {e}")))?;
+        chain.extend(blocks.into_iter().map(pem::Pem::into_contents));
+    }
+    let tlog = match annotations.bundle.filter(|b| !b.trim().is_empty()) {
+        Some(b) => vec![TlogEntry::from_cosign_annotation(b).map_err(bad)?],
+        None => Vec::new(),
     };
     Ok(Signed {
         message: payload.to_vec(),
         signature: b64("signature", signature_b64)?,
         subjects: vec![simple_signing_subject(payload)?],
         predicate_type: None,
-        chain: certificate.into_iter().collect(),
+        chain,
         signed_at: None,
         jws_alg: None,
+        tlog,
     })
 }
 
@@ -176,7 +196,11 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn envelope(e: Envelope, certificate: Option<Vec<u8>>) -> Result<Vec<Signed>, EvidenceError> {
+fn envelope(
+    e: Envelope,
+    chain: Vec<Vec<u8>>,
+    tlog: Vec<TlogEntry>,
+) -> Result<Vec<Signed>, EvidenceError> {
     if e.payload_type != IN_TOTO {
         return Err(bad(format!(
             "DSSE payload type {:?} is not an in-toto statement",
@@ -202,9 +226,10 @@ fn envelope(e: Envelope, certificate: Option<Vec<u8>>) -> Result<Vec<Signed>, Ev
                 signature: b64("DSSE signature", &s.sig)?,
                 subjects: subjects.clone(),
                 predicate_type: predicate_type.clone(),
-                chain: certificate.clone().into_iter().collect(),
+                chain: chain.clone(),
                 signed_at: None,
                 jws_alg: None,
+                tlog: tlog.clone(),
             })
         })
         .collect()
@@ -214,7 +239,7 @@ fn envelope(e: Envelope, certificate: Option<Vec<u8>>) -> Result<Vec<Signed>, Ev
 pub fn dsse(bytes: &[u8]) -> Result<Vec<Signed>, EvidenceError> {
     let e: Envelope =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not a DSSE envelope: {e}")))?;
-    envelope(e, None)
+    envelope(e, Vec::new(), Vec::new())
 }
 
 #[derive(Deserialize)]
@@ -235,6 +260,8 @@ struct Material {
     certificate: Option<RawBytes>,
     #[serde(default)]
     x509_certificate_chain: Option<Chain>,
+    #[serde(default)]
+    tlog_entries: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -270,19 +297,24 @@ struct MessageDigest {
 pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, EvidenceError> {
     let b: Bundle =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not a Sigstore bundle: {e}")))?;
-    let certificate = match b.verification_material.as_ref() {
-        Some(m) => match m.certificate.as_ref().or_else(|| {
-            m.x509_certificate_chain
-                .as_ref()
-                .and_then(|c| c.certificates.first())
-        }) {
-            Some(c) => Some(b64("certificate", &c.raw_bytes)?),
-            None => None,
-        },
-        None => None,
-    };
+    let mut chain = Vec::new();
+    let mut tlog = Vec::new();
+    if let Some(m) = &b.verification_material {
+        match (&m.certificate, &m.x509_certificate_chain) {
+            (Some(c), _) => chain.push(b64("certificate", &c.raw_bytes)?),
+            (None, Some(c)) => {
+                for c in &c.certificates {
+                    chain.push(b64("certificate", &c.raw_bytes)?);
+                }
+            }
+            (None, None) => {}
+        }
+        for e in &m.tlog_entries {
+            tlog.push(TlogEntry::from_json(e).map_err(bad)?);
+        }
+    }
     if let Some(e) = b.dsse_envelope {
-        return envelope(e, certificate);
+        return envelope(e, chain, tlog);
     }
     let Some(m) = b.message_signature else {
         return Err(bad(
@@ -304,9 +336,10 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
         signature: b64("signature", &m.signature)?,
         subjects: vec![simple_signing_subject(payload)?],
         predicate_type: None,
-        chain: certificate.into_iter().collect(),
+        chain,
         signed_at: None,
         jws_alg: None,
+        tlog,
     }])
 }
 
@@ -455,6 +488,7 @@ pub fn notation_jws(bytes: &[u8]) -> Result<Signed, EvidenceError> {
         chain,
         signed_at,
         jws_alg: Some(protected.alg),
+        tlog: Vec::new(),
     })
 }
 
@@ -470,12 +504,12 @@ mod tests {
 
     #[test]
     fn simple_signing_names_its_subject() {
-        let s = simple_signing(&payload(), "c2ln", None).unwrap();
+        let s = simple_signing(&payload(), "c2ln", CosignAnnotations::default()).unwrap();
         assert_eq!(s.subjects, vec![D.parse().unwrap()]);
         assert_eq!(s.signature, b"sig");
         assert_eq!(s.predicate_type, None);
-        assert!(simple_signing(b"{}", "c2ln", None).is_err());
-        assert!(simple_signing(&payload(), "!!", None).is_err());
+        assert!(simple_signing(b"{}", "c2ln", CosignAnnotations::default()).is_err());
+        assert!(simple_signing(&payload(), "!!", CosignAnnotations::default()).is_err());
     }
 
     #[test]

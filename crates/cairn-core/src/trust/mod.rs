@@ -15,6 +15,7 @@
 pub mod evidence;
 pub mod keys;
 pub mod openpgp;
+pub mod sigstore;
 pub mod x509;
 
 use crate::vuln_policy::pattern;
@@ -34,12 +35,44 @@ pub struct SigningKeyConfig {
     pub file: Option<std::path::PathBuf>,
 }
 
-/// The signers a registry trusts: public keys, and certificates that
-/// anchor the chains of certificate-based signatures (notation).
+/// The configured signers a signature counts for, and why it counted for
+/// none of the keyless ones when it was meant to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signers {
+    pub ids: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+/// `[[signing_identity]]`: a keyless (Sigstore) signer, named by the
+/// OpenID issuer and the subject its certificate carries.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub id: String,
+    /// The OpenID provider, exactly (`https://token.actions.githubusercontent.com`).
+    pub issuer: String,
+    /// The certificate's subject (a workflow URI, an e-mail address): exact,
+    /// or a pattern (`*` within a `/`-separated segment, `**` across).
+    pub subject: String,
+}
+
+#[derive(Debug, Clone)]
+struct Identity {
+    id: String,
+    issuer: String,
+    subject: GlobMatcher,
+    subject_pattern: String,
+}
+
+/// The signers a registry trusts: public keys, certificates that anchor
+/// the chains of certificate-based signatures (notation), and keyless
+/// identities checked against a pinned Sigstore trusted root.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
     keys: Vec<(String, PublicKey)>,
     certificates: Vec<(String, x509::Cert)>,
+    identities: Vec<Identity>,
+    sigstore: Option<std::sync::Arc<sigstore::TrustedRoot>>,
     version: String,
 }
 
@@ -76,23 +109,87 @@ impl Trust {
                 x509::Cert::from_pem(pem).map_err(|e| format!("trusted certificate {id}: {e}"))?;
             certs.push((id.clone(), cert));
         }
-        let mut lines: Vec<String> = parsed
+        let mut trust = Trust {
+            keys: parsed,
+            certificates: certs,
+            ..Trust::default()
+        };
+        trust.version = trust.compute_version();
+        Ok(trust)
+    }
+
+    /// Adds keyless signers: a Sigstore trusted root (its JSON) and the
+    /// identities whose signatures count. Ids stay unique across all
+    /// signers.
+    pub fn with_keyless(
+        mut self,
+        trusted_root: Option<&[u8]>,
+        identities: &[IdentityConfig],
+    ) -> Result<Trust, String> {
+        if let Some(json) = trusted_root {
+            self.sigstore = Some(std::sync::Arc::new(
+                sigstore::TrustedRoot::from_json(json)
+                    .map_err(|e| format!("the Sigstore trusted root: {e}"))?,
+            ));
+        }
+        if !identities.is_empty() && self.sigstore.is_none() {
+            return Err(
+                "[[signing_identity]] needs a Sigstore trusted root (sigstore.trusted_root)".into(),
+            );
+        }
+        for i in identities {
+            if i.id.is_empty() || i.id.contains(char::is_whitespace) {
+                return Err(format!("signer id {:?} must be a word", i.id));
+            }
+            if self.has_signer(&i.id) {
+                return Err(format!("signer {:?} is configured twice", i.id));
+            }
+            if i.issuer.is_empty() {
+                return Err(format!("signing identity {}: issuer is empty", i.id));
+            }
+            self.identities.push(Identity {
+                id: i.id.clone(),
+                issuer: i.issuer.clone(),
+                subject: pattern(&i.subject)
+                    .map_err(|e| format!("signing identity {}: subject: {e}", i.id))?,
+                subject_pattern: i.subject.clone(),
+            });
+        }
+        self.version = self.compute_version();
+        Ok(self)
+    }
+
+    /// A digest of every signer and what it is checked with.
+    fn compute_version(&self) -> String {
+        let mut lines: Vec<String> = self
+            .keys
             .iter()
             .map(|(id, k)| format!("key {id} {}\n", k.fingerprint()))
-            .chain(certs.iter().map(|(id, c)| {
+            .chain(self.certificates.iter().map(|(id, c)| {
                 format!(
                     "certificate {id} {}\n",
                     hex::encode(Sha256::digest(c.der()))
                 )
             }))
+            .chain(
+                self.identities
+                    .iter()
+                    .map(|i| format!("identity {} {} {}\n", i.id, i.issuer, i.subject_pattern)),
+            )
+            .chain(
+                self.sigstore
+                    .iter()
+                    .map(|r| format!("sigstore-root {}\n", r.digest())),
+            )
             .collect();
         lines.sort();
         let version = hex::encode(Sha256::digest(lines.concat()));
-        Ok(Trust {
-            keys: parsed,
-            certificates: certs,
-            version: version[..16].to_string(),
-        })
+        version[..16].to_string()
+    }
+
+    /// The pinned Sigstore trusted root, when one is configured.
+    pub fn sigstore_root(&self) -> Option<&sigstore::TrustedRoot> {
+        self.sigstore.as_deref()
     }
 
     /// Identifies this configuration: verdicts are kept per version.
@@ -101,11 +198,13 @@ impl Trust {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.certificates.is_empty() && self.identities.is_empty()
     }
 
     pub fn has_signer(&self, id: &str) -> bool {
-        self.keys.iter().any(|(i, _)| i == id) || self.certificates.iter().any(|(i, _)| i == id)
+        self.keys.iter().any(|(i, _)| i == id)
+            || self.certificates.iter().any(|(i, _)| i == id)
+            || self.identities.iter().any(|i| i.id == id)
     }
 
     /// The configured signers that verify `signed` at `now` (Unix
@@ -113,8 +212,13 @@ impl Trust {
     /// anchoring the chain of a certificate-based signature whose leaf made
     /// it. The chain must be valid at `now` — notation's `notary.x509`
     /// scheme has no authentic signing time, so the signer's claimed time
-    /// proves nothing — and the leaf be for code signing.
-    pub fn signers_of(&self, signed: &evidence::Signed, now: i64) -> Vec<String> {
+    /// proves nothing — and the leaf be for code signing. A keyless
+    /// signature counts for the `[[signing_identity]]`s its certificate
+    /// matches once the pinned Sigstore root verifies it (at the time its
+    /// transparency log vouches for, not `now`); why it did not verify is
+    /// said in [`Signers::problems`].
+    pub fn signers_of(&self, signed: &evidence::Signed, now: i64) -> Signers {
+        let mut problems = Vec::new();
         let mut out: Vec<String> = self
             .keys
             .iter()
@@ -135,14 +239,35 @@ impl Trust {
                 }
             }
         }
-        out
+        if let (Some(root), false) = (&self.sigstore, self.identities.is_empty()) {
+            if !signed.chain.is_empty() && !signed.tlog.is_empty() {
+                match root.verify(signed) {
+                    Ok(who) => out.extend(
+                        self.identities
+                            .iter()
+                            .filter(|i| i.issuer == who.issuer && i.subject.is_match(&who.subject))
+                            .map(|i| i.id.clone()),
+                    ),
+                    Err(e) => problems.push(format!("keyless signature: {e}")),
+                }
+            }
+        }
+        Signers { ids: out, problems }
     }
 
-    /// `(id, kind, fingerprint)` of each key, for explanations.
+    /// `(id, kind, what identifies it)` of each key and keyless identity,
+    /// for explanations.
     pub fn describe(&self) -> Vec<(String, &'static str, String)> {
         self.keys
             .iter()
             .map(|(id, k)| (id.clone(), k.kind().as_str(), k.fingerprint()))
+            .chain(self.identities.iter().map(|i| {
+                (
+                    i.id.clone(),
+                    "keyless",
+                    format!("{} {}", i.issuer, i.subject_pattern),
+                )
+            }))
             .collect()
     }
 }
@@ -399,6 +524,68 @@ mod tests {
             decide(&p, &[verdict("ci", "https://slsa.dev/provenance/v1")]),
             Decision::Deny { .. }
         ));
+    }
+
+    #[test]
+    fn keyless_identities_match_issuer_and_subject() {
+        let root = include_bytes!("../../tests/fixtures/sigstore/public-good-trusted-root.json");
+        let bundle =
+            include_bytes!("../../tests/fixtures/sigstore/sigstore-2.0.0-provenance.sigstore.json");
+        let signed = evidence::bundle(bundle, None).unwrap().remove(0);
+        let gha = "https://token.actions.githubusercontent.com";
+        let with = |issuer: &str, subject: &str| {
+            Trust::new(&[])
+                .unwrap()
+                .with_keyless(
+                    Some(root),
+                    &[IdentityConfig {
+                        id: "release".into(),
+                        issuer: issuer.into(),
+                        subject: subject.into(),
+                    }],
+                )
+                .unwrap()
+        };
+        // Long after the ten-minute certificate expired: the log dates it.
+        let now = 1_900_000_000;
+        let t = with(
+            gha,
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/*",
+        );
+        assert_eq!(t.signers_of(&signed, now).ids, vec!["release".to_string()]);
+        let other_repo = with(
+            gha,
+            "https://github.com/acme/*/.github/workflows/*@refs/heads/*",
+        );
+        assert!(other_repo.signers_of(&signed, now).ids.is_empty());
+        let other_issuer = with("https://accounts.google.com", "**");
+        assert!(other_issuer.signers_of(&signed, now).ids.is_empty());
+        assert_ne!(t.version(), other_repo.version());
+        assert_ne!(t.version(), Trust::new(&[]).unwrap().version());
+        // A broken signature says why.
+        let mut bad = signed.clone();
+        bad.signature[5] ^= 1;
+        let found = t.signers_of(&bad, now);
+        assert!(found.ids.is_empty() && found.problems.len() == 1);
+        // Identities need the root; ids stay unique.
+        let id = IdentityConfig {
+            id: "release".into(),
+            issuer: gha.into(),
+            subject: "x".into(),
+        };
+        assert!(Trust::new(&[])
+            .unwrap()
+            .with_keyless(None, std::slice::from_ref(&id))
+            .is_err());
+        assert!(trust()
+            .with_keyless(
+                Some(root),
+                &[IdentityConfig {
+                    id: "ci".into(),
+                    ..id
+                }]
+            )
+            .is_err());
     }
 
     #[test]

@@ -58,6 +58,15 @@ impl Cert {
         &self.der
     }
 
+    /// The certificate's extensions (none for a v1 certificate).
+    pub fn extensions(&self) -> &[x509_cert::ext::Extension] {
+        self.cert
+            .tbs_certificate
+            .extensions
+            .as_deref()
+            .unwrap_or_default()
+    }
+
     /// Whether the certificate may issue others (basic constraints, CA).
     fn is_ca(&self) -> bool {
         const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");

@@ -16,16 +16,31 @@ certificate authority, a signature the log integrated after the
 certificate expired, a signature whose log entry was tampered with; an
 attestation requirement is met by a keyless SLSA attestation.
 
+The same trusted root verifies package provenance: `npm publish
+--provenance-file` with a bundle our Sigstore signed is accepted and served
+at `/-/npm/v1/attestations/`, one from another Sigstore refused; `twine
+upload --attestations` likewise (PEP 740), the signer's identity kept as the
+publisher's claims.
+
 Usage: keyless.py CAIRN_BINARY OUTPUT_DIR   (run with .tools/py's python)
 """
 
+import base64
+import hashlib
 import json
 import os
+import subprocess
 import sys
 
-from cairnproc import Cairn
+import threading
+
+from cairnproc import Cairn, free_port
 from sigstore_fixture import BUNDLE_V03, COSIGN_SIGN, Sigstore
 from signatures import COSIGN, IMAGE, Registry, expect, explain, refused, run, served, sha
+from tuf import TufProxy, client_env, make_certificates, make_repository, seed_cache
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+TWINE = os.path.join(ROOT, ".tools", "py", "bin", "twine")
 
 BIN, OUT = sys.argv[1], sys.argv[2]
 WORK = os.path.join(OUT, "keyless-work")
@@ -63,8 +78,125 @@ def push_legacy(reg, repo, subject, payload, annotations):
 
 def cosign_verify(server, image, root_file, identity=RELEASE):
     return run([COSIGN, "verify", "--trusted-root", root_file, "--certificate-identity", identity,
-                "--certificate-oidc-issuer", GHA, "--insecure-ignore-sct", "--allow-http-registry",
+                "--certificate-oidc-issuer", GHA, "--allow-http-registry",
                 "--registry-username", "admin", "--registry-password", server.password, image], ok=False)
+
+
+def slsa_statement(name, algorithm, digest):
+    return {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": name, "digest": {algorithm: digest}}],
+            "predicateType": SLSA, "predicate": {"buildDefinition": {}, "runDetails": {}}}
+
+
+def npm_provenance(server, ours, rogue):
+    # npm verifies a provenance file itself (sigstore-js, against the
+    # trusted root of Sigstore's TUF repository): give it one trusting both
+    # Sigstores, while cairn pins only ours — so the rogue bundle reaches
+    # cairn, and it is cairn that refuses it.
+    both = ours.trusted_root()
+    for part in ("certificateAuthorities", "tlogs", "ctlogs"):
+        both[part] += rogue.trusted_root()[part]
+    tuf_dir = os.path.join(WORK, "tuf")
+    root = make_repository(WORK, tuf_dir, {"trusted_root.json": json.dumps(both).encode()})
+    ca, cert, key = make_certificates(WORK)
+    proxy = TufProxy(free_port(), tuf_dir, cert, key)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    data_home = os.path.join(WORK, "xdg-data")
+    seed_cache(os.path.join(data_home, "sigstore-js"), root)
+    env = {**client_env(proxy, ca), "XDG_DATA_HOME": data_home}
+    npmrc = os.path.join(WORK, "npmrc")
+    auth = base64.b64encode(f"admin:{server.password}".encode()).decode()
+    with open(npmrc, "w") as f:
+        f.write(f"registry=http://127.0.0.1:{server.port}/npm/main/\n"
+                f"//127.0.0.1:{server.port}/npm/main/:_auth={auth}\n")
+    for version, sigstore, accepted in (("1.0.0", ours, True), ("1.0.1", rogue, False)):
+        pkg = os.path.join(WORK, f"npm-{version}")
+        os.makedirs(pkg, exist_ok=True)
+        with open(os.path.join(pkg, "package.json"), "w") as f:
+            json.dump({"name": "keyless-lib", "version": version}, f)
+        with open(os.path.join(pkg, "index.js"), "w") as f:
+            f.write("module.exports = 1;\n")
+        tgz = os.path.join(pkg, run(["npm", "pack", "--silent"], cwd=pkg).stdout.strip().splitlines()[-1])
+        with open(tgz, "rb") as f:
+            sha512 = hashlib.sha512(f.read()).hexdigest()
+        bundle = sigstore.sign_statement(slsa_statement(f"pkg:npm/keyless-lib@{version}", "sha512", sha512),
+                                         GHA, RELEASE)
+        bundle_file = os.path.join(pkg, "provenance.sigstore.json")
+        with open(bundle_file, "w") as f:
+            json.dump(bundle, f)
+        r = run(["npm", "publish", tgz, "--provenance-file", bundle_file, "--userconfig", npmrc], ok=False, cwd=pkg,
+                env=env)
+        said = (r.stdout + r.stderr).strip()
+        if accepted:
+            expect(r.returncode == 0, f"npm publish --provenance-file with our Sigstore's bundle {said[-300:]}")
+            st, _, body = server.request("GET", f"/npm/main/-/npm/v1/attestations/keyless-lib@{version}")
+            expect(st == 200 and json.loads(body)["attestations"][0]["bundle"] == bundle,
+                   "the provenance is served at /-/npm/v1/attestations/")
+        else:
+            expect(r.returncode != 0 and "does not verify" in said,
+                   f"npm publish with another Sigstore's bundle is refused: "
+                   f"{[l for l in said.splitlines() if 'verify' in l][:1]}")
+            st, _, body = server.request("GET", "/npm/main/keyless-lib")
+            expect(version not in json.loads(body)["versions"], "nothing of the refused publish is stored")
+    # npm audit signatures verifies the served provenance (and cairn's
+    # registry signature) on install.
+    app = os.path.join(WORK, "npm-app")
+    os.makedirs(app, exist_ok=True)
+    with open(os.path.join(app, "package.json"), "w") as f:
+        json.dump({"name": "app", "version": "0.0.0", "private": True}, f)
+    cache = os.path.join(WORK, "npm-cache")
+    seed_cache(os.path.join(cache, "_tuf"), root)
+    registry = f"http://127.0.0.1:{server.port}/npm/main/"
+    run(["npm", "install", "--no-audit", "--no-fund", "--registry", registry, "--userconfig", npmrc, "--cache", cache,
+         "keyless-lib@1.0.0"], cwd=app, env=env)
+    r = run(["npm", "audit", "signatures", "--registry", registry, "--userconfig", npmrc, "--cache", cache],
+            ok=False, cwd=app, env=env)
+    said = (r.stdout + r.stderr).strip()
+    expect(r.returncode == 0 and "1 package has a verified attestation" in said
+           and "1 package has a verified registry signature" in said,
+           f"npm audit signatures verifies the provenance and the registry signature: {said[-200:]}")
+
+
+def pep740(bundle):
+    """A PEP 740 attestation object made from a bundle's parts."""
+    material = bundle["verificationMaterial"]
+    return {"version": 1,
+            "verification_material": {"certificate": material["certificate"]["rawBytes"],
+                                      "transparency_entries": material["tlogEntries"]},
+            "envelope": {"statement": bundle["dsseEnvelope"]["payload"],
+                         "signature": bundle["dsseEnvelope"]["signatures"][0]["sig"]}}
+
+
+def pypi_attestations(server, ours, rogue):
+    url = f"http://127.0.0.1:{server.port}/pypi/main/"
+    for version, sigstore, accepted in (("1.0", ours, True), ("2.0", rogue, False)):
+        out = os.path.join(WORK, f"pypi-{version}")
+        run([sys.executable, os.path.join(ROOT, "tests", "e2e", "mkdist.py"), out, "keyless-pkg", version])
+        sdist = os.path.join(out, f"keyless_pkg-{version}.tar.gz")
+        with open(sdist, "rb") as f:
+            sha256 = hashlib.sha256(f.read()).hexdigest()
+        statement = slsa_statement(os.path.basename(sdist), "sha256", sha256)
+        statement["predicateType"] = "https://docs.pypi.org/attestations/publish/v1"
+        statement["predicate"] = None
+        with open(sdist + ".publish.attestation", "w") as f:
+            json.dump(pep740(sigstore.sign_statement(statement, GHA, RELEASE)), f)
+        r = run([TWINE, "upload", "--disable-progress-bar", "--non-interactive", "--attestations",
+                 "--repository-url", url, "-u", "admin", f"--password={server.password}", sdist,
+                 sdist + ".publish.attestation"], ok=False)
+        said = " ".join((r.stdout + r.stderr).split())  # twine wraps its lines
+        if accepted:
+            expect(r.returncode == 0, f"twine upload --attestations signed by our Sigstore {said[-300:]}")
+            st, _, body = server.request(
+                "GET", f"/pypi/main/integrity/keyless-pkg/{version}/{os.path.basename(sdist)}/provenance")
+            claims = json.loads(body)["attestation_bundles"][0]["publisher"].get("claims", {})
+            expect(st == 200 and claims.get("subject") == RELEASE and claims.get("issuer") == GHA,
+                   f"the provenance names the verified signer: {claims}")
+        else:
+            expect(r.returncode != 0 and "does not verify against the trusted root" in said,
+                   f"an attestation from another Sigstore is refused: {said[said.find('attestation 0'):][:160]}")
+            st, _, body = server.request("GET", "/pypi/main/simple/keyless-pkg/",
+                                         headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+            expect(version not in json.loads(body)["versions"], "nothing of the refused upload is stored")
 
 
 def main():
@@ -141,6 +273,9 @@ def main():
 
     text = explain(server, "keyless/app:good")
     expect("served" in text and "signed by release" in text, f"cairn policy explain: {text.strip()}")
+
+    npm_provenance(server, ours, rogue)
+    pypi_attestations(server, ours, rogue)
     server.terminate()
     print("keyless: all checks passed")
 

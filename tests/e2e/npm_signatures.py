@@ -25,9 +25,6 @@ import http.server
 import io
 import json
 import os
-import socket
-import socketserver
-import ssl
 import subprocess
 import sys
 import tarfile
@@ -36,11 +33,11 @@ import urllib.error
 import urllib.request
 
 from cairnproc import Cairn, free_port
+from tuf import TufProxy, client_env, make_certificates, make_repository, seed_cache
 
 BIN, OUT = sys.argv[1], sys.argv[2]
 DATA = os.path.join(OUT, "npm-signatures-data")
 WORK = os.path.join(OUT, "npm-signatures-work")
-TUF_HOST = "tuf-repo-cdn.sigstore.dev"
 
 
 def expect(cond, message):
@@ -58,104 +55,6 @@ def run(cmd, ok=True, **kw):
 
 def path(*parts):
     return os.path.join(WORK, *parts)
-
-
-# --- A TUF repository with no targets, signed with our own Ed25519 key.
-
-def canonical(obj):
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def ed25519_sign(key_pem, data):
-    with open(path("tuf-msg"), "wb") as f:
-        f.write(data)
-    return run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key_pem, "-in", path("tuf-msg")],
-               text=False).stdout.hex()
-
-
-def make_tuf_repository(directory):
-    os.makedirs(directory, exist_ok=True)
-    key_pem = path("tuf-key.pem")
-    run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key_pem])
-    der = run(["openssl", "pkey", "-in", key_pem, "-pubout", "-outform", "DER"], text=False).stdout
-    public = der[-32:].hex()
-    key = {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": public}}
-    keyid = hashlib.sha256(canonical(key)).hexdigest()
-    expires = "2099-01-01T00:00:00Z"
-    role = {"keyids": [keyid], "threshold": 1}
-    documents = {
-        "root.json": {"_type": "root", "spec_version": "1.0.31", "version": 1, "expires": expires,
-                      "consistent_snapshot": False, "keys": {keyid: key},
-                      "roles": {r: role for r in ("root", "timestamp", "snapshot", "targets")}},
-        "timestamp.json": {"_type": "timestamp", "spec_version": "1.0.31", "version": 1, "expires": expires,
-                           "meta": {"snapshot.json": {"version": 1}}},
-        "snapshot.json": {"_type": "snapshot", "spec_version": "1.0.31", "version": 1, "expires": expires,
-                          "meta": {"targets.json": {"version": 1}}},
-        "targets.json": {"_type": "targets", "spec_version": "1.0.31", "version": 1, "expires": expires,
-                         "targets": {}},
-    }
-    for name, signed in documents.items():
-        doc = {"signed": signed, "signatures": [{"keyid": keyid, "sig": ed25519_sign(key_pem, canonical(signed))}]}
-        with open(os.path.join(directory, name), "w") as f:
-            json.dump(doc, f)
-    return os.path.join(directory, "root.json")
-
-
-def make_certificates():
-    """A test CA, and a certificate it signs for the TUF host."""
-    ca_key, ca = path("ca.key"), path("ca.pem")
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
-         "-days", "2", "-subj", "/CN=cairn test CA"])
-    key, csr, cert = path("tuf.key"), path("tuf.csr"), path("tuf.pem")
-    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={TUF_HOST}"])
-    with open(path("san.ext"), "w") as f:
-        f.write(f"subjectAltName=DNS:{TUF_HOST}\n")
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
-         "-days", "2", "-extfile", path("san.ext")])
-    return ca, cert, key
-
-
-class TufProxy(socketserver.ThreadingTCPServer):
-    """An HTTPS proxy that answers CONNECTs to the TUF host itself, serving
-    the files of `directory` under the test certificate."""
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, port, directory, cert, key):
-        self.directory = directory
-        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.tls.load_cert_chain(cert, key)
-        self.requests = []
-        super().__init__(("127.0.0.1", port), TufProxyHandler)
-
-
-class TufProxyHandler(socketserver.StreamRequestHandler):
-    def handle(self):
-        line = self.rfile.readline().decode()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-        if not line.startswith(f"CONNECT {TUF_HOST}:443"):
-            self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            return
-        self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self.wfile.flush()
-        conn = self.server.tls.wrap_socket(self.connection, server_side=True)
-        reader = conn.makefile("rb")
-        while True:
-            request = reader.readline().decode()
-            if not request:
-                return
-            while reader.readline() not in (b"\r\n", b"\n", b""):
-                pass
-            name = request.split()[1].lstrip("/")
-            self.server.requests.append(name)
-            file = os.path.join(self.server.directory, os.path.basename(name))
-            if os.path.isfile(file):
-                with open(file, "rb") as f:
-                    body, status = f.read(), "200 OK"
-            else:
-                body, status = b"not found", "404 Not Found"
-            conn.sendall(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
 # --- A mirror in front of cairn that swaps one tarball (and its integrity).
@@ -238,19 +137,13 @@ def main():
 
     # npm's environment: our TUF repository behind the HTTPS proxy.
     tuf_dir = path("tuf")
-    root = make_tuf_repository(tuf_dir)
-    ca, cert, key = make_certificates()
+    root = make_repository(WORK, tuf_dir)
+    ca, cert, key = make_certificates(WORK)
     proxy = TufProxy(free_port(), tuf_dir, cert, key)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     cache = path("npm-cache")
-    tuf_cache = os.path.join(cache, "_tuf", TUF_HOST)
-    os.makedirs(os.path.join(tuf_cache, "targets"), exist_ok=True)
-    with open(root, "rb") as src, open(os.path.join(tuf_cache, "root.json"), "wb") as dst:
-        dst.write(src.read())
-    env = {**os.environ, "NODE_EXTRA_CA_CERTS": ca, "https_proxy": f"http://127.0.0.1:{proxy.server_address[1]}",
-           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    for k in ("HTTPS_PROXY", "HTTP_PROXY", "http_proxy"):
-        env.pop(k, None)
+    seed_cache(os.path.join(cache, "_tuf"), root)
+    env = client_env(proxy, ca)
 
     def audit(app, registry_url):
         return run(["npm", "audit", "signatures", "--registry", registry_url, "--userconfig", npmrc,

@@ -1,12 +1,14 @@
-"""A Sigstore of our own, offline: a Fulcio-like certificate authority and a
-Rekor-like transparency log key, making keyless signatures the way the
-public-good instance does (a ten-minute certificate for an OpenID identity,
-an entry logged with a signed entry timestamp and an inclusion proof under a
-signed checkpoint), and the trusted root that pins them.
+"""A Sigstore of our own, offline: a Fulcio-like certificate authority, a
+Rekor-like transparency log key and a certificate-transparency log key,
+making keyless signatures the way the public-good instance does (a
+ten-minute certificate for an OpenID identity with an embedded SCT, an entry
+logged with a signed entry timestamp and an inclusion proof under a signed
+checkpoint), and the trusted root that pins them.
 
 No server runs: the test signs in-process and pushes what cosign would. The
-bundles are checked by cosign itself (`cosign verify --trusted-root`) in the
-tests, so they are the real format, not cairn's idea of it.
+bundles are checked by cosign itself (`cosign verify --trusted-root`) and by
+npm (sigstore-js, which also requires the SCT) in the tests, so they are the
+real format, not cairn's idea of it.
 
 Needs `cryptography` (.tools/py has it).
 """
@@ -26,6 +28,7 @@ COSIGN_SIGN = "https://sigstore.dev/cosign/sign/v1"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+SCT_LIST = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 
 
 def b64(b):
@@ -50,6 +53,23 @@ def spki(key):
 
 def pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def der_octets(data):
+    n = len(data)
+    length = bytes([n]) if n < 128 else bytes([0x82, n >> 8, n & 0xFF])
+    return b"\x04" + length + data
+
+
+def sct_list(ct_key, ct_id, issuer_key_hash, tbs, at_ms):
+    """An RFC 6962 SignedCertificateTimestampList holding one SCT over the
+    precertificate `tbs`, as a CT log returns it to Fulcio."""
+    u16 = lambda n: n.to_bytes(2, "big")
+    signed = (b"\x00\x00" + at_ms.to_bytes(8, "big") + u16(1) + issuer_key_hash
+              + len(tbs).to_bytes(3, "big") + tbs + u16(0))
+    sig = ct_key.sign(signed, ec.ECDSA(hashes.SHA256()))
+    sct = b"\x00" + ct_id + at_ms.to_bytes(8, "big") + u16(0) + b"\x04\x03" + u16(len(sig)) + sig
+    return u16(len(sct) + 2) + u16(len(sct)) + sct
 
 
 def pae(payload_type, payload):
@@ -90,6 +110,8 @@ class Sigstore:
         self.inter = self._ca(f"{name}-intermediate", self.inter_key, self.root_key, self.root, now)
         self.log_key = ec.generate_private_key(ec.SECP256R1())
         self.log_id = hashlib.sha256(spki(self.log_key)).digest()
+        self.ct_key = ec.generate_private_key(ec.SECP256R1())
+        self.ct_id = hashlib.sha256(spki(self.ct_key)).digest()
         # Entries already in the log, so proofs have a path.
         self.leaves = [hashlib.sha256(b"\x00" + b"earlier entry %d" % i).digest() for i in range(5)]
 
@@ -125,7 +147,10 @@ class Sigstore:
                 "certChain": {"certificates": [
                     {"rawBytes": b64(c.public_bytes(serialization.Encoding.DER))} for c in (self.inter, self.root)]},
                 "validFor": {"start": start}}],
-            "ctlogs": [],
+            "ctlogs": [{"baseUrl": "https://ctfe.test.local", "hashAlgorithm": "SHA2_256",
+                        "publicKey": {"rawBytes": b64(spki(self.ct_key)), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                      "validFor": {"start": start}},
+                        "logId": {"keyId": b64(self.ct_id)}}],
             "timestampAuthorities": [],
         }
 
@@ -136,19 +161,25 @@ class Sigstore:
         key = ec.generate_private_key(ec.SECP256R1())
         san = x509.RFC822Name(subject) if "@" in subject and "://" not in subject \
             else x509.UniformResourceIdentifier(subject)
-        cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.inter.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(at - datetime.timedelta(seconds=30))
-                .not_valid_after(at + datetime.timedelta(minutes=10))
-                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                             key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                             key_cert_sign=False, crl_sign=False, encipher_only=False,
-                                             decipher_only=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-                .add_extension(x509.SubjectAlternativeName([san]), critical=True)
-                .add_extension(x509.UnrecognizedExtension(ISSUER_V1, issuer.encode()), critical=False)
-                .add_extension(x509.UnrecognizedExtension(ISSUER_V2, der_utf8(issuer)), critical=False)
-                .sign(self.inter_key, hashes.SHA384()))
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.inter.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(at - datetime.timedelta(seconds=30))
+                   .not_valid_after(at + datetime.timedelta(minutes=10))
+                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                                key_encipherment=False, data_encipherment=False,
+                                                key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                                encipher_only=False, decipher_only=False), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+                   .add_extension(x509.SubjectAlternativeName([san]), critical=True)
+                   .add_extension(x509.UnrecognizedExtension(ISSUER_V1, issuer.encode()), critical=False)
+                   .add_extension(x509.UnrecognizedExtension(ISSUER_V2, der_utf8(issuer)), critical=False))
+        # The precertificate is the certificate without its SCT list; the
+        # CT log's timestamp over it is embedded last.
+        precert = builder.sign(self.inter_key, hashes.SHA384())
+        scts = sct_list(self.ct_key, self.ct_id, hashlib.sha256(spki(self.inter_key)).digest(),
+                        precert.tbs_certificate_bytes, int(at.timestamp() * 1000))
+        cert = builder.add_extension(x509.UnrecognizedExtension(SCT_LIST, der_octets(scts)), critical=False) \
+            .sign(self.inter_key, hashes.SHA384())
         return key, cert
 
     def log(self, body, integrated_time):

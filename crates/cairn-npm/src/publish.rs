@@ -66,14 +66,16 @@ fn check_declared(manifest: &Value, actual: &cairn_packages::Digests) -> Package
 /// must be a Sigstore bundle whose DSSE statement has one subject, this
 /// version (`pkg:npm/<name>@<version>`, a scope's `@` as `%40`) with the
 /// tarball's SHA-512 — what npm itself checks before attaching it, and what
-/// `npm audit signatures` checks when installing. The bundle's Sigstore
-/// signature (a Fulcio certificate and a Rekor entry) is not verified here.
+/// `npm audit signatures` checks when installing. With a pinned Sigstore
+/// trusted root, the bundle's signature must verify against it too (its
+/// Fulcio certificate and Rekor entry, offline).
 fn check_provenance(
     bundle_name: &str,
     name: &str,
     version: &str,
     sha512_hex: &str,
     data: &str,
+    root: Option<&cairn_core::trust::sigstore::TrustedRoot>,
 ) -> PackageResult<()> {
     let bad = |why: String| PackageError::bad(format!("{bundle_name}: {why}"));
     let bundle: Value =
@@ -97,6 +99,17 @@ fn check_provenance(
         return Err(bad(format!(
             "the provenance's subject digest is sha512 {digest}, the tarball's is {sha512_hex}"
         )));
+    }
+    if let Some(root) = root {
+        let signed = cairn_core::trust::evidence::bundle(data.as_bytes(), None)
+            .map_err(|e| bad(e.to_string()))?;
+        for s in &signed {
+            root.verify(s).map_err(|e| {
+                bad(format!(
+                    "the provenance's Sigstore signature does not verify against the trusted root: {e}"
+                ))
+            })?;
+        }
     }
     Ok(())
 }
@@ -228,7 +241,14 @@ impl NpmApi {
                     .get("data")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                check_provenance(&bundle_name, name, version, &digests.sha512_hex, data)?;
+                check_provenance(
+                    &bundle_name,
+                    name,
+                    version,
+                    &digests.sha512_hex,
+                    data,
+                    p.config.sigstore.as_deref(),
+                )?;
                 Some(data)
             }
             None => None,

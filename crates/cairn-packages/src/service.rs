@@ -107,6 +107,10 @@ pub struct PackagesConfig {
     /// The OpenPGP keys Maven `.asc` signatures are checked against (none:
     /// `.asc` files are stored unchecked).
     pub openpgp: std::sync::Arc<cairn_core::trust::openpgp::OpenPgpKeys>,
+    /// The pinned Sigstore trusted root npm provenance bundles and PyPI
+    /// attestations are verified against (none: only what they bind is
+    /// checked).
+    pub sigstore: Option<std::sync::Arc<cairn_core::trust::sigstore::TrustedRoot>>,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -141,6 +145,7 @@ impl Default for PackagesConfig {
             repositories: vec![],
             go_git: GitSources::default(),
             openpgp: Default::default(),
+            sigstore: None,
             download_cache: std::time::Duration::ZERO,
             secret_scan: cairn_core::policy::RepositoryPatterns::default(),
             secret_quarantine: cairn_core::policy::RepositoryPatterns::default(),

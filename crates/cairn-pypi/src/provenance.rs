@@ -6,9 +6,10 @@
 //! An upload whose attestations do not bind this file is refused: each must
 //! be a version-1 attestation whose in-toto statement has one subject named
 //! as the uploaded file with its SHA-256, and a signature and certificate.
-//! The Sigstore signature itself (a Fulcio certificate and a Rekor entry)
-//! is not verified here: that needs Sigstore's trust root, which cairn does
-//! not fetch.
+//! With a pinned Sigstore trusted root (`sigstore.trusted_root`), the
+//! signature must also verify against it — the Fulcio certificate, the
+//! Rekor entry, offline — and the signer's identity is kept as the
+//! publisher's claims; without one, only what it binds is checked.
 
 use crate::{key, PypiApi, PYPI};
 use axum::http::header;
@@ -28,6 +29,7 @@ pub(crate) fn provenance_of(
     filename: &str,
     sha256: &str,
     uploader: &str,
+    root: Option<&cairn_core::trust::sigstore::TrustedRoot>,
 ) -> PackageResult<Value> {
     let bad = |why: String| PackageError::bad(format!("invalid attestations: {why}"));
     let list: Vec<Value> =
@@ -36,6 +38,7 @@ pub(crate) fn provenance_of(
         return Err(bad("the list is empty".into()));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
+    let mut identities = Vec::new();
     for (i, a) in list.iter().enumerate() {
         if a.get("version").and_then(Value::as_u64) != Some(1) {
             return Err(bad(format!("attestation {i} is not version 1")));
@@ -65,11 +68,25 @@ pub(crate) fn provenance_of(
         if subject.predicate_type.is_empty() {
             return Err(bad(format!("attestation {i} names no predicate type")));
         }
+        if let Some(root) = root {
+            let signed = cairn_core::trust::evidence::pep740(a)
+                .map_err(|e| bad(format!("attestation {i}: {e}")))?;
+            let who = root.verify(&signed).map_err(|e| {
+                bad(format!(
+                    "attestation {i}: the Sigstore signature does not verify against the trusted root: {e}"
+                ))
+            })?;
+            identities.push(json!({"issuer": who.issuer, "subject": who.subject}));
+        }
+    }
+    let mut publisher = json!({"kind": "cairn", "uploader": uploader});
+    if let Some(first) = identities.first() {
+        publisher["claims"] = first.clone();
     }
     Ok(json!({
         "version": 1,
         "attestation_bundles": [{
-            "publisher": {"kind": "cairn", "uploader": uploader},
+            "publisher": publisher,
             "attestations": list,
         }],
     }))
@@ -125,7 +142,7 @@ mod tests {
     fn attestations_must_bind_the_file() {
         let sha = "ab".repeat(32);
         let good = json!([attestation("demo-1.0.tar.gz", &sha)]).to_string();
-        let p = provenance_of(&good, "demo-1.0.tar.gz", &sha, "ci").unwrap();
+        let p = provenance_of(&good, "demo-1.0.tar.gz", &sha, "ci", None).unwrap();
         assert_eq!(
             p["attestation_bundles"][0]["attestations"]
                 .as_array()
@@ -146,7 +163,7 @@ mod tests {
             ("{".to_string(), "not a JSON list"),
             (json!([{"version": 2}]).to_string(), "not version 1"),
         ] {
-            let e = provenance_of(&list, "demo-1.0.tar.gz", &sha, "ci").unwrap_err();
+            let e = provenance_of(&list, "demo-1.0.tar.gz", &sha, "ci", None).unwrap_err();
             assert!(e.to_string().contains(why), "{why}: {e}");
         }
     }

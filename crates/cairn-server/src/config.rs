@@ -449,6 +449,8 @@ impl PackageSettings {
             repositories,
             download_cache: std::time::Duration::from_secs(self.download_cache_secs),
             openpgp: std::sync::Arc::new(self.openpgp()?),
+            // Set from the trust configuration (Config::signature_gate).
+            sigstore: None,
         })
     }
 }

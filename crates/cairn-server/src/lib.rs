@@ -138,16 +138,16 @@ impl App {
                 .partition(|p| p.settings().format == "oci");
         let virtuals = config::virtuals(&config, &package_proxies)?;
         let oci_virtuals = config::oci_virtuals(&config, &oci_proxies)?;
+        let packages_config = cairn_packages::PackagesConfig {
+            sigstore: signature_gate.trust.sigstore_root(),
+            ..config.packages.compile(access.clone())?
+        };
         let packages = Arc::new(
-            cairn_packages::Packages::new(
-                blobs.clone(),
-                meta.clone(),
-                config.packages.compile(access.clone())?,
-            )
-            .with_proxies(package_proxies)
-            .with_virtuals(virtuals)
-            .with_vuln_gate(vulns.clone())
-            .with_token_revoker(revoker.clone()),
+            cairn_packages::Packages::new(blobs.clone(), meta.clone(), packages_config)
+                .with_proxies(package_proxies)
+                .with_virtuals(virtuals)
+                .with_vuln_gate(vulns.clone())
+                .with_token_revoker(revoker.clone()),
         );
         let oci = OciApi::new(
             blobs,

@@ -343,6 +343,47 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
     }])
 }
 
+/// A PEP 740 attestation object (`{"version": 1, "verification_material":
+/// {"certificate", "transparency_entries"}, "envelope": {"statement",
+/// "signature"}}`): a DSSE signature over the in-toto statement, made with
+/// the certificate, recorded by the transparency log entries.
+pub fn pep740(attestation: &serde_json::Value) -> Result<Signed, EvidenceError> {
+    let text = |p: &str| {
+        attestation
+            .pointer(p)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    let statement = b64("envelope.statement", text("/envelope/statement"))?;
+    let parsed: Statement = serde_json::from_slice(&statement)
+        .map_err(|e| bad(format!("not an in-toto statement: {e}")))?;
+    let tlog = attestation
+        .pointer("/verification_material/transparency_entries")
+        .and_then(serde_json::Value::as_array)
+        .map(|all| all.iter().map(TlogEntry::from_json).collect())
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or_default();
+    Ok(Signed {
+        message: pae(IN_TOTO, &statement),
+        signature: b64("envelope.signature", text("/envelope/signature"))?,
+        subjects: parsed
+            .subject
+            .iter()
+            .filter_map(|s| s.digest.get("sha256"))
+            .filter_map(|hex| format!("sha256:{hex}").parse().ok())
+            .collect(),
+        predicate_type: Some(parsed.predicate_type),
+        chain: vec![b64(
+            "verification_material.certificate",
+            text("/verification_material/certificate"),
+        )?],
+        signed_at: None,
+        jws_alg: None,
+        tlog,
+    })
+}
+
 /// What a single-subject in-toto statement says: the subject's name, its
 /// digest in one algorithm, and the predicate type.
 #[derive(Debug, Clone, PartialEq, Eq)]

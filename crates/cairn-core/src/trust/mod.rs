@@ -187,9 +187,10 @@ impl Trust {
         version[..16].to_string()
     }
 
-    /// The pinned Sigstore trusted root, when one is configured.
-    pub fn sigstore_root(&self) -> Option<&sigstore::TrustedRoot> {
-        self.sigstore.as_deref()
+    /// The pinned Sigstore trusted root, when one is configured (package
+    /// provenance is verified against it too).
+    pub fn sigstore_root(&self) -> Option<std::sync::Arc<sigstore::TrustedRoot>> {
+        self.sigstore.clone()
     }
 
     /// Identifies this configuration: verdicts are kept per version.

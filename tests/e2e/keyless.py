@@ -157,6 +157,39 @@ def npm_provenance(server, ours, rogue):
            f"npm audit signatures verifies the provenance and the registry signature: {said[-200:]}")
 
 
+def maven_sigstore(server, ours, rogue):
+    def put(path, data):
+        st, _, body = server.request("PUT", path, data, auth=server.basic)
+        return st, body.decode(errors="replace")
+
+    jar, pom = b"PK\x03\x04 a jar", b"<project><modelVersion>4.0.0</modelVersion><groupId>com.acme</groupId>" \
+                                      b"<artifactId>lib</artifactId><version>1.0</version></project>"
+    base = "/maven/main/com/acme/lib/1.0/lib-1.0"
+    expect(put(f"{base}.jar", jar)[0] == 201 and put(f"{base}.pom", pom)[0] == 201, "maven: jar and pom deployed")
+    st, body = put(f"{base}.jar.sigstore.json", json.dumps(ours.sign_file(jar, GHA, RELEASE)).encode())
+    expect(st == 201, f"maven: a .sigstore.json by the release identity is accepted ({st} {body[:200]})")
+    st, body = put(f"{base}.pom.sigstore.json", json.dumps(rogue.sign_file(pom, GHA, RELEASE)).encode())
+    expect(st == 400 and "does not verify" in body, f"maven: one from another Sigstore is refused: {body[:200]}")
+    st, body = put(f"{base}.pom.sigstore.json", json.dumps(ours.sign_file(jar, GHA, RELEASE)).encode())
+    expect(st == 400 and "does not verify" in body, f"maven: one signing other bytes is refused: {body[:200]}")
+    st, _, _ = server.request("GET", f"{base}.pom.sigstore.json")
+    expect(st == 404, "maven: nothing of the refused signatures is stored")
+
+    # Staging, where the repository requires a .sigstore.json for every file.
+    stage = "/maven/msign/-/staging/s1/com/acme/lib/2.0/lib-2.0"
+    jar2, pom2 = jar + b"2", pom.replace(b"1.0", b"2.0")
+    put(f"{stage}.jar", jar2)
+    put(f"{stage}.pom", pom2)
+    put(f"{stage}.jar.sigstore.json", json.dumps(ours.sign_file(jar2, GHA, RELEASE)).encode())
+    st, _, body = server.request("POST", "/api/v1/maven/msign/staging/s1/close", auth=server.basic)
+    said = body.decode(errors="replace")
+    expect(st != 200 and "lib-2.0.pom has no .sigstore.json signature" in said,
+           f"maven: a staging repository lacking a .sigstore.json does not close: {said[:200]}")
+    put(f"{stage}.pom.sigstore.json", json.dumps(ours.sign_file(pom2, GHA, RELEASE)).encode())
+    st, _, body = server.request("POST", "/api/v1/maven/msign/staging/s1/close", auth=server.basic)
+    expect(st == 200, f"maven: it closes once every file has a verified .sigstore.json ({st} {body[:200]!r})")
+
+
 def pep740(bundle):
     """A PEP 740 attestation object made from a bundle's parts."""
     material = bundle["verificationMaterial"]
@@ -211,7 +244,8 @@ def main():
               '{name = "attested", repositories = ["kattest/**"], signed_by = ["release"], '
               f'attestations = [{{predicate_type = "{SLSA}", signed_by = ["release"]}}]}}]')
     env = {"CAIRN_SIGSTORE__TRUSTED_ROOT": root_file, "CAIRN_SIGNING_IDENTITY": identity,
-           "CAIRN_SIGNATURE_POLICY": policy}
+           "CAIRN_SIGNATURE_POLICY": policy,
+           "CAIRN_PACKAGES__REPOSITORIES": '[{pattern = "maven/msign", maven_staging = true, maven_require = ["sigstore"]}]'}
     server = Cairn(BIN, os.path.join(OUT, "keyless-data"), env=env).start(os.path.join(OUT, "keyless-cairn.log"))
     reg = Registry(server)
 
@@ -274,6 +308,7 @@ def main():
     text = explain(server, "keyless/app:good")
     expect("served" in text and "signed by release" in text, f"cairn policy explain: {text.strip()}")
 
+    maven_sigstore(server, ours, rogue)
     npm_provenance(server, ours, rogue)
     pypi_attestations(server, ours, rogue)
     server.terminate()

@@ -238,6 +238,23 @@ class Sigstore:
                      "predicateType": predicate_type, "predicate": predicate or {}}
         return self.sign_statement(statement, issuer, subject, late)
 
+    def sign_file(self, data, issuer, subject):
+        """What sigstore-maven-plugin (or `cosign sign-blob --bundle`)
+        writes beside a file: a v0.3 bundle of a message signature over the
+        file's bytes, logged as a hashedrekord."""
+        key, cert, integrated = self._identity(issuer, subject, False)
+        sig = key.sign(data, ec.ECDSA(hashes.SHA256()))
+        digest = hashlib.sha256(data).digest()
+        body = canonical({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {"content": b64(sig), "publicKey": {"content": b64(pem(cert))}}}})
+        return {"mediaType": BUNDLE_V03,
+                "verificationMaterial": {
+                    "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
+                    "tlogEntries": [self.log(body, integrated)]},
+                "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(digest)},
+                                     "signature": b64(sig)}}
+
     def sign_legacy(self, digest, reference, issuer, subject):
         """What cosign's legacy layout holds for a keyless signature: the
         simple-signing payload and the annotations of its `.sig` layer."""

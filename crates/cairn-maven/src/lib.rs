@@ -21,6 +21,7 @@ pub mod layout;
 pub mod metadata;
 pub mod pom;
 mod proxy;
+mod signatures;
 pub mod staging;
 mod virtuals;
 
@@ -248,9 +249,10 @@ impl MavenApi {
         }
     }
 
-    /// A deployed `.asc` must be a signature of the file it names (stored
-    /// first, as `mvn deploy` does) by a configured OpenPGP key; without
-    /// keys, `.asc` files are stored unchecked.
+    /// A deployed `.asc` or `.sigstore.json` must be a signature of the
+    /// file it names (stored first, as `mvn deploy` does) by a configured
+    /// signer (`signatures.rs`); with none configured for its kind, it is
+    /// stored unchecked.
     async fn check_signature(
         &self,
         store: &str,
@@ -259,10 +261,10 @@ impl MavenApi {
         signature: &[u8],
     ) -> PackageResult<()> {
         let p = &self.packages;
-        let Some(signed) = filename.strip_suffix(".asc") else {
+        let Some(signed) = signatures::signed_name(filename) else {
             return Ok(());
         };
-        if p.config.openpgp.is_empty() {
+        if signatures::unchecked(&p.config, filename) {
             return Ok(());
         }
         let Some((file, _)) = p
@@ -275,13 +277,13 @@ impl MavenApi {
             )));
         };
         let bytes = p.read_blob(&file.digest).await?;
-        match p.config.openpgp.verify(signature, &bytes) {
+        match signatures::verify(&p.config, filename, signature, &bytes) {
             Ok(signer) => {
-                tracing::info!(file = %signed, %signer, "OpenPGP signature verified");
+                tracing::info!(file = %signed, %signer, signature = %filename, "signature verified");
                 Ok(())
             }
             Err(why) => {
-                tracing::info!(file = %signed, reason = %why, "an OpenPGP signature was refused");
+                tracing::info!(file = %signed, signature = %filename, reason = %why, "a signature was refused");
                 Err(PackageError::bad(format!(
                     "{filename} does not verify: {why}"
                 )))

@@ -3,7 +3,9 @@
 //! - **close**: validated — every version has a POM that parses and names
 //!   the same coordinates, every stored file still hashes to its recorded
 //!   checksums, and (when the repository demands them) every file has a
-//!   `.asc` signature and every jar its `-sources.jar` and `-javadoc.jar`;
+//!   `.asc` or `.sigstore.json` signature and every jar its `-sources.jar`
+//!   and `-javadoc.jar`; every signature verifies when signers of its kind
+//!   are configured;
 //!   a failed close leaves it open, with the problems recorded;
 //! - **release**: every file promoted into the repository in one
 //!   transaction (all or nothing; an existing release file refuses it);
@@ -104,21 +106,29 @@ pub async fn validate(p: &Packages, repository: &str, id: &str) -> PackageResult
                         }
                     }
                 }
-                if rules.require_signatures
-                    && !file.filename.ends_with(".asc")
-                    && !has(&format!("{}.asc", file.filename))
-                {
-                    problems.push(format!("{at}: {} has no .asc signature", file.filename));
+                let is_signature = crate::signatures::signed_name(&file.filename).is_some();
+                for (required, suffix) in [
+                    (rules.require_signatures, ".asc"),
+                    (rules.require_sigstore, ".sigstore.json"),
+                ] {
+                    if required && !is_signature && !has(&format!("{}{suffix}", file.filename)) {
+                        problems.push(format!("{at}: {} has no {suffix} signature", file.filename));
+                    }
                 }
-                // A signature must be valid, not merely present, when keys
-                // are configured.
-                if let Some(signed) = file.filename.strip_suffix(".asc") {
-                    if !p.config.openpgp.is_empty() {
+                // A signature must be valid, not merely present, when
+                // signers of its kind are configured.
+                if let Some(signed) = crate::signatures::signed_name(&file.filename) {
+                    if !crate::signatures::unchecked(&p.config, &file.filename) {
                         match v.files.iter().find(|f| f.filename == signed) {
                             None => problems.push(format!("{at}: {} signs nothing", file.filename)),
                             Some(target) => {
                                 let content = p.read_blob(&target.digest).await?;
-                                if let Err(why) = p.config.openpgp.verify(&bytes, &content) {
+                                if let Err(why) = crate::signatures::verify(
+                                    &p.config,
+                                    &file.filename,
+                                    &bytes,
+                                    &content,
+                                ) {
                                     problems.push(format!(
                                         "{at}: {} does not verify: {why}",
                                         file.filename

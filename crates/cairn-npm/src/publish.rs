@@ -247,7 +247,7 @@ impl NpmApi {
                     version,
                     &digests.sha512_hex,
                     data,
-                    p.config.sigstore.as_deref(),
+                    p.config.trust.sigstore_root().as_deref(),
                 )?;
                 Some(data)
             }

@@ -80,6 +80,8 @@ pub struct MavenRules {
     pub staging: bool,
     /// Closing a staging repository demands a `.asc` for every file.
     pub require_signatures: bool,
+    /// Closing demands a `.sigstore.json` for every file.
+    pub require_sigstore: bool,
     /// Closing demands `-sources.jar` and `-javadoc.jar` beside every jar.
     pub require_sources_javadoc: bool,
 }
@@ -107,10 +109,11 @@ pub struct PackagesConfig {
     /// The OpenPGP keys Maven `.asc` signatures are checked against (none:
     /// `.asc` files are stored unchecked).
     pub openpgp: std::sync::Arc<cairn_core::trust::openpgp::OpenPgpKeys>,
-    /// The pinned Sigstore trusted root npm provenance bundles and PyPI
-    /// attestations are verified against (none: only what they bind is
-    /// checked).
-    pub sigstore: Option<std::sync::Arc<cairn_core::trust::sigstore::TrustedRoot>>,
+    /// The trust configuration (the OCI signature gate's): its pinned
+    /// Sigstore trusted root verifies npm provenance bundles and PyPI
+    /// attestations (none: only what they bind is checked), its keys and
+    /// identities Maven `.sigstore.json` files.
+    pub trust: std::sync::Arc<cairn_core::trust::Trust>,
 }
 
 /// Which git repositories cairn fetches Go module versions from.
@@ -145,7 +148,7 @@ impl Default for PackagesConfig {
             repositories: vec![],
             go_git: GitSources::default(),
             openpgp: Default::default(),
-            sigstore: None,
+            trust: Default::default(),
             download_cache: std::time::Duration::ZERO,
             secret_scan: cairn_core::policy::RepositoryPatterns::default(),
             secret_quarantine: cairn_core::policy::RepositoryPatterns::default(),

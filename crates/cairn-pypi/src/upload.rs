@@ -260,7 +260,7 @@ impl PypiApi {
                 &form.filename,
                 &sha256,
                 req.auth.principal.name(),
-                p.config.sigstore.as_deref(),
+                p.config.trust.sigstore_root().as_deref(),
             )?;
         }
         p.refuse_secrets(

@@ -385,14 +385,15 @@ impl RepositoryPolicySettings {
             })?,
         };
         for r in &self.maven_require {
-            if r != "signatures" && r != "sources-javadoc" {
-                anyhow::bail!("maven_require: {r:?}: use signatures or sources-javadoc");
+            if !["signatures", "sigstore", "sources-javadoc"].contains(&r.as_str()) {
+                anyhow::bail!("maven_require: {r:?}: use signatures, sigstore or sources-javadoc");
             }
         }
         Ok(cairn_packages::MavenRules {
             versions,
             staging: self.maven_staging,
             require_signatures: self.maven_require.iter().any(|r| r == "signatures"),
+            require_sigstore: self.maven_require.iter().any(|r| r == "sigstore"),
             require_sources_javadoc: self.maven_require.iter().any(|r| r == "sources-javadoc"),
         })
     }
@@ -450,7 +451,7 @@ impl PackageSettings {
             download_cache: std::time::Duration::from_secs(self.download_cache_secs),
             openpgp: std::sync::Arc::new(self.openpgp()?),
             // Set from the trust configuration (Config::signature_gate).
-            sigstore: None,
+            trust: Default::default(),
         })
     }
 }

@@ -139,7 +139,7 @@ impl App {
         let virtuals = config::virtuals(&config, &package_proxies)?;
         let oci_virtuals = config::oci_virtuals(&config, &oci_proxies)?;
         let packages_config = cairn_packages::PackagesConfig {
-            sigstore: signature_gate.trust.sigstore_root(),
+            trust: Arc::new(signature_gate.trust.clone()),
             ..config.packages.compile(access.clone())?
         };
         let packages = Arc::new(

@@ -290,13 +290,8 @@ struct MessageDigest {
     digest: String,
 }
 
-/// A Sigstore bundle. A message signature covers an artifact the bundle
-/// does not hold: `payload` is that artifact when the carrier has it (a
-/// simple-signing payload); without it the signature binds no subject and
-/// is refused.
-pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, EvidenceError> {
-    let b: Bundle =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a Sigstore bundle: {e}")))?;
+/// A bundle's signing certificate chain and transparency log entries.
+fn material(b: &Bundle) -> Result<(Vec<Vec<u8>>, Vec<TlogEntry>), EvidenceError> {
     let mut chain = Vec::new();
     let mut tlog = Vec::new();
     if let Some(m) = &b.verification_material {
@@ -313,6 +308,33 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
             tlog.push(TlogEntry::from_json(e).map_err(bad)?);
         }
     }
+    Ok((chain, tlog))
+}
+
+fn parse_bundle(bytes: &[u8]) -> Result<Bundle, EvidenceError> {
+    serde_json::from_slice(bytes).map_err(|e| bad(format!("not a Sigstore bundle: {e}")))
+}
+
+/// A message signature's bytes, once its digest (when it states one) is
+/// shown to be the SHA-256 of `signed`.
+fn message_signature(m: &MessageSignature, signed: &[u8]) -> Result<Vec<u8>, EvidenceError> {
+    if let Some(d) = &m.message_digest {
+        if d.algorithm != "SHA2_256"
+            || b64("message digest", &d.digest)? != Sha256::digest(signed).to_vec()
+        {
+            return Err(bad("the bundle's message digest is not the signed bytes'"));
+        }
+    }
+    b64("signature", &m.signature)
+}
+
+/// A Sigstore bundle. A message signature covers an artifact the bundle
+/// does not hold: `payload` is that artifact when the carrier has it (a
+/// simple-signing payload); without it the signature binds no subject and
+/// is refused.
+pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, EvidenceError> {
+    let b = parse_bundle(bytes)?;
+    let (chain, tlog) = material(&b)?;
     if let Some(e) = b.dsse_envelope {
         return envelope(e, chain, tlog);
     }
@@ -324,17 +346,44 @@ pub fn bundle(bytes: &[u8], payload: Option<&[u8]>) -> Result<Vec<Signed>, Evide
     let payload = payload.ok_or_else(|| {
         bad("a message-signature bundle without the signed payload names no subject")
     })?;
-    if let Some(d) = &m.message_digest {
-        if d.algorithm != "SHA2_256"
-            || b64("message digest", &d.digest)? != Sha256::digest(payload).to_vec()
-        {
-            return Err(bad("the bundle's message digest is not the payload's"));
-        }
-    }
     Ok(vec![Signed {
         message: payload.to_vec(),
-        signature: b64("signature", &m.signature)?,
+        signature: message_signature(&m, payload)?,
         subjects: vec![simple_signing_subject(payload)?],
+        predicate_type: None,
+        chain,
+        signed_at: None,
+        jws_alg: None,
+        tlog,
+    }])
+}
+
+/// A Sigstore bundle beside a file it signs (Maven's `.sigstore.json`,
+/// `cosign sign-blob --bundle`): a message signature over the file's bytes,
+/// or a DSSE statement naming the file's SHA-256. The subject is the file's
+/// digest.
+pub fn file_bundle(bytes: &[u8], file: &[u8]) -> Result<Vec<Signed>, EvidenceError> {
+    let b = parse_bundle(bytes)?;
+    let (chain, tlog) = material(&b)?;
+    let subject: Digest = format!("sha256:{}", hex::encode(Sha256::digest(file)))
+        .parse()
+        .map_err(|e| bad(format!("{e}")))?;
+    if let Some(e) = b.dsse_envelope {
+        let signed = envelope(e, chain, tlog)?;
+        if signed.iter().any(|s| !s.subjects.contains(&subject)) {
+            return Err(bad("the bundle's statement does not name this file"));
+        }
+        return Ok(signed);
+    }
+    let Some(m) = b.message_signature else {
+        return Err(bad(
+            "the bundle has neither a DSSE envelope nor a message signature",
+        ));
+    };
+    Ok(vec![Signed {
+        message: file.to_vec(),
+        signature: message_signature(&m, file)?,
+        subjects: vec![subject],
         predicate_type: None,
         chain,
         signed_at: None,
@@ -616,5 +665,39 @@ mod tests {
         let mut other = p.clone();
         other.push(b' ');
         assert!(bundle(b.as_bytes(), Some(&other)).is_err());
+    }
+
+    #[test]
+    fn a_file_bundle_must_be_about_the_file() {
+        let file = b"the jar";
+        let other = b"another jar";
+        let message = |data: &[u8]| {
+            serde_json::json!({
+                "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "messageSignature": {
+                    "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(data))},
+                    "signature": STANDARD.encode(b"s"),
+                },
+            })
+            .to_string()
+        };
+        let s = file_bundle(message(file).as_bytes(), file).unwrap();
+        assert_eq!(s[0].message, file);
+        assert_eq!(
+            s[0].subjects[0].to_string(),
+            format!("sha256:{}", hex::encode(Sha256::digest(file)))
+        );
+        assert!(file_bundle(message(other).as_bytes(), file).is_err());
+        let statement = |data: &[u8]| {
+            let st = serde_json::json!({"_type": "https://in-toto.io/Statement/v1",
+                "subject": [{"name": "lib.jar", "digest": {"sha256": hex::encode(Sha256::digest(data))}}],
+                "predicateType": "https://slsa.dev/provenance/v1", "predicate": {}});
+            serde_json::json!({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "dsseEnvelope": {"payloadType": IN_TOTO, "payload": STANDARD.encode(st.to_string()),
+                                 "signatures": [{"sig": STANDARD.encode(b"s")}]}})
+            .to_string()
+        };
+        assert!(file_bundle(statement(file).as_bytes(), file).is_ok());
+        assert!(file_bundle(statement(other).as_bytes(), file).is_err());
     }
 }

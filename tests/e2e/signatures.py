@@ -4,7 +4,7 @@
 cosign v3 signs images with a key in both of its layouts (the default
 Sigstore bundle referrer, and the legacy `sha256-<hex>.sig` tag), attests
 SLSA provenance, and verifies through cairn; notation-go signs with a
-certificate chain (a JWS referrer) checked against a trusted certificate;
+certificate chain (a JWS referrer, and a COSE one) checked against a trusted certificate;
 skopeo and crane pull as anonymous readers. A `[[signature_policy]]` refuses unsigned images and
 images signed by an untrusted key, serves the right key's, covers an
 index's children, ignores a spoofed `User-Agent: cosign`, honours tag
@@ -269,12 +269,18 @@ def main():
     # verified against the trusted certificate "corp".
     notary = reg.image("notary/app", "1", "n")
     refused(server, "notary/app", "1", "an image notation has not signed")
-    notation_sign = lambda ca: run([notation, "sign", WORK, ca, f"{reg.host}/notary/app@{notary}", "admin",
-                                    server.password])
-    notation_sign("rogue-corp")
+    notation_sign = lambda ca, image, fmt: run([notation, "sign", WORK, ca, f"{reg.host}/notary/app@{image}",
+                                               "admin", server.password, fmt])
+    notation_sign("rogue-corp", notary, "jws")
     refused(server, "notary/app", "1", "an image signed by notation with an untrusted certificate authority")
-    notation_sign("corp")
+    notation_sign("corp", notary, "jws")
     served(server, "notary/app", "1", "an image signed by notation under the trusted certificate")
+    # The COSE envelope (notation sign --signature-format cose).
+    cose = reg.image("notary/app", "cose", "nc")
+    notation_sign("rogue-corp", cose, "cose")
+    refused(server, "notary/app", "cose", "a COSE notation signature under an untrusted certificate authority")
+    notation_sign("corp", cose, "cose")
+    served(server, "notary/app", "cose", "a COSE notation signature under the trusted certificate")
     r = run([CRANE, "manifest", "--insecure", f"{reg.host}/notary/app:1"], ok=False)
     expect(r.returncode == 0, "crane reads the notation-signed image")
 

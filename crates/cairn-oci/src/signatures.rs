@@ -2,7 +2,7 @@
 //!
 //! A pushed manifest that is a signature or attestation artifact — cosign's
 //! `sha256-<hex>.sig` and `.att` images, a Sigstore bundle referrer, a
-//! notation JWS signature — is
+//! notation JWS or COSE signature — is
 //! recorded, and each signature it carries is checked against the
 //! configured keys (`cairn_core::trust`); a key that verifies it becomes a
 //! verdict for the digests the *signed bytes* name. The artifact is stored
@@ -122,6 +122,8 @@ impl OciApi {
                 "dsse"
             } else if m == evidence::JWS && notation {
                 "notation"
+            } else if m == evidence::COSE && notation {
+                "notation-cose"
             } else if evidence::is_bundle(m) || (bundle_artifact && m == "application/json") {
                 "bundle"
             } else {
@@ -156,6 +158,7 @@ impl OciApi {
                 .map(|s| vec![s]),
                 "dsse" => evidence::dsse(&bytes),
                 "notation" => evidence::notation_jws(&bytes).map(|s| vec![s]),
+                "notation-cose" => evidence::notation_cose(&bytes).map(|s| vec![s]),
                 _ => evidence::bundle(&bytes, None),
             };
             match read {

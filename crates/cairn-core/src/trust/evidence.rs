@@ -536,7 +536,7 @@ pub fn notation_jws(bytes: &[u8]) -> Result<Signed, EvidenceError> {
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not a JWS envelope: {e}")))?;
     let protected: JwsProtected = serde_json::from_slice(&b64url("protected", &jws.protected)?)
         .map_err(|e| bad(format!("the protected header: {e}")))?;
-    if protected.cty != "application/vnd.cncf.notary.payload.v1+json" {
+    if protected.cty != NOTARY_PAYLOAD {
         return Err(bad(format!(
             "the payload type {:?} is not notation's",
             protected.cty
@@ -548,13 +548,7 @@ pub fn notation_jws(bytes: &[u8]) -> Result<Signed, EvidenceError> {
             protected.scheme
         )));
     }
-    let payload: NotaryPayload = serde_json::from_slice(&b64url("payload", &jws.payload)?)
-        .map_err(|e| bad(format!("the payload: {e}")))?;
-    let subject: Digest = payload
-        .target_artifact
-        .digest
-        .parse()
-        .map_err(|e| bad(format!("targetArtifact.digest: {e}")))?;
+    let subject = notary_subject(&b64url("payload", &jws.payload)?)?;
     let signed_at = match &protected.signing_time {
         Some(t) => Some(rfc3339("signingTime", t)?),
         None => None,
@@ -578,6 +572,97 @@ pub fn notation_jws(bytes: &[u8]) -> Result<Signed, EvidenceError> {
         chain,
         signed_at,
         jws_alg: Some(protected.alg),
+        tlog: Vec::new(),
+    })
+}
+
+pub const COSE: &str = "application/cose";
+const NOTARY_PAYLOAD: &str = "application/vnd.cncf.notary.payload.v1+json";
+
+/// The subject a notation payload names.
+fn notary_subject(payload: &[u8]) -> Result<Digest, EvidenceError> {
+    let payload: NotaryPayload =
+        serde_json::from_slice(payload).map_err(|e| bad(format!("the payload: {e}")))?;
+    payload
+        .target_artifact
+        .digest
+        .parse()
+        .map_err(|e| bad(format!("targetArtifact.digest: {e}")))
+}
+
+/// A notation COSE_Sign1 envelope (`application/cose`, the Notary Project
+/// signature specification): the signature over the COSE `Sig_structure`
+/// of the protected header and payload, made with the leaf of the
+/// unprotected `x5chain`; the subject is the payload's target artifact.
+/// Only the `notary.x509` signing scheme is read, as for JWS.
+pub fn notation_cose(bytes: &[u8]) -> Result<Signed, EvidenceError> {
+    use coset::{CborSerializable, TaggedCborSerializable};
+    let sign1 = coset::CoseSign1::from_tagged_slice(bytes)
+        .or_else(|_| coset::CoseSign1::from_slice(bytes))
+        .map_err(|e| bad(format!("not a COSE_Sign1 envelope: {e}")))?;
+    let header = &sign1.protected.header;
+    let text_label = |name: &str| {
+        header
+            .rest
+            .iter()
+            .find(|(l, _)| *l == coset::Label::Text(name.to_string()))
+            .map(|(_, v)| v)
+    };
+    match &header.content_type {
+        Some(coset::ContentType::Text(t)) if t == NOTARY_PAYLOAD => {}
+        other => return Err(bad(format!("the payload type {other:?} is not notation's"))),
+    }
+    let scheme = text_label("io.cncf.notary.signingScheme").and_then(|v| v.as_text());
+    if scheme != Some("notary.x509") {
+        return Err(bad(format!(
+            "signing scheme {scheme:?} is not verified (only notary.x509)"
+        )));
+    }
+    // A time is a CBOR tag 1 (epoch seconds).
+    let epoch = |v: &ciborium::Value| match v {
+        ciborium::Value::Tag(1, inner) => inner
+            .as_integer()
+            .and_then(|i| i64::try_from(i128::from(i)).ok()),
+        _ => None,
+    };
+    let signed_at = text_label("io.cncf.notary.signingTime").and_then(epoch);
+    if let (Some(expiry), Some(at)) = (
+        text_label("io.cncf.notary.expiry").and_then(epoch),
+        signed_at,
+    ) {
+        if expiry < at {
+            return Err(bad("the signature expired before it was made"));
+        }
+    }
+    let payload = sign1
+        .payload
+        .as_deref()
+        .ok_or_else(|| bad("the envelope has no payload"))?;
+    let subject = notary_subject(payload)?;
+    // x5chain (label 33): one certificate, or an array, leaf first.
+    let chain = match sign1
+        .unprotected
+        .rest
+        .iter()
+        .find(|(l, _)| *l == coset::Label::Int(33))
+        .map(|(_, v)| v)
+    {
+        Some(ciborium::Value::Bytes(b)) => vec![b.clone()],
+        Some(ciborium::Value::Array(all)) => all
+            .iter()
+            .map(|c| c.as_bytes().cloned())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("x5chain holds something other than certificates"))?,
+        _ => return Err(bad("the envelope has no x5chain")),
+    };
+    Ok(Signed {
+        message: sign1.tbs_data(&[]),
+        signature: sign1.signature.clone(),
+        subjects: vec![subject],
+        predicate_type: None,
+        chain,
+        signed_at,
+        jws_alg: None,
         tlog: Vec::new(),
     })
 }

@@ -172,6 +172,9 @@ python3 tests/e2e/signatures.py "$CAIRN" "$OUT_DIR"
 step "keyless (Sigstore) signatures verified offline against a pinned trusted root: a test certificate authority, transparency log and CT log sign like cosign in CI (bundle referrer and legacy .sig); cosign verify --trusted-root accepts them through cairn; a policy naming a signing identity serves the release workflow's image and refuses another workflow, another issuer, an unpinned authority, an entry logged after the certificate expired and an altered entry; a keyless attestation meets an attestation rule; npm publish --provenance-file (verified by npm itself) accepted and npm audit signatures verifying the served provenance, another Sigstore's bundle refused by cairn; twine upload --attestations likewise; Maven .sigstore.json verified on deploy and demanded by a staging close"
 .tools/py/bin/python tests/e2e/keyless.py "$CAIRN" "$OUT_DIR"
 
+step "cairn's own publish attestations: npm publish, twine upload and a Maven deploy with a scoped token each get an in-toto statement signed with the registry key (publisher, token, audit entry), served at /api/v1/attestations; cosign verify-blob-attestation --key accepts each for its file and refuses it for other bytes; a caller who may not read the package is refused"
+python3 tests/e2e/attestations.py "$CAIRN" "$OUT_DIR"
+
 step "PEP 740 attestations: twine upload --attestations kept and served (integrity API, simple API 1.3 provenance), one naming other bytes refused"
 python3 tests/e2e/pypi_attestations.py "$CAIRN" "$OUT_DIR"
 

@@ -226,7 +226,6 @@ pub async fn publish_files(
         owner: None,
     };
     packages
-        .meta
         .publish(&new, PublishMode::NewVersion, actor)
         .await?;
     Ok(Published::New { h1, go_mod_h1 })

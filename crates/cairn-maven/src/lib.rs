@@ -378,9 +378,7 @@ impl MavenApi {
             tags: vec![],
             owner: None,
         };
-        p.meta
-            .publish(&new, PublishMode::AddFiles, &req.actor())
-            .await?;
+        p.publish(&new, PublishMode::AddFiles, &req.actor()).await?;
         Ok(StatusCode::CREATED.into_response())
     }
 

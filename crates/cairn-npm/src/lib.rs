@@ -37,29 +37,17 @@ const NPM: Format = Format::Npm;
 /// The npm adapter.
 pub struct NpmApi {
     pub packages: Arc<Packages>,
-    /// The registry's signing keys (`signing.rs`), reloaded from the
-    /// database by the server; none: versions are served unsigned.
-    keys: std::sync::RwLock<Option<Arc<signing::RegistryKeys>>>,
 }
 
 impl NpmApi {
     pub fn new(packages: Arc<Packages>) -> Self {
-        NpmApi {
-            packages,
-            keys: Default::default(),
-        }
+        NpmApi { packages }
     }
 
-    /// Signs hosted versions with these keys from now on.
-    pub fn set_registry_keys(&self, keys: Arc<signing::RegistryKeys>) {
-        *self.keys.write().expect("the lock is never poisoned") = Some(keys);
-    }
-
-    pub(crate) fn registry_keys(&self) -> Option<Arc<signing::RegistryKeys>> {
-        self.keys
-            .read()
-            .expect("the lock is never poisoned")
-            .clone()
+    /// The registry's signing keys (`Packages::registry_keys`); none:
+    /// versions are served unsigned.
+    pub(crate) fn registry_keys(&self) -> Option<Arc<cairn_core::trust::registry::RegistryKeys>> {
+        self.packages.registry_keys()
     }
 }
 
@@ -137,7 +125,7 @@ impl cairn_http::Adapter for NpmApi {
             }
             E::Attestations { name, version } => self.attestations(&repo, &name, &version).await,
             E::Keys => match self.registry_keys() {
-                Some(keys) => Ok(Json(keys.document()).into_response()),
+                Some(keys) => Ok(Json(signing::keys_document(&keys)).into_response()),
                 None => Err(PackageError::not_found("this registry does not sign")),
             },
             E::Visibility { name } => {

@@ -101,7 +101,9 @@ impl NpmApi {
             self.registry_keys(),
             dist.get("integrity").and_then(Value::as_str),
         ) {
-            if let Some(signatures) = keys.sign(&pkg.name, &v.version, integrity) {
+            if let Some(signatures) =
+                crate::signing::dist_signatures(&keys, &pkg.name, &v.version, integrity)
+            {
                 dist["signatures"] = signatures;
             }
         }

@@ -321,8 +321,7 @@ impl NpmApi {
             tags,
             owner: Some(req.auth.principal.name().to_string()),
         };
-        p.meta
-            .publish(&new, PublishMode::NewVersion, &req.actor())
+        p.publish(&new, PublishMode::NewVersion, &req.actor())
             .await?;
         tracing::info!(package = name, version = %version, repository = repo, "npm publish");
         Ok(Json(json!({"ok": true, "id": name})).into_response())

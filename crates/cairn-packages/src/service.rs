@@ -284,6 +284,10 @@ pub struct Packages {
     vulns: Arc<cairn_http::VulnGate>,
     /// Revokes cairn API tokens found in publishes (the identity service).
     pub(crate) revoker: Option<Arc<dyn crate::secrets::TokenRevoker>>,
+    /// The registry's own signing keys (npm's registry signatures, publish
+    /// attestations), reloaded from the database by the server; none:
+    /// nothing is signed.
+    registry_keys: std::sync::RwLock<Option<Arc<cairn_core::trust::registry::RegistryKeys>>>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -320,7 +324,75 @@ impl Packages {
             virtuals: Default::default(),
             vulns: Arc::new(cairn_http::VulnGate::open()),
             revoker: None,
+            registry_keys: Default::default(),
         }
+    }
+
+    /// Publishes a version (or adds files to one) — the store's one
+    /// transaction, with its audit entry — then records a publish
+    /// attestation for each file, signed with the registry's key. An
+    /// attestation that cannot be recorded is logged: the publish stands.
+    pub async fn publish(
+        &self,
+        new: &cairn_store::NewVersion,
+        mode: cairn_store::PublishMode,
+        actor: &cairn_store::Actor,
+    ) -> Result<(), cairn_store::StoreError> {
+        self.meta.publish(new, mode, actor).await?;
+        let Some(keys) = self.registry_keys() else {
+            return Ok(());
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        for file in &new.files {
+            let facts = cairn_core::trust::registry::PublishFacts {
+                format: new.format.as_str(),
+                repository: &new.repository,
+                package: &new.package,
+                version: &new.version,
+                filename: &file.filename,
+                sha256: file.digest.hex(),
+                publisher: &actor.name,
+                credential: actor.credential.as_deref(),
+                source: actor.source.as_deref(),
+                published_at: now,
+            };
+            let Some(bundle) = keys.attest(&cairn_core::trust::registry::publish_statement(&facts))
+            else {
+                continue;
+            };
+            let record = cairn_store::attestation::PublishAttestation {
+                format: new.format.as_str().to_string(),
+                repository: new.repository.clone(),
+                package: new.package.clone(),
+                version: new.version.clone(),
+                filename: file.filename.clone(),
+                digest: file.digest.to_string(),
+                bundle: bundle.to_string(),
+                created_at: now,
+            };
+            if let Err(e) = self.meta.record_publish_attestation(&record).await {
+                tracing::warn!(file = %file.filename, error = %e, "a publish attestation was not recorded");
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs with these keys from now on.
+    pub fn set_registry_keys(&self, keys: Arc<cairn_core::trust::registry::RegistryKeys>) {
+        *self
+            .registry_keys
+            .write()
+            .expect("the lock is never poisoned") = Some(keys);
+    }
+
+    /// The registry's signing keys, once loaded.
+    pub fn registry_keys(&self) -> Option<Arc<cairn_core::trust::registry::RegistryKeys>> {
+        self.registry_keys
+            .read()
+            .expect("the lock is never poisoned")
+            .clone()
     }
 
     /// Revokes tokens found in publishes through `revoker`.

@@ -308,9 +308,7 @@ impl PypiApi {
             tags: vec![],
             owner: Some(req.auth.principal.name().to_string()),
         };
-        p.meta
-            .publish(&new, PublishMode::AddFiles, &req.actor())
-            .await?;
+        p.publish(&new, PublishMode::AddFiles, &req.actor()).await?;
         tracing::info!(project = %key, version, file = %form.filename, repository = repo, "pypi upload");
         Ok((axum::http::StatusCode::OK, "OK\n").into_response())
     }

@@ -180,9 +180,8 @@ impl App {
             identity,
             oci,
             npm: {
-                let npm = cairn_npm::NpmApi::new(packages.clone());
-                npm.set_registry_keys(std::sync::Arc::new(npm_keys));
-                npm
+                packages.set_registry_keys(std::sync::Arc::new(npm_keys));
+                cairn_npm::NpmApi::new(packages.clone())
             },
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
@@ -263,8 +262,8 @@ async fn stored_npm_keys(
         .as_secs() as i64;
     Ok(settings
         .setting_or_insert(
-            cairn_npm::signing::KEYS_SETTING,
-            &cairn_npm::signing::initial(now),
+            cairn_core::trust::registry::KEYS_SETTING,
+            &cairn_core::trust::registry::initial(now),
         )
         .await?)
 }
@@ -272,8 +271,8 @@ async fn stored_npm_keys(
 /// The npm registry's signing keys.
 pub async fn npm_registry_keys(
     settings: &dyn cairn_store::meta::SettingsStore,
-) -> anyhow::Result<cairn_npm::signing::RegistryKeys> {
-    Ok(cairn_npm::signing::RegistryKeys::parse(
+) -> anyhow::Result<cairn_core::trust::registry::RegistryKeys> {
+    Ok(cairn_core::trust::registry::RegistryKeys::parse(
         &stored_npm_keys(settings).await?,
     )?)
 }
@@ -289,13 +288,13 @@ pub async fn rotate_npm_key(
         .as_secs() as i64;
     for _ in 0..10 {
         let stored = stored_npm_keys(settings).await?;
-        let old = cairn_npm::signing::RegistryKeys::parse(&stored)?;
-        let rotated = cairn_npm::signing::rotate(&stored, now)?;
+        let old = cairn_core::trust::registry::RegistryKeys::parse(&stored)?;
+        let rotated = cairn_core::trust::registry::rotate(&stored, now)?;
         if settings
-            .replace_setting(cairn_npm::signing::KEYS_SETTING, &stored, &rotated)
+            .replace_setting(cairn_core::trust::registry::KEYS_SETTING, &stored, &rotated)
             .await?
         {
-            let new = cairn_npm::signing::RegistryKeys::parse(&rotated)?;
+            let new = cairn_core::trust::registry::RegistryKeys::parse(&rotated)?;
             return Ok((
                 old.signing_keyid().to_string(),
                 new.signing_keyid().to_string(),

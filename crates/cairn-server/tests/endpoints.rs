@@ -502,6 +502,22 @@ fn every_admin_endpoint_declares_its_access() {
             true,
         ),
         (Method::GET, "/sboms", "sbom_list", Access::Anyone, true),
+        // Anyone who may read the package (anonymous too), decided by the
+        // handler; the keys are public.
+        (
+            Method::GET,
+            "/attestations",
+            "attestation_list",
+            Access::Anyone,
+            false,
+        ),
+        (
+            Method::GET,
+            "/attestations/keys",
+            "attestation_keys",
+            Access::Anyone,
+            false,
+        ),
         (Method::PUT, "/sboms", "sbom_attach", Access::Anyone, true),
         (
             Method::DELETE,

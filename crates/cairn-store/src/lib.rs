@@ -12,6 +12,7 @@
 //! feature, for tests only) that every backend runs.
 
 pub mod advisory;
+pub mod attestation;
 pub mod audit;
 pub mod backup;
 pub mod blob;

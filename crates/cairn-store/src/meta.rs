@@ -82,6 +82,7 @@ pub trait MetaStore:
     + crate::quarantine::QuarantineStore
     + crate::signature::SignatureStore
     + crate::sumdb::SumdbStore
+    + crate::attestation::AttestationStore
 {
 }
 
@@ -103,5 +104,6 @@ impl<T> MetaStore for T where
         + crate::quarantine::QuarantineStore
         + crate::signature::SignatureStore
         + crate::sumdb::SumdbStore
+        + crate::attestation::AttestationStore
 {
 }

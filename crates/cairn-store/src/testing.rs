@@ -28,7 +28,7 @@ pub use packages::package_store_suite;
 pub use proxy::proxy_store_suite;
 pub use retention::version_retention_suite;
 pub use sbom::sbom_suite;
-pub use signature::{signature_suite, sumdb_suite};
+pub use signature::{attestation_suite, signature_suite, sumdb_suite};
 pub use usage::{assert_kept_numbers_agree, quota_suite};
 pub use virtuals::virtual_store_suite;
 

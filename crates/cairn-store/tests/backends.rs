@@ -101,6 +101,14 @@ async fn signatures_on_sqlite() {
 }
 
 #[tokio::test]
+async fn attestations_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::attestation_suite(Arc::new(meta)).await;
+}
+
+#[tokio::test]
 async fn advisories_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());

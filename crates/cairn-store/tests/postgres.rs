@@ -286,6 +286,13 @@ async fn signatures_on_postgres() {
 }
 
 #[tokio::test]
+async fn attestations_on_postgres() {
+    let url = fresh_database("attestations").await;
+    let meta = SqlMetaStore::open(&url).await.unwrap();
+    cairn_store::testing::attestation_suite(Arc::new(meta)).await;
+}
+
+#[tokio::test]
 async fn advisories_on_postgres() {
     let url = fresh_database("advisories").await;
     let meta = SqlMetaStore::open(&url).await.unwrap();

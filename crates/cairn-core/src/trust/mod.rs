@@ -15,6 +15,7 @@
 pub mod evidence;
 pub mod keys;
 pub mod openpgp;
+pub mod registry;
 pub mod sigstore;
 pub mod x509;
 

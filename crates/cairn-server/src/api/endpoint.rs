@@ -114,6 +114,12 @@ pub enum AdminEndpoint {
     /// `DELETE /sboms?format=&repository=&package=&version=&digest=`:
     /// removes a package version's SBOM (`delete` on the package).
     RemoveSbom,
+    /// `GET /attestations?format=&repository=&package=&version=`: cairn's
+    /// publish attestations of a package version's files (`read` on the
+    /// package, decided on the query's package).
+    ListAttestations,
+    /// `GET /attestations/keys`: the public keys they are signed with.
+    AttestationKeys,
     /// `GET /advisories/{id}`: an imported advisory and what it affects
     /// (each finding filtered by the caller's read access).
     Advisory { id: String },
@@ -251,6 +257,8 @@ impl AdminEndpoint {
             (&M::POST, ["retention"]) => (E::RetentionApply, &[M::POST]),
             (_, ["retention"]) => (E::RetentionPreview, &[M::GET]),
             (_, ["components"]) => (E::Components, &[M::GET]),
+            (_, ["attestations"]) => (E::ListAttestations, &[M::GET]),
+            (_, ["attestations", "keys"]) => (E::AttestationKeys, &[M::GET]),
             (_, ["advisories", id]) => (E::Advisory { id: id.to_string() }, &[M::GET]),
             (_, ["findings"]) => (E::Findings, &[M::GET]),
             (_, ["policy", "explain"]) => (E::ExplainPolicy, &[M::GET]),
@@ -312,11 +320,17 @@ impl AdminEndpoint {
     }
 
     /// Whether the endpoint needs a caller with a credential before anything
-    /// else (all but the OIDC exchange, whose body is the credential).
+    /// else (all but the OIDC exchange and the leak report, whose bodies
+    /// are the credential, and the publish attestations, which anyone who
+    /// may read the package may read — an anonymous reader too — with the
+    /// public keys that verify them).
     pub fn needs_credential(&self) -> bool {
         !matches!(
             self,
-            AdminEndpoint::OidcExchange | AdminEndpoint::SecretReport
+            AdminEndpoint::OidcExchange
+                | AdminEndpoint::SecretReport
+                | AdminEndpoint::ListAttestations
+                | AdminEndpoint::AttestationKeys
         )
     }
 
@@ -334,6 +348,8 @@ impl AdminEndpoint {
             // The resource is in the query: the handler decides it (and
             // filters component answers) through the guard.
             E::Components | E::ListSboms | E::AttachSbom | E::RemoveSbom => Access::Anyone,
+            // Public keys are public.
+            E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
             E::ListTokens
             | E::CreateToken
@@ -441,6 +457,8 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::WarmJob { .. } => "warm_job",
             E::ChangeExternal { .. } => "virtual_external_change",
             E::Components => "components",
+            E::ListAttestations => "attestation_list",
+            E::AttestationKeys => "attestation_keys",
             E::ListSboms => "sbom_list",
             E::AttachSbom => "sbom_attach",
             E::RemoveSbom => "sbom_remove",

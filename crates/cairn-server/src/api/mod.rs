@@ -10,6 +10,7 @@
 //! admin rights (an `admin` grant on every repository, e.g. `**:admin`);
 //! who may manage which token is the identity service's rule.
 
+mod attestations;
 mod endpoint;
 mod handlers;
 mod policy;
@@ -314,6 +315,8 @@ async fn dispatch(
         E::StartWarm => h::start_warm(state, who, json_body(body).await?).await,
         E::Components => crate::api::sboms::components(state, who, query(uri)?).await,
         E::ListSboms => crate::api::sboms::list(state, who, query(uri)?).await,
+        E::ListAttestations => attestations::list(state, who, query(uri)?).await,
+        E::AttestationKeys => attestations::keys(state),
         E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,
         E::RemoveSbom => crate::api::sboms::remove(state, who, query(uri)?).await,
         E::Advisory { id } => crate::api::vulns::advisory(state, who, &id).await,

@@ -15,6 +15,7 @@
 //!
 
 mod advisory;
+mod attestation;
 mod audit;
 mod backup;
 mod gc;

@@ -177,3 +177,45 @@ pub async fn sumdb_suite(meta: Arc<dyn MetaStore>) {
     assert_eq!(texts.len(), 2);
     assert_eq!(meta.sumdb_records("main", 8, 5).await.unwrap().len(), 1);
 }
+
+/// Publish attestations: recorded once per file, listed by version.
+pub async fn attestation_suite(meta: Arc<dyn MetaStore>) {
+    use crate::attestation::PublishAttestation;
+    let a = |filename: &str, bundle: &str| PublishAttestation {
+        format: "pypi".into(),
+        repository: "main".into(),
+        package: "demo".into(),
+        version: "1.0".into(),
+        filename: filename.into(),
+        digest: format!("sha256:{}", "ab".repeat(32)),
+        bundle: bundle.into(),
+        created_at: 1_700_000_000,
+    };
+    meta.record_publish_attestation(&a("demo-1.0.tar.gz", "{\"first\":1}"))
+        .await
+        .unwrap();
+    meta.record_publish_attestation(&a("demo-1.0-py3-none-any.whl", "{}"))
+        .await
+        .unwrap();
+    // A second record for the same file keeps the first.
+    meta.record_publish_attestation(&a("demo-1.0.tar.gz", "{\"second\":2}"))
+        .await
+        .unwrap();
+    let listed = meta
+        .publish_attestations("pypi", "main", "demo", "1.0")
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].filename, "demo-1.0-py3-none-any.whl");
+    assert_eq!(listed[1], a("demo-1.0.tar.gz", "{\"first\":1}"));
+    assert!(meta
+        .publish_attestations("pypi", "main", "demo", "2.0")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(meta
+        .publish_attestations("npm", "main", "demo", "1.0")
+        .await
+        .unwrap()
+        .is_empty());
+}

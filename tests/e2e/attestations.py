@@ -10,7 +10,9 @@ twine and deploys a Maven jar, each with a scoped token, then has
 `cosign verify-blob-attestation --key` verify each file's attestation, and
 refuse it for other bytes; a caller who may not read the package is
 refused the attestations (anonymous reads are off), while the keys are
-public.
+public. An image pushed with the token to a repository under
+`oci.attest_pushes` gets its attestation as a referrer, which `cosign
+verify-attestation --key` checks; one pushed elsewhere gets none.
 
 Usage: attestations.py CAIRN_BINARY OUTPUT_DIR
 """
@@ -91,13 +93,35 @@ def check(server, key, fmt, package, version, filename, data, secret, token_id, 
     expect(r.returncode != 0, f"{what}: cosign refuses it for other bytes")
 
 
+def push_image(server, auth, repo, tag):
+    def blob(data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        st, _, body = server.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", data, auth=auth)
+        if st != 201:
+            raise SystemExit(f"FAIL: blob {st} {body!r}")
+        return {"digest": digest, "size": len(data)}
+    config = blob(json.dumps({"architecture": "amd64", "os": "linux", "repo": repo,
+                              "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+    layer = blob(f"layer of {repo}".encode())
+    doc = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}]}).encode()
+    st, _, body = server.request("PUT", f"/v2/{repo}/manifests/{tag}", doc,
+                                 {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, auth=auth)
+    if st != 201:
+        raise SystemExit(f"FAIL: manifest {st} {body!r}")
+    return "sha256:" + hashlib.sha256(doc).hexdigest()
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     # Anonymous reads off: who may read a package decides who sees its
     # attestations.
-    server = Cairn(BIN, os.path.join(OUT, "attestations-data"), env={"CAIRN_AUTH__ANONYMOUS_READ": "false"}).start(
+    env = {"CAIRN_AUTH__ANONYMOUS_READ": "false", "CAIRN_OCI__ATTEST_PUSHES": '["attested/**"]'}
+    server = Cairn(BIN, os.path.join(OUT, "attestations-data"), env=env).start(
         os.path.join(OUT, "attestations-cairn.log"))
-    secret, token_id = token(server, ["npm/main:read,publish", "pypi/main:read,publish", "maven/main:read,publish"], "ci")
+    secret, token_id = token(server, ["npm/main:read,publish", "pypi/main:read,publish", "maven/main:read,publish",
+                                      "attested/**:read,publish", "plain/**:read,publish"], "ci")
     st, _, body = server.request("GET", "/api/v1/attestations/keys")
     keys = json.loads(body)["keys"]
     expect(st == 200 and len(keys) == 1 and "BEGIN PUBLIC KEY" in keys[0]["pem"],
@@ -137,6 +161,26 @@ def main():
                               auth=f"Bearer {secret}")
     expect(st == 201, f"maven: the jar is deployed with the token ({st})")
     check(server, key, "maven", "com.acme:att", "1.0", "att-1.0.jar", jar, secret, token_id, "maven")
+
+    # Images: a referrer under oci.attest_pushes, nothing elsewhere.
+    basic = "Basic " + base64.b64encode(f"admin:{secret}".encode()).decode()
+    attested = push_image(server, basic, "attested/app", "v1")
+    plain = push_image(server, basic, "plain/app", "v1")
+    st, _, body = server.request("GET", f"/v2/attested/app/referrers/{attested}", auth=basic)
+    refs = json.loads(body)["manifests"]
+    expect(st == 200 and len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json",
+           "oci: the pushed image has cairn's attestation as a referrer")
+    st, _, body = server.request("GET", f"/v2/plain/app/referrers/{plain}", auth=basic)
+    expect(st == 200 and json.loads(body)["manifests"] == [], "oci: outside oci.attest_pushes, none")
+    host = f"127.0.0.1:{server.port}"
+    r = run([COSIGN, "verify-attestation", "--key", key, "--type", PREDICATE, "--insecure-ignore-tlog",
+             "--allow-http-registry", "--registry-username", "admin", "--registry-password", secret,
+             f"{host}/attested/app@{attested}"], ok=False)
+    expect(r.returncode == 0, f"oci: cosign verify-attestation --key checks it {r.stderr.strip()[-300:]}")
+    r = run([COSIGN, "verify-attestation", "--key", key, "--type", PREDICATE, "--insecure-ignore-tlog",
+             "--allow-http-registry", "--registry-username", "admin", "--registry-password", secret,
+             f"{host}/plain/app@{plain}"], ok=False)
+    expect(r.returncode != 0, "oci: and finds none on the other image")
 
     # Someone who may not read the package is not told.
     other, _ = token(server, ["cargo/**:read"], "other")

@@ -26,6 +26,29 @@ pub trait TokenRevoker: Send + Sync {
     ) -> Result<bool, cairn_store::StoreError>;
 }
 
+/// The registry's own signing keys, shared by every adapter that signs
+/// (npm's registry signatures, publish attestations) and replaced by the
+/// server when the stored keys change (every replica reloads them).
+#[derive(Default)]
+pub struct RegistrySigner {
+    keys: std::sync::RwLock<Option<std::sync::Arc<cairn_core::trust::registry::RegistryKeys>>>,
+}
+
+impl RegistrySigner {
+    /// Signs with these keys from now on.
+    pub fn set(&self, keys: std::sync::Arc<cairn_core::trust::registry::RegistryKeys>) {
+        *self.keys.write().expect("the lock is never poisoned") = Some(keys);
+    }
+
+    /// The keys, once loaded; none: nothing is signed.
+    pub fn keys(&self) -> Option<std::sync::Arc<cairn_core::trust::registry::RegistryKeys>> {
+        self.keys
+            .read()
+            .expect("the lock is never poisoned")
+            .clone()
+    }
+}
+
 pub use endpoint::{Access, Endpoint, EndpointLabel, Resource};
 pub use guard::{serve, Adapter, Guard, Refusal};
 pub use request::{decode, Request};

@@ -9,6 +9,7 @@
 //! `manifests.rs` manifests and tags; `listing.rs` tag lists, catalog and
 //! referrers; `error.rs` the error shape.
 
+mod attestations;
 mod blobs;
 pub mod endpoint;
 pub mod error;
@@ -48,6 +49,8 @@ pub struct OciConfig {
     pub sparse: cairn_core::policy::RepositoryPatterns,
     /// Repositories whose pushed layers are scanned for secrets.
     pub secret_scan: cairn_core::policy::RepositoryPatterns,
+    /// Repositories whose pushed images get a publish attestation referrer.
+    pub attest_pushes: cairn_core::policy::RepositoryPatterns,
 }
 
 /// The OCI adapter: shared, cheap to clone behind an `Arc`.
@@ -74,6 +77,8 @@ pub struct OciApi {
     signatures: Arc<signatures::SignatureGate>,
     /// The signature policy's allows this replica audited lately.
     decisions_audited: Arc<cairn_store::UseNotes>,
+    /// The registry's own keys: pushed images get a publish attestation.
+    signer: Arc<cairn_http::RegistrySigner>,
 }
 
 /// Memory given to cached manifest bytes.
@@ -94,7 +99,14 @@ impl OciApi {
             revoker: None,
             signatures: Arc::new(signatures::SignatureGate::default()),
             decisions_audited: Default::default(),
+            signer: Default::default(),
         }
+    }
+
+    /// Attests pushed images with the keys `signer` holds.
+    pub fn with_registry_signer(mut self, signer: Arc<cairn_http::RegistrySigner>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// Revokes tokens found in pushed layers through `revoker`.

@@ -145,6 +145,15 @@ impl OciApi {
             self.record_signatures(name.as_str(), &digest, &parsed)
                 .await?;
         }
+        self.attest_push(
+            name,
+            &digest,
+            &parsed,
+            bytes.len() as u64,
+            &tag_names,
+            &req.actor(),
+        )
+        .await;
         for (tag, change) in tag_names.iter().zip(&changes) {
             tracing::info!(repository = %name, %tag, %digest, ?change, "tag set");
         }

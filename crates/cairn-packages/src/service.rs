@@ -285,9 +285,8 @@ pub struct Packages {
     /// Revokes cairn API tokens found in publishes (the identity service).
     pub(crate) revoker: Option<Arc<dyn crate::secrets::TokenRevoker>>,
     /// The registry's own signing keys (npm's registry signatures, publish
-    /// attestations), reloaded from the database by the server; none:
-    /// nothing is signed.
-    registry_keys: std::sync::RwLock<Option<Arc<cairn_core::trust::registry::RegistryKeys>>>,
+    /// attestations), shared with the OCI adapter.
+    signer: Arc<cairn_http::RegistrySigner>,
 }
 
 /// What a download path resolved to a moment ago: the file's blob and its
@@ -324,8 +323,15 @@ impl Packages {
             virtuals: Default::default(),
             vulns: Arc::new(cairn_http::VulnGate::open()),
             revoker: None,
-            registry_keys: Default::default(),
+            signer: Default::default(),
         }
+    }
+
+    /// Signs with the keys `signer` holds (shared with the server, which
+    /// reloads them).
+    pub fn with_registry_signer(mut self, signer: Arc<cairn_http::RegistrySigner>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// Publishes a version (or adds files to one) — the store's one
@@ -379,20 +385,9 @@ impl Packages {
         Ok(())
     }
 
-    /// Signs with these keys from now on.
-    pub fn set_registry_keys(&self, keys: Arc<cairn_core::trust::registry::RegistryKeys>) {
-        *self
-            .registry_keys
-            .write()
-            .expect("the lock is never poisoned") = Some(keys);
-    }
-
     /// The registry's signing keys, once loaded.
     pub fn registry_keys(&self) -> Option<Arc<cairn_core::trust::registry::RegistryKeys>> {
-        self.registry_keys
-            .read()
-            .expect("the lock is never poisoned")
-            .clone()
+        self.signer.keys()
     }
 
     /// Revokes tokens found in publishes through `revoker`.

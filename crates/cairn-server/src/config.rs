@@ -260,6 +260,9 @@ pub struct OciSettings {
     /// Repositories whose pushed image layers are scanned for secrets
     /// (refused when one is found; docs/security.md).
     pub secret_scan: Vec<String>,
+    /// Repositories whose pushed images get cairn's publish attestation as
+    /// a referrer (docs/signatures.md).
+    pub attest_pushes: Vec<String>,
 }
 
 impl Default for Config {
@@ -524,6 +527,7 @@ impl Default for OciSettings {
             immutable_tags: vec![],
             sparse_repositories: vec![],
             secret_scan: vec![],
+            attest_pushes: vec![],
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct AppState {
     pub oci: OciApi,
     /// The language-package service the format adapters share.
     pub packages: Arc<cairn_packages::Packages>,
+    /// The registry's own signing keys, shared by the adapters that sign;
+    /// maintenance reloads them from the database.
+    pub registry_signer: Arc<cairn_http::RegistrySigner>,
     pub npm: cairn_npm::NpmApi,
     pub pypi: cairn_pypi::PypiApi,
     pub cargo: cairn_cargo::CargoApi,
@@ -130,7 +133,8 @@ impl App {
         ));
         let signature_gate = config.signature_gate()?;
         let go_sumdb = config.go_sumdb(meta.as_ref()).await?;
-        let npm_keys = npm_registry_keys(meta.as_ref()).await?;
+        let registry_signer = Arc::new(cairn_http::RegistrySigner::default());
+        registry_signer.set(Arc::new(npm_registry_keys(meta.as_ref()).await?));
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
         let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
             config::proxies(&config, meta.clone(), blobs.clone())?
@@ -147,7 +151,8 @@ impl App {
                 .with_proxies(package_proxies)
                 .with_virtuals(virtuals)
                 .with_vuln_gate(vulns.clone())
-                .with_token_revoker(revoker.clone()),
+                .with_token_revoker(revoker.clone())
+                .with_registry_signer(registry_signer.clone()),
         );
         let oci = OciApi::new(
             blobs,
@@ -164,12 +169,17 @@ impl App {
                     &config.oci.secret_scan,
                 )
                 .map_err(|e| anyhow::anyhow!("oci.secret_scan: {e}"))?,
+                attest_pushes: cairn_core::policy::RepositoryPatterns::compile(
+                    &config.oci.attest_pushes,
+                )
+                .map_err(|e| anyhow::anyhow!("oci.attest_pushes: {e}"))?,
             },
         )
         .with_proxies(oci_proxies)
         .with_virtuals(oci_virtuals)
         .with_vuln_gate(vulns)
         .with_signature_gate(Arc::new(signature_gate))
+        .with_registry_signer(registry_signer.clone())
         .with_token_revoker(revoker);
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
@@ -179,15 +189,13 @@ impl App {
             guard: cairn_http::Guard::new(access.clone(), meta.clone()),
             identity,
             oci,
-            npm: {
-                packages.set_registry_keys(std::sync::Arc::new(npm_keys));
-                cairn_npm::NpmApi::new(packages.clone())
-            },
+            npm: cairn_npm::NpmApi::new(packages.clone()),
             pypi: cairn_pypi::PypiApi::new(packages.clone()),
             cargo: cairn_cargo::CargoApi::new(packages.clone()),
             go: cairn_go::GoApi::new(packages.clone()).with_sumdb(go_sumdb),
             maven: cairn_maven::MavenApi::new(packages.clone()),
             packages,
+            registry_signer,
             blob_store,
             meta,
             gauges: Default::default(),

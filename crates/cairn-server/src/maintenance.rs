@@ -159,7 +159,7 @@ pub(crate) fn spawn_trust_sweep(
                 }
             }
             match crate::npm_registry_keys(state.meta.as_ref()).await {
-                Ok(keys) => state.packages.set_registry_keys(Arc::new(keys)),
+                Ok(keys) => state.registry_signer.set(Arc::new(keys)),
                 Err(e) => {
                     tracing::warn!(error = %e, "reloading the npm registry keys failed; the loaded ones keep signing")
                 }

@@ -155,6 +155,29 @@ def npm_provenance(server, ours, rogue):
     expect(r.returncode == 0 and "1 package has a verified attestation" in said
            and "1 package has a verified registry signature" in said,
            f"npm audit signatures verifies the provenance and the registry signature: {said[-200:]}")
+    # Through an npm proxy repository of another cairn: the upstream's keys
+    # and attestations are proxied, so the same audit passes there.
+    env_proxy = {"CAIRN_PROXY": f'[{{format = "npm", name = "npmup", '
+                                f'upstream = "http://127.0.0.1:{server.port}/npm/main/"}}]'}
+    down = Cairn(BIN, os.path.join(OUT, "keyless-proxy-data"), env=env_proxy).start(
+        os.path.join(OUT, "keyless-proxy.log"))
+    try:
+        proxied = f"http://127.0.0.1:{down.port}/npm/npmup/"
+        app2 = os.path.join(WORK, "npm-app-proxied")
+        os.makedirs(app2, exist_ok=True)
+        with open(os.path.join(app2, "package.json"), "w") as f:
+            json.dump({"name": "app2", "version": "0.0.0", "private": True}, f)
+        run(["npm", "install", "--no-audit", "--no-fund", "--registry", proxied, "--userconfig", npmrc,
+             "--cache", cache, "keyless-lib@1.0.0"], cwd=app2, env=env)
+        r = run(["npm", "audit", "signatures", "--registry", proxied, "--userconfig", npmrc, "--cache", cache],
+                ok=False, cwd=app2, env=env)
+        said = (r.stdout + r.stderr).strip()
+        expect(r.returncode == 0 and "1 package has a verified attestation" in said
+               and "1 package has a verified registry signature" in said,
+               f"npm audit signatures passes through a proxy repository (the upstream's keys and provenance): "
+               f"{said[-160:]}")
+    finally:
+        down.terminate()
 
 
 def maven_sigstore(server, ours, rogue):

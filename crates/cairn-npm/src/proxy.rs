@@ -3,7 +3,10 @@
 //! and checked against the packument's `integrity`. Tarball URLs are
 //! rewritten to come through cairn; `time`, `deprecated` and dist-tags are
 //! the upstream's, so clients' minimum-release-age settings and deprecation
-//! warnings work as they do against the upstream.
+//! warnings work as they do against the upstream. The upstream's registry
+//! keys and attestations are proxied as documents, and attestation URLs
+//! rewritten, so `npm audit signatures` through the proxy checks the
+//! upstream's registry signatures and provenance.
 
 use crate::endpoint::Endpoint;
 use crate::NpmApi;
@@ -97,12 +100,35 @@ impl NpmApi {
                 let doc = self.search_doc(req, proxy).await?;
                 Ok(self.packages.serve_document(&doc, "application/json"))
             }
-            E::Keys | E::Visibility { .. } => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: it has no signing keys or visibility of its own",
-                proxy.repository()
-            ))),
-            E::Attestations { .. } => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: attestations are not proxied",
+            // The upstream's registry keys and attestations, so that `npm
+            // audit signatures` through the proxy checks the upstream's
+            // signatures (carried unchanged in the packuments: they sign
+            // name, version and integrity, not URLs).
+            E::Keys => {
+                let url = proxy.upstream().url("-/npm/v1/keys");
+                let doc = proxy
+                    .document("keys", &url, "application/json", proxy_refresh(req))
+                    .await?;
+                Ok(self.packages.serve_document(&doc, "application/json"))
+            }
+            E::Attestations { name, version } => {
+                crate::key(&name)?;
+                let spec = format!("{}@{version}", path_name(&name));
+                let url = proxy
+                    .upstream()
+                    .url(&format!("-/npm/v1/attestations/{spec}"));
+                let doc = proxy
+                    .document(
+                        &format!("attestations/{name}@{version}"),
+                        &url,
+                        "application/json",
+                        proxy_refresh(req),
+                    )
+                    .await?;
+                Ok(self.packages.serve_document(&doc, "application/json"))
+            }
+            E::Visibility { .. } => Err(PackageError::not_found(format!(
+                "{} is a proxy repository: nothing is published to it",
                 proxy.repository()
             ))),
             E::Ping | E::Whoami => unreachable!("served as in a hosted repository"),
@@ -265,11 +291,23 @@ pub(crate) fn parse_packument(name: &str, doc: &Document) -> PackageResult<Value
     Ok(packument)
 }
 
-/// Points a version's `dist.tarball` at this repository.
+/// Points a version's `dist.tarball` (and `dist.attestations.url`) at this
+/// repository.
 pub(crate) fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, name: &str) {
+    let version = manifest["version"].as_str().map(str::to_string);
     let Some(dist) = manifest.get_mut("dist").and_then(Value::as_object_mut) else {
         return;
     };
+    if let (Some(version), Some(url)) = (
+        version,
+        dist.get_mut("attestations")
+            .and_then(|a| a.get_mut("url"))
+            .filter(|u| u.is_string()),
+    ) {
+        *url = json!(format!(
+            "{base_url}/npm/{repo}/-/npm/v1/attestations/{name}@{version}"
+        ));
+    }
     let file = dist
         .get("tarball")
         .and_then(Value::as_str)

@@ -9,7 +9,8 @@ skopeo and crane pull as anonymous readers. A `[[signature_policy]]` refuses uns
 images signed by an untrusted key, serves the right key's, covers an
 index's children, ignores a spoofed `User-Agent: cosign`, honours tag
 patterns by tag and by digest, requires an attestation where it says
-so, and fails closed through a proxy repository. `cairn policy explain` says why; the audit log has each decision; a
+so, and through a proxy repository verifies the upstream's own signatures
+(bundle, legacy tag, an index's children). `cairn policy explain` says why; the audit log has each decision; a
 changed trust configuration re-evaluates the stored signatures.
 
 Usage: signatures.py CAIRN_BINARY OUTPUT_DIR
@@ -18,11 +19,12 @@ Usage: signatures.py CAIRN_BINARY OUTPUT_DIR
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 
-from cairnproc import Cairn
+from cairnproc import Cairn, free_port
 
 BIN_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".tools", "bin")
 COSIGN = os.path.join(BIN_TOOLS, "cosign")
@@ -175,6 +177,27 @@ def explain(server, image):
                 "--password-env", "CAIRN_PW"], env=env).stdout
 
 
+def start_distribution():
+    """CNCF Distribution (Debian's docker-registry) on loopback."""
+    port = free_port()
+    d = os.path.join(WORK, "distribution")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {d}/data}}}}\n"
+                f"http: {{addr: \"127.0.0.1:{port}\"}}\n")
+    proc = subprocess.Popen(["docker-registry", "serve", os.path.join(d, "config.yml")],
+                            stdout=open(os.path.join(OUT, "signatures-distribution.log"), "w"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return f"127.0.0.1:{port}", proc
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("FAIL: CNCF Distribution did not start")
+
+
 def main():
     for d in ("ci", "rogue"):
         os.makedirs(os.path.join(WORK, d), exist_ok=True)
@@ -322,23 +345,55 @@ def main():
            "the audit log has the allow with the signer")
     server.terminate()
 
-    # A proxy repository under a policy: proxied signatures are not verified,
-    # so the policy fails closed for readers instead of being stepped around.
+    # A proxy repository under a policy: the upstream's own signatures are
+    # fetched, verified and recorded on the first pull, then decided like
+    # a hosted image's.
     upstream = Cairn(BIN, os.path.join(OUT, "signatures-upstream")).start(
         os.path.join(OUT, "signatures-upstream.log"))
-    Registry(upstream).image("team/app", "1", "up")
+    up = Registry(upstream)
+    up.image("team/app", "1", "up")
+    signed_up = up.image("team/app", "signed", "up-signed")
+    cosign(upstream, "sign", f"{up.host}/team/app@{signed_up}")
+    legacy_up = up.image("team/app", "legacy", "up-legacy")
+    cosign(upstream, "sign", "--new-bundle-format=false", f"{up.host}/team/app@{legacy_up}")
+    rogue_up = up.image("team/app", "rogue", "up-rogue")
+    cosign(upstream, "sign", f"{up.host}/team/app@{rogue_up}", key="rogue")
+    up_idx, up_children = up.index("team/multi", "1", "up-m")
+    cosign(upstream, "sign", f"{up.host}/team/multi@{up_idx}")
+    # CNCF Distribution has no referrers API: cosign 3 falls back to the
+    # referrers tag schema (an index tagged sha256-<hex>) there.
+    dist, dist_proc = start_distribution()
+    run([CRANE, "copy", "--insecure", f"{up.host}/team/app:1", f"{dist}/team/dapp:1"])
+    dist_digest = run([CRANE, "digest", "--insecure", f"{dist}/team/dapp:1"]).stdout.strip()
+    run([COSIGN, "sign", "--key", os.path.join(WORK, "ci", "cosign.key"), "--signing-config",
+         os.path.join(WORK, "signing-config.json"), "--allow-http-registry", f"{dist}/team/dapp@{dist_digest}"],
+        env={**os.environ, "COSIGN_YES": "true", "COSIGN_PASSWORD": "test"})
     env = {"CAIRN_SIGNING_KEY": f'[{{id = "ci", file = "{ci_pub}"}}]',
-           "CAIRN_SIGNATURE_POLICY": '[{name = "proxied", repositories = ["hub/**"], signed_by = ["ci"]}]',
+           "CAIRN_SIGNATURE_POLICY": '[{name = "proxied", repositories = ["hub/**", "dhub/**"], signed_by = ["ci"]}]',
            "CAIRN_PROXY": f'[{{format = "oci", name = "hub", upstream = "http://127.0.0.1:{upstream.port}/", '
-                          f'username = "admin", password = "{upstream.password}"}}]'}
+                          f'username = "admin", password = "{upstream.password}"}}, '
+                          f'{{format = "oci", name = "dhub", upstream = "http://{dist}/"}}]'}
     down = Cairn(BIN, os.path.join(OUT, "signatures-proxy"), env=env).start(
         os.path.join(OUT, "signatures-proxy.log"))
-    said = refused(down, "hub/team/app", "1", "an image through a proxy repository under a policy")
+    said = refused(down, "hub/team/app", "1", "an image unsigned upstream, through a proxy repository")
     expect("proxied" in said, f"the proxy's refusal names the policy: {said}")
     st, h, _ = down.request("GET", "/v2/hub/team/app/manifests/1", headers={"Accept": IMAGE}, auth=down.basic)
     expect(st == 200 and "x-cairn-signature-warning" in h, "a signer reads it through the proxy, with a warning")
+    served(down, "hub/team/app", "signed", "an image signed upstream by ci (bundle), through the proxy")
+    served(down, "hub/team/app", signed_up, "the same, by digest")
+    served(down, "hub/team/app", "legacy", "an image signed upstream by ci (legacy .sig), through the proxy")
+    refused(down, "hub/team/app", "rogue", "an image signed upstream by an untrusted key, through the proxy")
+    r = skopeo_inspect(down, "hub/team/app:signed")
+    expect(r.returncode == 0, "skopeo inspect through the proxy of the upstream-signed image")
+    out = os.path.join(WORK, "arm64-proxied")
+    r = run(["skopeo", "--override-arch", "arm64", "--override-os", "linux", "copy", "--src-tls-verify=false",
+             f"docker://127.0.0.1:{down.port}/hub/team/multi:1", f"dir:{out}"], ok=False)
+    expect(r.returncode == 0, f"skopeo copies the arm64 image of an index signed upstream, through the proxy "
+                              f"(its children covered) {r.stderr[-200:]}")
+    served(down, "dhub/team/dapp", "1", "an image signed in CNCF Distribution (referrers tag schema), through a proxy")
     down.terminate()
     upstream.terminate()
+    dist_proc.terminate()
 
     # A changed trust configuration: "ci" is now the other key. The stored
     # signatures are re-evaluated (not the pulls): the rogue-signed image is

@@ -29,6 +29,10 @@ const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, applicati
 
 const CACHE_HEADER: &str = "x-cairn-cache";
 
+/// How long a proxied manifest found unsigned upstream is not asked about
+/// again (a signature may be pushed upstream after the image).
+const UNSIGNED_RECHECK_SECS: i64 = 300;
+
 /// Docker Hub's registry hosts, where one-segment names are `library/…`.
 fn is_docker_hub(proxy: &Proxy) -> bool {
     matches!(
@@ -37,7 +41,7 @@ fn is_docker_hub(proxy: &Proxy) -> bool {
     )
 }
 
-fn expect(digest: &Digest) -> Expect {
+pub(crate) fn expect(digest: &Digest) -> Expect {
     match digest.algorithm() {
         cairn_core::Algorithm::Sha256 => Expect::Sha256(digest.hex().to_string()),
         cairn_core::Algorithm::Sha512 => {
@@ -180,7 +184,15 @@ impl OciApi {
         let reference =
             Reference::Tag(Tag::parse(tag).map_err(|e| OciError::manifest_invalid(e.to_string()))?);
         let unsigned = self
-            .proxied_signature_check(req, name, &reference, &doc.digest, &doc.bytes)
+            .proxied_signature_check(
+                req,
+                proxy,
+                upstream,
+                name,
+                &reference,
+                &doc.digest,
+                &doc.bytes,
+            )
             .await?;
         let mut resp =
             self.manifest_response(req, &doc.digest, &doc.content_type, Some(doc.bytes), false);
@@ -230,6 +242,8 @@ impl OciApi {
         let unsigned = self
             .proxied_signature_check(
                 req,
+                proxy,
+                upstream,
                 name,
                 &Reference::Digest(digest.clone()),
                 digest,
@@ -247,13 +261,16 @@ impl OciApi {
     }
 
     /// A signature policy covering the proxy repository's names decides
-    /// its manifests too. Signatures fetched through a proxy are not
-    /// verified (no verdicts are recorded for proxied content), so such a
-    /// policy refuses every proxied image to readers — it fails closed rather
-    /// than letting a pull through a proxy step around it.
+    /// its manifests too, from the upstream's own signatures: fetched,
+    /// verified and recorded the first time the manifest is pulled
+    /// ([`OciApi::check_upstream_signatures`]), then decided like a hosted
+    /// manifest's.
+    #[allow(clippy::too_many_arguments)]
     async fn proxied_signature_check(
         &self,
         req: &Request,
+        proxy: &Proxy,
+        upstream: &str,
         name: &RepoName,
         reference: &Reference,
         digest: &Digest,
@@ -262,8 +279,204 @@ impl OciApi {
         if cairn_core::trust::policy_for(&self.signatures.policies, name.as_str()).is_none() {
             return Ok(None);
         }
+        self.check_upstream_signatures(proxy, upstream, name, digest, bytes)
+            .await;
         self.signature_check(req, name.as_str(), reference, digest, bytes)
             .await
+    }
+
+    /// Fetches the upstream's signatures of the manifest `digest` — cosign's
+    /// `sha256-<hex>.sig` and `.att` tags and the referrers (Sigstore
+    /// bundles, notation signatures; through the referrers API, or the
+    /// `sha256-<hex>` tag of the referrers tag schema) — verifies them under the trust
+    /// configuration and records the verdicts under the proxy repository's
+    /// name. Done once per manifest and trust version when a signature
+    /// counted; a manifest found unsigned is asked about again after
+    /// [`UNSIGNED_RECHECK_SECS`]. A signed index's verdicts are recorded for
+    /// its children too (proxied indexes are not listed in the store, so
+    /// the children are covered this way). Failures are logged: the policy
+    /// then decides from what is recorded (it fails closed).
+    async fn check_upstream_signatures(
+        &self,
+        proxy: &Proxy,
+        upstream: &str,
+        name: &RepoName,
+        digest: &Digest,
+        bytes: &[u8],
+    ) {
+        let version = self.signatures.trust.version().to_string();
+        let (repo, subject) = (name.as_str(), digest.to_string());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        match self
+            .meta
+            .proxied_signatures_checked(repo, &subject, &version)
+            .await
+        {
+            Ok(Some(at)) => {
+                let signed = self
+                    .meta
+                    .verdicts(repo, &subject, &version)
+                    .await
+                    .is_ok_and(|v| !v.is_empty());
+                if signed || now - at < UNSIGNED_RECHECK_SECS {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(repository = %repo, %digest, error = %e, "proxied signatures: the store could not be asked");
+                return;
+            }
+        }
+        let mut artifacts: Vec<(Digest, cairn_core::manifest::ParsedManifest)> = Vec::new();
+        if digest.algorithm() == cairn_core::Algorithm::Sha256 {
+            for suffix in ["sig", "att"] {
+                let tag = format!("sha256-{}.{suffix}", digest.hex());
+                let url = proxy
+                    .upstream()
+                    .url(&format!("v2/{upstream}/manifests/{tag}"));
+                match proxy
+                    .document_with(
+                        &format!("manifest/{upstream}:{tag}"),
+                        &url,
+                        MANIFEST_TYPES,
+                        Refresh::IfExpired,
+                        Validation::DigestHead,
+                    )
+                    .await
+                {
+                    Ok(doc) => {
+                        match cairn_core::manifest::parse_manifest(
+                            Some(&doc.content_type),
+                            &doc.bytes,
+                        ) {
+                            Ok(parsed) => artifacts.push((doc.digest.clone(), parsed)),
+                            Err(e) => {
+                                tracing::warn!(repository = %repo, %tag, error = %e, "proxied signatures: an upstream signature tag is not a manifest")
+                            }
+                        }
+                    }
+                    Err(ProxyError::NotFound(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(repository = %repo, %tag, error = %e, "proxied signatures: the upstream did not answer")
+                    }
+                }
+            }
+        }
+        let url = proxy
+            .upstream()
+            .url(&format!("v2/{upstream}/referrers/{digest}"));
+        let referrers = match proxy
+            .document(
+                &format!("referrers/{upstream}@{digest}"),
+                &url,
+                "application/vnd.oci.image.index.v1+json",
+                Refresh::IfExpired,
+            )
+            .await
+        {
+            Ok(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes).unwrap_or_default()
+                ["manifests"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            // Without the referrers API, the referrers tag schema: an index
+            // tagged `sha256-<hex>` lists them (what cosign 3 pushes there).
+            Err(ProxyError::NotFound(_)) if digest.algorithm() == cairn_core::Algorithm::Sha256 => {
+                let tag = format!("sha256-{}", digest.hex());
+                let url = proxy
+                    .upstream()
+                    .url(&format!("v2/{upstream}/manifests/{tag}"));
+                match proxy
+                    .document_with(
+                        &format!("manifest/{upstream}:{tag}"),
+                        &url,
+                        MANIFEST_TYPES,
+                        Refresh::IfExpired,
+                        Validation::DigestHead,
+                    )
+                    .await
+                {
+                    Ok(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes)
+                        .unwrap_or_default()["manifests"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                }
+            }
+            Err(ProxyError::NotFound(_)) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(repository = %repo, %digest, error = %e, "proxied signatures: the upstream's referrers could not be read");
+                Vec::new()
+            }
+        };
+        for r in referrers {
+            let is_signature = r["artifactType"]
+                .as_str()
+                .is_some_and(cairn_core::trust::evidence::is_signature_media_type);
+            let Some(d) = r["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else {
+                continue;
+            };
+            if !is_signature {
+                continue;
+            }
+            let source = proxy
+                .file_accepting(
+                    &format!("manifest/{upstream}@{d}"),
+                    &proxy
+                        .upstream()
+                        .url(&format!("v2/{upstream}/manifests/{d}")),
+                    MANIFEST_TYPES,
+                    expect(&d),
+                    "application/vnd.oci.image.manifest.v1+json",
+                )
+                .await;
+            let read = match source {
+                Ok(source) => proxy.read_all(source).await,
+                Err(e) => Err(e),
+            };
+            match read.map_err(|e| e.to_string()).and_then(|b| {
+                cairn_core::manifest::parse_manifest(None, &b).map_err(|e| e.to_string())
+            }) {
+                Ok(parsed) => artifacts.push((d, parsed)),
+                Err(e) => {
+                    tracing::warn!(repository = %repo, referrer = %d, error = %e, "proxied signatures: a referrer could not be read")
+                }
+            }
+        }
+        let source = crate::signatures::LayerSource::Upstream { proxy, upstream };
+        let mut found = Vec::new();
+        for (d, parsed) in &artifacts {
+            found.extend(self.verdicts_of(repo, d, parsed, &source).await);
+        }
+        // Only what is said of this manifest counts; an index's signature
+        // covers its children.
+        let mut verdicts: Vec<cairn_core::trust::Verdict> =
+            found.into_iter().filter(|v| v.subject == subject).collect();
+        if let Ok(index) = cairn_core::manifest::parse_manifest(None, bytes) {
+            let children: Vec<cairn_core::trust::Verdict> = index
+                .manifests
+                .iter()
+                .flat_map(|child| {
+                    verdicts.iter().map(|v| cairn_core::trust::Verdict {
+                        subject: child.digest.to_string(),
+                        ..v.clone()
+                    })
+                })
+                .collect();
+            verdicts.extend(children);
+        }
+        tracing::info!(repository = %repo, %digest, artifacts = artifacts.len(), verdicts = verdicts.len(), "proxied signatures checked");
+        if let Err(e) = self
+            .meta
+            .record_proxied_verdicts(repo, &subject, &version, &verdicts)
+            .await
+        {
+            tracing::warn!(repository = %repo, %digest, error = %e, "proxied signatures: the verdicts were not recorded");
+        }
     }
 
     /// A manifest's response: a 304 for its ETag, headers only for HEAD.

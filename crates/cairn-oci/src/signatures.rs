@@ -37,6 +37,17 @@ pub struct SignatureGate {
     pub policies: Vec<SignaturePolicy>,
 }
 
+/// Where a signature artifact's layers are read from.
+pub(crate) enum LayerSource<'a> {
+    /// This registry's blob store (a pushed artifact).
+    Stored,
+    /// A proxy repository's upstream, which calls the repository `upstream`.
+    Upstream {
+        proxy: &'a cairn_proxy::Proxy,
+        upstream: &'a str,
+    },
+}
+
 /// The header an unsigned manifest read by a publisher carries.
 pub const UNSIGNED_HEADER: &str = "x-cairn-signature-warning";
 
@@ -103,10 +114,50 @@ impl OciApi {
         self
     }
 
+    /// The bytes of a signature layer: from the blob store, or through a
+    /// proxy repository from its upstream (verified against the digest,
+    /// cached like any proxied blob).
+    async fn layer_bytes(
+        &self,
+        source: &LayerSource<'_>,
+        digest: &Digest,
+    ) -> Result<Option<bytes::Bytes>, String> {
+        match source {
+            LayerSource::Stored => self
+                .blobs
+                .read_whole(digest)
+                .await
+                .map_err(|e| e.to_string()),
+            LayerSource::Upstream { proxy, upstream } => {
+                let source = proxy
+                    .file(
+                        &format!("blob/{upstream}@{digest}"),
+                        &proxy
+                            .upstream()
+                            .url(&format!("v2/{upstream}/blobs/{digest}")),
+                        crate::proxy::expect(digest),
+                        "application/octet-stream",
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                proxy
+                    .read_all(source)
+                    .await
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// The signatures `parsed` carries, read from its layers. A layer that
     /// does not read as what its media type says is skipped (and logged):
     /// it verifies nothing.
-    async fn evidence(&self, repository: &str, parsed: &ParsedManifest) -> Vec<Signed> {
+    async fn evidence(
+        &self,
+        repository: &str,
+        parsed: &ParsedManifest,
+        source: &LayerSource<'_>,
+    ) -> Vec<Signed> {
         let mut found = Vec::new();
         let bundle_artifact = parsed
             .artifact_type
@@ -133,7 +184,7 @@ impl OciApi {
                 tracing::warn!(%repository, layer = %layer.digest, "a signature layer larger than {MAX_EVIDENCE} bytes is not read");
                 continue;
             }
-            let bytes = match self.blobs.read_whole(&layer.digest).await {
+            let bytes = match self.layer_bytes(source, &layer.digest).await {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     tracing::warn!(%repository, layer = %layer.digest, "a signature layer is not stored");
@@ -173,17 +224,18 @@ impl OciApi {
 
     /// The verdicts the signatures in `parsed` earn under the trust
     /// configuration: one per (subject named by the signed bytes, signer).
-    async fn verdicts_of(
+    pub(crate) async fn verdicts_of(
         &self,
         repository: &str,
         signature: &Digest,
         parsed: &ParsedManifest,
+        source: &LayerSource<'_>,
     ) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        for signed in self.evidence(repository, parsed).await {
+        for signed in self.evidence(repository, parsed, source).await {
             let found = self.signatures.trust.signers_of(&signed, now);
             for problem in &found.problems {
                 tracing::warn!(%repository, %signature, %problem, "a signature did not verify");
@@ -212,7 +264,9 @@ impl OciApi {
         digest: &Digest,
         parsed: &ParsedManifest,
     ) -> Result<(), OciError> {
-        let verdicts = self.verdicts_of(repository, digest, parsed).await;
+        let verdicts = self
+            .verdicts_of(repository, digest, parsed, &LayerSource::Stored)
+            .await;
         for v in &verdicts {
             tracing::info!(%repository, subject = %v.subject, signer = %v.signer, predicate_type = %v.predicate_type, signature = %digest, "signature verified");
         }
@@ -245,7 +299,10 @@ impl OciApi {
                 .map_err(|e| OciError::internal(format!("stored digest {digest}: {e}")))?;
             let verdicts = match self.manifest_bytes(&digest).await {
                 Ok(bytes) => match parse_manifest(None, &bytes) {
-                    Ok(parsed) => self.verdicts_of(&repository, &digest, &parsed).await,
+                    Ok(parsed) => {
+                        self.verdicts_of(&repository, &digest, &parsed, &LayerSource::Stored)
+                            .await
+                    }
                     Err(_) => Vec::new(),
                 },
                 // Gone since it was listed: recording finds no manifest.
@@ -285,8 +342,16 @@ impl OciApi {
             return Ok(e);
         };
         if policy.by_tag() {
+            // A proxy repository's tags are the upstream's, not recorded
+            // here: a pull by digest there is covered (it fails closed).
+            let proxied = self.proxies.iter().any(|p| {
+                repository
+                    .strip_prefix(p.settings().name.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
             let covered = match reference {
                 Reference::Tag(t) => policy.covers_tag(t.as_str()),
+                Reference::Digest(_) if proxied => true,
                 Reference::Digest(_) => {
                     let mut named = self
                         .meta

@@ -58,4 +58,24 @@ pub trait SignatureStore: Send + Sync + 'static {
         repository: &str,
         digests: &[String],
     ) -> Result<Vec<String>, StoreError>;
+
+    /// Records that the upstream's signatures of `subject` in the proxy
+    /// repository `repository` were checked under `trust_version` now, with
+    /// the verdicts they earned (added to any recorded before).
+    async fn record_proxied_verdicts(
+        &self,
+        repository: &str,
+        subject: &str,
+        trust_version: &str,
+        verdicts: &[Verdict],
+    ) -> Result<(), StoreError>;
+
+    /// When the upstream's signatures of `subject` were last checked under
+    /// `trust_version` (Unix seconds).
+    async fn proxied_signatures_checked(
+        &self,
+        repository: &str,
+        subject: &str,
+        trust_version: &str,
+    ) -> Result<Option<i64>, StoreError>;
 }

@@ -177,4 +177,59 @@ impl SignatureStore for SqlMetaStore {
         }
         Ok(q.fetch_all(&self.reader).await?)
     }
+
+    async fn record_proxied_verdicts(
+        &self,
+        repository: &str,
+        subject: &str,
+        trust_version: &str,
+        verdicts: &[Verdict],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for v in verdicts {
+            sqlx::query(
+                "INSERT INTO signature_verdicts
+                   (trust_version, repository, subject, signer, predicate_type, signature)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(trust_version)
+            .bind(repository)
+            .bind(&v.subject)
+            .bind(&v.signer)
+            .bind(&v.predicate_type)
+            .bind(&v.signature)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO proxied_signature_checks (trust_version, repository, subject, checked_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (trust_version, repository, subject) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(trust_version)
+        .bind(repository)
+        .bind(subject)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn proxied_signatures_checked(
+        &self,
+        repository: &str,
+        subject: &str,
+        trust_version: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT checked_at FROM proxied_signature_checks
+             WHERE trust_version = $1 AND repository = $2 AND subject = $3",
+        )
+        .bind(trust_version)
+        .bind(repository)
+        .bind(subject)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
 }

@@ -133,6 +133,57 @@ pub async fn signature_suite(meta: Arc<dyn MetaStore>) {
         .await
         .unwrap()
         .is_empty());
+
+    // A proxy repository's verdicts: no artifact of its own, a check time
+    // per trust version, verdicts added to (never duplicated).
+    let (up, child) = ("sha256:up".to_string(), "sha256:child".to_string());
+    assert_eq!(
+        meta.proxied_signatures_checked("hub/app", &up, "v-one")
+            .await
+            .unwrap(),
+        None
+    );
+    meta.record_proxied_verdicts("hub/app", &up, "v-one", &[])
+        .await
+        .unwrap();
+    let first = meta
+        .proxied_signatures_checked("hub/app", &up, "v-one")
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert!(meta
+        .verdicts("hub/app", &up, "v-one")
+        .await
+        .unwrap()
+        .is_empty());
+    let found = [
+        verdict(&up, "ci", "", "sha256:s"),
+        verdict(&child, "ci", "", "sha256:s"),
+    ];
+    for _ in 0..2 {
+        meta.record_proxied_verdicts("hub/app", &up, "v-one", &found)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        meta.verdicts("hub/app", &up, "v-one").await.unwrap(),
+        vec![found[0].clone()]
+    );
+    assert_eq!(
+        meta.verdicts("hub/app", &child, "v-one").await.unwrap(),
+        vec![found[1].clone()]
+    );
+    assert!(meta
+        .verdicts("hub/app", &up, "v-two")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        meta.proxied_signatures_checked("hub/app", &up, "v-two")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// The Go checksum database's log: dense ids from 0, one record per module

@@ -101,6 +101,9 @@ tests/e2e/trusted-publishing.sh
 step "proxy repositories: OCI to Distribution and to a cairn needing tokens, npm to Verdaccio, PyPI to pypiserver and to a cairn, Cargo, Go and Maven to cairns, behind a fault-injecting proxy"
 python3 tests/e2e/proxy.py "$CAIRN" "$OUT_DIR"
 
+step "removed_upstream for Go and Maven proxies: a module version and a Maven release taken down on a static upstream are refused under purge and hide (and purged from the cache), still served under keep, and served under every rule while the upstream cannot be asked"
+python3 tests/e2e/proxy_removed.py "$CAIRN" "$OUT_DIR"
+
 step "virtual repositories of all six formats: name ownership, claimed namespaces, the cooldown, exceptions and the resolve API, with npm, pip, uv, cargo, go, mvn, crane and skopeo"
 python3 tests/e2e/virtual.py "$CAIRN" "$OUT_DIR"
 

@@ -14,6 +14,41 @@ use cairn_packages::proxy::{Expect, Proxy, Url};
 use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
 
 impl GoApi {
+    /// Under `removed_upstream = hide | purge`, a cached `.info`, `.mod` or
+    /// `.zip` whose version the upstream no longer serves (its `.info`
+    /// answers 404 or 410, as proxy.golang.org does for a takedown) is
+    /// refused (and, for `purge`, dropped). The `.info` is asked as a
+    /// document, so within its time to live the answer is the cache's; an
+    /// upstream that cannot be asked removed nothing.
+    async fn still_upstream(
+        &self,
+        proxy: &Proxy,
+        key: &str,
+        module: &str,
+        version: &str,
+    ) -> PackageResult<()> {
+        if !proxy.checks_listing() || proxy.cached_file(key).await?.is_none() {
+            return Ok(());
+        }
+        let info = format!(
+            "{}/@v/{}.info",
+            module::escape(module),
+            module::escape(version)
+        );
+        let asked = proxy
+            .document(
+                &format!("listing/{module}@{version}"),
+                &proxy.upstream().url(&info),
+                "",
+                cairn_packages::proxy::Refresh::IfExpired,
+            )
+            .await;
+        if let Err(cairn_packages::proxy::ProxyError::NotFound(_)) = asked {
+            proxy.unlisted(key).await?;
+        }
+        Ok(())
+    }
+
     /// The checksum database through the proxy: `latest` is a document (the
     /// signed tree head moves); lookups and tiles never change once
     /// published, so they are files. The go command verifies all of it
@@ -89,10 +124,12 @@ impl GoApi {
             ),
             Endpoint::Info { module, version } => {
                 let (k, p) = file(&module, &version, "info");
+                self.still_upstream(proxy, &k, &module, &version).await?;
                 (k, p, "application/json", true)
             }
             Endpoint::Mod { module, version } => {
                 let (k, p) = file(&module, &version, "mod");
+                self.still_upstream(proxy, &k, &module, &version).await?;
                 (k, p, "text/plain; charset=utf-8", true)
             }
             Endpoint::Zip { module, version } => {
@@ -101,6 +138,7 @@ impl GoApi {
                 let pkg = cairn_core::PackageRef::new(crate::GO, &proxy.settings().name, &module);
                 let warning = self.packages.vuln_gate(req, pkg, &version).await?;
                 let (k, p) = file(&module, &version, "zip");
+                self.still_upstream(proxy, &k, &module, &version).await?;
                 let url = proxy.upstream().url(&p);
                 let source = proxy
                     .file(&k, &url, Expect::Nothing, "application/zip")

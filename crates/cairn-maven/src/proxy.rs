@@ -5,10 +5,12 @@
 //! and their checksums are documents: revalidated after their time to
 //! live, stale when the upstream fails. The upstream's `Last-Modified` (an
 //! artifact's publish time) is served as it was, for documents and files.
+//! Under `removed_upstream = hide | purge`, a cached release file the
+//! upstream no longer has is refused (and, for `purge`, dropped).
 
 use crate::layout::{Checksum, MavenPath, Target};
 use crate::MavenApi;
-use cairn_packages::proxy::{Expect, Proxy, ProxyError};
+use cairn_packages::proxy::{Expect, Proxy, ProxyError, Refresh};
 use cairn_packages::{proxy_refresh, PackageError, PackageResult, Request};
 
 /// The layout path `path` names, below the repository.
@@ -85,6 +87,11 @@ impl MavenApi {
     ) -> PackageResult {
         let (key, url, rel) = (key.to_string(), url.clone(), layout_path(path));
         if let Some(cached) = proxy.cached_file(&key).await? {
+            // Under `removed_upstream = hide | purge`, a cached release file
+            // the upstream no longer has is refused (and dropped).
+            if proxy.checks_listing() && self.gone_upstream(proxy, path).await {
+                proxy.unlisted(&key).await?;
+            }
             return self.packages.serve_proxied(cached).await;
         }
         // A release file's bytes must match the upstream's SHA-1 when it
@@ -95,6 +102,49 @@ impl MavenApi {
         };
         let source = proxy.file(&key, &url, expect, content_type(&rel)).await?;
         self.packages.serve_proxied(source).await
+    }
+
+    /// Whether the upstream no longer has the release file `path`: its
+    /// `maven-metadata.xml` does not list the version (or is gone), and the
+    /// file's `.sha1` is gone too (metadata lags behind new releases on
+    /// Maven Central, so an unlisted version is not proof). Both are asked
+    /// as documents, so within their time to live the answer is the
+    /// cache's. An upstream that cannot be asked removed nothing.
+    async fn gone_upstream(&self, proxy: &Proxy, path: &MavenPath) -> bool {
+        let Target::File { gav, filename } = &path.target else {
+            return false;
+        };
+        let dir = format!("{}/{}", gav.group.replace('.', "/"), gav.artifact);
+        let metadata = format!("{dir}/maven-metadata.xml");
+        let listed = match proxy
+            .document(
+                &format!("file/{metadata}"),
+                &proxy.upstream().url(&metadata),
+                "",
+                Refresh::IfExpired,
+            )
+            .await
+        {
+            Ok(doc) => String::from_utf8_lossy(&doc.bytes)
+                .contains(&format!("<version>{}</version>", gav.version)),
+            Err(ProxyError::NotFound(_)) => false,
+            Err(_) => return false,
+        };
+        if listed {
+            return false;
+        }
+        let sha1 = format!("{dir}/{}/{filename}.sha1", gav.version);
+        matches!(
+            proxy
+                .document(
+                    &format!("listing/{sha1}"),
+                    &proxy.upstream().url(&sha1),
+                    "",
+                    Refresh::IfExpired,
+                )
+                .await,
+            Err(ProxyError::NotFound(_))
+        )
     }
 
     /// What the upstream's `.sha1` of `rel` says, cached like the file.

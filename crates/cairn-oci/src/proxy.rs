@@ -165,12 +165,7 @@ impl OciApi {
         refresh: Refresh,
         name: &RepoName,
     ) -> OciResult {
-        let key = format!("manifest/{upstream}:{tag}");
-        let url = proxy
-            .upstream()
-            .url(&format!("v2/{upstream}/manifests/{tag}"));
-        let doc = proxy
-            .document_with(&key, &url, MANIFEST_TYPES, refresh, Validation::DigestHead)
+        let doc = upstream_tag(proxy, upstream, tag, refresh)
             .await
             .map_err(|e| refused(e, OciError::manifest_unknown))?;
         // Pulls by the digest this tag names need no upstream request. Only
@@ -334,19 +329,7 @@ impl OciApi {
         if digest.algorithm() == cairn_core::Algorithm::Sha256 {
             for suffix in ["sig", "att"] {
                 let tag = format!("sha256-{}.{suffix}", digest.hex());
-                let url = proxy
-                    .upstream()
-                    .url(&format!("v2/{upstream}/manifests/{tag}"));
-                match proxy
-                    .document_with(
-                        &format!("manifest/{upstream}:{tag}"),
-                        &url,
-                        MANIFEST_TYPES,
-                        Refresh::IfExpired,
-                        Validation::DigestHead,
-                    )
-                    .await
-                {
+                match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
                     Ok(doc) => {
                         match cairn_core::manifest::parse_manifest(
                             Some(&doc.content_type),
@@ -386,19 +369,7 @@ impl OciApi {
             // tagged `sha256-<hex>` lists them (what cosign 3 pushes there).
             Err(ProxyError::NotFound(_)) if digest.algorithm() == cairn_core::Algorithm::Sha256 => {
                 let tag = format!("sha256-{}", digest.hex());
-                let url = proxy
-                    .upstream()
-                    .url(&format!("v2/{upstream}/manifests/{tag}"));
-                match proxy
-                    .document_with(
-                        &format!("manifest/{upstream}:{tag}"),
-                        &url,
-                        MANIFEST_TYPES,
-                        Refresh::IfExpired,
-                        Validation::DigestHead,
-                    )
-                    .await
-                {
+                match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
                     Ok(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes)
                         .unwrap_or_default()["manifests"]
                         .as_array()
@@ -598,6 +569,28 @@ impl OciApi {
             &doc.status,
         ))
     }
+}
+
+/// The upstream's manifest under `tag`: a document revalidated by a HEAD
+/// comparing its digest.
+async fn upstream_tag(
+    proxy: &Proxy,
+    upstream: &str,
+    tag: &str,
+    refresh: Refresh,
+) -> Result<cairn_proxy::Document, ProxyError> {
+    let url = proxy
+        .upstream()
+        .url(&format!("v2/{upstream}/manifests/{tag}"));
+    proxy
+        .document_with(
+            &format!("manifest/{upstream}:{tag}"),
+            &url,
+            MANIFEST_TYPES,
+            refresh,
+            Validation::DigestHead,
+        )
+        .await
 }
 
 fn json_response(body: Vec<u8>, content_type: &str, status: &CacheStatus) -> Response {

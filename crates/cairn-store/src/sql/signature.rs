@@ -67,21 +67,7 @@ impl SignatureStore for SqlMetaStore {
         .bind(signature)
         .execute(&mut *tx)
         .await?;
-        for v in verdicts {
-            sqlx::query(
-                "INSERT INTO signature_verdicts
-                   (trust_version, repository, subject, signer, predicate_type, signature)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(trust_version)
-            .bind(repository)
-            .bind(&v.subject)
-            .bind(&v.signer)
-            .bind(&v.predicate_type)
-            .bind(signature)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_verdicts(&mut tx, trust_version, repository, verdicts).await?;
         sqlx::query(
             "INSERT INTO signature_evaluations (trust_version, repository, digest, evaluated_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -186,21 +172,7 @@ impl SignatureStore for SqlMetaStore {
         verdicts: &[Verdict],
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        for v in verdicts {
-            sqlx::query(
-                "INSERT INTO signature_verdicts
-                   (trust_version, repository, subject, signer, predicate_type, signature)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(trust_version)
-            .bind(repository)
-            .bind(&v.subject)
-            .bind(&v.signer)
-            .bind(&v.predicate_type)
-            .bind(&v.signature)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_verdicts(&mut tx, trust_version, repository, verdicts).await?;
         sqlx::query(
             "INSERT INTO proxied_signature_checks (trust_version, repository, subject, checked_at)
              VALUES ($1, $2, $3, $4)
@@ -232,4 +204,29 @@ impl SignatureStore for SqlMetaStore {
         .fetch_optional(&self.reader)
         .await?)
     }
+}
+
+/// Adds verdicts under `trust_version` (one already there is kept).
+async fn insert_verdicts(
+    conn: &mut AnyConnection,
+    trust_version: &str,
+    repository: &str,
+    verdicts: &[Verdict],
+) -> Result<(), StoreError> {
+    for v in verdicts {
+        sqlx::query(
+            "INSERT INTO signature_verdicts
+               (trust_version, repository, subject, signer, predicate_type, signature)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(trust_version)
+        .bind(repository)
+        .bind(&v.subject)
+        .bind(&v.signer)
+        .bind(&v.predicate_type)
+        .bind(&v.signature)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

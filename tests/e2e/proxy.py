@@ -451,6 +451,14 @@ def pypi_main():
     if status != 200 or not page["files"][0]["url"].startswith(f"http://127.0.0.1:{cairn.port}/pypi/pypiup/files/demo-pkg/"):
         fail(f"proxied page: {status} {body[:300]}")
     ok("pip installs through a proxy of pypiserver (HTML pages); the second install fetches nothing; file URLs through cairn")
+    # The project list, read from pypiserver's HTML and from cairn's JSON,
+    # served in either representation with links through cairn.
+    status, _, body = http_get(cairn.port, "/pypi/pypiup/simple/", {"Accept": "application/vnd.pypi.simple.v1+json"})
+    listed = [p["name"] for p in json.loads(body).get("projects", [])] if status == 200 else []
+    status2, _, html = http_get(cairn.port, "/pypi/cairnup/simple/", {"Accept": "text/html"})
+    if "demo-pkg" not in listed or status2 != 200 or b'href="aged-pkg/"' not in html:
+        fail(f"the proxied project lists: {status} {listed} / {status2} {html[:200]!r}")
+    ok("the project list (/simple/) through a proxy of pypiserver (HTML) and of a cairn (JSON), in both representations")
 
     fault.mode = "reset"
     pip_install(index, "demo-pkg", "1.0.0")

@@ -8,7 +8,7 @@
 //! metadata hashes.
 
 use crate::endpoint::Endpoint;
-use crate::simple::{render_simple, representation, SimpleFile};
+use crate::simple::{render_index, render_simple, representation, SimpleFile};
 use crate::{key, PypiApi};
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
 use cairn_packages::{
@@ -49,32 +49,62 @@ impl PypiApi {
                 // representation.
                 let content_type = representation(req);
                 let variant = format!("{}\n{repo}\n{content_type}", req.base_url);
-                let rendered = self.packages.proxied_rendered(&doc, &variant, content_type, || {
-                    let page = parse(&key, &doc, &url)?;
-                    let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
-                    let files: Vec<SimpleFile> = page
-                        .files
-                        .into_iter()
-                        .map(|f| SimpleFile {
-                            url: format!("{base}/{}", f.filename),
-                            ..f
-                        })
-                        .collect();
-                    Ok(render_simple(&key, &key, &files, &page.versions, content_type).body)
-                })?;
+                let rendered =
+                    self.packages
+                        .proxied_rendered(&doc, &variant, content_type, || {
+                            let page = parse(&key, &doc, &url)?;
+                            let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
+                            let files: Vec<SimpleFile> = page
+                                .files
+                                .into_iter()
+                                .map(|f| SimpleFile {
+                                    url: format!("{base}/{}", f.filename),
+                                    ..f
+                                })
+                                .collect();
+                            Ok(
+                                render_simple(&key, &key, &files, &page.versions, content_type)
+                                    .body,
+                            )
+                        })?;
                 let rendered = rendered.with_header(axum::http::header::VARY, "Accept");
                 Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
             }
             Endpoint::File { project, filename } => {
-                self.proxied_file(req, proxy, &key(&project)?, &filename, false).await
+                self.proxied_file(req, proxy, &key(&project)?, &filename, false)
+                    .await
             }
             Endpoint::Metadata { project, filename } => {
-                self.proxied_file(req, proxy, &key(&project)?, &filename, true).await
+                self.proxied_file(req, proxy, &key(&project)?, &filename, true)
+                    .await
             }
-            Endpoint::Index => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: ask for /simple/<project>/, its project list is not served",
-                proxy.repository()
-            ))),
+            // The upstream's project list (a document; PyPI's is large and
+            // changes every minute), rendered again with links through cairn.
+            Endpoint::Index => {
+                let doc = proxy
+                    .document(
+                        "simple/",
+                        &proxy.upstream().url(""),
+                        ACCEPT,
+                        proxy_refresh(req),
+                    )
+                    .await?;
+                let content_type = representation(req);
+                let variant = format!("index\n{content_type}");
+                let rendered =
+                    self.packages
+                        .proxied_rendered(&doc, &variant, content_type, || {
+                            let names =
+                                project_names(&doc.bytes, &doc.content_type).map_err(|e| {
+                                    PackageError::Upstream(format!(
+                                        "the upstream's project list cannot be read: {e}"
+                                    ))
+                                })?;
+                            Ok(render_index(&names, content_type).body)
+                        })?;
+                let rendered = rendered.with_header(axum::http::header::VARY, "Accept");
+                Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
+            }
             Endpoint::Provenance { .. } => Err(PackageError::not_found(format!(
                 "{} is a proxy repository: provenance is not proxied",
                 proxy.repository()
@@ -159,6 +189,29 @@ impl PypiApi {
         let source = proxy.file(&cache_key, &url, expect, content_type).await?;
         self.packages.serve_proxied(source).await
     }
+}
+
+/// The project names of an upstream's project list, JSON (PEP 691:
+/// `projects[].name`) or HTML (PEP 503: each anchor's text).
+pub(crate) fn project_names(bytes: &[u8], content_type: &str) -> Result<Vec<String>, String> {
+    if content_type.contains("json") {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let projects = doc["projects"]
+            .as_array()
+            .ok_or("the JSON list has no projects")?;
+        return Ok(projects
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(str::to_string))
+            .collect());
+    }
+    static ANCHOR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)<a\b[^>]*>([^<]*)</a>").expect("a valid pattern"));
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    Ok(ANCHOR
+        .captures_iter(text)
+        .map(|c| c[1].trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect())
 }
 
 /// Where the upstream has the page of the project `key`.
@@ -358,6 +411,23 @@ pub(crate) fn file_version(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::project_names;
+
+    #[test]
+    fn project_lists_read_as_json_or_html() {
+        let json = br#"{"meta":{"api-version":"1.1"},"projects":[{"name":"Demo_Pkg","_last-serial":1},{"name":"b"}]}"#;
+        assert_eq!(
+            project_names(json, "application/vnd.pypi.simple.v1+json").unwrap(),
+            vec!["Demo_Pkg", "b"]
+        );
+        let html = b"<html><body><a href=\"/simple/demo-pkg/\">demo-pkg</a>\n<A HREF='x/'> x </A></body></html>";
+        assert_eq!(
+            project_names(html, "text/html").unwrap(),
+            vec!["demo-pkg", "x"]
+        );
+        assert!(project_names(b"{}", "application/json").is_err());
+    }
+
     use super::*;
 
     #[test]

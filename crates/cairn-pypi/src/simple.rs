@@ -138,6 +138,21 @@ pub(crate) fn render_simple(
     negotiated(content_type, body, html)
 }
 
+/// The project list (`/simple/`), as JSON or HTML: each project linked by
+/// its name, relative to the list.
+pub(crate) fn render_index(names: &[String], content_type: &'static str) -> Rendered {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.3\"><title>Simple index</title></head><body>\n",
+    );
+    for k in names {
+        let _ = writeln!(html, "<a href=\"{0}/\">{0}</a><br>", esc(k));
+    }
+    html.push_str("</body></html>\n");
+    let projects: Vec<Value> = names.iter().map(|k| json!({ "name": k })).collect();
+    let body = json!({ "meta": {"api-version": "1.3"}, "projects": projects });
+    negotiated(content_type, body, html)
+}
+
 impl PypiApi {
     /// `GET /simple/`.
     pub(crate) async fn index(&self, req: &Request, repo: &str) -> PackageResult {
@@ -146,16 +161,7 @@ impl PypiApi {
             .meta
             .search_packages(PYPI, repo, "", 100_000)
             .await?;
-        let mut html = String::from(
-            "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.3\"><title>Simple index</title></head><body>\n",
-        );
-        for k in &keys {
-            let _ = writeln!(html, "<a href=\"{0}/\">{0}</a><br>", esc(k));
-        }
-        html.push_str("</body></html>\n");
-        let projects: Vec<Value> = keys.iter().map(|k| json!({ "name": k })).collect();
-        let body = json!({ "meta": {"api-version": "1.3"}, "projects": projects });
-        Ok(negotiated(representation(req), body, html).respond(req))
+        Ok(render_index(&keys, representation(req)).respond(req))
     }
 
     /// `GET /simple/<project>/`, under any spelling that normalises the same.

@@ -391,6 +391,10 @@ def main():
     expect(r.returncode == 0, f"skopeo copies the arm64 image of an index signed upstream, through the proxy "
                               f"(its children covered) {r.stderr[-200:]}")
     served(down, "dhub/team/dapp", "1", "an image signed in CNCF Distribution (referrers tag schema), through a proxy")
+    text = explain(down, "hub/team/app:signed")
+    expect("served" in text and "signed by ci" in text, f"cairn policy explain through the proxy: {text.strip()}")
+    text = explain(down, "hub/team/app:rogue")
+    expect("refused to readers" in text, f"cairn policy explain of the rogue-signed proxied image: {text.strip()}")
     down.terminate()
     upstream.terminate()
     dist_proc.terminate()

@@ -33,6 +33,9 @@ const CACHE_HEADER: &str = "x-cairn-cache";
 /// again (a signature may be pushed upstream after the image).
 const UNSIGNED_RECHECK_SECS: i64 = 300;
 
+/// How many of an upstream manifest's signature referrers are read.
+const MAX_PROXIED_SIGNATURES: usize = 16;
+
 /// Docker Hub's registry hosts, where one-segment names are `library/…`.
 fn is_docker_hub(proxy: &Proxy) -> bool {
     matches!(
@@ -255,6 +258,48 @@ impl OciApi {
         Ok(resp)
     }
 
+    /// The manifest a proxy repository serves for `reference`, with its
+    /// upstream signatures checked under a policy (what `cairn policy
+    /// explain` reads).
+    pub(crate) async fn proxied_for_explain(
+        &self,
+        proxy: &Proxy,
+        upstream: &str,
+        name: &RepoName,
+        reference: &Reference,
+    ) -> Result<(Digest, bytes::Bytes), OciError> {
+        let (digest, bytes) = match reference {
+            Reference::Tag(tag) => {
+                let doc = upstream_tag(proxy, upstream, tag.as_str(), Refresh::IfExpired)
+                    .await
+                    .map_err(|e| refused(e, OciError::manifest_unknown))?;
+                (doc.digest.clone(), doc.bytes.clone())
+            }
+            Reference::Digest(d) => {
+                let source = proxy
+                    .file_accepting(
+                        &format!("manifest/{upstream}@{d}"),
+                        &proxy.upstream().url(&format!("v2/{upstream}/manifests/{d}")),
+                        MANIFEST_TYPES,
+                        expect(d),
+                        "application/vnd.oci.image.manifest.v1+json",
+                    )
+                    .await
+                    .map_err(|e| refused(e, OciError::manifest_unknown))?;
+                let bytes = proxy
+                    .read_all(source)
+                    .await
+                    .map_err(|e| refused(e, OciError::manifest_unknown))?;
+                (d.clone(), bytes)
+            }
+        };
+        if cairn_core::trust::policy_for(&self.signatures.policies, name.as_str()).is_some() {
+            self.check_upstream_signatures(proxy, upstream, name, &digest, &bytes)
+                .await;
+        }
+        Ok((digest, bytes))
+    }
+
     /// A signature policy covering the proxy repository's names decides
     /// its manifests too, from the upstream's own signatures: fetched,
     /// verified and recorded the first time the manifest is pulled
@@ -384,16 +429,20 @@ impl OciApi {
                 Vec::new()
             }
         };
-        for r in referrers {
-            let is_signature = r["artifactType"]
-                .as_str()
-                .is_some_and(cairn_core::trust::evidence::is_signature_media_type);
+        // A hostile upstream could list any number: only the first few
+        // signature artifacts are read.
+        for r in referrers
+            .into_iter()
+            .filter(|r| {
+                r["artifactType"]
+                    .as_str()
+                    .is_some_and(cairn_core::trust::evidence::is_signature_media_type)
+            })
+            .take(MAX_PROXIED_SIGNATURES)
+        {
             let Some(d) = r["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else {
                 continue;
             };
-            if !is_signature {
-                continue;
-            }
             let source = proxy
                 .file_accepting(
                     &format!("manifest/{upstream}@{d}"),

@@ -520,6 +520,16 @@ impl OciApi {
             .map_err(|e| OciError::name_invalid(e.to_string()))?;
         let reference =
             Reference::parse(reference).map_err(|e| OciError::manifest_invalid(e.to_string()))?;
+        // Through a proxy: the upstream's manifest, its signatures checked
+        // as a pull would check them.
+        if let Some((proxy, upstream)) = self.proxy_for(&name) {
+            let (digest, bytes) = self
+                .proxied_for_explain(&proxy, &upstream, &name, &reference)
+                .await?;
+            return self
+                .explain(principal, repository, &reference, &digest, &bytes)
+                .await;
+        }
         let record = self.find_manifest(&name, &reference).await?;
         let bytes = self.manifest_bytes(&record.digest).await?;
         self.explain(principal, repository, &reference, &record.digest, &bytes)

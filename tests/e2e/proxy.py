@@ -944,6 +944,14 @@ def cargo_main():
         fail(f"cargo resolved a yanked version through the proxy for a new lockfile: {r.stdout[-300:]}")
     ok("cargo yank upstream shows through the proxy; a new resolution skips the yanked version")
 
+    # cargo search and the owners list: the upstream's web API, through cairn.
+    r = run(["cargo", "search", "--registry", "mirror", "proxied"], cwd=WORK,
+            env=cargo_env(os.path.join(WORK, "cargo-home-search")))
+    status, _, owners = http_get(cairn.port, "/cargo/cratesio/api/v1/crates/proxied-crate/owners")
+    if "proxied-crate" not in r.stdout or status != 200 or "users" not in json.loads(owners):
+        fail(f"cargo search / owners through the proxy: {r.stdout[-300:]} {status} {owners[:200]!r}")
+    ok("cargo search and the owners list through a Cargo proxy repository (the upstream's web API)")
+
     publish("0.3.0")
     http_get(cairn.port, "/cargo/cratesio/index/pr/ox/proxied-crate")
     fault.tamper_paths = ["/download"]

@@ -5,6 +5,8 @@
 //! `.crate` files are immutable, fetched once from where the upstream's
 //! `config.json` says (`dl`, with its URL markers) and checked against the
 //! index line's `cksum`. cairn's own `config.json` points cargo at cairn.
+//! `cargo search` and the owners list are the upstream's web API (its
+//! `config.json`'s `api`), kept as documents.
 
 use crate::endpoint::{index_dir, Endpoint};
 use crate::CargoApi;
@@ -32,10 +34,50 @@ impl CargoApi {
             Endpoint::Download { name, version } => {
                 self.proxied_crate(req, proxy, &name, &version).await
             }
-            Endpoint::Search | Endpoint::Owners { .. } => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: search and owners are not proxied",
-                proxy.repository()
-            ))),
+            // The upstream's web API (its config.json's `api`, which for
+            // crates.io is another host than the index; no credentials go
+            // there), kept as documents.
+            Endpoint::Search => {
+                let q: String = req
+                    .query("q")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(256)
+                    .collect();
+                let per_page: u32 = req
+                    .query("per_page")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(10)
+                    .min(100);
+                let mut url = self.upstream_api(proxy, "api/v1/crates").await?;
+                url.query_pairs_mut()
+                    .append_pair("q", &q)
+                    .append_pair("per_page", &per_page.to_string());
+                let doc = proxy
+                    .document(
+                        &format!("search/{per_page}/{q}"),
+                        &url,
+                        "application/json",
+                        proxy_refresh(req),
+                    )
+                    .await?;
+                Ok(self.packages.serve_document(&doc, "application/json"))
+            }
+            Endpoint::Owners { name } => {
+                let key = crate::key(&name)?;
+                let url = self
+                    .upstream_api(proxy, &format!("api/v1/crates/{key}/owners"))
+                    .await?;
+                let doc = proxy
+                    .document(
+                        &format!("owners/{key}"),
+                        &url,
+                        "application/json",
+                        proxy_refresh(req),
+                    )
+                    .await?;
+                Ok(self.packages.serve_document(&doc, "application/json"))
+            }
             Endpoint::Publish
             | Endpoint::Yank { .. }
             | Endpoint::Unyank { .. }
@@ -118,6 +160,41 @@ impl CargoApi {
         self.packages.serve_proxied(source).await
     }
 
+    /// The upstream's `config.json`, parsed.
+    async fn upstream_config(&self, proxy: &Proxy) -> PackageResult<Value> {
+        let config_url = proxy.upstream().url("config.json");
+        let doc = proxy
+            .document(
+                "config",
+                &config_url,
+                "application/json",
+                Refresh::IfExpired,
+            )
+            .await?;
+        serde_json::from_slice(&doc.bytes)
+            .map_err(|e| PackageError::Upstream(format!("the upstream's config.json: {e}")))
+    }
+
+    /// `path` on the upstream's web API (its `config.json`'s `api`).
+    async fn upstream_api(&self, proxy: &Proxy, path: &str) -> PackageResult<Url> {
+        let config = self.upstream_config(proxy).await?;
+        let api = config["api"].as_str().ok_or_else(|| {
+            PackageError::not_found(format!(
+                "{}: the upstream has no web API (no api in its config.json)",
+                proxy.repository()
+            ))
+        })?;
+        let url = Url::parse(&format!("{}/", api.trim_end_matches('/')))
+            .and_then(|base| base.join(path))
+            .map_err(|e| PackageError::Upstream(format!("the upstream's api {api:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(PackageError::Upstream(format!(
+                "the upstream's api {url} is not http(s)"
+            )));
+        }
+        Ok(url)
+    }
+
     /// Where the upstream serves a `.crate`: its `config.json`'s `dl`, with
     /// the sparse protocol's markers filled in, or `/{crate}/{version}/download`
     /// appended when it has none.
@@ -128,17 +205,7 @@ impl CargoApi {
         version: &str,
         cksum: &str,
     ) -> PackageResult<Url> {
-        let config_url = proxy.upstream().url("config.json");
-        let doc = proxy
-            .document(
-                "config",
-                &config_url,
-                "application/json",
-                Refresh::IfExpired,
-            )
-            .await?;
-        let config: Value = serde_json::from_slice(&doc.bytes)
-            .map_err(|e| PackageError::Upstream(format!("the upstream's config.json: {e}")))?;
+        let config = self.upstream_config(proxy).await?;
         let dl = config["dl"]
             .as_str()
             .ok_or_else(|| PackageError::Upstream("the upstream's config.json has no dl".into()))?;

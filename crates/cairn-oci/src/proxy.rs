@@ -279,7 +279,9 @@ impl OciApi {
                 let source = proxy
                     .file_accepting(
                         &format!("manifest/{upstream}@{d}"),
-                        &proxy.upstream().url(&format!("v2/{upstream}/manifests/{d}")),
+                        &proxy
+                            .upstream()
+                            .url(&format!("v2/{upstream}/manifests/{d}")),
                         MANIFEST_TYPES,
                         expect(d),
                         "application/vnd.oci.image.manifest.v1+json",

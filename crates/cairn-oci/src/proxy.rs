@@ -211,18 +211,7 @@ impl OciApi {
         digest: &Digest,
         name: &RepoName,
     ) -> OciResult {
-        let key = format!("manifest/{upstream}@{digest}");
-        let url = proxy
-            .upstream()
-            .url(&format!("v2/{upstream}/manifests/{digest}"));
-        let source = proxy
-            .file_accepting(
-                &key,
-                &url,
-                MANIFEST_TYPES,
-                expect(digest),
-                "application/vnd.oci.image.manifest.v1+json",
-            )
+        let source = upstream_manifest(proxy, upstream, digest)
             .await
             .map_err(|e| refused(e, OciError::manifest_unknown))?;
         let (content_type, status) = match &source {
@@ -276,16 +265,7 @@ impl OciApi {
                 (doc.digest.clone(), doc.bytes.clone())
             }
             Reference::Digest(d) => {
-                let source = proxy
-                    .file_accepting(
-                        &format!("manifest/{upstream}@{d}"),
-                        &proxy
-                            .upstream()
-                            .url(&format!("v2/{upstream}/manifests/{d}")),
-                        MANIFEST_TYPES,
-                        expect(d),
-                        "application/vnd.oci.image.manifest.v1+json",
-                    )
+                let source = upstream_manifest(proxy, upstream, d)
                     .await
                     .map_err(|e| refused(e, OciError::manifest_unknown))?;
                 let bytes = proxy
@@ -445,17 +425,7 @@ impl OciApi {
             let Some(d) = r["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else {
                 continue;
             };
-            let source = proxy
-                .file_accepting(
-                    &format!("manifest/{upstream}@{d}"),
-                    &proxy
-                        .upstream()
-                        .url(&format!("v2/{upstream}/manifests/{d}")),
-                    MANIFEST_TYPES,
-                    expect(&d),
-                    "application/vnd.oci.image.manifest.v1+json",
-                )
-                .await;
+            let source = upstream_manifest(proxy, upstream, &d).await;
             let read = match source {
                 Ok(source) => proxy.read_all(source).await,
                 Err(e) => Err(e),
@@ -620,6 +590,26 @@ impl OciApi {
             &doc.status,
         ))
     }
+}
+
+/// The upstream's manifest `digest`: an immutable file, fetched once and
+/// verified against the digest.
+async fn upstream_manifest(
+    proxy: &Proxy,
+    upstream: &str,
+    digest: &Digest,
+) -> Result<FileSource, ProxyError> {
+    proxy
+        .file_accepting(
+            &format!("manifest/{upstream}@{digest}"),
+            &proxy
+                .upstream()
+                .url(&format!("v2/{upstream}/manifests/{digest}")),
+            MANIFEST_TYPES,
+            expect(digest),
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await
 }
 
 /// The upstream's manifest under `tag`: a document revalidated by a HEAD

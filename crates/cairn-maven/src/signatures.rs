@@ -35,9 +35,7 @@ pub(crate) fn verify(
         return config.openpgp.verify(side, content);
     }
     let signatures = evidence::file_bundle(side, content).map_err(|e| e.to_string())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = cairn_packages::now();
     let mut problems = Vec::new();
     for s in &signatures {
         let found = config.trust.signers_of(s, now);

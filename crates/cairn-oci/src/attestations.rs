@@ -11,13 +11,12 @@
 
 use crate::OciApi;
 use cairn_core::manifest::{parse_manifest, ParsedManifest};
-use cairn_core::trust::evidence::IN_TOTO;
+use cairn_core::trust::evidence::{BUNDLE_V03 as BUNDLE, IN_TOTO};
 use cairn_core::trust::registry::{publish_statement, PublishFacts, PUBLISH_PREDICATE};
 use cairn_core::{Digest, RepoName};
 use cairn_store::{Actor, ManifestRecord};
 use serde_json::json;
 
-const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 

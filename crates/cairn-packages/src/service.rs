@@ -348,9 +348,7 @@ impl Packages {
         let Some(keys) = self.registry_keys() else {
             return Ok(());
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::now();
         for file in &new.files {
             let facts = cairn_core::trust::registry::PublishFacts {
                 format: new.format.as_str(),

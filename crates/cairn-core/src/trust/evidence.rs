@@ -32,6 +32,9 @@ pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 /// Sigstore bundle): a plain signature, not an attestation.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
+/// The media type of a Sigstore bundle as cosign 3 writes it.
+pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
 /// Whether `media_type` is a Sigstore bundle (`…bundle.v0.3+json` or
 /// `…bundle+json;version=0.x`).
 pub fn is_bundle(media_type: &str) -> bool {

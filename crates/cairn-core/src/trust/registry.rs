@@ -160,7 +160,7 @@ impl RegistryKeys {
         let payload = serde_json::to_vec(statement).ok()?;
         let (keyid, sig) = self.sign(&super::evidence::pae(super::evidence::IN_TOTO, &payload))?;
         Some(json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "mediaType": super::evidence::BUNDLE_V03,
             "verificationMaterial": {"publicKey": {"hint": keyid}},
             "dsseEnvelope": {
                 "payloadType": super::evidence::IN_TOTO,

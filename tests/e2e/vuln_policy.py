@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 
 from cairnproc import Cairn
 
@@ -220,25 +221,67 @@ def maven_case(server):
     return group
 
 
-def through_a_proxy(upstream, corpus):
-    """A second cairn proxying the first's npm/main and pypi/main, under its own policy and its own copy of
-    the advisory data: what it proxies is refused the same way."""
+def through_a_proxy(upstream, corpus, vulnerable):
+    """A second cairn proxying the first's npm/main, pypi/main and images, under its own policy and its own
+    copy of the advisory data: what it proxies is refused the same way; an image by the upstream's SBOM
+    referrer, which the proxy indexes on first pull."""
     data = os.path.join(OUT, "vuln-policy-proxy-data")
     up = f"http://127.0.0.1:{upstream.port}"
-    env = {"CAIRN_VULNERABILITY_POLICY": '[{name = "proxied", repositories = ["npm/up", "pypi/up"], block = "high"}]',
-           "CAIRN_PROXY": f'[{{format = "npm", name = "up", upstream = "{up}/npm/main/"}}, '
-                          f'{{format = "pypi", name = "up", upstream = "{up}/pypi/main/simple/"}}]'}
+    env = {"CAIRN_VULNERABILITY_POLICY": '[{name = "proxied", repositories = ["npm/up", "pypi/up", "mirror/**"], '
+                                         'block = "high"}]',
+           "CAIRN_PROXY": f'[{{format = "npm", name = "up", upstream = "{up}/npm/main/", username = "admin", '
+                          f'password = "{upstream.password}"}}, '
+                          f'{{format = "pypi", name = "up", upstream = "{up}/pypi/main/simple/"}}, '
+                          f'{{format = "oci", name = "mirror", upstream = "{up}/", username = "admin", '
+                          f'password = "{upstream.password}"}}]'}
     down = Cairn(BIN, data, env=env).start(os.path.join(OUT, "vuln-policy-proxy-cairn.log"))
     run([BIN, "vuln", "import", corpus, "--data-dir", data])
     refused(npm_install(down, "up", "lodash@4.17.15"), "npm install lodash@4.17.15 through a proxy repository",
             "GHSA-lodash-proto")
     expect(npm_install(down, "up", "lodash@4.17.21").returncode == 0, "lodash@4.17.21 through the proxy works")
+    st, headers, _ = down.request("GET", "/npm/up/lodash/-/lodash-4.17.15.tgz", auth=down.basic)
+    expect(st == 200 and "GHSA-lodash-proto" in headers.get("x-cairn-vulnerability-warning", ""),
+           "the proxy's publisher fetches lodash 4.17.15, with the warning")
+    listed = None
+    for _ in range(50):  # the cached version is noted in the background
+        st, _, body = down.request("GET", "/api/v1/findings?format=npm&repository=up", auth=down.basic)
+        listed = sorted((f["advisory"]["id"], f["artifact"]["subject"], f["artifact"]["version"])
+                        for f in json.loads(body)["findings"]) if st == 200 else body
+        if listed:
+            break
+        time.sleep(0.2)
+    expect(listed == [("GHSA-lodash-proto", "lodash", "4.17.15")],
+           f"the proxy repository's findings list the cached vulnerable version, not the fixed one: {listed}")
     pip = lambda spec: run([os.path.join(PY_TOOLS, "pip"), "download", "--no-deps", "--no-cache-dir", "-d",
                             os.path.join(WORK, "pipdl-proxy"), "--index-url",
                             f"http://127.0.0.1:{down.port}/pypi/up/simple/", spec], ok=False)
     refused(pip("insecure-pkg==1.0"), "pip download insecure-pkg==1.0 through a proxy repository",
             "PYSEC-2024-insecure")
     expect(pip("insecure-pkg==2.0").returncode == 0, "insecure-pkg 2.0 through the proxy works")
+
+    # Images: the upstream's SBOM referrer is indexed under the proxy's name on the first pull.
+    for ref in ["mirror/prod/app:1", f"mirror/prod/app@{vulnerable}"]:
+        r = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://127.0.0.1:{down.port}/{ref}"],
+                ok=False)
+        said = r.stdout + r.stderr
+        expect(r.returncode != 0 and "policy proxied" in said and "GHSA-jfh8-c2jp-5v3q" in said,
+               f"skopeo inspect {ref} through a proxy is refused by the proxy's policy: {said.strip().splitlines()[-1][:160]}")
+    r = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://127.0.0.1:{down.port}/mirror/prod/app:2"])
+    expect(r.returncode == 0, "mirror/prod/app:2 (log4j-core 2.17.1) through the proxy works")
+    st, headers, _ = down.request("HEAD", f"/v2/mirror/prod/app/manifests/{vulnerable}", auth=down.basic,
+                                  headers={"Accept": IMAGE})
+    expect(st == 200 and "GHSA-jfh8-c2jp-5v3q" in headers.get("x-cairn-vulnerability-warning", ""),
+           "the proxy's publisher is served, with the warning")
+    query = urllib.parse.urlencode({"purl": "pkg:maven/org.apache.logging.log4j/log4j-core",
+                                    "range": "vers:maven/>=2.0.0|<2.17.1"})
+    st, _, body = down.request("GET", f"/api/v1/components?{query}", auth=down.basic)
+    hits = ([(o["artifact"]["repository"], o["artifact"]["digest"]) for o in json.loads(body)["results"]]
+            if st == 200 else body)
+    expect(hits == [("mirror/prod/app", vulnerable)],
+           f"the component query names the proxied image: {hits}")
+    st, _, body = down.request("GET", "/api/v1/advisories/GHSA-jfh8-c2jp-5v3q", auth=down.basic)
+    subjects = [f["artifact"]["subject"] for f in json.loads(body)["findings"]] if st == 200 else body
+    expect(subjects == [vulnerable], f"the advisory's findings name the proxied image: {subjects}")
     down.terminate()
 
 
@@ -314,7 +357,7 @@ def main():
     cargo_case(server)
     go_case(server)
     maven_case(server)
-    through_a_proxy(server, corpus)
+    through_a_proxy(server, corpus, vulnerable)
 
     # An exception lets it through until removed.
     st, _, body = server.request("PUT", "/api/v1/vuln-exceptions?advisory=GHSA-lodash-proto&repositories=npm/*",

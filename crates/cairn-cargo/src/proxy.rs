@@ -121,9 +121,10 @@ impl CargoApi {
         // Asked of the vulnerability policy like a hosted crate.
         let key = crate::key(name)?;
         let pkg = cairn_core::PackageRef::new(crate::CARGO, &proxy.settings().name, &key);
-        let warning = self.packages.vuln_gate(req, pkg, version).await?;
-        let resp = self.proxied_crate_unchecked(proxy, name, version).await?;
-        Ok(cairn_packages::with_vuln_warning(resp, warning))
+        let fetch = self.proxied_crate_unchecked(proxy, name, version);
+        self.packages
+            .serve_proxied_version(req, pkg, version, proxy, &crate_key(name, version), fetch)
+            .await
     }
 
     async fn proxied_crate_unchecked(
@@ -132,8 +133,7 @@ impl CargoApi {
         name: &str,
         version: &str,
     ) -> PackageResult {
-        let lower = name.to_ascii_lowercase();
-        let key = format!("crate/{lower}/{version}");
+        let key = crate_key(name, version);
         let lookup = |refresh| async move {
             let lines = self.index_lines(proxy, name, refresh).await?;
             Ok(line_of(&lines.bytes, version))
@@ -245,4 +245,9 @@ pub(crate) fn line_of(lines: &[u8], version: &str) -> Option<Value> {
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
         .find(|v| v["vers"].as_str() == Some(version))
+}
+
+/// The cache key of a proxied `.crate`.
+fn crate_key(name: &str, version: &str) -> String {
+    format!("crate/{}/{version}", name.to_ascii_lowercase())
 }

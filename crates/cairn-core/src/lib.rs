@@ -31,3 +31,12 @@ pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use lifecycle::{LifecycleError, LifecyclePolicy, Transition, VersionState};
 pub use name::{NameError, Reference, RepoName, Tag};
 pub use package::{package_key, Format, PackageNameError, PackageRef};
+
+/// Seconds since the Unix epoch (0 on a clock set before it): the one
+/// clock every crate's timestamps read.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -136,15 +136,19 @@ impl GoApi {
                 // The module's code: asked of the vulnerability policy
                 // like a hosted version.
                 let pkg = cairn_core::PackageRef::new(crate::GO, &proxy.settings().name, &module);
-                let warning = self.packages.vuln_gate(req, pkg, &version).await?;
                 let (k, p) = file(&module, &version, "zip");
-                self.still_upstream(proxy, &k, &module, &version).await?;
-                let url = proxy.upstream().url(&p);
-                let source = proxy
-                    .file(&k, &url, Expect::Nothing, "application/zip")
-                    .await?;
-                let resp = self.packages.serve_proxied(source).await?;
-                return Ok(cairn_packages::with_vuln_warning(resp, warning));
+                let fetch = async {
+                    self.still_upstream(proxy, &k, &module, &version).await?;
+                    let url = proxy.upstream().url(&p);
+                    let source = proxy
+                        .file(&k, &url, Expect::Nothing, "application/zip")
+                        .await?;
+                    self.packages.serve_proxied(source).await
+                };
+                return self
+                    .packages
+                    .serve_proxied_version(req, pkg, &version, proxy, &k, fetch)
+                    .await;
             }
             Endpoint::Upload { .. } | Endpoint::Publish => {
                 return Err(self.packages.proxy_refuses(proxy))

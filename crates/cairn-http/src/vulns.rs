@@ -52,6 +52,12 @@ impl VulnGate {
         self.policies.is_empty()
     }
 
+    /// Whether a policy covers `repository` (a proxy repository then looks
+    /// for the upstream's SBOMs of what it serves).
+    pub fn covers(&self, repository: &str) -> bool {
+        policy_for(&self.policies, repository).is_some()
+    }
+
     /// Decides serving `subject` (of `resource`'s repository) to `principal`.
     pub async fn check(
         &self,
@@ -88,9 +94,7 @@ impl VulnGate {
             .collect();
         let publisher =
             authorize_any(&self.access, principal, &resource.names(), Action::Publish).is_ok();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = cairn_core::unix_now();
         let verdict = decide(
             policy,
             &resource.repository,

@@ -65,17 +65,18 @@ impl MavenApi {
             return Ok(self.packages.serve_document(&doc, content_type(&rel)));
         }
         // A release file, asked of the vulnerability policy like a hosted one.
-        let warning = match &path.target {
+        let fetch = self.proxied_release(proxy, path, &key, &url);
+        match &path.target {
             Target::File { gav, .. } => {
                 let pkg_key = gav.key();
                 let pkg =
                     cairn_core::PackageRef::new(crate::MAVEN, &proxy.settings().name, &pkg_key);
-                self.packages.vuln_gate(req, pkg, &gav.version).await?
+                self.packages
+                    .serve_proxied_version(req, pkg, &gav.version, proxy, &key, fetch)
+                    .await
             }
-            _ => None,
-        };
-        let resp = self.proxied_release(proxy, path, &key, &url).await?;
-        Ok(cairn_packages::with_vuln_warning(resp, warning))
+            _ => fetch.await,
+        }
     }
 
     async fn proxied_release(

@@ -218,18 +218,20 @@ impl NpmApi {
         // The version a tarball's name carries (`<name>-<version>.tgz`),
         // asked of the vulnerability policy like a hosted one.
         let unscoped = name.rsplit('/').next().unwrap_or(name);
-        let warning = match file
+        let fetch = self.proxied_tarball_unchecked(proxy, name, file);
+        match file
             .strip_prefix(&format!("{unscoped}-"))
             .and_then(|f| f.strip_suffix(".tgz"))
         {
             Some(version) => {
                 let pkg = cairn_core::PackageRef::new(crate::NPM, &proxy.settings().name, &key);
-                self.packages.vuln_gate(req, pkg, version).await?
+                let cache_key = tarball_key(name, file);
+                self.packages
+                    .serve_proxied_version(req, pkg, version, proxy, &cache_key, fetch)
+                    .await
             }
-            None => None,
-        };
-        let resp = self.proxied_tarball_unchecked(proxy, name, file).await?;
-        Ok(cairn_packages::with_vuln_warning(resp, warning))
+            None => fetch.await,
+        }
     }
 
     async fn proxied_tarball_unchecked(
@@ -238,7 +240,7 @@ impl NpmApi {
         name: &str,
         file: &str,
     ) -> PackageResult {
-        let key = format!("tarball/{name}/{file}");
+        let key = tarball_key(name, file);
         let lookup = |refresh| async move {
             let (_, packument) = self.upstream_packument(proxy, name, refresh).await?;
             Ok(packument["versions"].as_object().and_then(|versions| {
@@ -318,4 +320,9 @@ pub(crate) fn rewrite_tarball(manifest: &mut Value, base_url: &str, repo: &str, 
             json!(format!("{base_url}/npm/{repo}/{name}/-/{file}")),
         );
     }
+}
+
+/// The cache key of a proxied tarball.
+fn tarball_key(name: &str, file: &str) -> String {
+    format!("tarball/{name}/{file}")
 }

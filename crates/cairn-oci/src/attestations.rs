@@ -42,9 +42,7 @@ impl OciApi {
         let Some(keys) = self.signer.keys() else {
             return;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = cairn_core::unix_now();
         let version = tags.first().cloned().unwrap_or_else(|| digest.to_string());
         let statement = publish_statement(&PublishFacts {
             format: "oci",

@@ -92,7 +92,10 @@ impl OciApi {
         let stored = self.check_references(name, &parsed).await?;
         self.refuse_secrets(name, &parsed, &req.actor()).await?;
         let sbom = match crate::sbom::carried(&parsed, &tags) {
-            Some(carried) => match self.read_sbom(&carried).await {
+            Some(carried) => match self
+                .read_sbom(&carried, &crate::signatures::LayerSource::Stored)
+                .await
+            {
                 Ok(doc) => Some((carried, doc)),
                 Err(e) if carried.claimed => return Err(e),
                 Err(e) => {
@@ -138,7 +141,7 @@ impl OciApi {
                 e => e.into(),
             })?;
         if let Some((carried, doc)) = &sbom {
-            self.index_sbom(name, &digest, carried, doc, &req.actor())
+            self.index_sbom(name, &digest, carried, doc, None, &req.actor())
                 .await?;
         }
         if crate::signatures::is_signature_artifact(&parsed) {
@@ -262,6 +265,37 @@ impl OciApi {
         Ok(bytes)
     }
 
+    /// The vulnerability policy covering the repository, if any, on the
+    /// manifest `digest`: by tag or by digest, GET or HEAD, hosted or
+    /// proxied, the same decision. A refusal is `DENIED`; the warning a
+    /// publisher's read carries is returned.
+    pub(crate) async fn vuln_check(
+        &self,
+        req: &Request,
+        name: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<String>, OciError> {
+        if self.vulns.is_open() {
+            return Ok(None);
+        }
+        let subject = cairn_store::sbom::SbomSubject {
+            format: "oci".into(),
+            repository: name.to_string(),
+            subject: digest.to_string(),
+            version: String::new(),
+        };
+        let resource = cairn_http::Resource::repository(name.as_str());
+        match self
+            .vulns
+            .check(&req.auth.principal, &resource, subject)
+            .await?
+        {
+            cairn_core::vuln_policy::Verdict::Refuse(why) => Err(OciError::denied(why)),
+            cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Ok(Some(why)),
+            cairn_core::vuln_policy::Verdict::Serve => Ok(None),
+        }
+    }
+
     pub(crate) async fn get_manifest(
         &self,
         name: &RepoName,
@@ -270,28 +304,7 @@ impl OciApi {
     ) -> OciResult {
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
-        // The vulnerability policy covering the repository, if any: by tag
-        // or by digest, GET or HEAD, the same decision.
-        let warning = if self.vulns.is_open() {
-            None
-        } else {
-            let subject = cairn_store::sbom::SbomSubject {
-                format: "oci".into(),
-                repository: name.to_string(),
-                subject: digest.to_string(),
-                version: String::new(),
-            };
-            let resource = cairn_http::Resource::repository(name.as_str());
-            match self
-                .vulns
-                .check(&req.auth.principal, &resource, subject)
-                .await?
-            {
-                cairn_core::vuln_policy::Verdict::Refuse(why) => return Err(OciError::denied(why)),
-                cairn_core::vuln_policy::Verdict::ServeWithWarning(why) => Some(why),
-                cairn_core::vuln_policy::Verdict::Serve => None,
-            }
-        };
+        let warning = self.vuln_check(req, name, &digest).await?;
         // The signature policy covering the repository, if any: the same
         // decision for every way of reading the manifest.
         let mut body = None;

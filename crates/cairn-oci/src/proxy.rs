@@ -20,6 +20,7 @@ use crate::{OciApi, Request};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cairn_core::manifest::ParsedManifest;
 use cairn_core::{Digest, Reference, RepoName, Tag};
 use cairn_proxy::{CacheStatus, Expect, FileSource, Proxy, ProxyError, Refresh, Validation};
 use std::sync::Arc;
@@ -35,6 +36,14 @@ const UNSIGNED_RECHECK_SECS: i64 = 300;
 
 /// How many of an upstream manifest's signature referrers are read.
 const MAX_PROXIED_SIGNATURES: usize = 16;
+
+/// How many of an upstream manifest's SBOM referrers are read.
+const MAX_PROXIED_SBOMS: usize = 16;
+
+/// The check of a proxied manifest's SBOMs is recorded beside its
+/// signature checks, under this in place of a trust version (those are hex
+/// digests).
+const SBOM_CHECK: &str = "sbom";
 
 /// Docker Hub's registry hosts, where one-segment names are `library/…`.
 fn is_docker_hub(proxy: &Proxy) -> bool {
@@ -181,6 +190,9 @@ impl OciApi {
         }
         let reference =
             Reference::Tag(Tag::parse(tag).map_err(|e| OciError::manifest_invalid(e.to_string()))?);
+        let warning = self
+            .proxied_vuln_check(req, proxy, upstream, name, &doc.digest)
+            .await?;
         let unsigned = self
             .proxied_signature_check(
                 req,
@@ -195,6 +207,7 @@ impl OciApi {
         let mut resp =
             self.manifest_response(req, &doc.digest, &doc.content_type, Some(doc.bytes), false);
         mark_unsigned(&mut resp, unsigned);
+        mark_vulnerable(&mut resp, warning);
         set(
             &mut resp,
             header::HeaderName::from_static(CACHE_HEADER),
@@ -226,6 +239,9 @@ impl OciApi {
                 .await
                 .map_err(|e| refused(e, OciError::manifest_unknown))?,
         };
+        let warning = self
+            .proxied_vuln_check(req, proxy, upstream, name, digest)
+            .await?;
         let unsigned = self
             .proxied_signature_check(
                 req,
@@ -239,6 +255,7 @@ impl OciApi {
             .await?;
         let mut resp = self.manifest_response(req, digest, &content_type, Some(bytes), true);
         mark_unsigned(&mut resp, unsigned);
+        mark_vulnerable(&mut resp, warning);
         set(
             &mut resp,
             header::HeaderName::from_static(CACHE_HEADER),
@@ -280,6 +297,122 @@ impl OciApi {
                 .await;
         }
         Ok((digest, bytes))
+    }
+
+    /// A vulnerability policy covering the proxy repository's names decides
+    /// its manifests too, from the upstream's own SBOMs: indexed the first
+    /// time the manifest is pulled ([`OciApi::check_upstream_sboms`]), then
+    /// decided like a hosted manifest's.
+    async fn proxied_vuln_check(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        upstream: &str,
+        name: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<String>, OciError> {
+        if !self.vulns.covers(name.as_str()) {
+            return Ok(None);
+        }
+        self.check_upstream_sboms(proxy, upstream, name, digest)
+            .await;
+        self.vuln_check(req, name, digest).await
+    }
+
+    /// Indexes the upstream's SBOMs of the manifest `digest` — cosign's
+    /// `sha256-<hex>.sbom` and `.att` tags and the referrers (SPDX or
+    /// CycloneDX artifacts, Sigstore bundles of SBOM attestations) — under
+    /// the proxy repository's name, held by the manifest's cache entry (an
+    /// evicted manifest's SBOMs are forgotten with it). Done once per
+    /// manifest when one was indexed; a manifest found without is asked
+    /// about again after [`UNSIGNED_RECHECK_SECS`]. Failures are logged: the
+    /// policy then decides from what is indexed.
+    async fn check_upstream_sboms(
+        &self,
+        proxy: &Proxy,
+        upstream: &str,
+        name: &RepoName,
+        digest: &Digest,
+    ) {
+        let (repo, subject) = (name.as_str(), digest.to_string());
+        let sbom_subject = cairn_store::sbom::SbomSubject {
+            format: "oci".into(),
+            repository: repo.to_string(),
+            subject: subject.clone(),
+            version: String::new(),
+        };
+        match self
+            .meta
+            .proxied_signatures_checked(repo, &subject, SBOM_CHECK)
+            .await
+        {
+            Ok(Some(at)) => {
+                let indexed = self
+                    .meta
+                    .sboms_of(&sbom_subject)
+                    .await
+                    .is_ok_and(|s| !s.is_empty());
+                if indexed || cairn_core::unix_now() - at < UNSIGNED_RECHECK_SECS {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(repository = %repo, %digest, error = %e, "proxied SBOMs: the store could not be asked");
+                return;
+            }
+        }
+        let mut artifacts: Vec<(Digest, ParsedManifest, Vec<Tag>)> =
+            upstream_cosign_tags(proxy, upstream, repo, digest, &["sbom", "att"])
+                .await
+                .into_iter()
+                .map(|(d, parsed, tag)| (d, parsed, vec![tag]))
+                .collect();
+        artifacts.extend(
+            upstream_referrers(proxy, upstream, repo, digest, MAX_PROXIED_SBOMS, |t| {
+                cairn_core::sbom::is_sbom_media_type(t) || cairn_core::trust::evidence::is_bundle(t)
+            })
+            .await
+            .into_iter()
+            .map(|(d, parsed)| (d, parsed, Vec::new())),
+        );
+        let entry = (
+            proxy.repository().to_string(),
+            format!("manifest/{upstream}@{digest}"),
+        );
+        let source = crate::signatures::LayerSource::Upstream { proxy, upstream };
+        let actor = cairn_store::Actor::local(&format!("proxy {}", proxy.repository()));
+        let mut indexed = 0;
+        for (artifact, parsed, tags) in &artifacts {
+            let Some(carried) = crate::sbom::carried(parsed, tags) else {
+                continue;
+            };
+            // Only what is said of this manifest.
+            if carried.subject != *digest {
+                continue;
+            }
+            let done = match self.read_sbom(&carried, &source).await {
+                Ok(sbom) => {
+                    self.index_sbom(name, artifact, &carried, &sbom, Some(entry.clone()), &actor)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(()) => indexed += 1,
+                Err(e) => {
+                    tracing::warn!(repository = %repo, %digest, sbom = %artifact, error = %e.message, "proxied SBOMs: an upstream SBOM was not indexed")
+                }
+            }
+        }
+        tracing::info!(repository = %repo, %digest, artifacts = artifacts.len(), indexed, "proxied SBOMs checked");
+        if let Err(e) = self
+            .meta
+            .record_proxied_verdicts(repo, &subject, SBOM_CHECK, &[])
+            .await
+        {
+            tracing::warn!(repository = %repo, %digest, error = %e, "proxied SBOMs: the check was not recorded");
+        }
     }
 
     /// A signature policy covering the proxy repository's names decides
@@ -328,9 +461,7 @@ impl OciApi {
     ) {
         let version = self.signatures.trust.version().to_string();
         let (repo, subject) = (name.as_str(), digest.to_string());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = cairn_core::unix_now();
         match self
             .meta
             .proxied_signatures_checked(repo, &subject, &version)
@@ -352,93 +483,18 @@ impl OciApi {
                 return;
             }
         }
-        let mut artifacts: Vec<(Digest, cairn_core::manifest::ParsedManifest)> = Vec::new();
-        if digest.algorithm() == cairn_core::Algorithm::Sha256 {
-            for suffix in ["sig", "att"] {
-                let tag = format!("sha256-{}.{suffix}", digest.hex());
-                match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
-                    Ok(doc) => {
-                        match cairn_core::manifest::parse_manifest(
-                            Some(&doc.content_type),
-                            &doc.bytes,
-                        ) {
-                            Ok(parsed) => artifacts.push((doc.digest.clone(), parsed)),
-                            Err(e) => {
-                                tracing::warn!(repository = %repo, %tag, error = %e, "proxied signatures: an upstream signature tag is not a manifest")
-                            }
-                        }
-                    }
-                    Err(ProxyError::NotFound(_)) => {}
-                    Err(e) => {
-                        tracing::warn!(repository = %repo, %tag, error = %e, "proxied signatures: the upstream did not answer")
-                    }
-                }
-            }
-        }
-        let url = proxy
-            .upstream()
-            .url(&format!("v2/{upstream}/referrers/{digest}"));
-        let referrers = match proxy
-            .document(
-                &format!("referrers/{upstream}@{digest}"),
-                &url,
-                "application/vnd.oci.image.index.v1+json",
-                Refresh::IfExpired,
-            )
-            .await
-        {
-            Ok(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes).unwrap_or_default()
-                ["manifests"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-            // Without the referrers API, the referrers tag schema: an index
-            // tagged `sha256-<hex>` lists them (what cosign 3 pushes there).
-            Err(ProxyError::NotFound(_)) if digest.algorithm() == cairn_core::Algorithm::Sha256 => {
-                let tag = format!("sha256-{}", digest.hex());
-                match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
-                    Ok(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes)
-                        .unwrap_or_default()["manifests"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                    Err(_) => Vec::new(),
-                }
-            }
-            Err(ProxyError::NotFound(_)) => Vec::new(),
-            Err(e) => {
-                tracing::warn!(repository = %repo, %digest, error = %e, "proxied signatures: the upstream's referrers could not be read");
-                Vec::new()
-            }
-        };
-        // A hostile upstream could list any number: only the first few
-        // signature artifacts are read.
-        for r in referrers
-            .into_iter()
-            .filter(|r| {
-                r["artifactType"]
-                    .as_str()
-                    .is_some_and(cairn_core::trust::evidence::is_signature_media_type)
+        let mut artifacts: Vec<(Digest, ParsedManifest)> =
+            upstream_cosign_tags(proxy, upstream, repo, digest, &["sig", "att"])
+                .await
+                .into_iter()
+                .map(|(d, parsed, _)| (d, parsed))
+                .collect();
+        artifacts.extend(
+            upstream_referrers(proxy, upstream, repo, digest, MAX_PROXIED_SIGNATURES, |t| {
+                cairn_core::trust::evidence::is_signature_media_type(t)
             })
-            .take(MAX_PROXIED_SIGNATURES)
-        {
-            let Some(d) = r["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else {
-                continue;
-            };
-            let source = upstream_manifest(proxy, upstream, &d).await;
-            let read = match source {
-                Ok(source) => proxy.read_all(source).await,
-                Err(e) => Err(e),
-            };
-            match read.map_err(|e| e.to_string()).and_then(|b| {
-                cairn_core::manifest::parse_manifest(None, &b).map_err(|e| e.to_string())
-            }) {
-                Ok(parsed) => artifacts.push((d, parsed)),
-                Err(e) => {
-                    tracing::warn!(repository = %repo, referrer = %d, error = %e, "proxied signatures: a referrer could not be read")
-                }
-            }
-        }
+            .await,
+        );
         let source = crate::signatures::LayerSource::Upstream { proxy, upstream };
         let mut found = Vec::new();
         for (d, parsed) in &artifacts {
@@ -512,12 +568,7 @@ impl OciApi {
         upstream: &str,
         digest: &Digest,
     ) -> OciResult {
-        let key = format!("blob/{upstream}@{digest}");
-        let url = proxy
-            .upstream()
-            .url(&format!("v2/{upstream}/blobs/{digest}"));
-        let source = proxy
-            .file(&key, &url, expect(digest), "application/octet-stream")
+        let source = upstream_blob(proxy, upstream, digest)
             .await
             .map_err(|e| refused(e, OciError::blob_unknown))?;
         match source {
@@ -612,6 +663,25 @@ async fn upstream_manifest(
         .await
 }
 
+/// The upstream's blob `digest`: an immutable file, fetched once and
+/// verified against the digest.
+pub(crate) async fn upstream_blob(
+    proxy: &Proxy,
+    upstream: &str,
+    digest: &Digest,
+) -> Result<FileSource, ProxyError> {
+    proxy
+        .file(
+            &format!("blob/{upstream}@{digest}"),
+            &proxy
+                .upstream()
+                .url(&format!("v2/{upstream}/blobs/{digest}")),
+            expect(digest),
+            "application/octet-stream",
+        )
+        .await
+}
+
 /// The upstream's manifest under `tag`: a document revalidated by a HEAD
 /// comparing its digest.
 async fn upstream_tag(
@@ -645,10 +715,125 @@ fn json_response(body: Vec<u8>, content_type: &str, status: &CacheStatus) -> Res
     resp
 }
 
+/// The warning a publisher's read of a vulnerable manifest carries.
+fn mark_vulnerable(resp: &mut Response, warning: Option<String>) {
+    if let Some(v) = warning.as_deref().and_then(|w| w.parse().ok()) {
+        resp.headers_mut()
+            .insert(cairn_http::vulns::WARNING_HEADER, v);
+    }
+}
+
 /// The warning a signer's read of an unsigned manifest carries.
 fn mark_unsigned(resp: &mut Response, unsigned: Option<String>) {
     if let Some(v) = unsigned.as_deref().and_then(|w| w.parse().ok()) {
         resp.headers_mut()
             .insert(crate::signatures::UNSIGNED_HEADER, v);
     }
+}
+
+/// The upstream's cosign attachments of `digest` (`sha256-<hex>.<suffix>`
+/// tags), parsed, with their tags.
+async fn upstream_cosign_tags(
+    proxy: &Proxy,
+    upstream: &str,
+    repo: &str,
+    digest: &Digest,
+    suffixes: &[&str],
+) -> Vec<(Digest, ParsedManifest, Tag)> {
+    let mut found = Vec::new();
+    if digest.algorithm() != cairn_core::Algorithm::Sha256 {
+        return found;
+    }
+    for suffix in suffixes {
+        let tag = format!("sha256-{}.{suffix}", digest.hex());
+        match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
+            Ok(doc) => {
+                match cairn_core::manifest::parse_manifest(Some(&doc.content_type), &doc.bytes) {
+                    Ok(parsed) => {
+                        if let Ok(t) = Tag::parse(&tag) {
+                            found.push((doc.digest.clone(), parsed, t));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(repository = %repo, %tag, error = %e, "proxy: an upstream attachment tag is not a manifest")
+                    }
+                }
+            }
+            Err(ProxyError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::warn!(repository = %repo, %tag, error = %e, "proxy: the upstream did not answer")
+            }
+        }
+    }
+    found
+}
+
+/// The upstream's referrers of `digest` whose artifact type `wanted`
+/// accepts, read and parsed; at most `max` (a hostile upstream could list
+/// any number). Through the referrers API, or without it the referrers tag
+/// schema (an index tagged `sha256-<hex>`, what cosign 3 pushes there).
+async fn upstream_referrers(
+    proxy: &Proxy,
+    upstream: &str,
+    repo: &str,
+    digest: &Digest,
+    max: usize,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<(Digest, ParsedManifest)> {
+    let url = proxy
+        .upstream()
+        .url(&format!("v2/{upstream}/referrers/{digest}"));
+    let listed = |bytes: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(bytes).unwrap_or_default()["manifests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let referrers = match proxy
+        .document(
+            &format!("referrers/{upstream}@{digest}"),
+            &url,
+            "application/vnd.oci.image.index.v1+json",
+            Refresh::IfExpired,
+        )
+        .await
+    {
+        Ok(doc) => listed(&doc.bytes),
+        Err(ProxyError::NotFound(_)) if digest.algorithm() == cairn_core::Algorithm::Sha256 => {
+            let tag = format!("sha256-{}", digest.hex());
+            match upstream_tag(proxy, upstream, &tag, Refresh::IfExpired).await {
+                Ok(doc) => listed(&doc.bytes),
+                Err(_) => Vec::new(),
+            }
+        }
+        Err(ProxyError::NotFound(_)) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(repository = %repo, %digest, error = %e, "proxy: the upstream's referrers could not be read");
+            Vec::new()
+        }
+    };
+    let mut found = Vec::new();
+    for r in referrers
+        .into_iter()
+        .filter(|r| r["artifactType"].as_str().is_some_and(&wanted))
+        .take(max)
+    {
+        let Some(d) = r["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else {
+            continue;
+        };
+        let read = match upstream_manifest(proxy, upstream, &d).await {
+            Ok(source) => proxy.read_all(source).await,
+            Err(e) => Err(e),
+        };
+        match read
+            .map_err(|e| e.to_string())
+            .and_then(|b| cairn_core::manifest::parse_manifest(None, &b).map_err(|e| e.to_string()))
+        {
+            Ok(parsed) => found.push((d, parsed)),
+            Err(e) => {
+                tracing::warn!(repository = %repo, referrer = %d, error = %e, "proxy: a referrer could not be read")
+            }
+        }
+    }
+    found
 }

@@ -10,6 +10,7 @@
 //! the store's one transaction.
 
 use crate::error::OciError;
+use crate::signatures::LayerSource;
 use crate::OciApi;
 use cairn_core::manifest::{Descriptor, ParsedManifest, DOCKER_MANIFEST, OCI_MANIFEST};
 use cairn_core::sbom::{
@@ -22,7 +23,7 @@ use cairn_store::Actor;
 /// The SBOM layer of a manifest and the digest it describes.
 pub(crate) struct Carried {
     layer: Descriptor,
-    subject: Digest,
+    pub(crate) subject: Digest,
     /// Whether the layer's own media type says SPDX or CycloneDX JSON (then
     /// a document that does not read as one refuses the push); a generic
     /// layer of an artifact typed as an SBOM is indexed when it reads as
@@ -122,13 +123,16 @@ pub(crate) fn carried(parsed: &ParsedManifest, tags: &[Tag]) -> Option<Carried> 
 }
 
 impl OciApi {
-    /// Reads the carried document; a bad one is the manifest's fault.
-    pub(crate) async fn read_sbom(&self, carried: &Carried) -> Result<Sbom, OciError> {
+    /// Reads the carried document from `source`; a bad one is the
+    /// manifest's fault.
+    pub(crate) async fn read_sbom(
+        &self,
+        carried: &Carried,
+        source: &LayerSource<'_>,
+    ) -> Result<Sbom, OciError> {
         let digest = &carried.layer.digest;
         let stream = self
-            .blobs
-            .store()
-            .read(digest, None)
+            .layer_stream(source, digest)
             .await
             .map_err(|e| OciError::internal(format!("reading {digest}: {e}")))?
             .ok_or_else(|| {
@@ -165,6 +169,7 @@ impl OciApi {
         source: &Digest,
         carried: &Carried,
         sbom: &Sbom,
+        cache_entry: Option<(String, String)>,
         actor: &Actor,
     ) -> Result<(), OciError> {
         let write = SbomWrite {
@@ -178,6 +183,7 @@ impl OciApi {
             digest: carried.layer.digest.clone(),
             media_type: carried.layer.media_type.clone(),
             sbom,
+            cache_entry,
         };
         let record = self.meta.index_sbom(&write, actor).await?;
         tracing::info!(

@@ -129,15 +129,7 @@ impl OciApi {
                 .await
                 .map_err(|e| e.to_string()),
             LayerSource::Upstream { proxy, upstream } => {
-                let source = proxy
-                    .file(
-                        &format!("blob/{upstream}@{digest}"),
-                        &proxy
-                            .upstream()
-                            .url(&format!("v2/{upstream}/blobs/{digest}")),
-                        crate::proxy::expect(digest),
-                        "application/octet-stream",
-                    )
+                let source = crate::proxy::upstream_blob(proxy, upstream, digest)
                     .await
                     .map_err(|e| e.to_string())?;
                 proxy
@@ -147,6 +139,32 @@ impl OciApi {
                     .map_err(|e| e.to_string())
             }
         }
+    }
+
+    /// A layer's bytes as a stream, from `source` (an upstream's are
+    /// fetched once and cached like any proxied blob).
+    pub(crate) async fn layer_stream(
+        &self,
+        source: &LayerSource<'_>,
+        digest: &Digest,
+    ) -> Result<Option<cairn_store::ByteStream>, String> {
+        let stored = match source {
+            LayerSource::Stored => digest.clone(),
+            LayerSource::Upstream { proxy, upstream } => {
+                match crate::proxy::upstream_blob(proxy, upstream, digest)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    cairn_proxy::FileSource::Cached { digest, .. } => digest,
+                    cairn_proxy::FileSource::Streaming { body, .. } => return Ok(Some(body)),
+                }
+            }
+        };
+        self.blobs
+            .store()
+            .read(&stored, None)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The signatures `parsed` carries, read from its layers. A layer that
@@ -232,9 +250,7 @@ impl OciApi {
         source: &LayerSource<'_>,
     ) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = cairn_core::unix_now();
         for signed in self.evidence(repository, parsed, source).await {
             let found = self.signatures.trust.signers_of(&signed, now);
             for problem in &found.problems {

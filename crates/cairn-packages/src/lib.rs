@@ -173,8 +173,5 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    cairn_core::unix_now()
 }

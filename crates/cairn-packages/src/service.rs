@@ -426,6 +426,42 @@ impl Packages {
         }
     }
 
+    /// Serves a file of `version` of `pkg` from the proxy repository
+    /// `proxy`, whose cache calls it `cache_key`: the vulnerability policy
+    /// is asked first (like a hosted version's: the proxied version is
+    /// matched as a package of its ecosystem), then `fetch` serves it, and
+    /// the version is noted as cached so that findings reports list it
+    /// while the file stays in the cache (written once an hour per file and
+    /// replica, in the background).
+    pub async fn serve_proxied_version(
+        &self,
+        req: &Request,
+        pkg: PackageRef<'_>,
+        version: &str,
+        proxy: &Proxy,
+        cache_key: &str,
+        fetch: impl std::future::Future<Output = PackageResult>,
+    ) -> PackageResult {
+        let warning = self.vuln_gate(req, pkg, version).await?;
+        let resp = fetch.await?;
+        if resp.status().is_success() {
+            let meta = self.meta.clone();
+            let (repository, key) = (proxy.repository().to_string(), cache_key.to_string());
+            let noted = cairn_store::ProxiedVersion {
+                format: pkg.format.as_str().to_string(),
+                repository: pkg.repository.to_string(),
+                package: pkg.package.to_string(),
+                version: version.to_string(),
+            };
+            self.downloads.note(
+                format!("proxied {repository} {key}"),
+                "a proxied version",
+                async move { meta.note_proxied_version(&repository, &key, &noted).await },
+            );
+        }
+        Ok(with_vuln_warning(resp, warning))
+    }
+
     /// Serves files only as the vulnerability policies allow.
     pub fn with_vuln_gate(mut self, gate: Arc<cairn_http::VulnGate>) -> Self {
         self.vulns = gate;

@@ -71,8 +71,5 @@ pub fn http_date(secs: i64) -> String {
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    cairn_core::unix_now()
 }

@@ -413,6 +413,14 @@ impl ProxyStore for Shared {
     async fn note_cached_use(&self, r: &str, k: &str) -> Result<(), StoreError> {
         self.0.note_cached_use(r, k).await
     }
+    async fn note_proxied_version(
+        &self,
+        r: &str,
+        k: &str,
+        v: &cairn_store::ProxiedVersion,
+    ) -> Result<(), StoreError> {
+        self.0.note_proxied_version(r, k, v).await
+    }
     async fn idle_cached(
         &self,
         r: &str,

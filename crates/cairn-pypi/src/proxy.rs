@@ -140,17 +140,17 @@ impl PypiApi {
     ) -> PackageResult {
         // A distribution (not its metadata) is asked of the vulnerability
         // policy like a hosted one, at the version its file name carries.
-        let warning = match file_version(filename).filter(|_| !metadata) {
+        let fetch = self.proxied_file_unchecked(proxy, key, filename, metadata);
+        match file_version(filename).filter(|_| !metadata) {
             Some(version) => {
                 let pkg = cairn_core::PackageRef::new(crate::PYPI, &proxy.settings().name, key);
-                self.packages.vuln_gate(req, pkg, &version).await?
+                let cache_key = file_key(key, filename, false);
+                self.packages
+                    .serve_proxied_version(req, pkg, &version, proxy, &cache_key, fetch)
+                    .await
             }
-            None => None,
-        };
-        let resp = self
-            .proxied_file_unchecked(proxy, key, filename, metadata)
-            .await?;
-        Ok(cairn_packages::with_vuln_warning(resp, warning))
+            None => fetch.await,
+        }
     }
 
     async fn proxied_file_unchecked(
@@ -160,8 +160,7 @@ impl PypiApi {
         filename: &str,
         metadata: bool,
     ) -> PackageResult {
-        let suffix = if metadata { ".metadata" } else { "" };
-        let cache_key = format!("file/{key}/{filename}{suffix}");
+        let cache_key = file_key(key, filename, metadata);
         let lookup = |refresh| async move {
             let (_, page) = self.upstream_page(proxy, key, refresh).await?;
             Ok(page.files.into_iter().find(|f| f.filename == filename))
@@ -407,6 +406,12 @@ pub(crate) fn file_version(name: &str) -> Option<String> {
             .find_map(|ext| name.strip_suffix(ext))
             .and_then(|stem| stem.rsplit_once('-').map(|(_, v)| v.to_string()))
     }
+}
+
+/// The cache key of a proxied file (or of its PEP 658 metadata).
+fn file_key(key: &str, filename: &str, metadata: bool) -> String {
+    let suffix = if metadata { ".metadata" } else { "" };
+    format!("file/{key}/{filename}{suffix}")
 }
 
 #[cfg(test)]

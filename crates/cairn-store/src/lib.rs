@@ -56,7 +56,7 @@ pub use packages::{
     FileRecord, NewVersion, PackageRecord, PackageStore, PublishMode, StagingRecord, StagingState,
     VersionIndex, VersionRecord,
 };
-pub use proxy::{CachedEntry, ProxyStore};
+pub use proxy::{CachedEntry, ProxiedVersion, ProxyStore};
 pub use sbom::SbomStore;
 pub use storage::{ScopeUsage, StorageStore};
 pub use use_notes::UseNotes;
@@ -99,8 +99,5 @@ pub fn database_url(data_dir: &std::path::Path, database_url: Option<&str>) -> S
 
 /// Seconds since the Unix epoch, for created/updated columns.
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    cairn_core::unix_now()
 }

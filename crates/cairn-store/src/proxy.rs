@@ -31,6 +31,18 @@ pub struct CachedEntry {
     pub checked_at: i64,
 }
 
+/// The package version a proxy repository's cached file belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxiedVersion {
+    /// The package format (`npm`, `pypi`, …).
+    pub format: String,
+    /// The proxy repository's name (as hosted repositories are named).
+    pub repository: String,
+    /// The package key, as the format's store names it.
+    pub package: String,
+    pub version: String,
+}
+
 /// The proxy cache's records.
 #[async_trait]
 pub trait ProxyStore: Send + Sync + 'static {
@@ -58,6 +70,16 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// Records that the entry was served now (written at most once an hour
     /// per entry and replica: [`crate::UseNotes`]).
     async fn note_cached_use(&self, repository: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Records that the cached file `key` of `repository` is `version` of a
+    /// package (what findings reports list while the entry exists; the
+    /// record is forgotten with it). Idempotent.
+    async fn note_proxied_version(
+        &self,
+        repository: &str,
+        key: &str,
+        version: &ProxiedVersion,
+    ) -> Result<(), StoreError>;
 
     /// Keys of entries last served (or else fetched) before `before`, at
     /// most `limit`, oldest first: what an evicting proxy drops.

@@ -35,6 +35,11 @@ pub struct SbomWrite<'a> {
     pub digest: Digest,
     pub media_type: String,
     pub sbom: &'a Sbom,
+    /// For an SBOM of a proxied image: the proxy cache entry (repository,
+    /// key) of the manifest it describes, which holds the index as a stored
+    /// manifest holds a pushed image's (indexed only while the entry
+    /// exists; forgotten when it is dropped).
+    pub cache_entry: Option<(String, String)>,
 }
 
 /// An indexed SBOM.

@@ -232,6 +232,7 @@ pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: 
         digest: digest.clone(),
         media_type: media_type.into(),
         sbom: &sbom,
+        cache_entry: None,
     };
     let record = state
         .meta

@@ -13,6 +13,10 @@ use cairn_core::vuln_policy::Exception;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// The condition that the proxied version `pv`'s file is still cached.
+const PROXIED_CACHED: &str = "EXISTS (SELECT 1 FROM proxy_cache pc
+    WHERE pc.repository = pv.cache_repository AND pc.cache_key = pv.cache_key AND pc.status = 200)";
+
 const ADVISORY_COLUMNS: &str = "a.id, a.aliases, a.summary, a.severity, a.score, a.modified,
     a.published, a.withdrawn, a.source, a.licence";
 
@@ -321,15 +325,9 @@ impl SqlMetaStore {
              WHERE {filter} AND a.withdrawn IS NULL
                AND (r.lo_inclusive = 1 OR c.vkey <> r.lo)
                AND (r.hi_inclusive = 1 OR c.vkey <> r.hi)
-               AND CASE WHEN s.format = 'oci'
-                     THEN EXISTS (SELECT 1 FROM manifests m
-                                  WHERE m.repository = s.repository AND m.digest = s.subject)
-                     ELSE EXISTS (SELECT 1 FROM package_versions v
-                                  WHERE v.format = s.format AND v.repository = s.repository
-                                    AND v.package = s.subject AND v.version = s.version
-                                    AND v.state <> 'unpublished')
-                   END
-             LIMIT {limit}"
+               AND {SUBJECT_EXISTS}
+             LIMIT {limit}",
+            SUBJECT_EXISTS = super::sbom::SUBJECT_EXISTS
         );
         let mut q = sqlx::query(&sql);
         for a in args {
@@ -367,7 +365,8 @@ impl SqlMetaStore {
         Ok(out)
     }
 
-    /// Findings on hosted package versions themselves.
+    /// Findings on package versions themselves: hosted ones, and those a
+    /// proxy repository has cached files of.
     async fn package_findings(
         &self,
         scope: &FindingScope,
@@ -395,8 +394,17 @@ impl SqlMetaStore {
                     .bind(&key)
                     .fetch_all(&self.reader)
                     .await?;
+                    let proxied: Vec<(String, String)> = sqlx::query_as(&format!(
+                        "SELECT DISTINCT pv.repository, pv.version FROM proxied_versions pv
+                         WHERE pv.format = $1 AND pv.package = $2 AND {PROXIED_CACHED}"
+                    ))
+                    .bind(format.as_str())
+                    .bind(&key)
+                    .fetch_all(&self.reader)
+                    .await?;
                     out.extend(
                         rows.into_iter()
+                            .chain(proxied)
                             .map(|(repo, v)| (format.as_str().to_string(), repo, key.clone(), v)),
                     );
                 }
@@ -409,7 +417,7 @@ impl SqlMetaStore {
                 s.version.clone(),
             )],
             FindingScope::Repository { format, repository } if format != "oci" => {
-                let rows: Vec<(String, String)> = sqlx::query_as(
+                let mut rows: Vec<(String, String)> = sqlx::query_as(
                     "SELECT package, version FROM package_versions
                      WHERE format = $1 AND repository = $2 AND state <> 'unpublished'",
                 )
@@ -417,6 +425,15 @@ impl SqlMetaStore {
                 .bind(repository)
                 .fetch_all(&self.reader)
                 .await?;
+                let proxied: Vec<(String, String)> = sqlx::query_as(&format!(
+                    "SELECT DISTINCT pv.package, pv.version FROM proxied_versions pv
+                     WHERE pv.format = $1 AND pv.repository = $2 AND {PROXIED_CACHED}"
+                ))
+                .bind(format)
+                .bind(repository)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.extend(proxied);
                 rows.into_iter()
                     .map(|(p, v)| (format.clone(), repository.clone(), p, v))
                     .collect()

@@ -3,7 +3,7 @@
 use super::gc::{claim, mark_candidates, Claim};
 use super::usage::{count_added, count_removed};
 use super::{digest, SqlMetaStore};
-use crate::proxy::{CachedEntry, ProxyStore};
+use crate::proxy::{CachedEntry, ProxiedVersion, ProxyStore};
 use crate::StoreError;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -163,12 +163,43 @@ impl ProxyStore for SqlMetaStore {
             .bind(key)
             .execute(&mut *tx)
             .await?;
+        super::sbom::forget_cache_entry(&mut tx, repository, key).await?;
+        sqlx::query("DELETE FROM proxied_versions WHERE cache_repository = $1 AND cache_key = $2")
+            .bind(repository)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
         if let Some(old) = previous.flatten() {
             mark_candidates(&mut tx, std::slice::from_ref(&old)).await?;
             count_removed(&mut tx, self.shared_pool, repository, &[old]).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn note_proxied_version(
+        &self,
+        repository: &str,
+        key: &str,
+        v: &ProxiedVersion,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO proxied_versions
+               (cache_repository, cache_key, format, repository, package, version)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (cache_repository, cache_key) DO UPDATE SET
+               format = excluded.format, repository = excluded.repository,
+               package = excluded.package, version = excluded.version",
+        )
+        .bind(repository)
+        .bind(key)
+        .bind(&v.format)
+        .bind(&v.repository)
+        .bind(&v.package)
+        .bind(&v.version)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn note_cached_use(&self, repository: &str, key: &str) -> Result<(), StoreError> {

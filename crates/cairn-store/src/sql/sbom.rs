@@ -38,6 +38,41 @@ fn record(r: &AnyRow) -> Result<SbomRecord, StoreError> {
     })
 }
 
+/// The condition that the subject of the SBOM `s` exists: a manifest still
+/// stored, a proxied manifest still cached, a version not unpublished.
+pub(super) const SUBJECT_EXISTS: &str = "CASE
+    WHEN s.cache_key IS NOT NULL
+      THEN EXISTS (SELECT 1 FROM proxy_cache pc
+                   WHERE pc.repository = s.cache_repository AND pc.cache_key = s.cache_key
+                     AND pc.status = 200)
+    WHEN s.format = 'oci'
+      THEN EXISTS (SELECT 1 FROM manifests m
+                   WHERE m.repository = s.repository AND m.digest = s.subject)
+    ELSE EXISTS (SELECT 1 FROM package_versions v
+                 WHERE v.format = s.format AND v.repository = s.repository
+                   AND v.package = s.subject AND v.version = s.version
+                   AND v.state <> 'unpublished')
+  END";
+
+/// Forgets the SBOMs of a proxied manifest whose cache entry is dropped, in
+/// the transaction that drops it.
+pub(super) async fn forget_cache_entry(
+    tx: &mut AnyConnection,
+    repository: &str,
+    key: &str,
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM sboms WHERE cache_repository = $1 AND cache_key = $2")
+            .bind(repository)
+            .bind(key)
+            .fetch_all(&mut *tx)
+            .await?;
+    for id in ids {
+        drop_sbom(tx, id).await?;
+    }
+    Ok(())
+}
+
 /// Forgets the SBOMs an OCI manifest carried, in the transaction that
 /// deletes it.
 pub(super) async fn forget_oci_source(
@@ -82,7 +117,14 @@ impl SbomStore for SqlMetaStore {
         // Lock what the SBOM hangs on (a no-op update): a delete of it then
         // runs before this (and this finds nothing) or after (and forgets
         // what this indexed).
-        let held = if s.format == "oci" {
+        let held = if let Some((repository, key)) = &write.cache_entry {
+            sqlx::query(
+                "UPDATE proxy_cache SET checked_at = checked_at
+                 WHERE repository = $1 AND cache_key = $2 AND status = 200",
+            )
+            .bind(repository)
+            .bind(key)
+        } else if s.format == "oci" {
             sqlx::query("UPDATE manifests SET size = size WHERE repository = $1 AND digest = $2")
                 .bind(&s.repository)
                 .bind(&write.source)
@@ -100,13 +142,15 @@ impl SbomStore for SqlMetaStore {
         .execute(&mut *tx)
         .await?;
         if held.rows_affected() == 0 {
-            return Err(StoreError::Conflict(if s.format == "oci" {
-                format!("manifest {} is not in {}", write.source, s.repository)
-            } else {
-                format!(
+            return Err(StoreError::Conflict(match &write.cache_entry {
+                Some((repository, key)) => format!("{key} is not cached in {repository}"),
+                None if s.format == "oci" => {
+                    format!("manifest {} is not in {}", write.source, s.repository)
+                }
+                None => format!(
                     "{} {} is not in {}/{}",
                     s.subject, s.version, s.format, s.repository
-                )
+                ),
             }));
         }
         let old: Option<i64> = sqlx::query_scalar(
@@ -137,8 +181,9 @@ impl SbomStore for SqlMetaStore {
         let sbom = write.sbom;
         let row = sqlx::query(&format!(
             "INSERT INTO sboms (format, repository, subject, version, source, digest, media_type,
-                sbom_format, spec_version, components, skipped, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                sbom_format, spec_version, components, skipped, created_at, cache_repository,
+                cache_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING {}",
             SBOM_COLUMNS.replace("s.", "")
         ))
@@ -154,6 +199,8 @@ impl SbomStore for SqlMetaStore {
         .bind(sbom.components.len() as i64)
         .bind(sbom.skipped as i64)
         .bind(now())
+        .bind(write.cache_entry.as_ref().map(|(r, _)| r.clone()))
+        .bind(write.cache_entry.as_ref().map(|(_, k)| k.clone()))
         .fetch_one(&mut *tx)
         .await?;
         let stored = record(&row)?;
@@ -339,17 +386,7 @@ impl SbomStore for SqlMetaStore {
         }
         // Only subjects that exist: a manifest still stored, a version not
         // unpublished.
-        wheres.push(
-            "CASE WHEN s.format = 'oci'
-               THEN EXISTS (SELECT 1 FROM manifests m
-                            WHERE m.repository = s.repository AND m.digest = s.subject)
-               ELSE EXISTS (SELECT 1 FROM package_versions v
-                            WHERE v.format = s.format AND v.repository = s.repository
-                              AND v.package = s.subject AND v.version = s.version
-                              AND v.state <> 'unpublished')
-             END"
-            .to_string(),
-        );
+        wheres.push(SUBJECT_EXISTS.to_string());
         let limit = query.limit.clamp(1, 1000) as i64;
         let l = push(&mut args, Arg::Int(limit + 1));
         let sql = format!(

@@ -86,6 +86,7 @@ pub async fn advisory_suite(meta: Arc<dyn MetaStore>) {
             digest: Digest::sha256_of(doc),
             media_type: "application/vnd.cyclonedx+json".into(),
             sbom: &sbom,
+            cache_entry: None,
         },
         &who,
     )
@@ -155,6 +156,64 @@ pub async fn advisory_suite(meta: Arc<dyn MetaStore>) {
             ("oci".into(), "4.17.20".into())
         ],
         "the SBOM's component and the hosted version; 4.17.21 is fixed"
+    );
+
+    // A version a proxy repository cached is listed while its file is.
+    let (cache, key) = ("npm/npmjs", "tarball/lodash/lodash-4.17.10.tgz");
+    super::seed_cached(
+        &meta,
+        &crate::CachedEntry {
+            repository: cache.into(),
+            key: key.into(),
+            status: 200,
+            digest: Some(Digest::sha256_of(b"lodash 4.17.10")),
+            size: 14,
+            content_type: "application/octet-stream".into(),
+            etag: None,
+            last_modified: None,
+            fetched_at: 1,
+            checked_at: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let proxied = crate::ProxiedVersion {
+        format: "npm".into(),
+        repository: "npmjs".into(),
+        package: "lodash".into(),
+        version: "4.17.10".into(),
+    };
+    meta.note_proxied_version(cache, key, &proxied)
+        .await
+        .unwrap();
+    meta.note_proxied_version(cache, key, &proxied)
+        .await
+        .unwrap();
+    let listed = |f: Vec<crate::advisory::Finding>| -> Vec<(String, String)> {
+        f.into_iter()
+            .filter(|f| f.artifact.repository == "npmjs")
+            .map(|f| (f.artifact.subject, f.artifact.version))
+            .collect()
+    };
+    let lodash_10 = vec![("lodash".to_string(), "4.17.10".to_string())];
+    assert_eq!(
+        listed(meta.findings(&by("GHSA-lodash"), 100).await.unwrap()),
+        lodash_10,
+        "the advisory's findings list the proxied version"
+    );
+    let proxy_repo = FindingScope::Repository {
+        format: "npm".into(),
+        repository: "npmjs".into(),
+    };
+    assert_eq!(
+        listed(meta.findings(&proxy_repo, 100).await.unwrap()),
+        lodash_10,
+        "so does the proxy repository's report"
+    );
+    assert!(meta.drop_cached(cache, key).await.unwrap());
+    assert!(
+        listed(meta.findings(&by("GHSA-lodash"), 100).await.unwrap()).is_empty(),
+        "an evicted file's version is not listed"
     );
     assert!(
         meta.findings(&by("GHSA-gone"), 100)

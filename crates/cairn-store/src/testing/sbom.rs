@@ -83,6 +83,7 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         digest: Digest::sha256_of(b"the document"),
         media_type: "application/vnd.cyclonedx+json".into(),
         sbom: &sbom,
+        cache_entry: None,
     };
     let stored = meta.index_sbom(&write, &who).await.unwrap();
     assert_eq!(
@@ -179,6 +180,7 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
             digest: Digest::sha256_of(&[b'd', i]),
             media_type: "application/spdx+json".into(),
             sbom: &doc,
+            cache_entry: None,
         };
         meta.index_sbom(&w, &who).await.unwrap();
     }
@@ -263,6 +265,7 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         digest: document.clone(),
         media_type: "application/vnd.cyclonedx+json".into(),
         sbom: &pkg_sbom,
+        cache_entry: None,
     };
     meta.index_sbom(&w, &who).await.unwrap();
     let left_pad = query("npm", exact("left-pad"), VersionMatch::Any);
@@ -297,6 +300,73 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         meta.index_sbom(&missing, &who).await,
         Err(StoreError::Conflict(_))
     ));
+    proxied(&meta, &who).await;
+}
+
+/// An SBOM of a proxied image hangs on the proxy cache entry of the
+/// manifest it describes: refused without it, found while it exists,
+/// forgotten when it is dropped.
+async fn proxied(meta: &Arc<dyn MetaStore>, who: &Actor) {
+    let image = Digest::sha256_of(b"proxied image");
+    let (cache, key) = (
+        "oci/hub".to_string(),
+        format!("manifest/library/app@{image}"),
+    );
+    let doc = cyclonedx(&["pkg:npm/proxied-dep@1.2.3"]);
+    let write = SbomWrite {
+        subject: SbomSubject {
+            format: "oci".into(),
+            repository: "hub/app".into(),
+            subject: image.to_string(),
+            version: String::new(),
+        },
+        source: Digest::sha256_of(b"proxied referrer").to_string(),
+        digest: Digest::sha256_of(b"proxied document"),
+        media_type: "application/vnd.cyclonedx+json".into(),
+        sbom: &doc,
+        cache_entry: Some((cache.clone(), key.clone())),
+    };
+    assert!(
+        matches!(
+            meta.index_sbom(&write, who).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "no cache entry, no index"
+    );
+    super::seed_cached(
+        meta,
+        &crate::proxy::CachedEntry {
+            repository: cache.clone(),
+            key: key.clone(),
+            status: 200,
+            digest: Some(Digest::sha256_of(b"proxied image bytes")),
+            size: 19,
+            content_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            etag: None,
+            last_modified: None,
+            fetched_at: 1,
+            checked_at: 1,
+        },
+    )
+    .await
+    .unwrap();
+    meta.index_sbom(&write, who).await.unwrap();
+    let dep = query("npm", exact("proxied-dep"), range("npm", "vers:npm/<2.0.0"));
+    let hits = found(meta, &dep).await;
+    assert_eq!(
+        hits,
+        vec![(
+            "hub/app".to_string(),
+            image.to_string(),
+            "1.2.3".to_string()
+        )]
+    );
+    assert!(meta.drop_cached(&cache, &key).await.unwrap());
+    assert!(found(meta, &dep).await.is_empty(), "evicted, not found");
+    assert!(
+        meta.sboms_of(&write.subject).await.unwrap().is_empty(),
+        "the index is forgotten with the entry"
+    );
 }
 
 fn write_again<'a>(w: &SbomWrite<'a>) -> SbomWrite<'a> {
@@ -306,5 +376,6 @@ fn write_again<'a>(w: &SbomWrite<'a>) -> SbomWrite<'a> {
         digest: w.digest.clone(),
         media_type: w.media_type.clone(),
         sbom: w.sbom,
+        cache_entry: None,
     }
 }

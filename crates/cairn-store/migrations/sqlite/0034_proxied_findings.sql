@@ -1,0 +1,26 @@
+-- Version 34: what proxy repositories cached, for findings reports.
+--
+-- SBOMs of proxied images: a proxy repository under a vulnerability policy
+-- indexes the upstream's SBOMs of a manifest it serves; such an SBOM hangs
+-- on the proxy cache entry of that manifest (its repository and key)
+-- instead of a stored manifest: it is found only while the entry exists
+-- and forgotten with it. The time of that check is kept beside the
+-- signature checks, in proxied_signature_checks under trust_version 'sbom'.
+ALTER TABLE sboms ADD COLUMN cache_repository TEXT;
+ALTER TABLE sboms ADD COLUMN cache_key TEXT;
+CREATE INDEX sboms_cache_entry ON sboms (cache_repository, cache_key);
+
+-- Package versions served from proxy repositories: one row per cached file
+-- (a version can have several), listed by findings reports while the
+-- file's cache entry exists, forgotten with it.
+CREATE TABLE proxied_versions (
+    cache_repository  TEXT NOT NULL,
+    cache_key         TEXT NOT NULL,
+    format            TEXT NOT NULL,
+    repository        TEXT NOT NULL,
+    package           TEXT NOT NULL,
+    version           TEXT NOT NULL,
+    PRIMARY KEY (cache_repository, cache_key)
+);
+CREATE INDEX proxied_versions_package ON proxied_versions (format, package);
+CREATE INDEX proxied_versions_repository ON proxied_versions (format, repository);

@@ -285,6 +285,26 @@ def main():
              "--version", "1.0.0", "--url", f"http://127.0.0.1:{server.port}", "--user", "admin",
              "--password-env", "CAIRN_PW"], env=env)
     expect("2 components" in r.stdout, f"cairn sbom attach: {r.stdout.strip()}")
+    fetched = os.path.join(WORK, "acme.fetched.json")
+    r = run([BIN, "sbom", "get", "npm", "main", "acme-app", "1.0.0", "-o", fetched,
+             "--url", f"http://127.0.0.1:{server.port}", "--user", "admin", "--password-env", "CAIRN_PW"], env=env)
+    expect(open(fetched, "rb").read() == open(npm_sbom, "rb").read(),
+           "cairn sbom get fetches the package SBOM back, byte for byte")
+    st, body = api(server, f"/api/v1/sboms?format=oci&repository=team/app&subject={app1}")
+    first = body["sboms"][0]
+    r = subprocess.run([BIN, "sbom", "get", "oci", "team/app", app1, "--url", f"http://127.0.0.1:{server.port}",
+                        "--user", "admin", "--password-env", "CAIRN_PW"], capture_output=True, env=env)
+    expect(r.returncode == 0 and len(body["sboms"]) == 1 and sha(r.stdout) == first["digest"],
+           "cairn sbom get prints an image's one SBOM document")
+    st, headers, doc = server.request(
+        "GET", f"/api/v1/sboms/document?format=oci&repository=team/app&subject={app1}&digest={first['digest']}",
+        auth=server.basic)
+    expect(st == 200 and sha(doc) == first["digest"] and headers.get("content-type") == first["media_type"],
+           f"an image's SBOM document over the API, with its media type ({first['media_type']})")
+    st, _, _ = server.request(
+        "GET", f"/api/v1/sboms/document?format=oci&repository=team/app&subject={app1}&digest=sha256:{'0' * 64}",
+        auth=server.basic)
+    expect(st == 404, "a digest that is not one of its SBOMs is a 404")
 
     # Queries.
     out = cli_query(server, "pkg:maven/org.apache.logging.log4j/log4j-core", "--range", "vers:maven/>=2.0.0|<2.17.1")

@@ -107,6 +107,9 @@ pub enum AdminEndpoint {
     /// `GET /sboms?format=&repository=&subject=&version=`: a subject's
     /// SBOMs. Access is decided on the subject named by the query.
     ListSboms,
+    /// `GET /sboms/document?format=&repository=&subject=|package=&version=&digest=`:
+    /// one of a subject's SBOM documents, as attached (`read` on the subject).
+    SbomDocument,
     /// `PUT /sboms?format=&repository=&package=&version=`: attaches the SBOM
     /// in the body to a package version (`publish` on the package, decided
     /// on the query's package).
@@ -268,6 +271,7 @@ impl AdminEndpoint {
             (&M::PUT, ["sboms"]) => (E::AttachSbom, &[M::PUT]),
             (&M::DELETE, ["sboms"]) => (E::RemoveSbom, &[M::DELETE]),
             (_, ["sboms"]) => (E::ListSboms, &[M::GET]),
+            (_, ["sboms", "document"]) => (E::SbomDocument, &[M::GET]),
             (_, ["warm"]) => (E::StartWarm, &[M::POST]),
             (_, ["warm", id]) => (E::WarmJob { id: id.to_string() }, &[M::GET]),
             (_, ["virtuals", format, repository, "resolve"]) => {
@@ -347,7 +351,9 @@ impl AdminEndpoint {
             E::StartWarm | E::WarmJob { .. } => Access::Anyone,
             // The resource is in the query: the handler decides it (and
             // filters component answers) through the guard.
-            E::Components | E::ListSboms | E::AttachSbom | E::RemoveSbom => Access::Anyone,
+            E::Components | E::ListSboms | E::SbomDocument | E::AttachSbom | E::RemoveSbom => {
+                Access::Anyone
+            }
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
@@ -460,6 +466,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ListAttestations => "attestation_list",
             E::AttestationKeys => "attestation_keys",
             E::ListSboms => "sbom_list",
+            E::SbomDocument => "sbom_document",
             E::AttachSbom => "sbom_attach",
             E::RemoveSbom => "sbom_remove",
             E::Advisory { .. } => "advisory",

@@ -315,6 +315,7 @@ async fn dispatch(
         E::StartWarm => h::start_warm(state, who, json_body(body).await?).await,
         E::Components => crate::api::sboms::components(state, who, query(uri)?).await,
         E::ListSboms => crate::api::sboms::list(state, who, query(uri)?).await,
+        E::SbomDocument => crate::api::sboms::document(state, who, query(uri)?).await,
         E::ListAttestations => attestations::list(state, who, query(uri)?).await,
         E::AttestationKeys => attestations::keys(state),
         E::AttachSbom => crate::api::sboms::attach(state, who, query(uri)?, body).await,

@@ -191,6 +191,51 @@ pub(super) async fn list(state: &AppState, who: &Who, p: SubjectParams) -> ApiRe
     Ok(Json(json!({ "sboms": sboms })).into_response())
 }
 
+pub(super) async fn document(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
+    let subject = p.subject()?;
+    let digest = p
+        .digest
+        .as_deref()
+        .ok_or_else(|| bad("digest= names the SBOM document"))?;
+    if !may(state, who, Action::Read, &subject).await {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!("{} may not read it", who.principal.name()),
+        ));
+    }
+    let not_found = || ApiError::Status(StatusCode::NOT_FOUND, format!("no SBOM {digest} of it"));
+    let record = state
+        .meta
+        .sboms_of(&subject)
+        .await?
+        .into_iter()
+        .find(|r| r.digest == digest)
+        .ok_or_else(not_found)?;
+    let d: Digest = record.digest.parse().map_err(|_| not_found())?;
+    let stream = state
+        .packages
+        .blobs
+        .store()
+        .read(&d, None)
+        .await
+        .map_err(|e| ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("the bytes of SBOM {digest} are not stored (see cairn fsck)"),
+            )
+        })?;
+    let mut resp = Body::from_stream(stream).into_response();
+    if let Ok(v) = record.media_type.parse() {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = format!("\"{digest}\"").parse() {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(resp)
+}
+
 pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: Body) -> ApiResult {
     let subject = p.subject()?;
     if subject.format == "oci" {

@@ -24,3 +24,7 @@ CREATE TABLE proxied_versions (
 );
 CREATE INDEX proxied_versions_package ON proxied_versions (format, package);
 CREATE INDEX proxied_versions_repository ON proxied_versions (format, repository);
+
+-- Package SBOMs now count in the storage numbers: the kept sums are
+-- rebuilt from the references when a store first opens on this version.
+DELETE FROM settings WHERE key = 'usage_built';

@@ -282,6 +282,10 @@ pub(super) async fn retire_files(
             digests.push(c);
         }
     }
+    if only.is_none() {
+        // The whole version goes: its SBOMs with it.
+        digests.extend(super::sbom::forget_version(tx, pkg, version).await?);
+    }
     mark_candidates(tx, &digests).await?;
     let scope = format!("{fmt}/{}", pkg.repository);
     count_removed(tx, postgres, &scope, &digests).await?;

@@ -1,6 +1,7 @@
 //! The SQL of SBOMs and the component index (see [`crate::sbom`]).
 
 use super::gc::{claim, Claim};
+use super::usage::{count_added, count_removed};
 use super::{audit, now, values_placeholders, SqlMetaStore, OK};
 use crate::sbom::{
     exact_vkey, stored_vkey, ComponentCursor, ComponentPage, ComponentQuery, NameMatch, Occurrence,
@@ -71,6 +72,32 @@ pub(super) async fn forget_cache_entry(
         drop_sbom(tx, id).await?;
     }
     Ok(())
+}
+
+/// Forgets the SBOMs of a package version whose files are retired (an
+/// unpublish), in its transaction; the documents' digests, which the caller
+/// lets go of with the files'.
+pub(super) async fn forget_version(
+    tx: &mut AnyConnection,
+    pkg: cairn_core::PackageRef<'_>,
+    version: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, digest FROM sboms
+         WHERE format = $1 AND repository = $2 AND subject = $3 AND version = $4",
+    )
+    .bind(pkg.format.as_str())
+    .bind(pkg.repository)
+    .bind(pkg.package)
+    .bind(version)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut digests = Vec::new();
+    for (id, digest) in rows {
+        drop_sbom(tx, id).await?;
+        digests.push(digest);
+    }
+    Ok(digests)
 }
 
 /// Forgets the SBOMs an OCI manifest carried, in the transaction that
@@ -168,16 +195,6 @@ impl SbomStore for SqlMetaStore {
             drop_sbom(&mut tx, id).await?;
         }
         let digest = write.digest.to_string();
-        if s.format != "oci" {
-            // The store keeps a package SBOM's bytes: a reference like a file's.
-            claim(
-                &mut tx,
-                self.shared_pool,
-                std::slice::from_ref(&digest),
-                Claim::Reference,
-            )
-            .await?;
-        }
         let sbom = write.sbom;
         let row = sqlx::query(&format!(
             "INSERT INTO sboms (format, repository, subject, version, source, digest, media_type,
@@ -204,6 +221,20 @@ impl SbomStore for SqlMetaStore {
         .fetch_one(&mut *tx)
         .await?;
         let stored = record(&row)?;
+        if s.format != "oci" {
+            // The store keeps a package SBOM's bytes: a reference like a
+            // file's (claimed after the row that references them), counted
+            // in the repository's storage numbers and quota.
+            let sizes = claim(
+                &mut tx,
+                self.shared_pool,
+                std::slice::from_ref(&digest),
+                Claim::Reference,
+            )
+            .await?;
+            let scope = format!("{}/{}", s.format, s.repository);
+            count_added(&mut tx, self.shared_pool, &scope, &sizes, true).await?;
+        }
         for chunk in sbom.components.chunks(BATCH) {
             let mut sql = String::from(
                 "INSERT INTO sbom_components (sbom_id, ecosystem, name, vkey, version, purl) VALUES ",
@@ -283,7 +314,10 @@ impl SbomStore for SqlMetaStore {
         };
         drop_sbom(&mut tx, id).await?;
         // The collector re-checks every reference before it deletes.
-        super::gc::mark_candidates(&mut tx, &[digest.to_string()]).await?;
+        let freed = [digest.to_string()];
+        super::gc::mark_candidates(&mut tx, &freed).await?;
+        let scope = format!("{}/{}", s.format, s.repository);
+        count_removed(&mut tx, self.shared_pool, &scope, &freed).await?;
         let artifact = format!("{}@{}", s.subject, s.version);
         let repo = format!("{}/{}", s.format, s.repository);
         audit(

@@ -1,6 +1,7 @@
 //! The storage numbers' SQL (see [`crate::storage`]): read from the sums
 //! kept by [`super::usage`], or worked out from the references.
 
+use super::usage::SCOPE_REFS;
 use super::{audit, now, SqlMetaStore, OK};
 use crate::storage::{Quota, ScopeUsage, StorageStore};
 use crate::{Actor, StoreError};
@@ -8,19 +9,11 @@ use async_trait::async_trait;
 use cairn_core::quota;
 use sqlx::Row;
 
-/// Every (repository, blob) reference with the blob's size: manifests, what
-/// they reference, package files and their companions, proxy cache entries.
-/// Blobs being deleted, or not stored (a sparse manifest's layers), are
-/// left out; an unknown size counts 0.
-const SIZED: &str = "WITH refs AS (
-        SELECT repository AS scope, digest FROM manifests
-        UNION SELECT repository, digest FROM manifest_blobs
-        UNION SELECT format || '/' || repository, digest FROM package_files WHERE gone_at IS NULL
-        UNION SELECT format || '/' || repository, companion FROM package_files
-                WHERE companion IS NOT NULL AND gone_at IS NULL
-        UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
-    ),
-    sized AS (
+/// Every (repository, blob) reference ([`super::usage::SCOPE_REFS`]) with
+/// the blob's size. Blobs being deleted, or not stored (a sparse manifest's
+/// layers), are left out; an unknown size counts 0. Follows `WITH refs AS
+/// (SCOPE_REFS)`.
+const SIZED: &str = "sized AS (
         SELECT r.scope AS scope, r.digest AS digest,
                CASE WHEN b.size < 0 THEN 0 ELSE b.size END AS size,
                CASE WHEN EXISTS (SELECT 1 FROM backup_blobs h WHERE h.digest = r.digest) THEN 1 ELSE 0 END AS held
@@ -199,7 +192,7 @@ impl SqlMetaStore {
     /// One scope's numbers from the references, without the kept sums.
     async fn computed_usage_of_prefix_sql(&self, prefix: &str) -> Result<ScopeUsage, StoreError> {
         let sql = format!(
-            "{SIZED},
+            "WITH refs AS ({SCOPE_REFS}), {SIZED},
             inside AS (SELECT * FROM sized WHERE scope LIKE $1 ESCAPE '\\'),
             per_blob AS (
                 SELECT s.digest AS digest, MAX(s.size) AS size, MAX(s.held) AS held,

@@ -33,6 +33,19 @@ struct Delta {
     blobs: i64,
 }
 
+/// Every (scope, blob) reference a repository makes: manifests, what they
+/// reference, package files and their companions, proxy cache entries,
+/// package SBOMs (an image's SBOM is a blob its artifact references). The
+/// same references [`REFERENCED_IN`] asks about one blob.
+pub(super) const SCOPE_REFS: &str = "
+        SELECT repository AS scope, digest FROM manifests
+        UNION SELECT repository, digest FROM manifest_blobs
+        UNION SELECT format || '/' || repository, digest FROM package_files WHERE gone_at IS NULL
+        UNION SELECT format || '/' || repository, companion FROM package_files
+                WHERE companion IS NOT NULL AND gone_at IS NULL
+        UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
+        UNION SELECT format || '/' || repository, digest FROM sboms WHERE format <> 'oci'";
+
 /// Whether `digest` is still referenced inside a scope: by name for a
 /// repository, by prefix for a namespace (`$3` = 1). The same references
 /// the collector checks, less the backups' holds, which belong to no scope.
@@ -46,6 +59,9 @@ const REFERENCED_IN: &str = "SELECT CASE WHEN
                     OR ($3 = 1 AND substr(format || '/' || repository, 1, length($2)) = $2)))
     OR EXISTS (SELECT 1 FROM proxy_cache WHERE digest = $1
                AND (repository = $2 OR ($3 = 1 AND substr(repository, 1, length($2)) = $2)))
+    OR EXISTS (SELECT 1 FROM sboms WHERE digest = $1 AND format <> 'oci'
+               AND (format || '/' || repository = $2
+                    OR ($3 = 1 AND substr(format || '/' || repository, 1, length($2)) = $2)))
     THEN 1 ELSE 0 END";
 
 /// Counts the blobs of `sizes` (as the claim read them) as referenced by
@@ -372,18 +388,11 @@ pub(super) async fn rebuild(store: &SqlMetaStore, force: bool) -> Result<bool, S
     sqlx::query("DELETE FROM scope_usage")
         .execute(&mut *tx)
         .await?;
-    let rows = sqlx::query(
-        "WITH refs AS (
-            SELECT repository AS scope, digest FROM manifests
-            UNION SELECT repository, digest FROM manifest_blobs
-            UNION SELECT format || '/' || repository, digest FROM package_files WHERE gone_at IS NULL
-            UNION SELECT format || '/' || repository, companion FROM package_files
-                WHERE companion IS NOT NULL AND gone_at IS NULL
-            UNION SELECT repository, digest FROM proxy_cache WHERE digest IS NOT NULL
-        )
-        SELECT r.scope AS scope, r.digest AS digest, b.size AS size
-        FROM refs r JOIN blobs b ON b.digest = r.digest AND b.state <> 'deleting'",
-    )
+    let rows = sqlx::query(&format!(
+        "WITH refs AS ({SCOPE_REFS})
+             SELECT r.scope AS scope, r.digest AS digest, b.size AS size
+             FROM refs r JOIN blobs b ON b.digest = r.digest AND b.state <> 'deleting'"
+    ))
     .fetch_all(&mut *tx)
     .await?;
     let mut present: BTreeMap<(String, String), i64> = BTreeMap::new();

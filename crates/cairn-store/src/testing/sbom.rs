@@ -259,6 +259,7 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         subject: "acme-app".into(),
         version: "1.0.0".into(),
     };
+    let pkg_subject = pkg.clone();
     let w = SbomWrite {
         subject: pkg.clone(),
         source: document.to_string(),
@@ -267,7 +268,18 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         sbom: &pkg_sbom,
         cache_entry: None,
     };
+    let before = meta.usage_of_prefix("npm/main").await.unwrap();
     meta.index_sbom(&w, &who).await.unwrap();
+    let with_sbom = meta.usage_of_prefix("npm/main").await.unwrap();
+    assert_eq!(
+        with_sbom.logical,
+        before.logical + 12,
+        "a package SBOM counts in the repository's storage numbers"
+    );
+    assert_eq!(
+        with_sbom,
+        meta.computed_usage_of_prefix("npm/main").await.unwrap()
+    );
     let left_pad = query("npm", exact("left-pad"), VersionMatch::Any);
     assert_eq!(
         found(&meta, &left_pad).await,
@@ -288,6 +300,7 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         Some(crate::gc::BlobState::Candidate),
         "its bytes are the collector's candidate"
     );
+    assert_eq!(meta.usage_of_prefix("npm/main").await.unwrap(), before);
     meta.index_sbom(&w, &who).await.unwrap();
     let missing = SbomWrite {
         subject: SbomSubject {
@@ -300,6 +313,28 @@ pub async fn sbom_suite(meta: Arc<dyn MetaStore>) {
         meta.index_sbom(&missing, &who).await,
         Err(StoreError::Conflict(_))
     ));
+    // Unpublishing the version lets go of its SBOMs with its files.
+    let acme = cairn_core::PackageRef::new(Format::Npm, "main", "acme-app");
+    meta.change_version(
+        acme,
+        "1.0.0",
+        &cairn_core::Transition::Unpublish,
+        &cairn_core::LifecyclePolicy::default(),
+        true,
+        &who,
+    )
+    .await
+    .unwrap();
+    assert!(meta.sboms_of(&pkg_subject).await.unwrap().is_empty());
+    assert_eq!(
+        meta.blob_state(&document).await.unwrap(),
+        Some(crate::gc::BlobState::Candidate),
+        "an unpublished version's SBOM is the collector's candidate"
+    );
+    assert_eq!(
+        meta.usage_of_prefix("npm/main").await.unwrap(),
+        meta.computed_usage_of_prefix("npm/main").await.unwrap()
+    );
     proxied(&meta, &who).await;
 }
 

@@ -52,16 +52,23 @@ impl ServerArgs {
         &self,
         req: reqwest::RequestBuilder,
     ) -> anyhow::Result<serde_json::Value> {
+        let body = self.send(req).await?;
+        serde_json::from_slice(&body).context("the server's answer is not JSON")
+    }
+
+    /// Sends `req` with the credential, and reads a successful answer's
+    /// bytes (a failure is an error carrying the status and the body).
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Vec<u8>> {
         let req = match self.authorization()? {
             Some(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
             None => req,
         };
         let resp = req.send().await?;
         let status = resp.status();
-        let body = resp.text().await?;
+        let body = resp.bytes().await?.to_vec();
         if !status.is_success() {
-            anyhow::bail!("{status}: {}", body.trim());
+            anyhow::bail!("{status}: {}", String::from_utf8_lossy(&body).trim());
         }
-        serde_json::from_str(&body).context("the server's answer is not JSON")
+        Ok(body)
     }
 }

@@ -18,6 +18,22 @@ pub enum SbomCommand {
     List(ListArgs),
     /// Attach an SPDX or CycloneDX JSON file to a package version.
     Attach(AttachArgs),
+    /// Fetch an SBOM document as it was attached, for an image
+    /// (`oci REPOSITORY DIGEST`) or a package version (`FORMAT REPOSITORY
+    /// PACKAGE VERSION`); `--digest` picks one when there are several.
+    Get(GetArgs),
+}
+
+#[derive(clap::Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    subject: ListArgs,
+    /// The document's digest (as `cairn sbom list` shows it).
+    #[arg(long)]
+    digest: Option<String>,
+    /// Write it here instead of to standard output.
+    #[arg(long, short)]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -76,6 +92,7 @@ pub async fn sbom_command(cmd: SbomCommand) -> anyhow::Result<()> {
         SbomCommand::Query(args) => query(args).await,
         SbomCommand::List(args) => list(args).await,
         SbomCommand::Attach(args) => attach(args).await,
+        SbomCommand::Get(args) => get(args).await,
     }
 }
 
@@ -149,7 +166,63 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {
-    let mut url = reqwest::Url::parse(&format!("{}/api/v1/sboms", args.server.base()))?;
+    let url = subject_url(&args, "sboms")?;
+    let answer = args
+        .server
+        .send_json(reqwest::Client::new().get(url))
+        .await?;
+    println!("{}", serde_json::to_string_pretty(&answer["sboms"])?);
+    Ok(())
+}
+
+async fn get(args: GetArgs) -> anyhow::Result<()> {
+    let server = &args.subject.server;
+    let digest = match args.digest {
+        Some(d) => d,
+        None => {
+            let listed = server
+                .send_json(reqwest::Client::new().get(subject_url(&args.subject, "sboms")?))
+                .await?;
+            let digests: Vec<String> = listed["sboms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["digest"].as_str().map(str::to_string))
+                .collect();
+            match digests.as_slice() {
+                [one] => one.clone(),
+                [] => anyhow::bail!("no SBOM is indexed for it"),
+                many => anyhow::bail!(
+                    "it has {} SBOMs: name one with --digest ({})",
+                    many.len(),
+                    many.join(", ")
+                ),
+            }
+        }
+    };
+    let mut url = subject_url(&args.subject, "sboms/document")?;
+    url.query_pairs_mut().append_pair("digest", &digest);
+    let bytes = server.send(reqwest::Client::new().get(url)).await?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "{digest}: {} bytes written to {}",
+                bytes.len(),
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// `/api/v1/PATH?format=&repository=&…` naming the subject of `args`.
+fn subject_url(args: &ListArgs, path: &str) -> anyhow::Result<reqwest::Url> {
+    let mut url = reqwest::Url::parse(&format!("{}/api/v1/{path}", args.server.base()))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("format", &args.format)
@@ -166,12 +239,7 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let answer = args
-        .server
-        .send_json(reqwest::Client::new().get(url))
-        .await?;
-    println!("{}", serde_json::to_string_pretty(&answer["sboms"])?);
-    Ok(())
+    Ok(url)
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<()> {

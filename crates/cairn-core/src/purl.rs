@@ -98,8 +98,9 @@ pub fn of_package(format: crate::Format, key: &str) -> (&'static str, String) {
 }
 
 /// The format and package key a hosted package of this ecosystem and
-/// indexed name would have (Go module paths whose namespace has capitals
-/// are not found this way).
+/// indexed name would have. A Go module path's namespace is indexed
+/// lowercased, so its key is the name up to case: look it up without case,
+/// and keep the paths whose [`of_package`] is the name.
 pub fn package_of(ecosystem: &str, name: &str) -> Option<(crate::Format, String)> {
     use crate::Format as F;
     Some(match ecosystem {

@@ -23,8 +23,13 @@ CREATE TABLE proxied_versions (
     PRIMARY KEY (cache_repository, cache_key)
 );
 CREATE INDEX proxied_versions_package ON proxied_versions (format, package);
+CREATE INDEX proxied_versions_lower ON proxied_versions (format, lower(package));
 CREATE INDEX proxied_versions_repository ON proxied_versions (format, repository);
 
 -- Package SBOMs now count in the storage numbers: the kept sums are
 -- rebuilt from the references when a store first opens on this version.
 DELETE FROM settings WHERE key = 'usage_built';
+
+-- A Go module's namespace is indexed lowercased in advisories and SBOMs:
+-- hosted module paths are found from an advisory's name without case.
+CREATE INDEX package_versions_lower ON package_versions (format, lower(package));

@@ -386,26 +386,42 @@ impl SqlMetaStore {
                     let Some((format, key)) = cairn_core::purl::package_of(&eco, &name) else {
                         continue;
                     };
-                    let rows: Vec<(String, String)> = sqlx::query_as(
-                        "SELECT repository, version FROM package_versions
-                         WHERE format = $1 AND package = $2 AND state <> 'unpublished'",
-                    )
-                    .bind(format.as_str())
-                    .bind(&key)
-                    .fetch_all(&self.reader)
-                    .await?;
-                    let proxied: Vec<(String, String)> = sqlx::query_as(&format!(
-                        "SELECT DISTINCT pv.repository, pv.version FROM proxied_versions pv
-                         WHERE pv.format = $1 AND pv.package = $2 AND {PROXIED_CACHED}"
+                    // A Go module's namespace is indexed lowercased: the
+                    // hosted paths are looked up without case, and kept
+                    // when they index as the advisory's name.
+                    let go = format == cairn_core::Format::Go;
+                    let (package, proxied_package, probe) = if go {
+                        (
+                            "lower(package)",
+                            "lower(pv.package)",
+                            key.to_ascii_lowercase(),
+                        )
+                    } else {
+                        ("package", "pv.package", key.clone())
+                    };
+                    let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
+                        "SELECT package, repository, version FROM package_versions
+                         WHERE format = $1 AND {package} = $2 AND state <> 'unpublished'"
                     ))
                     .bind(format.as_str())
-                    .bind(&key)
+                    .bind(&probe)
+                    .fetch_all(&self.reader)
+                    .await?;
+                    let proxied: Vec<(String, String, String)> = sqlx::query_as(&format!(
+                        "SELECT DISTINCT pv.package, pv.repository, pv.version FROM proxied_versions pv
+                         WHERE pv.format = $1 AND {proxied_package} = $2 AND {PROXIED_CACHED}"
+                    ))
+                    .bind(format.as_str())
+                    .bind(&probe)
                     .fetch_all(&self.reader)
                     .await?;
                     out.extend(
                         rows.into_iter()
                             .chain(proxied)
-                            .map(|(repo, v)| (format.as_str().to_string(), repo, key.clone(), v)),
+                            .filter(|(pkg, _, _)| {
+                                !go || cairn_core::purl::of_package(format, pkg).1 == name
+                            })
+                            .map(|(pkg, repo, v)| (format.as_str().to_string(), repo, pkg, v)),
                     );
                 }
                 out

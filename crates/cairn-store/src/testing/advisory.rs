@@ -29,11 +29,15 @@ fn osv(
 }
 
 async fn publish(meta: &Arc<dyn MetaStore>, name: &str, version: &str) {
+    publish_as(meta, Format::Npm, name, version).await
+}
+
+async fn publish_as(meta: &Arc<dyn MetaStore>, format: Format, name: &str, version: &str) {
     let who = Actor::local("test");
     seed_publish(
         meta,
         &NewVersion {
-            format: Format::Npm,
+            format,
             repository: "main".into(),
             package: name.into(),
             name: name.into(),
@@ -156,6 +160,33 @@ pub async fn advisory_suite(meta: Arc<dyn MetaStore>) {
             ("oci".into(), "4.17.20".into())
         ],
         "the SBOM's component and the hosted version; 4.17.21 is fixed"
+    );
+
+    // A Go module whose namespace has capitals: the advisory names it as
+    // written, the index lowercases the namespace, the hosted path is found.
+    publish_as(&meta, Format::Go, "github.com/Sirupsen/logrus", "v1.0.0").await;
+    publish_as(&meta, Format::Go, "github.com/sirupsen/logrus", "v1.0.0").await;
+    let logrus = osv(
+        "GO-2024-logrus",
+        "2024-01-01T00:00:00Z",
+        "Go",
+        "github.com/Sirupsen/logrus",
+        r#"[{"introduced":"0"},{"fixed":"1.9.0"}]"#,
+        "",
+    );
+    meta.import_advisories(&[logrus], &from).await.unwrap();
+    let mut modules: Vec<String> = meta
+        .findings(&by("GO-2024-logrus"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.artifact.subject)
+        .collect();
+    modules.sort();
+    assert_eq!(
+        modules,
+        ["github.com/Sirupsen/logrus", "github.com/sirupsen/logrus"],
+        "both spellings index as one name (the purl lowercases the namespace)"
     );
 
     // A version a proxy repository cached is listed while its file is.

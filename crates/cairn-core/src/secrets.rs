@@ -13,8 +13,14 @@
 use regex::bytes::{Regex, RegexSet};
 use sha2::{Digest as _, Sha256};
 
-/// Of each file, this many bytes are scanned (its head).
-pub const SCAN_BYTES: u64 = 16 * 1024 * 1024;
+/// A file is scanned in pieces of this many bytes (memory stays bounded
+/// however large it is)...
+const CHUNK: usize = 1024 * 1024;
+
+/// ...each piece after the first with this many bytes of the one before it
+/// in front, so that a secret across two pieces is seen whole (every rule's
+/// secret is shorter; a longer match is reported from its first piece).
+const OVERLAP: usize = 4096;
 
 /// cairn's own token rule's id.
 pub const CAIRN_TOKEN: &str = "cairn-api-token";
@@ -119,22 +125,83 @@ impl std::fmt::Display for Found {
 }
 
 impl Rules {
-    /// The secrets in the first [`SCAN_BYTES`] of one file's bytes.
-    pub fn scan_head(&self, file: &str, bytes: &[u8], out: &mut Vec<Found>) {
-        self.scan(file, &bytes[..bytes.len().min(SCAN_BYTES as usize)], out);
-    }
-
     /// The secrets in one file's bytes (binary or text).
     pub fn scan(&self, file: &str, bytes: &[u8], out: &mut Vec<Found>) {
+        self.scan_piece(file, bytes, 0, 1, out);
+    }
+
+    /// The secrets in one file read from `reader` to its end, in pieces
+    /// (memory stays bounded whatever the file's size).
+    pub fn scan_reader(
+        &self,
+        file: &str,
+        mut reader: impl std::io::Read,
+        out: &mut Vec<Found>,
+    ) -> std::io::Result<()> {
+        let mut buf: Vec<u8> = Vec::with_capacity(OVERLAP + CHUNK);
+        // How many bytes at the front of `buf` were scanned before, and the
+        // line the front starts on.
+        let (mut carried, mut line) = (0usize, 1usize);
+        loop {
+            let before = buf.len();
+            buf.resize(before + CHUNK, 0);
+            let mut filled = before;
+            while filled < buf.len() {
+                match reader.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(filled);
+            let end = filled < before + CHUNK;
+            self.scan_piece(file, &buf, carried, line, out);
+            if end {
+                return Ok(());
+            }
+            // Keep the piece's tail for the next one.
+            let keep = buf.len().min(OVERLAP);
+            let cut = buf.len() - keep;
+            line += buf[..cut].iter().filter(|b| **b == b'\n').count();
+            buf.drain(..cut);
+            carried = keep;
+        }
+    }
+
+    /// Scans `bytes`, whose first `carried` bytes were scanned as the end of
+    /// the piece before and whose first line is `line`: a match ending there
+    /// was reported then; one starting there and going on may have been
+    /// reported cut short at the piece's end, and is replaced.
+    fn scan_piece(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        carried: usize,
+        line: usize,
+        out: &mut Vec<Found>,
+    ) {
         for i in self.set.matches(bytes).iter() {
             for m in self.each[i].find_iter(bytes) {
-                let line = 1 + bytes[..m.start()].iter().filter(|b| **b == b'\n').count();
-                out.push(Found {
+                if m.end() <= carried {
+                    continue;
+                }
+                let line = line + bytes[..m.start()].iter().filter(|b| **b == b'\n').count();
+                let found = Found {
                     file: file.to_string(),
                     line,
                     rule: RULES[i].0,
                     secret: String::from_utf8_lossy(m.as_bytes()).into_owned(),
-                });
+                };
+                if m.start() < carried {
+                    out.retain(|f| {
+                        !(f.rule == found.rule
+                            && f.line == found.line
+                            && f.file == found.file
+                            && found.secret.starts_with(&f.secret))
+                    });
+                }
+                out.push(found);
             }
         }
     }
@@ -180,6 +247,59 @@ mod tests {
         let shown = format!("{} {:?}", found[1], found[1]);
         assert!(!shown.contains(&aws), "{shown}");
         assert!(shown.contains("src/config.js line 2 matches the aws-access-key-id rule"));
+    }
+
+    #[test]
+    fn a_file_read_in_pieces_is_scanned_to_its_end() {
+        let gh = "ghp_".to_string() + &"a1B2".repeat(9);
+        let aws = "AKIA".to_string() + "IOSFODNN7EXAMPLQ";
+        // One secret across the first two pieces, one far past them, one
+        // in the very last bytes; lines counted across pieces.
+        let mut text = "x".repeat(CHUNK - 10);
+        text.push(' ');
+        text.push_str(&gh);
+        text.push('\n');
+        text.push_str(&"y\n".repeat(3 * CHUNK / 2));
+        text.push_str(&aws);
+        text.push('\n');
+        text.push_str(&"z".repeat(CHUNK));
+        text.push(' ');
+        text.push_str(&gh);
+        let mut pieces = Vec::new();
+        Rules::default()
+            .scan_reader("big.txt", text.as_bytes(), &mut pieces)
+            .unwrap();
+        let whole = scan(&text);
+        let seen = |f: &[Found]| -> Vec<(usize, &'static str)> {
+            let mut v: Vec<_> = f.iter().map(|f| (f.line, f.rule)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(seen(&pieces), seen(&whole));
+        let lines = 1 + 3 * CHUNK / 2;
+        assert_eq!(
+            seen(&pieces),
+            [
+                (1, "github-pat"),
+                (lines + 1, "aws-access-key-id"),
+                (lines + 2, "github-pat")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_match_cut_short_at_a_piece_end_is_reported_whole_once() {
+        let token = "pypi-AgEIcHlwaS5vcmc".to_string() + &"A".repeat(280);
+        let mut text = "x".repeat(CHUNK - 100);
+        text.push(' ');
+        text.push_str(&token);
+        text.push('\n');
+        let mut found = Vec::new();
+        Rules::default()
+            .scan_reader("setup.py", text.as_bytes(), &mut found)
+            .unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].secret, token);
     }
 
     #[test]

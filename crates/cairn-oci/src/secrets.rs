@@ -1,5 +1,5 @@
 //! Secrets in pushed layers: in the repositories `oci.secret_scan` names,
-//! every file of every tar layer (plain or gzip-compressed) a pushed image
+//! every file of every tar layer (plain, gzip or zstd) a pushed image
 //! manifest names is scanned with `cairn_core::secrets` before the manifest
 //! is stored. A finding refuses the push with `DENIED`, naming the layer,
 //! the file, the line and the rule — never the secret; the layers stay
@@ -9,7 +9,7 @@
 use crate::error::OciError;
 use crate::OciApi;
 use cairn_core::manifest::{ParsedManifest, DOCKER_MANIFEST, OCI_MANIFEST};
-use cairn_core::secrets::{rules, Found, CAIRN_TOKEN, SCAN_BYTES};
+use cairn_core::secrets::{rules, Found, CAIRN_TOKEN};
 use cairn_core::RepoName;
 use cairn_store::{Actor, AuditRecord};
 use std::io::Read;
@@ -17,13 +17,43 @@ use std::io::Read;
 /// A layer decompressing past this is refused as too large to scan.
 const MAX_LAYER: u64 = 8 * 1024 * 1024 * 1024;
 
-/// Scans one layer's tar stream; `Err` when it decompresses past the bound.
-fn scan_layer(reader: impl Read, gzip: bool, label: &str) -> Result<Vec<Found>, String> {
-    let counted = reader.take(MAX_LAYER + 1);
-    let stream: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(counted).take(MAX_LAYER + 1))
+/// How a tar layer is compressed, by its media type (`None`: not a tar
+/// layer, nothing to scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+fn compression(media_type: &str) -> Option<Compression> {
+    if media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip") {
+        Some(Compression::Gzip)
+    } else if media_type.ends_with("+zstd") {
+        Some(Compression::Zstd)
+    } else if media_type.ends_with(".tar") {
+        Some(Compression::None)
     } else {
-        Box::new(counted)
+        None
+    }
+}
+
+/// Scans one layer's tar stream; `Err` when it decompresses past the bound
+/// or is not the compression its media type says.
+fn scan_layer(
+    reader: impl Read + 'static,
+    compression: Compression,
+    label: &str,
+) -> Result<Vec<Found>, String> {
+    let counted = reader.take(MAX_LAYER + 1);
+    let stream: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(counted).take(MAX_LAYER + 1)),
+        Compression::Zstd => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(counted)
+                .map_err(|e| format!("{label} is not zstd-compressed: {e}"))?
+                .take(MAX_LAYER + 1),
+        ),
+        Compression::None => Box::new(counted),
     };
     let mut archive = tar::Archive::new(stream);
     let mut found = Vec::new();
@@ -44,11 +74,12 @@ fn scan_layer(reader: impl Read, gzip: bool, label: &str) -> Result<Vec<Found>, 
             ));
         }
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let mut buf = Vec::new();
-        if (&mut entry).take(SCAN_BYTES).read_to_end(&mut buf).is_err() {
+        if rules()
+            .scan_reader(&format!("{label}:{path}"), &mut entry, &mut found)
+            .is_err()
+        {
             break;
         }
-        rules().scan(&format!("{label}:{path}"), &buf, &mut found);
     }
     Ok(found)
 }
@@ -69,11 +100,9 @@ impl OciApi {
         }
         let mut found = Vec::new();
         for layer in parsed.blobs.iter().skip(1) {
-            let m = layer.media_type.as_str();
-            let gzip = m.ends_with("+gzip") || m.ends_with(".tar.gzip");
-            if !(gzip || m.ends_with(".tar")) {
+            let Some(how) = compression(&layer.media_type) else {
                 continue;
-            }
+            };
             let Some(stream) = self
                 .blobs
                 .store()
@@ -86,7 +115,7 @@ impl OciApi {
             let label = format!("layer {}", layer.digest);
             let reader = tokio_util::io::StreamReader::new(stream);
             let scanned = tokio::task::spawn_blocking(move || {
-                scan_layer(tokio_util::io::SyncIoBridge::new(reader), gzip, &label)
+                scan_layer(tokio_util::io::SyncIoBridge::new(reader), how, &label)
             })
             .await
             .map_err(|e| OciError::internal(e.to_string()))?
@@ -123,5 +152,57 @@ impl OciApi {
         metrics::counter!("cairn_secret_refusals_total", "rule" => first.rule).increment(1);
         tracing::info!(repository = %name, findings = found.len(), "a push carrying secrets was refused");
         Err(OciError::denied(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(path: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn rules_of(found: &[Found]) -> Vec<(String, &'static str)> {
+        found.iter().map(|f| (f.file.clone(), f.rule)).collect()
+    }
+
+    #[test]
+    fn zstd_layers_are_read() {
+        let token = "ghp_".to_string() + &"a1B2".repeat(9);
+        let tar = tar_of("app/.env", format!("TOKEN={token}\n").as_bytes());
+        let zstd = ruzstd::encoding::compress_to_vec(
+            &tar[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let how = compression("application/vnd.oci.image.layer.v1.tar+zstd").unwrap();
+        assert_eq!(how, Compression::Zstd);
+        let found = scan_layer(std::io::Cursor::new(zstd), how, "layer").unwrap();
+        assert_eq!(
+            rules_of(&found),
+            [("layer:app/.env".to_string(), "github-pat")]
+        );
+        // A layer that is not what its media type says is an error, not clean.
+        assert!(scan_layer(std::io::Cursor::new(tar), how, "layer").is_err());
+    }
+
+    #[test]
+    fn a_large_file_is_scanned_to_its_end() {
+        let aws = "AKIA".to_string() + "IOSFODNN7EXAMPLQ";
+        let mut data = vec![b'x'; 20 * 1024 * 1024];
+        data.extend_from_slice(format!("\nkey={aws}\n").as_bytes());
+        let tar = tar_of("data.bin", &data);
+        let found = scan_layer(std::io::Cursor::new(tar), Compression::None, "layer").unwrap();
+        assert_eq!(
+            rules_of(&found),
+            [("layer:data.bin".to_string(), "aws-access-key-id")]
+        );
+        assert_eq!(found[0].line, 2);
     }
 }

@@ -7,7 +7,7 @@
 //! spot. Both are audited.
 
 use crate::{PackageError, PackageResult, Packages};
-use cairn_core::secrets::{rules, token_hash, Found, CAIRN_TOKEN, SCAN_BYTES};
+use cairn_core::secrets::{rules, token_hash, Found, CAIRN_TOKEN};
 use cairn_core::PackageRef;
 pub use cairn_http::TokenRevoker;
 use cairn_store::{Actor, AuditRecord};
@@ -27,10 +27,8 @@ fn scan_file(filename: &str, bytes: &[u8], limits: crate::archive::Limits) -> Ve
     let mut found = Vec::new();
     let lower = filename.to_ascii_lowercase();
     let mut visit = |path: &str, _size: u64, data: &mut dyn Read| {
-        let mut buf = Vec::new();
-        if data.take(SCAN_BYTES).read_to_end(&mut buf).is_ok() {
-            rules().scan(&format!("{filename}:{path}"), &buf, &mut found);
-        }
+        // A file that stops reading midway was scanned as far as it read.
+        let _ = rules().scan_reader(&format!("{filename}:{path}"), data, &mut found);
         Ok(())
     };
     let walked = if [".tgz", ".tar.gz", ".crate"]
@@ -51,7 +49,7 @@ fn scan_file(filename: &str, bytes: &[u8], limits: crate::archive::Limits) -> Ve
     };
     if walked.is_err() {
         found.clear();
-        rules().scan_head(filename, bytes, &mut found);
+        rules().scan(filename, bytes, &mut found);
     }
     found
 }
@@ -92,7 +90,7 @@ impl Packages {
             Publish::Files(files) => {
                 let mut found = Vec::new();
                 for (path, bytes) in files {
-                    rules().scan_head(path, bytes, &mut found);
+                    rules().scan(path, bytes, &mut found);
                 }
                 found
             }

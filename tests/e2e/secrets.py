@@ -33,7 +33,8 @@ DATA = os.path.join(OUT, "secrets-data")
 WORK = os.path.join(OUT, "secrets-work")
 ENV = {"CAIRN_PACKAGES__SECRET_SCAN": '["npm/*", "pypi/*", "cargo/*", "maven/*", "go/*"]',
        "CAIRN_OCI__SECRET_SCAN": '["secure/**"]',
-       "CAIRN_PACKAGES__SECRET_QUARANTINE": '["npm/held"]'}
+       "CAIRN_OCI__SECRET_QUARANTINE": '["held/**"]',
+       "CAIRN_PACKAGES__SECRET_QUARANTINE": '["npm/held", "go/held"]'}
 CRANE = os.path.join(ROOT, ".tools", "bin", "crane")
 
 AWS = "AKIA" + "Z7QX2MHV4LNP6RTE"
@@ -93,6 +94,63 @@ def npm_install(server, repo, spec):
         f.write(f"registry=http://127.0.0.1:{server.port}/npm/{repo}/\n")
     return run(["npm", "install", "--no-audit", "--no-fund", "--userconfig", npmrc,
                 "--cache", os.path.join(project, ".npm-cache"), spec], ok=False, cwd=project)
+
+
+def held(server):
+    st, _, body = server.request("GET", "/api/v1/quarantine", auth=server.basic)
+    return json.loads(body)["quarantined"]
+
+
+def release(server, digest):
+    st, _, _ = server.request("POST", f"/api/v1/quarantine/{digest}/release", auth=server.basic)
+    return st
+
+
+def go_quarantine(server, module, version, zipped):
+    """go/held stores a module carrying a secret; go mod download is refused until it is released."""
+    before = {h["digest"] for h in held(server)}
+    st, _, body = server.request("PUT", f"/go/held/{module}/@v/{version}.zip", zipped, auth=server.basic)
+    expect(st in (200, 201), f"the Go module is accepted into a quarantining repository: {st} {body[:120]!r}")
+    env = {**os.environ, "GOPROXY": f"http://127.0.0.1:{server.port}/go/held", "GONOSUMDB": "*",
+           "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOMODCACHE": tempfile.mkdtemp(dir=WORK),
+           "GOPATH": os.path.join(WORK, "gopath")}
+    r = run(["go", "mod", "download", f"{module}@{version}"], ok=False, cwd=WORK, env=env)
+    said = " ".join((r.stdout + r.stderr).split())
+    expect(r.returncode != 0 and "quarantined" in said and STRIPE not in said,
+           f"go mod download of the held version is refused: {said[-160:]!r}")
+    st, _, _ = server.request("GET", f"/go/held/{module}/@v/{version}.mod", auth=server.basic)
+    expect(st == 200, "its go.mod, which holds no secret, is served")
+    new = [h for h in held(server) if h["digest"] not in before]
+    expect(len(new) == 1 and new[0]["what"].endswith(".zip") and "stripe-access-token" in new[0]["findings"],
+           f"the quarantine holds the module's zip: {[h['what'] for h in new]}")
+    expect(release(server, new[0]["digest"]) == 204, "an administrator releases it")
+    r = run(["go", "mod", "download", f"{module}@{version}"], ok=False, cwd=WORK,
+            env={**env, "GOMODCACHE": tempfile.mkdtemp(dir=WORK)})
+    expect(r.returncode == 0, f"and go mod download fetches it: {(r.stdout + r.stderr).strip()[-200:]}")
+
+
+def oci_quarantine(server, layer, docker):
+    """held/** stores an image whose layer carries a secret; its manifest and that layer are held back."""
+    host = f"127.0.0.1:{server.port}"
+    before = {h["digest"] for h in held(server)}
+    r = run([CRANE, "append", "--insecure", "--oci-empty-base", "-f", layer, "-t", f"{host}/held/app:1"],
+            ok=False, env=docker)
+    expect(r.returncode == 0, f"crane append into a quarantining repository is accepted: {r.stderr.strip()[-160:]}")
+    new = [h for h in held(server) if h["digest"] not in before]
+    kinds = sorted(h["what"].split(" ")[0] for h in new)
+    expect(kinds == ["layer", "manifest"] and all(AWS not in h["findings"] for h in new),
+           f"the manifest and the leaky layer are held, with the rule and not the secret: {kinds}")
+    layer_digest = next(h["digest"] for h in new if h["what"].startswith("layer"))
+    r = run([CRANE, "manifest", "--insecure", f"{host}/held/app:1"], ok=False, env=docker)
+    said = r.stdout + r.stderr
+    expect(r.returncode != 0 and "quarantined" in said, f"crane manifest of the held image is refused: {said.strip()[-160:]}")
+    st, _, body = server.request("GET", f"/v2/held/app/blobs/{layer_digest}", auth=server.basic)
+    expect(st == 403 and b"DENIED" in body and b"quarantined" in body, "the held layer is refused by digest too")
+    for h in new:
+        expect(release(server, h["digest"]) == 204, f"an administrator releases the {h['what'].split(' ')[0]}")
+    pulled = os.path.join(WORK, "held.tar")
+    r = run([CRANE, "pull", "--insecure", f"{host}/held/app:1", pulled], ok=False, env=docker)
+    expect(r.returncode == 0, f"and crane pull fetches the image: {r.stderr.strip()[-160:]}")
 
 
 def main():
@@ -202,6 +260,7 @@ def main():
            f"the Go publish endpoint refuses it: {st} {text.strip()[:200]!r}")
     st, _, _ = server.request("GET", f"/go/main/{module}/@v/{version}.info", auth=server.basic)
     expect(st != 200, "the refused module version is not served")
+    go_quarantine(server, module, version, buf.getvalue())
     # crane: an image layer with an AWS key, into a repository whose layers are scanned.
     import tarfile
     layer = os.path.join(WORK, "layer.tar.gz")
@@ -222,6 +281,7 @@ def main():
     r = run([CRANE, "append", "--insecure", "--oci-empty-base", "-f", layer, "-t", f"{host}/open/app:1"],
             ok=False, env=docker)
     expect(r.returncode == 0, "the same image into a repository that is not scanned is stored")
+    oci_quarantine(server, layer, docker)
     server.terminate()
     print("secrets: all checks passed")
 

@@ -191,15 +191,32 @@ pub async fn publish_files(
         .iter()
         .map(|(path, bytes)| (format!("{module}@{version}/{path}"), bytes.clone()))
         .collect();
+    let zip =
+        modzip::create(module, version, &files).map_err(|e| PackageError::bad(e.to_string()))?;
+    // Under a quarantine, what is held back is what is served: the zip, and
+    // the go.mod file when the secret is in it.
+    let stored_as = vec![
+        cairn_packages::secrets::Stored {
+            name: zip_file(version),
+            digest: cairn_core::Digest::sha256_of(&zip),
+            only_for: None,
+        },
+        cairn_packages::secrets::Stored {
+            name: mod_file(version),
+            digest: cairn_core::Digest::sha256_of(&go_mod),
+            only_for: Some(format!("{module}@{version}/go.mod")),
+        },
+    ];
     packages
         .refuse_secrets(
             actor,
             PackageRef::new(GO, repository, &key),
-            cairn_packages::secrets::Publish::Files(&unpacked),
+            cairn_packages::secrets::Publish::Files {
+                files: &unpacked,
+                stored_as,
+            },
         )
         .await?;
-    let zip =
-        modzip::create(module, version, &files).map_err(|e| PackageError::bad(e.to_string()))?;
     let zip = packages.store(zip.into()).await?;
     let go_mod_file = packages.store(go_mod.into()).await?;
     let facts = VersionFacts {

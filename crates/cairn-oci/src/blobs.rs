@@ -64,6 +64,7 @@ impl OciApi {
             .linked_blob(name.as_str(), digest)
             .await?
             .ok_or_else(|| OciError::blob_unknown(format!("blob {digest} is not in {name}")))?;
+        self.refuse_held(digest).await?;
         self.serve_blob(digest, size, req).await
     }
 

@@ -49,6 +49,9 @@ pub struct OciConfig {
     pub sparse: cairn_core::policy::RepositoryPatterns,
     /// Repositories whose pushed layers are scanned for secrets.
     pub secret_scan: cairn_core::policy::RepositoryPatterns,
+    /// Repositories whose pushed images carrying a secret are stored but
+    /// held back until released, instead of refused.
+    pub secret_quarantine: cairn_core::policy::RepositoryPatterns,
     /// Repositories whose pushed images get a publish attestation referrer.
     pub attest_pushes: cairn_core::policy::RepositoryPatterns,
 }

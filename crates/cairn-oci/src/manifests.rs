@@ -90,7 +90,8 @@ impl OciApi {
         let parsed = parse_manifest(content_type.as_deref(), &bytes)
             .map_err(|e| OciError::manifest_invalid(e.to_string()))?;
         let stored = self.check_references(name, &parsed).await?;
-        self.refuse_secrets(name, &parsed, &req.actor()).await?;
+        self.refuse_secrets(name, &digest, &parsed, &req.actor())
+            .await?;
         let sbom = match crate::sbom::carried(&parsed, &tags) {
             Some(carried) => match self
                 .read_sbom(&carried, &crate::signatures::LayerSource::Stored)
@@ -304,6 +305,7 @@ impl OciApi {
     ) -> OciResult {
         let record = self.find_manifest(name, reference).await?;
         let digest = record.digest.clone();
+        self.refuse_held(&digest).await?;
         let warning = self.vuln_check(req, name, &digest).await?;
         // The signature policy covering the repository, if any: the same
         // decision for every way of reading the manifest.

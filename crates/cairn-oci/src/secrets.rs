@@ -1,10 +1,14 @@
-//! Secrets in pushed layers: in the repositories `oci.secret_scan` names,
-//! every file of every tar layer (plain, gzip or zstd) a pushed image
-//! manifest names is scanned with `cairn_core::secrets` before the manifest
-//! is stored. A finding refuses the push with `DENIED`, naming the layer,
-//! the file, the line and the rule — never the secret; the layers stay
-//! unreferenced uploads, which the collector removes. A live cairn API
-//! token found is revoked through the identity service. Audited.
+//! Secrets in pushed layers: in the repositories `oci.secret_scan` (or
+//! `oci.secret_quarantine`) names, every file of every tar layer (plain,
+//! gzip or zstd) a pushed image manifest names is scanned with
+//! `cairn_core::secrets` before the manifest is stored. A finding refuses
+//! the push with `DENIED`, naming the layer, the file, the line and the
+//! rule — never the secret; the layers stay unreferenced uploads, which the
+//! collector removes. Under a quarantine the push is stored instead, and the
+//! manifest and the layers with findings are held back (recorded before the
+//! manifest is stored, so it is never served unheld) until an
+//! administrator releases them. A live cairn API token found is revoked
+//! through the identity service. Audited.
 
 use crate::error::OciError;
 use crate::OciApi;
@@ -85,20 +89,34 @@ fn scan_layer(
 }
 
 impl OciApi {
-    /// Refuses an image manifest whose layers carry a secret, in a scanned
-    /// repository (see the module docs).
+    /// Refuses serving `digest` (a manifest or a blob) while a quarantine
+    /// holds it back; nothing is asked when no repository quarantines.
+    pub(crate) async fn refuse_held(&self, digest: &cairn_core::Digest) -> Result<(), OciError> {
+        if self.config.secret_quarantine.is_empty() || !self.meta.is_quarantined(digest).await? {
+            return Ok(());
+        }
+        Err(OciError::denied(format!(
+            "{digest} is quarantined: secret scanning found a secret in it, and it is held back until an administrator releases it"
+        )))
+    }
+
+    /// Refuses (or holds back) the image manifest `digest` whose layers
+    /// carry a secret, in a scanned repository (see the module docs).
     pub(crate) async fn refuse_secrets(
         &self,
         name: &RepoName,
+        digest: &cairn_core::Digest,
         parsed: &ParsedManifest,
         actor: &Actor,
     ) -> Result<(), OciError> {
-        if !self.config.secret_scan.matches(name.as_str())
+        let quarantines = self.config.secret_quarantine.matches(name.as_str());
+        if !(quarantines || self.config.secret_scan.matches(name.as_str()))
             || !matches!(parsed.media_type.as_str(), OCI_MANIFEST | DOCKER_MANIFEST)
         {
             return Ok(());
         }
         let mut found = Vec::new();
+        let mut leaky = Vec::new();
         for layer in parsed.blobs.iter().skip(1) {
             let Some(how) = compression(&layer.media_type) else {
                 continue;
@@ -120,6 +138,9 @@ impl OciApi {
             .await
             .map_err(|e| OciError::internal(e.to_string()))?
             .map_err(OciError::denied)?;
+            if !scanned.is_empty() {
+                leaky.push(layer.digest.clone());
+            }
             found.extend(scanned);
         }
         let Some(first) = found.first() else {
@@ -133,6 +154,27 @@ impl OciApi {
                 }
             }
         }
+        let detail: Vec<String> = found.iter().map(ToString::to_string).collect();
+        if quarantines {
+            let held = std::iter::once((digest, format!("manifest of {name}"))).chain(
+                leaky
+                    .iter()
+                    .map(|l| (l, format!("layer of {name}@{digest}"))),
+            );
+            for (d, what) in held {
+                let record = cairn_store::quarantine::QuarantineRecord {
+                    digest: d.to_string(),
+                    repository: name.to_string(),
+                    what,
+                    findings: detail.join("; "),
+                    actor: actor.name.clone(),
+                    created_at: cairn_core::unix_now(),
+                };
+                self.meta.quarantine(&record, actor).await?;
+            }
+            tracing::warn!(repository = %name, %digest, layers = leaky.len(), revoked, "a push carrying secrets was stored in quarantine");
+            return Ok(());
+        }
         let mut message = format!("refused by secret scanning: {first}");
         if found.len() > 1 {
             message.push_str(&format!(" (and {} more)", found.len() - 1));
@@ -143,7 +185,6 @@ impl OciApi {
                 "; {revoked} cairn API token(s) found in it were revoked"
             ));
         }
-        let detail: Vec<String> = found.iter().map(ToString::to_string).collect();
         let entry = AuditRecord {
             detail: Some(detail.join("; ")),
             ..AuditRecord::by(actor, "oci.secret", Some(name.as_str()), None, "refused")

@@ -17,8 +17,23 @@ use std::io::Read;
 pub enum Publish<'a> {
     /// A file as uploaded (`filename` says whether it is an archive).
     File { filename: &'a str, bytes: &'a [u8] },
-    /// Files already unpacked (a Go module from git).
-    Files(&'a [(String, Vec<u8>)]),
+    /// Files already unpacked (a Go module), and what the publish stores
+    /// of them (a quarantine holds those back).
+    Files {
+        files: &'a [(String, Vec<u8>)],
+        stored_as: Vec<Stored>,
+    },
+}
+
+/// A file a publish stores, which a quarantine holds back.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub name: String,
+    pub digest: cairn_core::Digest,
+    /// Held only when a secret was found in this one of the scanned files
+    /// (a file whose bytes other versions share, like a Go module's
+    /// `go.mod`, is not held for a secret found elsewhere).
+    pub only_for: Option<String>,
 }
 
 /// The secrets in one uploaded file: inside it when it is an archive cairn
@@ -69,12 +84,15 @@ impl Packages {
         if !quarantines && !self.config.secret_scan.matches(&repository) {
             return Ok(());
         }
-        // What a quarantine holds back: the uploaded file's bytes.
+        // What a quarantine holds back: the bytes the publish stores.
         let held = match &publish {
-            Publish::File { filename, bytes } if quarantines => {
-                Some((filename.to_string(), cairn_core::Digest::sha256_of(bytes)))
-            }
-            _ => None,
+            _ if !quarantines => Vec::new(),
+            Publish::File { filename, bytes } => vec![Stored {
+                name: filename.to_string(),
+                digest: cairn_core::Digest::sha256_of(bytes),
+                only_for: None,
+            }],
+            Publish::Files { stored_as, .. } => stored_as.clone(),
         };
         let limits = crate::archive::Limits {
             max_total: self.config.max_upload_bytes.saturating_mul(8),
@@ -87,7 +105,7 @@ impl Packages {
                     .await
                     .map_err(|e| PackageError::Internal(Box::new(e)))?
             }
-            Publish::Files(files) => {
+            Publish::Files { files, .. } => {
                 let mut found = Vec::new();
                 for (path, bytes) in files {
                     rules().scan(path, bytes, &mut found);
@@ -117,17 +135,27 @@ impl Packages {
             }
         }
         let detail: Vec<String> = found.iter().map(ToString::to_string).collect();
-        if let Some((what, digest)) = held {
-            let record = cairn_store::quarantine::QuarantineRecord {
-                digest: digest.to_string(),
-                repository: repository.clone(),
-                what,
-                findings: detail.join("; "),
-                actor: actor.name.clone(),
-                created_at: crate::now(),
-            };
-            self.meta.quarantine(&record, actor).await?;
-            tracing::warn!(repository = %repository, package = %pkg.package, %digest, revoked, "a publish carrying secrets was stored in quarantine");
+        if !held.is_empty() {
+            let held = held.into_iter().filter(|h| {
+                h.only_for
+                    .as_ref()
+                    .is_none_or(|path| found.iter().any(|f| &f.file == path))
+            });
+            for Stored {
+                name: what, digest, ..
+            } in held
+            {
+                let record = cairn_store::quarantine::QuarantineRecord {
+                    digest: digest.to_string(),
+                    repository: repository.clone(),
+                    what,
+                    findings: detail.join("; "),
+                    actor: actor.name.clone(),
+                    created_at: crate::now(),
+                };
+                self.meta.quarantine(&record, actor).await?;
+                tracing::warn!(repository = %repository, package = %pkg.package, %digest, revoked, "a publish carrying secrets was stored in quarantine");
+            }
             return Ok(());
         }
         let mut message = format!(

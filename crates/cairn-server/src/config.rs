@@ -260,6 +260,10 @@ pub struct OciSettings {
     /// Repositories whose pushed image layers are scanned for secrets
     /// (refused when one is found; docs/security.md).
     pub secret_scan: Vec<String>,
+    /// Repositories whose pushed images carrying a secret are stored but
+    /// held back (manifest and offending layers not served) until an
+    /// administrator releases them, instead of refused.
+    pub secret_quarantine: Vec<String>,
     /// Repositories whose pushed images get cairn's publish attestation as
     /// a referrer (docs/signatures.md).
     pub attest_pushes: Vec<String>,
@@ -527,6 +531,7 @@ impl Default for OciSettings {
             immutable_tags: vec![],
             sparse_repositories: vec![],
             secret_scan: vec![],
+            secret_quarantine: vec![],
             attest_pushes: vec![],
         }
     }

@@ -169,6 +169,10 @@ impl App {
                     &config.oci.secret_scan,
                 )
                 .map_err(|e| anyhow::anyhow!("oci.secret_scan: {e}"))?,
+                secret_quarantine: cairn_core::policy::RepositoryPatterns::compile(
+                    &config.oci.secret_quarantine,
+                )
+                .map_err(|e| anyhow::anyhow!("oci.secret_quarantine: {e}"))?,
                 attest_pushes: cairn_core::policy::RepositoryPatterns::compile(
                     &config.oci.attest_pushes,
                 )

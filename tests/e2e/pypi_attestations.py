@@ -100,8 +100,35 @@ def main():
            f"an attestation naming other bytes is refused: {[l for l in (r.stdout + r.stderr).splitlines() if 'invalid attestations' in l][:1]}")
     st, _, body = server.request("GET", "/pypi/main/simple/attested-pkg/", headers={"Accept": SIMPLE_JSON})
     expect("2.0" not in json.loads(body)["versions"], "nothing of the refused upload is stored")
+    through_a_proxy(server)
     server.terminate()
     print("pypi attestations: all checks passed")
+
+
+def through_a_proxy(upstream):
+    """A second cairn proxying the first: its pages link the provenance through itself, and it serves the
+    upstream's provenance after checking that it binds the file."""
+    up = f"http://127.0.0.1:{upstream.port}/pypi/main/simple/"
+    down = Cairn(BIN, os.path.join(OUT, "pypi-attestations-proxy-data"),
+                 env={"CAIRN_PROXY": f'[{{format = "pypi", name = "up", upstream = "{up}"}}]'}).start(
+        os.path.join(OUT, "pypi-attestations-proxy-cairn.log"))
+    st, _, body = down.request("GET", "/pypi/up/simple/attested-pkg/", headers={"Accept": SIMPLE_JSON})
+    page = json.loads(body)
+    urls = [f.get("provenance") for f in page["files"]]
+    here = f"http://127.0.0.1:{down.port}/pypi/up/integrity/attested-pkg/1.0/"
+    expect(st == 200 and urls and all(u and u.startswith(here) for u in urls),
+           f"the proxied page links each file's provenance through the proxy: {urls[:1]}")
+    path = urls[0].split(f"127.0.0.1:{down.port}", 1)[1]
+    st, h, body = down.request("GET", path)
+    _, _, direct = upstream.request("GET", path.replace("/pypi/up/", "/pypi/main/", 1))
+    expect(st == 200 and h["content-type"] == "application/vnd.pypi.integrity.v1+json"
+           and json.loads(body) == json.loads(direct),
+           "the proxy serves the upstream's provenance of that file")
+    st, _, html = down.request("GET", "/pypi/up/simple/attested-pkg/", headers={"Accept": "text/html"})
+    expect(f'data-provenance="{here}'.encode() in html, "the proxied HTML page carries data-provenance through it")
+    st, _, _ = down.request("GET", "/pypi/up/integrity/attested-pkg/1.0/no-such-1.0.tar.gz/provenance")
+    expect(st == 404, "a file the page does not list has no provenance")
+    down.terminate()
 
 
 if __name__ == "__main__":

@@ -37,37 +37,9 @@ pub(crate) fn provenance_of(
     if list.is_empty() {
         return Err(bad("the list is empty".into()));
     }
-    let b64 = base64::engine::general_purpose::STANDARD;
     let mut identities = Vec::new();
     for (i, a) in list.iter().enumerate() {
-        if a.get("version").and_then(Value::as_u64) != Some(1) {
-            return Err(bad(format!("attestation {i} is not version 1")));
-        }
-        let field = |p: &str| a.pointer(p).and_then(Value::as_str).unwrap_or("");
-        if b64
-            .decode(field("/envelope/signature"))
-            .map_or(true, |s| s.is_empty())
-        {
-            return Err(bad(format!("attestation {i} has no signature")));
-        }
-        if b64
-            .decode(field("/verification_material/certificate"))
-            .map_or(true, |c| c.is_empty())
-        {
-            return Err(bad(format!("attestation {i} has no signing certificate")));
-        }
-        let subject =
-            cairn_core::trust::evidence::sole_subject(field("/envelope/statement"), "sha256")
-                .map_err(|e| bad(format!("attestation {i}: {e}")))?;
-        if subject.name != filename || !subject.digest.eq_ignore_ascii_case(sha256) {
-            return Err(bad(format!(
-                "attestation {i} is about {} (sha256 {}), not {filename} (sha256 {sha256})",
-                subject.name, subject.digest
-            )));
-        }
-        if subject.predicate_type.is_empty() {
-            return Err(bad(format!("attestation {i} names no predicate type")));
-        }
+        binds(a, filename, sha256).map_err(|e| bad(format!("attestation {i}{e}")))?;
         if let Some(root) = root {
             let signed = cairn_core::trust::evidence::pep740(a)
                 .map_err(|e| bad(format!("attestation {i}: {e}")))?;
@@ -90,6 +62,62 @@ pub(crate) fn provenance_of(
             "attestations": list,
         }],
     }))
+}
+
+/// Whether one PEP 740 attestation binds the file `filename` with this
+/// SHA-256: version 1, a signature and a certificate, and an in-toto
+/// statement whose one subject is the file (the error reads after
+/// "attestation N").
+fn binds(a: &Value, filename: &str, sha256: &str) -> Result<(), String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if a.get("version").and_then(Value::as_u64) != Some(1) {
+        return Err(" is not version 1".into());
+    }
+    let field = |p: &str| a.pointer(p).and_then(Value::as_str).unwrap_or("");
+    if b64
+        .decode(field("/envelope/signature"))
+        .map_or(true, |s| s.is_empty())
+    {
+        return Err(" has no signature".into());
+    }
+    if b64
+        .decode(field("/verification_material/certificate"))
+        .map_or(true, |c| c.is_empty())
+    {
+        return Err(" has no signing certificate".into());
+    }
+    let subject = cairn_core::trust::evidence::sole_subject(field("/envelope/statement"), "sha256")
+        .map_err(|e| format!(": {e}"))?;
+    if subject.name != filename || !subject.digest.eq_ignore_ascii_case(sha256) {
+        return Err(format!(
+            " is about {} (sha256 {}), not {filename} (sha256 {sha256})",
+            subject.name, subject.digest
+        ));
+    }
+    if subject.predicate_type.is_empty() {
+        return Err(" names no predicate type".into());
+    }
+    Ok(())
+}
+
+/// Checks an upstream's provenance object (PEP 740) against the file its
+/// page lists: every attestation of every bundle binds it.
+pub(crate) fn check_provenance(doc: &[u8], filename: &str, sha256: &str) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(doc).map_err(|e| format!("not JSON: {e}"))?;
+    let bundles = doc["attestation_bundles"]
+        .as_array()
+        .filter(|b| !b.is_empty())
+        .ok_or("no attestation bundles")?;
+    for bundle in bundles {
+        let list = bundle["attestations"]
+            .as_array()
+            .filter(|l| !l.is_empty())
+            .ok_or("a bundle without attestations")?;
+        for (i, a) in list.iter().enumerate() {
+            binds(a, filename, sha256).map_err(|e| format!("attestation {i}{e}"))?;
+        }
+    }
+    Ok(())
 }
 
 impl PypiApi {
@@ -166,5 +194,21 @@ mod tests {
             let e = provenance_of(&list, "demo-1.0.tar.gz", &sha, "ci", None).unwrap_err();
             assert!(e.to_string().contains(why), "{why}: {e}");
         }
+    }
+
+    #[test]
+    fn an_upstream_provenance_must_bind_the_listed_file() {
+        let sha = "ab".repeat(32);
+        let doc = |a: Value| {
+            json!({"version": 1, "attestation_bundles": [{"publisher": {}, "attestations": [a]}]})
+                .to_string()
+        };
+        let good = doc(attestation("demo-1.0.tar.gz", &sha));
+        assert!(check_provenance(good.as_bytes(), "demo-1.0.tar.gz", &sha).is_ok());
+        let other = doc(attestation("demo-1.0.tar.gz", &"cd".repeat(32)));
+        let e = check_provenance(other.as_bytes(), "demo-1.0.tar.gz", &sha).unwrap_err();
+        assert!(e.contains("attestation 0 is about demo-1.0.tar.gz"), "{e}");
+        assert!(check_provenance(b"{}", "demo-1.0.tar.gz", &sha).is_err());
+        assert!(check_provenance(b"[", "demo-1.0.tar.gz", &sha).is_err());
     }
 }

@@ -10,6 +10,7 @@
 use crate::endpoint::Endpoint;
 use crate::simple::{render_index, render_simple, representation, SimpleFile};
 use crate::{key, PypiApi};
+use axum::response::IntoResponse;
 use cairn_packages::proxy::{Document, Expect, Proxy, Refresh, Url};
 use cairn_packages::{
     proxied_file, proxy_refresh, with_cache_status, PackageError, PackageResult, ProxiedFile,
@@ -54,11 +55,16 @@ impl PypiApi {
                         .proxied_rendered(&doc, &variant, content_type, || {
                             let page = parse(&key, &doc, &url)?;
                             let base = format!("{}/pypi/{repo}/files/{key}", req.base_url);
+                            let integrity = format!("{}/pypi/{repo}/integrity/{key}", req.base_url);
                             let files: Vec<SimpleFile> = page
                                 .files
                                 .into_iter()
                                 .map(|f| SimpleFile {
                                     url: format!("{base}/{}", f.filename),
+                                    provenance: f.provenance.as_ref().and_then(|_| {
+                                        let v = file_version(&f.filename)?;
+                                        Some(format!("{integrity}/{v}/{}/provenance", f.filename))
+                                    }),
                                     ..f
                                 })
                                 .collect();
@@ -105,10 +111,14 @@ impl PypiApi {
                 let rendered = rendered.with_header(axum::http::header::VARY, "Accept");
                 Ok(with_cache_status(Rendered::respond(rendered, req), &doc))
             }
-            Endpoint::Provenance { .. } => Err(PackageError::not_found(format!(
-                "{} is a proxy repository: provenance is not proxied",
-                proxy.repository()
-            ))),
+            Endpoint::Provenance {
+                project,
+                version,
+                filename,
+            } => {
+                self.proxied_provenance(req, proxy, &key(&project)?, &version, &filename)
+                    .await
+            }
             Endpoint::Upload => Err(self.packages.proxy_refuses(proxy)),
         }
     }
@@ -126,6 +136,59 @@ impl PypiApi {
             .await?;
         let page = parse(key, &doc, &url)?;
         Ok((doc, page))
+    }
+
+    /// A file's PEP 740 provenance, from where the upstream's page says: a
+    /// document (kept and revalidated like a page), served only when every
+    /// attestation in it binds the file the page lists (its name and
+    /// SHA-256).
+    async fn proxied_provenance(
+        &self,
+        req: &Request,
+        proxy: &Proxy,
+        key: &str,
+        version: &str,
+        filename: &str,
+    ) -> PackageResult {
+        let none =
+            || PackageError::not_found(format!("no provenance for {filename} of {key} {version}"));
+        if file_version(filename).as_deref() != Some(version) {
+            return Err(none());
+        }
+        let (_, page) = self.upstream_page(proxy, key, proxy_refresh(req)).await?;
+        let file = page
+            .files
+            .into_iter()
+            .find(|f| f.filename == filename)
+            .ok_or_else(none)?;
+        let (Some(url), Some(sha256)) = (file.provenance, file.sha256) else {
+            return Err(none());
+        };
+        let url = Url::parse(&url).map_err(|e| {
+            PackageError::Upstream(format!("the upstream's provenance URL of {filename}: {e}"))
+        })?;
+        let doc = proxy
+            .document(
+                &format!("provenance/{key}/{filename}"),
+                &url,
+                crate::provenance::INTEGRITY,
+                proxy_refresh(req),
+            )
+            .await?;
+        crate::provenance::check_provenance(&doc.bytes, filename, &sha256).map_err(|e| {
+            PackageError::Upstream(format!(
+                "the upstream's provenance of {filename} does not bind the file: {e}"
+            ))
+        })?;
+        let resp = (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::provenance::INTEGRITY,
+            )],
+            doc.bytes.clone(),
+        )
+            .into_response();
+        Ok(with_cache_status(resp, &doc))
     }
 
     /// A file (or its PEP 658 metadata): from the cache, else fetched once
@@ -278,7 +341,8 @@ fn parse_json(bytes: &[u8], page_url: &Url) -> Result<UpstreamPage, String> {
                 _ => None,
             },
             core_metadata: hash(core),
-            provenance: None,
+            // The upstream's own URL: rendered through cairn.
+            provenance: f["provenance"].as_str().and_then(|p| resolve(page_url, p)),
         });
     }
     page.versions = match doc["versions"].as_array() {
@@ -376,7 +440,9 @@ fn parse_html(text: &str, page_url: &Url) -> UpstreamPage {
             upload_time: None,
             yanked: attrs.get("data-yanked").cloned(),
             core_metadata: core.and_then(|v| sha256(v)),
-            provenance: None,
+            provenance: attrs
+                .get("data-provenance")
+                .and_then(|p| resolve(page_url, p)),
         });
     }
     page.versions = versions_of(&page.files);

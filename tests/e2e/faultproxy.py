@@ -11,6 +11,8 @@ by method and path, and on command misbehaves:
                    one of `tamper_paths` (tarballs, PyPI files, OCI blobs)
   delay_ms         wait before answering (slow upstream)
   throttle_bps     send bodies at this many bytes per second (0: at once)
+  hold_at          stop sending a body after this many bytes until `release`
+                   is set (a fill that cannot finish until the test says so)
 
 Controlled in-process (the tests import it) through `FaultProxy.mode`,
 `.delay_ms`, `.counts` and `.reset_counts()`.
@@ -30,6 +32,8 @@ class FaultProxy:
         self.mode = "pass"
         self.delay_ms = 0
         self.throttle_bps = 0
+        self.hold_at = None
+        self.release = threading.Event()
         self.tamper_paths = ["/-/", "/packages/", "/blobs/"]
         self.counts = Counter()
         self.lock = threading.Lock()
@@ -78,9 +82,12 @@ class FaultProxy:
                 self.end_headers()
                 if not head:
                     rate = proxy.throttle_bps
-                    step = 16 * 1024 if rate else len(data) or 1
+                    step = 16 * 1024 if rate or proxy.hold_at is not None else len(data) or 1
                     try:
                         for i in range(0, len(data), step):
+                            if proxy.hold_at is not None and i >= proxy.hold_at:
+                                self.wfile.flush()
+                                proxy.release.wait(120)
                             self.wfile.write(data[i:i + step])
                             if rate:
                                 self.wfile.flush()

@@ -158,8 +158,11 @@ pub(crate) struct Shared {
     pub(crate) blobs: Arc<Blobs>,
     pub(crate) spool_dir: PathBuf,
     pub(crate) fills: Mutex<HashMap<String, Arc<Fill>>>,
-    /// Who this process is in fill leases.
+    /// Who this process is in fill leases (with its address, when peers
+    /// are configured).
     pub(crate) owner: String,
+    /// The other replicas, to stream their fills in progress from.
+    pub(crate) peers: Option<Arc<crate::peers::Peers>>,
     documents: ByteCache,
     /// Documents' entries as last read from the store, answered without
     /// asking it again while they are inside `revalidate_after_secs` of the
@@ -571,12 +574,41 @@ impl Proxy {
                 spool_dir,
                 fills: Mutex::new(HashMap::new()),
                 owner: cairn_store::blobs::uuid_v4(),
+                peers: None,
                 documents: ByteCache::new(DOCUMENT_CACHE_BYTES),
                 fresh: quick_cache::sync::Cache::new(FRESH_ENTRIES),
                 revalidating: Mutex::new(HashMap::new()),
                 uses: Default::default(),
             }),
         })
+    }
+
+    /// Streams fills from, and to, the other replicas (see
+    /// [`crate::peers`]); before the proxy is shared.
+    pub fn with_peers(mut self, peers: Arc<crate::peers::Peers>) -> Proxy {
+        if let Some(s) = Arc::get_mut(&mut self.shared) {
+            s.owner = peers.owner(&s.owner);
+            s.peers = Some(peers);
+        }
+        self
+    }
+
+    /// The fill of `key` in progress in this process, if any: its size (if
+    /// known), content type and bytes as they arrive (what another replica
+    /// streams from [`crate::peers::FILL_PATH`]). `None` when there is none,
+    /// or it finished before answering.
+    pub async fn fill_in_progress(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Option<u64>, String, ByteStream)>, ProxyError> {
+        let fill = self.shared.fills.lock().expect("fills").get(key).cloned();
+        let Some(fill) = fill else {
+            return Ok(None);
+        };
+        Ok(fill
+            .head()
+            .await?
+            .map(|(size, content_type)| (size, content_type, fill.stream())))
     }
 
     pub fn upstream(&self) -> &Upstream {

@@ -218,8 +218,9 @@ async fn run(
         return fetch(shared, &req, spool, tx).await;
     }
     // Across replicas, one fill at a time: the lease in the database says
-    // whose. Without it, wait for the holder's result, or its lease to lapse.
-    if let Some(done) = lease(shared, &req.key).await? {
+    // whose. Without it, stream the holder's fill from it (peers), or wait
+    // for the holder's result, or its lease to lapse.
+    if let Some(done) = lease(shared, &req, spool, tx).await? {
         return Ok(done);
     }
     let heartbeat = Heartbeat::start(shared, &req.key);
@@ -257,10 +258,19 @@ fn now_ms() -> i64 {
 /// How often a replica waiting on another's fill looks again.
 const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Takes the fill lease of `key`, waiting while another replica holds it.
-/// `Some` when the object turned up meanwhile (cached, or not upstream).
-async fn lease(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyError> {
+/// Takes the fill lease of `req.key`, waiting while another replica holds
+/// it — meanwhile streaming that replica's fill from it, when peers are
+/// configured (each holder is asked once). `Some` when the object turned up
+/// meanwhile (cached, not upstream, or received whole from the holder).
+async fn lease(
+    shared: &Shared,
+    req: &Request,
+    spool: &Arc<std::fs::File>,
+    tx: &watch::Sender<Progress>,
+) -> Result<Option<Progress>, ProxyError> {
     let ttl = lease_length(shared).as_millis() as i64;
+    let key = req.key.as_str();
+    let mut asked: Option<String> = None;
     loop {
         if let Some(done) = finished(shared, key).await? {
             return Ok(Some(done));
@@ -273,8 +283,58 @@ async fn lease(shared: &Shared, key: &str) -> Result<Option<Progress>, ProxyErro
         {
             return Ok(None);
         }
+        if let Some(peers) = &shared.peers {
+            let holder = shared
+                .meta
+                .fill_holder(&shared.repository, key, now)
+                .await?;
+            if let Some(holder) = holder.filter(|h| asked.as_ref() != Some(h)) {
+                asked = Some(holder.clone());
+                if let Some(request) = peers.request(&holder, &shared.repository, key) {
+                    match from_peer(shared, req, request, spool, tx).await {
+                        Ok(done) => return Ok(Some(done)),
+                        Err(e) => {
+                            // The holder finished, failed or went away:
+                            // what it left decides, or the lease lapses
+                            // and this replica fills from the start (its
+                            // readers wait until it is past where they are).
+                            tracing::info!(repository = %shared.upstream.label, key, holder, error = %error_chain(&e),
+                                "streaming a fill from the replica holding it did not finish");
+                            tx.send_replace(Progress::Starting);
+                        }
+                    }
+                }
+            }
+        }
         tokio::time::sleep(LEASE_POLL).await;
     }
+}
+
+/// Streams the fill in progress on the replica holding its lease, spooled
+/// and verified like the upstream's bytes; the holder stores it.
+async fn from_peer(
+    shared: &Shared,
+    req: &Request,
+    request: reqwest::RequestBuilder,
+    spool: &Arc<std::fs::File>,
+    tx: &watch::Sender<Progress>,
+) -> Result<Progress, ProxyError> {
+    let response = request.send().await.map_err(|e| {
+        shared.unavailable(format!("the replica holding the fill: {}", error_chain(&e)))
+    })?;
+    if !response.status().is_success() {
+        return Err(shared.unavailable(format!(
+            "the replica holding the fill answered {}",
+            response.status()
+        )));
+    }
+    let (_, written, content_type, _) = spool_body(shared, req, response, spool, tx).await?;
+    tracing::info!(repository = %shared.upstream.label, key = req.key, bytes = written,
+        "streamed from the replica filling it");
+    Ok(Progress::Verified {
+        written,
+        content_type,
+    })
 }
 
 /// Renews a fill lease while the fill runs.
@@ -336,6 +396,48 @@ async fn fetch(
             return Err(shared.unavailable("answered 304 to an unconditional request"))
         }
     };
+    let (digest, written, content_type, last_modified) =
+        spool_body(shared, req, response, spool, tx).await?;
+    let verified = Progress::Verified {
+        written,
+        content_type: content_type.clone(),
+    };
+    shared
+        .blobs
+        .put(&digest, Some(written), read_spool(spool.clone(), written))
+        .await?;
+    let at = crate::now();
+    shared
+        .meta
+        .put_cached(&CachedEntry {
+            repository: shared.repository.clone(),
+            key: req.key.clone(),
+            status: 200,
+            digest: Some(digest),
+            size: written,
+            content_type,
+            etag: None,
+            last_modified,
+            fetched_at: at,
+            checked_at: at,
+        })
+        .await?;
+    tracing::info!(repository = %shared.upstream.label, key = req.key, bytes = written,
+        "cached from the upstream");
+    Ok(verified)
+}
+
+/// A response's body written to the spool, its progress published, and
+/// verified against what `req` expects (the last byte is released to
+/// readers only then): the blob's digest, the size, the content type and
+/// `Last-Modified`.
+async fn spool_body(
+    shared: &Shared,
+    req: &Request,
+    response: reqwest::Response,
+    spool: &Arc<std::fs::File>,
+    tx: &watch::Sender<Progress>,
+) -> Result<(Digest, u64, String, Option<String>), ProxyError> {
     let limit = shared.settings.max_file_bytes;
     let size = response.content_length();
     if size.is_some_and(|s| s > limit) {
@@ -383,34 +485,11 @@ async fn fetch(
         )));
     }
     let digest = hashes.verify(&req.expect, &req.key)?;
-    let verified = Progress::Verified {
+    tx.send_replace(Progress::Verified {
         written,
         content_type: content_type.clone(),
-    };
-    tx.send_replace(verified.clone());
-    shared
-        .blobs
-        .put(&digest, Some(written), read_spool(spool.clone(), written))
-        .await?;
-    let at = crate::now();
-    shared
-        .meta
-        .put_cached(&CachedEntry {
-            repository: shared.repository.clone(),
-            key: req.key.clone(),
-            status: 200,
-            digest: Some(digest),
-            size: written,
-            content_type,
-            etag: None,
-            last_modified,
-            fetched_at: at,
-            checked_at: at,
-        })
-        .await?;
-    tracing::info!(repository = %shared.upstream.label, key = req.key, bytes = written,
-        "cached from the upstream");
-    Ok(verified)
+    });
+    Ok((digest, written, content_type, last_modified))
 }
 
 const READ_CHUNK: u64 = 256 * 1024;

@@ -27,12 +27,14 @@
 mod breaker;
 mod cache;
 mod fill;
+pub mod peers;
 mod settings;
 mod token;
 mod upstream;
 
 pub use cache::{CacheStatus, Document, FileSource, Proxy, Refresh, Validation};
 pub use fill::Expect;
+pub use peers::Peers;
 pub use reqwest::Url;
 pub use settings::{ProxySettings, RemovedUpstream};
 pub use upstream::Upstream;

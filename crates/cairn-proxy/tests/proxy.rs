@@ -413,6 +413,14 @@ impl ProxyStore for Shared {
     async fn note_cached_use(&self, r: &str, k: &str) -> Result<(), StoreError> {
         self.0.note_cached_use(r, k).await
     }
+    async fn fill_holder(
+        &self,
+        r: &str,
+        k: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        self.0.fill_holder(r, k, now_ms).await
+    }
     async fn note_proxied_version(
         &self,
         r: &str,

@@ -73,8 +73,44 @@ pub struct Config {
     /// The pinned Sigstore trusted root keyless signatures are verified
     /// against, offline.
     pub sigstore: SigstoreSettings,
+    /// How the replicas sharing a database reach each other (to stream a
+    /// proxy fill in progress from the replica filling it).
+    pub cluster: ClusterSettings,
     /// Pulls allowed only for signed manifests (`[[signature_policy]]`).
     pub signature_policy: Vec<cairn_core::trust::SignaturePolicyConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// This replica's URL as the other replicas reach it (not the public
+    /// one: an address on the replicas' own network). Unset: replicas wait
+    /// for each other's fills to be stored instead of streaming them.
+    pub advertise_url: Option<String>,
+    /// The secret the replicas share, or the environment variable holding
+    /// it (at least 16 characters).
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+}
+
+impl ClusterSettings {
+    /// The peers, when `advertise_url` is set.
+    pub fn peers(&self) -> anyhow::Result<Option<std::sync::Arc<cairn_packages::proxy::Peers>>> {
+        let Some(url) = &self.advertise_url else {
+            return Ok(None);
+        };
+        let secret = match (&self.secret, &self.secret_env) {
+            (Some(s), _) => s.clone(),
+            (None, Some(var)) => std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("cluster.secret_env: ${var} is not set"))?,
+            (None, None) => {
+                anyhow::bail!("cluster.advertise_url needs cluster.secret or cluster.secret_env")
+            }
+        };
+        Ok(Some(std::sync::Arc::new(
+            cairn_packages::proxy::Peers::new(url, &secret).map_err(anyhow::Error::msg)?,
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -295,6 +331,7 @@ impl Default for Config {
             trusted_certificate: vec![],
             signing_identity: vec![],
             sigstore: SigstoreSettings::default(),
+            cluster: ClusterSettings::default(),
             signature_policy: vec![],
         }
     }
@@ -549,6 +586,7 @@ pub fn proxies(
 ) -> anyhow::Result<Vec<std::sync::Arc<cairn_packages::proxy::Proxy>>> {
     let mut seen = std::collections::HashSet::new();
     let spool = config.data_dir.join("proxy-spool");
+    let peers = config.cluster.peers()?;
     config
         .proxy
         .iter()
@@ -580,7 +618,7 @@ pub fn proxies(
             if !seen.insert(repository.clone()) {
                 bail!("proxy {repository} is declared twice");
             }
-            let proxy = cairn_packages::proxy::Proxy::new(
+            let mut proxy = cairn_packages::proxy::Proxy::new(
                 repository,
                 p.clone(),
                 meta.clone(),
@@ -588,6 +626,9 @@ pub fn proxies(
                 spool.clone(),
             )
             .map_err(|e| anyhow::anyhow!(e))?;
+            if let Some(peers) = &peers {
+                proxy = proxy.with_peers(peers.clone());
+            }
             Ok(std::sync::Arc::new(proxy))
         })
         .collect()

@@ -21,7 +21,7 @@ pub mod oidc;
 use anyhow::Context;
 use auth::{AuthFailure, Authenticator};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -66,6 +66,15 @@ pub struct AppState {
     pub retention: cairn_core::retention::Policies,
     /// Tag immutability rules, which retention never overrides.
     pub tag_rules: Vec<TagRule>,
+    /// Proxy fills in progress, served to the other replicas.
+    pub fills: Fills,
+}
+
+/// What `GET /_cairn/fill` serves: the proxy repositories' fills in
+/// progress, to the replicas presenting the cluster's secret.
+pub struct Fills {
+    peers: Option<Arc<cairn_packages::proxy::Peers>>,
+    proxies: std::collections::HashMap<String, Arc<cairn_packages::proxy::Proxy>>,
 }
 
 /// A built application, plus the admin secret if this start created it.
@@ -136,10 +145,17 @@ impl App {
         let registry_signer = Arc::new(cairn_http::RegistrySigner::default());
         registry_signer.set(Arc::new(npm_registry_keys(meta.as_ref()).await?));
         let blobs = Arc::new(Blobs::new(blob_store.clone(), meta.clone()));
-        let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) =
-            config::proxies(&config, meta.clone(), blobs.clone())?
-                .into_iter()
-                .partition(|p| p.settings().format == "oci");
+        let all_proxies = config::proxies(&config, meta.clone(), blobs.clone())?;
+        let fills = Fills {
+            peers: config.cluster.peers()?,
+            proxies: all_proxies
+                .iter()
+                .map(|p| (p.repository().to_string(), p.clone()))
+                .collect(),
+        };
+        let (oci_proxies, package_proxies): (Vec<_>, Vec<_>) = all_proxies
+            .into_iter()
+            .partition(|p| p.settings().format == "oci");
         let virtuals = config::virtuals(&config, &package_proxies)?;
         let oci_virtuals = config::oci_virtuals(&config, &oci_proxies)?;
         let packages_config = cairn_packages::PackagesConfig {
@@ -205,6 +221,7 @@ impl App {
             gauges: Default::default(),
             retention,
             tag_rules,
+            fills,
         });
         let router = Router::new()
             .route("/v2", any(oci_handler))
@@ -214,6 +231,7 @@ impl App {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready_handler))
             .route("/metrics", get(observe::metrics_handler))
+            .route(cairn_packages::proxy::peers::FILL_PATH, get(fill_handler))
             .merge(api::routes())
             .merge(formats::routes())
             .layer(axum::middleware::from_fn(observe::observe))
@@ -544,6 +562,54 @@ async fn token_handler(State(state): State<Arc<AppState>>, req: Request<Body>) -
         "expires_in": expires_in,
     }))
     .into_response()
+}
+
+/// `GET /_cairn/fill?repository=&key=`: a proxy fill in progress on this
+/// replica, streamed to another replica waiting on its lease
+/// (`cairn_proxy::peers`). Only with the cluster's secret; 404 when there is
+/// no such fill (it finished: the other replica then finds it stored).
+async fn fill_handler(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let fills = &state.fills;
+    let presented = headers
+        .get(cairn_packages::proxy::peers::SECRET_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let Some(peers) = &fills.peers else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !peers.admits(presented) {
+        return (StatusCode::UNAUTHORIZED, "the cluster secret is needed\n").into_response();
+    }
+    let (Some(repository), Some(key)) = (q.get("repository"), q.get("key")) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "repository= and key= name the fill\n",
+        )
+            .into_response();
+    };
+    let Some(proxy) = fills.proxies.get(repository) else {
+        return (StatusCode::NOT_FOUND, "no such proxy repository\n").into_response();
+    };
+    match proxy.fill_in_progress(key).await {
+        Ok(Some((size, content_type, body))) => {
+            let mut resp = axum::body::Body::from_stream(body).into_response();
+            if let Ok(v) = content_type.parse() {
+                resp.headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, v);
+            }
+            if let Some(size) = size {
+                resp.headers_mut()
+                    .insert(axum::http::header::CONTENT_LENGTH, size.into());
+            }
+            resp
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "no fill of it in progress here\n").into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("{e}\n")).into_response(),
+    }
 }
 
 /// `GET /readyz`: ready when both stores answer.

@@ -118,6 +118,14 @@ pub trait ProxyStore: Send + Sync + 'static {
         expires_at_ms: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Who holds the fill lease of `key` at `now_ms`, if anyone.
+    async fn fill_holder(
+        &self,
+        repository: &str,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
+
     /// Gives the lease up (only `owner`'s).
     async fn release_fill(
         &self,

@@ -284,6 +284,23 @@ impl ProxyStore for SqlMetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn fill_holder(
+        &self,
+        repository: &str,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT owner FROM proxy_fills
+             WHERE repository = $1 AND cache_key = $2 AND expires_at >= $3",
+        )
+        .bind(repository)
+        .bind(key)
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
     async fn release_fill(
         &self,
         repository: &str,

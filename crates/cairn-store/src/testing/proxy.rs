@@ -131,6 +131,15 @@ pub async fn proxy_store_suite(meta: Arc<dyn MetaStore>) {
     assert!(!lease("b", 500).await, "held by a until 1000");
     assert!(lease("a", 900).await, "a renews, until 1900");
     assert!(!lease("b", 1500).await);
+    assert_eq!(
+        meta.fill_holder(repo, "file/x", 1500).await.unwrap(),
+        Some("a".to_string())
+    );
+    assert_eq!(
+        meta.fill_holder(repo, "file/x", 1950).await.unwrap(),
+        None,
+        "an expired lease has no holder"
+    );
     assert!(lease("b", 2000).await, "expired: b takes over");
     assert!(!lease("a", 2100).await);
     meta.release_fill(repo, "file/x", "a").await.unwrap();

@@ -62,15 +62,12 @@ pub(super) async fn forget_cache_entry(
     repository: &str,
     key: &str,
 ) -> Result<(), StoreError> {
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM sboms WHERE cache_repository = $1 AND cache_key = $2")
-            .bind(repository)
-            .bind(key)
-            .fetch_all(&mut *tx)
-            .await?;
-    for id in ids {
-        drop_sbom(tx, id).await?;
-    }
+    forget_where(
+        tx,
+        "cache_repository = $1 AND cache_key = $2",
+        &[repository, key],
+    )
+    .await?;
     Ok(())
 }
 
@@ -82,22 +79,12 @@ pub(super) async fn forget_version(
     pkg: cairn_core::PackageRef<'_>,
     version: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, digest FROM sboms
-         WHERE format = $1 AND repository = $2 AND subject = $3 AND version = $4",
+    forget_where(
+        tx,
+        "format = $1 AND repository = $2 AND subject = $3 AND version = $4",
+        &[pkg.format.as_str(), pkg.repository, pkg.package, version],
     )
-    .bind(pkg.format.as_str())
-    .bind(pkg.repository)
-    .bind(pkg.package)
-    .bind(version)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut digests = Vec::new();
-    for (id, digest) in rows {
-        drop_sbom(tx, id).await?;
-        digests.push(digest);
-    }
-    Ok(digests)
+    .await
 }
 
 /// Forgets the SBOMs an OCI manifest carried, in the transaction that
@@ -107,17 +94,34 @@ pub(super) async fn forget_oci_source(
     repository: &str,
     manifest: &str,
 ) -> Result<(), StoreError> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM sboms WHERE format = 'oci' AND repository = $1 AND source = $2",
+    forget_where(
+        tx,
+        "format = 'oci' AND repository = $1 AND source = $2",
+        &[repository, manifest],
     )
-    .bind(repository)
-    .bind(manifest)
-    .fetch_all(&mut *tx)
     .await?;
-    for id in ids {
-        drop_sbom(tx, id).await?;
-    }
     Ok(())
+}
+
+/// Forgets the SBOMs `filter` (a condition on `sboms` with `$1…` for
+/// `args`) selects, in the caller's transaction; their documents' digests.
+async fn forget_where(
+    tx: &mut AnyConnection,
+    filter: &str,
+    args: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let sql = format!("SELECT id, digest FROM sboms WHERE {filter}");
+    let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    let rows = q.fetch_all(&mut *tx).await?;
+    let mut digests = Vec::new();
+    for (id, digest) in rows {
+        drop_sbom(tx, id).await?;
+        digests.push(digest);
+    }
+    Ok(digests)
 }
 
 async fn drop_sbom(tx: &mut AnyConnection, id: i64) -> Result<(), StoreError> {

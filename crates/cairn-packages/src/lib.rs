@@ -125,7 +125,8 @@ where
     F: Fn(proxy::Refresh) -> Fut,
     Fut: std::future::Future<Output = PackageResult<Option<T>>>,
 {
-    if !proxy.checks_listing() {
+    let keeps = !proxy.checks_listing();
+    if keeps {
         if let Some(cached) = proxy.cached_file(key).await? {
             return Ok(ProxiedFile::Cached(cached));
         }
@@ -135,6 +136,9 @@ where
         None => lookup(proxy::Refresh::Missing).await?,
     };
     match listed {
+        // Under `keep` the cache was just asked (and `Proxy::file` asks it
+        // again before it fetches).
+        Some(t) if keeps => Ok(ProxiedFile::Listed(t)),
         Some(t) => match proxy.cached_file(key).await? {
             Some(cached) => Ok(ProxiedFile::Cached(cached)),
             None => Ok(ProxiedFile::Listed(t)),

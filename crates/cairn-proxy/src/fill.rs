@@ -50,10 +50,11 @@ impl Expect {
     }
 }
 
-/// Hashes a fill's bytes: SHA-256 always (the blob's name), and what the
-/// expectation needs.
+/// Hashes a fill's bytes as they arrive: what the expectation needs, and no
+/// more (the client's last byte waits for it). The blob's name, a SHA-256,
+/// is worked out while it is stored when the expectation is another hash.
 struct Hashes {
-    sha256: sha2::Sha256,
+    sha256: Option<sha2::Sha256>,
     sha512: Option<sha2::Sha512>,
     sha1: Option<sha1::Sha1>,
 }
@@ -61,14 +62,16 @@ struct Hashes {
 impl Hashes {
     fn new(expect: &Expect) -> Hashes {
         Hashes {
-            sha256: sha2::Sha256::new(),
+            sha256: matches!(expect, Expect::Sha256(_)).then(sha2::Sha256::new),
             sha512: matches!(expect, Expect::Sha512(_)).then(sha2::Sha512::new),
             sha1: matches!(expect, Expect::Sha1(_)).then(sha1::Sha1::new),
         }
     }
 
     fn update(&mut self, b: &[u8]) {
-        self.sha256.update(b);
+        if let Some(h) = &mut self.sha256 {
+            h.update(b);
+        }
         if let Some(h) = &mut self.sha512 {
             h.update(b);
         }
@@ -77,11 +80,14 @@ impl Hashes {
         }
     }
 
-    /// The blob's digest if the bytes are what `expect` promised.
-    fn verify(self, expect: &Expect, what: &str) -> Result<Digest, ProxyError> {
-        let sha256 = hex::encode(self.sha256.finalize());
+    /// Whether the bytes are what `expect` promised; with a SHA-256
+    /// promised, the blob's digest.
+    fn verify(self, expect: &Expect, what: &str) -> Result<Option<Digest>, ProxyError> {
+        let sha256 = self.sha256.map(|h| hex::encode(h.finalize()));
         let ok = match expect {
-            Expect::Sha256(hex) => hex.eq_ignore_ascii_case(&sha256),
+            Expect::Sha256(hex) => sha256
+                .as_deref()
+                .is_some_and(|s| hex.eq_ignore_ascii_case(s)),
             Expect::Sha512(raw) => self.sha512.is_some_and(|h| h.finalize().as_slice() == raw),
             Expect::Sha1(hex) => self
                 .sha1
@@ -93,7 +99,7 @@ impl Hashes {
                 "{what}: the upstream's bytes do not match the hash its metadata gives; nothing was cached"
             )));
         }
-        Ok(format!("sha256:{sha256}").parse().expect("a sha256 digest"))
+        Ok(sha256.map(|s| format!("sha256:{s}").parse().expect("a sha256 digest")))
     }
 }
 
@@ -402,10 +408,14 @@ async fn fetch(
         written,
         content_type: content_type.clone(),
     };
-    shared
-        .blobs
-        .put(&digest, Some(written), read_spool(spool.clone(), written))
-        .await?;
+    let body = read_spool(spool.clone(), written);
+    let digest = match digest {
+        Some(d) => {
+            shared.blobs.put(&d, Some(written), body).await?;
+            d
+        }
+        None => shared.blobs.put_named(Some(written), body).await?.0,
+    };
     let at = crate::now();
     shared
         .meta
@@ -429,15 +439,15 @@ async fn fetch(
 
 /// A response's body written to the spool, its progress published, and
 /// verified against what `req` expects (the last byte is released to
-/// readers only then): the blob's digest, the size, the content type and
-/// `Last-Modified`.
+/// readers only then): the blob's digest (when a SHA-256 was expected), the
+/// size, the content type and `Last-Modified`.
 async fn spool_body(
     shared: &Shared,
     req: &Request,
     response: reqwest::Response,
     spool: &Arc<std::fs::File>,
     tx: &watch::Sender<Progress>,
-) -> Result<(Digest, u64, String, Option<String>), ProxyError> {
+) -> Result<(Option<Digest>, u64, String, Option<String>), ProxyError> {
     let limit = shared.settings.max_file_bytes;
     let size = response.content_length();
     if size.is_some_and(|s| s > limit) {

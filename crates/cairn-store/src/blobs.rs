@@ -235,18 +235,7 @@ impl Blobs {
     /// mismatch the upload is discarded and nothing becomes visible.
     pub async fn finish(&self, id: &str, digest: &Digest) -> Result<u64, UploadError> {
         let size = self.size(id).await?;
-        let cached = self.take_hasher(id, size);
-        let actual = match cached {
-            Some(h) if h.algorithm() == digest.algorithm() => h.finish(),
-            _ => {
-                let mut h = digest.algorithm().hasher();
-                let mut staged = self.store.read_upload(id).await?;
-                while let Some(chunk) = staged.next().await {
-                    h.update(&chunk?);
-                }
-                h.finish()
-            }
-        };
+        let actual = self.staged_digest(id, size, digest.algorithm()).await?;
         if &actual != digest {
             self.store.abort_upload(id).await?;
             return Err(UploadError::DigestMismatch {
@@ -257,6 +246,27 @@ impl Blobs {
         self.intend(digest, size).await?;
         self.store.commit_upload(id, digest).await?;
         Ok(size)
+    }
+
+    /// The digest of what an upload staged: from the hasher its appends
+    /// kept, or read again.
+    async fn staged_digest(
+        &self,
+        id: &str,
+        size: u64,
+        algorithm: cairn_core::Algorithm,
+    ) -> Result<Digest, UploadError> {
+        Ok(match self.take_hasher(id, size) {
+            Some(h) if h.algorithm() == algorithm => h.finish(),
+            _ => {
+                let mut h = algorithm.hasher();
+                let mut staged = self.store.read_upload(id).await?;
+                while let Some(chunk) = staged.next().await {
+                    h.update(&chunk?);
+                }
+                h.finish()
+            }
+        })
     }
 
     /// Makes sure the blob's row exists and is not being deleted before its
@@ -293,6 +303,31 @@ impl Blobs {
         let result = async {
             self.append(&id, Some(0), expected_len, body).await?;
             self.finish(&id, digest).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = self.abort(&id).await;
+        }
+        result
+    }
+
+    /// A whole blob in one call, named by its SHA-256 as staged (for a
+    /// caller that verified the bytes some other way and has no SHA-256 of
+    /// them): its digest and size.
+    pub async fn put_named(
+        &self,
+        expected_len: Option<u64>,
+        body: ByteStream,
+    ) -> Result<(Digest, u64), UploadError> {
+        let id = self.start().await?;
+        let result = async {
+            let size = self.append(&id, Some(0), expected_len, body).await?;
+            let digest = self
+                .staged_digest(&id, size, cairn_core::Algorithm::Sha256)
+                .await?;
+            self.intend(&digest, size).await?;
+            self.store.commit_upload(&id, &digest).await?;
+            Ok((digest, size))
         }
         .await;
         if result.is_err() {

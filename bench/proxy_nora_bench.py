@@ -83,7 +83,7 @@ def main():
         pb.timed_get(nport, "/npm/bench-pkg")
         version = subprocess.run([NORA, "--version"], capture_output=True, text=True).stdout.strip()
         print(f"cairn vs {version} as proxies of the same upstreams\n")
-        print("| measure | cairn proxy | nora proxy | cairn/nora |\n|---|---|---|---|")
+        print("| measure | cairn proxy | nora proxy | ratio (>1: cairn faster) |\n|---|---|---|---|")
         cold("cold tarball fetch (Verdaccio)", cport, [f"/npm/npmjs/bench-pkg/-/bench-pkg-{v}.tgz" for v in pb.VERSIONS],
              nport, [f"/npm/bench-pkg/-/bench-pkg-{v}.tgz" for v in pb.VERSIONS],
              vport, [f"/bench-pkg/-/bench-pkg-{v}.tgz" for v in pb.VERSIONS])

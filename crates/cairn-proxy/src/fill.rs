@@ -480,13 +480,15 @@ async fn spool_body(
         // The spool is read by the other streams at their own offsets;
         // positional writes to the page cache do not wait on the disk.
         spool.write_all_at(&chunk, written)?;
-        hashes.update(&chunk);
         written += chunk.len() as u64;
+        // Readers are told first: they send these bytes (on other threads)
+        // while this one hashes them. The last byte waits for the hash.
         tx.send_modify(|p| {
             if let Progress::Streaming { written: w, .. } = p {
                 *w = written;
             }
         });
+        hashes.update(&chunk);
     }
     if size.is_some_and(|s| s != written) {
         return Err(shared.unavailable(format!(

@@ -165,3 +165,13 @@ log: {{type: stdout, format: pretty, level: error}}
                       json.dumps({"name": "bench", "password": "bench-password-1"}).encode(),
                       {"Content-Type": "application/json"})
     return proc, port, "Bearer " + json.loads(body)["token"]
+
+
+def stop(procs):
+    """Stops the servers a benchmark started (SIGTERM, then SIGKILL after 20 s)."""
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()

@@ -19,7 +19,7 @@ import tempfile
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled, wheel,  # noqa: E402
+from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, row, scaled, stop, wheel,  # noqa: E402
                       start_cairn as start_cairn_in, start_verdaccio as start_verdaccio_in, wait_ready, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER = sys.argv[1:4]
@@ -123,12 +123,7 @@ def main():
         p = wrk(f"http://127.0.0.1:{pport}/packages/{fname}")
         row(f"wheel GET ({FILE})", c[1], p[1], "MiB/s")
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (DURATION, MiB, free_port, npm_doc, npm_tarball, request, row,  # noqa: E402
+from benchlib import (DURATION, MiB, free_port, npm_doc, npm_tarball, request, row, stop,  # noqa: E402
                       scaled, sha256_digest, start_cairn, start_verdaccio as start_verdaccio_in, wait_ready, wheel, wrk)
 
 CAIRN, VERDACCIO, PYPI_SERVER, DISTRIBUTION = sys.argv[1:5]
@@ -190,12 +190,7 @@ def main():
               f"{firsts[-1] * 1000:.1f} ms | spread {(firsts[-1] - firsts[0]) * 1000:.1f} ms |", flush=True)
         pypi_and_oci(cport, pport, dport, layer, cold_blobs)
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 def pypi_and_oci(cport, pport, dport, layer, cold_blobs):

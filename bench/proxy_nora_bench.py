@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # proxy_bench reads the same first four arguments (cairn, Verdaccio,
 # pypiserver, Distribution) and starts the upstreams the same way.
 import proxy_bench as pb  # noqa: E402
-from benchlib import DURATION, free_port, npm_doc, npm_tarball, request, start_cairn, wait_ready, wheel, wrk  # noqa: E402
+from benchlib import (DURATION, free_port, npm_doc, npm_tarball, request, start_cairn, stop,  # noqa: E402
+                      wait_ready, wheel, wrk)
 
 NORA = sys.argv[5]
 
@@ -120,12 +121,7 @@ def main():
               "never fetched before, through a proxy whose metadata is cached. Warm metadata: cairn revalidates "
               "every 10 s (its default), nora every 300 s (its default).", flush=True)
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":

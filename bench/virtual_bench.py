@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (DURATION, npm_doc, npm_tarball, request, row, start_cairn,  # noqa: E402
+from benchlib import (DURATION, npm_doc, npm_tarball, request, row, start_cairn, stop,  # noqa: E402
                       start_verdaccio, wrk)
 
 CAIRN, VERDACCIO = sys.argv[1:3]
@@ -68,12 +68,7 @@ def main():
         verdaccio = wrk(f"http://127.0.0.1:{mport}/pub-pkg")[0]
         row("packument GET, a public name: npm/all vs Verdaccio with an uplink", through, verdaccio, "req/s")
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":

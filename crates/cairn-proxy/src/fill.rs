@@ -408,14 +408,11 @@ async fn fetch(
         written,
         content_type: content_type.clone(),
     };
-    let body = read_spool(spool.clone(), written);
-    let digest = match digest {
-        Some(d) => {
-            shared.blobs.put(&d, Some(written), body).await?;
-            d
-        }
-        None => shared.blobs.put_named(Some(written), body).await?.0,
-    };
+    // The spool becomes the blob (linked, not copied, where the store can).
+    let digest = shared
+        .blobs
+        .put_file(spool.clone(), written, digest)
+        .await?;
     let at = crate::now();
     shared
         .meta
@@ -505,24 +502,6 @@ async fn spool_body(
 }
 
 const READ_CHUNK: u64 = 256 * 1024;
-
-/// The spool's first `len` bytes.
-fn read_spool(spool: Arc<std::fs::File>, len: u64) -> ByteStream {
-    futures::stream::unfold(0u64, move |offset| {
-        let spool = spool.clone();
-        async move {
-            if offset >= len {
-                return None;
-            }
-            let n = READ_CHUNK.min(len - offset);
-            Some(match read_at(&spool, offset, n) {
-                Ok(b) => (Ok(b), offset + n),
-                Err(e) => (Err(e), len),
-            })
-        }
-    })
-    .boxed()
-}
 
 fn read_at(file: &std::fs::File, offset: u64, n: u64) -> std::io::Result<Bytes> {
     let mut buf = vec![0u8; n as usize];

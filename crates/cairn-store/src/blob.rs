@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cairn_core::Digest;
 use futures::stream::BoxStream;
+use std::sync::Arc;
 
 /// A stream of bytes flowing into or out of a store.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -71,6 +72,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// removes the upload. If the blob already exists the staged copy is
     /// discarded (same digest, same bytes).
     async fn commit_upload(&self, id: &str, digest: &Digest) -> std::io::Result<()>;
+
+    /// Makes the local, unlinked and no longer written `file` the upload
+    /// `id` (which must not exist) without copying its bytes, when the
+    /// backend keeps uploads on the same filesystem; durable when it
+    /// returns true. False when it cannot: the caller then streams the file.
+    async fn adopt_upload(&self, _id: &str, _file: Arc<std::fs::File>) -> std::io::Result<bool> {
+        Ok(false)
+    }
 
     /// Discards an upload. Absent uploads are not an error.
     async fn abort_upload(&self, id: &str) -> std::io::Result<()>;

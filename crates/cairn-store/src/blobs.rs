@@ -14,6 +14,7 @@ use cairn_core::{Algorithm, Digest, Hasher};
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -311,29 +312,52 @@ impl Blobs {
         result
     }
 
-    /// A whole blob in one call, named by its SHA-256 as staged (for a
-    /// caller that verified the bytes some other way and has no SHA-256 of
-    /// them): its digest and size.
-    pub async fn put_named(
+    /// A whole blob from a local file nobody writes any more (a proxy's
+    /// spool), `len` bytes: adopted by the store without a copy when it can
+    /// (the filesystem store links it), else streamed from the file.
+    /// `digest` is the file's SHA-256 when the caller hashed the bytes as it
+    /// wrote them; without it the file is read once to name it.
+    pub async fn put_file(
         &self,
-        expected_len: Option<u64>,
-        body: ByteStream,
-    ) -> Result<(Digest, u64), UploadError> {
-        let id = self.start().await?;
+        file: Arc<std::fs::File>,
+        len: u64,
+        digest: Option<Digest>,
+    ) -> Result<Digest, UploadError> {
+        let digest = match digest {
+            Some(d) => d,
+            None => {
+                let f = file.clone();
+                tokio::task::spawn_blocking(move || -> io::Result<Digest> {
+                    let mut h = Algorithm::Sha256.hasher();
+                    let mut buf = vec![0u8; FILE_CHUNK as usize];
+                    let mut offset = 0u64;
+                    while offset < len {
+                        let n = FILE_CHUNK.min(len - offset) as usize;
+                        f.read_exact_at(&mut buf[..n], offset)?;
+                        h.update(&buf[..n]);
+                        offset += n as u64;
+                    }
+                    Ok(h.finish())
+                })
+                .await
+                .map_err(io::Error::other)??
+            }
+        };
+        let id = uuid_v4();
+        if !self.store.adopt_upload(&id, file.clone()).await? {
+            self.put(&digest, Some(len), file_stream(file, len)).await?;
+            return Ok(digest);
+        }
         let result = async {
-            let size = self.append(&id, Some(0), expected_len, body).await?;
-            let digest = self
-                .staged_digest(&id, size, cairn_core::Algorithm::Sha256)
-                .await?;
-            self.intend(&digest, size).await?;
+            self.intend(&digest, len).await?;
             self.store.commit_upload(&id, &digest).await?;
-            Ok((digest, size))
+            Ok(())
         }
         .await;
         if result.is_err() {
             let _ = self.abort(&id).await;
         }
-        result
+        result.map(|()| digest)
     }
 
     /// [`Blobs::put`] for bytes already in memory (small documents such as manifests).
@@ -373,4 +397,27 @@ impl Blobs {
 /// A random (v4) UUID, used for upload ids.
 pub fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Pieces a local file is read in.
+const FILE_CHUNK: u64 = 256 * 1024;
+
+/// A local file's first `len` bytes as a stream (positional reads: the file
+/// may be read by others at their own offsets meanwhile).
+pub fn file_stream(file: Arc<std::fs::File>, len: u64) -> ByteStream {
+    futures::stream::unfold(0u64, move |offset| {
+        let file = file.clone();
+        async move {
+            if offset >= len {
+                return None;
+            }
+            let n = FILE_CHUNK.min(len - offset);
+            let mut buf = vec![0u8; n as usize];
+            Some(match file.read_exact_at(&mut buf, offset) {
+                Ok(()) => (Ok(Bytes::from(buf)), offset + n),
+                Err(e) => (Err(e), len),
+            })
+        }
+    })
+    .boxed()
 }

@@ -226,6 +226,44 @@ impl BlobStore for FsBlobStore {
         .await?
     }
 
+    async fn adopt_upload(
+        &self,
+        id: &str,
+        file: std::sync::Arc<std::fs::File>,
+    ) -> io::Result<bool> {
+        let path = self.upload_path(id)?;
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::ffi::OsStrExt;
+            use std::os::unix::io::AsRawFd;
+            let from = std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                .map_err(io::Error::other)?;
+            let to =
+                std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+            // SAFETY: both paths are valid NUL-terminated strings that outlive
+            // the call; linkat touches no memory of ours beyond them.
+            let linked = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    from.as_ptr(),
+                    libc::AT_FDCWD,
+                    to.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if linked != 0 {
+                // Another filesystem, a file that was never linkable (not
+                // O_TMPFILE), no /proc: the caller copies instead.
+                let e = io::Error::last_os_error();
+                tracing::debug!(error = %e, "a file could not be adopted as an upload; copying it");
+                return Ok(false);
+            }
+            file.sync_all()?;
+            sync_dir(path.parent().expect("uploads dir"))?;
+            Ok(true)
+        })
+        .await?
+    }
+
     async fn abort_upload(&self, id: &str) -> io::Result<()> {
         match tokio::fs::remove_file(self.upload_path(id)?).await {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(e),

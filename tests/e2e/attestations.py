@@ -174,11 +174,11 @@ def main():
     expect(st == 200 and json.loads(body)["manifests"] == [], "oci: outside oci.attest_pushes, none")
     host = f"127.0.0.1:{server.port}"
     r = run([COSIGN, "verify-attestation", "--key", key, "--type", PREDICATE, "--insecure-ignore-tlog",
-             "--allow-http-registry", "--registry-username", "admin", "--registry-password", secret,
+             "--allow-http-registry", "--registry-username", "admin", "--registry-password=" + secret,
              f"{host}/attested/app@{attested}"], ok=False)
     expect(r.returncode == 0, f"oci: cosign verify-attestation --key checks it {r.stderr.strip()[-300:]}")
     r = run([COSIGN, "verify-attestation", "--key", key, "--type", PREDICATE, "--insecure-ignore-tlog",
-             "--allow-http-registry", "--registry-username", "admin", "--registry-password", secret,
+             "--allow-http-registry", "--registry-username", "admin", "--registry-password=" + secret,
              f"{host}/plain/app@{plain}"], ok=False)
     expect(r.returncode != 0, "oci: and finds none on the other image")
 

@@ -79,7 +79,7 @@ def push_legacy(reg, repo, subject, payload, annotations):
 def cosign_verify(server, image, root_file, identity=RELEASE):
     return run([COSIGN, "verify", "--trusted-root", root_file, "--certificate-identity", identity,
                 "--certificate-oidc-issuer", GHA, "--allow-http-registry",
-                "--registry-username", "admin", "--registry-password", server.password, image], ok=False)
+                "--registry-username", "admin", "--registry-password=" + server.password, image], ok=False)
 
 
 def slsa_statement(name, algorithm, digest):

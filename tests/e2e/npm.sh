@@ -47,9 +47,9 @@ EOF
 
 # --- npm token create (read-only, and for named packages) / list / revoke.
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-RO=$(npm token create --password "$CAIRN_PASSWORD" --name ci-read --packages-and-scopes-permission read-only --json 2>>"$LOG" | json '["token"]') \
+RO=$(npm token create --password="$CAIRN_PASSWORD" --name ci-read --packages-and-scopes-permission read-only --json 2>>"$LOG" | json '["token"]') \
   || fail "npm token create (read-only)"
-ONE=$(npm token create --password "$CAIRN_PASSWORD" --name only-one --packages one-pkg --json 2>>"$LOG" | json '["token"]') \
+ONE=$(npm token create --password="$CAIRN_PASSWORD" --name only-one --packages one-pkg --json 2>>"$LOG" | json '["token"]') \
   || fail "npm token create --packages"
 if npm token create --password wrong --json >>"$LOG" 2>&1; then fail "npm token create with a wrong password"; fi
 npm token list --json 2>>"$LOG" > "$WORK/tokens.json" || fail "npm token list"

@@ -101,7 +101,7 @@ class Registry:
         path = os.path.join(WORK, filename)
         with open(path, "w") as f:
             json.dump({"for": subject, "type": artifact_type, "t": time.time()}, f)
-        run([ORAS, "attach", "--plain-http", "-u", "admin", "-p", self.s.password,
+        run([ORAS, "attach", "--plain-http", "-u", "admin", "--password=" + self.s.password,
              "--artifact-type", artifact_type, f"127.0.0.1:{self.s.port}/{REPO}@{subject}",
              f"{filename}:application/json"], cwd=WORK)
 

@@ -217,7 +217,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     server = Cairn(BIN, DATA).start(os.path.join(OUT, "sbom-cairn.log"))
     reg = Registry(server)
-    login = ["-u", "admin", "-p", server.password]
+    login = ["-u", "admin", "--password=" + server.password]
 
     # 1. oras attach: an SPDX document as a referrer of app:1.
     app1 = reg.push_image("team/app", "1", "one")
@@ -241,7 +241,7 @@ def main():
                                              nested=["pkg:pypi/requests@2.31.0"]))
     cosign_env = {**os.environ, "COSIGN_YES": "true"}
     run([COSIGN, "attach", "sbom", "--allow-http-registry", "--registry-username", "admin",
-         "--registry-password", server.password, "--sbom", cdx2, "--type", "cyclonedx",
+         "--registry-password=" + server.password, "--sbom", cdx2, "--type", "cyclonedx",
          "--input-format", "json", f"{reg.host}/team/app@{app2}"], env=cosign_env)
     legacy = "sha256-" + app2.split(":")[1] + ".sbom"
     expect(legacy in reg.tags("team/app"), f"cosign attach sbom pushed the {legacy[:20]}….sbom tag")
@@ -251,7 +251,7 @@ def main():
     cdx3 = write("app3.cdx.json", cyclonedx(["pkg:maven/org.apache.logging.log4j/log4j-core@2.0-beta9",
                                               "pkg:golang/github.com/sirupsen/logrus@v1.8.1"]))
     r = run([COSIGN, "attach", "sbom", "--allow-http-registry", "--registry-username", "admin",
-             "--registry-password", server.password, "--sbom", cdx3, "--type", "cyclonedx",
+             "--registry-password=" + server.password, "--sbom", cdx3, "--type", "cyclonedx",
              "--input-format", "json", "--registry-referrers-mode", "oci-1-1", f"{reg.host}/team/other@{app3}"],
             env={**cosign_env, "COSIGN_EXPERIMENTAL": "1"})
     expect(len(reg.referrers("team/other", app3)) == 1, "cosign attached the CycloneDX document as a referrer")
@@ -265,7 +265,7 @@ def main():
     run([COSIGN, "signing-config", "create", "--out", os.path.join(WORK, "signing-config.json")], env=keys)
     run([COSIGN, "attest", "--key", os.path.join(WORK, "cosign.key"), "--type", "cyclonedx", "--predicate", bom4,
          "--signing-config", os.path.join(WORK, "signing-config.json"), "--allow-http-registry",
-         "--registry-username", "admin", "--registry-password", server.password,
+         "--registry-username", "admin", "--registry-password=" + server.password,
          f"{reg.host}/team/attested@{app4}"], env=keys)
     refs = reg.referrers("team/attested", app4)
     expect(len(refs) == 1 and refs[0]["artifactType"].startswith("application/vnd.dev.sigstore.bundle"),

@@ -272,7 +272,7 @@ def main():
             t.addfile(info, io.BytesIO(data))
     docker = {"DOCKER_CONFIG": tempfile.mkdtemp(dir=WORK)}
     host = f"127.0.0.1:{server.port}"
-    run([CRANE, "auth", "login", host, "-u", "admin", "-p", server.password], env=docker)
+    run([CRANE, "auth", "login", host, "-u", "admin", "--password=" + server.password], env=docker)
     r = run([CRANE, "append", "--insecure", "--oci-empty-base", "-f", layer, "-t", f"{host}/secure/app:1"],
             ok=False, env=docker)
     refused(r, "crane append of a layer with a secret", "aws-access-key-id", "app/.env line 2", AWS)

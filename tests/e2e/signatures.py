@@ -115,7 +115,7 @@ class Registry:
 
 def cosign(server, *args, key="ci", ok=True):
     env = {**os.environ, "COSIGN_YES": "true", "COSIGN_PASSWORD": "test"}
-    auth = ["--allow-http-registry", "--registry-username", "admin", "--registry-password", server.password]
+    auth = ["--allow-http-registry", "--registry-username", "admin", "--registry-password=" + server.password]
     sub, rest = args[0], list(args[1:])
     keyflag = ["--key", os.path.join(WORK, key, "cosign.key" if sub in ("sign", "attest") else "cosign.pub")]
     offline = ["--signing-config", os.path.join(WORK, "signing-config.json")] if sub in ("sign", "attest") else []

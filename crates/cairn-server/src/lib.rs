@@ -573,7 +573,6 @@ async fn fill_handler(
     Query(q): Query<std::collections::HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     let fills = &state.fills;
     let presented = headers
         .get(cairn_packages::proxy::peers::SECRET_HEADER)

@@ -13,6 +13,12 @@ revalidated every 10 s, the default) and straight from Verdaccio. Cold: the
 time to fetch each of the 9 tarballs once through a fresh proxy repository
 against straight from Verdaccio (the overhead of one fill). Coalescing: 50
 concurrent cold requests for one tarball; the spread of their first bytes.
+
+Cold over a link: the same cold measurement for each format with every
+upstream behind a relay that answers after LINK_DELAY_MS and sends at most
+LINK_MBPS (tests/e2e/faultproxy.py), as an upstream on the internet does; the
+straight fetches go through the same relay, so both sides cross the same
+link and the difference is cairn's.
 """
 
 import http.client
@@ -32,6 +38,11 @@ from benchlib import (DURATION, MiB, free_port, npm_doc, npm_tarball, request, r
 CAIRN, VERDACCIO, PYPI_SERVER, DISTRIBUTION = sys.argv[1:5]
 WORK = tempfile.mkdtemp(prefix="cairn-proxy-bench.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
 VERSIONS = [f"1.0.{i}" for i in range(9)]
+LINK_VERSIONS = [f"2.0.{i}" for i in range(9)]
+LINK_DELAY_MS = int(os.environ.get("LINK_DELAY_MS", "20"))
+LINK_MBPS = int(os.environ.get("LINK_MBPS", "40"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from faultproxy import FaultProxy  # noqa: E402
 
 
 def start_verdaccio():
@@ -41,7 +52,7 @@ def start_verdaccio():
 def start_pypiserver():
     pkgdir = os.path.join(WORK, "pypiserver")
     os.makedirs(pkgdir)
-    for v in VERSIONS:
+    for v in VERSIONS + LINK_VERSIONS:
         name, data = wheel("bench-pkg", v)
         with open(os.path.join(pkgdir, name), "wb") as f:
             f.write(data)
@@ -100,7 +111,7 @@ http: {{addr: "127.0.0.1:{port}"}}
         raise SystemExit(f"pushing to Distribution: {r.status}")
     # Blobs for the cold measurement: pushed, never pulled through cairn before.
     cold = []
-    for _ in VERSIONS:
+    for _ in VERSIONS + LINK_VERSIONS:
         blob = os.urandom(scaled(MiB))
         push_blob(port, "bench/cold", blob)
         cold.append(sha256_digest(blob))
@@ -123,7 +134,7 @@ def main():
     try:
         verd, vport, vauth = start_verdaccio()
         procs.append(verd)
-        for v in VERSIONS:
+        for v in VERSIONS + LINK_VERSIONS:
             tgz = npm_tarball("bench-pkg", v)
             request(vport, "PUT", "/bench-pkg", npm_doc("bench-pkg", v, tgz),
                     {"Content-Type": "application/json", "Authorization": vauth})
@@ -132,13 +143,21 @@ def main():
         procs.append(pypi)
         dist, dport, layer, cold_blobs = start_distribution()
         procs.append(dist)
+        links = {}
+        for name, port in (("npm", vport), ("pypi", pport), ("oci", dport)):
+            links[name] = FaultProxy(port)
+            links[name].delay_ms = LINK_DELAY_MS
+            links[name].throttle_bps = LINK_MBPS * 1000 * 1000
         os.environ["CAIRN_PROXY"] = (f'[{{format="npm", name="warm", upstream="{up}"}},'
                                      f' {{format="npm", name="cold", upstream="{up}"}},'
                                      f' {{format="npm", name="herd", upstream="{up}"}},'
                                      f' {{format="pypi", name="pypi", upstream="http://127.0.0.1:{pport}/simple/"}},'
                                      f' {{format="oci", name="hub", upstream="http://127.0.0.1:{dport}/"}},'
                                      f' {{format="pypi", name="pypicold", upstream="http://127.0.0.1:{pport}/simple/"}},'
-                                     f' {{format="oci", name="hubcold", upstream="http://127.0.0.1:{dport}/"}}]')
+                                     f' {{format="oci", name="hubcold", upstream="http://127.0.0.1:{dport}/"}},'
+                                     f' {{format="npm", name="npmlink", upstream="http://127.0.0.1:{links["npm"].port}/"}},'
+                                     f' {{format="pypi", name="pypilink", upstream="http://127.0.0.1:{links["pypi"].port}/simple/"}},'
+                                     f' {{format="oci", name="ocilink", upstream="http://127.0.0.1:{links["oci"].port}/"}}]')
         cairn, cport, _ = start_cairn(CAIRN, WORK)
         procs.append(cairn)
         for v in VERSIONS:
@@ -155,11 +174,9 @@ def main():
         # Cold: each tarball once through a fresh repository (packument
         # fetched first, as npm does) vs straight from Verdaccio.
         timed_get(cport, "/npm/cold/bench-pkg")
-        cold = [timed_get(cport, f"/npm/cold/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
-        direct = [timed_get(vport, f"/bench-pkg/-/bench-pkg-{v}.tgz") for v in VERSIONS]
-        c, d = statistics.median(cold) * 1000, statistics.median(direct) * 1000
-        print(f"| cold tarball fetch through a fresh proxy vs straight, median of {len(cold)} | {c:.1f} ms "
-              f"| {d:.1f} ms | overhead {c - d:+.1f} ms ({c / d:.2f}x) |", flush=True)
+        cold_row("cold tarball fetch through a fresh proxy vs straight", cport,
+                 [f"/npm/cold/bench-pkg/-/bench-pkg-{v}.tgz" for v in VERSIONS], vport,
+                 [f"/bench-pkg/-/bench-pkg-{v}.tgz" for v in VERSIONS])
         # 50 concurrent cold requests for one tarball: when each got its first
         # byte. The connections are opened first and the 50 requests sent back
         # to back from one thread, so that the spread is cairn's, not the
@@ -188,7 +205,8 @@ def main():
         firsts.sort()
         print(f"| 50 concurrent cold requests: first byte, first vs last | {firsts[0] * 1000:.1f} ms | "
               f"{firsts[-1] * 1000:.1f} ms | spread {(firsts[-1] - firsts[0]) * 1000:.1f} ms |", flush=True)
-        pypi_and_oci(cport, pport, dport, layer, cold_blobs)
+        pypi_and_oci(cport, pport, dport, layer, cold_blobs[:len(VERSIONS)])
+        over_a_link(cport, links, cold_blobs[len(VERSIONS):])
     finally:
         stop(procs)
 
@@ -227,6 +245,25 @@ def pypi_and_oci(cport, pport, dport, layer, cold_blobs):
     cold_row("cold blob fetch through a fresh proxy vs straight", cport,
              [f"/v2/hubcold/bench/cold/blobs/{d}" for d in cold_blobs], dport,
              [f"/v2/bench/cold/blobs/{d}" for d in cold_blobs])
+
+
+def over_a_link(cport, links, cold_blobs):
+    print(f"\nCold fetches with each upstream behind a {LINK_DELAY_MS} ms, {LINK_MBPS} MB/s relay "
+          "(the straight fetches through the same relay)\n")
+    print("| measure | cairn proxy | upstream itself | overhead |\n|---|---|---|---|")
+    timed_get(cport, "/npm/npmlink/bench-pkg")
+    cold_row("cold tarball fetch (Verdaccio)", cport,
+             [f"/npm/npmlink/bench-pkg/-/bench-pkg-{v}.tgz" for v in LINK_VERSIONS], links["npm"].port,
+             [f"/bench-pkg/-/bench-pkg-{v}.tgz" for v in LINK_VERSIONS])
+    timed_get(cport, "/pypi/pypilink/simple/bench-pkg/")
+    wheels = [wheel("bench-pkg", v)[0] for v in LINK_VERSIONS]
+    cold_row("cold wheel fetch (pypiserver)", cport, [f"/pypi/pypilink/files/bench-pkg/{w}" for w in wheels],
+             links["pypi"].port, [f"/packages/{w}" for w in wheels])
+    cold_row("cold blob fetch (Distribution)", cport,
+             [f"/v2/ocilink/bench/cold/blobs/{d}" for d in cold_blobs], links["oci"].port,
+             [f"/v2/bench/cold/blobs/{d}" for d in cold_blobs])
+    for link in links.values():
+        link.stop()
 
 
 if __name__ == "__main__":

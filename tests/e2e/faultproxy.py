@@ -41,6 +41,9 @@ class FaultProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Each throttled piece goes out when written, not held for the
+            # previous piece's ACK (which a client may delay by 40 ms).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass

@@ -184,6 +184,9 @@ python3 tests/e2e/pypi_attestations.py "$CAIRN" "$OUT_DIR"
 step "npm registry signatures: npm publish, npm install, npm audit signatures passing against cairn's keys (/-/npm/v1/keys, reached after a TUF repository of our own on loopback has none), failing on a tarball swapped by a mirror, passing again after cairn npm rotate-key; the visibility endpoint"
 python3 tests/e2e/npm_signatures.py "$CAIRN" "$OUT_DIR"
 
+step "two-factor authentication: a person not enrolled refused a publish under auth.require_two_factor; cairn user totp enable/confirm (recovery codes); npm login challenged for a one-time password (WWW-Authenticate: OTP) in a terminal; npm publish and dist-tag refused with EOTP without --otp or with a wrong one, taken with a code or a recovery code; sign-in codes and recovery codes work once; an API token needs none; crane push with a password DENIED naming the API token way; audited; cairn user totp reset"
+python3 tests/e2e/two_factor.py "$CAIRN" "$OUT_DIR"
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

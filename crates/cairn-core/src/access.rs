@@ -179,6 +179,48 @@ pub enum CredentialKind {
     Bearer,
 }
 
+/// Whether a caller's credential stands for a person signing in, and if so
+/// whether a second factor (a one-time password) came with the request.
+/// Decides the two-factor rule of [`AccessPolicy::two_factor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactor {
+    /// Automation: an API token, a trusted publisher's token, or a bearer
+    /// token obtained with one. Never asked for a second factor (as on npmjs).
+    Exempt,
+    /// A person (a password, or a token a sign-in created) who has not
+    /// enrolled a second factor.
+    NotEnrolled,
+    /// A person enrolled in two-factor authentication whose request carried
+    /// no valid one-time password.
+    Missing,
+    /// A person whose request carried a valid one-time password.
+    Verified,
+}
+
+impl TwoFactor {
+    /// The short form kept in bearer tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwoFactor::Exempt => "exempt",
+            TwoFactor::NotEnrolled => "none",
+            TwoFactor::Missing => "missing",
+            TwoFactor::Verified => "verified",
+        }
+    }
+
+    /// Read back from [`TwoFactor::as_str`]; anything else is exempt (bearer
+    /// tokens minted before the field existed came from automation or from
+    /// people before any policy could ask).
+    pub fn parse(s: &str) -> TwoFactor {
+        match s {
+            "none" => TwoFactor::NotEnrolled,
+            "missing" => TwoFactor::Missing,
+            "verified" => TwoFactor::Verified,
+            _ => TwoFactor::Exempt,
+        }
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -190,6 +232,8 @@ pub enum Principal {
         credential: Option<String>,
         kind: CredentialKind,
         rights: Rights,
+        /// A person or automation, and the second factor's state.
+        two_factor: TwoFactor,
     },
 }
 
@@ -224,13 +268,50 @@ pub enum Denied {
     InsufficientScope,
     /// A credential was sent but does not carry this right (403).
     Forbidden,
+    /// The right is there, but changes here by a person need a one-time
+    /// password: `enrolled` says whether the person can send one (npm
+    /// answers 401 with `WWW-Authenticate: OTP`) or must enrol first.
+    SecondFactor { enrolled: bool },
 }
 
-/// Which repositories anyone may read without a credential.
+impl Denied {
+    /// What a person refused for want of a second factor is told (the
+    /// words "one-time password" are what npm looks for in such a refusal).
+    pub fn second_factor_message(
+        enrolled: bool,
+        who: &str,
+        action: Action,
+        resource: &str,
+    ) -> String {
+        if enrolled {
+            format!(
+                "a one-time password is required to {action} {resource}: send the code from \
+                 {who}'s authenticator app (npm: --otp=CODE; other clients: the X-Cairn-OTP \
+                 header), or use an API token"
+            )
+        } else {
+            format!(
+                "{who} must enable two-factor authentication (cairn user totp enable) to \
+                 {action} {resource} with a password or a sign-in's token, then send a \
+                 one-time password with it; or use an API token"
+            )
+        }
+    }
+}
+
+/// Which repositories anyone may read without a credential, and where a
+/// person's changes need a second factor.
 #[derive(Debug, Clone, Default)]
 pub struct AccessPolicy {
     pub anonymous_read: Vec<Grant>,
+    /// Resources and the actions on them that a person may take only with
+    /// a one-time password (`auth.require_two_factor`).
+    pub two_factor: Vec<Grant>,
 }
+
+/// The actions a two-factor pattern covers when it names none: every change
+/// a person makes to what clients download.
+pub const TWO_FACTOR_ACTIONS: [Action; 3] = [Action::Publish, Action::Yank, Action::Delete];
 
 impl AccessPolicy {
     /// Anonymous reads on every repository matching one of `patterns`.
@@ -239,7 +320,34 @@ impl AccessPolicy {
             .iter()
             .map(|p| Grant::new(p, vec![Action::Read]))
             .collect::<Result<_, _>>()?;
-        Ok(AccessPolicy { anonymous_read })
+        Ok(AccessPolicy {
+            anonymous_read,
+            two_factor: Vec::new(),
+        })
+    }
+
+    /// This policy, with a person's changes on resources matching one of
+    /// `patterns` (`PATTERN` for publish, yank and delete, or
+    /// `PATTERN:ACTION[,ACTION...]`) needing a second factor.
+    pub fn with_two_factor(mut self, patterns: &[String]) -> Result<AccessPolicy, GrantError> {
+        self.two_factor = patterns
+            .iter()
+            .map(|p| {
+                if p.contains(':') {
+                    Grant::parse(p)
+                } else {
+                    Grant::new(p, TWO_FACTOR_ACTIONS.to_vec())
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Whether `action` on one of `resources` needs a person's second factor.
+    pub fn needs_two_factor(&self, resources: &[&str], action: Action) -> bool {
+        self.two_factor
+            .iter()
+            .any(|g| resources.iter().any(|r| g.allows(r, action)))
     }
 
     fn anonymous_may(&self, repository: &str, action: Action) -> bool {
@@ -272,9 +380,23 @@ pub fn authorize_any(
     }
     match principal {
         Principal::Anonymous => Err(Denied::NeedsCredential),
-        Principal::Authenticated { rights, kind, .. } => {
+        Principal::Authenticated {
+            rights,
+            kind,
+            two_factor,
+            ..
+        } => {
             if rights.allow_any(resources, action) {
-                Ok(())
+                match two_factor {
+                    TwoFactor::NotEnrolled | TwoFactor::Missing
+                        if policy.needs_two_factor(resources, action) =>
+                    {
+                        Err(Denied::SecondFactor {
+                            enrolled: *two_factor == TwoFactor::Missing,
+                        })
+                    }
+                    _ => Ok(()),
+                }
             } else if *kind == CredentialKind::Bearer {
                 Err(Denied::InsufficientScope)
             } else {
@@ -294,6 +416,7 @@ mod tests {
             credential: None,
             kind,
             rights: Rights::of(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
+            two_factor: TwoFactor::Exempt,
         }
     }
 
@@ -309,6 +432,7 @@ mod tests {
             kind: CredentialKind::Long,
             rights: Rights::of(vec![Grant::parse("npm/main:publish").unwrap()])
                 .limited_to(vec![package]),
+            two_factor: TwoFactor::Exempt,
         };
         let may = |key: &str| {
             let on_package = format!("npm/main/{key}");
@@ -320,6 +444,55 @@ mod tests {
             authorize(&policy, &p, "npm/main", Action::Publish),
             Err(Denied::Forbidden)
         );
+    }
+
+    #[test]
+    fn a_persons_changes_under_the_two_factor_rule_need_a_one_time_password() {
+        let policy = AccessPolicy::default()
+            .with_two_factor(&["npm/**".into(), "prod/**:delete".into()])
+            .unwrap();
+        let person = |two_factor| Principal::Authenticated {
+            subject: "alice".into(),
+            credential: None,
+            kind: CredentialKind::Long,
+            rights: Rights::of(vec![Grant::parse("**:read,publish,yank,delete").unwrap()]),
+            two_factor,
+        };
+        let may = |tf, resource, action| authorize(&policy, &person(tf), resource, action);
+        use TwoFactor::*;
+        assert_eq!(
+            may(Missing, "npm/main", Action::Publish),
+            Err(Denied::SecondFactor { enrolled: true })
+        );
+        assert_eq!(
+            may(NotEnrolled, "npm/main", Action::Yank),
+            Err(Denied::SecondFactor { enrolled: false })
+        );
+        assert_eq!(may(Verified, "npm/main", Action::Publish), Ok(()));
+        assert_eq!(may(Exempt, "npm/main", Action::Publish), Ok(()));
+        // Reads, and resources or actions the rule does not name, are free.
+        assert_eq!(may(Missing, "npm/main", Action::Read), Ok(()));
+        assert_eq!(may(Missing, "pypi/main", Action::Publish), Ok(()));
+        assert_eq!(may(Missing, "prod/app", Action::Publish), Ok(()));
+        assert_eq!(
+            may(Missing, "prod/app", Action::Delete),
+            Err(Denied::SecondFactor { enrolled: true })
+        );
+        // A right the caller lacks is refused as such, not as a missing factor.
+        let reader = Principal::Authenticated {
+            subject: "bob".into(),
+            credential: None,
+            kind: CredentialKind::Long,
+            rights: Rights::of(vec![Grant::parse("**:read").unwrap()]),
+            two_factor: Missing,
+        };
+        assert_eq!(
+            authorize(&policy, &reader, "npm/main", Action::Publish),
+            Err(Denied::Forbidden)
+        );
+        for tf in [Exempt, NotEnrolled, Missing, Verified] {
+            assert_eq!(TwoFactor::parse(tf.as_str()), tf);
+        }
     }
 
     #[test]

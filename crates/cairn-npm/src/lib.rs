@@ -169,9 +169,17 @@ impl cairn_http::Adapter for NpmApi {
         let body = json!({ "error": message, "message": message });
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
+            // `OTP` is npm's cue to ask for (or send) a one-time password.
+            let challenge = match &err {
+                PackageError::Denied {
+                    denied: Denied::SecondFactor { enrolled: true },
+                    ..
+                } => "OTP",
+                _ => "Basic realm=\"cairn\"",
+            };
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"cairn\""),
+                header::HeaderValue::from_static(challenge),
             );
         }
         resp

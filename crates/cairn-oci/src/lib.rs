@@ -269,6 +269,14 @@ impl cairn_http::Refusal for OciError {
                 req.auth.principal.name(),
                 action.as_str()
             )),
+            // Registry clients cannot send a one-time password: the
+            // message says to push with an API token.
+            Denied::SecondFactor { enrolled } => OciError::denied(Denied::second_factor_message(
+                enrolled,
+                req.auth.principal.name(),
+                action,
+                repository,
+            )),
             denied => {
                 let actions = match action {
                     Action::Read | Action::Sign => "pull",

@@ -117,7 +117,7 @@ impl PackageError {
         use axum::http::StatusCode as S;
         match self {
             PackageError::Denied {
-                denied: Denied::Forbidden,
+                denied: Denied::Forbidden | Denied::SecondFactor { enrolled: false },
                 ..
             } => S::FORBIDDEN,
             PackageError::Denied { .. } | PackageError::Unauthenticated(_) => S::UNAUTHORIZED,

@@ -62,6 +62,12 @@ impl cairn_http::Refusal for PackageError {
             Denied::NeedsCredential => {
                 format!("authentication required to {action} {}", resource.name())
             }
+            Denied::SecondFactor { enrolled } => Denied::second_factor_message(
+                enrolled,
+                req.auth.principal.name(),
+                action,
+                resource.name(),
+            ),
             _ => format!(
                 "{} may not {action} {}",
                 req.auth.principal.name(),

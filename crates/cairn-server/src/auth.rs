@@ -8,7 +8,9 @@
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use cairn_core::access::{authorize, AccessPolicy, CredentialKind, Grant, Rights};
+use cairn_core::access::{
+    authorize, AccessPolicy, CredentialKind, Denied, Grant, Rights, TwoFactor,
+};
 use cairn_core::{Action, Principal};
 use cairn_store::{IdentityStore, SettingsStore};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -74,7 +76,15 @@ struct Claims {
     exp: u64,
     iat: u64,
     access: Vec<AccessClaim>,
+    /// Whether the token was issued to a person, and their second factor
+    /// then ([`TwoFactor::as_str`]); absent for automation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tf: Option<String>,
 }
+
+/// The headers a one-time password comes in: npm's (`npm publish --otp`),
+/// and cairn's own for other clients.
+pub const OTP_HEADERS: [&str; 2] = ["npm-otp", "x-cairn-otp"];
 
 pub struct Authenticator {
     meta: Arc<dyn IdentityStore>,
@@ -120,7 +130,7 @@ pub fn decode_basic(payload: &str) -> Option<(String, String)> {
 }
 
 /// Compares in time independent of where the strings differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -185,8 +195,49 @@ impl Authenticator {
     }
 
     /// Resolves the caller of a request. No header means anonymous. A
-    /// credential verified a moment ago is found in the cache.
+    /// credential verified a moment ago is found in the cache. A person's
+    /// one-time password, when the request carries one, is checked on every
+    /// request (never cached).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
+        let principal = self.credential(headers).await?;
+        Ok(self.with_second_factor(principal, headers).await)
+    }
+
+    async fn with_second_factor(&self, mut principal: Principal, headers: &HeaderMap) -> Principal {
+        let Some(code) = OTP_HEADERS
+            .iter()
+            .find_map(|h| headers.get(*h))
+            .and_then(|v| v.to_str().ok())
+        else {
+            return principal;
+        };
+        if let Principal::Authenticated {
+            subject,
+            two_factor: two_factor @ TwoFactor::Missing,
+            ..
+        } = &mut principal
+        {
+            match crate::identity::totp::for_request(self.meta.as_ref(), subject, code).await {
+                Ok(true) => *two_factor = TwoFactor::Verified,
+                Ok(false) => tracing::info!(user = %subject, "a one-time password did not verify"),
+                Err(e) => {
+                    tracing::warn!(user = %subject, error = %e, "checking a one-time password failed")
+                }
+            }
+        }
+        principal
+    }
+
+    /// A person's second-factor state before any one-time password.
+    async fn person(&self, user: &str) -> Result<TwoFactor, AuthFailure> {
+        match crate::identity::totp::enrolled(self.meta.as_ref(), user).await {
+            Ok(true) => Ok(TwoFactor::Missing),
+            Ok(false) => Ok(TwoFactor::NotEnrolled),
+            Err(_) => Err(AuthFailure::BadCredentials),
+        }
+    }
+
+    async fn credential(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(Principal::Anonymous);
         };
@@ -284,6 +335,7 @@ impl Authenticator {
             rights: self
                 .user_rights(&record.name, record.grants.clone())
                 .await?,
+            two_factor: self.person(&record.name).await?,
         })
     }
 
@@ -310,6 +362,12 @@ impl Authenticator {
             .map_err(|_| AuthFailure::BadCredentials)?
             .map(|u| u.grants)
             .unwrap_or_default();
+        // A sign-in's token is the person's; any other is automation.
+        let two_factor = if record.session {
+            self.person(&record.user).await?
+        } else {
+            TwoFactor::Exempt
+        };
         let principal = Principal::Authenticated {
             subject: record.user.clone(),
             credential: Some(record.id.clone()),
@@ -318,6 +376,7 @@ impl Authenticator {
                 .user_rights(&record.user, own)
                 .await?
                 .limited_to(scopes),
+            two_factor,
         };
         Ok((principal, record.expires_at))
     }
@@ -340,6 +399,11 @@ impl Authenticator {
             credential: data.claims.credential,
             kind: CredentialKind::Bearer,
             rights: Rights::of(grants),
+            two_factor: data
+                .claims
+                .tf
+                .as_deref()
+                .map_or(TwoFactor::Exempt, TwoFactor::parse),
         };
         Ok((principal, Some(data.claims.exp as i64)))
     }
@@ -367,9 +431,20 @@ impl Authenticator {
                     _ => vec![],
                 })
                 .collect();
+            // A right held back only for want of a second factor is put in
+            // the token: the token carries the caller's second-factor state,
+            // and using it is refused then, saying why (a registry client
+            // cannot send a one-time password; a narrower token would only
+            // earn an unexplained 401).
+            let may = |a: Action| {
+                matches!(
+                    authorize(&self.policy, principal, name, a),
+                    Ok(()) | Err(Denied::SecondFactor { .. })
+                )
+            };
             let mut granted: Vec<String> = wanted
                 .iter()
-                .filter(|a| authorize(&self.policy, principal, name, **a).is_ok())
+                .filter(|a| may(**a))
                 .map(|a| a.as_str().to_string())
                 .collect();
             // A pull token of a caller who may sign carries that narrow right
@@ -386,11 +461,16 @@ impl Authenticator {
                 actions: granted,
             });
         }
-        let credential = match principal {
-            Principal::Authenticated { credential, .. } => credential.clone(),
-            Principal::Anonymous => None,
+        let (credential, two_factor) = match principal {
+            Principal::Authenticated {
+                credential,
+                two_factor,
+                ..
+            } => (credential.clone(), *two_factor),
+            Principal::Anonymous => (None, TwoFactor::Exempt),
         };
-        let token = self.sign(principal.name(), credential, access, self.ttl_secs);
+        let tf = (two_factor != TwoFactor::Exempt).then(|| two_factor.as_str().to_string());
+        let token = self.sign_claims(principal.name(), credential, access, self.ttl_secs, tf);
         (token, self.ttl_secs)
     }
 
@@ -402,6 +482,17 @@ impl Authenticator {
         access: Vec<AccessClaim>,
         ttl_secs: u64,
     ) -> String {
+        self.sign_claims(subject, credential, access, ttl_secs, None)
+    }
+
+    fn sign_claims(
+        &self,
+        subject: &str,
+        credential: Option<String>,
+        access: Vec<AccessClaim>,
+        ttl_secs: u64,
+        tf: Option<String>,
+    ) -> String {
         let iat = now();
         let claims = Claims {
             iss: self.service.clone(),
@@ -411,6 +502,7 @@ impl Authenticator {
             exp: iat + ttl_secs,
             iat,
             access,
+            tf,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")

@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_cargo::endpoint::TrustedPublishing;
-use cairn_core::access::{Denied, Grant};
+use cairn_core::access::{Denied, Grant, TwoFactor};
 use cairn_core::{Format, Principal};
 use cairn_http::Adapter as _;
 use cairn_http::Endpoint as _;
@@ -251,6 +251,11 @@ async fn npm_login(
 ) -> Result<Response, PackageError> {
     let source = crate::source_in(req.extensions());
     let path = req.uri().path().to_string();
+    let otp = crate::auth::OTP_HEADERS
+        .iter()
+        .find_map(|h| req.headers().get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let doc = read_json(req).await?;
     let Some(password) = doc.get("password").and_then(Value::as_str) else {
         return Err(PackageError::bad("a login needs a name and a password"));
@@ -259,18 +264,38 @@ async fn npm_login(
         Ok(p) => p,
         Err(resp) => return Ok(resp),
     };
+    // A person enrolled in two-factor authentication signs in with a code
+    // too: without one (or with a used or wrong one) npm is asked for it.
+    if let Principal::Authenticated {
+        two_factor: TwoFactor::Missing,
+        ..
+    } = &principal
+    {
+        let verified = match &otp {
+            Some(code) => state
+                .identity
+                .sign_in_second_factor(user, code)
+                .await
+                .map_err(identity_error)?,
+            None => false,
+        };
+        if !verified {
+            let why = if otp.is_some() {
+                "that one-time password is not valid (or was used to sign in already)"
+            } else {
+                "this account signs in with a one-time password"
+            };
+            return Ok(state.npm.render(PackageError::Denied {
+                denied: Denied::SecondFactor { enrolled: true },
+                message: format!("{why}: npm login --auth-type=legacy asks for it"),
+            }));
+        }
+    }
     let actor = cairn_store::Actor::of(&principal, source);
     let scopes = npm_scopes(repo, &[], false)?;
     let (_, secret) = state
         .identity
-        .create_token(
-            Manager::Caller(&principal),
-            &actor,
-            None,
-            "npm login",
-            &scopes,
-            None,
-        )
+        .create_session_token(Manager::Caller(&principal), &actor, "npm login", &scopes)
         .await
         .map_err(identity_error)?;
     Ok((

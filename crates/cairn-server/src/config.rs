@@ -272,6 +272,12 @@ pub struct AuthConfig {
     /// (`POST /api/v1/secret-scanning/report`, the GitHub secret-scanning
     /// partner format), by key identifier.
     pub secret_scanning_keys: Vec<ReportKey>,
+    /// Where a person's changes need a one-time password (two-factor
+    /// authentication): resource patterns such as `["**"]` or
+    /// `["npm/main", "prod/**"]`, covering publish, yank and delete, or
+    /// `PATTERN:ACTIONS` for other actions. API tokens and trusted
+    /// publishing are automation and never asked (docs/two-factor.md).
+    pub require_two_factor: Vec<String>,
 }
 
 /// A key that signs reports of leaked tokens.
@@ -557,6 +563,7 @@ impl Default for AuthConfig {
             service: "cairn".into(),
             credential_cache_secs: 3,
             secret_scanning_keys: vec![],
+            require_two_factor: vec![],
         }
     }
 }

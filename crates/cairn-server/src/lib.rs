@@ -112,7 +112,9 @@ impl App {
         let new_admin_secret = auth::bootstrap_admin(&*meta).await?;
         apply_configured_quotas(&config, &*meta).await?;
         let access = AccessPolicy::anonymous_read(&config.auth.anonymous_read.patterns())
-            .context("auth.anonymous_read")?;
+            .context("auth.anonymous_read")?
+            .with_two_factor(&config.auth.require_two_factor)
+            .context("auth.require_two_factor")?;
         let tag_rules = config.tag_rules()?;
         let retention = config.retention_policies()?;
         let credentials = Arc::new(identity::CredentialCache::new(Duration::from_secs(

@@ -27,6 +27,20 @@ pub struct TokenRecord {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Created by a sign-in (`npm login`, `cairn login`) on a person's
+    /// behalf: changes made with it count as the person's, and need a
+    /// second factor where the policy asks. Other tokens are automation.
+    #[serde(default)]
+    pub session: bool,
+}
+
+/// A user's TOTP enrolment: pending until a first code confirms it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// The shared secret, base32 (the form authenticator apps take).
+    pub secret: String,
+    pub created_at: i64,
+    pub enabled_at: Option<i64>,
 }
 
 /// A trusted publisher: an OIDC identity (issuer, audience, and claims that
@@ -119,4 +133,42 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// false if it had been used before (a replay).
     async fn claim_jti(&self, issuer: &str, jti: &str, expires_at: i64)
         -> Result<bool, StoreError>;
+
+    /// A user's TOTP enrolment, pending or enabled.
+    async fn totp(&self, user: &str) -> Result<Option<TotpRecord>, StoreError>;
+    /// Starts an enrolment with `secret`, replacing a pending one. Returns
+    /// false (and changes nothing) when an enabled one exists.
+    async fn start_totp(&self, user: &str, secret: &str, actor: &Actor)
+        -> Result<bool, StoreError>;
+    /// Enables the pending enrolment, with these recovery codes (hashes)
+    /// replacing any earlier ones. Returns false when nothing was pending.
+    async fn enable_totp(
+        &self,
+        user: &str,
+        recovery_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+    /// Removes the enrolment and the recovery codes. Returns whether there was one.
+    async fn disable_totp(&self, user: &str, actor: &Actor) -> Result<bool, StoreError>;
+    /// Replaces the recovery codes of an enabled enrolment.
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        recovery_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+    /// Uses one recovery code: true when it is the user's and unused, or
+    /// was first used at or after `used_since` (one command's several
+    /// requests); it counts as used from its first use, on every replica.
+    async fn use_recovery_code(
+        &self,
+        user: &str,
+        code_hash: &str,
+        used_since: i64,
+    ) -> Result<bool, StoreError>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user: &str) -> Result<u64, StoreError>;
+    /// Records that a sign-in used TOTP time step `step`: true when no
+    /// sign-in had used it or a later one (so a code signs in once).
+    async fn claim_totp_step(&self, user: &str, step: i64) -> Result<bool, StoreError>;
 }

@@ -49,7 +49,7 @@ pub use blobs::{Blobs, UploadError};
 pub use byte_cache::ByteCache;
 pub use error::StoreError;
 pub use gc::{BlobCounts, BlobState, DanglingReference, GcStore, UnindexedManifest, Verdict};
-pub use identity::{IdentityStore, PublisherRecord, TokenRecord, UserRecord};
+pub use identity::{IdentityStore, PublisherRecord, TokenRecord, TotpRecord, UserRecord};
 pub use meta::{MetaStore, PoolState, SettingsStore, Usage};
 pub use oci::{ManifestRecord, OciStore, TagChange};
 pub use packages::{

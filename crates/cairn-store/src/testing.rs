@@ -502,6 +502,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         created_at: 100,
         expires_at: Some(200),
         revoked_at: None,
+        session: true,
     };
     meta.create_token(&token, &who).await.unwrap();
     assert_eq!(
@@ -516,6 +517,61 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         vec![token.clone()]
     );
     assert_eq!(meta.list_tokens(Some("other")).await.unwrap(), vec![]);
+    // Two-factor enrolment: pending, enabled with recovery codes, the
+    // sign-in steps claimed once, a recovery code used once (within its
+    // grace for one command), disabled.
+    assert_eq!(meta.totp("admin").await.unwrap(), None);
+    assert!(meta.start_totp("admin", "AAAA", &who).await.unwrap());
+    assert!(meta.start_totp("admin", "BBBB", &who).await.unwrap());
+    let pending = meta.totp("admin").await.unwrap().unwrap();
+    assert_eq!(
+        (pending.secret.as_str(), pending.enabled_at),
+        ("BBBB", None)
+    );
+    assert!(!meta
+        .replace_recovery_codes("admin", &list(&["x"]), &who)
+        .await
+        .unwrap());
+    assert!(meta
+        .enable_totp("admin", &list(&["r1", "r2"]), &who)
+        .await
+        .unwrap());
+    assert!(!meta
+        .enable_totp("admin", &list(&["r3"]), &who)
+        .await
+        .unwrap());
+    assert!(!meta.start_totp("admin", "CCCC", &who).await.unwrap());
+    assert!(meta
+        .totp("admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .enabled_at
+        .is_some());
+    assert_eq!(meta.recovery_codes_left("admin").await.unwrap(), 2);
+    assert!(meta.claim_totp_step("admin", 10).await.unwrap());
+    assert!(!meta.claim_totp_step("admin", 10).await.unwrap());
+    assert!(!meta.claim_totp_step("admin", 9).await.unwrap());
+    assert!(meta.claim_totp_step("admin", 11).await.unwrap());
+    assert!(meta.use_recovery_code("admin", "r1", 0).await.unwrap());
+    assert!(meta.use_recovery_code("admin", "r1", 0).await.unwrap());
+    assert!(!meta
+        .use_recovery_code("admin", "r1", i64::MAX)
+        .await
+        .unwrap());
+    assert!(!meta.use_recovery_code("admin", "nope", 0).await.unwrap());
+    assert!(!meta.use_recovery_code("other", "r2", 0).await.unwrap());
+    assert_eq!(meta.recovery_codes_left("admin").await.unwrap(), 1);
+    assert!(meta
+        .replace_recovery_codes("admin", &list(&["r9"]), &who)
+        .await
+        .unwrap());
+    assert!(!meta.use_recovery_code("admin", "r2", 0).await.unwrap());
+    assert_eq!(meta.recovery_codes_left("admin").await.unwrap(), 1);
+    assert!(meta.disable_totp("admin", &who).await.unwrap());
+    assert!(!meta.disable_totp("admin", &who).await.unwrap());
+    assert_eq!(meta.totp("admin").await.unwrap(), None);
+    assert_eq!(meta.recovery_codes_left("admin").await.unwrap(), 0);
     assert!(meta.revoke_token("t1", 150, &who).await.unwrap());
     assert!(!meta.revoke_token("t1", 160, &who).await.unwrap());
     assert_eq!(

@@ -19,6 +19,16 @@ pub enum AdminEndpoint {
     CreateUser,
     /// `PUT /users/{name}/grants`
     SetGrants { user: String },
+    /// `GET /users/{name}/totp`: enabled, pending, recovery codes left.
+    TotpStatus { user: String },
+    /// `POST /users/{name}/totp`: starts an enrolment (the secret, once).
+    StartTotp { user: String },
+    /// `POST /users/{name}/totp/confirm`: a first code turns it on.
+    ConfirmTotp { user: String },
+    /// `DELETE /users/{name}/totp`: turns it off (a current code, or an administrator).
+    DisableTotp { user: String },
+    /// `POST /users/{name}/totp/recovery-codes`: new recovery codes.
+    NewRecoveryCodes { user: String },
     /// `GET /audit`
     Audit,
     /// `GET /publishers`
@@ -190,6 +200,36 @@ impl AdminEndpoint {
                 },
                 &[M::PUT],
             ),
+            (&M::GET, ["users", user, "totp"]) => (
+                E::TotpStatus {
+                    user: user.to_string(),
+                },
+                &[M::GET],
+            ),
+            (&M::DELETE, ["users", user, "totp"]) => (
+                E::DisableTotp {
+                    user: user.to_string(),
+                },
+                &[M::DELETE],
+            ),
+            (_, ["users", user, "totp"]) => (
+                E::StartTotp {
+                    user: user.to_string(),
+                },
+                &[M::POST],
+            ),
+            (_, ["users", user, "totp", "confirm"]) => (
+                E::ConfirmTotp {
+                    user: user.to_string(),
+                },
+                &[M::POST],
+            ),
+            (_, ["users", user, "totp", "recovery-codes"]) => (
+                E::NewRecoveryCodes {
+                    user: user.to_string(),
+                },
+                &[M::POST],
+            ),
             (_, ["audit"]) => (E::Audit, &[M::GET]),
             (&M::GET, ["publishers"]) => (E::ListPublishers, &[M::GET]),
             (_, ["publishers"]) => (E::AddPublisher, &[M::POST]),
@@ -357,6 +397,13 @@ impl AdminEndpoint {
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
+            // A person's second factor: the identity service decides (the
+            // user themself; an administrator may see it or turn it off).
+            E::TotpStatus { .. }
+            | E::StartTotp { .. }
+            | E::ConfirmTotp { .. }
+            | E::DisableTotp { .. }
+            | E::NewRecoveryCodes { .. } => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -431,6 +478,11 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::RevokeToken { .. } => "token_revoke",
             E::CreateUser => "user_create",
             E::SetGrants { .. } => "user_grants",
+            E::TotpStatus { .. } => "totp_status",
+            E::StartTotp { .. } => "totp_start",
+            E::ConfirmTotp { .. } => "totp_confirm",
+            E::DisableTotp { .. } => "totp_disable",
+            E::NewRecoveryCodes { .. } => "totp_recovery_codes",
             E::Audit => "audit",
             E::ListPublishers => "publisher_list",
             E::AddPublisher => "publisher_add",

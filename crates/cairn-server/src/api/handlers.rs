@@ -93,6 +93,96 @@ pub(super) async fn create_user(state: &AppState, who: &Who, body: NewUser) -> A
         .into_response())
 }
 
+/// A one-time password (or a recovery code) in a JSON body.
+#[derive(Deserialize)]
+pub(super) struct Code {
+    code: String,
+}
+
+pub(super) async fn totp_status(state: &AppState, who: &Who, user: &str) -> ApiResult {
+    let (enabled, pending, left) = state
+        .identity
+        .totp_status(Manager::Caller(&who.principal), user)
+        .await?;
+    Ok(Json(json!({
+        "user": user,
+        "enabled": enabled,
+        "pending": pending,
+        "recovery_codes_left": left,
+    }))
+    .into_response())
+}
+
+pub(super) async fn start_totp(state: &AppState, who: &Who, user: &str) -> ApiResult {
+    let (secret, url) = state
+        .identity
+        .start_totp(
+            Manager::Caller(&who.principal),
+            &who.actor,
+            user,
+            state.auth.service(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": user, "secret": secret, "otpauth_url": url })),
+    )
+        .into_response())
+}
+
+pub(super) async fn confirm_totp(state: &AppState, who: &Who, user: &str, body: Code) -> ApiResult {
+    let codes = state
+        .identity
+        .confirm_totp(
+            Manager::Caller(&who.principal),
+            &who.actor,
+            user,
+            &body.code,
+        )
+        .await?;
+    Ok(Json(json!({ "user": user, "enabled": true, "recovery_codes": codes })).into_response())
+}
+
+/// The code comes in the `X-Cairn-OTP` header (as on every change) or in
+/// a JSON body `{"code": ...}`; an administrator needs none.
+pub(super) async fn disable_totp(
+    state: &AppState,
+    who: &Who,
+    user: &str,
+    body: &[u8],
+) -> ApiResult {
+    let from_body = serde_json::from_slice::<Code>(body).ok().map(|c| c.code);
+    let code = from_body.or_else(|| who.otp.clone());
+    state
+        .identity
+        .disable_totp(
+            Manager::Caller(&who.principal),
+            &who.actor,
+            user,
+            code.as_deref(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn new_recovery_codes(
+    state: &AppState,
+    who: &Who,
+    user: &str,
+    body: Code,
+) -> ApiResult {
+    let codes = state
+        .identity
+        .new_recovery_codes(
+            Manager::Caller(&who.principal),
+            &who.actor,
+            user,
+            &body.code,
+        )
+        .await?;
+    Ok(Json(json!({ "user": user, "recovery_codes": codes })).into_response())
+}
+
 #[derive(Deserialize)]
 pub(super) struct Grants {
     grants: Vec<String>,

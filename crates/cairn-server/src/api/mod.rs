@@ -18,6 +18,7 @@ mod reports;
 mod sboms;
 mod vulns;
 
+use cairn_core::access::Denied;
 pub use endpoint::AdminEndpoint;
 
 use crate::identity::{IdentityError, REGISTRY};
@@ -108,6 +109,8 @@ pub(crate) struct Who {
     pub actor: Actor,
     /// The credential as sent (what a warm job fetches with, as the caller).
     pub authorization: Option<String>,
+    /// A one-time password sent with the request (`X-Cairn-OTP`).
+    pub otp: Option<String>,
 }
 
 /// The one entry point: parse, authenticate, decide, label, dispatch.
@@ -165,6 +168,11 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        otp: crate::auth::OTP_HEADERS
+            .iter()
+            .find_map(|h| parts.headers.get(*h))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     if let Access::On(action, resource) | Access::Caller(action, resource) = endpoint.access() {
         // Staging is Maven's: its refusals are audited as Maven's.
@@ -173,13 +181,19 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
             _ => "api",
         };
         let caller = (&who.principal, &who.actor, parts.uri.path());
-        if state
+        if let Err(denied) = state
             .guard
             .decide_for(caller, format, action, &resource)
             .await
-            .is_err()
         {
-            let message = if resource.repository == REGISTRY {
+            let message = if let Denied::SecondFactor { enrolled } = denied {
+                Denied::second_factor_message(
+                    enrolled,
+                    who.principal.name(),
+                    action,
+                    resource.name(),
+                )
+            } else if resource.repository == REGISTRY {
                 "needs admin rights on every repository".to_string()
             } else {
                 format!(
@@ -274,6 +288,16 @@ async fn dispatch(
         E::RevokeToken { id } => h::revoke_token(state, who, &id).await,
         E::CreateUser => h::create_user(state, who, json_body(body).await?).await,
         E::SetGrants { user } => h::set_grants(state, who, &user, json_body(body).await?).await,
+        E::TotpStatus { user } => h::totp_status(state, who, &user).await,
+        E::StartTotp { user } => h::start_totp(state, who, &user).await,
+        E::ConfirmTotp { user } => h::confirm_totp(state, who, &user, json_body(body).await?).await,
+        E::DisableTotp { user } => {
+            let code = body_bytes(body).await?;
+            h::disable_totp(state, who, &user, &code).await
+        }
+        E::NewRecoveryCodes { user } => {
+            h::new_recovery_codes(state, who, &user, json_body(body).await?).await
+        }
         E::Audit => h::audit(state, query(uri)?).await,
         E::ListPublishers => h::list_publishers(state, query(uri)?).await,
         E::AddPublisher => h::add_publisher(state, who, json_body(body).await?).await,

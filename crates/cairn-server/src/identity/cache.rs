@@ -96,6 +96,7 @@ mod tests {
             credential: None,
             kind: CredentialKind::Long,
             rights: Rights::of(vec![]),
+            two_factor: cairn_core::access::TwoFactor::Exempt,
         }
     }
 

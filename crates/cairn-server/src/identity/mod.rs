@@ -12,6 +12,7 @@
 //! effect here at once; other replicas see it within the cache's bound.
 
 mod cache;
+pub mod totp;
 
 pub use cache::CredentialCache;
 
@@ -215,6 +216,35 @@ impl Identity {
         scopes: &[String],
         ttl_secs: Option<u64>,
     ) -> IdentityResult<(TokenRecord, String)> {
+        self.make_token(by, actor, user, description, scopes, ttl_secs, false)
+            .await
+    }
+
+    /// A token a sign-in creates for the person who signed in (`npm
+    /// login`): the person's own, so changes made with it need a second
+    /// factor where the policy asks, as with the password.
+    pub async fn create_session_token(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        description: &str,
+        scopes: &[String],
+    ) -> IdentityResult<(TokenRecord, String)> {
+        self.make_token(by, actor, None, description, scopes, None, true)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn make_token(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        user: Option<&str>,
+        description: &str,
+        scopes: &[String],
+        ttl_secs: Option<u64>,
+        session: bool,
+    ) -> IdentityResult<(TokenRecord, String)> {
         let user = match (user, by) {
             (Some(u), _) => u.to_string(),
             (None, Manager::Caller(p)) => p.name().to_string(),
@@ -245,6 +275,7 @@ impl Identity {
             created_at,
             expires_at: ttl_secs.map(|t| created_at + t as i64),
             revoked_at: None,
+            session,
         };
         self.meta.create_token(&record, actor).await?;
         Ok((record, secret))
@@ -298,6 +329,173 @@ impl Identity {
         } else {
             Err(missing())
         }
+    }
+
+    /// Only the user themself enrols a second factor (an administrator
+    /// would learn the secret).
+    fn require_self(&self, by: Manager, user: &str) -> IdentityResult<()> {
+        match by {
+            Manager::Caller(p) if p.name() == user => Ok(()),
+            _ => Err(IdentityError::Forbidden(format!(
+                "only {user} may enrol their own second factor"
+            ))),
+        }
+    }
+
+    /// Starts a TOTP enrolment for `user`: the secret and its `otpauth://`
+    /// URL, shown once; nothing changes for sign-ins until a first code
+    /// confirms it ([`Identity::confirm_totp`]).
+    pub async fn start_totp(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        user: &str,
+        issuer: &str,
+    ) -> IdentityResult<(String, String)> {
+        self.require_self(by, user)?;
+        let secret = totp::new_secret();
+        if !self.meta.start_totp(user, &secret, actor).await? {
+            return Err(IdentityError::Conflict(format!(
+                "{user} already has two-factor authentication enabled; disable it first"
+            )));
+        }
+        let url = totp::otpauth_url(&secret, user, issuer);
+        Ok((secret, url))
+    }
+
+    /// Confirms a pending enrolment with a first code from the app: two-
+    /// factor authentication is on from now, and the recovery codes
+    /// (shown once) are returned.
+    pub async fn confirm_totp(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        user: &str,
+        code: &str,
+    ) -> IdentityResult<Vec<String>> {
+        self.require_self(by, user)?;
+        let pending = self
+            .meta
+            .totp(user)
+            .await?
+            .filter(|t| t.enabled_at.is_none())
+            .ok_or_else(|| {
+                IdentityError::Conflict(format!(
+                    "{user} has no enrolment waiting for a code; start one first"
+                ))
+            })?;
+        let Some(step) = totp::step_of(&pending.secret, code, now()) else {
+            return Err(IdentityError::Invalid(
+                "that code is not the app's current one (check the device's clock)".into(),
+            ));
+        };
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery(c)).collect();
+        if !self.meta.enable_totp(user, &hashes, actor).await? {
+            return Err(IdentityError::Conflict(format!(
+                "{user}'s enrolment changed meanwhile; start again"
+            )));
+        }
+        // The confirming code does not sign anyone in afterwards.
+        self.meta.claim_totp_step(user, step).await?;
+        self.changed();
+        Ok(codes)
+    }
+
+    /// Turns two-factor authentication off for `user`: by the user with a
+    /// current code (or a recovery code), or by an administrator without
+    /// one (a lost device).
+    pub async fn disable_totp(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        user: &str,
+        code: Option<&str>,
+    ) -> IdentityResult<()> {
+        let own = matches!(by, Manager::Caller(p) if p.name() == user);
+        if !own || !self.may_manage_everyone(by) {
+            match (own, code) {
+                (true, Some(code)) => {
+                    if totp::enrolled(self.meta.as_ref(), user).await?
+                        && !totp::for_request(self.meta.as_ref(), user, code).await?
+                    {
+                        return Err(IdentityError::Invalid(
+                            "that code is neither the app's current one nor an unused recovery code"
+                                .into(),
+                        ));
+                    }
+                }
+                (true, None) => {
+                    if totp::enrolled(self.meta.as_ref(), user).await? {
+                        return Err(IdentityError::Invalid(
+                            "turning two-factor authentication off needs a current code".into(),
+                        ));
+                    }
+                }
+                (false, _) => self.require_admin(by)?,
+            }
+        }
+        if !self.meta.disable_totp(user, actor).await? {
+            return Err(IdentityError::NotFound(format!(
+                "{user} has no two-factor enrolment"
+            )));
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// New recovery codes for `user` (the old ones stop working), with a
+    /// current code.
+    pub async fn new_recovery_codes(
+        &self,
+        by: Manager<'_>,
+        actor: &Actor,
+        user: &str,
+        code: &str,
+    ) -> IdentityResult<Vec<String>> {
+        self.require_self(by, user)?;
+        if !totp::for_request(self.meta.as_ref(), user, code).await? {
+            return Err(IdentityError::Invalid(
+                "that code is neither the app's current one nor an unused recovery code".into(),
+            ));
+        }
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery(c)).collect();
+        if !self
+            .meta
+            .replace_recovery_codes(user, &hashes, actor)
+            .await?
+        {
+            return Err(IdentityError::NotFound(format!(
+                "{user} has no two-factor enrolment"
+            )));
+        }
+        Ok(codes)
+    }
+
+    /// A second factor at sign-in (a code not used to sign in before, or an
+    /// unused recovery code): whether it is `user`'s.
+    pub async fn sign_in_second_factor(&self, user: &str, code: &str) -> IdentityResult<bool> {
+        Ok(totp::sign_in(self.meta.as_ref(), user, code).await?)
+    }
+
+    /// `user`'s second factor: `(enabled, pending, recovery codes left)`;
+    /// for the user themself or an administrator.
+    pub async fn totp_status(
+        &self,
+        by: Manager<'_>,
+        user: &str,
+    ) -> IdentityResult<(bool, bool, u64)> {
+        self.require_owner_or_admin(by, user)?;
+        let record = self.meta.totp(user).await?;
+        let enabled = record.as_ref().is_some_and(|t| t.enabled_at.is_some());
+        let pending = record.is_some() && !enabled;
+        let left = if enabled {
+            self.meta.recovery_codes_left(user).await?
+        } else {
+            0
+        };
+        Ok((enabled, pending, left))
     }
 }
 

@@ -1,7 +1,9 @@
 //! The identity aggregate's SQL: users, groups, tokens, publishers, used OIDC tokens.
 
 use super::{audit, json_list, now, to_json, SqlMetaStore, OK};
-use crate::{Actor, IdentityStore, PublisherRecord, StoreError, TokenRecord, UserRecord};
+use crate::{
+    Actor, IdentityStore, PublisherRecord, StoreError, TokenRecord, TotpRecord, UserRecord,
+};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -16,6 +18,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        session: row.try_get::<i64, _>("session")? != 0,
     })
 }
 
@@ -174,8 +177,8 @@ impl IdentityStore for SqlMetaStore {
     async fn create_token(&self, t: &TokenRecord, actor: &Actor) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_name, description, secret_hash, scopes, created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_tokens (id, user_name, description, secret_hash, scopes, created_at, expires_at, revoked_at, session)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&t.id)
         .bind(&t.user)
@@ -185,6 +188,7 @@ impl IdentityStore for SqlMetaStore {
         .bind(t.created_at)
         .bind(t.expires_at)
         .bind(t.revoked_at)
+        .bind(i64::from(t.session))
         .execute(&mut *tx)
         .await?;
         let detail = format!("for {}: {}", t.user, t.scopes.join(" "));
@@ -325,6 +329,185 @@ impl IdentityStore for SqlMetaStore {
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn totp(&self, user: &str) -> Result<Option<TotpRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT secret, created_at, enabled_at FROM user_totp WHERE user_name = $1",
+        )
+        .bind(user)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(TotpRecord {
+                secret: r.try_get("secret")?,
+                created_at: r.try_get("created_at")?,
+                enabled_at: r.try_get("enabled_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn start_totp(
+        &self,
+        user: &str,
+        secret: &str,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO user_totp (user_name, secret, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_name) DO UPDATE SET secret = excluded.secret,
+                 created_at = excluded.created_at
+             WHERE user_totp.enabled_at IS NULL",
+        )
+        .bind(user)
+        .bind(secret)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if done {
+            audit(&mut tx, actor, "user.2fa.start", None, Some(user), OK, None).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn enable_totp(
+        &self,
+        user: &str,
+        recovery_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE user_totp SET enabled_at = $1 WHERE user_name = $2 AND enabled_at IS NULL",
+        )
+        .bind(now())
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if done {
+            put_recovery_codes(&mut tx, user, recovery_hashes).await?;
+            audit(
+                &mut tx,
+                actor,
+                "user.2fa.enable",
+                None,
+                Some(user),
+                OK,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn disable_totp(&self, user: &str, actor: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("DELETE FROM user_totp WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        sqlx::query("DELETE FROM user_recovery_codes WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        if done {
+            audit(
+                &mut tx,
+                actor,
+                "user.2fa.disable",
+                None,
+                Some(user),
+                OK,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        recovery_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let enabled: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM user_totp WHERE user_name = $1 AND enabled_at IS NOT NULL",
+        )
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if enabled.is_none() {
+            return Ok(false);
+        }
+        put_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        audit(
+            &mut tx,
+            actor,
+            "user.2fa.recovery_codes",
+            None,
+            Some(user),
+            OK,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &str,
+        code_hash: &str,
+        used_since: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE user_recovery_codes SET used_at = COALESCE(used_at, $1)
+             WHERE user_name = $2 AND code_hash = $3
+               AND (used_at IS NULL OR used_at >= $4)",
+        )
+        .bind(now())
+        .bind(user)
+        .bind(code_hash)
+        .bind(used_since)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn recovery_codes_left(&self, user: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM user_recovery_codes WHERE user_name = $1 AND used_at IS NULL",
+        )
+        .bind(user)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n as u64)
+    }
+
+    async fn claim_totp_step(&self, user: &str, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE user_totp SET last_step = $1 WHERE user_name = $2 AND last_step < $1",
+        )
+        .bind(step)
+        .bind(user)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
 }
 
 fn publisher_of_row(r: &AnyRow) -> Result<PublisherRecord, StoreError> {
@@ -338,4 +521,24 @@ fn publisher_of_row(r: &AnyRow) -> Result<PublisherRecord, StoreError> {
         claims: serde_json::from_str(&claims)
             .map_err(|e| StoreError::Corrupt(format!("publisher claims: {e}")))?,
     })
+}
+
+/// Replaces a user's recovery codes (in the caller's transaction).
+async fn put_recovery_codes(
+    tx: &mut sqlx::AnyConnection,
+    user: &str,
+    hashes: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM user_recovery_codes WHERE user_name = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO user_recovery_codes (user_name, code_hash) VALUES ($1, $2)")
+            .bind(user)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -253,6 +253,68 @@ def scenario(server):
     expect(any("SecondFactor" in (e.get("outcome") or "") for e in entries),
            "the audit log has the refusals for want of a second factor")
 
+    # --- Browser sessions: a password and a code; an HttpOnly, SameSite
+    # cookie; changes need the CSRF token; signing out ends it.
+    st, _, body = server.request("POST", "/api/v1/users", json.dumps({"name": "bob", "grants": ["**:read"]}),
+                                 {"Content-Type": "application/json"}, auth=server.basic)
+    bob_pw = json.loads(body)["password"]
+    bob = basic("bob", bob_pw)
+    st, _, body = server.request("POST", "/api/v1/users/bob/totp", auth=bob)
+    bob_secret = json.loads(body)["secret"]
+    t0 = time.time()
+    st, _, _ = server.request("POST", "/api/v1/users/bob/totp/confirm", json.dumps({"code": totp(bob_secret, t0)}),
+                              {"Content-Type": "application/json"}, auth=bob)
+    expect(st == 200, f"bob enrols through the API ({st})")
+
+    def session_post(doc):
+        return server.request("POST", "/api/v1/session", json.dumps(doc), {"Content-Type": "application/json"})
+    st, _, body = session_post({"user": "bob", "password": "wrong"})
+    expect(st == 401, f"a web sign-in with a wrong password: 401 ({st})")
+    st, _, body = session_post({"user": "bob", "password": bob_pw})
+    expect(st == 401 and json.loads(body)["otp_required"] is True, "a web sign-in without the code: 401, otp_required")
+    st, _, body = session_post({"user": "bob", "password": bob_pw, "otp": wrong})
+    expect(st == 401, "a web sign-in with a wrong code: 401")
+    st, hdrs, body = session_post({"user": "bob", "password": bob_pw, "otp": totp(bob_secret, t0 + 30)})
+    cookie = hdrs.get("set-cookie", "")
+    expect(st == 200 and "HttpOnly" in cookie and "SameSite=Strict" in cookie and cookie.startswith("cairn_session="),
+           "a web sign-in with the code: an HttpOnly, SameSite=Strict session cookie")
+    csrf = json.loads(body)["csrf_token"]
+    jar = {"Cookie": cookie.split(";")[0]}
+    st, _, body = server.request("GET", "/api/v1/session", headers=jar)
+    me = json.loads(body)
+    expect(st == 200 and me["user"] == "bob" and me["two_factor"] == "verified" and me["csrf_token"] == csrf,
+           "GET /api/v1/session with the cookie: bob, second factor verified, the same CSRF token")
+    new_token = json.dumps({"description": "from the browser", "scopes": ["**:read"]})
+    st, _, _ = server.request("POST", "/api/v1/tokens", new_token, {**jar, "Content-Type": "application/json"})
+    expect(st == 403, f"a change with the cookie and no CSRF token is refused (a forged request) ({st})")
+    st, _, _ = server.request("POST", "/api/v1/tokens", new_token,
+                              {**jar, "Content-Type": "application/json", "X-Cairn-CSRF": "0" * 64})
+    expect(st == 403, f"a change with a wrong CSRF token is refused ({st})")
+    st, _, _ = server.request("POST", "/api/v1/tokens", new_token,
+                              {**jar, "Content-Type": "application/json", "X-Cairn-CSRF": csrf})
+    expect(st == 201, f"a change with the cookie and its CSRF token is made ({st})")
+    st, hdrs, _ = server.request("DELETE", "/api/v1/session", headers={**jar, "X-Cairn-CSRF": csrf})
+    expect(st == 204 and "Max-Age=0" in hdrs.get("set-cookie", ""), "signing out: 204, the cookie cleared")
+    st, _, _ = server.request("GET", "/api/v1/session", headers=jar)
+    expect(st == 401, f"the signed-out session no longer works ({st})")
+    st, _, _ = server.request("DELETE", "/api/v1/session", auth=f"Bearer {token}")
+    st2, _, _ = server.request("GET", "/api/v1/session", auth=f"Bearer {token}")
+    expect(st == 400 and st2 == 200, "DELETE /api/v1/session with an API token does not revoke it")
+    st, _, body = session_post({"user": "admin", "password": server.password})
+    expect(st == 200 and json.loads(body)["two_factor"] is False, "a person not enrolled signs in with the password")
+
+    # --- cairn login keeps a session for later commands; cairn logout ends it.
+    creds = {**cli_env, "CAIRN_CREDENTIALS": os.path.join(WORK, "credentials.json")}
+    r = run([BIN, "login", "--url", base, "--user", "alice", "--password-env", "ALICE_PW"], ok=False, env=creds)
+    expect(r.returncode != 0 and "--otp" in r.stderr, "cairn login without a terminal and without --otp says to pass it")
+    run([BIN, "login", "--url", base, "--user", "alice", "--password-env", "ALICE_PW", "--otp", recovery[2]], env=creds)
+    expect(oct(os.stat(creds["CAIRN_CREDENTIALS"]).st_mode & 0o777) == "0o600", "cairn login keeps the session, owner-only")
+    r = run([BIN, "user", "totp", "status", "--url", base], env=creds)
+    expect("for alice: on;" in r.stdout, "a later command uses the kept session (no credential flags)")
+    run([BIN, "logout", "--url", base], env=creds)
+    r = run([BIN, "user", "totp", "status", "--url", base], ok=False, env=creds)
+    expect(r.returncode != 0, "after cairn logout the command has no credential")
+
     # --- The operator turns it off (a lost device).
     run([BIN, "user", "totp", "reset", "--data-dir", DATA, "alice"])
     r = run([BIN, "user", "totp", "status", *cli], env=cli_env)

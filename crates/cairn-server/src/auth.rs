@@ -96,7 +96,15 @@ pub struct Authenticator {
     service: String,
     ttl_secs: u64,
     policy: AccessPolicy,
+    /// Keys the CSRF tokens of browser sessions (the shared signing secret,
+    /// so that every replica computes the same token).
+    csrf_key: Vec<u8>,
 }
+
+/// The cookie a browser session's token travels in.
+pub const SESSION_COOKIE: &str = "cairn_session";
+/// The header a browser session's changes carry its CSRF token in.
+pub const CSRF_HEADER: &str = "x-cairn-csrf";
 
 /// A fresh random secret, URL-safe.
 pub fn generate_secret() -> String {
@@ -187,7 +195,26 @@ impl Authenticator {
             service,
             ttl_secs,
             policy,
+            csrf_key: secret.into_bytes(),
         })
+    }
+
+    /// The CSRF token of the browser session whose token is `session`: an
+    /// HMAC of it, which a page of this origin reads from the sign-in (or
+    /// `GET /api/v1/session`) and sends back in `X-Cairn-CSRF`; another
+    /// site can neither read it nor compute it.
+    pub fn csrf_token(&self, session: &str) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key)
+            .expect("HMAC takes any key length");
+        mac.update(b"cairn csrf\0");
+        mac.update(session.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `presented` is the CSRF token of `session`.
+    pub fn csrf_ok(&self, session: &str, presented: &str) -> bool {
+        constant_time_eq(self.csrf_token(session).as_bytes(), presented.as_bytes())
     }
 
     pub fn service(&self) -> &str {
@@ -363,7 +390,9 @@ impl Authenticator {
             .map(|u| u.grants)
             .unwrap_or_default();
         // A sign-in's token is the person's; any other is automation.
-        let two_factor = if record.session {
+        let two_factor = if record.second_factor {
+            TwoFactor::Verified
+        } else if record.session {
             self.person(&record.user).await?
         } else {
             TwoFactor::Exempt
@@ -506,5 +535,35 @@ impl Authenticator {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sessions_csrf_token_is_its_own_and_the_same_on_every_replica() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db").display());
+        let meta = Arc::new(cairn_store::sql::SqlMetaStore::open(&url).await.unwrap());
+        let cache = || Arc::new(CredentialCache::new(std::time::Duration::ZERO));
+        let make = || {
+            Authenticator::new(
+                meta.clone(),
+                meta.as_ref(),
+                cache(),
+                "cairn".into(),
+                300,
+                AccessPolicy::default(),
+            )
+        };
+        let (one, two) = (make().await.unwrap(), make().await.unwrap());
+        let token = one.csrf_token("cairn_abc");
+        assert_eq!(token, two.csrf_token("cairn_abc"));
+        assert!(two.csrf_ok("cairn_abc", &token));
+        assert!(!one.csrf_ok("cairn_abd", &token));
+        assert!(!one.csrf_ok("cairn_abc", ""));
+        assert_eq!(token.len(), 64);
     }
 }

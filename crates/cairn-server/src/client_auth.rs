@@ -11,7 +11,7 @@
 //! and hands any other request back (`Err(request)`) for the adapter.
 
 use crate::auth::AuthFailure;
-use crate::identity::{IdentityError, Manager};
+use crate::identity::{IdentityError, Manager, Session};
 use crate::oidc::{self, ExchangeError};
 use crate::{authenticate_request, AppState};
 use axum::extract::Request;
@@ -280,6 +280,13 @@ async fn npm_login(
             None => false,
         };
         if !verified {
+            if otp.is_some() {
+                if let Err(limited) =
+                    crate::failed_authentication(state, user, source, &path, "SecondFactor").await
+                {
+                    return Ok(limited);
+                }
+            }
             let why = if otp.is_some() {
                 "that one-time password is not valid (or was used to sign in already)"
             } else {
@@ -295,7 +302,17 @@ async fn npm_login(
     let scopes = npm_scopes(repo, &[], false)?;
     let (_, secret) = state
         .identity
-        .create_session_token(Manager::Caller(&principal), &actor, "npm login", &scopes)
+        .create_session_token(
+            Manager::Caller(&principal),
+            &actor,
+            "npm login",
+            &scopes,
+            // npm sends a one-time password with each change anyway.
+            Session {
+                ttl_secs: None,
+                second_factor: false,
+            },
+        )
         .await
         .map_err(identity_error)?;
     Ok((

@@ -278,6 +278,9 @@ pub struct AuthConfig {
     /// `PATTERN:ACTIONS` for other actions. API tokens and trusted
     /// publishing are automation and never asked (docs/two-factor.md).
     pub require_two_factor: Vec<String>,
+    /// How long a person's sign-in lasts (`POST /api/v1/session`: a browser
+    /// session, or `cairn login`), in seconds.
+    pub session_ttl_secs: u64,
 }
 
 /// A key that signs reports of leaked tokens.
@@ -564,6 +567,7 @@ impl Default for AuthConfig {
             credential_cache_secs: 3,
             secret_scanning_keys: vec![],
             require_two_factor: vec![],
+            session_ttl_secs: 12 * 3600,
         }
     }
 }

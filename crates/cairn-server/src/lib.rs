@@ -456,28 +456,49 @@ pub(crate) async fn authenticate_request(
     match state.auth.authenticate(headers).await {
         Ok(p) => Ok(p),
         Err(why) => {
-            let entry = cairn_store::AuditRecord {
-                actor: claimed_user(headers),
-                source: source.clone(),
-                action: "auth.failed".to_string(),
-                artifact: Some(path.to_string()),
-                outcome: format!("{why:?}"),
-                ..Default::default()
-            };
-            if let Err(e) = state.meta.append_audit(&entry).await {
-                tracing::error!(error = %e, "could not append to the audit log");
-            }
-            if let Some(limits) = &state.limits {
-                let source = source.unwrap_or_else(|| "unknown".to_string());
-                if let Err(limited) = limits.auth_failure(&state.config.rate_limit, &source) {
-                    tracing::warn!(%source, "too many failed authentications");
-                    return Err(limited.into_response());
-                }
-            }
+            failed_authentication(
+                state,
+                &claimed_user(headers),
+                source,
+                path,
+                &format!("{why:?}"),
+            )
+            .await?;
             tracing::warn!(reason = why.message(), "authentication failed");
             Err(render(why))
         }
     }
+}
+
+/// A failed authentication (a wrong credential, a wrong one-time password
+/// at sign-in): audited, and counted against the source's budget of
+/// failures; `Err` with the answer once the budget is spent.
+pub(crate) async fn failed_authentication(
+    state: &AppState,
+    user: &str,
+    source: Option<String>,
+    path: &str,
+    outcome: &str,
+) -> Result<(), Response> {
+    let entry = cairn_store::AuditRecord {
+        actor: user.to_string(),
+        source: source.clone(),
+        action: "auth.failed".to_string(),
+        artifact: Some(path.to_string()),
+        outcome: outcome.to_string(),
+        ..Default::default()
+    };
+    if let Err(e) = state.meta.append_audit(&entry).await {
+        tracing::error!(error = %e, "could not append to the audit log");
+    }
+    if let Some(limits) = &state.limits {
+        let source = source.unwrap_or_else(|| "unknown".to_string());
+        if let Err(limited) = limits.auth_failure(&state.config.rate_limit, &source) {
+            tracing::warn!(%source, "too many failed authentications");
+            return Err(limited.into_response());
+        }
+    }
+    Ok(())
 }
 
 fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Response {

@@ -459,6 +459,28 @@ fn every_admin_endpoint_declares_its_access() {
     let registry = || Access::On(Action::Admin, Resource::repository("_registry"));
     let staging = |action| Access::On(action, Resource::repository("maven/releases"));
     let rows: Vec<(Method, &str, &str, Access, bool)> = vec![
+        // A sign-in's body is its credential; the session is the caller's own.
+        (
+            Method::POST,
+            "/session",
+            "session_sign_in",
+            Access::Anyone,
+            false,
+        ),
+        (
+            Method::GET,
+            "/session",
+            "session_info",
+            Access::Anyone,
+            true,
+        ),
+        (
+            Method::DELETE,
+            "/session",
+            "session_sign_out",
+            Access::Anyone,
+            true,
+        ),
         (Method::GET, "/tokens", "token_list", Access::Anyone, true),
         (
             Method::POST,

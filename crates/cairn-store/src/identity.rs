@@ -32,6 +32,12 @@ pub struct TokenRecord {
     /// second factor where the policy asks. Other tokens are automation.
     #[serde(default)]
     pub session: bool,
+    /// A session whose sign-in took a second factor (a web or `cairn
+    /// login` session): changes made with it count as verified for its
+    /// lifetime. Always false for automation and for `npm login`, after
+    /// which npm sends a one-time password with each change.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// A user's TOTP enrolment: pending until a first code confirms it.

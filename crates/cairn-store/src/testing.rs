@@ -503,6 +503,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         expires_at: Some(200),
         revoked_at: None,
         session: true,
+        second_factor: true,
     };
     meta.create_token(&token, &who).await.unwrap();
     assert_eq!(

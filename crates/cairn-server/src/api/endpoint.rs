@@ -9,6 +9,14 @@ use cairn_http::{Access, Resource};
 /// One admin API operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminEndpoint {
+    /// `POST /session`: a person signs in (password, and a one-time
+    /// password when enrolled): a browser session cookie, or a token for
+    /// `cairn login`.
+    SignIn,
+    /// `GET /session`: who the session is (and its CSRF token).
+    SessionInfo,
+    /// `DELETE /session`: signs out (the session's token is revoked).
+    SignOut,
     /// `GET /tokens`
     ListTokens,
     /// `POST /tokens`
@@ -190,6 +198,9 @@ impl AdminEndpoint {
         use AdminEndpoint as E;
         use Method as M;
         let (endpoint, allowed): (E, &[Method]) = match (method, &s[..]) {
+            (&M::GET, ["session"]) => (E::SessionInfo, &[M::GET]),
+            (&M::DELETE, ["session"]) => (E::SignOut, &[M::DELETE]),
+            (_, ["session"]) => (E::SignIn, &[M::POST]),
             (&M::GET, ["tokens"]) => (E::ListTokens, &[M::GET]),
             (_, ["tokens"]) => (E::CreateToken, &[M::POST]),
             (_, ["tokens", id]) => (E::RevokeToken { id: id.to_string() }, &[M::DELETE]),
@@ -372,6 +383,7 @@ impl AdminEndpoint {
         !matches!(
             self,
             AdminEndpoint::OidcExchange
+                | AdminEndpoint::SignIn
                 | AdminEndpoint::SecretReport
                 | AdminEndpoint::ListAttestations
                 | AdminEndpoint::AttestationKeys
@@ -404,6 +416,8 @@ impl AdminEndpoint {
             | E::ConfirmTotp { .. }
             | E::DisableTotp { .. }
             | E::NewRecoveryCodes { .. } => Access::Anyone,
+            // The body is the credential (a sign-in), or the caller's own session.
+            E::SignIn | E::SessionInfo | E::SignOut => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -473,6 +487,9 @@ impl cairn_http::Endpoint for AdminEndpoint {
     fn name(&self) -> &'static str {
         use AdminEndpoint as E;
         match self {
+            E::SignIn => "session_sign_in",
+            E::SessionInfo => "session_info",
+            E::SignOut => "session_sign_out",
             E::ListTokens => "token_list",
             E::CreateToken => "token_create",
             E::RevokeToken { .. } => "token_revoke",

@@ -93,6 +93,181 @@ pub(super) async fn create_user(state: &AppState, who: &Who, body: NewUser) -> A
         .into_response())
 }
 
+#[derive(Deserialize)]
+pub(super) struct SignIn {
+    user: String,
+    password: String,
+    /// The one-time password (or a recovery code), when the user is enrolled.
+    otp: Option<String>,
+    /// A token in the answer (`cairn login`) instead of a session cookie.
+    #[serde(default)]
+    token: bool,
+}
+
+/// Every right the person has: a session token is limited by nothing but them.
+const SESSION_SCOPE: &str = "**:read,publish,yank,delete,admin,sign";
+
+/// A person signs in with a password (a token will not do) and, when
+/// enrolled, a one-time password: a session that lasts
+/// `auth.session_ttl_secs`, as an HttpOnly, SameSite=Strict cookie with its
+/// CSRF token in the answer, or as a token for `cairn login`. Failures are
+/// audited and rate limited like every failed credential.
+pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiResult {
+    use cairn_core::access::TwoFactor;
+    let path = "/api/v1/session";
+    let source = who.actor.source.clone();
+    let refused = |message: &str, otp_required: bool| {
+        ApiError::Ready(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": message, "otp_required": otp_required })),
+            )
+                .into_response(),
+        ))
+    };
+    let Ok(basic) = crate::auth::encode_basic(&body.user, &body.password).parse() else {
+        return Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            "the user name or password holds invalid characters".into(),
+        ));
+    };
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(axum::http::header::AUTHORIZATION, basic);
+    let principal = crate::authenticate_request(state, &headers, source.clone(), path, |_| {
+        refused("invalid user name or password", false).into_response()
+    })
+    .await
+    .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
+    let cairn_core::Principal::Authenticated {
+        credential: None,
+        two_factor,
+        ..
+    } = &principal
+    else {
+        // A token as the password: sign in with the password itself.
+        return Err(refused("invalid user name or password", false));
+    };
+    let second_factor = *two_factor == TwoFactor::Missing;
+    if second_factor {
+        let verified = match &body.otp {
+            Some(code) => {
+                state
+                    .identity
+                    .sign_in_second_factor(&body.user, code)
+                    .await?
+            }
+            None => false,
+        };
+        if !verified {
+            if body.otp.is_some() {
+                crate::failed_authentication(state, &body.user, source, path, "SecondFactor")
+                    .await
+                    .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
+            }
+            let message = if body.otp.is_some() {
+                "that one-time password is not valid (or was used to sign in already)"
+            } else {
+                "this account signs in with a one-time password too"
+            };
+            return Err(refused(message, true));
+        }
+    }
+    let actor = cairn_store::Actor::of(&principal, source);
+    let ttl = state.config.auth.session_ttl_secs;
+    let (record, secret) = state
+        .identity
+        .create_session_token(
+            Manager::Caller(&principal),
+            &actor,
+            if body.token {
+                "cairn login"
+            } else {
+                "web session"
+            },
+            &[SESSION_SCOPE.to_string()],
+            crate::identity::Session {
+                ttl_secs: Some(ttl),
+                second_factor,
+            },
+        )
+        .await?;
+    let mut out = json!({
+        "user": record.user,
+        "expires_at": record.expires_at,
+        "two_factor": second_factor,
+    });
+    if body.token {
+        out["token"] = json!(secret);
+        return Ok(Json(out).into_response());
+    }
+    out["csrf_token"] = json!(state.auth.csrf_token(&secret));
+    let cookie = session_cookie(state, &secret, ttl);
+    Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(out)).into_response())
+}
+
+/// The session cookie: `Secure` when cairn is reached over HTTPS (`public_url`).
+fn session_cookie(state: &AppState, value: &str, max_age: u64) -> String {
+    let secure = state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        crate::auth::SESSION_COOKIE,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Who the caller is: name, whether an administrator, the second factor's
+/// state, and for a browser session its CSRF token (a page reloaded has lost it).
+pub(super) async fn session_info(state: &AppState, who: &Who) -> ApiResult {
+    let two_factor = match &who.principal {
+        cairn_core::Principal::Authenticated { two_factor, .. } => two_factor.as_str(),
+        cairn_core::Principal::Anonymous => "none",
+    };
+    Ok(Json(json!({
+        "user": who.principal.name(),
+        "admin": state.identity.is_admin(&who.principal),
+        "two_factor": two_factor,
+        "csrf_token": who.session.as_deref().map(|s| state.auth.csrf_token(s)),
+    }))
+    .into_response())
+}
+
+/// Signs out: the session's token is revoked (on every replica within the
+/// credential cache's bound) and the cookie cleared.
+pub(super) async fn sign_out(state: &AppState, who: &Who) -> ApiResult {
+    let cairn_core::Principal::Authenticated {
+        credential: Some(id),
+        ..
+    } = &who.principal
+    else {
+        return Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            "not signed in with a session".into(),
+        ));
+    };
+    // An API token is revoked with DELETE /tokens/{id}, never by signing out.
+    if !state.meta.token(id).await?.is_some_and(|t| t.session) {
+        return Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            "not signed in with a session (an API token is revoked with DELETE /api/v1/tokens/{id})"
+                .into(),
+        ));
+    }
+    state
+        .identity
+        .revoke_token(Manager::Caller(&who.principal), &who.actor, id)
+        .await?;
+    let cookie = session_cookie(state, "", 0);
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(axum::http::header::SET_COOKIE, cookie)],
+    )
+        .into_response())
+}
+
 /// A one-time password (or a recovery code) in a JSON body.
 #[derive(Deserialize)]
 pub(super) struct Code {

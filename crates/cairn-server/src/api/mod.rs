@@ -111,6 +111,59 @@ pub(crate) struct Who {
     pub authorization: Option<String>,
     /// A one-time password sent with the request (`X-Cairn-OTP`).
     pub otp: Option<String>,
+    /// The browser session's token, when the credential came in its cookie.
+    pub session: Option<String>,
+}
+
+/// A browser session: the token in the `cairn_session` cookie stands for
+/// the credential (only on the admin API, and only when no `Authorization`
+/// header is sent). A change made with it must carry the session's CSRF
+/// token in `X-Cairn-CSRF`, whatever the cookie's SameSite attribute does.
+/// A sign-in ignores the cookie.
+fn browser_session(
+    state: &AppState,
+    endpoint: &AdminEndpoint,
+    parts: &mut axum::http::request::Parts,
+) -> Result<Option<String>, ApiError> {
+    use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
+    if parts.headers.contains_key(header::AUTHORIZATION) || *endpoint == AdminEndpoint::SignIn {
+        return Ok(None);
+    }
+    let secret = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_string());
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    let safe = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe {
+        let presented = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !state.auth.csrf_ok(&secret, presented) {
+            tracing::warn!(path = %parts.uri.path(), "a change with a session cookie and no valid CSRF token refused");
+            return Err(ApiError::Status(
+                StatusCode::FORBIDDEN,
+                "a change made with a browser session needs its CSRF token in X-Cairn-CSRF".into(),
+            ));
+        }
+    }
+    let bearer = format!("Bearer {secret}").parse().map_err(|_| {
+        ApiError::Status(StatusCode::BAD_REQUEST, "a malformed session cookie".into())
+    })?;
+    parts.headers.insert(header::AUTHORIZATION, bearer);
+    Ok(Some(secret))
 }
 
 /// The one entry point: parse, authenticate, decide, label, dispatch.
@@ -142,8 +195,9 @@ async fn admin_handler(State(state): State<Arc<AppState>>, req: Request) -> Resp
 }
 
 async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiResult {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let source = crate::source_of(&parts);
+    let session = browser_session(state, &endpoint, &mut parts)?;
     // Failed logins here are audited and rate limited like everywhere else.
     let principal = crate::authenticate_request(
         state,
@@ -173,6 +227,7 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
             .find_map(|h| parts.headers.get(*h))
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        session,
     };
     if let Access::On(action, resource) | Access::Caller(action, resource) = endpoint.access() {
         // Staging is Maven's: its refusals are audited as Maven's.
@@ -288,6 +343,9 @@ async fn dispatch(
         E::RevokeToken { id } => h::revoke_token(state, who, &id).await,
         E::CreateUser => h::create_user(state, who, json_body(body).await?).await,
         E::SetGrants { user } => h::set_grants(state, who, &user, json_body(body).await?).await,
+        E::SignIn => h::sign_in(state, who, json_body(body).await?).await,
+        E::SessionInfo => h::session_info(state, who).await,
+        E::SignOut => h::sign_out(state, who).await,
         E::TotpStatus { user } => h::totp_status(state, who, &user).await,
         E::StartTotp { user } => h::start_totp(state, who, &user).await,
         E::ConfirmTotp { user } => h::confirm_totp(state, who, &user, json_body(body).await?).await,

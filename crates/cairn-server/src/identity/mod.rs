@@ -62,6 +62,14 @@ pub enum IdentityError {
 
 pub type IdentityResult<T> = Result<T, IdentityError>;
 
+/// What a sign-in's token is: how long it lasts, and whether the sign-in
+/// took a second factor (then changes made with it count as verified).
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    pub ttl_secs: Option<u64>,
+    pub second_factor: bool,
+}
+
 /// A user just created, with the password shown once.
 pub struct NewUser {
     pub name: String,
@@ -216,7 +224,7 @@ impl Identity {
         scopes: &[String],
         ttl_secs: Option<u64>,
     ) -> IdentityResult<(TokenRecord, String)> {
-        self.make_token(by, actor, user, description, scopes, ttl_secs, false)
+        self.make_token(by, actor, user, description, scopes, ttl_secs, None)
             .await
     }
 
@@ -229,9 +237,18 @@ impl Identity {
         actor: &Actor,
         description: &str,
         scopes: &[String],
+        session: Session,
     ) -> IdentityResult<(TokenRecord, String)> {
-        self.make_token(by, actor, None, description, scopes, None, true)
-            .await
+        self.make_token(
+            by,
+            actor,
+            None,
+            description,
+            scopes,
+            session.ttl_secs,
+            Some(session),
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -243,7 +260,7 @@ impl Identity {
         description: &str,
         scopes: &[String],
         ttl_secs: Option<u64>,
-        session: bool,
+        session: Option<Session>,
     ) -> IdentityResult<(TokenRecord, String)> {
         let user = match (user, by) {
             (Some(u), _) => u.to_string(),
@@ -275,7 +292,8 @@ impl Identity {
             created_at,
             expires_at: ttl_secs.map(|t| created_at + t as i64),
             revoked_at: None,
-            session,
+            session: session.is_some(),
+            second_factor: session.is_some_and(|s| s.second_factor),
         };
         self.meta.create_token(&record, actor).await?;
         Ok((record, secret))

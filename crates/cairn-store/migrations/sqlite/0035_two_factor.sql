@@ -19,4 +19,6 @@ CREATE TABLE user_recovery_codes (
     PRIMARY KEY (user_name, code_hash)
 );
 
+-- 0: automation; 1: a person's session (npm login); 2: a session whose
+-- sign-in took a second factor (the web, cairn login).
 ALTER TABLE api_tokens ADD COLUMN session BIGINT NOT NULL DEFAULT 0;

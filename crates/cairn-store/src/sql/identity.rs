@@ -19,6 +19,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
         session: row.try_get::<i64, _>("session")? != 0,
+        second_factor: row.try_get::<i64, _>("session")? == 2,
     })
 }
 
@@ -188,7 +189,8 @@ impl IdentityStore for SqlMetaStore {
         .bind(t.created_at)
         .bind(t.expires_at)
         .bind(t.revoked_at)
-        .bind(i64::from(t.session))
+        // 0: automation; 1: a person's session; 2: one signed in with a second factor.
+        .bind(if t.second_factor { 2 } else { i64::from(t.session) })
         .execute(&mut *tx)
         .await?;
         let detail = format!("for {}: {}", t.user, t.scopes.join(" "));

@@ -15,9 +15,13 @@ pub struct ServerArgs {
     /// The environment variable holding the password (or an API token).
     #[arg(long)]
     pub password_env: Option<String>,
-    /// The environment variable holding an API token (Bearer).
+    /// The environment variable holding an API token (Bearer). Without
+    /// this or --password-env, the session `cairn login` kept for the URL.
     #[arg(long)]
     pub token_env: Option<String>,
+    /// A token given directly (what `cairn logout` ends).
+    #[arg(skip)]
+    pub token: Option<String>,
 }
 
 impl ServerArgs {
@@ -26,8 +30,23 @@ impl ServerArgs {
         self.url.trim_end_matches('/').to_string()
     }
 
-    /// The `Authorization` header value to send, if any.
+    /// Arguments that send `token` to `base`.
+    pub fn with_token(base: &str, token: &str) -> ServerArgs {
+        ServerArgs {
+            url: base.to_string(),
+            user: None,
+            password_env: None,
+            token_env: None,
+            token: Some(token.to_string()),
+        }
+    }
+
+    /// The `Authorization` header value to send, if any: the token or the
+    /// password named, else the session `cairn login` kept for this URL.
     pub fn authorization(&self) -> anyhow::Result<Option<String>> {
+        if let Some(token) = &self.token {
+            return Ok(Some(format!("Bearer {token}")));
+        }
         Ok(match (&self.token_env, &self.password_env) {
             (Some(var), _) => Some(format!(
                 "Bearer {}",
@@ -40,7 +59,7 @@ impl ServerArgs {
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
                 Some(format!("Basic {pair}"))
             }
-            (None, None) => None,
+            (None, None) => super::login::stored_token(&self.base()).map(|t| format!("Bearer {t}")),
         })
     }
 }

@@ -9,6 +9,7 @@ mod drill;
 mod explain;
 mod gc;
 mod go;
+mod login;
 mod maven;
 mod npm;
 mod package;
@@ -40,6 +41,11 @@ pub struct Cli {
 enum Command {
     /// Run the registry server (blobs on disk and SQLite metadata under the data directory by default).
     Serve(serve::ServeArgs),
+    /// Sign in to a running cairn as a person (password, and a one-time
+    /// password when enrolled); later commands that talk to it use the session.
+    Login(login::LoginArgs),
+    /// End the session `cairn login` kept for a server.
+    Logout(login::LogoutArgs),
     /// Administrative tasks that work directly on the configured stores.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -129,6 +135,8 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => serve::serve(args).await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout(args) => login::logout(args).await,
             Command::Admin(admin::AdminCommand::ResetPassword {
                 common,
                 password_stdin,

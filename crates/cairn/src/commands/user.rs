@@ -128,12 +128,19 @@ pub(crate) async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The signed-in user's name: the one the credential names (`--user`),
-/// or the API's answer about a token's owner.
-fn signed_in(server: &ServerArgs) -> anyhow::Result<String> {
-    server.user.clone().ok_or_else(|| {
-        anyhow::anyhow!("name the user whose second factor this is: --user NAME --password-env VAR")
-    })
+/// The signed-in user's name: the one `--user` names, else whoever the
+/// credential (the session `cairn login` kept) stands for.
+async fn signed_in(server: &ServerArgs) -> anyhow::Result<String> {
+    if let Some(user) = &server.user {
+        return Ok(user.clone());
+    }
+    let me = server
+        .send_json(reqwest::Client::new().get(format!("{}/api/v1/session", server.base())))
+        .await?;
+    me["user"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("sign in first: cairn login --user NAME"))
 }
 
 async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
@@ -150,7 +157,7 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
     };
     match cmd {
         TotpCommand::Enable { server } => {
-            let user = signed_in(&server)?;
+            let user = signed_in(&server).await?;
             let v = server.send_json(http.post(at(&server, &user, ""))).await?;
             println!(
                 "cairn: add this to your authenticator app, then run `cairn user totp confirm CODE`\n  secret: {}\n  url:    {}",
@@ -159,7 +166,7 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
             );
         }
         TotpCommand::Confirm { server, code } => {
-            let user = signed_in(&server)?;
+            let user = signed_in(&server).await?;
             let v = server
                 .send_json(
                     http.post(at(&server, &user, "/confirm"))
@@ -171,7 +178,7 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
         TotpCommand::Status { server, for_user } => {
             let user = match for_user {
                 Some(u) => u,
-                None => signed_in(&server)?,
+                None => signed_in(&server).await?,
             };
             let v = server.send_json(http.get(at(&server, &user, ""))).await?;
             let state = if v["enabled"] == true {
@@ -187,7 +194,7 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
             );
         }
         TotpCommand::Disable { server, otp } => {
-            let user = signed_in(&server)?;
+            let user = signed_in(&server).await?;
             server
                 .send(
                     http.delete(at(&server, &user, ""))
@@ -197,7 +204,7 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
             println!("cairn: two-factor authentication for {user} is off");
         }
         TotpCommand::RecoveryCodes { server, otp } => {
-            let user = signed_in(&server)?;
+            let user = signed_in(&server).await?;
             let v = server
                 .send_json(
                     http.post(at(&server, &user, "/recovery-codes"))

@@ -1,0 +1,188 @@
+//! `cairn login` and `cairn logout`: a person's session with a running
+//! cairn (`POST /api/v1/session`), kept for the commands that talk to it.
+//!
+//! The token is stored per server URL in `$CAIRN_CREDENTIALS`, else
+//! `$XDG_CONFIG_HOME/cairn/credentials.json`, else
+//! `~/.config/cairn/credentials.json`, readable by its owner only.
+
+use super::client::ServerArgs;
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct LoginArgs {
+    /// cairn's URL.
+    #[arg(long, default_value = "http://127.0.0.1:5000")]
+    url: String,
+    #[arg(long)]
+    user: String,
+    /// The environment variable holding the password; without it the
+    /// password is read from the terminal, not echoed.
+    #[arg(long)]
+    password_env: Option<String>,
+    /// The one-time password, when the user has two-factor authentication
+    /// on; asked for at the terminal when needed and not given.
+    #[arg(long)]
+    otp: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct LogoutArgs {
+    /// cairn's URL.
+    #[arg(long, default_value = "http://127.0.0.1:5000")]
+    url: String,
+}
+
+/// Where the sessions are kept.
+pub fn credentials_path() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("CAIRN_CREDENTIALS") {
+        return Ok(PathBuf::from(p));
+    }
+    let config = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(
+            std::env::var_os("HOME")
+                .context("no HOME to keep the session in: set CAIRN_CREDENTIALS to a file path")?,
+        )
+        .join(".config"),
+    };
+    Ok(config.join("cairn").join("credentials.json"))
+}
+
+fn read_all() -> anyhow::Result<serde_json::Map<String, Value>> {
+    let path = credentials_path()?;
+    match std::fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => anyhow::bail!("{} is not a JSON object; remove it", path.display()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_all(map: &serde_json::Map<String, Value>) -> anyhow::Result<()> {
+    let path = credentials_path()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(&serde_json::to_vec_pretty(map)?)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The stored session token for `base` (a URL without a trailing slash),
+/// unless it has expired.
+pub fn stored_token(base: &str) -> Option<String> {
+    let map = read_all().ok()?;
+    let entry = map.get(base)?;
+    let expired = entry["expires_at"]
+        .as_i64()
+        .is_some_and(|at| at <= cairn_core::unix_now() as i64);
+    if expired {
+        return None;
+    }
+    entry["token"].as_str().map(str::to_string)
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let base = args.url.trim_end_matches('/').to_string();
+    let password = match &args.password_env {
+        Some(var) => std::env::var(var).with_context(|| format!("${var} is not set"))?,
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("password for {} at {base}: ", args.user))?
+        }
+        None => anyhow::bail!(
+            "no terminal to ask the password at: pass --password-env VAR naming a variable that holds it"
+        ),
+    };
+    let http = reqwest::Client::new();
+    let mut otp = args.otp.clone();
+    loop {
+        let body = json!({ "user": args.user, "password": password, "otp": otp, "token": true });
+        let resp = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("reaching {base}"))?;
+        let status = resp.status();
+        let answer: Value = resp.json().await.unwrap_or_default();
+        if status.is_success() {
+            let mut map = read_all()?;
+            map.insert(
+                base.clone(),
+                json!({ "user": answer["user"], "token": answer["token"], "expires_at": answer["expires_at"] }),
+            );
+            write_all(&map)?;
+            println!(
+                "cairn: signed in to {base} as {}{}; the session is kept in {} until {}",
+                args.user,
+                if answer["two_factor"] == true {
+                    " (with a second factor)"
+                } else {
+                    ""
+                },
+                credentials_path()?.display(),
+                answer["expires_at"]
+                    .as_i64()
+                    .map(cairn_packages::rfc3339)
+                    .unwrap_or_else(|| "it is revoked".into())
+            );
+            return Ok(());
+        }
+        let message = answer["error"].as_str().unwrap_or("refused").to_string();
+        if answer["otp_required"] == true && otp.is_none() && std::io::stdin().is_terminal() {
+            otp = Some(prompt("one-time password: ")?);
+            continue;
+        }
+        if answer["otp_required"] == true && otp.is_none() {
+            anyhow::bail!("{status}: {message}: pass --otp CODE");
+        }
+        anyhow::bail!("{status}: {message}");
+    }
+}
+
+pub async fn logout(args: LogoutArgs) -> anyhow::Result<()> {
+    let base = args.url.trim_end_matches('/').to_string();
+    let mut map = read_all()?;
+    let Some(entry) = map.remove(&base) else {
+        println!("cairn: no session kept for {base}");
+        return Ok(());
+    };
+    if let Some(token) = entry["token"].as_str() {
+        let server = ServerArgs::with_token(&base, token);
+        // An expired or revoked session is gone already.
+        if let Err(e) = server
+            .send(reqwest::Client::new().delete(format!("{base}/api/v1/session")))
+            .await
+        {
+            eprintln!("cairn: the server did not end the session ({e}); forgetting it here");
+        }
+    }
+    write_all(&map)?;
+    println!("cairn: signed out of {base}");
+    Ok(())
+}

@@ -27,7 +27,8 @@ command -v skopeo >/dev/null || { echo "FATAL: skopeo could not be installed" >&
 # nginx (Debian's nginx-light) stands in front of two replicas in tests/e2e/nginx.py;
 # wrk drives the benchmarks' smoke runs; CNCF Distribution (docker-registry) is the
 # OCI proxy tests' upstream; GnuPG signs the Maven signature tests' artifacts.
-for tool in nginx wrk docker-registry gpg; do
+# chromium runs the web UI tests (tests/e2e/ui, driven by playwright-core).
+for tool in nginx wrk docker-registry gpg chromium; do
   if ! command -v "$tool" >/dev/null; then
     echo "installing $tool from Debian"
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

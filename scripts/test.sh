@@ -22,6 +22,9 @@ mkdir -p "$OUT_DIR"
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "build the web UI (embedded by the cargo build below)"
+scripts/build-ui.sh
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -186,6 +189,10 @@ python3 tests/e2e/npm_signatures.py "$CAIRN" "$OUT_DIR"
 
 step "two-factor authentication: a person not enrolled refused a publish under auth.require_two_factor; cairn user totp enable/confirm (recovery codes); npm login challenged for a one-time password (WWW-Authenticate: OTP) in a terminal; npm publish and dist-tag refused with EOTP without --otp or with a wrong one, taken with a code or a recovery code; sign-in codes and recovery codes work once; an API token needs none; crane push with a password DENIED naming the API token way; audited; cairn user totp reset"
 python3 tests/e2e/two_factor.py "$CAIRN" "$OUT_DIR"
+
+step "the web UI in Debian's chromium (playwright-core): sign in with a password, and with a one-time password after turning two-factor authentication on in the UI; a token made and revoked (confirmed); the audit log filtered; storage; a user who is no administrator offered neither, and a forged change without the CSRF token refused; a strict Content-Security-Policy never broken; axe-core: no serious violations; screenshots in test-output/ui-screens"
+(cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
+node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"

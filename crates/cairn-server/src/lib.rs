@@ -17,6 +17,7 @@ pub mod limits;
 mod maintenance;
 mod observe;
 pub mod oidc;
+mod ui;
 
 use anyhow::Context;
 use auth::{AuthFailure, Authenticator};
@@ -236,6 +237,7 @@ impl App {
             .route(cairn_packages::proxy::peers::FILL_PATH, get(fill_handler))
             .merge(api::routes())
             .merge(formats::routes())
+            .merge(ui::routes())
             .layer(axum::middleware::from_fn(observe::observe))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(state.config.drain.clone()),

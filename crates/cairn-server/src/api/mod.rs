@@ -169,6 +169,12 @@ fn browser_session(
 /// The one entry point: parse, authenticate, decide, label, dispatch.
 async fn admin_handler(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let path = req.uri().path().strip_prefix("/api/v1").unwrap_or_default();
+    // A page's own request (the web UI's fetch): a 401 must not make the
+    // browser put up its password dialog over the page's sign-in.
+    let from_page = req
+        .headers()
+        .get("sec-fetch-mode")
+        .is_some_and(|m| m.as_bytes() != b"navigate");
     let (name, result) = match AdminEndpoint::parse(req.method(), path) {
         Ok(endpoint) => {
             let name = endpoint.name();
@@ -187,6 +193,9 @@ async fn admin_handler(State(state): State<Arc<AppState>>, req: Request) -> Resp
         ),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    if from_page {
+        resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+    }
     resp.extensions_mut().insert(cairn_http::EndpointLabel {
         format: "api",
         endpoint: name,

@@ -1,0 +1,271 @@
+// cairn's web UI in Debian's chromium, driven by playwright-core.
+//
+// A real `cairn serve`; people made through the admin API. The admin signs
+// in with a password and sees the overview, the audit log and storage;
+// makes an API token and revokes it (confirmed); bob, who is no
+// administrator, is offered neither page, and a change his page sends
+// without the session's CSRF token (a forged request) is refused; carol
+// turns on two-factor authentication in the UI (the code computed here, RFC
+// 6238), signs out, and signs in again with a password and a code. Every
+// page answers with a strict Content-Security-Policy and breaks none of it;
+// axe-core finds no serious or critical accessibility violation on the main
+// pages. Screenshots go to OUT/ui-screens.
+//
+// Usage: node tests/e2e/ui/ui.mjs CAIRN_BINARY OUTPUT_DIR
+import { spawn } from 'node:child_process'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, mkdtempSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const require = createRequire(import.meta.url)
+const [BIN, OUT] = process.argv.slice(2)
+const SCREENS = join(OUT, 'ui-screens')
+mkdirSync(SCREENS, { recursive: true })
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+
+function expect(cond, message) {
+  if (!cond) {
+    console.error(`FAIL: ${message}`)
+    process.exit(1)
+  }
+  console.log(`ok - ${message}`)
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function base32(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const c of s.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0')
+  const out = []
+  for (let i = 0; i + 8 <= bits.length; i += 8) out.push(parseInt(bits.slice(i, i + 8), 2))
+  return Buffer.from(out)
+}
+
+// RFC 6238: HMAC-SHA-1 over the 30-second step, dynamic truncation, 6 digits.
+function totp(secret, at = Date.now() / 1000) {
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30)))
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest()
+  const o = mac[mac.length - 1] & 15
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0')
+}
+
+async function startCairn(port) {
+  const data = mkdtempSync(join(OUT, 'ui-data-'))
+  const proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CAIRN_LOG: 'warn' },
+  })
+  const password = await new Promise((resolve, reject) => {
+    let seen = ''
+    proc.stdout.on('data', (chunk) => {
+      seen += chunk
+      const m = seen.match(/password: (\S+)/)
+      if (m) resolve(m[1])
+    })
+    proc.on('exit', (code) => reject(new Error(`cairn exited (${code})`)))
+    setTimeout(() => reject(new Error('cairn printed no admin password')), 30000)
+  })
+  return { proc, password }
+}
+
+async function main() {
+  const port = await freePort()
+  const origin = `http://127.0.0.1:${port}`
+  const { proc, password } = await startCairn(port)
+  const admin = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64')
+  const call = async (method, path, body, auth = admin) => {
+    const r = await fetch(`${origin}/api/v1${path}`, {
+      method,
+      headers: { Authorization: auth, 'Content-Type': 'application/json' },
+      body: body && JSON.stringify(body),
+    })
+    return { status: r.status, data: await r.json().catch(() => null) }
+  }
+  // Something to see on the storage page: two images in two namespaces.
+  const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`
+  const pushBlob = async (repo, bytes) => {
+    const start = await fetch(`${origin}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { Authorization: admin } })
+    const loc = new URL(start.headers.get('location'), origin)
+    loc.searchParams.set('digest', sha(bytes))
+    const put = await fetch(loc, { method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/octet-stream' }, body: bytes })
+    if (put.status !== 201) throw new Error(`blob upload: ${put.status}`)
+  }
+  for (const [repo, size] of [['team/app', 300000], ['prod/api', 120000]]) {
+    const layer = randomBytes(size)
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}')
+    await pushBlob(repo, layer)
+    await pushBlob(repo, config)
+    const manifest = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+    })
+    const r = await fetch(`${origin}/v2/${repo}/manifests/1`, {
+      method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest,
+    })
+    if (r.status !== 201) throw new Error(`manifest push: ${r.status}`)
+  }
+  const users = {}
+  for (const [name, grants] of [['bob', ['**:read']], ['carol', ['**:read,publish']]]) {
+    const r = await call('POST', '/users', { name, grants })
+    users[name] = r.data.password
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  try {
+    await scenario(browser, origin, password, users)
+  } finally {
+    await browser.close()
+    proc.kill('SIGTERM')
+  }
+}
+
+async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } })
+  const page = await context.newPage()
+  const violations = []
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text())
+  })
+  page.on('dialog', (d) => d.accept())
+  return { page, violations }
+}
+
+async function axe(page, what) {
+  await page.evaluate(AXE)
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(bad.length === 0, `axe-core: no serious or critical violations on ${what}` +
+    (bad.length ? `: ${bad.map((v) => `${v.id} (${v.nodes.length})`).join(', ')}` : ''))
+}
+
+async function signIn(page, origin, user, password, otp) {
+  const started = Date.now()
+  const resp = await page.goto(`${origin}/`)
+  const csp = resp.headers()['content-security-policy'] || ''
+  await page.getByLabel('User').waitFor()
+  const interactive = Date.now() - started
+  await page.getByLabel('User').fill(user)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  if (otp) {
+    await page.getByLabel('One-time password').waitFor()
+    await page.getByLabel('One-time password').fill(otp())
+    await page.getByRole('button', { name: 'Sign in' }).click()
+  }
+  await page.getByText(`Signed in as ${user}`).waitFor()
+  return { csp, interactive }
+}
+
+async function scenario(browser, origin, password, users) {
+  // --- The administrator.
+  const { page, violations } = await newPage(browser)
+  await page.goto(`${origin}/`)
+  await page.getByLabel('User').waitFor()
+  await page.screenshot({ path: join(SCREENS, 'sign-in.png') })
+  await axe(page, 'the sign-in page')
+  const { csp, interactive } = await signIn(page, origin, 'admin', password)
+  expect(csp.includes("script-src 'self'") && csp.includes("frame-ancestors 'none'"),
+    'the page is served with a strict Content-Security-Policy')
+  console.log(`# the sign-in form was interactive ${interactive} ms after navigation`)
+  expect(await page.getByRole('link', { name: 'Audit log' }).isVisible(), 'the admin signs in with a password and is offered the audit log')
+  await page.screenshot({ path: join(SCREENS, 'overview.png') })
+  await axe(page, 'the overview')
+
+  await page.getByRole('link', { name: 'Tokens' }).click()
+  await page.getByLabel('Description').fill('made in the browser')
+  await page.getByLabel('Scopes').fill('npm/**:read')
+  await page.getByRole('button', { name: 'Create token' }).click()
+  const token = (await page.getByTestId('new-token').textContent()).trim()
+  expect(token.startsWith('cairn_'), 'a token made in the UI is shown once')
+  await page.getByRole('cell', { name: 'made in the browser', exact: true }).waitFor()
+  await page.screenshot({ path: join(SCREENS, 'tokens.png') })
+  await axe(page, 'the tokens page')
+  const works = await fetch(`${origin}/api/v1/session`, { headers: { Authorization: `Bearer ${token}` } })
+  expect(works.status === 200, 'the token works')
+  await page.getByRole('button', { name: 'Revoke made in the browser' }).click()
+  await page.getByRole('cell', { name: 'made in the browser', exact: true }).waitFor({ state: 'detached' })
+  const revoked = await fetch(`${origin}/api/v1/session`, { headers: { Authorization: `Bearer ${token}` } })
+  expect(revoked.status === 401, 'revoking it in the UI (confirmed) ends it')
+
+  await page.getByRole('link', { name: 'Audit log' }).click()
+  await page.getByLabel('Action').fill('token.revoke')
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await page.getByRole('cell', { name: 'token.revoke' }).first().waitFor()
+  expect(true, 'the audit log, filtered by action, shows the revocation')
+  await page.screenshot({ path: join(SCREENS, 'audit.png') })
+  await axe(page, 'the audit log')
+
+  await page.getByRole('link', { name: 'Storage' }).click()
+  await page.getByRole('heading', { name: 'Storage' }).waitFor()
+  await page.getByText('Everything:').waitFor()
+  await page.getByRole('cell', { name: 'team/', exact: true }).waitFor()
+  await page.getByRole('cell', { name: 'prod/', exact: true }).waitFor()
+  await page.screenshot({ path: join(SCREENS, 'storage.png') })
+  expect(true, 'the storage page shows the numbers of each namespace pushed to')
+  expect(violations.length === 0, `no Content-Security-Policy violation on the admin's pages ${violations.join(' | ')}`)
+
+  // --- bob: no administrator; nothing he may not do is offered, and a
+  // forged change is refused.
+  const bob = await newPage(browser)
+  await signIn(bob.page, origin, 'bob', users.bob)
+  expect(!(await bob.page.getByRole('link', { name: 'Audit log' }).count()) &&
+    !(await bob.page.getByRole('link', { name: 'Storage' }).count()),
+  'a user who is no administrator is offered neither the audit log nor storage')
+  await bob.page.goto(`${origin}/#/audit`)
+  await bob.page.getByText('Signed in as bob').waitFor()
+  expect(!(await bob.page.getByRole('heading', { name: 'Audit log' }).count()), 'going to the audit log by its address shows the overview instead')
+  const forged = await bob.page.evaluate(async () => {
+    const r = await fetch('/api/v1/tokens', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ description: 'forged', scopes: ['**:read'] }),
+    })
+    return r.status
+  })
+  expect(forged === 403, `a change sent with the session cookie but without its CSRF token is refused (${forged})`)
+  const audit = await bob.page.evaluate(async () => (await fetch('/api/v1/audit')).status)
+  expect(audit === 403, `the audit log's API refuses bob too (${audit})`)
+
+  // --- carol: two-factor authentication turned on in the UI, then a
+  // sign-in with a password and a code.
+  const carol = await newPage(browser)
+  await signIn(carol.page, origin, 'carol', users.carol)
+  await carol.page.getByRole('link', { name: 'Two-factor' }).click()
+  await carol.page.getByRole('button', { name: 'Enable two-factor authentication' }).click()
+  const secret = (await carol.page.getByTestId('totp-secret').textContent()).trim()
+  const confirmedAt = Date.now() / 1000
+  await carol.page.getByLabel('Code').fill(totp(secret, confirmedAt))
+  await carol.page.getByRole('button', { name: 'Turn on' }).click()
+  const codes = (await carol.page.getByTestId('recovery-codes').textContent()).trim().split('\n')
+  expect(codes.length === 10, 'turning it on shows ten recovery codes')
+  await carol.page.getByTestId('totp-state').getByText('On;').waitFor()
+  await carol.page.screenshot({ path: join(SCREENS, 'two-factor.png') })
+  await axe(carol.page, 'the two-factor page')
+  await carol.page.getByRole('button', { name: 'Sign out' }).click()
+  await carol.page.getByLabel('User').waitFor()
+  // The confirming code's step is used up: the next one signs in.
+  await signIn(carol.page, origin, 'carol', users.carol, () => totp(secret, confirmedAt + 30))
+  expect(await carol.page.getByText('used at sign-in').isVisible(), 'carol signs in with her password and a one-time password')
+  expect(carol.violations.length === 0 && bob.violations.length === 0, 'no Content-Security-Policy violation on any page')
+}
+
+main().catch((e) => {
+  console.error(`FAIL: ${e.stack || e}`)
+  process.exit(1)
+})

@@ -1,0 +1,296 @@
+// cairn's web UI: a person signs in (password, and a one-time password when
+// enrolled) and sees what the admin API shows them. Every action goes
+// through the same API and the same access checks as every other client;
+// changes carry the session's CSRF token. Nothing a user may not do is
+// offered: administrators' pages are shown to administrators only.
+import { html, render } from 'htm/preact'
+import { useEffect, useState } from 'preact/hooks'
+import './style.css'
+
+let csrf = null
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = {}
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (method !== 'GET' && csrf) headers['X-Cairn-CSRF'] = csrf
+  const resp = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await resp.text()
+  let data = null
+  try { data = text ? JSON.parse(text) : null } catch { data = { error: text } }
+  return { ok: resp.ok, status: resp.status, data }
+}
+
+const when = (secs) => (secs ? new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—')
+const bytes = (n) => {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = Number(n || 0)
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`
+}
+const errorOf = (r) => (r.data && (r.data.error || r.data.message)) || `HTTP ${r.status}`
+
+function useRoute() {
+  const [route, setRoute] = useState(location.hash.slice(1) || '/')
+  useEffect(() => {
+    const on = () => setRoute(location.hash.slice(1) || '/')
+    addEventListener('hashchange', on)
+    return () => removeEventListener('hashchange', on)
+  }, [])
+  return route
+}
+
+function SignIn({ onSignedIn }) {
+  const [user, setUser] = useState('')
+  const [password, setPassword] = useState('')
+  const [otp, setOtp] = useState('')
+  const [needOtp, setNeedOtp] = useState(false)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+  const submit = async (e) => {
+    e.preventDefault()
+    setBusy(true)
+    setError('')
+    const body = { user, password }
+    if (needOtp) body.otp = otp
+    const r = await api('/session', { method: 'POST', body })
+    setBusy(false)
+    if (r.ok) {
+      csrf = r.data.csrf_token
+      onSignedIn()
+    } else if (r.data && r.data.otp_required && !needOtp) {
+      setNeedOtp(true)
+    } else {
+      setError(errorOf(r))
+    }
+  }
+  return html`
+    <main class="signin">
+      <h1>cairn</h1>
+      <form onSubmit=${submit} aria-label="Sign in">
+        <label>User <input name="user" autocomplete="username" value=${user} onInput=${(e) => setUser(e.target.value)} required /></label>
+        <label>Password <input name="password" type="password" autocomplete="current-password" value=${password} onInput=${(e) => setPassword(e.target.value)} required /></label>
+        ${needOtp && html`
+          <label>One-time password <input name="otp" inputmode="numeric" autocomplete="one-time-code" value=${otp} onInput=${(e) => setOtp(e.target.value)} required /></label>
+          <p class="hint">The code from your authenticator app, or a recovery code.</p>`}
+        ${error && html`<p class="error" role="alert">${error}</p>`}
+        <button type="submit" disabled=${busy}>Sign in</button>
+      </form>
+    </main>`
+}
+
+function Overview({ me }) {
+  return html`
+    <section>
+      <h2>Signed in as ${me.user}</h2>
+      <dl class="facts">
+        <dt>Administrator</dt><dd>${me.admin ? 'yes' : 'no'}</dd>
+        <dt>Second factor</dt><dd>${me.two_factor === 'verified' ? 'used at sign-in' : me.two_factor === 'none' ? 'not enrolled' : me.two_factor}</dd>
+      </dl>
+      <h3>Point your clients at this registry</h3>
+      <pre class="copy">npm config set registry ${location.origin}/npm/main/
+pip install --index-url ${location.origin}/pypi/main/simple/ PACKAGE
+crane pull ${location.host}/team/app:1 app.tar
+cairn login --url ${location.origin} --user ${me.user}</pre>
+    </section>`
+}
+
+function Tokens({ me }) {
+  const [tokens, setTokens] = useState(null)
+  const [error, setError] = useState('')
+  const [created, setCreated] = useState(null)
+  const [description, setDescription] = useState('')
+  const [scope, setScope] = useState('**:read')
+  const load = async () => {
+    const r = await api('/tokens')
+    if (r.ok) setTokens(r.data.tokens)
+    else setError(errorOf(r))
+  }
+  useEffect(() => { load() }, [])
+  const create = async (e) => {
+    e.preventDefault()
+    const r = await api('/tokens', { method: 'POST', body: { description, scopes: scope.split(/\s+/).filter(Boolean) } })
+    if (r.ok) { setCreated(r.data.token); setDescription(''); load() } else setError(errorOf(r))
+  }
+  const revoke = async (t) => {
+    if (!confirm(`Revoke the token "${t.description || t.id}"? Clients using it stop working.`)) return
+    const r = await api(`/tokens/${encodeURIComponent(t.id)}`, { method: 'DELETE' })
+    if (r.ok) load()
+    else setError(errorOf(r))
+  }
+  const live = (tokens || []).filter((t) => !t.revoked_at)
+  return html`
+    <section>
+      <h2>API tokens of ${me.user}</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${created && html`<div class="notice" role="status"><p>New token (shown only this once):</p><pre class="copy" data-testid="new-token">${created}</pre></div>`}
+      <table>
+        <thead><tr><th>Description</th><th>Scopes</th><th>Created</th><th>Expires</th><th>Kind</th><th><span class="sr-only">Actions</span></th></tr></thead>
+        <tbody>
+          ${live.map((t) => html`
+            <tr key=${t.id}>
+              <td>${t.description || t.id}</td>
+              <td><code>${t.scopes.join(' ')}</code></td>
+              <td>${when(t.created_at)}</td>
+              <td>${when(t.expires_at)}</td>
+              <td>${t.session ? 'sign-in' : 'automation'}</td>
+              <td><button class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.description || t.id}`}>Revoke</button></td>
+            </tr>`)}
+        </tbody>
+      </table>
+      <form class="inline" onSubmit=${create} aria-label="Create a token">
+        <label>Description <input name="description" value=${description} onInput=${(e) => setDescription(e.target.value)} required /></label>
+        <label>Scopes <input name="scopes" value=${scope} onInput=${(e) => setScope(e.target.value)} required /></label>
+        <button type="submit">Create token</button>
+      </form>
+    </section>`
+}
+
+function TwoFactor({ me }) {
+  const [status, setStatus] = useState(null)
+  const [enrolment, setEnrolment] = useState(null)
+  const [code, setCode] = useState('')
+  const [codes, setCodes] = useState(null)
+  const [error, setError] = useState('')
+  const path = `/users/${encodeURIComponent(me.user)}/totp`
+  const load = async () => {
+    const r = await api(path)
+    if (r.ok) setStatus(r.data)
+    else setError(errorOf(r))
+  }
+  useEffect(() => { load() }, [])
+  const start = async () => {
+    const r = await api(path, { method: 'POST' })
+    if (r.ok) setEnrolment(r.data)
+    else setError(errorOf(r))
+  }
+  const confirmCode = async (e) => {
+    e.preventDefault()
+    const r = await api(`${path}/confirm`, { method: 'POST', body: { code } })
+    if (r.ok) { setCodes(r.data.recovery_codes); setEnrolment(null); setCode(''); load() } else setError(errorOf(r))
+  }
+  return html`
+    <section>
+      <h2>Two-factor authentication</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${status && html`<p data-testid="totp-state">${status.enabled ? `On; ${status.recovery_codes_left} recovery codes left.` : 'Off.'}</p>`}
+      ${codes && html`<div class="notice" role="status"><p>Recovery codes (each works once; shown only this once):</p><pre class="copy" data-testid="recovery-codes">${codes.join('\n')}</pre></div>`}
+      ${status && !status.enabled && !enrolment && html`<button onClick=${start}>Enable two-factor authentication</button>`}
+      ${enrolment && html`
+        <div class="notice">
+          <p>Add this secret to your authenticator app, then enter the code it shows.</p>
+          <pre class="copy" data-testid="totp-secret">${enrolment.secret}</pre>
+          <pre class="copy small">${enrolment.otpauth_url}</pre>
+          <form class="inline" onSubmit=${confirmCode} aria-label="Confirm two-factor authentication">
+            <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" value=${code} onInput=${(e) => setCode(e.target.value)} required /></label>
+            <button type="submit">Turn on</button>
+          </form>
+        </div>`}
+    </section>`
+}
+
+function Audit() {
+  const [filter, setFilter] = useState({ actor: '', action: '', repository: '' })
+  const [entries, setEntries] = useState(null)
+  const [error, setError] = useState('')
+  const load = async (e) => {
+    if (e) e.preventDefault()
+    const q = new URLSearchParams({ limit: '200' })
+    for (const [k, v] of Object.entries(filter)) if (v) q.set(k, v)
+    const r = await api(`/audit?${q}`)
+    if (r.ok) setEntries(r.data.entries)
+    else setError(errorOf(r))
+  }
+  useEffect(() => { load() }, [])
+  const field = (name, label) => html`<label>${label} <input name=${name} value=${filter[name]} onInput=${(e) => setFilter({ ...filter, [name]: e.target.value })} /></label>`
+  return html`
+    <section>
+      <h2>Audit log</h2>
+      <form class="inline" onSubmit=${load} aria-label="Filter the audit log">
+        ${field('actor', 'Actor')} ${field('action', 'Action')} ${field('repository', 'Repository')}
+        <button type="submit">Filter</button>
+      </form>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <table>
+        <thead><tr><th>When</th><th>Actor</th><th>Action</th><th>Repository</th><th>Artifact</th><th>Outcome</th></tr></thead>
+        <tbody>
+          ${(entries || []).map((e) => html`
+            <tr key=${e.id}><td>${when(e.at)}</td><td>${e.actor}</td><td><code>${e.action}</code></td><td>${e.repository || ''}</td><td class="wrap">${e.artifact || ''}</td><td>${e.outcome}</td></tr>`)}
+        </tbody>
+      </table>
+    </section>`
+}
+
+function Storage() {
+  const [rows, setRows] = useState(null)
+  const [total, setTotal] = useState(null)
+  const [error, setError] = useState('')
+  useEffect(() => {
+    (async () => {
+      const [t, n] = await Promise.all([api('/storage'), api('/storage?by=namespace')])
+      if (t.ok) setTotal(t.data)
+      if (n.ok) setRows(n.data.namespaces)
+      else setError(errorOf(n))
+    })()
+  }, [])
+  const max = Math.max(1, ...(rows || []).map((r) => r.logical))
+  return html`
+    <section>
+      <h2>Storage</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${total && html`<p>Everything: ${bytes(total.usage.logical)} logical, ${bytes(total.usage.unique)} stored; ${bytes(total.pending.bytes)} waiting for the garbage collector; ${total.uploads.open} uploads open.</p>`}
+      <table>
+        <thead><tr><th>Namespace</th><th>Logical</th><th>Unique</th><th>Exclusive</th><th>Blobs</th><th><span class="sr-only">Chart</span></th></tr></thead>
+        <tbody>
+          ${(rows || []).map((r) => html`
+            <tr key=${r.scope}>
+              <td>${r.scope}</td><td>${bytes(r.logical)}</td><td>${bytes(r.unique)}</td><td>${bytes(r.exclusive)}</td><td>${r.blobs}</td>
+              <td><svg class="bar" viewBox="0 0 100 10" role="img" aria-label=${`${r.scope}: ${bytes(r.logical)}`}><rect width=${(100 * r.logical) / max} height="10" /></svg></td>
+            </tr>`)}
+        </tbody>
+      </table>
+    </section>`
+}
+
+function App() {
+  const [me, setMe] = useState(undefined)
+  const route = useRoute()
+  const whoami = async () => {
+    const r = await api('/session')
+    if (r.ok) { csrf = r.data.csrf_token; setMe(r.data) } else setMe(null)
+  }
+  useEffect(() => { whoami() }, [])
+  if (me === undefined) return html`<main><p>Loading…</p></main>`
+  if (me === null) return html`<${SignIn} onSignedIn=${whoami} />`
+  const signOut = async () => {
+    await api('/session', { method: 'DELETE' })
+    csrf = null
+    setMe(null)
+    location.hash = '/'
+  }
+  const pages = [
+    ['/', 'Overview', Overview, true],
+    ['/tokens', 'Tokens', Tokens, true],
+    ['/two-factor', 'Two-factor', TwoFactor, true],
+    ['/audit', 'Audit log', Audit, me.admin],
+    ['/storage', 'Storage', Storage, me.admin],
+  ].filter((p) => p[3])
+  const page = pages.find((p) => p[0] === route) || pages[0]
+  const Page = page[2]
+  return html`
+    <header>
+      <span class="brand">cairn</span>
+      <nav aria-label="Main">
+        ${pages.map(([path, label]) => html`<a href=${`#${path}`} aria-current=${path === page[0] ? 'page' : undefined}>${label}</a>`)}
+      </nav>
+      <span class="who">${me.user} <button class="link" onClick=${signOut}>Sign out</button></span>
+    </header>
+    <main><${Page} me=${me} /></main>`
+}
+
+render(html`<${App} />`, document.getElementById('app'))

@@ -128,6 +128,9 @@ enum Command {
     /// would pass one is refused with the protocol's own error.
     #[command(subcommand)]
     Quota(storage::QuotaCommand),
+    /// Print a shell completion script: `cairn completions bash >
+    /// /etc/bash_completion.d/cairn` (also zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 impl Cli {
@@ -136,6 +139,17 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Login(args) => login::login(args).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                use std::io::Write;
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut script);
+                match std::io::stdout().write_all(&script) {
+                    // `cairn completions bash | head` is not a failure.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    r => Ok(r?),
+                }
+            }
             Command::Logout(args) => login::logout(args).await,
             Command::Admin(admin::AdminCommand::ResetPassword {
                 common,
@@ -247,5 +261,18 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    /// The completion scripts name the subcommands, nested ones included.
+    #[test]
+    fn completions_cover_every_command() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            for word in ["serve", "login", "totp", "recovery-codes", "retention"] {
+                assert!(script.contains(word), "{shell}: {word} missing");
+            }
+        }
     }
 }

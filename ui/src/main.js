@@ -257,6 +257,69 @@ function Storage() {
     </section>`
 }
 
+// The command that installs or pulls what a hit names, for its own client.
+function installCommand(h) {
+  const origin = location.origin
+  const host = location.host
+  const v = h.versions && h.versions[h.versions.length - 1]
+  switch (h.format) {
+    case 'npm': return `npm install ${h.name}${v ? `@${v}` : ''} --registry ${origin}/npm/${h.repository}/`
+    case 'pypi': return `pip install --index-url ${origin}/pypi/${h.repository}/simple/ '${h.name}${v ? `==${v}` : ''}'`
+    case 'cargo': return `cargo add ${h.name}${v ? `@${v}` : ''} --registry ${h.repository}   # ${origin}/cargo/${h.repository}/index/ in .cargo/config.toml`
+    case 'go': return `GOPROXY=${origin}/go/${h.repository} go get ${h.name}${v ? `@${v}` : ''}`
+    case 'maven': return `mvn dependency:get -Dartifact=${h.name}${v ? `:${v}` : ''} -DremoteRepositories=${origin}/maven/${h.repository}/`
+    case 'oci':
+      if (h.digest) return `crane pull ${host}/${h.repository}@${h.digest} image.tar`
+      return `crane ls ${host}/${h.repository}`
+    default: return ''
+  }
+}
+
+function Search({ query }) {
+  const [result, setResult] = useState(null)
+  const [error, setError] = useState('')
+  useEffect(() => {
+    if (!query) return
+    setResult(null)
+    setError('')
+    api(`/search?${new URLSearchParams({ q: query })}`).then((r) => {
+      if (r.ok) setResult(r.data)
+      else setError(errorOf(r))
+    })
+  }, [query])
+  return html`
+    <section>
+      <h2>Search: ${query}</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${result && html`<p class="hint" data-testid="search-summary">${result.hits.length} found by ${result.matched} in ${result.took_ms.toFixed(1)} ms</p>`}
+      <ul class="hits">
+        ${(result ? result.hits : []).map((h) => html`
+          <li key=${`${h.kind}:${h.format}:${h.repository}:${h.package}:${h.digest}:${h.versions}`} data-testid="hit">
+            <div><span class="badge">${h.format}</span> <strong>${h.name || h.repository}</strong>
+              ${h.name && html` <span class="hint">in ${h.repository}</span>`}
+              ${h.state && h.state !== 'active' && html` <span class="badge warn">${h.state}</span>`}</div>
+            ${h.digest && html`<div><code class="wrap">${h.digest}</code> ${h.tags && h.tags.length ? html`<span class="hint">tags: ${h.tags.join(', ')}</span>` : ''}</div>`}
+            ${h.versions && h.versions.length ? html`<div class="hint">${h.kind === 'version' ? 'version' : 'versions'}: ${h.versions.join(', ')}</div>` : ''}
+            <div class="hint">${h.kind === 'version' ? 'published' : h.kind === 'manifest' ? 'pushed' : h.kind === 'repository' ? 'created' : 'changed'} ${when(h.at)}</div>
+            <pre class="copy small">${installCommand(h)}</pre>
+          </li>`)}
+      </ul>
+    </section>`
+}
+
+function SearchBox() {
+  const [text, setText] = useState('')
+  const submit = (e) => {
+    e.preventDefault()
+    if (text.trim()) location.hash = `/search?${new URLSearchParams({ q: text.trim() })}`
+  }
+  return html`
+    <form class="search" role="search" onSubmit=${submit}>
+      <label class="sr-only" for="search">Search</label>
+      <input id="search" name="q" type="search" placeholder="name, digest prefix, pkg:npm/x@1.0, key=value" value=${text} onInput=${(e) => setText(e.target.value)} />
+    </form>`
+}
+
 function App() {
   const [me, setMe] = useState(undefined)
   const route = useRoute()
@@ -280,7 +343,11 @@ function App() {
     ['/audit', 'Audit log', Audit, me.admin],
     ['/storage', 'Storage', Storage, me.admin],
   ].filter((p) => p[3])
-  const page = pages.find((p) => p[0] === route) || pages[0]
+  const [path, queryString] = route.split('?')
+  const query = new URLSearchParams(queryString || '').get('q') || ''
+  const page = path === '/search'
+    ? ['/search', 'Search', () => html`<${Search} query=${query} />`, true]
+    : pages.find((p) => p[0] === path) || pages[0]
   const Page = page[2]
   return html`
     <header>
@@ -288,6 +355,7 @@ function App() {
       <nav aria-label="Main">
         ${pages.map(([path, label]) => html`<a href=${`#${path}`} aria-current=${path === page[0] ? 'page' : undefined}>${label}</a>`)}
       </nav>
+      <${SearchBox} />
       <span class="who">${me.user} <button class="link" onClick=${signOut}>Sign out</button></span>
     </header>
     <main><${Page} me=${me} /></main>`

@@ -459,6 +459,8 @@ fn every_admin_endpoint_declares_its_access() {
     let registry = || Access::On(Action::Admin, Resource::repository("_registry"));
     let staging = |action| Access::On(action, Resource::repository("maven/releases"));
     let rows: Vec<(Method, &str, &str, Access, bool)> = vec![
+        // Every hit is decided as a read: anonymous readers search too.
+        (Method::GET, "/search", "search", Access::Anyone, false),
         // A sign-in's body is its credential; the session is the caller's own.
         (
             Method::POST,

@@ -33,6 +33,7 @@ pub mod quarantine;
 pub mod retention;
 pub mod s3;
 pub mod sbom;
+pub mod search;
 pub mod signature;
 pub mod sql;
 pub mod storage;

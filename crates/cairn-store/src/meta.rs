@@ -83,6 +83,7 @@ pub trait MetaStore:
     + crate::signature::SignatureStore
     + crate::sumdb::SumdbStore
     + crate::attestation::AttestationStore
+    + crate::search::SearchStore
 {
 }
 
@@ -105,5 +106,6 @@ impl<T> MetaStore for T where
         + crate::signature::SignatureStore
         + crate::sumdb::SumdbStore
         + crate::attestation::AttestationStore
+        + crate::search::SearchStore
 {
 }

@@ -2,7 +2,9 @@
 //
 // A real `cairn serve`; people made through the admin API. The admin signs
 // in with a password and sees the overview, the audit log and storage;
-// makes an API token and revokes it (confirmed); bob, who is no
+// makes an API token and revokes it (confirmed); searches by a digest
+// prefix, a purl and a name (and dave, who may read only team/**, finds
+// only what is there); bob, who is no
 // administrator, is offered neither page, and a change his page sends
 // without the session's CSRF token (a forged request) is refused; carol
 // turns on two-factor authentication in the UI (the code computed here, RFC
@@ -12,9 +14,9 @@
 // pages. Screenshots go to OUT/ui-screens.
 //
 // Usage: node tests/e2e/ui/ui.mjs CAIRN_BINARY OUTPUT_DIR
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, mkdtempSync } from 'node:fs'
+import { mkdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -66,8 +68,11 @@ async function startCairn(port) {
   const data = mkdtempSync(join(OUT, 'ui-data-'))
   const proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CAIRN_LOG: 'warn' },
+    // Reads need a credential, so that what each user may read differs.
+    env: { ...process.env, CAIRN_LOG: 'warn', CAIRN_AUTH__ANONYMOUS_READ: 'false' },
   })
+  // However this test ends (a failed expectation exits at once), the server goes.
+  process.on('exit', () => proc.kill('SIGKILL'))
   const password = await new Promise((resolve, reject) => {
     let seen = ''
     proc.stdout.on('data', (chunk) => {
@@ -103,6 +108,7 @@ async function main() {
     const put = await fetch(loc, { method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/octet-stream' }, body: bytes })
     if (put.status !== 201) throw new Error(`blob upload: ${put.status}`)
   }
+  const manifests = {}
   for (const [repo, size] of [['team/app', 300000], ['prod/api', 120000]]) {
     const layer = randomBytes(size)
     const config = Buffer.from('{"architecture":"amd64","os":"linux"}')
@@ -117,9 +123,18 @@ async function main() {
       method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest,
     })
     if (r.status !== 201) throw new Error(`manifest push: ${r.status}`)
+    manifests[repo] = sha(Buffer.from(manifest))
   }
+  // And an npm package, published by npm itself.
+  const token = (await call('POST', '/tokens', { description: 'ui test publish', scopes: ['npm/**:read,publish'] })).data.token
+  const pkg = mkdtempSync(join(OUT, 'ui-pkg-'))
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'ui-demo', version: '1.0.0', description: 'searched for' }))
+  writeFileSync(join(pkg, 'index.js'), 'module.exports = 1\n')
+  const published = spawnSync('npm', ['publish', pkg, `--registry=${origin}/npm/main/`,
+    `--//127.0.0.1:${port}/npm/main/:_authToken=${token}`, `--cache=${join(pkg, '.cache')}`], { encoding: 'utf8' })
+  if (published.status !== 0) throw new Error(`npm publish: ${published.stderr}`)
   const users = {}
-  for (const [name, grants] of [['bob', ['**:read']], ['carol', ['**:read,publish']]]) {
+  for (const [name, grants] of [['bob', ['**:read']], ['carol', ['**:read,publish']], ['dave', ['team/**:read']]]) {
     const r = await call('POST', '/users', { name, grants })
     users[name] = r.data.password
   }
@@ -129,7 +144,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
   try {
-    await scenario(browser, origin, password, users)
+    await scenario(browser, origin, password, users, manifests)
   } finally {
     await browser.close()
     proc.kill('SIGTERM')
@@ -173,7 +188,7 @@ async function signIn(page, origin, user, password, otp) {
   return { csp, interactive }
 }
 
-async function scenario(browser, origin, password, users) {
+async function scenario(browser, origin, password, users, manifests) {
   // --- The administrator.
   const { page, violations } = await newPage(browser)
   await page.goto(`${origin}/`)
@@ -219,6 +234,33 @@ async function scenario(browser, origin, password, users) {
   await page.getByRole('cell', { name: 'prod/', exact: true }).waitFor()
   await page.screenshot({ path: join(SCREENS, 'storage.png') })
   expect(true, 'the storage page shows the numbers of each namespace pushed to')
+  // --- Search: a digest prefix, a purl, a name; the install command to copy.
+  const search = async (text) => {
+    await page.getByLabel('Search').fill(text)
+    await page.getByLabel('Search').press('Enter')
+    await page.getByTestId('search-summary').waitFor()
+    return page.getByTestId('hit')
+  }
+  const prefix = manifests['team/app'].slice(0, 7 + 12)
+  let hits = await search(prefix)
+  expect(await hits.count() === 1 && (await hits.first().textContent()).includes('tags: 1') &&
+    (await hits.first().textContent()).includes(`crane pull 127.0.0.1:`),
+  'search by a digest prefix finds the image, its tag and the crane pull command')
+  await page.screenshot({ path: join(SCREENS, 'search.png') })
+  await axe(page, 'the search results')
+  hits = await search('pkg:npm/ui-demo@1.0.0')
+  expect(await hits.count() === 1 && (await hits.first().textContent()).includes('npm install ui-demo@1.0.0 --registry'),
+    'search by purl finds the npm version and the npm install command')
+  hits = await search('app')
+  const names = await hits.allTextContents()
+  expect(names.some((t) => t.includes('team/app')), 'search by name finds the image repository')
+  const dave = 'Basic ' + Buffer.from(`dave:${users.dave}`).toString('base64')
+  const asDave = async (q) => (await fetch(`${origin}/api/v1/search?q=${encodeURIComponent(q)}`, { headers: { Authorization: dave } })).json()
+  const daveApi = await asDave('api')
+  const daveApp = await asDave(manifests['team/app'].slice(0, 19))
+  const daveNpm = await asDave('pkg:npm/ui-demo@1.0.0')
+  expect(daveApi.hits.length === 0 && daveApp.hits.length === 1 && daveNpm.hits.length === 0,
+    'a user who may read only team/** finds only what is under it')
   expect(violations.length === 0, `no Content-Security-Policy violation on the admin's pages ${violations.join(' | ')}`)
 
   // --- bob: no administrator; nothing he may not do is offered, and a

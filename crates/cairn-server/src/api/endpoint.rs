@@ -9,6 +9,9 @@ use cairn_http::{Access, Resource};
 /// One admin API operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminEndpoint {
+    /// `GET /search?q=&limit=`: names, digests, purls and annotations across
+    /// every format; only what the caller may read.
+    Search,
     /// `POST /session`: a person signs in (password, and a one-time
     /// password when enrolled): a browser session cookie, or a token for
     /// `cairn login`.
@@ -198,6 +201,7 @@ impl AdminEndpoint {
         use AdminEndpoint as E;
         use Method as M;
         let (endpoint, allowed): (E, &[Method]) = match (method, &s[..]) {
+            (_, ["search"]) => (E::Search, &[M::GET]),
             (&M::GET, ["session"]) => (E::SessionInfo, &[M::GET]),
             (&M::DELETE, ["session"]) => (E::SignOut, &[M::DELETE]),
             (_, ["session"]) => (E::SignIn, &[M::POST]),
@@ -376,7 +380,8 @@ impl AdminEndpoint {
 
     /// Whether the endpoint needs a caller with a credential before anything
     /// else (all but the OIDC exchange and the leak report, whose bodies
-    /// are the credential, and the publish attestations, which anyone who
+    /// are the credential, a search (each hit is decided as a read), and
+    /// the publish attestations, which anyone who
     /// may read the package may read — an anonymous reader too — with the
     /// public keys that verify them).
     pub fn needs_credential(&self) -> bool {
@@ -384,6 +389,7 @@ impl AdminEndpoint {
             self,
             AdminEndpoint::OidcExchange
                 | AdminEndpoint::SignIn
+                | AdminEndpoint::Search
                 | AdminEndpoint::SecretReport
                 | AdminEndpoint::ListAttestations
                 | AdminEndpoint::AttestationKeys
@@ -418,6 +424,8 @@ impl AdminEndpoint {
             | E::NewRecoveryCodes { .. } => Access::Anyone,
             // The body is the credential (a sign-in), or the caller's own session.
             E::SignIn | E::SessionInfo | E::SignOut => Access::Anyone,
+            // Each hit is decided through the guard as a read.
+            E::Search => Access::Anyone,
             E::ListTokens
             | E::CreateToken
             | E::RevokeToken { .. }
@@ -487,6 +495,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
     fn name(&self) -> &'static str {
         use AdminEndpoint as E;
         match self {
+            E::Search => "search",
             E::SignIn => "session_sign_in",
             E::SessionInfo => "session_info",
             E::SignOut => "session_sign_out",

@@ -16,6 +16,7 @@ mod handlers;
 mod policy;
 mod reports;
 mod sboms;
+mod search;
 mod vulns;
 
 use cairn_core::access::Denied;
@@ -352,6 +353,7 @@ async fn dispatch(
         E::RevokeToken { id } => h::revoke_token(state, who, &id).await,
         E::CreateUser => h::create_user(state, who, json_body(body).await?).await,
         E::SetGrants { user } => h::set_grants(state, who, &user, json_body(body).await?).await,
+        E::Search => search::search(state, who, query(uri)?).await,
         E::SignIn => h::sign_in(state, who, json_body(body).await?).await,
         E::SessionInfo => h::session_info(state, who).await,
         E::SignOut => h::sign_out(state, who).await,

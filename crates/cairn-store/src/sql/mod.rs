@@ -26,6 +26,7 @@ mod packages;
 mod proxy;
 mod quarantine;
 mod sbom;
+mod search;
 mod signature;
 mod storage;
 mod sumdb;

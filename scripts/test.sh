@@ -204,7 +204,7 @@ step "crash safety under SIGKILL"
 python3 tests/e2e/crash.py "$CAIRN" "$OUT_DIR" 6
 
 step "every benchmark in smoke mode (tiny sizes, one-second loads: both servers run and every ratio prints; nothing is asserted on timings)"
-for bench in oci oci-s3 packages go-maven auth proxy virtual gc gc-soak components secrets signatures; do
+for bench in oci oci-s3 packages go-maven auth proxy virtual gc gc-soak components secrets signatures search; do
   echo "-- bench/$bench.sh"
   BENCH_SMOKE=1 BENCH_SECONDS=1 BENCH_CAIRN="$CAIRN" BENCH_DIR="$OUT_DIR" bench/$bench.sh > "$OUT_DIR/bench-$bench.txt" 2>&1 \
     || { tail -n 40 "$OUT_DIR/bench-$bench.txt"; echo "FAIL: bench/$bench.sh (smoke mode)"; exit 1; }

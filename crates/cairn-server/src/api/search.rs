@@ -119,6 +119,7 @@ pub(super) async fn search(state: &AppState, who: &Who, q: SearchQuery) -> ApiRe
             visible.push(hit);
         }
     }
+    visible.truncate(limit as usize);
     Ok(Json(json!({
         "query": text,
         "matched": what,

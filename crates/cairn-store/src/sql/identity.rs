@@ -370,7 +370,7 @@ impl IdentityStore for SqlMetaStore {
         .rows_affected()
             > 0;
         if done {
-            audit(&mut tx, actor, "user.2fa.start", None, Some(user), OK, None).await?;
+            audit_2fa(&mut tx, actor, "user.2fa.start", user).await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -394,16 +394,7 @@ impl IdentityStore for SqlMetaStore {
             > 0;
         if done {
             put_recovery_codes(&mut tx, user, recovery_hashes).await?;
-            audit(
-                &mut tx,
-                actor,
-                "user.2fa.enable",
-                None,
-                Some(user),
-                OK,
-                None,
-            )
-            .await?;
+            audit_2fa(&mut tx, actor, "user.2fa.enable", user).await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -422,16 +413,7 @@ impl IdentityStore for SqlMetaStore {
             .execute(&mut *tx)
             .await?;
         if done {
-            audit(
-                &mut tx,
-                actor,
-                "user.2fa.disable",
-                None,
-                Some(user),
-                OK,
-                None,
-            )
-            .await?;
+            audit_2fa(&mut tx, actor, "user.2fa.disable", user).await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -454,16 +436,7 @@ impl IdentityStore for SqlMetaStore {
             return Ok(false);
         }
         put_recovery_codes(&mut tx, user, recovery_hashes).await?;
-        audit(
-            &mut tx,
-            actor,
-            "user.2fa.recovery_codes",
-            None,
-            Some(user),
-            OK,
-            None,
-        )
-        .await?;
+        audit_2fa(&mut tx, actor, "user.2fa.recovery_codes", user).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -543,4 +516,14 @@ async fn put_recovery_codes(
             .await?;
     }
     Ok(())
+}
+
+/// The audit entry of a change to `user`'s second factor.
+async fn audit_2fa(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    action: &str,
+    user: &str,
+) -> Result<(), StoreError> {
+    audit(tx, actor, action, None, Some(user), OK, None).await
 }

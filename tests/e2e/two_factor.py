@@ -10,7 +10,8 @@ one-time password and signs in with one; `npm publish` with that session is
 refused with EOTP without `--otp`, refused with a wrong code, accepted with
 a good one; `npm dist-tag add` the same; a sign-in code works once; a
 recovery code stands in for the app (for one command, then never again;
-at sign-in once); an API token (automation) publishes without a
+at sign-in once); making an API token needs a code (and, under the rule, a
+person not enrolled may not make one that can publish); an API token (automation) publishes without a
 code; crane pushing to a covered repository with her password is refused
 naming the API token way, and accepted with a token; the refusals and the
 enrolment are in the audit log; the operator turns her second factor off
@@ -222,10 +223,24 @@ def scenario(server):
     expect(sign_in(recovery[1]) == 201 and sign_in(recovery[1]) == 401,
            "an unused recovery code signs in once, and only once")
 
+    # --- A person not enrolled cannot mint automation that could publish
+    # (the rule would be a password away from nothing); a read token is fine.
+    ci_token = json.dumps({"description": "ci", "scopes": ["**:read,publish"]})
+    st, _, body = server.request("POST", "/api/v1/tokens", ci_token, {"Content-Type": "application/json"},
+                                 auth=server.basic)
+    expect(st == 403 and b"two-factor authentication" in body,
+           f"under the rule, a person not enrolled may not make a token that can publish ({st})")
+    st, _, _ = server.request("POST", "/api/v1/tokens", json.dumps({"description": "ro", "scopes": ["**:read"]}),
+                              {"Content-Type": "application/json"}, auth=server.basic)
+    expect(st == 201, f"... and may make a read-only one ({st})")
+
     # --- Automation: an API token publishes without a code.
-    st, _, body = server.request("POST", "/api/v1/tokens", json.dumps(
-        {"description": "ci", "scopes": ["**:read,publish"]}), {"Content-Type": "application/json"}, auth=alice)
-    expect(st == 201, f"alice creates an API token ({st})")
+    st, _, body = server.request("POST", "/api/v1/tokens", ci_token, {"Content-Type": "application/json"}, auth=alice)
+    expect(st == 401 and b"one-time password" in body,
+           f"an enrolled person making an API token without a code: 401 ({st})")
+    st, _, body = server.request("POST", "/api/v1/tokens", ci_token,
+                                 {"Content-Type": "application/json", "X-Cairn-OTP": totp(secret)}, auth=alice)
+    expect(st == 201, f"alice makes an API token with a code ({st})")
     token = json.loads(body)["token"]
     ci_rc = os.path.join(WORK, "npmrc-ci")
     with open(ci_rc, "w") as f:

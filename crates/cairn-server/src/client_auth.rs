@@ -467,6 +467,11 @@ fn identity_error(e: IdentityError) -> PackageError {
             denied: Denied::Forbidden,
             message,
         },
+        // npm answers `WWW-Authenticate: OTP` with its one-time password prompt.
+        IdentityError::SecondFactor { enrolled, .. } => PackageError::Denied {
+            denied: Denied::SecondFactor { enrolled },
+            message,
+        },
     }
 }
 

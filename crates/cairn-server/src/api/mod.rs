@@ -83,6 +83,10 @@ impl From<IdentityError> for ApiError {
             IdentityError::Forbidden(_) => StatusCode::FORBIDDEN,
             IdentityError::NotFound(_) => StatusCode::NOT_FOUND,
             IdentityError::Conflict(_) => StatusCode::CONFLICT,
+            IdentityError::SecondFactor { enrolled: true, .. } => StatusCode::UNAUTHORIZED,
+            IdentityError::SecondFactor {
+                enrolled: false, ..
+            } => StatusCode::FORBIDDEN,
         };
         ApiError::Status(status, e.to_string())
     }

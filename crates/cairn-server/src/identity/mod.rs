@@ -56,6 +56,10 @@ pub enum IdentityError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A person's change that needs a one-time password first (`enrolled`:
+    /// they can send one; else they must enrol).
+    #[error("{message}")]
+    SecondFactor { enrolled: bool, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -270,6 +274,9 @@ impl Identity {
             }
         };
         self.require_owner_or_admin(by, &user)?;
+        if session.is_none() {
+            self.second_factor_for_token(by, scopes)?;
+        }
         check_grants(scopes)?;
         if scopes.is_empty() {
             return Err(IdentityError::Invalid(
@@ -346,6 +353,44 @@ impl Identity {
             Ok(())
         } else {
             Err(missing())
+        }
+    }
+
+    /// An API token is automation, never asked for a second factor, so
+    /// making one is a person's change like a publish: an enrolled person
+    /// sends a one-time password with it (as `npm token create --otp`
+    /// does), and where `auth.require_two_factor` is set, a person not
+    /// enrolled may not make one that can change anything (else the rule
+    /// would be a password away from nothing).
+    fn second_factor_for_token(&self, by: Manager, scopes: &[String]) -> IdentityResult<()> {
+        use cairn_core::access::{TwoFactor, TWO_FACTOR_ACTIONS};
+        let Manager::Caller(Principal::Authenticated { two_factor, .. }) = by else {
+            return Ok(());
+        };
+        let writes = || {
+            parse_grants(scopes).is_ok_and(|grants| {
+                grants
+                    .iter()
+                    .any(|g| g.actions.iter().any(|a| TWO_FACTOR_ACTIONS.contains(a)))
+            })
+        };
+        match two_factor {
+            TwoFactor::Missing => Err(IdentityError::SecondFactor {
+                enrolled: true,
+                message: "making an API token needs a one-time password (npm token create \
+                          --otp=CODE; X-Cairn-OTP for the API)"
+                    .into(),
+            }),
+            TwoFactor::NotEnrolled if !self.policy.two_factor.is_empty() && writes() => {
+                Err(IdentityError::SecondFactor {
+                    enrolled: false,
+                    message: "publishing here needs two-factor authentication: enable it \
+                              (cairn user totp enable) before making a token that can publish, \
+                              yank or delete"
+                        .into(),
+                })
+            }
+            _ => Ok(()),
         }
     }
 

@@ -84,7 +84,15 @@ struct Claims {
 
 /// The headers a one-time password comes in: npm's (`npm publish --otp`),
 /// and cairn's own for other clients.
-pub const OTP_HEADERS: [&str; 2] = ["npm-otp", "x-cairn-otp"];
+const OTP_HEADERS: [&str; 2] = ["npm-otp", "x-cairn-otp"];
+
+/// The one-time password a request carries, if any.
+pub fn otp_of(headers: &HeaderMap) -> Option<&str> {
+    OTP_HEADERS
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+}
 
 pub struct Authenticator {
     meta: Arc<dyn IdentityStore>,
@@ -231,11 +239,7 @@ impl Authenticator {
     }
 
     async fn with_second_factor(&self, mut principal: Principal, headers: &HeaderMap) -> Principal {
-        let Some(code) = OTP_HEADERS
-            .iter()
-            .find_map(|h| headers.get(*h))
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(code) = otp_of(headers) else {
             return principal;
         };
         if let Principal::Authenticated {

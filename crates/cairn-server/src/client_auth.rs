@@ -13,13 +13,13 @@
 use crate::auth::AuthFailure;
 use crate::identity::{IdentityError, Manager, Session};
 use crate::oidc::{self, ExchangeError};
-use crate::{authenticate_request, AppState};
+use crate::{authenticate_request, AppState, SecondFactorRefusal};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_cargo::endpoint::TrustedPublishing;
-use cairn_core::access::{Denied, Grant, TwoFactor};
+use cairn_core::access::{Denied, Grant};
 use cairn_core::{Format, Principal};
 use cairn_http::Adapter as _;
 use cairn_http::Endpoint as _;
@@ -251,11 +251,7 @@ async fn npm_login(
 ) -> Result<Response, PackageError> {
     let source = crate::source_in(req.extensions());
     let path = req.uri().path().to_string();
-    let otp = crate::auth::OTP_HEADERS
-        .iter()
-        .find_map(|h| req.headers().get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let otp = crate::auth::otp_of(req.headers()).map(str::to_string);
     let doc = read_json(req).await?;
     let Some(password) = doc.get("password").and_then(Value::as_str) else {
         return Err(PackageError::bad("a login needs a name and a password"));
@@ -266,36 +262,17 @@ async fn npm_login(
     };
     // A person enrolled in two-factor authentication signs in with a code
     // too: without one (or with a used or wrong one) npm is asked for it.
-    if let Principal::Authenticated {
-        two_factor: TwoFactor::Missing,
-        ..
-    } = &principal
+    match crate::sign_in_second_factor(state, &principal, otp.as_deref(), source.clone(), &path)
+        .await
     {
-        let verified = match &otp {
-            Some(code) => state
-                .identity
-                .sign_in_second_factor(user, code)
-                .await
-                .map_err(identity_error)?,
-            None => false,
-        };
-        if !verified {
-            if otp.is_some() {
-                if let Err(limited) =
-                    crate::failed_authentication(state, user, source, &path, "SecondFactor").await
-                {
-                    return Ok(limited);
-                }
-            }
-            let why = if otp.is_some() {
-                "that one-time password is not valid (or was used to sign in already)"
-            } else {
-                "this account signs in with a one-time password"
-            };
+        Ok(_) => {}
+        Err(SecondFactorRefusal::Limited(resp)) => return Ok(resp),
+        Err(SecondFactorRefusal::Failed(e)) => return Err(identity_error(e)),
+        Err(SecondFactorRefusal::Code(why)) => {
             return Ok(state.npm.render(PackageError::Denied {
                 denied: Denied::SecondFactor { enrolled: true },
                 message: format!("{why}: npm login --auth-type=legacy asks for it"),
-            }));
+            }))
         }
     }
     let actor = cairn_store::Actor::of(&principal, source);

@@ -503,6 +503,54 @@ pub(crate) async fn failed_authentication(
     Ok(())
 }
 
+/// Why a person's sign-in was refused at its second factor.
+pub(crate) enum SecondFactorRefusal {
+    /// No code, or a wrong or used one: what to tell the person.
+    Code(&'static str),
+    /// The source has spent its budget of failures: this answer.
+    Limited(Response),
+    Failed(identity::IdentityError),
+}
+
+/// The second factor of a sign-in by `principal`, whose password was just
+/// checked: none when the person has not enrolled (`Ok(false)`); else `otp`
+/// must be a code not used to sign in before, or an unused recovery code
+/// (`Ok(true)`). A wrong code is a failed authentication (audited, rate
+/// limited). `npm login` and `POST /api/v1/session` both sign in so.
+pub(crate) async fn sign_in_second_factor(
+    state: &AppState,
+    principal: &cairn_core::Principal,
+    otp: Option<&str>,
+    source: Option<String>,
+    path: &str,
+) -> Result<bool, SecondFactorRefusal> {
+    let cairn_core::Principal::Authenticated {
+        subject,
+        two_factor: cairn_core::access::TwoFactor::Missing,
+        ..
+    } = principal
+    else {
+        return Ok(false);
+    };
+    let Some(code) = otp else {
+        return Err(SecondFactorRefusal::Code(
+            "this account signs in with a one-time password too",
+        ));
+    };
+    match state.identity.sign_in_second_factor(subject, code).await {
+        Ok(true) => Ok(true),
+        Ok(false) => {
+            failed_authentication(state, subject, source, path, "SecondFactor")
+                .await
+                .map_err(SecondFactorRefusal::Limited)?;
+            Err(SecondFactorRefusal::Code(
+                "that one-time password is not valid (or was used to sign in already)",
+            ))
+        }
+        Err(e) => Err(SecondFactorRefusal::Failed(e)),
+    }
+}
+
 fn unauthorized(state: &AppState, headers: &HeaderMap, why: AuthFailure) -> Response {
     let challenge = format!(
         r#"Bearer realm="{}",service="{}""#,

@@ -113,7 +113,6 @@ const SESSION_SCOPE: &str = "**:read,publish,yank,delete,admin,sign";
 /// CSRF token in the answer, or as a token for `cairn login`. Failures are
 /// audited and rate limited like every failed credential.
 pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiResult {
-    use cairn_core::access::TwoFactor;
     let path = "/api/v1/session";
     let source = who.actor.source.clone();
     let refused = |message: &str, otp_required: bool| {
@@ -139,39 +138,28 @@ pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiRes
     .await
     .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
     let cairn_core::Principal::Authenticated {
-        credential: None,
-        two_factor,
-        ..
+        credential: None, ..
     } = &principal
     else {
         // A token as the password: sign in with the password itself.
         return Err(refused("invalid user name or password", false));
     };
-    let second_factor = *two_factor == TwoFactor::Missing;
-    if second_factor {
-        let verified = match &body.otp {
-            Some(code) => {
-                state
-                    .identity
-                    .sign_in_second_factor(&body.user, code)
-                    .await?
-            }
-            None => false,
-        };
-        if !verified {
-            if body.otp.is_some() {
-                crate::failed_authentication(state, &body.user, source, path, "SecondFactor")
-                    .await
-                    .map_err(|resp| ApiError::Ready(Box::new(resp)))?;
-            }
-            let message = if body.otp.is_some() {
-                "that one-time password is not valid (or was used to sign in already)"
-            } else {
-                "this account signs in with a one-time password too"
-            };
-            return Err(refused(message, true));
+    let second_factor = match crate::sign_in_second_factor(
+        state,
+        &principal,
+        body.otp.as_deref(),
+        source.clone(),
+        path,
+    )
+    .await
+    {
+        Ok(used) => used,
+        Err(crate::SecondFactorRefusal::Code(why)) => return Err(refused(why, true)),
+        Err(crate::SecondFactorRefusal::Limited(resp)) => {
+            return Err(ApiError::Ready(Box::new(resp)))
         }
-    }
+        Err(crate::SecondFactorRefusal::Failed(e)) => return Err(e.into()),
+    };
     let actor = cairn_store::Actor::of(&principal, source);
     let ttl = state.config.auth.session_ttl_secs;
     let (record, secret) = state

@@ -236,11 +236,7 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        otp: crate::auth::OTP_HEADERS
-            .iter()
-            .find_map(|h| parts.headers.get(*h))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        otp: crate::auth::otp_of(&parts.headers).map(str::to_string),
         session,
     };
     if let Access::On(action, resource) | Access::Caller(action, resource) = endpoint.access() {

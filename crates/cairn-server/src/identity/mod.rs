@@ -476,26 +476,18 @@ impl Identity {
         code: Option<&str>,
     ) -> IdentityResult<()> {
         let own = matches!(by, Manager::Caller(p) if p.name() == user);
-        if !own || !self.may_manage_everyone(by) {
-            match (own, code) {
-                (true, Some(code)) => {
-                    if totp::enrolled(self.meta.as_ref(), user).await?
-                        && !totp::for_request(self.meta.as_ref(), user, code).await?
-                    {
-                        return Err(IdentityError::Invalid(
-                            "that code is neither the app's current one nor an unused recovery code"
-                                .into(),
-                        ));
-                    }
-                }
-                (true, None) => {
-                    if totp::enrolled(self.meta.as_ref(), user).await? {
-                        return Err(IdentityError::Invalid(
-                            "turning two-factor authentication off needs a current code".into(),
-                        ));
-                    }
-                }
-                (false, _) => self.require_admin(by)?,
+        if !own {
+            self.require_admin(by)?;
+        } else if !self.may_manage_everyone(by) && totp::enrolled(self.meta.as_ref(), user).await? {
+            let Some(code) = code else {
+                return Err(IdentityError::Invalid(
+                    "turning two-factor authentication off needs a current code".into(),
+                ));
+            };
+            if !totp::for_request(self.meta.as_ref(), user, code).await? {
+                return Err(IdentityError::Invalid(
+                    "that code is neither the app's current one nor an unused recovery code".into(),
+                ));
             }
         }
         if !self.meta.disable_totp(user, actor).await? {

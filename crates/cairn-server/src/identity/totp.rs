@@ -97,21 +97,30 @@ fn looks_like_recovery_code(code: &str) -> bool {
     code.chars().filter(|c| c.is_ascii_hexdigit()).count() == 16
 }
 
-/// Whether `user` has an enabled enrolment.
-pub async fn enrolled(meta: &dyn IdentityStore, user: &str) -> Result<bool, StoreError> {
+/// The secret of `user`'s enabled enrolment (none while pending).
+async fn enabled_secret(
+    meta: &dyn IdentityStore,
+    user: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(meta
         .totp(user)
         .await?
-        .is_some_and(|t| t.enabled_at.is_some()))
+        .filter(|t| t.enabled_at.is_some())
+        .map(|t| t.secret))
+}
+
+/// Whether `user` has an enabled enrolment.
+pub async fn enrolled(meta: &dyn IdentityStore, user: &str) -> Result<bool, StoreError> {
+    Ok(enabled_secret(meta, user).await?.is_some())
 }
 
 /// A second factor at sign-in: a TOTP code not used to sign in before, or
 /// an unused recovery code (used up now).
 pub async fn sign_in(meta: &dyn IdentityStore, user: &str, code: &str) -> Result<bool, StoreError> {
-    let Some(enrolment) = meta.totp(user).await?.filter(|t| t.enabled_at.is_some()) else {
+    let Some(secret) = enabled_secret(meta, user).await? else {
         return Ok(false);
     };
-    if let Some(step) = step_of(&enrolment.secret, code, crate::auth::now()) {
+    if let Some(step) = step_of(&secret, code, crate::auth::now()) {
         return meta.claim_totp_step(user, step).await;
     }
     recovery(meta, user, code, i64::MAX).await
@@ -124,11 +133,11 @@ pub async fn for_request(
     user: &str,
     code: &str,
 ) -> Result<bool, StoreError> {
-    let Some(enrolment) = meta.totp(user).await?.filter(|t| t.enabled_at.is_some()) else {
+    let Some(secret) = enabled_secret(meta, user).await? else {
         return Ok(false);
     };
     let now = crate::auth::now();
-    if step_of(&enrolment.secret, code, now).is_some() {
+    if step_of(&secret, code, now).is_some() {
         return Ok(true);
     }
     recovery(meta, user, code, now as i64 - RECOVERY_GRACE).await

@@ -19,9 +19,6 @@ pub struct ServerArgs {
     /// this or --password-env, the session `cairn login` kept for the URL.
     #[arg(long)]
     pub token_env: Option<String>,
-    /// A token given directly (what `cairn logout` ends).
-    #[arg(skip)]
-    pub token: Option<String>,
 }
 
 impl ServerArgs {
@@ -30,23 +27,9 @@ impl ServerArgs {
         self.url.trim_end_matches('/').to_string()
     }
 
-    /// Arguments that send `token` to `base`.
-    pub fn with_token(base: &str, token: &str) -> ServerArgs {
-        ServerArgs {
-            url: base.to_string(),
-            user: None,
-            password_env: None,
-            token_env: None,
-            token: Some(token.to_string()),
-        }
-    }
-
     /// The `Authorization` header value to send, if any: the token or the
     /// password named, else the session `cairn login` kept for this URL.
     pub fn authorization(&self) -> anyhow::Result<Option<String>> {
-        if let Some(token) = &self.token {
-            return Ok(Some(format!("Bearer {token}")));
-        }
         Ok(match (&self.token_env, &self.password_env) {
             (Some(var), _) => Some(format!(
                 "Bearer {}",

@@ -5,7 +5,6 @@
 //! `$XDG_CONFIG_HOME/cairn/credentials.json`, else
 //! `~/.config/cairn/credentials.json`, readable by its owner only.
 
-use super::client::ServerArgs;
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
@@ -153,15 +152,15 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        let message = answer["error"].as_str().unwrap_or("refused").to_string();
-        if answer["otp_required"] == true && otp.is_none() && std::io::stdin().is_terminal() {
-            otp = Some(prompt("one-time password: ")?);
-            continue;
+        let message = answer["error"].as_str().unwrap_or("refused");
+        match (
+            answer["otp_required"] == true && otp.is_none(),
+            std::io::stdin().is_terminal(),
+        ) {
+            (true, true) => otp = Some(prompt("one-time password: ")?),
+            (true, false) => anyhow::bail!("{status}: {message}: pass --otp CODE"),
+            _ => anyhow::bail!("{status}: {message}"),
         }
-        if answer["otp_required"] == true && otp.is_none() {
-            anyhow::bail!("{status}: {message}: pass --otp CODE");
-        }
-        anyhow::bail!("{status}: {message}");
     }
 }
 
@@ -173,12 +172,15 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     if let Some(token) = entry["token"].as_str() {
-        let server = ServerArgs::with_token(&base, token);
-        // An expired or revoked session is gone already.
-        if let Err(e) = server
-            .send(reqwest::Client::new().delete(format!("{base}/api/v1/session")))
+        let ended = reqwest::Client::new()
+            .delete(format!("{base}/api/v1/session"))
+            .bearer_auth(token)
+            .send()
             .await
-        {
+            .map_err(anyhow::Error::from)
+            .and_then(|r| Ok(r.error_for_status()?));
+        // An expired or revoked session is gone already.
+        if let Err(e) = ended {
             eprintln!("cairn: the server did not end the session ({e}); forgetting it here");
         }
     }

@@ -233,7 +233,7 @@ impl CargoApi {
             tags: vec![],
             owner: Some(req.auth.principal.name().to_string()),
         };
-        p.publish(&new, PublishMode::NewVersion, &req.actor())
+        p.publish(&new, &[&stored], PublishMode::NewVersion, &req.actor())
             .await?;
         tracing::info!(krate = %meta.name, version = %meta.vers, repository = repo, "cargo publish");
         Ok(

@@ -243,7 +243,7 @@ pub async fn publish_files(
         owner: None,
     };
     packages
-        .publish(&new, PublishMode::NewVersion, actor)
+        .publish(&new, &[&zip, &go_mod_file], PublishMode::NewVersion, actor)
         .await?;
     Ok(Published::New { h1, go_mod_h1 })
 }

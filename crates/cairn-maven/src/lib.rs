@@ -378,7 +378,8 @@ impl MavenApi {
             tags: vec![],
             owner: None,
         };
-        p.publish(&new, PublishMode::AddFiles, &req.actor()).await?;
+        p.publish(&new, &[&stored], PublishMode::AddFiles, &req.actor())
+            .await?;
         Ok(StatusCode::CREATED.into_response())
     }
 

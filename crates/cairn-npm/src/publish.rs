@@ -265,10 +265,14 @@ impl NpmApi {
         .await?;
         let stored = p.store(tgz.into()).await?;
         let mut files = vec![stored.record(&file, version, json!({}))];
-        if let Some(data) = bundle_data {
-            let stored = p.store(data.as_bytes().to_vec().into()).await?;
-            files.push(stored.record(&bundle_name, version, json!({"kind": "provenance"})));
-        }
+        let bundle = match bundle_data {
+            Some(data) => {
+                let bundle = p.store(data.as_bytes().to_vec().into()).await?;
+                files.push(bundle.record(&bundle_name, version, json!({"kind": "provenance"})));
+                Some(bundle)
+            }
+            None => None,
+        };
         if let Some(other) = attachments
             .keys()
             .find(|k| **k != tarball_key && Some(*k) != bundle_key.as_ref())
@@ -321,7 +325,9 @@ impl NpmApi {
             tags,
             owner: Some(req.auth.principal.name().to_string()),
         };
-        p.publish(&new, PublishMode::NewVersion, &req.actor())
+        let held: Vec<&cairn_packages::StoredFile> =
+            std::iter::once(&stored).chain(bundle.as_ref()).collect();
+        p.publish(&new, &held, PublishMode::NewVersion, &req.actor())
             .await?;
         tracing::info!(package = name, version = %version, repository = repo, "npm publish");
         Ok(Json(json!({"ok": true, "id": name})).into_response())

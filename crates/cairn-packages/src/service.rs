@@ -204,6 +204,9 @@ pub struct Digests {
 pub struct StoredFile {
     pub digests: Digests,
     pub size: u64,
+    /// The bytes, kept until the publish that references them commits
+    /// (see [`Packages::publish`]).
+    bytes: Bytes,
 }
 
 impl StoredFile {
@@ -304,6 +307,9 @@ struct Resolved {
     at: std::time::Instant,
 }
 
+/// How many times [`Packages::publish`] stores a collected file again.
+const PUBLISH_RESTORES: u32 = 3;
+
 /// How many download paths' resolutions are kept.
 const RESOLVED_PATHS: usize = 64 * 1024;
 
@@ -338,13 +344,41 @@ impl Packages {
     /// transaction, with its audit entry — then records a publish
     /// attestation for each file, signed with the registry's key. An
     /// attestation that cannot be recorded is logged: the publish stands.
+    ///
+    /// `stored` are the files [`Packages::store`] wrote for this publish.
+    /// A stored blob nothing references yet is the collector's to take once
+    /// its grace period has passed; if that happens before the publish's
+    /// transaction claims it (a loaded machine, a grace set short), the
+    /// store refuses the publish with `BlobUnknown` and nothing is written.
+    /// The bytes are still in hand, so they are stored again and the
+    /// publish tried again, a few times, before the refusal is passed on.
     pub async fn publish(
         &self,
         new: &cairn_store::NewVersion,
+        stored: &[&StoredFile],
         mode: cairn_store::PublishMode,
         actor: &cairn_store::Actor,
-    ) -> Result<(), cairn_store::StoreError> {
-        self.meta.publish(new, mode, actor).await?;
+    ) -> PackageResult<()> {
+        let mut again = PUBLISH_RESTORES;
+        loop {
+            match self.meta.publish(new, mode, actor).await {
+                Err(cairn_store::StoreError::BlobUnknown(digest)) if again > 0 => {
+                    let Some(file) = stored
+                        .iter()
+                        .find(|f| f.digests.sha256.to_string() == digest)
+                    else {
+                        return Err(cairn_store::StoreError::BlobUnknown(digest).into());
+                    };
+                    tracing::info!(%digest, package = %new.package, version = %new.version,
+                        "a file of this publish was collected before the publish claimed it; storing it again");
+                    self.blobs
+                        .put_bytes(&file.digests.sha256, file.bytes.clone())
+                        .await?;
+                    again -= 1;
+                }
+                result => break result?,
+            }
+        }
         let Some(keys) = self.registry_keys() else {
             return Ok(());
         };
@@ -783,8 +817,12 @@ impl Packages {
         bytes: Bytes,
         digests: Digests,
     ) -> PackageResult<StoredFile> {
-        let size = self.blobs.put_bytes(&digests.sha256, bytes).await?;
-        Ok(StoredFile { digests, size })
+        let size = self.blobs.put_bytes(&digests.sha256, bytes.clone()).await?;
+        Ok(StoredFile {
+            digests,
+            size,
+            bytes,
+        })
     }
 
     /// Serves a stored file: 404 if the package has no such file, 410 if

@@ -273,10 +273,12 @@ impl PypiApi {
         )
         .await?;
         let mut companion = None;
+        let mut metadata_file = None;
         if dist == Dist::Wheel {
             let stored = p.store(Bytes::from(meta_bytes)).await?;
             file_meta["metadata_digest"] = json!(stored.digests.sha256.to_string());
-            companion = Some(stored.digests.sha256);
+            companion = Some(stored.digests.sha256.clone());
+            metadata_file = Some(stored);
         }
         let stored = p.store(form.content.clone()).await?;
         let dependencies: Vec<String> = form
@@ -308,7 +310,11 @@ impl PypiApi {
             tags: vec![],
             owner: Some(req.auth.principal.name().to_string()),
         };
-        p.publish(&new, PublishMode::AddFiles, &req.actor()).await?;
+        let held: Vec<&cairn_packages::StoredFile> = std::iter::once(&stored)
+            .chain(metadata_file.as_ref())
+            .collect();
+        p.publish(&new, &held, PublishMode::AddFiles, &req.actor())
+            .await?;
         tracing::info!(project = %key, version, file = %form.filename, repository = repo, "pypi upload");
         Ok((axum::http::StatusCode::OK, "OK\n").into_response())
     }

@@ -194,6 +194,9 @@ step "the web UI in Debian's chromium (playwright-core): sign in with a password
 (cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
+step "single sign-on against a real OpenID Connect provider (oidc-provider from npm, on loopback) in chromium: authorization code with PKCE, the user made on the first sign-in, provider groups mapped to cairn groups (an administrator sees the admin pages, another person does not and is refused them); callbacks with another state, without the flow cookie or with an altered one refused; an off-site return_to not followed; a local user never taken over"
+node tests/e2e/ui/sso.mjs "$CAIRN" "$OUT_DIR"
+
 step "readiness follows PostgreSQL"
 CAIRN_DATABASE_URL=$(pg_database e2e_readiness) tests/e2e/readiness.sh "$PGDIR"
 

@@ -50,8 +50,12 @@ function SignIn({ onSignedIn }) {
   const [password, setPassword] = useState('')
   const [otp, setOtp] = useState('')
   const [needOtp, setNeedOtp] = useState(false)
-  const [error, setError] = useState('')
+  const [error, setError] = useState(new URLSearchParams(location.search).get('sso_error') || '')
   const [busy, setBusy] = useState(false)
+  const [sso, setSso] = useState(null)
+  useEffect(() => {
+    api('/session/methods').then((r) => { if (r.ok && r.data.oidc) setSso(r.data.oidc) })
+  }, [])
   const submit = async (e) => {
     e.preventDefault()
     setBusy(true)
@@ -81,6 +85,9 @@ function SignIn({ onSignedIn }) {
         ${error && html`<p class="error" role="alert">${error}</p>`}
         <button type="submit" disabled=${busy}>Sign in</button>
       </form>
+      ${sso && html`
+        <p class="or">or</p>
+        <a class="button sso" href=${`${sso.url}?${new URLSearchParams({ return_to: location.pathname + location.hash })}`}>Sign in with ${sso.name}</a>`}
     </main>`
 }
 

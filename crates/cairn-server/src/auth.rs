@@ -104,9 +104,10 @@ pub struct Authenticator {
     service: String,
     ttl_secs: u64,
     policy: AccessPolicy,
-    /// Keys the CSRF tokens of browser sessions (the shared signing secret,
-    /// so that every replica computes the same token).
-    csrf_key: Vec<u8>,
+    /// Keys the CSRF tokens of browser sessions and the sign-on state a
+    /// browser carries (the shared signing secret, so that every replica
+    /// computes the same MACs).
+    mac_key: Vec<u8>,
 }
 
 /// The cookie a browser session's token travels in.
@@ -203,7 +204,7 @@ impl Authenticator {
             service,
             ttl_secs,
             policy,
-            csrf_key: secret.into_bytes(),
+            mac_key: secret.into_bytes(),
         })
     }
 
@@ -212,17 +213,29 @@ impl Authenticator {
     /// `GET /api/v1/session`) and sends back in `X-Cairn-CSRF`; another
     /// site can neither read it nor compute it.
     pub fn csrf_token(&self, session: &str) -> String {
+        self.mac("cairn csrf", session.as_bytes())
+    }
+
+    /// An HMAC of `data` for `purpose` under the key every replica shares
+    /// (hex): what cairn hands a browser to bring back unchanged.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
         use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key)
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.mac_key)
             .expect("HMAC takes any key length");
-        mac.update(b"cairn csrf\0");
-        mac.update(session.as_bytes());
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(data);
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `presented` is [`Authenticator::mac`] of `data` for `purpose`.
+    pub fn mac_ok(&self, purpose: &str, data: &[u8], presented: &str) -> bool {
+        constant_time_eq(self.mac(purpose, data).as_bytes(), presented.as_bytes())
     }
 
     /// Whether `presented` is the CSRF token of `session`.
     pub fn csrf_ok(&self, session: &str, presented: &str) -> bool {
-        constant_time_eq(self.csrf_token(session).as_bytes(), presented.as_bytes())
+        self.mac_ok("cairn csrf", session.as_bytes(), presented)
     }
 
     pub fn service(&self) -> &str {

@@ -281,6 +281,72 @@ pub struct AuthConfig {
     /// How long a person's sign-in lasts (`POST /api/v1/session`: a browser
     /// session, or `cairn login`), in seconds.
     pub session_ttl_secs: u64,
+    /// Single sign-on for people through an OpenID Connect provider
+    /// (docs/sso.md).
+    pub oidc: Option<OidcSignIn>,
+}
+
+/// `[auth.oidc]`: people sign in at an OpenID Connect provider
+/// (authorization code with PKCE); cairn makes each user on their first
+/// sign-in and maps the provider's groups to cairn groups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSignIn {
+    /// The provider's issuer URL (its `/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    /// The client's secret (a confidential client; `CAIRN_AUTH__OIDC__CLIENT_SECRET`
+    /// keeps it out of the file). Without one, cairn is a public client and
+    /// PKCE alone binds the code to the sign-in.
+    pub client_secret: Option<String>,
+    /// What the sign-in button says: "Sign in with ...".
+    pub display_name: String,
+    pub scopes: Vec<String>,
+    /// The claim that names the cairn user (falls back to `sub` when absent).
+    pub username_claim: String,
+    /// The claim listing the person's groups at the provider.
+    pub groups_claim: String,
+    /// Provider group -> cairn groups it makes the person a member of.
+    /// Groups not listed give nothing.
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Whether a sign-in counts as having taken a second factor: `always`
+    /// (the provider enforces one), or when the ID token's `amr` claim names
+    /// one of `second_factor_amr` (the default: `amr`).
+    pub second_factor: SsoSecondFactor,
+    pub second_factor_amr: Vec<String>,
+    /// Where the provider sends the browser back; by default
+    /// `<public_url>/api/v1/session/oidc/callback` (register this URL with
+    /// the provider).
+    pub redirect_url: Option<String>,
+}
+
+/// When a single sign-on counts as a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SsoSecondFactor {
+    Always,
+    Amr,
+    Never,
+}
+
+impl Default for OidcSignIn {
+    fn default() -> Self {
+        OidcSignIn {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            display_name: "single sign-on".into(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            username_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            groups: Default::default(),
+            second_factor: SsoSecondFactor::Amr,
+            second_factor_amr: ["mfa", "otp", "hwk", "swk", "fpt", "face", "sc"]
+                .map(String::from)
+                .to_vec(),
+            redirect_url: None,
+        }
+    }
 }
 
 /// A key that signs reports of leaked tokens.
@@ -568,6 +634,7 @@ impl Default for AuthConfig {
             secret_scanning_keys: vec![],
             require_two_factor: vec![],
             session_ttl_secs: 12 * 3600,
+            oidc: None,
         }
     }
 }

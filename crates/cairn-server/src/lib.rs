@@ -17,6 +17,7 @@ pub mod limits;
 mod maintenance;
 mod observe;
 pub mod oidc;
+pub mod sso;
 mod ui;
 
 use anyhow::Context;
@@ -41,8 +42,10 @@ pub struct AppState {
     pub config: Config,
     /// `None` when rate limiting is off.
     pub limits: Option<limits::RateLimits>,
-    /// Issuers' signing keys for trusted publishing.
+    /// Issuers' signing keys for trusted publishing and single sign-on.
     pub oidc: oidc::JwksCache,
+    /// The OpenID Connect provider people sign in at (`[auth.oidc]`).
+    pub sso: Option<sso::SsoProvider>,
     pub auth: Authenticator,
     /// The access decision and audit rule in front of every adapter.
     pub guard: cairn_http::Guard,
@@ -207,6 +210,7 @@ impl App {
         let state = Arc::new(AppState {
             limits: limits::RateLimits::new(&config.rate_limit),
             oidc: oidc::JwksCache::default(),
+            sso: sso::SsoProvider::from_config(config.auth.oidc.as_ref())?,
             config,
             auth,
             guard: cairn_http::Guard::new(access.clone(), meta.clone()),

@@ -117,7 +117,7 @@ impl JwksCache {
     }
 
     /// The decoding key `kid` of `issuer`, refetching the set once if unknown.
-    async fn key(&self, issuer: &str, kid: &str) -> Result<DecodingKey, ExchangeError> {
+    pub(crate) async fn key(&self, issuer: &str, kid: &str) -> Result<DecodingKey, ExchangeError> {
         let cached = self
             .sets
             .lock()

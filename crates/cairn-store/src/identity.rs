@@ -12,7 +12,13 @@ pub struct UserRecord {
     pub secret_hash: String,
     /// The user's own grants, `PATTERN:ACTIONS` strings.
     pub grants: Vec<String>,
+    /// Where the user signs in: [`LOCAL_USERS`] (a password kept here), or
+    /// the identity provider that vouches for them (`oidc:<issuer>`, `ldap`).
+    pub source: String,
 }
+
+/// The source of users whose password cairn keeps.
+pub const LOCAL_USERS: &str = "local";
 
 /// An API token. Only a hash of its secret is kept (and never serialised).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -115,6 +121,19 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The grants of every group the user belongs to.
     async fn group_grants_of(&self, user: &str) -> Result<Vec<String>, StoreError>;
+    /// A person an identity provider vouched for, as `source`
+    /// (`oidc:<issuer>`, `ldap`): made on their first sign-in (with no
+    /// password here), refused with [`StoreError::Conflict`] when a user of
+    /// that name signs in elsewhere (a local user is never taken over). The
+    /// memberships the provider gives become exactly `groups`; memberships
+    /// an administrator added stay. Audited as `user.sign_in`.
+    async fn sign_in_external(
+        &self,
+        name: &str,
+        source: &str,
+        groups: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
 
     async fn create_token(&self, token: &TokenRecord, actor: &Actor) -> Result<(), StoreError>;
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;

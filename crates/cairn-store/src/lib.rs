@@ -50,7 +50,9 @@ pub use blobs::{Blobs, UploadError};
 pub use byte_cache::ByteCache;
 pub use error::StoreError;
 pub use gc::{BlobCounts, BlobState, DanglingReference, GcStore, UnindexedManifest, Verdict};
-pub use identity::{IdentityStore, PublisherRecord, TokenRecord, TotpRecord, UserRecord};
+pub use identity::{
+    IdentityStore, PublisherRecord, TokenRecord, TotpRecord, UserRecord, LOCAL_USERS,
+};
 pub use meta::{MetaStore, PoolState, SettingsStore, Usage};
 pub use oci::{ManifestRecord, OciStore, TagChange};
 pub use packages::{

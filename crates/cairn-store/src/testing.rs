@@ -493,6 +493,48 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
         meta.group_grants_of("admin").await.unwrap(),
         list(&["team/**:read,publish"])
     );
+    // A person an identity provider vouches for: made on the first sign-in,
+    // with the provider's groups; the next sign-in's groups replace those
+    // (an administrator's membership stays); a local user is never taken over.
+    let sso = "oidc:https://id.example";
+    meta.sign_in_external("carol", sso, &list(&["devs", "ops"]), &who)
+        .await
+        .unwrap();
+    let carol = meta.user("carol").await.unwrap().unwrap();
+    assert_eq!(carol.source, sso);
+    assert!(carol.secret_hash.is_empty());
+    assert_eq!(
+        meta.group_grants_of("carol").await.unwrap(),
+        list(&["team/**:read,publish", "**:delete"])
+    );
+    meta.put_group("readers", &list(&["**:read"]), &who)
+        .await
+        .unwrap();
+    meta.add_group_member("readers", "carol", &who)
+        .await
+        .unwrap();
+    meta.sign_in_external("carol", sso, &list(&["devs"]), &who)
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.group_grants_of("carol").await.unwrap(),
+        list(&["team/**:read,publish", "**:read"])
+    );
+    assert_eq!(
+        meta.user("admin").await.unwrap().unwrap().source,
+        crate::LOCAL_USERS
+    );
+    for (name, source) in [("admin", sso), ("carol", "ldap")] {
+        let err = meta
+            .sign_in_external(name, source, &list(&["ops"]), &who)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    }
+    assert_eq!(
+        meta.group_grants_of("admin").await.unwrap(),
+        list(&["team/**:read,publish"])
+    );
     let token = crate::TokenRecord {
         id: "t1".into(),
         user: "admin".into(),

@@ -20,6 +20,14 @@ pub enum AdminEndpoint {
     SessionInfo,
     /// `DELETE /session`: signs out (the session's token is revoked).
     SignOut,
+    /// `GET /session/methods`: how a person may sign in here (password,
+    /// single sign-on).
+    SignInMethods,
+    /// `GET /session/oidc?return_to=`: off to the OpenID Connect provider.
+    SsoStart,
+    /// `GET /session/oidc/callback?code=&state=`: back from the provider;
+    /// the browser session starts.
+    SsoCallback,
     /// `GET /tokens`
     ListTokens,
     /// `POST /tokens`
@@ -204,6 +212,9 @@ impl AdminEndpoint {
             (_, ["search"]) => (E::Search, &[M::GET]),
             (&M::GET, ["session"]) => (E::SessionInfo, &[M::GET]),
             (&M::DELETE, ["session"]) => (E::SignOut, &[M::DELETE]),
+            (&M::GET, ["session", "methods"]) => (E::SignInMethods, &[M::GET]),
+            (&M::GET, ["session", "oidc"]) => (E::SsoStart, &[M::GET]),
+            (&M::GET, ["session", "oidc", "callback"]) => (E::SsoCallback, &[M::GET]),
             (_, ["session"]) => (E::SignIn, &[M::POST]),
             (&M::GET, ["tokens"]) => (E::ListTokens, &[M::GET]),
             (_, ["tokens"]) => (E::CreateToken, &[M::POST]),
@@ -385,14 +396,26 @@ impl AdminEndpoint {
     /// may read the package may read — an anonymous reader too — with the
     /// public keys that verify them).
     pub fn needs_credential(&self) -> bool {
-        !matches!(
+        !self.signs_in()
+            && !matches!(
+                self,
+                AdminEndpoint::OidcExchange
+                    | AdminEndpoint::Search
+                    | AdminEndpoint::SecretReport
+                    | AdminEndpoint::ListAttestations
+                    | AdminEndpoint::AttestationKeys
+            )
+    }
+
+    /// Whether the endpoint is a step of a sign-in: the credential is what
+    /// it makes, so a session cookie the browser still holds is ignored.
+    pub fn signs_in(&self) -> bool {
+        matches!(
             self,
-            AdminEndpoint::OidcExchange
-                | AdminEndpoint::SignIn
-                | AdminEndpoint::Search
-                | AdminEndpoint::SecretReport
-                | AdminEndpoint::ListAttestations
-                | AdminEndpoint::AttestationKeys
+            AdminEndpoint::SignIn
+                | AdminEndpoint::SignInMethods
+                | AdminEndpoint::SsoStart
+                | AdminEndpoint::SsoCallback
         )
     }
 
@@ -424,6 +447,7 @@ impl AdminEndpoint {
             | E::NewRecoveryCodes { .. } => Access::Anyone,
             // The body is the credential (a sign-in), or the caller's own session.
             E::SignIn | E::SessionInfo | E::SignOut => Access::Anyone,
+            E::SignInMethods | E::SsoStart | E::SsoCallback => Access::Anyone,
             // Each hit is decided through the guard as a read.
             E::Search => Access::Anyone,
             E::ListTokens
@@ -499,6 +523,9 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::SignIn => "session_sign_in",
             E::SessionInfo => "session_info",
             E::SignOut => "session_sign_out",
+            E::SignInMethods => "session_methods",
+            E::SsoStart => "session_sso_start",
+            E::SsoCallback => "session_sso_callback",
             E::ListTokens => "token_list",
             E::CreateToken => "token_create",
             E::RevokeToken { .. } => "token_revoke",

@@ -104,9 +104,6 @@ pub(super) struct SignIn {
     token: bool,
 }
 
-/// Every right the person has: a session token is limited by nothing but them.
-const SESSION_SCOPE: &str = "**:read,publish,yank,delete,admin,sign";
-
 /// A person signs in with a password (a token will not do) and, when
 /// enrolled, a one-time password: a session that lasts
 /// `auth.session_ttl_secs`, as an HttpOnly, SameSite=Strict cookie with its
@@ -172,7 +169,7 @@ pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiRes
             } else {
                 "web session"
             },
-            &[SESSION_SCOPE.to_string()],
+            &[crate::identity::SESSION_SCOPE.to_string()],
             crate::identity::Session {
                 ttl_secs: Some(ttl),
                 second_factor,
@@ -194,7 +191,7 @@ pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiRes
 }
 
 /// The session cookie: `Secure` when cairn is reached over HTTPS (`public_url`).
-fn session_cookie(state: &AppState, value: &str, max_age: u64) -> String {
+pub(crate) fn session_cookie(state: &AppState, value: &str, max_age: u64) -> String {
     let secure = state
         .config
         .public_url
@@ -205,6 +202,17 @@ fn session_cookie(state: &AppState, value: &str, max_age: u64) -> String {
         crate::auth::SESSION_COOKIE,
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// How a person may sign in here, for the sign-in page.
+pub(super) fn sign_in_methods(state: &AppState) -> ApiResult {
+    let sso = state.sso.as_ref().map(|p| {
+        json!({
+            "name": p.display_name(),
+            "url": "/api/v1/session/oidc",
+        })
+    });
+    Ok(Json(json!({ "password": true, "oidc": sso })).into_response())
 }
 
 /// Who the caller is: name, whether an administrator, the second factor's

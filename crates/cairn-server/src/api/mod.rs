@@ -19,6 +19,8 @@ mod sboms;
 mod search;
 mod vulns;
 
+pub(crate) use handlers::session_cookie;
+
 use cairn_core::access::Denied;
 pub use endpoint::AdminEndpoint;
 
@@ -47,7 +49,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// A refusal: a status and a message, or a response already made (failed authentication).
-enum ApiError {
+pub(crate) enum ApiError {
     Status(StatusCode, String),
     Ready(Box<Response>),
 }
@@ -131,7 +133,7 @@ fn browser_session(
     parts: &mut axum::http::request::Parts,
 ) -> Result<Option<String>, ApiError> {
     use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
-    if parts.headers.contains_key(header::AUTHORIZATION) || *endpoint == AdminEndpoint::SignIn {
+    if parts.headers.contains_key(header::AUTHORIZATION) || endpoint.signs_in() {
         return Ok(None);
     }
     let secret = parts
@@ -279,7 +281,7 @@ async fn serve(state: &AppState, endpoint: AdminEndpoint, req: Request) -> ApiRe
         )
         .await;
     }
-    dispatch(state, &who, endpoint, &parts.uri, body).await
+    dispatch(state, &who, endpoint, &parts, body).await
 }
 
 /// A query string as `T`, or a 400.
@@ -342,11 +344,12 @@ async fn dispatch(
     state: &AppState,
     who: &Who,
     endpoint: AdminEndpoint,
-    uri: &axum::http::Uri,
+    parts: &axum::http::request::Parts,
     body: Body,
 ) -> ApiResult {
     use handlers as h;
     use AdminEndpoint as E;
+    let uri = &parts.uri;
     match endpoint {
         E::ListTokens => h::list_tokens(state, who, query(uri)?).await,
         E::CreateToken => h::create_token(state, who, json_body(body).await?).await,
@@ -357,6 +360,12 @@ async fn dispatch(
         E::SignIn => h::sign_in(state, who, json_body(body).await?).await,
         E::SessionInfo => h::session_info(state, who).await,
         E::SignOut => h::sign_out(state, who).await,
+        E::SignInMethods => h::sign_in_methods(state),
+        E::SsoStart => crate::sso::start(state, &parts.headers, query(uri)?).await,
+        E::SsoCallback => {
+            let source = who.actor.source.clone();
+            crate::sso::callback(state, &parts.headers, source, query(uri)?).await
+        }
         E::TotpStatus { user } => h::totp_status(state, who, &user).await,
         E::StartTotp { user } => h::start_totp(state, who, &user).await,
         E::ConfirmTotp { user } => h::confirm_totp(state, who, &user, json_body(body).await?).await,

@@ -66,6 +66,10 @@ pub enum IdentityError {
 
 pub type IdentityResult<T> = Result<T, IdentityError>;
 
+/// A session token's scope: every right the person has (a session is
+/// limited by nothing but them).
+pub const SESSION_SCOPE: &str = "**:read,publish,yank,delete,admin,sign";
+
 /// What a sign-in's token is: how long it lasts, and whether the sign-in
 /// took a second factor (then changes made with it count as verified).
 #[derive(Debug, Clone, Copy)]
@@ -253,6 +257,50 @@ impl Identity {
             Some(session),
         )
         .await
+    }
+
+    /// A person an identity provider vouched for (`source`: `oidc:<issuer>`,
+    /// `ldap`) signs in: made on the first sign-in, with the groups the
+    /// provider's say-so maps to (see `IdentityStore::sign_in_external`).
+    pub async fn sign_in_external(
+        &self,
+        actor: &Actor,
+        user: &str,
+        source: &str,
+        groups: &[String],
+    ) -> IdentityResult<()> {
+        self.meta
+            .sign_in_external(user, source, groups, actor)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(why) => IdentityError::Forbidden(why),
+                e => e.into(),
+            })?;
+        self.changed();
+        Ok(())
+    }
+
+    /// The session token of a person an identity provider just vouched
+    /// for ([`Identity::sign_in_external`]); returns its secret.
+    pub async fn create_external_session(
+        &self,
+        actor: &Actor,
+        user: &str,
+        description: &str,
+        session: Session,
+    ) -> IdentityResult<String> {
+        let (_, secret) = self
+            .make_token(
+                Manager::Operator,
+                actor,
+                Some(user),
+                description,
+                &[SESSION_SCOPE.to_string()],
+                session.ttl_secs,
+                Some(session),
+            )
+            .await?;
+        Ok(secret)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -26,15 +26,17 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
 #[async_trait]
 impl IdentityStore for SqlMetaStore {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT name, secret_hash, grants FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT name, secret_hash, grants, source FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
         row.map(|r| {
             Ok(UserRecord {
                 name: r.try_get("name")?,
                 secret_hash: r.try_get("secret_hash")?,
                 grants: json_list(r.try_get("grants")?)?,
+                source: r.try_get("source")?,
             })
         })
         .transpose()
@@ -173,6 +175,69 @@ impl IdentityStore for SqlMetaStore {
             all.extend(json_list(list)?);
         }
         Ok(all)
+    }
+
+    async fn sign_in_external(
+        &self,
+        name: &str,
+        source: &str,
+        groups: &[String],
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        // No password: the stored hash is empty, which no secret hashes to.
+        sqlx::query(
+            "INSERT INTO users (name, secret_hash, created_at, source) VALUES ($1, '', $2, $3)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now())
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+        let stored: String = sqlx::query_scalar("SELECT source FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if stored != source {
+            return Err(StoreError::Conflict(format!(
+                "the user {name} signs in {} here, not through {source}",
+                if stored == crate::LOCAL_USERS {
+                    "with a password".to_string()
+                } else {
+                    format!("through {stored}")
+                }
+            )));
+        }
+        sqlx::query("DELETE FROM group_members WHERE user_name = $1 AND source = $2")
+            .bind(name)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        for group in groups {
+            sqlx::query(
+                "INSERT INTO group_members (group_name, user_name, source) VALUES ($1, $2, $3)
+                 ON CONFLICT (group_name, user_name) DO NOTHING",
+            )
+            .bind(group)
+            .bind(name)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let detail = format!("through {source}; groups: {}", groups.join(", "));
+        audit(
+            &mut tx,
+            actor,
+            "user.sign_in",
+            None,
+            Some(name),
+            OK,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_token(&self, t: &TokenRecord, actor: &Actor) -> Result<(), StoreError> {

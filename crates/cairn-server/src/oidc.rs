@@ -137,6 +137,23 @@ impl JwksCache {
     }
 }
 
+/// Whether a token signed with `alg` is accepted from an identity provider:
+/// asymmetric signatures only (a provider's public keys verify them).
+pub(crate) fn accepted_algorithm(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::EdDSA
+    )
+}
+
 #[derive(Deserialize)]
 struct Unverified {
     iss: Option<String>,
@@ -301,15 +318,7 @@ async fn verify(
 ) -> Result<PublisherRecord, ExchangeError> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
-    if !matches!(
-        header.alg,
-        Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::ES256
-            | Algorithm::ES384
-            | Algorithm::PS256
-    ) {
+    if !accepted_algorithm(header.alg) {
         return Err(ExchangeError::Invalid(format!(
             "algorithm {:?} is not accepted",
             header.alg

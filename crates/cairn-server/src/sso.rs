@@ -20,7 +20,7 @@ use crate::AppState;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Digest;
@@ -122,16 +122,7 @@ impl SsoProvider {
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
         );
-        let found: Discovery = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(provider_error)?
-            .json()
-            .await
-            .map_err(provider_error)?;
+        let found: Discovery = json_from(self.http.get(&url)).await?;
         if found.issuer.trim_end_matches('/') != self.config.issuer.trim_end_matches('/') {
             return Err(ApiError::Status(
                 StatusCode::BAD_GATEWAY,
@@ -161,6 +152,19 @@ impl SsoProvider {
         };
         format!("{base}{FLOW_PATH}/callback")
     }
+}
+
+/// The provider's JSON answer to `req` (a success status only).
+async fn json_from<T: serde::de::DeserializeOwned>(
+    req: reqwest::RequestBuilder,
+) -> Result<T, ApiError> {
+    req.send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(provider_error)?
+        .json()
+        .await
+        .map_err(provider_error)
 }
 
 fn provider_error(e: reqwest::Error) -> ApiError {
@@ -501,18 +505,7 @@ async fn verify_id_token(
         )
     };
     let header = jsonwebtoken::decode_header(id_token).map_err(|e| invalid(e.to_string()))?;
-    if !matches!(
-        header.alg,
-        Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::ES256
-            | Algorithm::ES384
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512
-            | Algorithm::EdDSA
-    ) {
+    if !crate::oidc::accepted_algorithm(header.alg) {
         return Err(invalid(format!(
             "algorithm {:?} is not accepted",
             header.alg
@@ -547,18 +540,13 @@ async fn merge_userinfo(
     access_token: &str,
     claims: &mut Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let info: Map<String, Value> = sso
-        .http
-        .get(endpoint)
-        .bearer_auth(access_token)
-        .header(header::ACCEPT, "application/json")
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(provider_error)?
-        .json()
-        .await
-        .map_err(provider_error)?;
+    let info: Map<String, Value> = json_from(
+        sso.http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header(header::ACCEPT, "application/json"),
+    )
+    .await?;
     if info.get("sub") != claims.get("sub") {
         return Err(ApiError::Status(
             StatusCode::BAD_GATEWAY,

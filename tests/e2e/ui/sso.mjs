@@ -16,32 +16,14 @@
 // Usage: node tests/e2e/ui/sso.mjs CAIRN_BINARY OUTPUT_DIR
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import Provider from 'oidc-provider'
 import { chromium } from 'playwright-core'
+import { expect, freePort } from './common.mjs'
 
 const [BIN, OUT] = process.argv.slice(2)
 const SCREENS = join(OUT, 'ui-screens')
 mkdirSync(SCREENS, { recursive: true })
-
-function expect(cond, message) {
-  if (!cond) {
-    console.error(`FAIL: ${message}`)
-    process.exit(1)
-  }
-  console.log(`ok - ${message}`)
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 // The provider's people and their groups there.
 const PEOPLE = {

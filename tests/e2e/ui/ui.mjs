@@ -18,33 +18,15 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
+import { expect, freePort } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const [BIN, OUT] = process.argv.slice(2)
 const SCREENS = join(OUT, 'ui-screens')
 mkdirSync(SCREENS, { recursive: true })
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
-
-function expect(cond, message) {
-  if (!cond) {
-    console.error(`FAIL: ${message}`)
-    process.exit(1)
-  }
-  console.log(`ok - ${message}`)
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function base32(s) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'

@@ -39,6 +39,17 @@ for tool in nginx wrk docker-registry gpg chromium; do
   command -v "$tool" >/dev/null || { echo "FATAL: $tool could not be installed" >&2; exit 1; }
 done
 
+# slapd (and ldap-utils' ldapmodify) is the directory of tests/e2e/ldap.py.
+# Debian's package would start a system directory; policy-rc.d (or no init)
+# stops that, and the test runs its own on loopback.
+if ! { [ -x /usr/sbin/slapd ] && command -v ldapmodify >/dev/null; }; then
+  echo "installing slapd and ldap-utils from Debian"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slapd ldap-utils >/dev/null
+fi
+{ [ -x /usr/sbin/slapd ] && command -v ldapmodify >/dev/null; } || { echo "FATAL: slapd or ldapmodify could not be installed" >&2; exit 1; }
+
 # The go command, git, Maven and a JDK (with `jar`) drive the Go and Maven
 # tests; Maven and git come from Debian when missing.
 for tool in git mvn; do

@@ -194,6 +194,9 @@ step "the web UI in Debian's chromium (playwright-core): sign in with a password
 (cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
+step "LDAP sign-in against Debian's slapd: a person's directory password checked by binding as them (found by a service account), their directory groups mapped to cairn groups (an administrator; crane pushing with a directory password where the group allows, refused elsewhere); wrong, empty and unknown credentials and filter injection sign nobody in; the local admin not taken over; a group change seen at the next sign-in; audited; the directory down is said so"
+python3 tests/e2e/ldap.py "$CAIRN" "$OUT_DIR"
+
 step "single sign-on against a real OpenID Connect provider (oidc-provider from npm, on loopback) in chromium: authorization code with PKCE, the user made on the first sign-in, provider groups mapped to cairn groups (an administrator sees the admin pages, another person does not and is refused them); callbacks with another state, without the flow cookie or with an altered one refused; an off-site return_to not followed; a local user never taken over"
 node tests/e2e/ui/sso.mjs "$CAIRN" "$OUT_DIR"
 

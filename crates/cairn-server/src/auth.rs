@@ -42,6 +42,9 @@ pub enum AuthFailure {
     Expired,
     /// A revoked API token.
     Revoked,
+    /// The directory that checks this person's password did not answer
+    /// (not the caller's fault: not counted as a failed attempt).
+    Unavailable,
 }
 
 impl AuthFailure {
@@ -52,6 +55,9 @@ impl AuthFailure {
             AuthFailure::Malformed => "malformed Authorization header",
             AuthFailure::Expired => "the API token has expired",
             AuthFailure::Revoked => "the API token has been revoked",
+            AuthFailure::Unavailable => {
+                "the directory that checks this password could not be reached: try again later"
+            }
         }
     }
 }
@@ -108,6 +114,8 @@ pub struct Authenticator {
     /// browser carries (the shared signing secret, so that every replica
     /// computes the same MACs).
     mac_key: Vec<u8>,
+    /// The LDAP directory people's passwords are checked by, when configured.
+    directory: Option<Arc<crate::identity::ldap::Directory>>,
 }
 
 /// The cookie a browser session's token travels in.
@@ -205,7 +213,17 @@ impl Authenticator {
             ttl_secs,
             policy,
             mac_key: secret.into_bytes(),
+            directory: None,
         })
+    }
+
+    /// Checks the passwords of people the directory knows by binding to it.
+    pub fn with_directory(
+        mut self,
+        directory: Option<Arc<crate::identity::ldap::Directory>>,
+    ) -> Self {
+        self.directory = directory;
+        self
     }
 
     /// The CSRF token of the browser session whose token is `session`: an
@@ -359,19 +377,28 @@ impl Authenticator {
         ))
     }
 
+    /// A person's password: checked against the hash kept here for a local
+    /// user; by the directory for one it vouches for, or for a name unknown
+    /// here when a directory is configured (the user is made then).
     async fn check_user(&self, user: &str, secret: &str) -> Result<Principal, AuthFailure> {
         let record = self
             .meta
             .user(user)
             .await
-            .map_err(|_| AuthFailure::BadCredentials)?
-            .ok_or(AuthFailure::BadCredentials)?;
-        if !constant_time_eq(
-            hash_secret(secret).as_bytes(),
-            record.secret_hash.as_bytes(),
-        ) {
-            return Err(AuthFailure::BadCredentials);
-        }
+            .map_err(|_| AuthFailure::BadCredentials)?;
+        let record = match (record, &self.directory) {
+            (Some(r), _) if r.source == cairn_store::LOCAL_USERS => {
+                if !constant_time_eq(hash_secret(secret).as_bytes(), r.secret_hash.as_bytes()) {
+                    return Err(AuthFailure::BadCredentials);
+                }
+                r
+            }
+            (Some(r), Some(directory)) if r.source == crate::identity::ldap::LDAP_SOURCE => {
+                self.directory_sign_in(directory, &r.name, secret).await?
+            }
+            (None, Some(directory)) => self.directory_sign_in(directory, user, secret).await?,
+            _ => return Err(AuthFailure::BadCredentials),
+        };
         Ok(Principal::Authenticated {
             subject: record.name.clone(),
             credential: None,
@@ -381,6 +408,42 @@ impl Authenticator {
                 .await?,
             two_factor: self.person(&record.name).await?,
         })
+    }
+
+    /// `secret` checked by binding to the directory as `user`; the user made
+    /// (or their directory groups updated) as the directory says.
+    async fn directory_sign_in(
+        &self,
+        directory: &crate::identity::ldap::Directory,
+        user: &str,
+        secret: &str,
+    ) -> Result<cairn_store::UserRecord, AuthFailure> {
+        let groups = directory
+            .verify(user, secret)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, user, "a directory sign-in could not be checked");
+                AuthFailure::Unavailable
+            })?
+            .ok_or(AuthFailure::BadCredentials)?;
+        let actor = cairn_store::Actor {
+            name: user.to_string(),
+            credential: None,
+            source: Some(crate::identity::ldap::LDAP_SOURCE.to_string()),
+        };
+        self.meta
+            .sign_in_external(user, crate::identity::ldap::LDAP_SOURCE, &groups, &actor)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, user, "a directory sign-in was refused");
+                AuthFailure::BadCredentials
+            })?;
+        self.meta
+            .user(user)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(AuthFailure::BadCredentials)
     }
 
     /// An API token: live (not expired, not revoked), and never more than its user may do.

@@ -284,6 +284,59 @@ pub struct AuthConfig {
     /// Single sign-on for people through an OpenID Connect provider
     /// (docs/sso.md).
     pub oidc: Option<OidcSignIn>,
+    /// People sign in with their directory password (LDAP bind; docs/sso.md).
+    pub ldap: Option<LdapSignIn>,
+}
+
+/// `[auth.ldap]`: a person's password is checked by binding to the
+/// directory as them; cairn makes their user on the first sign-in and maps
+/// their directory groups to cairn groups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapSignIn {
+    /// `ldap://host:389` or `ldaps://host:636`.
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    pub starttls: bool,
+    /// The person's DN straight from their name: `uid={user},ou=people,dc=example,dc=org`
+    /// (no search). Otherwise the DN is searched for under `user_base`.
+    pub user_dn: Option<String>,
+    /// Who searches (a service account; anonymous when absent), and its
+    /// password (`CAIRN_AUTH__LDAP__BIND_PASSWORD` keeps it out of the file).
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<String>,
+    pub user_base: String,
+    /// `{user}` is the name signed in with, escaped.
+    pub user_filter: String,
+    /// Where groups are searched for (none: no groups).
+    pub group_base: Option<String>,
+    /// `{dn}` is the person's DN, `{user}` their name, both escaped.
+    pub group_filter: String,
+    /// The group attribute that names it.
+    pub group_attribute: String,
+    /// Directory group -> cairn groups it makes the person a member of.
+    /// Groups not listed give nothing.
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    pub timeout_secs: u64,
+}
+
+impl Default for LdapSignIn {
+    fn default() -> Self {
+        LdapSignIn {
+            url: String::new(),
+            starttls: false,
+            user_dn: None,
+            bind_dn: None,
+            bind_password: None,
+            user_base: String::new(),
+            user_filter: "(uid={user})".into(),
+            group_base: None,
+            group_filter: "(|(member={dn})(uniqueMember={dn})(memberUid={user}))".into(),
+            group_attribute: "cn".into(),
+            groups: Default::default(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// `[auth.oidc]`: people sign in at an OpenID Connect provider
@@ -635,6 +688,7 @@ impl Default for AuthConfig {
             require_two_factor: vec![],
             session_ttl_secs: 12 * 3600,
             oidc: None,
+            ldap: None,
         }
     }
 }

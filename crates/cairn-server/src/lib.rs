@@ -140,7 +140,10 @@ impl App {
             config.auth.token_ttl_secs,
             access.clone(),
         )
-        .await?;
+        .await?
+        .with_directory(
+            identity::ldap::Directory::from_config(config.auth.ldap.as_ref())?.map(Arc::new),
+        );
         let vulns = Arc::new(cairn_http::VulnGate::new(
             config.vuln_policies()?,
             meta.clone(),
@@ -461,6 +464,7 @@ pub(crate) async fn authenticate_request(
 ) -> Result<cairn_core::Principal, Response> {
     match state.auth.authenticate(headers).await {
         Ok(p) => Ok(p),
+        Err(AuthFailure::Unavailable) => Err(render(AuthFailure::Unavailable)),
         Err(why) => {
             failed_authentication(
                 state,

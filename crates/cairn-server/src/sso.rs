@@ -560,19 +560,14 @@ async fn merge_userinfo(
 }
 
 /// The cairn user name: the configured claim, else `sub`; refused when it
-/// could not be a user name (cairn's credentials put it before a `:`).
+/// could not be a user name here.
 fn user_name(claims: &Map<String, Value>, claim: &str) -> Result<String, ApiError> {
     let name = claims
         .get(claim)
         .or_else(|| claims.get("sub"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let fits = !name.is_empty()
-        && name.len() <= 128
-        && !name
-            .chars()
-            .any(|c| c == ':' || c.is_whitespace() || c.is_control());
-    if fits {
+    if crate::identity::external::valid_user_name(name) {
         Ok(name.to_string())
     } else {
         Err(ApiError::Status(
@@ -589,15 +584,7 @@ fn mapped_groups(config: &OidcSignIn, claims: &Map<String, Value>) -> Vec<String
         Some(Value::String(s)) => vec![s.as_str()],
         _ => vec![],
     };
-    let mut ours: Vec<String> = theirs
-        .iter()
-        .filter_map(|g| config.groups.get(*g))
-        .flatten()
-        .cloned()
-        .collect();
-    ours.sort();
-    ours.dedup();
-    ours
+    crate::identity::external::map_groups(&config.groups, theirs)
 }
 
 #[cfg(test)]

@@ -126,7 +126,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// password here), refused with [`StoreError::Conflict`] when a user of
     /// that name signs in elsewhere (a local user is never taken over). The
     /// memberships the provider gives become exactly `groups`; memberships
-    /// an administrator added stay. Audited as `user.sign_in`.
+    /// an administrator added stay. Audited as `user.sign_in` when it makes
+    /// the user or changes their groups; otherwise nothing is written.
     async fn sign_in_external(
         &self,
         name: &str,

@@ -129,8 +129,12 @@ pub(super) async fn sign_in(state: &AppState, who: &Who, body: SignIn) -> ApiRes
     };
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(axum::http::header::AUTHORIZATION, basic);
-    let principal = crate::authenticate_request(state, &headers, source.clone(), path, |_| {
-        refused("invalid user name or password", false).into_response()
+    let principal = crate::authenticate_request(state, &headers, source.clone(), path, |why| {
+        let message = match why {
+            crate::auth::AuthFailure::Unavailable => why.message(),
+            _ => "invalid user name or password",
+        };
+        refused(message, false).into_response()
     })
     .await
     .map_err(|resp| ApiError::Ready(Box::new(resp)))?;

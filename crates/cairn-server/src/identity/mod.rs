@@ -12,6 +12,8 @@
 //! effect here at once; other replicas see it within the cache's bound.
 
 mod cache;
+pub mod external;
+pub mod ldap;
 pub mod totp;
 
 pub use cache::CredentialCache;

@@ -184,6 +184,29 @@ impl IdentityStore for SqlMetaStore {
         groups: &[String],
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        let mut wanted: Vec<&String> = groups.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        // The common case, a person signing in again with the same groups,
+        // writes nothing (a directory's users sign in on every request
+        // their credential is not cached for).
+        let stored: Option<String> = sqlx::query_scalar("SELECT source FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        if stored.as_deref() == Some(source) {
+            let mut have: Vec<String> = sqlx::query_scalar(
+                "SELECT group_name FROM group_members WHERE user_name = $1 AND source = $2",
+            )
+            .bind(name)
+            .bind(source)
+            .fetch_all(&self.reader)
+            .await?;
+            have.sort();
+            if have.iter().eq(wanted.iter().copied()) {
+                return Ok(());
+            }
+        }
         let mut tx = self.writer.begin().await?;
         // No password: the stored hash is empty, which no secret hashes to.
         sqlx::query(
@@ -214,7 +237,7 @@ impl IdentityStore for SqlMetaStore {
             .bind(source)
             .execute(&mut *tx)
             .await?;
-        for group in groups {
+        for group in wanted {
             sqlx::query(
                 "INSERT INTO group_members (group_name, user_name, source) VALUES ($1, $2, $3)
                  ON CONFLICT (group_name, user_name) DO NOTHING",

@@ -124,6 +124,18 @@ for t in pip twine uv; do
   [ -x "$PY_TOOLS/bin/$t" ] || { echo "FATAL: $t is not installed" >&2; exit 1; }
 done
 
+# schemathesis (from PyPI, its own virtualenv .tools/schemathesis: it pins
+# many libraries) exercises the admin API from its OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
+ST_TOOLS="$PWD/.tools/schemathesis"
+if [ "$(cat "$ST_TOOLS/.versions" 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "installing schemathesis $SCHEMATHESIS_VERSION"
+  python3 -m venv "$ST_TOOLS"
+  "$ST_TOOLS/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  echo "$SCHEMATHESIS_VERSION" > "$ST_TOOLS/.versions"
+fi
+[ -x "$ST_TOOLS/bin/schemathesis" ] || { echo "FATAL: schemathesis is not installed" >&2; exit 1; }
+
 for t in crane oras cosign conformance; do
   [ -x "$TOOLS/$t" ] || { echo "FATAL: $t was not installed" >&2; exit 1; }
 done

@@ -194,6 +194,9 @@ step "the web UI in Debian's chromium (playwright-core): sign in with a password
 (cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
+step "the admin API's OpenAPI 3.1 document: served at /api/openapi.json as committed in docs/openapi.json; schemathesis over every operation (no 5xx, statuses, content types, headers and bodies as documented, invalid input refused, 405 with Allow, credentials required where documented)"
+python3 tests/e2e/openapi.py "$CAIRN" "$OUT_DIR"
+
 step "LDAP sign-in against Debian's slapd: a person's directory password checked by binding as them (found by a service account), their directory groups mapped to cairn groups (an administrator; crane pushing with a directory password where the group allows, refused elsewhere); wrong, empty and unknown credentials and filter injection sign nobody in; the local admin not taken over; a group change seen at the next sign-in; audited; the directory down is said so"
 python3 tests/e2e/ldap.py "$CAIRN" "$OUT_DIR"
 

@@ -21,13 +21,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What to run, as the admin API's body says it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum JobRequest {
     /// One collector run (`grace_secs` overrides `gc.grace_secs`).
     Gc { grace_secs: Option<u64> },
     /// The configured retention policies, carried out now.
-    Retention,
+    Retention {},
     /// The consistency check; `rehash` reads every blob.
     Fsck {
         #[serde(default)]
@@ -41,7 +41,7 @@ impl JobRequest {
     fn kind(&self) -> &'static str {
         match self {
             JobRequest::Gc { .. } => "gc",
-            JobRequest::Retention => "retention",
+            JobRequest::Retention {} => "retention",
             JobRequest::Fsck { .. } => "fsck",
             JobRequest::Backup { .. } => "backup",
         }
@@ -50,7 +50,7 @@ impl JobRequest {
     fn params(&self) -> Value {
         match self {
             JobRequest::Gc { grace_secs } => json!({ "grace_secs": grace_secs }),
-            JobRequest::Retention => json!({}),
+            JobRequest::Retention {} => json!({}),
             JobRequest::Fsck { rehash } => json!({ "rehash": rehash }),
             JobRequest::Backup { to } => json!({ "to": to }),
         }
@@ -182,7 +182,7 @@ async fn work(
                 .map_err(|e| text(&e))?;
             Ok(json!({ "report": report }))
         }
-        JobRequest::Retention => {
+        JobRequest::Retention {} => {
             note(json!({ "step": "planning and deleting" }));
             let (plans, report) = cairn_store::retention::apply(
                 &*ctx.meta,

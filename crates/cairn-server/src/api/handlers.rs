@@ -18,7 +18,7 @@ fn token_json(t: &TokenRecord) -> serde_json::Value {
     serde_json::to_value(t).expect("serialisable")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct UserQuery {
     user: Option<String>,
 }
@@ -35,7 +35,7 @@ pub(super) async fn list_tokens(state: &AppState, who: &Who, q: UserQuery) -> Ap
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct NewToken {
     user: Option<String>,
     #[serde(default)]
@@ -73,7 +73,7 @@ pub(super) async fn revoke_token(state: &AppState, who: &Who, id: &str) -> ApiRe
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct NewUser {
     name: String,
     #[serde(default)]
@@ -93,7 +93,7 @@ pub(super) async fn create_user(state: &AppState, who: &Who, body: NewUser) -> A
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct SignIn {
     user: String,
     password: String,
@@ -269,7 +269,7 @@ pub(super) async fn sign_out(state: &AppState, who: &Who) -> ApiResult {
 }
 
 /// A one-time password (or a recovery code) in a JSON body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct Code {
     code: String,
 }
@@ -358,7 +358,7 @@ pub(super) async fn new_recovery_codes(
     Ok(Json(json!({ "user": user, "recovery_codes": codes })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct Grants {
     grants: Vec<String>,
 }
@@ -372,7 +372,7 @@ pub(super) async fn set_grants(state: &AppState, who: &Who, name: &str, body: Gr
     Ok(Json(json!({ "name": name, "grants": body.grants })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct AuditQuery {
     actor: Option<String>,
     repository: Option<String>,
@@ -393,7 +393,7 @@ pub(super) async fn audit(state: &AppState, q: AuditQuery) -> ApiResult {
     Ok(Json(json!({ "entries": entries })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct NewPublisher {
     repository: String,
     /// Limit the publisher to one package of a package repository.
@@ -427,12 +427,12 @@ pub(super) async fn list_publishers(state: &AppState, q: RepoQuery) -> ApiResult
     Ok(Json(json!({ "publishers": publishers })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct RepoQuery {
     repository: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct Exchange {
     token: String,
     repository: String,
@@ -469,7 +469,7 @@ pub(super) async fn oidc_exchange(
 }
 
 /// A change of a package version's lifecycle state.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct VersionChange {
     /// `yank`, `unyank`, `deprecate`, `undeprecate` or `unpublish`.
     action: String,
@@ -618,7 +618,7 @@ fn proxy_of<'a>(
     })
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 pub(super) struct CacheQuery {
     #[serde(default)]
     prefix: String,
@@ -786,7 +786,7 @@ pub(super) async fn change_external(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 pub(super) struct ResolveQuery {
     package: String,
     version: Option<String>,
@@ -826,7 +826,7 @@ pub(super) async fn resolve_virtual(
     Ok(Json(explained).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WarmRequest {
     /// The proxy or virtual repository to fetch through (for OCI, its prefix).
@@ -1004,7 +1004,7 @@ impl WarmReport {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 pub(super) struct VersionQuery {
     version: Option<String>,
 }
@@ -1087,7 +1087,7 @@ pub(super) async fn gc_status(state: &AppState) -> ApiResult {
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct GcQuery {
     /// Overrides `gc.grace_secs` for this run.
     grace_secs: Option<u64>,
@@ -1132,7 +1132,7 @@ pub(super) async fn retention(state: &AppState, apply: bool) -> ApiResult {
     Ok(Json(json!({ "plans": plans, "report": report })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct StorageQuery {
     #[serde(default)]
     prefix: String,
@@ -1176,7 +1176,7 @@ pub(super) async fn list_quotas(state: &AppState) -> ApiResult {
     Ok(Json(json!({ "quotas": quotas })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct ScopeQuery {
     /// A namespace (`team/`), a repository (`npm/main`), or empty for the
     /// registry.
@@ -1184,10 +1184,20 @@ pub(super) struct ScopeQuery {
     scope: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct QuotaBody {
     /// Bytes, or a size such as `"10 GiB"`.
+    #[schemars(schema_with = "size_schema")]
     max_unique_bytes: cairn_core::quota::Size,
+}
+
+fn size_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [
+            { "type": "integer", "minimum": 0 },
+            { "type": "string", "description": "a size with a unit, such as \"10 GiB\"" }
+        ]
+    })
 }
 
 /// `PUT /api/v1/quotas?scope=team/` with `{"max_unique_bytes": "10 GiB"}`.

@@ -13,6 +13,7 @@
 mod attestations;
 mod endpoint;
 mod handlers;
+pub mod openapi;
 mod policy;
 mod reports;
 mod sboms;
@@ -45,7 +46,27 @@ use std::sync::Arc;
 const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/{*rest}", any(admin_handler))
+    Router::new()
+        .route("/api/v1/{*rest}", any(admin_handler))
+        .route("/api/openapi.json", axum::routing::get(openapi_document))
+}
+
+/// `GET /api/openapi.json`: the admin API as OpenAPI 3.1 (docs/api.md).
+async fn openapi_document() -> Response {
+    static DOCUMENT: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| {
+        serde_json::to_vec(&openapi::document())
+            .expect("a document")
+            .into()
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// A refusal: a status and a message, or a response already made (failed authentication).
@@ -191,13 +212,27 @@ async fn admin_handler(State(state): State<Arc<AppState>>, req: Request) -> Resp
         Err(ParseError::NotFound(m)) => {
             ("invalid", Err(ApiError::Status(StatusCode::NOT_FOUND, m)))
         }
-        Err(ParseError::MethodNotAllowed) => (
-            "invalid",
-            Err(ApiError::Status(
+        Err(ParseError::MethodNotAllowed) => {
+            // The methods the path takes, asked of the one route table (RFC 9110 `Allow`).
+            use axum::http::Method as M;
+            let allow: Vec<&str> = [M::GET, M::POST, M::PUT, M::DELETE]
+                .iter()
+                .filter(|m| AdminEndpoint::parse(m, path).is_ok())
+                .map(M::as_str)
+                .collect();
+            let mut resp = ApiError::Status(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed on this endpoint".into(),
-            )),
-        ),
+                format!(
+                    "method not allowed on this endpoint (it takes {})",
+                    allow.join(", ")
+                ),
+            )
+            .into_response();
+            if let Ok(v) = allow.join(", ").parse() {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+            ("invalid", Err(ApiError::Ready(Box::new(resp))))
+        }
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if from_page {

@@ -11,7 +11,7 @@ use axum::Json;
 use cairn_core::Action;
 use cairn_store::sbom::SbomSubject;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExplainParams {
     repository: String,

@@ -51,7 +51,7 @@ pub(super) async fn may(
         .is_ok()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ComponentParams {
     /// `pkg:TYPE/NAMESPACE/NAME[@VERSION]`: one package, one version of it.
@@ -130,7 +130,7 @@ pub(super) async fn components(state: &AppState, who: &Who, p: ComponentParams) 
     Ok(Json(json!({"results": results, "next": next})).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubjectParams {
     pub(super) format: String,

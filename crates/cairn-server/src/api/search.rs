@@ -22,7 +22,7 @@ use cairn_http::Resource;
 use cairn_store::search::SearchHit;
 use serde_json::json;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchQuery {
     q: String,

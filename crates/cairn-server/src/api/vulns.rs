@@ -93,7 +93,7 @@ pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> A
     Ok(Json(json!({"findings": found, "data": data_age(state).await?})).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExceptionParams {
     advisory: String,
@@ -101,7 +101,7 @@ pub(super) struct ExceptionParams {
     repositories: String,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExceptionBody {
     reason: String,

@@ -282,6 +282,85 @@ function installCommand(h) {
   }
 }
 
+const packageHref = (format, repository, pkg) =>
+  `#/package/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(pkg)}`
+
+// One version's lifecycle actions, each confirmed in place: yank (with a
+// reason pip and uv show), deprecate (with the message clients print), and
+// their undoing. Shown only when the server says the caller may.
+function VersionActions({ pkg, v, onChanged }) {
+  const [asking, setAsking] = useState(null)
+  const [text, setText] = useState('')
+  const [error, setError] = useState('')
+  const change = async (action, extra = {}) => {
+    setError('')
+    const path = `/packages/${pkg.format}/${encodeURIComponent(pkg.repository)}/${encodeURIComponent(pkg.package)}/versions/${encodeURIComponent(v.version)}`
+    const r = await api(path, { method: 'POST', body: { action, ...extra } })
+    if (r.ok) { setAsking(null); setText(''); onChanged() } else setError(errorOf(r))
+  }
+  if (v.state === 'unpublished') return html`<span class="hint">—</span>`
+  if (asking) {
+    const label = asking === 'yank' ? 'Reason (shown by pip and uv)' : 'Message (shown by npm and other clients)'
+    const submit = (e) => {
+      e.preventDefault()
+      change(asking, asking === 'yank' ? { reason: text || undefined } : { message: text })
+    }
+    return html`
+      <form class="inline confirm" onSubmit=${submit} aria-label=${`${asking} ${v.version}`}>
+        <label>${label} <input name="text" value=${text} required=${asking === 'deprecate'} onInput=${(e) => setText(e.target.value)} /></label>
+        <button type="submit" class="danger">${asking === 'yank' ? 'Yank' : 'Deprecate'} ${v.version}</button>
+        <button type="button" class="link" onClick=${() => setAsking(null)}>Cancel</button>
+        ${error && html`<p class="error" role="alert">${error}</p>`}
+      </form>`
+  }
+  return html`
+    <span class="actions">
+      ${v.state === 'yanked'
+        ? html`<button class="link" onClick=${() => confirm(`Unyank ${v.version}? Resolvers may choose it again.`) && change('unyank')}>Unyank</button>`
+        : html`<button class="link" onClick=${() => setAsking('yank')}>Yank…</button>`}
+      ${v.state === 'deprecated'
+        ? html`<button class="link" onClick=${() => confirm(`Undeprecate ${v.version}?`) && change('undeprecate')}>Undeprecate</button>`
+        : v.state === 'active' && html`<button class="link" onClick=${() => setAsking('deprecate')}>Deprecate…</button>`}
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </span>`
+}
+
+function Package({ format, repository, name }) {
+  const [pkg, setPkg] = useState(null)
+  const [error, setError] = useState('')
+  const load = () => api(`/packages/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(name)}`).then((r) => {
+    if (r.ok) setPkg(r.data)
+    else setError(errorOf(r))
+  })
+  useEffect(() => { setPkg(null); setError(''); load() }, [format, repository, name])
+  if (error) return html`<section><p class="error" role="alert">${error}</p></section>`
+  if (!pkg) return html`<section><p>Loading…</p></section>`
+  const live = pkg.versions.find((v) => v.state === 'active') || pkg.versions[0]
+  const tags = Object.entries(pkg.tags || {})
+  return html`
+    <section>
+      <h2><span class="badge">${pkg.format}</span> ${pkg.name} <span class="hint">in ${pkg.repository}</span></h2>
+      ${live && html`<pre class="copy" aria-label="Install command">${installCommand({ format: pkg.format, repository: pkg.repository, name: pkg.name, versions: [live.version] })}</pre>`}
+      ${tags.length ? html`<p class="hint">dist-tags: ${tags.map(([t, v]) => `${t} → ${v}`).join(', ')}</p>` : ''}
+      <table>
+        <caption class="sr-only">Versions of ${pkg.name}</caption>
+        <thead><tr><th>Version</th><th>State</th><th>Published</th><th>By</th><th>Files</th>${pkg.may.yank && html`<th>Change</th>`}</tr></thead>
+        <tbody>
+          ${pkg.versions.map((v) => html`
+            <tr key=${v.version} data-testid="version" data-version=${v.version}>
+              <td><strong>${v.version}</strong></td>
+              <td><span class=${`badge ${v.state === 'active' ? '' : 'warn'}`} data-testid="state">${v.state}</span>
+                ${v.message && html`<div class="hint">${v.message}</div>`}</td>
+              <td>${when(v.published_at)}</td>
+              <td>${v.publisher ? html`${v.publisher.user}${v.publisher.credential ? html` <span class="hint">(token ${v.publisher.credential})</span>` : ''}` : '—'}</td>
+              <td>${v.files.map((f) => html`<div><code>${f.filename}</code> <span class="hint">${bytes(f.size)}</span><div class="hint"><code class="wrap">${f.digest}</code></div></div>`)}</td>
+              ${pkg.may.yank && html`<td><${VersionActions} pkg=${pkg} v=${v} onChanged=${load} /></td>`}
+            </tr>`)}
+        </tbody>
+      </table>
+    </section>`
+}
+
 function Search({ query }) {
   const [result, setResult] = useState(null)
   const [error, setError] = useState('')
@@ -302,7 +381,9 @@ function Search({ query }) {
       <ul class="hits">
         ${(result ? result.hits : []).map((h) => html`
           <li key=${`${h.kind}:${h.format}:${h.repository}:${h.package}:${h.digest}:${h.versions}`} data-testid="hit">
-            <div><span class="badge">${h.format}</span> <strong>${h.name || h.repository}</strong>
+            <div><span class="badge">${h.format}</span> <strong>${h.package
+              ? html`<a href=${packageHref(h.format, h.repository, h.package)}>${h.name}</a>`
+              : (h.name || h.repository)}</strong>
               ${h.name && html` <span class="hint">in ${h.repository}</span>`}
               ${h.state && h.state !== 'active' && html` <span class="badge warn">${h.state}</span>`}</div>
             ${h.digest && html`<div><code class="wrap">${h.digest}</code> ${h.tags && h.tags.length ? html`<span class="hint">tags: ${h.tags.join(', ')}</span>` : ''}</div>`}
@@ -352,9 +433,12 @@ function App() {
   ].filter((p) => p[3])
   const [path, queryString] = route.split('?')
   const query = new URLSearchParams(queryString || '').get('q') || ''
+  const packageRoute = path.match(/^\/package\/([^/]+)\/([^/]+)\/([^/]+)$/)
   const page = path === '/search'
     ? ['/search', 'Search', () => html`<${Search} query=${query} />`, true]
-    : pages.find((p) => p[0] === path) || pages[0]
+    : packageRoute
+      ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} />`, true]
+      : pages.find((p) => p[0] === path) || pages[0]
   const Page = page[2]
   return html`
     <header>

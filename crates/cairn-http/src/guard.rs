@@ -89,6 +89,17 @@ impl Guard {
             .map_err(|denied| E::refused(req, action, resource, denied))
     }
 
+    /// Whether `principal` may do `action` on `resource`, to show what a page
+    /// offers: the same rule as [`Guard::decide_for`], not audited (a page
+    /// asks on every view). A person who would be asked for a one-time
+    /// password may: the change itself asks.
+    pub fn may(&self, principal: &Principal, action: Action, resource: &Resource) -> bool {
+        match authorize_any(&self.policy, principal, &resource.names(), action) {
+            Ok(()) | Err(Denied::SecondFactor { .. }) => true,
+            Err(_) => false,
+        }
+    }
+
     /// [`Guard::decide`] for a caller known otherwise than by a [`Request`]
     /// (the admin API): its principal, its audit identity, and the path it
     /// asked for.

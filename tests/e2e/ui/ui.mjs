@@ -233,6 +233,45 @@ async function scenario(browser, origin, password, users, manifests) {
   hits = await search('pkg:npm/ui-demo@1.0.0')
   expect(await hits.count() === 1 && (await hits.first().textContent()).includes('npm install ui-demo@1.0.0 --registry'),
     'search by purl finds the npm version and the npm install command')
+
+  // --- A package version's page: yank it (confirmed, with a reason) and see
+  // it marked on the page and in search; deprecate it and npm itself shows
+  // the message; undo both.
+  await hits.first().getByRole('link', { name: 'ui-demo' }).click()
+  const row = page.locator('[data-testid="version"][data-version="1.0.0"]')
+  await row.waitFor()
+  expect((await row.textContent()).includes('admin') && (await row.getByTestId('state').textContent()) === 'active',
+    'the package page lists 1.0.0, active, published by admin')
+  expect((await page.getByLabel('Install command').textContent()).includes('npm install ui-demo@1.0.0'), 'with its install command')
+  await page.screenshot({ path: join(SCREENS, 'package.png'), fullPage: true })
+  await axe(page, 'the package page')
+  await row.getByRole('button', { name: 'Yank…' }).click()
+  await row.getByLabel('Reason (shown by pip and uv)').fill('broken build')
+  await row.getByRole('button', { name: 'Yank 1.0.0' }).click()
+  await row.getByText('broken build').waitFor()
+  expect((await row.getByTestId('state').textContent()) === 'yanked', 'yanked from its page, with the reason shown')
+  hits = await search('pkg:npm/ui-demo@1.0.0')
+  expect((await hits.first().textContent()).includes('yanked'), 'the search marks it yanked')
+  const adminAuth = { Authorization: 'Basic ' + Buffer.from(`admin:${password}`).toString('base64') }
+  const yankAudit = await (await fetch(`${origin}/api/v1/audit?action=version.yank&limit=5`, { headers: adminAuth })).json()
+  expect(JSON.stringify(yankAudit).includes('ui-demo@1.0.0'), 'the yank is in the audit log')
+  await hits.first().getByRole('link', { name: 'ui-demo' }).click()
+  await row.waitFor()
+  await row.getByRole('button', { name: 'Unyank' }).click()
+  await row.getByRole('button', { name: 'Deprecate…' }).waitFor()
+  await row.getByRole('button', { name: 'Deprecate…' }).click()
+  await row.getByLabel('Message (shown by npm and other clients)').fill('use 2.x')
+  await row.getByRole('button', { name: 'Deprecate 1.0.0' }).click()
+  await row.getByText('use 2.x').waitFor()
+  const viewed = spawnSync('npm', ['view', 'ui-demo@1.0.0', 'deprecated', `--registry=${origin}/npm/main/`,
+    `--${origin.replace('http:', '')}/npm/main/:_auth=${Buffer.from(`admin:${password}`).toString('base64')}`,
+    `--cache=${join(OUT, 'ui-npm-cache')}`], { encoding: 'utf8' })
+  expect(viewed.stdout.trim() === 'use 2.x', `deprecated from its page: npm view shows the message (${viewed.stdout.trim()} ${viewed.stderr.trim().slice(0, 200)})`)
+  await page.screenshot({ path: join(SCREENS, 'package-deprecated.png'), fullPage: true })
+  await row.getByRole('button', { name: 'Undeprecate' }).click()
+  await row.getByRole('button', { name: 'Deprecate…' }).waitFor()
+  expect((await row.getByTestId('state').textContent()) === 'active', 'undeprecated: active again')
+
   hits = await search('app')
   const names = await hits.allTextContents()
   expect(names.some((t) => t.includes('team/app')), 'search by name finds the image repository')
@@ -252,6 +291,10 @@ async function scenario(browser, origin, password, users, manifests) {
   expect(!(await bob.page.getByRole('link', { name: 'Audit log' }).count()) &&
     !(await bob.page.getByRole('link', { name: 'Storage' }).count()),
   'a user who is no administrator is offered neither the audit log nor storage')
+  await bob.page.goto(`${origin}/#/package/npm/main/ui-demo`)
+  await bob.page.locator('[data-testid="version"]').first().waitFor()
+  expect(!(await bob.page.getByRole('button', { name: /Yank|Deprecate/ }).count()),
+    'a user who may only read sees the package page with no yank or deprecate')
   await bob.page.goto(`${origin}/#/audit`)
   await bob.page.getByText('Signed in as bob').waitFor()
   expect(!(await bob.page.getByRole('heading', { name: 'Audit log' }).count()), 'going to the audit log by its address shows the overview instead')

@@ -56,6 +56,13 @@ pub enum AdminEndpoint {
     AddPublisher,
     /// `POST /oidc/exchange`: the OIDC token in the body is the credential.
     OidcExchange,
+    /// `GET /packages/{format}/{repository}/{package}`: a package's versions
+    /// with their states, files and publishers, and what the caller may do.
+    Package {
+        format: Format,
+        repository: String,
+        package: String,
+    },
     /// `POST /packages/{format}/{repository}/{package}/versions/{version}`
     ChangeVersion {
         format: Format,
@@ -268,6 +275,16 @@ impl AdminEndpoint {
                 },
                 &[M::POST],
             ),
+            (_, ["packages", format, repository, package]) => {
+                let format = Format::parse(format)
+                    .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
+                let endpoint = E::Package {
+                    format,
+                    repository: repository.to_string(),
+                    package: package.to_string(),
+                };
+                (endpoint, &[M::GET])
+            }
             (_, ["packages", format, repository, package, "versions", version]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -481,6 +498,9 @@ impl AdminEndpoint {
             E::ListStaging { repository } => {
                 Access::On(Action::Read, Resource::packages(Format::Maven, repository))
             }
+            E::Package {
+                format, repository, ..
+            } => Access::On(Action::Read, Resource::packages(*format, repository)),
             E::ChangeStaging { repository, .. } => Access::On(
                 Action::Publish,
                 Resource::packages(Format::Maven, repository),
@@ -543,6 +563,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::SecretReport => "secret_report",
             E::ListQuarantine => "quarantine_list",
             E::ReleaseQuarantine { .. } => "quarantine_release",
+            E::Package { .. } => "package",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",

@@ -506,6 +506,86 @@ fn transition_of(
     })
 }
 
+/// How many publish entries of a repository's audit log are read to name
+/// the publishers of a package's versions.
+const PUBLISHERS_READ: u32 = 2000;
+
+/// `GET /api/v1/packages/{format}/{repository}/{package}`: the package's
+/// versions, newest first, with state and message, files and who published
+/// each (from the audit log), dist-tags, and what the caller may change
+/// (decided by the access rule, never audited: a page asks on every view).
+pub(super) async fn package(
+    state: &AppState,
+    who: &Who,
+    format: cairn_core::Format,
+    repository: &str,
+    package: &str,
+) -> ApiResult {
+    let key = cairn_core::package_key(format, package)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let Some(record) = state
+        .meta
+        .package(PackageRef::new(format, repository, &key))
+        .await?
+    else {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no package {package} in {}", format.resource(repository)),
+        ));
+    };
+    let published = state
+        .meta
+        .audit_log(&cairn_store::AuditFilter {
+            actor: None,
+            repository: Some(format.resource(repository)),
+            action: Some("package.publish".into()),
+            before_id: None,
+            limit: PUBLISHERS_READ,
+        })
+        .await?;
+    let publisher = |version: &str| {
+        let artifact = format!("{key}@{version}");
+        // Newest first: the first publish of the version is the last entry.
+        published
+            .iter()
+            .rfind(|e| e.outcome == "ok" && e.artifact.as_deref() == Some(artifact.as_str()))
+            .map(|e| json!({ "user": e.actor, "credential": e.credential, "source": e.source }))
+    };
+    let resource = Resource::package(format, repository, &key);
+    let may = |action| state.guard.may(&who.principal, action, &resource);
+    let versions: Vec<_> = record
+        .versions
+        .iter()
+        .rev()
+        .map(|v| {
+            json!({
+                "version": v.version,
+                "state": v.state.as_str(),
+                "message": v.message,
+                "published_at": v.published_at,
+                "changed_at": v.changed_at,
+                "publisher": publisher(&v.version),
+                "files": v.files.iter().map(|f| json!({
+                    "filename": f.filename,
+                    "digest": f.digest.to_string(),
+                    "size": f.size,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "format": format.as_str(),
+        "repository": repository,
+        "package": record.package,
+        "name": record.name,
+        "created_at": record.created_at,
+        "tags": record.tags,
+        "versions": versions,
+        "may": { "yank": may(Action::Yank), "force": may(Action::Admin) },
+    }))
+    .into_response())
+}
+
 /// `POST /api/v1/packages/{format}/{repository}/{package}/versions/{version}`:
 /// yank (PyPI has no client verb for it), deprecate, unpublish, for any format.
 #[allow(clippy::too_many_arguments)]

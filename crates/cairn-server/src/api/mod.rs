@@ -414,6 +414,11 @@ async fn dispatch(
         E::Audit => h::audit(state, query(uri)?).await,
         E::ListPublishers => h::list_publishers(state, query(uri)?).await,
         E::AddPublisher => h::add_publisher(state, who, json_body(body).await?).await,
+        E::Package {
+            format,
+            repository,
+            package,
+        } => h::package(state, who, format, &repository, &package).await,
         E::ChangeVersion {
             format,
             repository,

@@ -282,6 +282,89 @@ function installCommand(h) {
   }
 }
 
+const imageHref = (repository, reference) =>
+  `#/image?${new URLSearchParams({ repository, reference })}`
+const short = (digest) => (digest || '').replace(/^sha256:/, '').slice(0, 12)
+const platformOf = (p) => p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : '—'
+
+// An image: what it is (an index's platforms, an image's config and
+// layers), the tags naming it, who signed it (the signature policy's
+// verdicts), its SBOMs and vulnerability findings, what refers to it.
+function Image({ repository, reference }) {
+  const [view, setView] = useState(null)
+  const [extra, setExtra] = useState({})
+  const [error, setError] = useState('')
+  useEffect(() => {
+    setView(null); setExtra({}); setError('')
+    api(`/image?${new URLSearchParams({ repository, reference })}`).then(async (r) => {
+      if (!r.ok) { setError(errorOf(r)); return }
+      setView(r.data)
+      const subject = new URLSearchParams({ format: 'oci', repository, subject: r.data.digest })
+      const [explain, sboms, findings] = await Promise.all([
+        api(`/policy/explain?${new URLSearchParams({ repository, reference: r.data.digest })}`),
+        api(`/sboms?${subject}`),
+        api(`/findings?${subject}`),
+      ])
+      setExtra({
+        explain: explain.ok ? explain.data : null,
+        sboms: sboms.ok ? sboms.data.sboms : [],
+        findings: findings.ok ? findings.data.findings : [],
+      })
+    })
+  }, [repository, reference])
+  if (error) return html`<section><p class="error" role="alert">${error}</p></section>`
+  if (!view) return html`<section><p>Loading…</p></section>`
+  const signers = [...new Set(view.signatures.map((v) => v.predicate_type ? `${v.signer} (${v.predicate_type})` : v.signer))]
+  const isIndex = view.platforms.length > 0
+  return html`
+    <section>
+      <h2><span class="badge">oci</span> ${view.repository} <span class="hint">@${short(view.digest)}</span></h2>
+      <pre class="copy" aria-label="Pull command">crane pull ${location.host}/${view.repository}@${view.digest} image.tar</pre>
+      <dl class="facts">
+        <dt>Digest</dt><dd><code class="wrap">${view.digest}</code></dd>
+        <dt>Tags</dt><dd data-testid="tags">${view.tags.length ? view.tags.join(', ') : '—'}</dd>
+        <dt>Media type</dt><dd>${view.media_type}</dd>
+        <dt>Size</dt><dd>${bytes(view.size)}${view.layers.length ? ` manifest, ${bytes(view.layers_size)} in ${view.layers.length} layer${view.layers.length === 1 ? '' : 's'}` : ''}</dd>
+        ${view.config && view.config.created && html`<dt>Built</dt><dd>${view.config.created}</dd>`}
+        ${view.config && view.config.os && html`<dt>Platform</dt><dd>${platformOf(view.config)}</dd>`}
+        <dt>Signed by</dt><dd data-testid="signers">${signers.length ? signers.join(', ') : 'nobody cairn trusts'}
+          ${extra.explain && extra.explain.outcome && extra.explain.outcome !== 'none' && html` <span class="hint">(pull: ${extra.explain.outcome})</span>`}</dd>
+      </dl>
+      ${isIndex && html`
+        <h3>Platforms</h3>
+        <table data-testid="platforms">
+          <thead><tr><th>Platform</th><th>Manifest</th><th>Size</th></tr></thead>
+          <tbody>${view.platforms.map((p) => html`
+            <tr key=${p.digest}><td>${platformOf(p.platform)}</td>
+              <td><a href=${imageHref(view.repository, p.digest)}><code>${short(p.digest)}</code></a></td><td>${bytes(p.size)}</td></tr>`)}
+          </tbody>
+        </table>`}
+      ${view.layers.length > 0 && html`
+        <h3>Layers</h3>
+        <table>
+          <thead><tr><th>Digest</th><th>Media type</th><th>Size</th></tr></thead>
+          <tbody>${view.layers.map((l) => html`<tr key=${l.digest}><td><code>${short(l.digest)}</code></td><td>${l.media_type}</td><td>${bytes(l.size)}</td></tr>`)}</tbody>
+        </table>`}
+      <h3>SBOMs</h3>
+      ${(extra.sboms || []).length
+        ? html`<ul data-testid="sboms">${extra.sboms.map((s) => html`
+            <li key=${s.digest}>${s.sbom_format} ${s.spec_version}: ${s.components} components <span class="hint">(${s.source})</span>${' '}
+              <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: 'oci', repository: view.repository, subject: view.digest, digest: s.digest })}`}>download</a></li>`)}</ul>`
+        : html`<p class="hint">none recorded</p>`}
+      <h3>Vulnerabilities</h3>
+      ${(extra.findings || []).length
+        ? html`<ul data-testid="findings">${extra.findings.map((f, i) => html`<li key=${i}>${f.advisory || f.id} <span class="hint">${f.purl || f.package || ''} ${f.version || ''}</span></li>`)}</ul>`
+        : html`<p class="hint">no findings in the advisories cairn holds</p>`}
+      <h3>Referrers</h3>
+      ${view.referrers.length || view.cosign_tags.length
+        ? html`<ul data-testid="referrers">
+            ${view.referrers.map((r) => html`<li key=${r.digest}>${r.artifact_type || r.media_type} <a href=${imageHref(view.repository, r.digest)}><code>${short(r.digest)}</code></a> <span class="hint">${bytes(r.size)}</span></li>`)}
+            ${view.cosign_tags.map((t) => html`<li key=${t}>cosign <code>${t.split('.').pop()}</code> <a href=${imageHref(view.repository, t)}>${t}</a></li>`)}
+          </ul>`
+        : html`<p class="hint">none</p>`}
+    </section>`
+}
+
 const packageHref = (format, repository, pkg) =>
   `#/package/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(pkg)}`
 
@@ -386,7 +469,7 @@ function Search({ query }) {
               : (h.name || h.repository)}</strong>
               ${h.name && html` <span class="hint">in ${h.repository}</span>`}
               ${h.state && h.state !== 'active' && html` <span class="badge warn">${h.state}</span>`}</div>
-            ${h.digest && html`<div><code class="wrap">${h.digest}</code> ${h.tags && h.tags.length ? html`<span class="hint">tags: ${h.tags.join(', ')}</span>` : ''}</div>`}
+            ${h.digest && html`<div><a href=${imageHref(h.repository, h.digest)}><code class="wrap">${h.digest}</code></a> ${h.tags && h.tags.length ? html`<span class="hint">tags: ${h.tags.join(', ')}</span>` : ''}</div>`}
             ${h.versions && h.versions.length ? html`<div class="hint">${h.kind === 'version' ? 'version' : 'versions'}: ${h.versions.join(', ')}</div>` : ''}
             <div class="hint">${h.kind === 'version' ? 'published' : h.kind === 'manifest' ? 'pushed' : h.kind === 'repository' ? 'created' : 'changed'} ${when(h.at)}</div>
             <pre class="copy small">${installCommand(h)}</pre>
@@ -434,8 +517,11 @@ function App() {
   const [path, queryString] = route.split('?')
   const query = new URLSearchParams(queryString || '').get('q') || ''
   const packageRoute = path.match(/^\/package\/([^/]+)\/([^/]+)\/([^/]+)$/)
+  const params = new URLSearchParams(queryString || '')
   const page = path === '/search'
     ? ['/search', 'Search', () => html`<${Search} query=${query} />`, true]
+    : path === '/image'
+      ? ['/image', 'Image', () => html`<${Image} repository=${params.get('repository') || ''} reference=${params.get('reference') || ''} />`, true]
     : packageRoute
       ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} />`, true]
       : pages.find((p) => p[0] === path) || pages[0]

@@ -11,6 +11,7 @@
 
 mod attestations;
 mod blobs;
+pub mod describe;
 pub mod endpoint;
 pub mod error;
 mod listing;

@@ -18,7 +18,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { expect, freePort } from './common.mjs'
 
@@ -46,12 +47,12 @@ function totp(secret, at = Date.now() / 1000) {
   return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0')
 }
 
-async function startCairn(port) {
+async function startCairn(port, env) {
   const data = mkdtempSync(join(OUT, 'ui-data-'))
   const proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], {
     stdio: ['ignore', 'pipe', 'inherit'],
     // Reads need a credential, so that what each user may read differs.
-    env: { ...process.env, CAIRN_LOG: 'warn', CAIRN_AUTH__ANONYMOUS_READ: 'false' },
+    env: { ...process.env, CAIRN_LOG: 'warn', CAIRN_AUTH__ANONYMOUS_READ: 'false', ...env },
   })
   // However this test ends (a failed expectation exits at once), the server goes.
   process.on('exit', () => proc.kill('SIGKILL'))
@@ -68,10 +69,23 @@ async function startCairn(port) {
   return { proc, password }
 }
 
+const TOOLS = join(dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url))))), '.tools', 'bin')
+
+function tool(name, args, opts = {}) {
+  const r = spawnSync(join(TOOLS, name), args, { encoding: 'utf8', ...opts, env: { ...process.env, ...opts.env } })
+  if (r.status !== 0) throw new Error(`${name} ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
 async function main() {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const { proc, password } = await startCairn(port)
+  // A cosign key cairn trusts (signer "ci"), for the signed image below.
+  const keys = mkdtempSync(join(OUT, 'ui-cosign-'))
+  tool('cosign', ['generate-key-pair'], { cwd: keys, env: { COSIGN_PASSWORD: 'test' } })
+  const { proc, password } = await startCairn(port, {
+    CAIRN_SIGNING_KEY: `[{id = "ci", file = "${join(keys, 'cosign.pub')}"}]`,
+  })
   const admin = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64')
   const call = async (method, path, body, auth = admin) => {
     const r = await fetch(`${origin}/api/v1${path}`, {
@@ -107,6 +121,44 @@ async function main() {
     if (r.status !== 201) throw new Error(`manifest push: ${r.status}`)
     manifests[repo] = sha(Buffer.from(manifest))
   }
+  // An index of two platforms, signed with cosign and given an SPDX SBOM with oras.
+  const children = []
+  for (const arch of ['amd64', 'arm64']) {
+    const layer = Buffer.from(`layer for ${arch}`)
+    const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', created: '2026-11-30T12:00:00Z' }))
+    await pushBlob('team/multi', layer)
+    await pushBlob('team/multi', config)
+    const body = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+    })
+    const r = await fetch(`${origin}/v2/team/multi/manifests/${sha(Buffer.from(body))}`, {
+      method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body,
+    })
+    if (r.status !== 201) throw new Error(`platform manifest push: ${r.status}`)
+    children.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(Buffer.from(body)), size: body.length, platform: { architecture: arch, os: 'linux' } })
+  }
+  const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children })
+  const indexPut = await fetch(`${origin}/v2/team/multi/manifests/1`, {
+    method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index,
+  })
+  if (indexPut.status !== 201) throw new Error(`index push: ${indexPut.status}`)
+  manifests['team/multi'] = sha(Buffer.from(index))
+  const host = `127.0.0.1:${port}`
+  tool('cosign', ['sign', '--key', join(keys, 'cosign.key'), '--use-signing-config=false', '--tlog-upload=false',
+    '--new-bundle-format=false', '--allow-http-registry', '--registry-username', 'admin', `--registry-password=${password}`,
+    `${host}/team/multi@${manifests['team/multi']}`], { env: { COSIGN_PASSWORD: 'test', COSIGN_YES: 'true' } })
+  writeFileSync(join(keys, 'multi.spdx.json'), JSON.stringify({
+    spdxVersion: 'SPDX-2.3', dataLicense: 'CC0-1.0', SPDXID: 'SPDXRef-DOCUMENT', name: 'multi',
+    documentNamespace: 'https://example.com/multi', creationInfo: { created: '2026-11-30T12:00:00Z', creators: ['Tool: test'] },
+    packages: ['pkg:npm/lodash@4.17.21', 'pkg:pypi/requests@2.32.3'].map((purl, i) => ({
+      SPDXID: `SPDXRef-${i}`, name: purl.split('/').pop().split('@')[0], downloadLocation: 'NOASSERTION',
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl }],
+    })),
+  }))
+  tool('oras', ['attach', '--plain-http', '-u', 'admin', `--password=${password}`, '--artifact-type', 'application/spdx+json',
+    `${host}/team/multi@${manifests['team/multi']}`, 'multi.spdx.json:application/spdx+json'], { cwd: keys })
   // And an npm package, published by npm itself.
   const token = (await call('POST', '/tokens', { description: 'ui test publish', scopes: ['npm/**:read,publish'] })).data.token
   const pkg = mkdtempSync(join(OUT, 'ui-pkg-'))
@@ -230,6 +282,27 @@ async function scenario(browser, origin, password, users, manifests) {
   'search by a digest prefix finds the image, its tag and the crane pull command')
   await page.screenshot({ path: join(SCREENS, 'search.png') })
   await axe(page, 'the search results')
+
+  // --- An image: an index of two platforms, signed, with an SBOM.
+  hits = await search(manifests['team/multi'].slice(0, 19))
+  await hits.first().getByRole('link', { name: manifests['team/multi'] }).click()
+  const platforms = page.getByTestId('platforms')
+  await platforms.waitFor()
+  const platformText = await platforms.textContent()
+  expect(platformText.includes('linux/amd64') && platformText.includes('linux/arm64'), 'the image page of the index lists its two platforms')
+  expect((await page.getByTestId('tags').textContent()).trim() === '1', 'and the tag naming it')
+  await page.getByTestId('sboms').waitFor()
+  expect(/spdx.*2 components/i.test(await page.getByTestId('sboms').textContent()), 'its SBOM, with its two components')
+  const signedBy = await page.getByTestId('signers').textContent()
+  expect(signedBy.includes('ci'), `who signed it: ci (cosign, verified by cairn): ${signedBy}`)
+  const referrers = await page.getByTestId('referrers').textContent()
+  expect(referrers.includes('application/spdx+json') && referrers.includes('.sig'), 'its referrers: the SBOM and the cosign signature')
+  await page.screenshot({ path: join(SCREENS, 'image.png'), fullPage: true })
+  await axe(page, 'the image page')
+  await platforms.getByRole('link').nth(1).click()
+  await page.getByText('Layers').waitFor()
+  expect((await page.locator('dl.facts').textContent()).includes('linux/arm64'), 'a platform\'s page: its config says linux/arm64, with its layers')
+
   hits = await search('pkg:npm/ui-demo@1.0.0')
   expect(await hits.count() === 1 && (await hits.first().textContent()).includes('npm install ui-demo@1.0.0 --registry'),
     'search by purl finds the npm version and the npm install command')

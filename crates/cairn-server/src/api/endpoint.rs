@@ -56,6 +56,10 @@ pub enum AdminEndpoint {
     AddPublisher,
     /// `POST /oidc/exchange`: the OIDC token in the body is the credential.
     OidcExchange,
+    /// `GET /image?repository=&reference=`: what an image is (platforms,
+    /// config and layers, tags, referrers). Access is decided on the
+    /// repository the query names.
+    Image,
     /// `GET /packages/{format}/{repository}/{package}`: a package's versions
     /// with their states, files and publishers, and what the caller may do.
     Package {
@@ -275,6 +279,7 @@ impl AdminEndpoint {
                 },
                 &[M::POST],
             ),
+            (_, ["image"]) => (E::Image, &[M::GET]),
             (_, ["packages", format, repository, package]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -452,6 +457,7 @@ impl AdminEndpoint {
             E::Components | E::ListSboms | E::SbomDocument | E::AttachSbom | E::RemoveSbom => {
                 Access::Anyone
             }
+            E::Image => Access::Anyone,
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
@@ -564,6 +570,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ListQuarantine => "quarantine_list",
             E::ReleaseQuarantine { .. } => "quarantine_release",
             E::Package { .. } => "package",
+            E::Image => "image",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",

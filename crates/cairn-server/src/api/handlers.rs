@@ -506,6 +506,41 @@ fn transition_of(
     })
 }
 
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ImageQuery {
+    /// A hosted image repository (`team/app`).
+    repository: String,
+    /// A tag or a digest.
+    reference: String,
+}
+
+/// `GET /api/v1/image?repository=&reference=`: what an image is, for the
+/// web UI's image page (`OciApi::describe`), to a caller who may read the
+/// repository. Its signers, SBOMs and findings are the
+/// `policy/explain`, `sboms` and `findings` operations'.
+pub(super) async fn image(state: &AppState, who: &Who, q: ImageQuery) -> ApiResult {
+    let resource = Resource::repository(&q.repository);
+    let caller = (&who.principal, &who.actor, "/api/v1/image");
+    if state
+        .guard
+        .decide_for(caller, "oci", Action::Read, &resource)
+        .await
+        .is_err()
+    {
+        return Err(ApiError::Status(
+            StatusCode::FORBIDDEN,
+            format!("{} may not read {}", who.principal.name(), q.repository),
+        ));
+    }
+    let view = state
+        .oci
+        .describe(&q.repository, &q.reference)
+        .await
+        .map_err(|e| ApiError::Status(e.status, format!("{}: {}", e.code, e.message)))?;
+    Ok(Json(view).into_response())
+}
+
 /// How many publish entries of a repository's audit log are read to name
 /// the publishers of a package's versions.
 const PUBLISHERS_READ: u32 = 2000;

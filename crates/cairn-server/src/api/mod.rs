@@ -419,6 +419,7 @@ async fn dispatch(
             repository,
             package,
         } => h::package(state, who, format, &repository, &package).await,
+        E::Image => h::image(state, who, query(uri)?).await,
         E::ChangeVersion {
             format,
             repository,

@@ -294,6 +294,13 @@ function Image({ repository, reference }) {
   const [view, setView] = useState(null)
   const [extra, setExtra] = useState({})
   const [error, setError] = useState('')
+  const [reloads, setReloads] = useState(0)
+  const deleteTag = async (tag) => {
+    if (!confirm(`Delete the tag ${tag} of ${repository}? The image stays, by digest and under its other tags.`)) return
+    const r = await api(`/image/tags?${new URLSearchParams({ repository, tag })}`, { method: 'DELETE' })
+    if (r.ok) setReloads(reloads + 1)
+    else setError(errorOf(r))
+  }
   useEffect(() => {
     setView(null); setExtra({}); setError('')
     api(`/image?${new URLSearchParams({ repository, reference })}`).then(async (r) => {
@@ -311,7 +318,7 @@ function Image({ repository, reference }) {
         findings: findings.ok ? findings.data.findings : [],
       })
     })
-  }, [repository, reference])
+  }, [repository, reference, reloads])
   if (error) return html`<section><p class="error" role="alert">${error}</p></section>`
   if (!view) return html`<section><p>Loading…</p></section>`
   const signers = [...new Set(view.signatures.map((v) => v.predicate_type ? `${v.signer} (${v.predicate_type})` : v.signer))]
@@ -322,7 +329,7 @@ function Image({ repository, reference }) {
       <pre class="copy" aria-label="Pull command">crane pull ${location.host}/${view.repository}@${view.digest} image.tar</pre>
       <dl class="facts">
         <dt>Digest</dt><dd><code class="wrap">${view.digest}</code></dd>
-        <dt>Tags</dt><dd data-testid="tags">${view.tags.length ? view.tags.join(', ') : '—'}</dd>
+        <dt>Tags</dt><dd data-testid="tags">${view.tags.length ? view.tags.map((t, i) => html`${i ? ', ' : ''}<span class="tag">${t}</span>${view.may.delete && html` <button class="link" aria-label=${`Delete tag ${t}`} onClick=${() => deleteTag(t)}>×</button>`}`) : '—'}</dd>
         <dt>Media type</dt><dd>${view.media_type}</dd>
         <dt>Size</dt><dd>${bytes(view.size)}${view.layers.length ? ` manifest, ${bytes(view.layers_size)} in ${view.layers.length} layer${view.layers.length === 1 ? '' : 's'}` : ''}</dd>
         ${view.config && view.config.created && html`<dt>Built</dt><dd>${view.config.created}</dd>`}

@@ -363,6 +363,22 @@ impl OciApi {
         Ok(warn((StatusCode::OK, headers, bytes).into_response()))
     }
 
+    /// Removes the tag `tag` of `name` (the manifest stays), under the tag
+    /// rules (an immutable tag is refused), audited as `actor`'s: a
+    /// client's `DELETE /v2/<name>/manifests/<tag>`, or the admin API's.
+    /// Whether the tag existed.
+    pub async fn untag(
+        &self,
+        name: &RepoName,
+        tag: &str,
+        actor: &cairn_store::Actor,
+    ) -> Result<bool, OciError> {
+        Ok(self
+            .meta
+            .delete_tag(name.as_str(), tag, &self.config.tag_rules, actor)
+            .await?)
+    }
+
     pub(crate) async fn delete_manifest(
         &self,
         name: &RepoName,
@@ -371,11 +387,7 @@ impl OciApi {
     ) -> OciResult {
         let rules = &self.config.tag_rules;
         let found = match reference {
-            Reference::Tag(t) => {
-                self.meta
-                    .delete_tag(name.as_str(), t.as_str(), rules, &req.actor())
-                    .await?
-            }
+            Reference::Tag(t) => self.untag(name, t.as_str(), &req.actor()).await?,
             Reference::Digest(d) => {
                 self.meta
                     .delete_manifest(name.as_str(), d, rules, &req.actor())

@@ -144,6 +144,10 @@ async function main() {
     method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index,
   })
   if (indexPut.status !== 201) throw new Error(`index push: ${indexPut.status}`)
+  const oldTag = await fetch(`${origin}/v2/team/multi/manifests/old`, {
+    method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index,
+  })
+  if (oldTag.status !== 201) throw new Error(`index push as old: ${oldTag.status}`)
   manifests['team/multi'] = sha(Buffer.from(index))
   const host = `127.0.0.1:${port}`
   tool('cosign', ['sign', '--key', join(keys, 'cosign.key'), '--use-signing-config=false', '--tlog-upload=false',
@@ -283,6 +287,7 @@ async function scenario(browser, origin, password, users, manifests) {
   await page.screenshot({ path: join(SCREENS, 'search.png') })
   await axe(page, 'the search results')
 
+  const adminAuth = { Authorization: 'Basic ' + Buffer.from(`admin:${password}`).toString('base64') }
   // --- An image: an index of two platforms, signed, with an SBOM.
   hits = await search(manifests['team/multi'].slice(0, 19))
   await hits.first().getByRole('link', { name: manifests['team/multi'] }).click()
@@ -290,7 +295,12 @@ async function scenario(browser, origin, password, users, manifests) {
   await platforms.waitFor()
   const platformText = await platforms.textContent()
   expect(platformText.includes('linux/amd64') && platformText.includes('linux/arm64'), 'the image page of the index lists its two platforms')
-  expect((await page.getByTestId('tags').textContent()).trim() === '1', 'and the tag naming it')
+  expect((await page.getByTestId('tags').textContent()).replace(/×/g, '').replace(/\s/g, '') === '1,old', 'and the tags naming it')
+  await page.getByRole('button', { name: 'Delete tag old' }).click()
+  await page.getByRole('button', { name: 'Delete tag old' }).waitFor({ state: 'detached' })
+  const gone = await fetch(`${origin}/v2/team/multi/manifests/old`, { method: 'HEAD', headers: adminAuth })
+  expect((await page.getByTestId('tags').textContent()).replace(/×/g, '').trim() === '1' && gone.status === 404,
+    `deleting the tag old (confirmed) on the image page: gone for clients too (${gone.status})`)
   await page.getByTestId('sboms').waitFor()
   expect(/spdx.*2 components/i.test(await page.getByTestId('sboms').textContent()), 'its SBOM, with its two components')
   const signedBy = await page.getByTestId('signers').textContent()
@@ -325,7 +335,6 @@ async function scenario(browser, origin, password, users, manifests) {
   expect((await row.getByTestId('state').textContent()) === 'yanked', 'yanked from its page, with the reason shown')
   hits = await search('pkg:npm/ui-demo@1.0.0')
   expect((await hits.first().textContent()).includes('yanked'), 'the search marks it yanked')
-  const adminAuth = { Authorization: 'Basic ' + Buffer.from(`admin:${password}`).toString('base64') }
   const yankAudit = await (await fetch(`${origin}/api/v1/audit?action=version.yank&limit=5`, { headers: adminAuth })).json()
   expect(JSON.stringify(yankAudit).includes('ui-demo@1.0.0'), 'the yank is in the audit log')
   await hits.first().getByRole('link', { name: 'ui-demo' }).click()
@@ -368,6 +377,9 @@ async function scenario(browser, origin, password, users, manifests) {
   await bob.page.locator('[data-testid="version"]').first().waitFor()
   expect(!(await bob.page.getByRole('button', { name: /Yank|Deprecate/ }).count()),
     'a user who may only read sees the package page with no yank or deprecate')
+  await bob.page.goto(`${origin}/#/image?repository=team%2Fmulti&reference=1`)
+  await bob.page.getByTestId('tags').waitFor()
+  expect(!(await bob.page.getByRole('button', { name: /Delete tag/ }).count()), 'nor a tag to delete on an image page')
   await bob.page.goto(`${origin}/#/audit`)
   await bob.page.getByText('Signed in as bob').waitFor()
   expect(!(await bob.page.getByRole('heading', { name: 'Audit log' }).count()), 'going to the audit log by its address shows the overview instead')

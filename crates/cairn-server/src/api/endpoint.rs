@@ -60,6 +60,9 @@ pub enum AdminEndpoint {
     /// config and layers, tags, referrers). Access is decided on the
     /// repository the query names.
     Image,
+    /// `DELETE /image/tags?repository=&tag=`: removes a tag (the manifest
+    /// stays), under the tag rules. Access is decided on the repository.
+    DeleteTag,
     /// `GET /packages/{format}/{repository}/{package}`: a package's versions
     /// with their states, files and publishers, and what the caller may do.
     Package {
@@ -280,6 +283,7 @@ impl AdminEndpoint {
                 &[M::POST],
             ),
             (_, ["image"]) => (E::Image, &[M::GET]),
+            (_, ["image", "tags"]) => (E::DeleteTag, &[M::DELETE]),
             (_, ["packages", format, repository, package]) => {
                 let format = Format::parse(format)
                     .ok_or_else(|| ParseError::NotFound(format!("no format {format:?}")))?;
@@ -457,7 +461,7 @@ impl AdminEndpoint {
             E::Components | E::ListSboms | E::SbomDocument | E::AttachSbom | E::RemoveSbom => {
                 Access::Anyone
             }
-            E::Image => Access::Anyone,
+            E::Image | E::DeleteTag => Access::Anyone,
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
@@ -571,6 +575,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ReleaseQuarantine { .. } => "quarantine_release",
             E::Package { .. } => "package",
             E::Image => "image",
+            E::DeleteTag => "image_tag_delete",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",
             E::ChangeStaging { .. } => "staging_change",

@@ -537,8 +537,67 @@ pub(super) async fn image(state: &AppState, who: &Who, q: ImageQuery) -> ApiResu
         .oci
         .describe(&q.repository, &q.reference)
         .await
-        .map_err(|e| ApiError::Status(e.status, format!("{}: {}", e.code, e.message)))?;
-    Ok(Json(view).into_response())
+        .map_err(oci_error)?;
+    let mut out = serde_json::to_value(&view).expect("a view serialises");
+    out["may"] = json!({ "delete": state.guard.may(&who.principal, Action::Delete, &resource) });
+    Ok(Json(out).into_response())
+}
+
+fn oci_error(e: cairn_oci::error::OciError) -> ApiError {
+    ApiError::Status(e.status, format!("{}: {}", e.code, e.message))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TagQuery {
+    repository: String,
+    tag: String,
+}
+
+/// `DELETE /api/v1/image/tags?repository=&tag=`: the web UI's "delete tag",
+/// decided as a client's tag deletion would be (`delete` on the repository,
+/// the tag rules), audited as the caller's.
+pub(super) async fn delete_tag(state: &AppState, who: &Who, q: TagQuery) -> ApiResult {
+    let resource = Resource::repository(&q.repository);
+    let caller = (&who.principal, &who.actor, "/api/v1/image/tags");
+    if let Err(denied) = state
+        .guard
+        .decide_for(caller, "oci", Action::Delete, &resource)
+        .await
+    {
+        let message = match denied {
+            cairn_core::access::Denied::SecondFactor { enrolled } => {
+                cairn_core::access::Denied::second_factor_message(
+                    enrolled,
+                    who.principal.name(),
+                    Action::Delete,
+                    &q.repository,
+                )
+            }
+            _ => format!(
+                "{} may not delete in {}",
+                who.principal.name(),
+                q.repository
+            ),
+        };
+        return Err(ApiError::Status(StatusCode::FORBIDDEN, message));
+    }
+    let name = cairn_core::RepoName::parse(&q.repository)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let tag = cairn_core::Tag::parse(&q.tag)
+        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if !state
+        .oci
+        .untag(&name, tag.as_str(), &who.actor)
+        .await
+        .map_err(oci_error)?
+    {
+        return Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no tag {} in {}", q.tag, q.repository),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// How many publish entries of a repository's audit log are read to name

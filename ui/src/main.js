@@ -233,14 +233,55 @@ function Audit() {
     </section>`
 }
 
+// What a retention action deletes, in words.
+const retentionAction = (a) => {
+  switch (a.action) {
+    case 'delete_tag': return html`tag <code>${a.tag}</code> <span class="hint">(${short(a.digest)})</span>`
+    case 'delete_manifest': return html`manifest <code>${short(a.digest)}</code>`
+    case 'delete_version': return html`${a.package} <code>${a.version}</code>`
+    case 'delete_files': return html`${a.package} <code>${a.version}</code>: ${a.files.length} file${a.files.length === 1 ? '' : 's'}`
+    default: return a.action
+  }
+}
+
+// The retention policies' preview: what they would delete now, and why
+// (the same plan a run carries out). Nothing is deleted from here.
+function RetentionPreview() {
+  const [plans, setPlans] = useState(null)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+  const run = async () => {
+    setBusy(true); setError('')
+    const r = await api('/retention')
+    setBusy(false)
+    if (r.ok) setPlans(r.data.plans)
+    else setError(errorOf(r))
+  }
+  const count = (plans || []).reduce((n, p) => n + p.actions.length, 0)
+  return html`
+    <h3>Retention</h3>
+    <p class="hint">What the retention policies would delete if they ran now, and why.</p>
+    <button onClick=${run} disabled=${busy}>Preview retention</button>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${plans && html`
+      <p data-testid="retention-summary">${count ? `${count} deletion${count === 1 ? '' : 's'} in ${plans.length} repositor${plans.length === 1 ? 'y' : 'ies'}` : 'Nothing to delete.'}</p>
+      ${plans.map((p) => html`
+        <details key=${p.repository} open>
+          <summary><strong>${p.repository}</strong> <span class="hint">policy ${p.policy}, ${p.actions.length} deletion${p.actions.length === 1 ? '' : 's'}</span></summary>
+          <ul>${p.actions.map((a, i) => html`<li key=${i}>${retentionAction(a)} — <span class="hint">${a.why}</span></li>`)}</ul>
+        </details>`)}`}`
+}
+
 function Storage() {
   const [rows, setRows] = useState(null)
   const [total, setTotal] = useState(null)
+  const [quotas, setQuotas] = useState([])
   const [error, setError] = useState('')
   useEffect(() => {
     (async () => {
-      const [t, n] = await Promise.all([api('/storage'), api('/storage?by=namespace')])
+      const [t, n, q] = await Promise.all([api('/storage'), api('/storage?by=namespace'), api('/quotas')])
       if (t.ok) setTotal(t.data)
+      if (q.ok) setQuotas(q.data.quotas)
       if (n.ok) setRows(n.data.namespaces)
       else setError(errorOf(n))
     })()
@@ -261,6 +302,17 @@ function Storage() {
             </tr>`)}
         </tbody>
       </table>
+      <h3>Quotas</h3>
+      ${quotas.length
+        ? html`<table data-testid="quotas">
+            <thead><tr><th>Scope</th><th>Unique bytes</th><th>Limit</th><th>Used</th></tr></thead>
+            <tbody>${quotas.map((q) => html`
+              <tr key=${q.scope}><td>${q.scope}</td><td>${bytes(q.unique)}</td><td>${bytes(q.max_unique_bytes)}</td>
+                <td><meter min="0" max=${q.max_unique_bytes} value=${q.unique} aria-label=${`${q.scope}: ${bytes(q.unique)} of ${bytes(q.max_unique_bytes)}`}></meter> ${Math.round((100 * q.unique) / Math.max(1, q.max_unique_bytes))}%</td></tr>`)}
+            </tbody>
+          </table>`
+        : html`<p class="hint">No quotas set (<code>cairn quota set</code>).</p>`}
+      <${RetentionPreview} />
     </section>`
 }
 

@@ -85,6 +85,9 @@ async function main() {
   tool('cosign', ['generate-key-pair'], { cwd: keys, env: { COSIGN_PASSWORD: 'test' } })
   const { proc, password } = await startCairn(port, {
     CAIRN_SIGNING_KEY: `[{id = "ci", file = "${join(keys, 'cosign.pub')}"}]`,
+    // A retention policy to preview (the collector, which would apply it, is off here).
+    CAIRN_RETENTION: '[{name = "nightlies", repositories = ["prod/**"], tags = "^nightly$", keep_last = 0}]',
+    CAIRN_GC__ENABLED: 'false',
   })
   const admin = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64')
   const call = async (method, path, body, auth = admin) => {
@@ -121,6 +124,13 @@ async function main() {
     if (r.status !== 201) throw new Error(`manifest push: ${r.status}`)
     manifests[repo] = sha(Buffer.from(manifest))
   }
+  // A tag the retention policy would delete, and a quota to show.
+  const nightly = await fetch(`${origin}/v2/prod/api/manifests/nightly`, {
+    method: 'PUT', headers: { Authorization: admin, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: (await (await fetch(`${origin}/v2/prod/api/manifests/1`, { headers: { Authorization: admin, Accept: 'application/vnd.oci.image.manifest.v1+json' } })).arrayBuffer()),
+  })
+  if (nightly.status !== 201) throw new Error(`nightly tag: ${nightly.status}`)
+  if ((await call('PUT', '/quotas?scope=team/', { max_unique_bytes: '10 MiB' })).status !== 200) throw new Error('quota')
   // An index of two platforms, signed with cosign and given an SPDX SBOM with oras.
   const children = []
   for (const arch of ['amd64', 'arm64']) {
@@ -268,10 +278,21 @@ async function scenario(browser, origin, password, users, manifests) {
   await page.getByRole('link', { name: 'Storage' }).click()
   await page.getByRole('heading', { name: 'Storage' }).waitFor()
   await page.getByText('Everything:').waitFor()
-  await page.getByRole('cell', { name: 'team/', exact: true }).waitFor()
+  await page.getByRole('cell', { name: 'team/', exact: true }).first().waitFor()
   await page.getByRole('cell', { name: 'prod/', exact: true }).waitFor()
-  await page.screenshot({ path: join(SCREENS, 'storage.png') })
   expect(true, 'the storage page shows the numbers of each namespace pushed to')
+  const quotaRow = page.getByTestId('quotas').getByRole('row', { name: /team\// })
+  expect((await quotaRow.textContent()).includes('10.0 MiB'), 'and the quota on team/ with its use')
+  await page.getByRole('button', { name: 'Preview retention' }).click()
+  await page.getByTestId('retention-summary').waitFor()
+  const preview = await page.locator('details').first().textContent()
+  expect((await page.getByTestId('retention-summary').textContent()).startsWith('1 deletion') && preview.includes('prod/api') &&
+    preview.includes('nightly') && preview.includes('nightlies'),
+    `the retention preview lists the nightly tag of prod/api under the policy nightlies, and why (${preview})`)
+  const still = await fetch(`${origin}/v2/prod/api/manifests/nightly`, { method: 'HEAD', headers: { Authorization: 'Basic ' + Buffer.from(`admin:${password}`).toString('base64') } })
+  expect(still.status === 200, 'a preview deletes nothing')
+  await page.screenshot({ path: join(SCREENS, 'storage.png'), fullPage: true })
+  await axe(page, 'the storage page')
   // --- Search: a digest prefix, a purl, a name; the install command to copy.
   const search = async (text) => {
     await page.getByLabel('Search').fill(text)

@@ -72,3 +72,48 @@ fn the_operator_creates_and_revokes_any_users_token() {
     let log = stdout(&cairn(d, &["audit", "--action", "token.revoke"]));
     assert!(log.contains("cli:"), "{log}");
 }
+
+/// `--output json` (anywhere on the line) makes commands print JSON a
+/// script can read; the default stays text for people.
+#[test]
+fn output_json_is_machine_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["--output", "json"];
+        all.extend(args);
+        stdout(&cairn(d, &all))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect()
+    };
+    let user = json(&["user", "create", "ops", "--grant", "team/**:read"]);
+    assert_eq!(user[0]["name"], "ops");
+    assert!(user[0]["password"].as_str().is_some_and(|p| !p.is_empty()));
+    let token = json(&[
+        "token",
+        "create",
+        "--user",
+        "ops",
+        "--scope",
+        "team/**:read",
+    ]);
+    let id = token[0]["id"].as_str().unwrap().to_string();
+    assert!(token[0]["token"].as_str().unwrap().starts_with("cairn_"));
+    let listed = json(&["token", "list", "--user", "ops"]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(
+        listed[0].get("secret_hash").is_none(),
+        "no secret is printed"
+    );
+    // The flag after the subcommand works too.
+    let out = stdout(&cairn(d, &["audit", "--limit", "2", "--output", "json"]));
+    for line in out.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(entry["action"].is_string());
+    }
+    // And without it, text.
+    let text = stdout(&cairn(d, &["token", "list", "--user", "ops"]));
+    assert!(text.starts_with("id "), "{text}");
+}

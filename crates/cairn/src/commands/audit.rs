@@ -32,7 +32,12 @@ pub(crate) async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         before_id: args.before,
         limit: args.limit,
     };
-    print_audit(&*open_meta(&args.common).await?, &filter, args.json).await
+    print_audit(
+        &*open_meta(&args.common).await?,
+        &filter,
+        super::json_output(args.json),
+    )
+    .await
 }
 
 async fn print_audit(

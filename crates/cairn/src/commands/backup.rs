@@ -104,6 +104,7 @@ pub(crate) async fn backup_command(cmd: BackupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BackupCommand::List { common, json } => {
+            let json = super::json_output(json);
             let meta = super::open_meta(&common).await?;
             for b in meta.backups().await? {
                 if json {

@@ -44,7 +44,7 @@ pub async fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     if !status.is_success() {
         bail!("{status}: {}", body.trim());
     }
-    if args.json {
+    if super::json_output(args.json) {
         println!("{body}");
         return Ok(());
     }

@@ -73,7 +73,7 @@ pub(crate) async fn gc(args: GcArgs) -> anyhow::Result<()> {
             eprintln!("gc: {step}: {}", r.summary())
         })
         .await?;
-    if args.json {
+    if super::json_output(args.json) {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{}", report.summary());
@@ -111,7 +111,7 @@ pub(crate) async fn fsck_command(args: FsckArgs) -> anyhow::Result<()> {
     )
     .await?;
     bar.finish_and_clear();
-    if args.json {
+    if super::json_output(args.json) {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(

@@ -35,6 +35,33 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How commands print what they answer: `table` (text for people) or
+    /// `json` (for scripts; also each command's own `--json`).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// How commands print what they answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    Table,
+    Json,
+}
+
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+/// Prints what a command did: `json` under `--output json`, else `text`.
+pub(crate) fn report(json: serde_json::Value, text: impl FnOnce() -> String) {
+    if json_output(false) {
+        println!("{json}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Whether a command prints JSON: `--output json`, or its own `--json`.
+pub(crate) fn json_output(flag: bool) -> bool {
+    flag || OUTPUT.get() == Some(&Output::Json)
 }
 
 #[derive(Subcommand)]
@@ -136,6 +163,7 @@ enum Command {
 impl Cli {
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
+        let _ = OUTPUT.set(self.output);
         match self.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Login(args) => login::login(args).await,

@@ -84,9 +84,20 @@ pub(crate) async fn package_command(action: PackageAction) -> anyhow::Result<()>
             &cli_actor(),
         )
         .await?;
-    println!(
-        "{format}/{} {key}@{}: {state}",
-        args.repository, args.version
+    super::report(
+        serde_json::json!({
+            "format": format.as_str(),
+            "repository": args.repository,
+            "package": key,
+            "version": args.version,
+            "state": state.as_str(),
+        }),
+        || {
+            format!(
+                "{format}/{} {key}@{}: {state}",
+                args.repository, args.version
+            )
+        },
     );
     Ok(())
 }

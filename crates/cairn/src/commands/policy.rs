@@ -48,7 +48,7 @@ pub async fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
         .server
         .send_json(reqwest::Client::new().get(url))
         .await?;
-    if args.json {
+    if super::json_output(args.json) {
         println!("{answer}");
         return Ok(());
     }

@@ -60,13 +60,21 @@ pub(crate) async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<(
                 .await?
                 .add_publisher(&record, &cli_actor())
                 .await?;
-            println!(
-                "cairn: trusted publisher {} for {}",
-                record.id, record.repository
-            );
+            if super::json_output(false) {
+                println!("{}", serde_json::to_string(&record)?);
+            } else {
+                println!(
+                    "cairn: trusted publisher {} for {}",
+                    record.id, record.repository
+                );
+            }
         }
         PublisherCommand::List { common, repository } => {
             for p in open_meta(&common).await?.publishers(&repository).await? {
+                if super::json_output(false) {
+                    println!("{}", serde_json::to_string(&p)?);
+                    continue;
+                }
                 println!(
                     "{} {} package={} aud={} {}",
                     p.id,

@@ -27,8 +27,10 @@ pub(crate) enum RetentionCommand {
 
 pub(crate) async fn retention_command(cmd: RetentionCommand) -> anyhow::Result<()> {
     let (common, apply, json, max) = match cmd {
-        RetentionCommand::Preview { common, json } => (common, false, json, None),
-        RetentionCommand::Apply { common, max } => (common, true, false, max),
+        RetentionCommand::Preview { common, json } => {
+            (common, false, super::json_output(json), None)
+        }
+        RetentionCommand::Apply { common, max } => (common, true, super::json_output(false), max),
     };
     let config = load_config(&common, None)?;
     let policies = config.retention_policies()?;

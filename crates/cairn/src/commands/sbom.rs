@@ -32,7 +32,7 @@ pub struct GetArgs {
     #[arg(long)]
     digest: Option<String>,
     /// Write it here instead of to standard output.
-    #[arg(long, short)]
+    #[arg(long = "out", short = 'o')]
     output: Option<std::path::PathBuf>,
 }
 
@@ -122,7 +122,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
             }
         }
         let page = args.server.send_json(client.get(url)).await?;
-        if args.json {
+        if super::json_output(args.json) {
             println!("{page}");
         } else {
             for r in page["results"].as_array().into_iter().flatten() {
@@ -159,7 +159,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
             None => break,
         }
     }
-    if !args.json {
+    if !super::json_output(args.json) {
         eprintln!("{count} artifacts");
     }
     Ok(())

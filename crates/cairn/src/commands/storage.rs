@@ -46,7 +46,7 @@ pub(crate) async fn storage(args: StorageArgs) -> anyhow::Result<()> {
     } else {
         vec![meta.usage_of_prefix(&args.prefix).await?]
     };
-    if args.json {
+    if super::json_output(args.json) {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
     }
@@ -105,6 +105,7 @@ pub(crate) enum QuotaCommand {
 pub(crate) async fn quota_command(cmd: QuotaCommand) -> anyhow::Result<()> {
     match cmd {
         QuotaCommand::List { common, json } => {
+            let json = super::json_output(json);
             let quotas = open_meta(&common).await?.quotas().await?;
             if json {
                 println!("{}", serde_json::to_string(&quotas)?);

@@ -57,16 +57,28 @@ pub(crate) async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
                     ttl,
                 )
                 .await?;
-            println!(
-                "cairn: token {} for {user} (shown only this once)\n  token: {token}",
-                record.id
-            );
+            if super::json_output(false) {
+                let mut out = serde_json::to_value(&record)?;
+                out["token"] = serde_json::json!(token);
+                println!("{out}");
+            } else {
+                println!(
+                    "cairn: token {} for {user} (shown only this once)\n  token: {token}",
+                    record.id
+                );
+            }
         }
         TokenCommand::List { common, user } => {
             let tokens = open_identity(&common)
                 .await?
                 .list_tokens(Manager::Operator, user.as_deref())
                 .await?;
+            if super::json_output(false) {
+                for t in &tokens {
+                    println!("{}", serde_json::to_string(t)?);
+                }
+                return Ok(());
+            }
             println!(
                 "{:<18} {:<12} {:<8} {:<12} {:<12} scopes",
                 "id", "user", "state", "created", "expires"
@@ -97,7 +109,11 @@ pub(crate) async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
                 .await?
                 .revoke_token(Manager::Operator, &cli_actor(), &id)
                 .await?;
-            println!("cairn: token {id} revoked");
+            if super::json_output(false) {
+                println!("{}", serde_json::json!({ "id": id, "revoked": true }));
+            } else {
+                println!("cairn: token {id} revoked");
+            }
         }
     }
     Ok(())

@@ -107,9 +107,14 @@ pub(crate) async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
                 .await?
                 .create_user(Manager::Operator, &cli_actor(), &name, &grants)
                 .await?;
-            println!(
-                "cairn: created user {name} (password shown only this once)\n  password: {}",
-                user.password
+            super::report(
+                serde_json::json!({ "name": name, "grants": grants, "password": user.password }),
+                || {
+                    format!(
+                        "cairn: created user {name} (password shown only this once)\n  password: {}",
+                        user.password
+                    )
+                },
             );
         }
         UserCommand::Grant {
@@ -121,7 +126,10 @@ pub(crate) async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
                 .await?
                 .set_user_grants(Manager::Operator, &cli_actor(), &name, &grants)
                 .await?;
-            println!("cairn: {name} now has: {}", grants.join(" "));
+            super::report(
+                serde_json::json!({ "name": name, "grants": grants }),
+                || format!("cairn: {name} now has: {}", grants.join(" ")),
+            );
         }
         UserCommand::Totp(cmd) => totp_command(cmd).await?,
     }
@@ -159,11 +167,13 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
         TotpCommand::Enable { server } => {
             let user = signed_in(&server).await?;
             let v = server.send_json(http.post(at(&server, &user, ""))).await?;
-            println!(
-                "cairn: add this to your authenticator app, then run `cairn user totp confirm CODE`\n  secret: {}\n  url:    {}",
-                v["secret"].as_str().unwrap_or_default(),
-                v["otpauth_url"].as_str().unwrap_or_default()
-            );
+            super::report(v.clone(), || {
+                format!(
+                    "cairn: add this to your authenticator app, then run `cairn user totp confirm CODE`\n  secret: {}\n  url:    {}",
+                    v["secret"].as_str().unwrap_or_default(),
+                    v["otpauth_url"].as_str().unwrap_or_default()
+                )
+            });
         }
         TotpCommand::Confirm { server, code } => {
             let user = signed_in(&server).await?;
@@ -188,10 +198,12 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
             } else {
                 "off"
             };
-            println!(
-                "cairn: two-factor authentication for {user}: {state}; recovery codes left: {}",
-                v["recovery_codes_left"]
-            );
+            super::report(v.clone(), || {
+                format!(
+                    "cairn: two-factor authentication for {user}: {state}; recovery codes left: {}",
+                    v["recovery_codes_left"]
+                )
+            });
         }
         TotpCommand::Disable { server, otp } => {
             let user = signed_in(&server).await?;
@@ -201,7 +213,10 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
                         .json(&serde_json::json!({ "code": otp })),
                 )
                 .await?;
-            println!("cairn: two-factor authentication for {user} is off");
+            super::report(
+                serde_json::json!({ "user": user, "enabled": false }),
+                || format!("cairn: two-factor authentication for {user} is off"),
+            );
         }
         TotpCommand::RecoveryCodes { server, otp } => {
             let user = signed_in(&server).await?;
@@ -218,13 +233,20 @@ async fn totp_command(cmd: TotpCommand) -> anyhow::Result<()> {
                 .await?
                 .disable_totp(Manager::Operator, &cli_actor(), &name, None)
                 .await?;
-            println!("cairn: two-factor authentication for {name} is off");
+            super::report(
+                serde_json::json!({ "user": name, "enabled": false }),
+                || format!("cairn: two-factor authentication for {name} is off"),
+            );
         }
     }
     Ok(())
 }
 
 fn print_recovery_codes(user: &str, what: &str, v: &serde_json::Value) {
+    if super::json_output(false) {
+        println!("{v}");
+        return;
+    }
     println!("cairn: {user}: {what}. Recovery codes (each works once; shown only this once):");
     for code in v["recovery_codes"].as_array().into_iter().flatten() {
         println!("  {}", code.as_str().unwrap_or_default());
@@ -242,7 +264,10 @@ pub(crate) async fn group_command(cmd: GroupCommand) -> anyhow::Result<()> {
                 .await?
                 .put_group(Manager::Operator, &cli_actor(), &name, &grants)
                 .await?;
-            println!("cairn: group {name} has: {}", grants.join(" "));
+            super::report(
+                serde_json::json!({ "group": name, "grants": grants }),
+                || format!("cairn: group {name} has: {}", grants.join(" ")),
+            );
         }
         GroupCommand::AddMember {
             common,
@@ -253,7 +278,9 @@ pub(crate) async fn group_command(cmd: GroupCommand) -> anyhow::Result<()> {
                 .await?
                 .add_group_member(Manager::Operator, &cli_actor(), &group, &user)
                 .await?;
-            println!("cairn: {user} is in {group}");
+            super::report(serde_json::json!({ "group": group, "user": user }), || {
+                format!("cairn: {user} is in {group}")
+            });
         }
     }
     Ok(())

@@ -234,7 +234,7 @@ async fn affected(args: AffectedArgs) -> anyhow::Result<()> {
         .server
         .send_json(reqwest::Client::new().get(url))
         .await?;
-    if args.json {
+    if super::json_output(args.json) {
         println!("{answer}");
         return Ok(());
     }
@@ -275,7 +275,7 @@ async fn findings(args: FindingsArgs) -> anyhow::Result<()> {
         .server
         .send_json(reqwest::Client::new().get(url))
         .await?;
-    if args.json {
+    if super::json_output(args.json) {
         println!("{answer}");
     } else {
         print_findings(&answer["findings"]);

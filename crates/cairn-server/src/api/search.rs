@@ -29,6 +29,9 @@ pub(super) struct SearchQuery {
     limit: Option<u32>,
 }
 
+/// How many times the shown limit the store is asked for.
+const OVERFETCH: u32 = 4;
+
 /// The longest text searched for.
 const MAX_QUERY: usize = 256;
 
@@ -71,6 +74,10 @@ pub(super) async fn search(state: &AppState, who: &Who, q: SearchQuery) -> ApiRe
         return Err(bad(format!("the query is longer than {MAX_QUERY} bytes")));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    // Hits the caller may not read, or of another format, are dropped after
+    // the store's query: it is asked for more than is shown so that they
+    // rarely leave the answer short.
+    let fetch = limit * OVERFETCH;
     let started = std::time::Instant::now();
     let meta = &state.meta;
     let (what, hits) = if text.starts_with("pkg:") {
@@ -84,25 +91,29 @@ pub(super) async fn search(state: &AppState, who: &Who, q: SearchQuery) -> ApiRe
         match &purl.version {
             Some(v) => (
                 "version",
-                meta.search_version(format.as_str(), &key, v, limit).await?,
+                meta.search_version(format.as_str(), &key, v, fetch).await?,
             ),
-            None => (
-                "name",
-                meta.search_names(&key, limit)
+            None => {
+                let mut hits: Vec<SearchHit> = meta
+                    .search_names(&key, fetch)
                     .await?
                     .into_iter()
                     .filter(|h| h.format == format.as_str())
-                    .collect(),
-            ),
+                    .collect();
+                // A purl names one package: that package first, then the
+                // names containing it.
+                hits.sort_by_key(|h| h.package != key);
+                ("name", hits)
+            }
         }
     } else if let Some(prefix) = digest_prefix(text) {
-        ("digest", meta.search_digest(&prefix, limit).await?)
+        ("digest", meta.search_digest(&prefix, fetch).await?)
     } else if let Some((key, value)) = text.split_once('=') {
         let needle = json!({ key.trim(): value.trim() }).to_string();
         let needle = needle.trim_start_matches('{').trim_end_matches('}');
-        ("annotation", meta.search_annotations(needle, limit).await?)
+        ("annotation", meta.search_annotations(needle, fetch).await?)
     } else {
-        ("name", meta.search_names(text, limit).await?)
+        ("name", meta.search_names(text, fetch).await?)
     };
     let caller = (&who.principal, &who.actor, "/api/v1/search");
     let mut visible = Vec::new();

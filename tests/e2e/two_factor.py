@@ -87,13 +87,20 @@ def npm(args, npmrc, cwd=None, ok=True):
 
 def npm_login_in_a_terminal(registry, npmrc, user, password, otp):
     """`npm login --auth-type=legacy`, answering its prompts as a person would."""
+    return npm_in_a_terminal(["login", "--auth-type=legacy", f"--registry={registry}"], npmrc,
+                             [("Username:", user), ("Password:", password), ("Enter OTP:", otp)])
+
+
+def npm_in_a_terminal(args, npmrc, answers):
+    """npm with a terminal, answering each prompt once (an answer may be a
+    function of what npm printed so far)."""
     env = {**os.environ, "npm_config_userconfig": npmrc, "npm_config_cache": os.path.join(WORK, "npm-cache"),
            "npm_config_update_notifier": "false"}
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(WORK)
-        os.execvpe("npm", ["npm", "login", "--auth-type=legacy", f"--registry={registry}"], env)
-    seen, answers = "", [("Username:", user), ("Password:", password), ("Enter OTP:", otp)]
+        os.execvpe("npm", ["npm", *args], env)
+    seen = ""
     asked = []
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -112,7 +119,7 @@ def npm_login_in_a_terminal(registry, npmrc, user, password, otp):
         for prompt, answer in answers:
             if prompt not in asked and prompt in seen:
                 asked.append(prompt)
-                os.write(fd, (answer + "\r").encode())
+                os.write(fd, ((answer(seen) if callable(answer) else answer) + "\r").encode())
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen, asked
 
@@ -259,6 +266,36 @@ def scenario(server):
     run([CRANE, "auth", "login", host, "-u", "alice", f"--password={token}"], env=docker)
     run([CRANE, "push", "--insecure", image, f"{host}/prod/app:1"], env=docker)
     expect(True, "crane push with an API token: accepted")
+
+    # --- npm's own enrolment: npm profile enable-2fa / get / disable-2fa.
+    st, _, body = server.request("POST", "/api/v1/users", json.dumps(
+        {"name": "erin", "grants": ["npm/**:read,publish"]}), {"Content-Type": "application/json"},
+        auth=server.basic)
+    erin_pw = json.loads(body)["password"]
+    erin_rc = os.path.join(WORK, "npmrc-erin")
+    rc, seen, _ = npm_login_in_a_terminal(registry, erin_rc, "erin", erin_pw, "000000")
+    expect(rc == 0, f"erin (not enrolled) signs in with npm login ({rc})")
+    rc, seen, asked = npm_in_a_terminal(
+        ["profile", "enable-2fa", "auth-and-writes", f"--registry={registry}"], erin_rc,
+        [("assword", erin_pw),
+         ("OTP code from your authenticator", lambda out: totp(re.search(r"enter code:\s*([A-Z2-7]+)", out).group(1)))])
+    codes = re.findall(r"\t([0-9a-f]{4}(?:-[0-9a-f]{4}){3})", seen)
+    expect(rc == 0 and "successfully enabled" in seen and len(codes) == 10,
+           f"npm profile enable-2fa: the secret shown, a code confirms it, ten recovery codes ({rc}, {len(codes)} codes)"
+           + ("" if rc == 0 and codes else "\n" + seen[-2500:]))
+    st, _, body = server.request("GET", "/api/v1/users/erin/totp", auth=basic("erin", erin_pw))
+    expect(json.loads(body).get("enabled") is True, "cairn has erin's second factor on")
+    got = npm(["profile", "get", f"--registry={registry}"], erin_rc)
+    expect("auth-and-writes" in got.stdout, f"npm profile get shows it ({got.stdout.strip()[:200]})")
+    secret_seen = re.search(r"enter code:\s*([A-Z2-7]+)", seen).group(1)
+    rc, seen, asked = npm_in_a_terminal(
+        ["profile", "disable-2fa", f"--registry={registry}"], erin_rc,
+        [("assword", erin_pw), ("Enter OTP:", lambda _: totp(secret_seen))])
+    expect(rc == 0 and "Enter OTP:" in asked and "disabled" in seen,
+           f"npm profile disable-2fa asks for a one-time password and turns it off ({rc}, asked {asked})"
+           + ("" if rc == 0 else "\n" + seen[-1500:]))
+    st, _, body = server.request("GET", "/api/v1/users/erin/totp", auth=basic("erin", erin_pw))
+    expect(json.loads(body).get("enabled") is False, "cairn has erin's second factor off")
 
     # --- The audit log has the enrolment and the refusals.
     st, _, body = server.request("GET", "/api/v1/audit?limit=500", auth=server.basic)

@@ -74,6 +74,10 @@ pub enum Login {
     RevokeToken { id: String },
     /// `POST /-/npm/v1/oidc/token/exchange/package/<name>`: trusted publishing.
     OidcExchange { package: String },
+    /// `GET /-/npm/v1/user`: `npm profile get` (and the two-factor state).
+    Profile,
+    /// `POST /-/npm/v1/user`: `npm profile enable-2fa` / `disable-2fa`.
+    SetProfile,
 }
 
 impl Login {
@@ -95,6 +99,8 @@ impl Login {
         match (method, rest) {
             (&M::GET, "npm/v1/tokens") => Some(Login::ListTokens),
             (&M::POST, "npm/v1/tokens") => Some(Login::CreateToken),
+            (&M::GET, "npm/v1/user") => Some(Login::Profile),
+            (&M::POST, "npm/v1/user") => Some(Login::SetProfile),
             _ => None,
         }
     }
@@ -108,6 +114,8 @@ impl cairn_http::Endpoint for Login {
             Login::CreateToken => "token_create",
             Login::RevokeToken { .. } => "token_revoke",
             Login::OidcExchange { .. } => "oidc_exchange",
+            Login::Profile => "profile",
+            Login::SetProfile => "profile_set",
         }
     }
 }

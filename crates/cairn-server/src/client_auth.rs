@@ -53,6 +53,8 @@ pub async fn npm_route(state: &AppState, req: Request) -> Result<Response, Reque
         NpmLogin::CreateToken => npm_token_create(state, &repo, req).await,
         NpmLogin::RevokeToken { id } => npm_token_revoke(state, &id, req).await,
         NpmLogin::OidcExchange { package } => npm_exchange(state, Some(&repo), &package, req).await,
+        NpmLogin::Profile => npm_profile(state, req).await,
+        NpmLogin::SetProfile => npm_set_profile(state, req).await,
     };
     Ok(labelled(
         result.unwrap_or_else(|e| state.npm.render(e)),
@@ -431,6 +433,115 @@ async fn npm_token_revoke(
         .await
         .map_err(identity_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /-/npm/v1/user`: who npm's credential is, and whether two-factor
+/// authentication is on (`npm profile get`). cairn keeps no e-mail or other
+/// profile fields. Enabled TOTP is reported as `auth-and-writes`: where a
+/// code is asked is the server's policy (`auth.require_two_factor`).
+async fn npm_profile(state: &AppState, req: Request) -> Result<Response, PackageError> {
+    let (parts, _) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let user = principal.name().to_string();
+    let (enabled, pending, _) = state
+        .identity
+        .totp_status(Manager::Caller(&principal), &user)
+        .await
+        .map_err(identity_error)?;
+    let tfa =
+        (enabled || pending).then(|| json!({ "pending": !enabled, "mode": "auth-and-writes" }));
+    Ok(
+        Json(json!({ "name": user, "email": "", "tfa": tfa, "created": "", "updated": "" }))
+            .into_response(),
+    )
+}
+
+/// `POST /-/npm/v1/user`: npm's two-factor enrolment, on cairn's TOTP.
+/// `{"tfa": {"password", "mode"}}` starts one (answers the `otpauth://`
+/// URL), or with `mode: "disable"` turns it off (the code in `npm-otp`);
+/// `{"tfa": ["<code>"]}` confirms it and answers the recovery codes. The
+/// password is checked as at a sign-in.
+async fn npm_set_profile(state: &AppState, req: Request) -> Result<Response, PackageError> {
+    let (parts, body) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(resp),
+    };
+    let source = crate::source_of(&parts);
+    let path = parts.uri.path().to_string();
+    let otp = crate::auth::otp_of(&parts.headers).map(str::to_string);
+    let doc = read_json(Request::from_parts(parts, body)).await?;
+    let user = principal.name().to_string();
+    let actor = cairn_store::Actor::of(&principal, source.clone());
+    let by = Manager::Caller(&principal);
+    match doc.get("tfa") {
+        Some(Value::Array(codes)) => {
+            let code = codes.first().and_then(Value::as_str).unwrap_or_default();
+            let recovery = state
+                .identity
+                .confirm_totp(by, &actor, &user, code)
+                .await
+                .map_err(identity_error)?;
+            Ok(Json(json!({ "tfa": recovery })).into_response())
+        }
+        Some(Value::Object(change)) => {
+            let password = change.get("password").and_then(Value::as_str).unwrap_or("");
+            if let Err(resp) = check_password(state, &user, password, source, &path).await {
+                return Ok(resp);
+            }
+            let mode = change.get("mode").and_then(Value::as_str).unwrap_or("");
+            if mode == "disable" {
+                let (enabled, _, _) = state
+                    .identity
+                    .totp_status(by, &user)
+                    .await
+                    .map_err(identity_error)?;
+                if enabled && otp.is_none() {
+                    // npm asks the person for a code and sends this again.
+                    return Err(identity_error(IdentityError::SecondFactor {
+                        enrolled: true,
+                        message: "turning two-factor authentication off needs a one-time password"
+                            .into(),
+                    }));
+                }
+                state
+                    .identity
+                    .disable_totp(by, &actor, &user, otp.as_deref())
+                    .await
+                    .map_err(identity_error)?;
+                return Ok(Json(json!({ "tfa": false })).into_response());
+            }
+            if !matches!(mode, "auth-only" | "auth-and-writes") {
+                return Err(PackageError::bad(format!(
+                    "two-factor mode {mode:?}: use auth-only, auth-and-writes or disable"
+                )));
+            }
+            let (enabled, _, _) = state
+                .identity
+                .totp_status(by, &user)
+                .await
+                .map_err(identity_error)?;
+            if enabled {
+                // Already on; where codes are asked is the server's policy.
+                return Ok(
+                    Json(json!({ "tfa": { "mode": mode, "pending": false } })).into_response()
+                );
+            }
+            let (_, url) = state
+                .identity
+                .start_totp(by, &actor, &user, state.auth.service())
+                .await
+                .map_err(identity_error)?;
+            Ok(Json(json!({ "tfa": url })).into_response())
+        }
+        _ => Err(PackageError::bad(
+            "cairn keeps no profile fields (e-mail, full name, password): only two-factor \
+             authentication (npm profile enable-2fa / disable-2fa)",
+        )),
+    }
 }
 
 /// A refused identity change, for the format's adapter to render.

@@ -176,6 +176,9 @@ def check(server, ldap_port, slapd):
     expect(st == 200 and me["admin"] is True, f"registry-admins -> admins: lara is an administrator ({me})")
     st, _, _ = server.request("GET", "/api/v1/audit?limit=1", auth=basic("lara", "lara-pw"))
     expect(st == 200, f"and may read the audit log ({st})")
+    st, _, body = server.request("GET", "/api/v1/session", auth=basic("LARA", "lara-pw"))
+    expect(st == 200 and json.loads(body)["user"] == "lara",
+           f"the directory matches LARA to lara, and so does cairn: one user ({body[:80]!r})")
 
     for user, password, what in [
         ("lara", "wrong", "a wrong password"),

@@ -411,7 +411,9 @@ impl Authenticator {
     }
 
     /// `secret` checked by binding to the directory as `user`; the user made
-    /// (or their directory groups updated) as the directory says.
+    /// (or their directory groups updated) as the directory says. Directories
+    /// match names without regard to case, so the cairn user is the name in
+    /// lower case: `Lara` and `lara` are one person here too.
     async fn directory_sign_in(
         &self,
         directory: &crate::identity::ldap::Directory,
@@ -426,20 +428,21 @@ impl Authenticator {
                 AuthFailure::Unavailable
             })?
             .ok_or(AuthFailure::BadCredentials)?;
+        let user = user.to_lowercase();
         let actor = cairn_store::Actor {
-            name: user.to_string(),
+            name: user.clone(),
             credential: None,
             source: Some(crate::identity::ldap::LDAP_SOURCE.to_string()),
         };
         self.meta
-            .sign_in_external(user, crate::identity::ldap::LDAP_SOURCE, &groups, &actor)
+            .sign_in_external(&user, crate::identity::ldap::LDAP_SOURCE, &groups, &actor)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, user, "a directory sign-in was refused");
                 AuthFailure::BadCredentials
             })?;
         self.meta
-            .user(user)
+            .user(&user)
             .await
             .ok()
             .flatten()

@@ -424,6 +424,116 @@ function Image({ repository, reference }) {
     </section>`
 }
 
+// Every repository the person may read: hosted, proxy (with its upstream)
+// and virtual (with its members), each linked to what can be asked of it.
+function Repositories() {
+  const [repos, setRepos] = useState(null)
+  const [error, setError] = useState('')
+  useEffect(() => {
+    api('/repositories').then((r) => { if (r.ok) setRepos(r.data.repositories); else setError(errorOf(r)) })
+  }, [])
+  const href = (r) => r.kind === 'proxy'
+    ? `#/proxy/${r.format}/${encodeURIComponent(r.name)}`
+    : r.kind === 'virtual' ? `#/virtual/${r.format}/${encodeURIComponent(r.name)}` : null
+  return html`
+    <section>
+      <h2>Repositories</h2>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <table data-testid="repositories">
+        <thead><tr><th>Format</th><th>Name</th><th>Kind</th><th>What it is</th></tr></thead>
+        <tbody>${(repos || []).map((r) => html`
+          <tr key=${`${r.format}/${r.name}`}>
+            <td><span class="badge">${r.format}</span></td>
+            <td>${href(r) ? html`<a href=${href(r)}>${r.name}</a>` : r.name}</td>
+            <td>${r.kind}</td>
+            <td>${r.kind === 'proxy' ? html`caches <code>${r.upstream}</code>`
+              : r.kind === 'virtual' ? html`one URL over ${r.members.join(', ')}${r.publish_to ? `; publishes to ${r.publish_to}` : ''}`
+              : ''}</td>
+          </tr>`)}
+        </tbody>
+      </table>
+    </section>`
+}
+
+// A proxy repository: its upstream, whether the breaker is open, and what
+// it holds (each entry with its status, size and when it was fetched and
+// last checked).
+function ProxyCache({ format, repository }) {
+  const [cache, setCache] = useState(null)
+  const [prefix, setPrefix] = useState('')
+  const [error, setError] = useState('')
+  const load = (p) => api(`/proxies/${format}/${encodeURIComponent(repository)}/cache?${new URLSearchParams({ prefix: p })}`).then((r) => {
+    if (r.ok) setCache(r.data); else setError(errorOf(r))
+  })
+  useEffect(() => { setCache(null); setError(''); load('') }, [format, repository])
+  if (error) return html`<section><p class="error" role="alert">${error}</p></section>`
+  if (!cache) return html`<section><p>Loading…</p></section>`
+  return html`
+    <section>
+      <h2><span class="badge">${format}</span> ${repository} <span class="hint">proxy</span></h2>
+      <dl class="facts" data-testid="proxy-facts">
+        <dt>Upstream</dt><dd><code>${cache.upstream}</code>${cache.circuit_open ? html` <span class="badge warn">unreachable: serving from cache</span>` : ''}</dd>
+        <dt>Cached</dt><dd>${cache.cached_objects} objects, ${bytes(cache.cached_bytes)}</dd>
+      </dl>
+      <form class="inline" onSubmit=${(e) => { e.preventDefault(); load(prefix) }} aria-label="Filter the cache">
+        <label>Key prefix <input name="prefix" value=${prefix} onInput=${(e) => setPrefix(e.target.value)} /></label>
+        <button type="submit">Filter</button>
+      </form>
+      <table>
+        <thead><tr><th>Key</th><th>Status</th><th>Size</th><th>Fetched</th><th>Checked</th></tr></thead>
+        <tbody>${cache.entries.map((e) => html`
+          <tr key=${e.key}><td><code class="wrap">${e.key}</code></td><td>${e.status}</td><td>${bytes(e.size)}</td><td>${e.fetched_at}</td><td>${e.checked_at}</td></tr>`)}
+        </tbody>
+      </table>
+      ${cache.entries.length === 0 && html`<p class="hint">Nothing cached${prefix ? ' under this prefix' : ' yet'}.</p>`}
+    </section>`
+}
+
+// A virtual repository: where a name (and version) would come from, member
+// by member, and why a member is not asked or a version is held back
+// (name ownership, cooldown, policy).
+function VirtualResolve({ format, repository }) {
+  const [pkg, setPkg] = useState('')
+  const [version, setVersion] = useState('')
+  const [answer, setAnswer] = useState(null)
+  const [error, setError] = useState('')
+  const ask = async (e) => {
+    e.preventDefault()
+    setError('')
+    const q = { package: pkg }
+    if (version) q.version = version
+    const r = await api(`/virtuals/${format}/${encodeURIComponent(repository)}/resolve?${new URLSearchParams(q)}`)
+    if (r.ok) setAnswer(r.data); else { setAnswer(null); setError(errorOf(r)) }
+  }
+  return html`
+    <section>
+      <h2><span class="badge">${format}</span> ${repository} <span class="hint">virtual</span></h2>
+      <form class="inline" onSubmit=${ask} aria-label="Where would it come from">
+        <label>Package <input name="package" value=${pkg} required onInput=${(e) => setPkg(e.target.value)} /></label>
+        <label>Version <input name="version" value=${version} onInput=${(e) => setVersion(e.target.value)} /></label>
+        <button type="submit">Where would it come from?</button>
+      </form>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${answer && html`
+        <div data-testid="resolution">
+          <p>${answer.version
+            ? answer.refused ? html`<strong>${answer.package} ${answer.version}</strong> would be refused: ${answer.refused}`
+              : answer.from ? html`<strong>${answer.package} ${answer.version}</strong> comes from <strong>${answer.from}</strong>`
+              : html`<strong>${answer.package} ${answer.version}</strong> is in no member`
+            : html`<strong>${answer.package}</strong>`}</p>
+          ${answer.owned && html`<p class="hint">Owned here: ${answer.owned}${answer.exception ? `; exception: ${answer.exception}` : ''}</p>`}
+          <table>
+            <thead><tr><th>Member</th><th>Kind</th><th>Asked</th><th>Version</th><th>Why</th></tr></thead>
+            <tbody>${answer.members.map((m) => html`
+              <tr key=${m.member}><td>${m.member}</td><td>${m.kind}</td><td>${m.asked ? 'yes' : 'no'}</td>
+                <td>${m.has_version === null || m.has_version === undefined ? '—' : m.has_version ? 'has it' : 'does not have it'}</td>
+                <td>${[m.why, m.detail].filter(Boolean).join('; ')}</td></tr>`)}
+            </tbody>
+          </table>
+        </div>`}
+    </section>`
+}
+
 const packageHref = (format, repository, pkg) =>
   `#/package/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(pkg)}`
 
@@ -568,6 +678,7 @@ function App() {
   }
   const pages = [
     ['/', 'Overview', Overview, true],
+    ['/repositories', 'Repositories', Repositories, true],
     ['/tokens', 'Tokens', Tokens, true],
     ['/two-factor', 'Two-factor', TwoFactor, true],
     ['/audit', 'Audit log', Audit, me.admin],
@@ -576,11 +687,16 @@ function App() {
   const [path, queryString] = route.split('?')
   const query = new URLSearchParams(queryString || '').get('q') || ''
   const packageRoute = path.match(/^\/package\/([^/]+)\/([^/]+)\/([^/]+)$/)
+  const repoRoute = path.match(/^\/(proxy|virtual)\/([^/]+)\/([^/]+)$/)
   const params = new URLSearchParams(queryString || '')
   const page = path === '/search'
     ? ['/search', 'Search', () => html`<${Search} query=${query} />`, true]
     : path === '/image'
       ? ['/image', 'Image', () => html`<${Image} repository=${params.get('repository') || ''} reference=${params.get('reference') || ''} />`, true]
+    : repoRoute
+      ? ['/repositories', 'Repositories', () => repoRoute[1] === 'proxy'
+        ? html`<${ProxyCache} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`
+        : html`<${VirtualResolve} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`, true]
     : packageRoute
       ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} />`, true]
       : pages.find((p) => p[0] === path) || pages[0]

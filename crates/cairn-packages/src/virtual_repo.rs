@@ -72,6 +72,15 @@ pub enum MemberSettings {
     },
 }
 
+impl MemberSettings {
+    /// The member repository's name.
+    pub fn name(&self) -> &str {
+        match self {
+            MemberSettings::Name(n) | MemberSettings::Filtered { name: n, .. } => n,
+        }
+    }
+}
+
 /// A cooldown of its own for some names.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

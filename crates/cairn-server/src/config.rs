@@ -823,10 +823,7 @@ pub fn virtuals(
                 bail!("virtual {repository}: a proxy repository has that name");
             }
             for m in &v.members {
-                let name = match m {
-                    cairn_packages::MemberSettings::Name(n) => n,
-                    cairn_packages::MemberSettings::Filtered { name, .. } => name,
-                };
+                let name = m.name();
                 if !valid(name) {
                     bail!("virtual {repository}: member {name:?} is not a repository name");
                 }

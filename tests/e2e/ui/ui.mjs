@@ -88,6 +88,10 @@ async function main() {
     // A retention policy to preview (the collector, which would apply it, is off here).
     CAIRN_RETENTION: '[{name = "nightlies", repositories = ["prod/**"], tags = "^nightly$", keep_last = 0}]',
     CAIRN_GC__ENABLED: 'false',
+    // A proxy (its upstream never answers: nothing gets cached) and a
+    // virtual repository over the hosted npm repository and the proxy.
+    CAIRN_PROXY: '[{format = "npm", name = "npmjs", upstream = "http://127.0.0.1:9/"}]',
+    CAIRN_VIRTUAL: '[{format = "npm", name = "all", members = ["main", "npmjs"]}]',
   })
   const admin = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64')
   const call = async (method, path, body, auth = admin) => {
@@ -375,6 +379,27 @@ async function scenario(browser, origin, password, users, manifests) {
   await row.getByRole('button', { name: 'Deprecate…' }).waitFor()
   expect((await row.getByTestId('state').textContent()) === 'active', 'undeprecated: active again')
 
+  // --- Repositories: hosted, proxy (its cache) and virtual (where a version comes from).
+  await page.getByRole('link', { name: 'Repositories' }).click()
+  const repoTable = page.getByTestId('repositories')
+  await repoTable.getByRole('link', { name: 'npmjs' }).waitFor()
+  const repoText = await repoTable.textContent()
+  expect(repoText.includes('caches http://127.0.0.1:9/') && repoText.includes('one URL over main, npmjs') &&
+    repoText.includes('team/multi'), 'the repositories page lists the hosted, proxy and virtual repositories')
+  await axe(page, 'the repositories page')
+  await repoTable.getByRole('link', { name: 'npmjs' }).click()
+  await page.getByTestId('proxy-facts').waitFor()
+  expect((await page.getByTestId('proxy-facts').textContent()).includes('0 objects'), 'a proxy\'s page: its upstream and what it holds (nothing yet)')
+  await page.getByRole('link', { name: 'Repositories' }).click()
+  await repoTable.getByRole('link', { name: 'all' }).click()
+  await page.getByLabel('Package').fill('ui-demo')
+  await page.getByLabel('Version').fill('1.0.0')
+  await page.getByRole('button', { name: 'Where would it come from?' }).click()
+  await page.getByTestId('resolution').waitFor()
+  const resolution = await page.getByTestId('resolution').textContent()
+  expect(resolution.includes('comes from npm/main'), `a virtual repository's page says where ui-demo 1.0.0 comes from (${resolution.slice(0, 160)})`)
+  await page.screenshot({ path: join(SCREENS, 'virtual.png'), fullPage: true })
+
   hits = await search('app')
   const names = await hits.allTextContents()
   expect(names.some((t) => t.includes('team/app')), 'search by name finds the image repository')
@@ -385,6 +410,9 @@ async function scenario(browser, origin, password, users, manifests) {
   const daveNpm = await asDave('pkg:npm/ui-demo@1.0.0')
   expect(daveApi.hits.length === 0 && daveApp.hits.length === 1 && daveNpm.hits.length === 0,
     'a user who may read only team/** finds only what is under it')
+  const daveRepos = (await (await fetch(`${origin}/api/v1/repositories`, { headers: { Authorization: dave } })).json()).repositories
+  expect(daveRepos.length > 0 && daveRepos.every((r) => r.format === 'oci' && r.name.startsWith('team/')),
+    `and is listed only the repositories under it (${daveRepos.map((r) => r.name).join(', ')})`)
   expect(violations.length === 0, `no Content-Security-Policy violation on the admin's pages ${violations.join(' | ')}`)
 
   // --- bob: no administrator; nothing he may not do is offered, and a

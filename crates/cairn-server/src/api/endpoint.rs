@@ -56,6 +56,9 @@ pub enum AdminEndpoint {
     AddPublisher,
     /// `POST /oidc/exchange`: the OIDC token in the body is the credential.
     OidcExchange,
+    /// `GET /repositories`: the repositories the caller may read, hosted,
+    /// proxy and virtual, with what each is.
+    Repositories,
     /// `GET /image?repository=&reference=`: what an image is (platforms,
     /// config and layers, tags, referrers). Access is decided on the
     /// repository the query names.
@@ -283,6 +286,7 @@ impl AdminEndpoint {
                 &[M::POST],
             ),
             (_, ["image"]) => (E::Image, &[M::GET]),
+            (_, ["repositories"]) => (E::Repositories, &[M::GET]),
             (_, ["image", "tags"]) => (E::DeleteTag, &[M::DELETE]),
             (_, ["packages", format, repository, package]) => {
                 let format = Format::parse(format)
@@ -461,7 +465,8 @@ impl AdminEndpoint {
             E::Components | E::ListSboms | E::SbomDocument | E::AttachSbom | E::RemoveSbom => {
                 Access::Anyone
             }
-            E::Image | E::DeleteTag => Access::Anyone,
+            // Each repository is decided as a read, like search's hits.
+            E::Image | E::DeleteTag | E::Repositories => Access::Anyone,
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
@@ -575,6 +580,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::ReleaseQuarantine { .. } => "quarantine_release",
             E::Package { .. } => "package",
             E::Image => "image",
+            E::Repositories => "repositories",
             E::DeleteTag => "image_tag_delete",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",

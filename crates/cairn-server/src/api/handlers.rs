@@ -506,6 +506,58 @@ fn transition_of(
     })
 }
 
+/// How many image repositories `GET /api/v1/repositories` lists (search
+/// finds the others).
+const IMAGE_REPOSITORIES_LISTED: u32 = 500;
+
+/// `GET /api/v1/repositories`: every repository the caller may read: the
+/// proxy repositories with their upstream, the virtual ones with their
+/// members, the hosted package repositories, and image repositories (the
+/// first 500 by name). Each is decided as a read through the guard.
+pub(super) async fn repositories(state: &AppState, who: &Who) -> ApiResult {
+    // A package repository, or an image repository (`oci`).
+    let resource_of = |format: &str, name: &str| match cairn_core::Format::parse(format) {
+        Some(f) => Resource::packages(f, name),
+        None => Resource::repository(name),
+    };
+    let mut all = Vec::new();
+    for p in &state.config.proxy {
+        all.push((
+            resource_of(&p.format, &p.name),
+            json!({ "format": p.format, "name": p.name, "kind": "proxy", "upstream": p.upstream }),
+        ));
+    }
+    for v in &state.config.virtuals {
+        let members: Vec<&str> = v.members.iter().map(|m| m.name()).collect();
+        all.push((
+            resource_of(&v.format, &v.name),
+            json!({ "format": v.format, "name": v.name, "kind": "virtual", "members": members, "publish_to": v.publish_to }),
+        ));
+    }
+    for (f, name) in state.meta.package_repositories().await? {
+        all.push((
+            Resource::packages(f, &name),
+            json!({ "format": f.as_str(), "name": name, "kind": "hosted" }),
+        ));
+    }
+    for name in state
+        .meta
+        .list_repositories(None, IMAGE_REPOSITORIES_LISTED)
+        .await?
+    {
+        all.push((
+            Resource::repository(&name),
+            json!({ "format": "oci", "name": name, "kind": "hosted" }),
+        ));
+    }
+    let visible: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter(|(r, _)| state.guard.may(&who.principal, Action::Read, r))
+        .map(|(_, v)| v)
+        .collect();
+    Ok(Json(json!({ "repositories": visible })).into_response())
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ImageQuery {

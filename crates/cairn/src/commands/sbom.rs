@@ -33,7 +33,7 @@ pub struct GetArgs {
     digest: Option<String>,
     /// Write it here instead of to standard output.
     #[arg(long = "out", short = 'o')]
-    output: Option<std::path::PathBuf>,
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -203,7 +203,7 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
     let mut url = subject_url(&args.subject, "sboms/document")?;
     url.query_pairs_mut().append_pair("digest", &digest);
     let bytes = server.send(reqwest::Client::new().get(url)).await?;
-    match &args.output {
+    match &args.out {
         Some(path) => {
             std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
             eprintln!(

@@ -291,6 +291,24 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// A subcommand's field named like the global `--output` made clap
+    /// panic when that subcommand ran (debug_assert does not see it):
+    /// parsing the commands that take a file argument proves they do not.
+    #[test]
+    fn no_argument_collides_with_the_global_output() {
+        use clap::FromArgMatches;
+        for line in [
+            "cairn sbom get npm main p 1.0.0 -o f.json --url http://127.0.0.1:1",
+            "cairn --output json sbom get npm main p 1.0.0 --out f.json --url http://127.0.0.1:1",
+            "cairn token list --output json",
+        ] {
+            let matches = Cli::command()
+                .try_get_matches_from(line.split_whitespace())
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+    }
+
     /// The completion scripts name the subcommands, nested ones included.
     #[test]
     fn completions_cover_every_command() {

@@ -38,7 +38,9 @@ class Cairn:
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir],
             stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True,
             env={**os.environ, **(self.env or {})})
-        deadline = time.time() + 30
+        # Generous: a restart after SIGKILL on a loaded machine has been seen
+        # to take more than 30 s (docs: the crash test); readiness is still required.
+        deadline = time.time() + 90
         while True:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)

@@ -194,6 +194,9 @@ step "the web UI in Debian's chromium (playwright-core): sign in with a password
 (cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
+step "the cairn commands that ask a running server (every admin API operation has one: commands/coverage.rs): whoami, search, image show (pushed by, last pulled) and untag, package show, repository list, proxy cache/drop, virtual external/exempt, job start --wait with progress, job list/show/cancel, gc status/run, quarantine, attestation keys, vuln exception, sbom attach/list/remove, audit --artifact; refusals that say what to do"
+python3 tests/e2e/cli_remote.py "$CAIRN" "$OUT_DIR"
+
 step "the admin API's OpenAPI 3.1 document: served at /api/openapi.json as committed in docs/openapi.json; schemathesis over every operation (no 5xx, statuses, content types, headers and bodies as documented, invalid input refused, 405 with Allow, credentials required where documented)"
 python3 tests/e2e/openapi.py "$CAIRN" "$OUT_DIR"
 

@@ -14,6 +14,10 @@ use cairn_core::{Digest, RepoName};
 use serde::Serialize;
 use serde_json::Value;
 
+/// How many of a manifest's `manifest.put` audit entries are read to find
+/// who pushed it first (a digest is rarely pushed more often).
+const PUSHES_READ: u32 = 100;
+
 /// Largest config blob read for its facts (configs are small JSON).
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
@@ -44,6 +48,13 @@ pub struct ImageView {
     /// The signatures cairn verified under its current trust configuration
     /// (of this manifest, or of an index listing it): who signed, and what.
     pub signatures: Vec<cairn_core::trust::Verdict>,
+    /// When the manifest was pushed to this repository, and by whom (the
+    /// audit log's first `manifest.put` of it still read: user, token id,
+    /// source address).
+    pub pushed_at: Option<i64>,
+    pub pushed_by: Option<Value>,
+    /// When it was last pulled (noted at most hourly per replica).
+    pub pulled_at: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,7 +168,28 @@ impl OciApi {
             .meta
             .verdicts(name.as_str(), &digest, self.signatures.trust.version())
             .await?;
+        let times = self
+            .meta
+            .manifest_times(name.as_str(), &record.digest)
+            .await?;
+        let pushes = self
+            .meta
+            .audit_log(&cairn_store::AuditFilter {
+                repository: Some(name.to_string()),
+                action: Some("manifest.put".into()),
+                artifact: Some(digest.clone()),
+                limit: PUSHES_READ,
+                ..Default::default()
+            })
+            .await?;
+        // Newest first: the first push still read is the last entry.
+        let pushed_by = pushes.iter().rfind(|e| e.outcome == "ok").map(|e| {
+            serde_json::json!({ "user": e.actor, "credential": e.credential, "source": e.source })
+        });
         Ok(ImageView {
+            pushed_at: times.map(|t| t.0),
+            pulled_at: times.and_then(|t| t.1),
+            pushed_by,
             signatures,
             repository: name.to_string(),
             digest,

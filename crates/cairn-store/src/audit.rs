@@ -85,6 +85,8 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub repository: Option<String>,
     pub action: Option<String>,
+    /// Only entries about this artifact (a digest, `package@version`).
+    pub artifact: Option<String>,
     /// Only entries older than this id (for paging backwards).
     pub before_id: Option<i64>,
     pub limit: u32,

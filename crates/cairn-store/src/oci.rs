@@ -124,6 +124,13 @@ pub trait OciStore: Send + Sync + 'static {
         &self,
         repository: &str,
     ) -> Result<cairn_core::retention::Inventory, StoreError>;
+    /// When a manifest was pushed to a repository and last pulled from it
+    /// (pulls are noted at most hourly), if the repository holds it.
+    async fn manifest_times(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError>;
     /// Records that a manifest was pulled now (callers throttle it).
     async fn note_pull(&self, repository: &str, digest: &Digest) -> Result<(), StoreError>;
     /// Deletes one tag, leaving its manifest. Returns whether it existed.

@@ -377,6 +377,8 @@ pub(super) struct AuditQuery {
     actor: Option<String>,
     repository: Option<String>,
     action: Option<String>,
+    /// Entries about this artifact: a digest, or `package@version`.
+    artifact: Option<String>,
     before: Option<i64>,
     limit: Option<u32>,
 }
@@ -386,6 +388,7 @@ pub(super) async fn audit(state: &AppState, q: AuditQuery) -> ApiResult {
         actor: q.actor,
         repository: q.repository,
         action: q.action,
+        artifact: q.artifact,
         before_id: q.before,
         limit: q.limit.unwrap_or(100).min(1000),
     };
@@ -685,6 +688,7 @@ pub(super) async fn package(
             actor: None,
             repository: Some(format.resource(repository)),
             action: Some("package.publish".into()),
+            artifact: None,
             before_id: None,
             limit: PUBLISHERS_READ,
         })

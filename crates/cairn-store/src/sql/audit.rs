@@ -35,6 +35,7 @@ impl AuditStore for SqlMetaStore {
              WHERE ($1 IS NULL OR actor = $1)
                AND ($2 IS NULL OR repository = $2)
                AND ($3 IS NULL OR action = $3)
+               AND ($6 IS NULL OR artifact = $6)
                AND id < $4
              ORDER BY id DESC LIMIT $5",
         )
@@ -43,6 +44,7 @@ impl AuditStore for SqlMetaStore {
         .bind(&f.action)
         .bind(f.before_id.unwrap_or(i64::MAX))
         .bind(i64::from(f.limit.max(1)))
+        .bind(&f.artifact)
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(audit_from_row).collect()

@@ -466,6 +466,22 @@ impl OciStore for SqlMetaStore {
         Ok(Inventory { tags, manifests })
     }
 
+    async fn manifest_times(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT created_at, pulled_at FROM manifests WHERE repository = $1 AND digest = $2",
+        )
+        .bind(repository)
+        .bind(digest.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| Ok((r.try_get("created_at")?, r.try_get("pulled_at")?)))
+            .transpose()
+    }
+
     async fn note_pull(&self, repository: &str, digest: &Digest) -> Result<(), StoreError> {
         sqlx::query("UPDATE manifests SET pulled_at = $3 WHERE repository = $1 AND digest = $2")
             .bind(repository)

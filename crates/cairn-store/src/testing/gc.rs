@@ -305,6 +305,24 @@ async fn retention_deletes_only_what_is_unchanged(meta: &Arc<dyn MetaStore>) {
     assert_eq!(fact(&sig.digest).subject, Some(index.digest.to_string()));
     assert!(fact(&child.digest).pulled_at.is_some());
     assert!(fact(&index.digest).pulled_at.is_none());
+    let (pushed, pulled) = meta
+        .manifest_times("ret/app", &child.digest)
+        .await
+        .unwrap()
+        .expect("the child is held");
+    assert!(pushed > 0 && pulled.is_some());
+    assert_eq!(
+        meta.manifest_times("ret/app", &index.digest)
+            .await
+            .unwrap()
+            .map(|t| t.1),
+        Some(None)
+    );
+    assert!(meta
+        .manifest_times("other/app", &child.digest)
+        .await
+        .unwrap()
+        .is_none());
 
     // A tag moved since the plan stays; one still where planned goes.
     assert!(!meta

@@ -14,6 +14,9 @@ pub(crate) struct AuditArgs {
     /// e.g. manifest.put, tag.move, tag.delete, blob.delete, token.create, auth.failed
     #[arg(long)]
     action: Option<String>,
+    /// Only entries about this artifact: a digest, or PACKAGE@VERSION.
+    #[arg(long)]
+    artifact: Option<String>,
     /// Only entries older than this id (to page backwards).
     #[arg(long)]
     before: Option<i64>,
@@ -29,6 +32,7 @@ pub(crate) async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         actor: args.actor,
         repository: args.repository,
         action: args.action,
+        artifact: args.artifact,
         before_id: args.before,
         limit: args.limit,
     };

@@ -9,6 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub(crate) struct GcArgs {
+    /// Ask a running cairn instead of working on the stores.
+    #[command(subcommand)]
+    remote: Option<super::job::GcCommand>,
     #[command(flatten)]
     common: CommonArgs,
     /// Keep unreferenced blobs this long after their upload [default: gc.grace_secs]
@@ -53,6 +56,9 @@ pub(crate) fn cancel_on_interrupt() -> CancellationToken {
 }
 
 pub(crate) async fn gc(args: GcArgs) -> anyhow::Result<()> {
+    if let Some(remote) = args.remote {
+        return super::job::gc_command(remote).await;
+    }
     let config = load_config(&args.common, None)?;
     let mut settings = config.gc.settings();
     if let Some(g) = args.grace_secs {

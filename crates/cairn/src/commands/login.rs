@@ -188,3 +188,38 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<()> {
     println!("cairn: signed out of {base}");
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct WhoamiArgs {
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: super::client::ServerArgs,
+}
+
+/// `cairn whoami`: who a running cairn takes the credential for
+/// (`GET /api/v1/session`): the user, whether an administrator, and how
+/// the second factor stands.
+pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<()> {
+    let mut answer = args
+        .server
+        .call(reqwest::Method::GET, &["session"], &[], None)
+        .await?;
+    // The web UI's CSRF token means nothing here.
+    if let Some(o) = answer.as_object_mut() {
+        o.remove("csrf_token");
+    }
+    super::client::print_answer(&answer, args.json, |a| {
+        println!(
+            "{}{} (second factor: {})",
+            a["user"].as_str().unwrap_or("anonymous"),
+            if a["admin"] == true {
+                ", administrator"
+            } else {
+                ""
+            },
+            a["two_factor"].as_str().unwrap_or("none")
+        )
+    });
+    Ok(())
+}

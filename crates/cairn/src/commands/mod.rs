@@ -2,21 +2,29 @@
 //! shape, the arguments every command shares and the stores they open.
 
 mod admin;
+mod attestation;
 mod audit;
 mod backup;
 mod client;
+#[cfg(test)]
+mod coverage;
 mod drill;
 mod explain;
 mod gc;
 mod go;
+mod image;
+mod job;
 mod login;
 mod maven;
 mod npm;
 mod package;
 mod policy;
 mod publisher;
+mod quarantine;
+mod repository;
 mod retention;
 mod sbom;
+mod search;
 mod serve;
 mod storage;
 mod token;
@@ -73,6 +81,37 @@ enum Command {
     Login(login::LoginArgs),
     /// End the session `cairn login` kept for a server.
     Logout(login::LogoutArgs),
+    /// Who a running cairn takes your credential for: user, administrator
+    /// or not, second factor.
+    Whoami(login::WhoamiArgs),
+    /// Find artifacts on a running cairn across every format and repository
+    /// you may read: by name, digest prefix, purl, version or key=value.
+    Search(search::SearchArgs),
+    /// Images on a running cairn: what one is (platforms, layers, tags, who
+    /// pushed it, signers, referrers), deleting a tag.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// The repositories a running cairn serves (hosted, proxy, virtual).
+    #[command(subcommand, visible_alias = "repo")]
+    Repository(repository::RepositoryCommand),
+    /// Proxy repositories on a running cairn: what one caches; dropping an entry.
+    #[command(subcommand)]
+    Proxy(repository::ProxyCommand),
+    /// Virtual repositories on a running cairn: owners' exceptions to name
+    /// ownership and exemptions from the cooldown (see also `cairn explain`).
+    #[command(subcommand)]
+    Virtual(repository::VirtualCommand),
+    /// Maintenance jobs on a running cairn (gc, retention, fsck, backup):
+    /// start, follow with a progress bar, list, cancel.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// What secret scanning holds back on a running cairn; releasing it.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCommand),
+    /// cairn's publish attestations of a package version, and the keys that
+    /// verify them.
+    #[command(subcommand)]
+    Attestation(attestation::AttestationCommand),
     /// Administrative tasks that work directly on the configured stores.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -126,7 +165,9 @@ enum Command {
     Vuln(vuln::VulnCommand),
     /// Collect garbage once: finish interrupted deletions, expire idle
     /// uploads, delete blobs nothing references any more. Safe beside
-    /// running servers; Ctrl-C stops it at the next step.
+    /// running servers; Ctrl-C stops it at the next step. `cairn gc status`
+    /// and `cairn gc run` ask a running cairn instead.
+    #[command(args_conflicts_with_subcommands = true)]
     Gc(gc::GcArgs),
     /// Check metadata and blob storage against each other: rows whose blob
     /// is missing, references to blobs being deleted, blobs nothing accounts
@@ -179,6 +220,15 @@ impl Cli {
                 }
             }
             Command::Logout(args) => login::logout(args).await,
+            Command::Whoami(args) => login::whoami(args).await,
+            Command::Search(args) => search::search(args).await,
+            Command::Image(cmd) => image::image_command(cmd).await,
+            Command::Repository(cmd) => repository::repository_command(cmd).await,
+            Command::Proxy(cmd) => repository::proxy_command(cmd).await,
+            Command::Virtual(cmd) => repository::virtual_command(cmd).await,
+            Command::Job(cmd) => job::job_command(cmd).await,
+            Command::Quarantine(cmd) => quarantine::quarantine_command(cmd).await,
+            Command::Attestation(cmd) => attestation::attestation_command(cmd).await,
             Command::Admin(admin::AdminCommand::ResetPassword {
                 common,
                 password_stdin,

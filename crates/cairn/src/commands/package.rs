@@ -50,6 +50,21 @@ pub(crate) enum PackageAction {
         #[arg(long)]
         force: bool,
     },
+    /// A package on a running cairn: its versions newest first with their
+    /// state and message, when each was published and by whom, its files
+    /// with their digests, and its dist-tags.
+    Show {
+        /// npm, pypi, cargo, go or maven
+        #[arg(long)]
+        format: String,
+        #[arg(long)]
+        repository: String,
+        package: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: super::client::ServerArgs,
+    },
 }
 
 pub(crate) async fn package_command(action: PackageAction) -> anyhow::Result<()> {
@@ -60,6 +75,13 @@ pub(crate) async fn package_command(action: PackageAction) -> anyhow::Result<()>
         PackageAction::Deprecate { version, message } => (T::Deprecate { message }, version, false),
         PackageAction::Undeprecate { version } => (T::Undeprecate, version, false),
         PackageAction::Unpublish { version, force } => (T::Unpublish, version, force),
+        PackageAction::Show {
+            format,
+            repository,
+            package,
+            json,
+            server,
+        } => return show(&format, &repository, &package, json, &server).await,
     };
     let format = cairn_core::Format::parse(&args.format).ok_or_else(|| {
         anyhow::anyhow!(
@@ -99,5 +121,72 @@ pub(crate) async fn package_command(action: PackageAction) -> anyhow::Result<()>
             )
         },
     );
+    Ok(())
+}
+
+async fn show(
+    format: &str,
+    repository: &str,
+    package: &str,
+    json: bool,
+    server: &super::client::ServerArgs,
+) -> anyhow::Result<()> {
+    use super::client::{print_answer, print_table, rows, when};
+    let answer = server
+        .call(
+            reqwest::Method::GET,
+            &["packages", format, repository, package],
+            &[],
+            None,
+        )
+        .await?;
+    print_answer(&answer, json, |a| {
+        println!(
+            "{} {} in {}",
+            a["format"].as_str().unwrap_or_default(),
+            a["name"].as_str().unwrap_or_default(),
+            a["repository"].as_str().unwrap_or_default()
+        );
+        if let Some(tags) = a["tags"].as_object().filter(|t| !t.is_empty()) {
+            let tags: Vec<String> = tags
+                .iter()
+                .map(|(t, v)| format!("{t} → {}", super::client::cell(v)))
+                .collect();
+            println!("dist-tags: {}", tags.join(", "));
+        }
+        let versions: Vec<serde_json::Value> = rows(a, "versions")
+            .iter()
+            .map(|v| {
+                let mut v = v.clone();
+                v["published"] = when(&v["published_at"]).into();
+                v["files"] = v["files"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        format!(
+                            "{} ({} bytes)",
+                            super::client::cell(&f["filename"]),
+                            f["size"]
+                        )
+                        .into()
+                    })
+                    .collect::<Vec<serde_json::Value>>()
+                    .into();
+                v
+            })
+            .collect();
+        print_table(
+            &versions,
+            &[
+                ("VERSION", "/version"),
+                ("STATE", "/state"),
+                ("MESSAGE", "/message"),
+                ("PUBLISHED", "/published"),
+                ("BY", "/publisher/user"),
+                ("FILES", "/files"),
+            ],
+        );
+    });
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! (`GET /api/v1/policy/explain`), printed for people.
 
 use super::client::ServerArgs;
-use anyhow::Context;
 use serde_json::Value;
 
 #[derive(clap::Subcommand)]
@@ -24,22 +23,9 @@ pub struct ExplainArgs {
     server: ServerArgs,
 }
 
-/// `repo:tag` or `repo@digest` split into repository and reference.
-fn split(image: &str) -> anyhow::Result<(&str, &str)> {
-    if let Some((repo, digest)) = image.split_once('@') {
-        return Ok((repo, digest));
-    }
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    let colon = image[slash..]
-        .find(':')
-        .map(|i| slash + i)
-        .context("name the image as REPOSITORY:TAG or REPOSITORY@DIGEST")?;
-    Ok((&image[..colon], &image[colon + 1..]))
-}
-
 pub async fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
     let PolicyCommand::Explain(args) = cmd;
-    let (repository, reference) = split(&args.image)?;
+    let (repository, reference) = super::client::split_image(&args.image)?;
     let mut url = reqwest::Url::parse(&format!("{}/api/v1/policy/explain", args.server.base()))?;
     url.query_pairs_mut()
         .append_pair("repository", repository)
@@ -89,19 +75,4 @@ pub async fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
         s(&answer["trust_version"])
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn images_split_into_repository_and_reference() {
-        assert_eq!(split("prod/app:1.0").unwrap(), ("prod/app", "1.0"));
-        assert_eq!(
-            split("prod/app@sha256:ab").unwrap(),
-            ("prod/app", "sha256:ab")
-        );
-        assert!(split("prod/app").is_err());
-    }
 }

@@ -33,10 +33,50 @@ pub(crate) enum PublisherCommand {
         #[arg(long)]
         repository: String,
     },
+    /// In a CI job: exchange the job's OIDC token for a short-lived cairn
+    /// token that may publish to REPOSITORY (printed on stdout), e.g.
+    /// `export CAIRN_TOKEN=$(cairn publisher exchange npm/main --oidc-token-env ID_TOKEN --url …)`.
+    Exchange {
+        /// The repository to publish to (team/app, or npm/main).
+        repository: String,
+        /// Only this package of a package repository.
+        #[arg(long)]
+        package: Option<String>,
+        /// The environment variable holding the CI job's OIDC token.
+        #[arg(long)]
+        oidc_token_env: String,
+        #[command(flatten)]
+        server: super::client::ServerArgs,
+    },
 }
 
 pub(crate) async fn publisher_command(cmd: PublisherCommand) -> anyhow::Result<()> {
     match cmd {
+        PublisherCommand::Exchange {
+            repository,
+            package,
+            oidc_token_env,
+            server,
+        } => {
+            use anyhow::Context;
+            let token = std::env::var(&oidc_token_env)
+                .with_context(|| format!("${oidc_token_env} is not set"))?;
+            let answer = server
+                .call(
+                    reqwest::Method::POST,
+                    &["oidc", "exchange"],
+                    &[],
+                    Some(serde_json::json!({ "token": token, "repository": repository, "package": package })),
+                )
+                .await?;
+            super::client::print_answer(&answer, false, |a| {
+                println!("{}", a["token"].as_str().unwrap_or_default());
+                eprintln!(
+                    "cairn: a token for {repository}, valid {} s",
+                    a["expires_in"]
+                );
+            });
+        }
         PublisherCommand::Add {
             common,
             repository,

@@ -22,6 +22,18 @@ pub enum SbomCommand {
     /// (`oci REPOSITORY DIGEST`) or a package version (`FORMAT REPOSITORY
     /// PACKAGE VERSION`); `--digest` picks one when there are several.
     Get(GetArgs),
+    /// Remove an SBOM attached to a package version (`--digest`, as `cairn
+    /// sbom list` shows it); an image's SBOM goes with its referrer.
+    Remove(RemoveArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    subject: ListArgs,
+    /// The document's digest (as `cairn sbom list` shows it).
+    #[arg(long)]
+    digest: String,
 }
 
 #[derive(clap::Args)]
@@ -93,7 +105,27 @@ pub async fn sbom_command(cmd: SbomCommand) -> anyhow::Result<()> {
         SbomCommand::List(args) => list(args).await,
         SbomCommand::Attach(args) => attach(args).await,
         SbomCommand::Get(args) => get(args).await,
+        SbomCommand::Remove(args) => remove(args).await,
     }
+}
+
+async fn remove(args: RemoveArgs) -> anyhow::Result<()> {
+    let mut url = subject_url(&args.subject, "sboms")?;
+    url.query_pairs_mut().append_pair("digest", &args.digest);
+    args.subject
+        .server
+        .send(reqwest::Client::new().delete(url))
+        .await?;
+    super::report(
+        serde_json::json!({ "removed": true, "digest": args.digest }),
+        || {
+            format!(
+                "removed the SBOM {} of {} {} {}",
+                args.digest, args.subject.format, args.subject.repository, args.subject.subject
+            )
+        },
+    );
+    Ok(())
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<()> {
@@ -171,7 +203,18 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         .server
         .send_json(reqwest::Client::new().get(url))
         .await?;
-    println!("{}", serde_json::to_string_pretty(&answer["sboms"])?);
+    super::client::print_answer(&answer, false, |a| {
+        super::client::print_table(
+            super::client::rows(a, "sboms"),
+            &[
+                ("DIGEST", "/digest"),
+                ("FORMAT", "/sbom_format"),
+                ("SPEC", "/spec_version"),
+                ("COMPONENTS", "/components"),
+                ("SOURCE", "/source"),
+            ],
+        )
+    });
     Ok(())
 }
 

@@ -25,6 +25,41 @@ pub enum VulnCommand {
     Affected(AffectedArgs),
     /// What affects an image, a package version or a whole repository.
     Findings(FindingsArgs),
+    /// Accepted advisories: an advisory that is no reason to refuse in the
+    /// repositories a pattern covers, until it expires.
+    #[command(subcommand)]
+    Exception(ExceptionCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum ExceptionCommand {
+    /// Every exception, with its pattern, reason and expiry.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Accept ADVISORY in REPOSITORIES (a pattern: `npm/*`, `prod/**`)
+    /// until --expires (RFC 3339; every exception expires). Audited.
+    Set {
+        advisory: String,
+        repositories: String,
+        #[arg(long)]
+        reason: String,
+        /// e.g. 2027-03-31T00:00:00Z.
+        #[arg(long)]
+        expires: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Remove the exception of ADVISORY for REPOSITORIES.
+    Remove {
+        advisory: String,
+        repositories: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -74,7 +109,77 @@ pub async fn vuln_command(cmd: VulnCommand) -> anyhow::Result<()> {
         VulnCommand::Import(args) => import(args).await,
         VulnCommand::Affected(args) => affected(args).await,
         VulnCommand::Findings(args) => findings(args).await,
+        VulnCommand::Exception(cmd) => exception(cmd).await,
     }
+}
+
+async fn exception(cmd: ExceptionCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    use serde_json::json;
+    match cmd {
+        ExceptionCommand::List { json, server } => {
+            let answer = server
+                .call(Method::GET, &["vuln-exceptions"], &[], None)
+                .await?;
+            super::client::print_answer(&answer, json, |a| {
+                let listed: Vec<Value> = super::client::rows(a, "exceptions")
+                    .iter()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        e["expires"] = super::client::when(&e["expires_at"]).into();
+                        e
+                    })
+                    .collect();
+                super::client::print_table(
+                    &listed,
+                    &[
+                        ("ADVISORY", "/advisory"),
+                        ("REPOSITORIES", "/repositories"),
+                        ("EXPIRES", "/expires"),
+                        ("REASON", "/reason"),
+                    ],
+                )
+            });
+        }
+        ExceptionCommand::Set {
+            advisory,
+            repositories,
+            reason,
+            expires,
+            server,
+        } => {
+            let answer = server
+                .call(
+                    Method::PUT,
+                    &["vuln-exceptions"],
+                    &[("advisory", &advisory), ("repositories", &repositories)],
+                    Some(json!({ "reason": reason, "expires": expires })),
+                )
+                .await?;
+            super::report(answer, || {
+                format!("{advisory} accepted in {repositories} until {expires}")
+            });
+        }
+        ExceptionCommand::Remove {
+            advisory,
+            repositories,
+            server,
+        } => {
+            server
+                .call(
+                    Method::DELETE,
+                    &["vuln-exceptions"],
+                    &[("advisory", &advisory), ("repositories", &repositories)],
+                    None,
+                )
+                .await?;
+            super::report(
+                json!({ "advisory": advisory, "repositories": repositories, "removed": true }),
+                || format!("removed the exception of {advisory} for {repositories}"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The licence of an advisory database, from its id prefix.

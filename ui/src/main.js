@@ -339,6 +339,17 @@ const imageHref = (repository, reference) =>
 const short = (digest) => (digest || '').replace(/^sha256:/, '').slice(0, 12)
 const platformOf = (p) => p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : '—'
 
+// Vulnerability findings: the advisory, its severity and summary, and what
+// it was found in (the package itself, or a component of its SBOM).
+function Findings({ findings }) {
+  if (!findings) return html`<p class="hint">Loading…</p>`
+  if (!findings.length) return html`<p class="hint">no findings in the advisories cairn holds</p>`
+  return html`<ul data-testid="findings">${findings.map((f, i) => html`
+    <li key=${i}><strong>${f.advisory.id}</strong> <span class="badge warn">${f.advisory.severity || 'severity unknown'}</span>
+      ${f.advisory.summary ? ` ${f.advisory.summary}` : ''}
+      <span class="hint"> ${f.name} ${f.version}${f.sbom ? ' (a component in its SBOM)' : ''}</span></li>`)}</ul>`
+}
+
 // An image: what it is (an index's platforms, an image's config and
 // layers), the tags naming it, who signed it (the signature policy's
 // verdicts), its SBOMs and vulnerability findings, what refers to it.
@@ -382,6 +393,8 @@ function Image({ repository, reference }) {
       <dl class="facts">
         <dt>Digest</dt><dd><code class="wrap">${view.digest}</code></dd>
         <dt>Tags</dt><dd data-testid="tags">${view.tags.length ? view.tags.map((t, i) => html`${i ? ', ' : ''}<span class="tag">${t}</span>${view.may.delete && html` <button class="link" aria-label=${`Delete tag ${t}`} onClick=${() => deleteTag(t)}>×</button>`}`) : '—'}</dd>
+        <dt>Pushed</dt><dd data-testid="pushed">${when(view.pushed_at)}${view.pushed_by ? ` by ${view.pushed_by.user}` : ''}</dd>
+        <dt>Last pulled</dt><dd data-testid="pulled">${view.pulled_at ? when(view.pulled_at) : 'never'} <span class="hint">(noted at most hourly)</span></dd>
         <dt>Media type</dt><dd>${view.media_type}</dd>
         <dt>Size</dt><dd>${bytes(view.size)}${view.layers.length ? ` manifest, ${bytes(view.layers_size)} in ${view.layers.length} layer${view.layers.length === 1 ? '' : 's'}` : ''}</dd>
         ${view.config && view.config.created && html`<dt>Built</dt><dd>${view.config.created}</dd>`}
@@ -411,9 +424,7 @@ function Image({ repository, reference }) {
               <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: 'oci', repository: view.repository, subject: view.digest, digest: s.digest })}`}>download</a></li>`)}</ul>`
         : html`<p class="hint">none recorded</p>`}
       <h3>Vulnerabilities</h3>
-      ${(extra.findings || []).length
-        ? html`<ul data-testid="findings">${extra.findings.map((f, i) => html`<li key=${i}>${f.advisory || f.id} <span class="hint">${f.purl || f.package || ''} ${f.version || ''}</span></li>`)}</ul>`
-        : html`<p class="hint">no findings in the advisories cairn holds</p>`}
+      <${Findings} findings=${extra.findings} />
       <h3>Referrers</h3>
       ${view.referrers.length || view.cosign_tags.length
         ? html`<ul data-testid="referrers">
@@ -534,8 +545,48 @@ function VirtualResolve({ format, repository }) {
     </section>`
 }
 
-const packageHref = (format, repository, pkg) =>
-  `#/package/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(pkg)}`
+const packageHref = (format, repository, pkg, version) =>
+  `#/package/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(pkg)}${version ? `?${new URLSearchParams({ version })}` : ''}`
+
+// What cairn's publish attestation of a file says (its DSSE payload, an
+// in-toto statement), or null.
+const statementOf = (bundle) => {
+  try { return JSON.parse(atob(bundle.dsseEnvelope.payload)) } catch { return null }
+}
+
+// One version's provenance (cairn's publish attestations), SBOMs and
+// vulnerability findings, read when the version is chosen.
+function VersionDetail({ pkg, v }) {
+  const [extra, setExtra] = useState(null)
+  useEffect(() => {
+    setExtra(null)
+    const q = new URLSearchParams({ format: pkg.format, repository: pkg.repository, package: pkg.package, version: v.version })
+    Promise.all([api(`/attestations?${q}`), api(`/sboms?${q}`), api(`/findings?${q}`)]).then(([att, sboms, findings]) => setExtra({
+      attestations: att.ok ? att.data.attestations : [],
+      sboms: sboms.ok ? sboms.data.sboms : [],
+      findings: findings.ok ? findings.data.findings : [],
+    }))
+  }, [pkg.format, pkg.repository, pkg.package, v.version, v.state])
+  if (!extra) return html`<p class="hint">Loading…</p>`
+  return html`
+    <h3>Provenance</h3>
+    ${extra.attestations.length
+      ? html`<ul data-testid="provenance">${extra.attestations.map((a) => {
+          const p = (statementOf(a.bundle) || {}).predicate || {}
+          const who = p.publisher || {}
+          return html`<li key=${a.filename}><code>${a.filename}</code>: published by ${who.name || '?'}${who.credential ? ` with token ${who.credential}` : ''}${who.source ? ` from ${who.source}` : ''}${p.publishedAt ? ` at ${p.publishedAt}` : ''}
+            <span class="hint">${' '}— attested by cairn, signed with the registry's key (<a href="/api/v1/attestations/keys">keys</a>)</span></li>`
+        })}</ul>`
+      : html`<p class="hint">no publish attestation recorded</p>`}
+    <h3>SBOMs</h3>
+    ${extra.sboms.length
+      ? html`<ul data-testid="package-sboms">${extra.sboms.map((s) => html`
+          <li key=${s.digest}>${s.sbom_format} ${s.spec_version}: ${s.components} components${' '}
+            <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: pkg.format, repository: pkg.repository, package: pkg.package, version: v.version, digest: s.digest })}`}>download</a></li>`)}</ul>`
+      : html`<p class="hint">none attached</p>`}
+    <h3>Vulnerabilities</h3>
+    <${Findings} findings=${extra.findings} />`
+}
 
 // One version's lifecycle actions, each confirmed in place: yank (with a
 // reason pip and uv show), deprecate (with the message clients print), and
@@ -577,7 +628,7 @@ function VersionActions({ pkg, v, onChanged }) {
     </span>`
 }
 
-function Package({ format, repository, name }) {
+function Package({ format, repository, name, version }) {
   const [pkg, setPkg] = useState(null)
   const [error, setError] = useState('')
   const load = () => api(`/packages/${format}/${encodeURIComponent(repository)}/${encodeURIComponent(name)}`).then((r) => {
@@ -587,7 +638,8 @@ function Package({ format, repository, name }) {
   useEffect(() => { setPkg(null); setError(''); load() }, [format, repository, name])
   if (error) return html`<section><p class="error" role="alert">${error}</p></section>`
   if (!pkg) return html`<section><p>Loading…</p></section>`
-  const live = pkg.versions.find((v) => v.state === 'active') || pkg.versions[0]
+  const live = pkg.versions.find((v) => v.version === version) ||
+    pkg.versions.find((v) => v.state === 'active') || pkg.versions[0]
   const tags = Object.entries(pkg.tags || {})
   return html`
     <section>
@@ -600,7 +652,7 @@ function Package({ format, repository, name }) {
         <tbody>
           ${pkg.versions.map((v) => html`
             <tr key=${v.version} data-testid="version" data-version=${v.version}>
-              <td><strong>${v.version}</strong></td>
+              <td><a href=${packageHref(pkg.format, pkg.repository, pkg.package, v.version)} aria-current=${live && v.version === live.version ? 'true' : undefined}><strong>${v.version}</strong></a></td>
               <td><span class=${`badge ${v.state === 'active' ? '' : 'warn'}`} data-testid="state">${v.state}</span>
                 ${v.message && html`<div class="hint">${v.message}</div>`}</td>
               <td>${when(v.published_at)}</td>
@@ -610,6 +662,15 @@ function Package({ format, repository, name }) {
             </tr>`)}
         </tbody>
       </table>
+      <h3>Depended on by</h3>
+      ${pkg.dependents.length
+        ? html`<ul data-testid="dependents">${pkg.dependents.map((d) => html`
+            <li key=${`${d.repository}/${d.package}@${d.version}`}><a href=${packageHref(pkg.format, d.repository, d.package, d.version)}>${d.package}@${d.version}</a> <span class="hint">in ${d.repository}</span></li>`)}</ul>
+          <p class="hint">versions of other packages naming ${pkg.name} as a dependency, in the repositories you may read</p>`
+        : html`<p class="hint">nothing you may read depends on ${pkg.name}</p>`}
+      ${live && html`
+        <h2>Version ${live.version}</h2>
+        <${VersionDetail} pkg=${pkg} v=${live} />`}
     </section>`
 }
 
@@ -698,7 +759,7 @@ function App() {
         ? html`<${ProxyCache} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`
         : html`<${VirtualResolve} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`, true]
     : packageRoute
-      ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} />`, true]
+      ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} version=${params.get('version') || ''} />`, true]
       : pages.find((p) => p[0] === path) || pages[0]
   const Page = page[2]
   return html`

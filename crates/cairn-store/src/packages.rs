@@ -239,6 +239,17 @@ pub trait PackageStore: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<bool, StoreError>;
 
+    /// Versions (not unpublished) of other packages of the same format, in
+    /// any repository, that depend on the package `package` (a key): at
+    /// most `limit`, as (repository, package, version), ordered. Callers
+    /// show only the repositories the reader may read.
+    async fn dependents_of(
+        &self,
+        format: Format,
+        package: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
+
     /// The owners of a package (who may publish new versions of it, where
     /// the format has owners).
     async fn owners(&self, pkg: PackageRef<'_>) -> Result<Vec<String>, StoreError>;

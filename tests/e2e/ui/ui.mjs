@@ -66,7 +66,7 @@ async function startCairn(port, env) {
     proc.on('exit', (code) => reject(new Error(`cairn exited (${code})`)))
     setTimeout(() => reject(new Error('cairn printed no admin password')), 30000)
   })
-  return { proc, password }
+  return { proc, password, data }
 }
 
 const TOOLS = join(dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url))))), '.tools', 'bin')
@@ -83,7 +83,7 @@ async function main() {
   // A cosign key cairn trusts (signer "ci"), for the signed image below.
   const keys = mkdtempSync(join(OUT, 'ui-cosign-'))
   tool('cosign', ['generate-key-pair'], { cwd: keys, env: { COSIGN_PASSWORD: 'test' } })
-  const { proc, password } = await startCairn(port, {
+  const { proc, password, data } = await startCairn(port, {
     CAIRN_SIGNING_KEY: `[{id = "ci", file = "${join(keys, 'cosign.pub')}"}]`,
     // A retention policy to preview (the collector, which would apply it, is off here).
     CAIRN_RETENTION: '[{name = "nightlies", repositories = ["prod/**"], tags = "^nightly$", keep_last = 0}]',
@@ -185,8 +185,25 @@ async function main() {
   const published = spawnSync('npm', ['publish', pkg, `--registry=${origin}/npm/main/`,
     `--//127.0.0.1:${port}/npm/main/:_authToken=${token}`, `--cache=${join(pkg, '.cache')}`], { encoding: 'utf8' })
   if (published.status !== 0) throw new Error(`npm publish: ${published.stderr}`)
+  // Two packages depending on it, one in a repository not everyone may read.
+  for (const [name, repo] of [['ui-consumer', 'main'], ['ui-hidden', 'private']]) {
+    const dir = mkdtempSync(join(OUT, 'ui-pkg-'))
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', dependencies: { 'ui-demo': '^1.0.0' } }))
+    const r = spawnSync('npm', ['publish', dir, `--registry=${origin}/npm/${repo}/`,
+      `--//127.0.0.1:${port}/npm/${repo}/:_authToken=${token}`, `--cache=${join(dir, '.cache')}`], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`npm publish ${name}: ${r.stderr}`)
+  }
+  // An advisory affecting ui-demo below 1.0.1 (OSV, imported on the stores).
+  const osv = join(pkg, 'GHSA-uidm-0000-0001.json')
+  writeFileSync(osv, JSON.stringify({
+    id: 'GHSA-uidm-0000-0001', modified: '2026-11-01T00:00:00Z', summary: 'ui-demo leaks the demo',
+    affected: [{ package: { ecosystem: 'npm', name: 'ui-demo' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.0.1' }] }] }],
+    database_specific: { severity: 'HIGH' },
+  }))
+  const imported = spawnSync(BIN, ['vuln', 'import', osv, '--data-dir', data], { encoding: 'utf8', env: { ...process.env, CAIRN_LOG: 'warn' } })
+  if (imported.status !== 0) throw new Error(`cairn vuln import: ${imported.stderr}`)
   const users = {}
-  for (const [name, grants] of [['bob', ['**:read']], ['carol', ['**:read,publish']], ['dave', ['team/**:read']]]) {
+  for (const [name, grants] of [['bob', ['**:read']], ['carol', ['**:read,publish']], ['dave', ['team/**:read']], ['erin', ['npm/main:read']]]) {
     const r = await call('POST', '/users', { name, grants })
     users[name] = r.data.password
   }
@@ -332,6 +349,8 @@ async function scenario(browser, origin, password, users, manifests) {
   expect(signedBy.includes('ci'), `who signed it: ci (cosign, verified by cairn): ${signedBy}`)
   const referrers = await page.getByTestId('referrers').textContent()
   expect(referrers.includes('application/spdx+json') && referrers.includes('.sig'), 'its referrers: the SBOM and the cosign signature')
+  expect((await page.getByTestId('pushed').textContent()).includes('by admin'), 'when it was pushed, and by whom (the audit log)')
+  expect(/never|\d{4}-\d\d-\d\d/.test(await page.getByTestId('pulled').textContent()), 'when it was last pulled')
   await page.screenshot({ path: join(SCREENS, 'image.png'), fullPage: true })
   await axe(page, 'the image page')
   await platforms.getByRole('link').nth(1).click()
@@ -351,6 +370,14 @@ async function scenario(browser, origin, password, users, manifests) {
   expect((await row.textContent()).includes('admin') && (await row.getByTestId('state').textContent()) === 'active',
     'the package page lists 1.0.0, active, published by admin')
   expect((await page.getByLabel('Install command').textContent()).includes('npm install ui-demo@1.0.0'), 'with its install command')
+  const dependents = await page.getByTestId('dependents').textContent()
+  expect(dependents.includes('ui-consumer@1.0.0') && dependents.includes('ui-hidden@1.0.0'), `who depends on it: ${dependents}`)
+  await page.getByTestId('provenance').waitFor()
+  const provenance = await page.getByTestId('provenance').textContent()
+  expect(provenance.includes('ui-demo-1.0.0.tgz') && provenance.includes('published by admin') && provenance.includes('with token'),
+    `its provenance: cairn's publish attestation names the publisher and the token (${provenance.slice(0, 160)})`)
+  const findings = await page.getByTestId('findings').textContent()
+  expect(findings.includes('GHSA-uidm-0000-0001') && /high/i.test(findings), `its vulnerabilities: the advisory (${findings.slice(0, 120)})`)
   await page.screenshot({ path: join(SCREENS, 'package.png'), fullPage: true })
   await axe(page, 'the package page')
   await row.getByRole('button', { name: 'Yank…' }).click()
@@ -426,6 +453,14 @@ async function scenario(browser, origin, password, users, manifests) {
   await bob.page.locator('[data-testid="version"]').first().waitFor()
   expect(!(await bob.page.getByRole('button', { name: /Yank|Deprecate/ }).count()),
     'a user who may only read sees the package page with no yank or deprecate')
+  const erin = await newPage(browser)
+  await signIn(erin.page, origin, 'erin', users.erin)
+  await erin.page.goto(`${origin}/#/package/npm/main/ui-demo`)
+  await erin.page.getByTestId('dependents').waitFor()
+  const erinDependents = await erin.page.getByTestId('dependents').textContent()
+  expect(erinDependents.includes('ui-consumer@1.0.0') && !erinDependents.includes('ui-hidden'),
+    `a user who may read only npm/main is not shown a dependent in npm/private (${erinDependents})`)
+  await erin.page.context().close()
   await bob.page.goto(`${origin}/#/image?repository=team%2Fmulti&reference=1`)
   await bob.page.getByTestId('tags').waitFor()
   expect(!(await bob.page.getByRole('button', { name: /Delete tag/ }).count()), 'nor a tag to delete on an image page')

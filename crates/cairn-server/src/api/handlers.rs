@@ -659,6 +659,10 @@ pub(super) async fn delete_tag(state: &AppState, who: &Who, q: TagQuery) -> ApiR
 /// the publishers of a package's versions.
 const PUBLISHERS_READ: u32 = 2000;
 
+/// How many dependents of a package are read (before those the caller may
+/// not read are left out).
+const DEPENDENTS_READ: u32 = 200;
+
 /// `GET /api/v1/packages/{format}/{repository}/{package}`: the package's
 /// versions, newest first, with state and message, files and who published
 /// each (from the audit log), dist-tags, and what the caller may change
@@ -723,10 +727,27 @@ pub(super) async fn package(
             })
         })
         .collect();
+    // Who depends on it, in the repositories the caller may read (a name is
+    // format-wide: any repository's package may name it).
+    let dependents: Vec<_> = state
+        .meta
+        .dependents_of(format, &key, DEPENDENTS_READ)
+        .await?
+        .into_iter()
+        .filter(|(repo, pkg, _)| {
+            state
+                .guard
+                .may(&who.principal, Action::Read, &Resource::package(format, repo, pkg))
+        })
+        .map(|(repository, package, version)| {
+            json!({ "repository": repository, "package": package, "version": version })
+        })
+        .collect();
     Ok(Json(json!({
         "format": format.as_str(),
         "repository": repository,
         "package": record.package,
+        "dependents": dependents,
         "name": record.name,
         "created_at": record.created_at,
         "tags": record.tags,

@@ -719,6 +719,37 @@ impl PackageStore for SqlMetaStore {
         Ok(changed)
     }
 
+    async fn dependents_of(
+        &self,
+        format: Format,
+        package: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.repository AS repository, d.package AS package, d.version AS version
+             FROM package_dependencies d
+             JOIN package_versions v ON v.format = d.format AND v.repository = d.repository
+                  AND v.package = d.package AND v.version = d.version
+             WHERE d.format = $1 AND d.dependency = $2 AND d.package <> $2 AND v.state <> $3
+             ORDER BY d.repository, d.package, v.published_at DESC LIMIT $4",
+        )
+        .bind(format.as_str())
+        .bind(package)
+        .bind(VersionState::Unpublished.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repository")?,
+                    r.try_get("package")?,
+                    r.try_get("version")?,
+                ))
+            })
+            .collect()
+    }
+
     async fn owners(&self, pkg: PackageRef<'_>) -> Result<Vec<String>, StoreError> {
         let PackageRef {
             format,

@@ -234,6 +234,16 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         matches!(&refused, LifecycleError::HasDependents { dependents, .. } if dependents == "app@2.0.0"),
         "{refused:?}"
     );
+    assert_eq!(
+        meta.dependents_of(npm, "lib", 10).await.unwrap(),
+        [("main".to_string(), "app".to_string(), "2.0.0".to_string())]
+    );
+    assert!(meta
+        .dependents_of(Format::Pypi, "lib", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(meta.dependents_of(npm, "app", 10).await.unwrap().is_empty());
     // A package that depends on itself (an older version) does not block itself.
     assert_eq!(
         meta.change_version(
@@ -249,6 +259,7 @@ pub async fn package_store_suite(meta: Arc<dyn MetaStore>, who: &Actor) {
         VersionState::Unpublished
     );
     // app@2.0.0 is gone, so lib has no live dependents now.
+    assert!(meta.dependents_of(npm, "lib", 10).await.unwrap().is_empty());
     assert_eq!(
         meta.change_version(
             PackageRef::new(npm, "main", "lib"),

@@ -194,6 +194,9 @@ step "the web UI in Debian's chromium (playwright-core): sign in with a password
 (cd tests/e2e/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/e2e/ui/ui.mjs "$CAIRN" "$OUT_DIR"
 
+step "web sign-in for command-line clients: cairn login --web and the real npm login (npm's default auth-type=web, auth.web_login on) approved in a person's browser session; cairn whoami, npm whoami and npm publish with what they keep; approvals without the CSRF token or with an API token refused, approved once, taken once, a wrong secret finds nothing, audited; off, npm's web login answers 404"
+python3 tests/e2e/web_login.py "$CAIRN" "$OUT_DIR"
+
 step "the cairn commands that ask a running server (every admin API operation has one: commands/coverage.rs): whoami, search, image show (pushed by, last pulled) and untag, package show, repository list, proxy cache/drop, virtual external/exempt, job start --wait with progress, job list/show/cancel, gc status/run, quarantine, attestation keys, vuln exception, sbom attach/list/remove, audit --artifact; refusals that say what to do"
 python3 tests/e2e/cli_remote.py "$CAIRN" "$OUT_DIR"
 

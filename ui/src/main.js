@@ -674,6 +674,43 @@ function Package({ format, repository, name, version }) {
     </section>`
 }
 
+// A command-line client's web sign-in (npm login, cairn login --web): what
+// asks, from where and when; the person signed in here approves it, and the
+// client gets a session as them.
+function Approve({ id, me }) {
+  const [login, setLogin] = useState(null)
+  const [error, setError] = useState('')
+  const [done, setDone] = useState(false)
+  const path = `/session/web/${encodeURIComponent(id)}`
+  useEffect(() => {
+    api(path).then((r) => (r.ok ? setLogin(r.data) : setError(errorOf(r))))
+  }, [id])
+  const approve = async () => {
+    setError('')
+    const r = await api(`${path}/approve`, { method: 'POST' })
+    if (r.ok) setDone(true)
+    else setError(errorOf(r))
+  }
+  if (!login) return html`<section>${error ? html`<p class="error" role="alert">${error}</p>` : html`<p>Loading…</p>`}</section>`
+  const client = login.client === 'npm' ? 'npm' : 'the cairn command line'
+  return html`
+    <section>
+      <h2>Sign in ${client} as ${me.user}?</h2>
+      <dl class="facts">
+        <dt>Asked from</dt><dd>${login.source || 'unknown'}</dd>
+        <dt>Asked at</dt><dd>${when(login.created_at)}</dd>
+        <dt>Waits until</dt><dd>${when(login.expires_at)}</dd>
+      </dl>
+      <p>Approve only if you started this sign-in yourself just now: ${client} gets a session with everything ${me.user} may do, until it expires or you revoke it on the Tokens page.</p>
+      ${done
+        ? html`<p role="status" data-testid="approved">Approved: go back to your terminal.</p>`
+        : login.status === 'pending'
+          ? html`<p class="actions"><button onClick=${approve}>Approve sign-in</button> <a href="#/">Cancel</a></p>`
+          : html`<p class="hint" data-testid="approved">This sign-in is ${login.status}.</p>`}
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </section>`
+}
+
 function Search({ query }) {
   const [result, setResult] = useState(null)
   const [error, setError] = useState('')
@@ -749,8 +786,11 @@ function App() {
   const query = new URLSearchParams(queryString || '').get('q') || ''
   const packageRoute = path.match(/^\/package\/([^/]+)\/([^/]+)\/([^/]+)$/)
   const repoRoute = path.match(/^\/(proxy|virtual)\/([^/]+)\/([^/]+)$/)
+  const approveRoute = path.match(/^\/approve\/([^/]+)$/)
   const params = new URLSearchParams(queryString || '')
-  const page = path === '/search'
+  const page = approveRoute
+    ? ['/approve', 'Approve a sign-in', () => html`<${Approve} id=${decodeURIComponent(approveRoute[1])} me=${me} />`, true]
+    : path === '/search'
     ? ['/search', 'Search', () => html`<${Search} query=${query} />`, true]
     : path === '/image'
       ? ['/image', 'Image', () => html`<${Image} repository=${params.get('repository') || ''} reference=${params.get('reference') || ''} />`, true]

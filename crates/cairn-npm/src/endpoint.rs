@@ -78,6 +78,9 @@ pub enum Login {
     Profile,
     /// `POST /-/npm/v1/user`: `npm profile enable-2fa` / `disable-2fa`.
     SetProfile,
+    /// `POST /-/v1/login`: `npm login` with `auth-type=web` (npm's default)
+    /// starts a web sign-in.
+    WebLogin,
 }
 
 impl Login {
@@ -101,6 +104,7 @@ impl Login {
             (&M::POST, "npm/v1/tokens") => Some(Login::CreateToken),
             (&M::GET, "npm/v1/user") => Some(Login::Profile),
             (&M::POST, "npm/v1/user") => Some(Login::SetProfile),
+            (&M::POST, "v1/login") => Some(Login::WebLogin),
             _ => None,
         }
     }
@@ -116,6 +120,7 @@ impl cairn_http::Endpoint for Login {
             Login::OidcExchange { .. } => "oidc_exchange",
             Login::Profile => "profile",
             Login::SetProfile => "profile_set",
+            Login::WebLogin => "web_login",
         }
     }
 }

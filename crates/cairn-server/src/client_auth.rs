@@ -55,6 +55,7 @@ pub async fn npm_route(state: &AppState, req: Request) -> Result<Response, Reque
         NpmLogin::OidcExchange { package } => npm_exchange(state, Some(&repo), &package, req).await,
         NpmLogin::Profile => npm_profile(state, req).await,
         NpmLogin::SetProfile => npm_set_profile(state, req).await,
+        NpmLogin::WebLogin => npm_web_login(state, req).await,
     };
     Ok(labelled(
         result.unwrap_or_else(|e| state.npm.render(e)),
@@ -433,6 +434,24 @@ async fn npm_token_revoke(
         .await
         .map_err(identity_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /-/v1/login`: npm's web login (`crate::web_login`): the address
+/// the person approves it at (`loginUrl`) and the one npm polls
+/// (`doneUrl`). With `auth.web_login` off, a 404, on which npm asks for a
+/// user name and password instead (its legacy login).
+async fn npm_web_login(state: &AppState, req: Request) -> Result<Response, PackageError> {
+    if !state.config.auth.web_login {
+        return Err(PackageError::NotFound(
+            "web login is off here (auth.web_login): npm asks for a user name and password".into(),
+        ));
+    }
+    let (parts, _) = req.into_parts();
+    let base = crate::formats::base_url(state, &parts.headers);
+    let started = crate::web_login::start(state, "npm", crate::source_of(&parts), &base)
+        .await
+        .map_err(PackageError::from)?;
+    Ok(Json(json!({ "loginUrl": started.login_url, "doneUrl": started.done_url })).into_response())
 }
 
 /// `GET /-/npm/v1/user`: who npm's credential is, and whether two-factor

@@ -286,6 +286,11 @@ pub struct AuthConfig {
     pub oidc: Option<OidcSignIn>,
     /// People sign in with their directory password (LDAP bind; docs/sso.md).
     pub ldap: Option<LdapSignIn>,
+    /// `npm login` signs in through the web UI (npm's default
+    /// `auth-type=web`: npm prints an address, the person approves it signed
+    /// in there — with single sign-on too). Off: npm falls back to asking
+    /// for a user name and password. `cairn login --web` works either way.
+    pub web_login: bool,
 }
 
 /// `[auth.ldap]`: a person's password is checked by binding to the
@@ -687,6 +692,7 @@ impl Default for AuthConfig {
             secret_scanning_keys: vec![],
             require_two_factor: vec![],
             session_ttl_secs: 12 * 3600,
+            web_login: false,
             oidc: None,
             ldap: None,
         }

@@ -19,6 +19,7 @@ mod observe;
 pub mod oidc;
 pub mod sso;
 mod ui;
+pub mod web_login;
 
 use anyhow::Context;
 use auth::{AuthFailure, Authenticator};

@@ -42,6 +42,7 @@ pub mod sumdb;
 pub mod testing;
 mod use_notes;
 pub mod virtuals;
+pub mod web_login;
 
 pub use audit::{Actor, AuditFilter, AuditRecord, AuditStore};
 pub use backup::{BackupRecord, BackupStore};

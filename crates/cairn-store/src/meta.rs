@@ -84,6 +84,7 @@ pub trait MetaStore:
     + crate::sumdb::SumdbStore
     + crate::attestation::AttestationStore
     + crate::search::SearchStore
+    + crate::web_login::WebLoginStore
 {
 }
 
@@ -107,5 +108,6 @@ impl<T> MetaStore for T where
         + crate::sumdb::SumdbStore
         + crate::attestation::AttestationStore
         + crate::search::SearchStore
+        + crate::web_login::WebLoginStore
 {
 }

@@ -20,6 +20,7 @@ mod sbom;
 mod signature;
 mod usage;
 mod virtuals;
+mod web_login;
 pub use advisory::advisory_suite;
 pub use gc::{
     backup_suite, collector_suite, gc_store_suite, manifest, put_referring, storage_suite,
@@ -777,6 +778,7 @@ pub async fn meta_store_suite(meta: Arc<dyn MetaStore>) {
     meta.ping().await.unwrap();
 
     package_store_suite(meta.clone(), &who).await;
+    web_login::web_login_suite(&meta, &who).await;
     proxy_store_suite(meta.clone()).await;
     virtual_store_suite(meta.clone()).await;
     gc_store_suite(meta.clone()).await;

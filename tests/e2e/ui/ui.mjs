@@ -427,6 +427,19 @@ async function scenario(browser, origin, password, users, manifests) {
   expect(resolution.includes('comes from npm/main'), `a virtual repository's page says where ui-demo 1.0.0 comes from (${resolution.slice(0, 160)})`)
   await page.screenshot({ path: join(SCREENS, 'virtual.png'), fullPage: true })
 
+  // --- A command-line sign-in (cairn login --web, npm login) approved on
+  // its page: the client's poll then takes the admin's session.
+  const started = await (await fetch(`${origin}/api/v1/session/web`, { method: 'POST' })).json()
+  await page.goto(started.login_url)
+  await page.getByRole('button', { name: 'Approve sign-in' }).click()
+  await page.getByTestId('approved').waitFor()
+  await axe(page, 'the sign-in approval page')
+  const taken = await fetch(started.done_url)
+  const takenBody = await taken.json()
+  expect(taken.status === 200 && takenBody.user === 'admin' && takenBody.token,
+    'a command-line sign-in approved on its page: the client takes the session')
+  await page.goto(`${origin}/ui/#/`)
+
   hits = await search('app')
   const names = await hits.allTextContents()
   expect(names.some((t) => t.includes('team/app')), 'search by name finds the image repository')

@@ -28,6 +28,14 @@ pub enum AdminEndpoint {
     /// `GET /session/oidc/callback?code=&state=`: back from the provider;
     /// the browser session starts.
     SsoCallback,
+    /// `POST /session/web`: a command-line client starts a web sign-in.
+    StartWebLogin,
+    /// `GET /session/web/{id}`: a started web sign-in, for its approval page.
+    WebLogin { id: String },
+    /// `POST /session/web/{id}/approve`: a person approves it (a browser session).
+    ApproveWebLogin { id: String },
+    /// `GET /session/web/{id}/token?secret=`: the client's poll for its token.
+    TakeWebLogin { id: String },
     /// `GET /tokens`
     ListTokens,
     /// `POST /tokens`
@@ -232,6 +240,14 @@ impl AdminEndpoint {
             (_, ["session", "methods"]) => (E::SignInMethods, &[M::GET]),
             (_, ["session", "oidc"]) => (E::SsoStart, &[M::GET]),
             (_, ["session", "oidc", "callback"]) => (E::SsoCallback, &[M::GET]),
+            (_, ["session", "web"]) => (E::StartWebLogin, &[M::POST]),
+            (_, ["session", "web", id]) => (E::WebLogin { id: id.to_string() }, &[M::GET]),
+            (_, ["session", "web", id, "approve"]) => {
+                (E::ApproveWebLogin { id: id.to_string() }, &[M::POST])
+            }
+            (_, ["session", "web", id, "token"]) => {
+                (E::TakeWebLogin { id: id.to_string() }, &[M::GET])
+            }
             (_, ["session"]) => (E::SignIn, &[M::POST]),
             (&M::GET, ["tokens"]) => (E::ListTokens, &[M::GET]),
             (_, ["tokens"]) => (E::CreateToken, &[M::POST]),
@@ -446,6 +462,8 @@ impl AdminEndpoint {
                 | AdminEndpoint::SignInMethods
                 | AdminEndpoint::SsoStart
                 | AdminEndpoint::SsoCallback
+                | AdminEndpoint::StartWebLogin
+                | AdminEndpoint::TakeWebLogin { .. }
         )
     }
 
@@ -480,6 +498,12 @@ impl AdminEndpoint {
             // The body is the credential (a sign-in), or the caller's own session.
             E::SignIn | E::SessionInfo | E::SignOut => Access::Anyone,
             E::SignInMethods | E::SsoStart | E::SsoCallback => Access::Anyone,
+            // A web sign-in: its poll secret is the credential; its approval
+            // is the signed-in person's own.
+            E::StartWebLogin
+            | E::WebLogin { .. }
+            | E::ApproveWebLogin { .. }
+            | E::TakeWebLogin { .. } => Access::Anyone,
             // Each hit is decided through the guard as a read.
             E::Search => Access::Anyone,
             E::ListTokens
@@ -561,6 +585,10 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::SignInMethods => "session_methods",
             E::SsoStart => "session_sso_start",
             E::SsoCallback => "session_sso_callback",
+            E::StartWebLogin => "session_web_start",
+            E::WebLogin { .. } => "session_web",
+            E::ApproveWebLogin { .. } => "session_web_approve",
+            E::TakeWebLogin { .. } => "session_web_token",
             E::ListTokens => "token_list",
             E::CreateToken => "token_create",
             E::RevokeToken { .. } => "token_revoke",

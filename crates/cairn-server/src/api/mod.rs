@@ -19,6 +19,7 @@ mod reports;
 mod sboms;
 mod search;
 mod vulns;
+mod web_login;
 
 pub(crate) use handlers::session_cookie;
 
@@ -401,6 +402,10 @@ async fn dispatch(
             let source = who.actor.source.clone();
             crate::sso::callback(state, &parts.headers, source, query(uri)?).await
         }
+        E::StartWebLogin => web_login::start(state, who, &parts.headers).await,
+        E::WebLogin { id } => web_login::info(state, &id).await,
+        E::ApproveWebLogin { id } => web_login::approve(state, who, &id).await,
+        E::TakeWebLogin { id } => web_login::token(state, who, &id, query(uri)?).await,
         E::TotpStatus { user } => h::totp_status(state, who, &user).await,
         E::StartTotp { user } => h::start_totp(state, who, &user).await,
         E::ConfirmTotp { user } => h::confirm_totp(state, who, &user, json_body(body).await?).await,

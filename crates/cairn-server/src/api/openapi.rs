@@ -134,6 +134,10 @@ pub(super) fn operations() -> Vec<Operation> {
         op("delete", "/session", "session_sign_out", "sessions", "Signs out: the session's token is revoked", None, NoInput, (204, None)),
         op("get", "/session/methods", "session_methods", "sessions", "How a person may sign in here (password, single sign-on)", None, NoInput, (200, Some(object(&[("password", json!({"type": "boolean"})), ("oidc", json!({"type": ["object", "null"]}))])))),
         op("get", "/session/oidc", "session_sso_start", "sessions", "Single sign-on: redirects the browser to the OpenID Connect provider", q(json!({"type": "object", "properties": {"return_to": {"type": "string"}}})), NoInput, (303, None)),
+        op("post", "/session/web", "session_web_start", "sessions", "A command-line client starts a web sign-in (`cairn login --web`): the address a person approves it at, and the one the client polls", None, NoInput, (201, Some(object(&[("id", string()), ("login_url", string()), ("done_url", string()), ("expires_in", integer())])))),
+        op("get", "/session/web/{id}", "session_web", "sessions", "A started web sign-in, for its approval page: which client, from where, when, and its status", None, NoInput, (200, Some(object(&[("id", string()), ("client", string()), ("created_at", integer()), ("expires_at", integer()), ("status", string())])))),
+        op("post", "/session/web/{id}/approve", "session_web_approve", "sessions", "A person approves a web sign-in, from a browser session of the web UI", None, NoInput, (200, Some(object(&[("id", string()), ("approved", json!({"type": "boolean"})), ("user", string())])))),
+        op("get", "/session/web/{id}/token", "session_web_token", "sessions", "The client's poll: 202 with Retry-After while it waits, the session token once approved, then 404", q(schema::<super::web_login::TokenQuery>()), NoInput, (200, Some(object(&[("token", string()), ("user", string())])))),
         op("get", "/session/oidc/callback", "session_sso_callback", "sessions", "Single sign-on: the provider sends the browser back here; a session starts (or the sign-in page shows why not)", q(json!({"type": "object", "properties": {"code": {"type": "string"}, "state": {"type": "string"}, "error": {"type": "string"}, "error_description": {"type": "string"}}})), NoInput, (303, None)),
         op("get", "/tokens", "token_list", "tokens", "API tokens: the caller's own, or a user's (administrators)", q(schema::<h::UserQuery>()), NoInput, (200, Some(object(&[("tokens", list_of(token()))])))),
         op("post", "/tokens", "token_create", "tokens", "Makes an API token (the secret is shown once)", None, Json(schema::<h::NewToken>()), (201, Some(object(&[("id", string()), ("token", string())])))),
@@ -196,19 +200,13 @@ pub(super) fn operations() -> Vec<Operation> {
         op("put", "/vuln-exceptions", "vuln_exception_set", "vulnerabilities", "Sets an exception (it always expires)", q(schema::<vulns::ExceptionParams>()), Json(schema::<vulns::ExceptionBody>()), (201, Some(any_object()))),
         op("delete", "/vuln-exceptions", "vuln_exception_remove", "vulnerabilities", "Removes an exception", q(schema::<vulns::ExceptionParams>()), NoInput, (204, None)),
     ];
+    // Open where the route table says no credential is needed.
     for o in &mut ops {
-        o.open = matches!(
-            o.id,
-            "search"
-                | "session_sign_in"
-                | "session_methods"
-                | "session_sso_start"
-                | "session_sso_callback"
-                | "oidc_exchange"
-                | "secret_report"
-                | "attestation_list"
-                | "attestation_keys"
-        );
+        let method =
+            axum::http::Method::from_bytes(o.method.to_uppercase().as_bytes()).expect("a method");
+        o.open = super::AdminEndpoint::parse(&method, o.path)
+            .map(|e| !e.needs_credential())
+            .unwrap_or(false);
     }
     ops
 }

@@ -33,6 +33,7 @@ mod sumdb;
 mod usage;
 mod version_retention;
 mod virtuals;
+mod web_login;
 
 use crate::meta::{PoolState, SettingsStore, Usage};
 use crate::now;

@@ -53,6 +53,10 @@ pub(crate) const API_COMMANDS: &[(&str, Result<&str, &str>)] = &[
     ("session_methods_get", Err("the web UI's sign-in page asks which sign-in methods there are")),
     ("session_sso_start_get", Err("a browser's OpenID Connect sign-in (redirects)")),
     ("session_sso_callback_get", Err("the OpenID provider's redirect back to the browser")),
+    ("session_web_start_post", Ok("login --web")),
+    ("session_web_token_get", Ok("login --web")),
+    ("session_web_get", Err("the web UI's approval page shows what asks to sign in")),
+    ("session_web_approve_post", Err("approved in the web UI, in a browser session: a token must not make itself a session")),
     ("storage_get", Ok("storage --by-namespace")), // stores
     ("token_list_get", Ok("token list --user dev")), // stores
     ("token_create_post", Ok("token create --user dev --scope team/**:read")), // stores

@@ -15,8 +15,14 @@ pub struct LoginArgs {
     /// cairn's URL.
     #[arg(long, default_value = "http://127.0.0.1:5000")]
     url: String,
+    /// Your user name (not with --web).
+    #[arg(long, required_unless_present = "web", conflicts_with = "web")]
+    user: Option<String>,
+    /// Sign in through the web UI instead of with a password: cairn prints
+    /// an address to open in a browser, where you sign in (single sign-on
+    /// too) and approve; this command then keeps the session.
     #[arg(long)]
-    user: String,
+    web: bool,
     /// The environment variable holding the password; without it the
     /// password is read from the terminal, not echoed.
     #[arg(long)]
@@ -106,12 +112,99 @@ fn prompt(question: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
+/// Keeps a session for `base` and says so.
+fn keep_session(base: &str, answer: &Value) -> anyhow::Result<()> {
+    let mut map = read_all()?;
+    map.insert(
+        base.to_string(),
+        json!({ "user": answer["user"], "token": answer["token"], "expires_at": answer["expires_at"] }),
+    );
+    write_all(&map)?;
+    println!(
+        "cairn: signed in to {base} as {}{}; the session is kept in {} until {}",
+        answer["user"].as_str().unwrap_or("?"),
+        if answer["two_factor"] == true {
+            " (with a second factor)"
+        } else {
+            ""
+        },
+        credentials_path()?.display(),
+        answer["expires_at"]
+            .as_i64()
+            .map(cairn_packages::rfc3339)
+            .unwrap_or_else(|| "it is revoked".into())
+    );
+    Ok(())
+}
+
+/// `cairn login --web`: start a web sign-in, print where to approve it,
+/// poll until it is approved (or expires), keep the session.
+async fn login_web(base: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/api/v1/session/web"))
+        .send()
+        .await
+        .with_context(|| {
+            format!("cannot reach cairn at {base}: is it running there? (--url names it)")
+        })?;
+    let status = resp.status();
+    let started: Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!(
+            "{status}: {}",
+            started["error"].as_str().unwrap_or("refused")
+        );
+    }
+    let (Some(login_url), Some(done_url)) =
+        (started["login_url"].as_str(), started["done_url"].as_str())
+    else {
+        anyhow::bail!("the server's answer names no addresses: {started}");
+    };
+    eprintln!("cairn: open this address in a browser, sign in there and approve:\n\n    {login_url}\n\nwaiting for the approval (Ctrl-C stops)...");
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(started["expires_in"].as_u64().unwrap_or(600));
+    loop {
+        let resp = http
+            .get(done_url)
+            .send()
+            .await
+            .with_context(|| format!("reaching {base}"))?;
+        let status = resp.status();
+        let wait = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 30);
+        let answer: Value = resp.json().await.unwrap_or_default();
+        match status.as_u16() {
+            200 => return keep_session(base, &answer),
+            202 if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await
+            }
+            202 => {
+                anyhow::bail!("nobody approved the sign-in in time: run cairn login --web again")
+            }
+            _ => anyhow::bail!(
+                "{status}: {}",
+                answer["error"].as_str().unwrap_or("the sign-in ended")
+            ),
+        }
+    }
+}
+
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/').to_string();
+    if args.web {
+        return login_web(&base).await;
+    }
+    let user = args.user.clone().unwrap_or_default();
     let password = match &args.password_env {
         Some(var) => std::env::var(var).with_context(|| format!("${var} is not set"))?,
         None if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("password for {} at {base}: ", args.user))?
+            rpassword::prompt_password(format!("password for {user} at {base}: "))?
         }
         None => anyhow::bail!(
             "no terminal to ask the password at: pass --password-env VAR naming a variable that holds it"
@@ -120,7 +213,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let mut otp = args.otp.clone();
     loop {
-        let body = json!({ "user": args.user, "password": password, "otp": otp, "token": true });
+        let body = json!({ "user": user, "password": password, "otp": otp, "token": true });
         let resp = http
             .post(format!("{base}/api/v1/session"))
             .json(&body)
@@ -130,27 +223,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         let status = resp.status();
         let answer: Value = resp.json().await.unwrap_or_default();
         if status.is_success() {
-            let mut map = read_all()?;
-            map.insert(
-                base.clone(),
-                json!({ "user": answer["user"], "token": answer["token"], "expires_at": answer["expires_at"] }),
-            );
-            write_all(&map)?;
-            println!(
-                "cairn: signed in to {base} as {}{}; the session is kept in {} until {}",
-                args.user,
-                if answer["two_factor"] == true {
-                    " (with a second factor)"
-                } else {
-                    ""
-                },
-                credentials_path()?.display(),
-                answer["expires_at"]
-                    .as_i64()
-                    .map(cairn_packages::rfc3339)
-                    .unwrap_or_else(|| "it is revoked".into())
-            );
-            return Ok(());
+            return keep_session(&base, &answer);
         }
         let message = answer["error"].as_str().unwrap_or("refused");
         match (

@@ -20,10 +20,14 @@ import hashlib
 import io
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
 import tarfile
+import time
+import zipfile
 
 from cairnproc import Cairn
 
@@ -122,6 +126,30 @@ def npm_publish(server, repo, name, version):
                                  {"Content-Type": "application/json"}, auth=server.basic)
     if st not in (200, 201):
         fail(f"npm publish: {st} {body[:300]!r}")
+
+
+def in_a_terminal(argv):
+    """Runs a command with a terminal; returns its exit code and what it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, {**os.environ, "CAIRN_LOG": "warn"})
+    seen = b""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not r:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 
 
 def main():
@@ -259,6 +287,21 @@ def checks(server):
     lines = [x for x in r.stdout.splitlines() if x.strip()]
     expect(r.returncode == 0 and len(lines) == 2 and all(digest in x for x in lines),
            "audit --artifact: the image's two pushes (tags 1.0 and old) and nothing else", r.stdout + r.stderr)
+
+    # A long local job on a terminal shows a progress bar (and none without one).
+    osv = os.path.join(WORK, "osv.zip")
+    with zipfile.ZipFile(osv, "w") as z:
+        for i in range(3000):
+            z.writestr(f"GHSA-cli{i:04d}-0000-0000.json", json.dumps({
+                "id": f"GHSA-cli{i:04d}-0000-0000", "modified": "2026-11-01T00:00:00Z",
+                "affected": [{"package": {"ecosystem": "npm", "name": f"cli-pkg-{i}"},
+                              "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}]}))
+    code, seen = in_a_terminal([BIN, "vuln", "import", osv, "--data-dir", DATA])
+    expect(code == 0 and "vuln import" in seen and "/3000" in seen and "3000 added" in seen,
+           "vuln import on a terminal draws a progress bar", seen[-600:])
+    r = subprocess.run([BIN, "vuln", "import", osv, "--data-dir", DATA], capture_output=True, text=True)
+    expect(r.returncode == 0 and "/3000" not in r.stderr and "3000 unchanged" in r.stdout,
+           "and prints lines instead when it has none", r.stderr[-300:] + r.stdout)
 
     r = admin.run("whoami", auth=False, check=False)
     expect("anonymous" in r.stdout or ("401" in r.stderr and "cairn login" in r.stderr),

@@ -97,13 +97,7 @@ pub(crate) async fn fsck_command(args: FsckArgs) -> anyhow::Result<()> {
     .await?;
     // A bar on a terminal (hidden otherwise): blob rows checked of all.
     let counts = meta.blob_counts().await?;
-    let bar = indicatif::ProgressBar::new(counts.live + counts.candidates + counts.deleting);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "fsck {bar:40} {pos}/{len} blob rows, {msg} [{elapsed_precise}, {eta} left]",
-        )
-        .expect("a valid template"),
-    );
+    let bar = super::progress_bar(counts.live + counts.candidates + counts.deleting, "fsck");
     let report = fsck(
         &*meta,
         &*blobs,
@@ -112,7 +106,7 @@ pub(crate) async fn fsck_command(args: FsckArgs) -> anyhow::Result<()> {
         &cancel_on_interrupt(),
         &|r| {
             bar.set_position(r.rows);
-            bar.set_message(format!("{} objects listed", r.objects));
+            bar.set_message(format!("blob rows, {} objects listed", r.objects));
         },
     )
     .await?;

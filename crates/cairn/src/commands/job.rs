@@ -262,13 +262,11 @@ fn progress_text(p: &Value) -> String {
 /// spinner on a terminal, the record printed at the end. Ctrl-C asks the
 /// job to stop. Fails when the job did not end `done`.
 async fn follow_job(follow: &Follow, id: &str) -> anyhow::Result<()> {
+    // A spinner until the job counts its work, then a bar.
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(120));
-    let counting = indicatif::ProgressStyle::with_template(
-        "{prefix} {bar:40} {pos}/{len} {msg} [{elapsed_precise}]",
-    )
-    .expect("a valid template");
     bar.set_prefix(id.to_string());
+    let counting = super::progress_bar(0, id).style();
     let interrupted = super::gc::cancel_on_interrupt();
     let mut cancel_sent = false;
     let job = loop {

@@ -67,6 +67,21 @@ pub(crate) fn report(json: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
+/// A progress bar on standard error for a long job of `len` steps, named
+/// `what`. It is hidden when standard error is no terminal; commands then
+/// print their progress as lines (`ProgressBar::is_hidden`).
+pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} {bar:40} {pos}/{len} {msg} [{elapsed_precise}, {eta} left]",
+        )
+        .expect("a valid template"),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
 /// Whether a command prints JSON: `--output json`, or its own `--json`.
 pub(crate) fn json_output(flag: bool) -> bool {
     flag || OUTPUT.get() == Some(&Output::Json)

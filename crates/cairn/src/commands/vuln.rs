@@ -274,6 +274,10 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        let bar = super::progress_bar(
+            batches.values().map(|a| a.len() as u64).sum(),
+            "vuln import",
+        );
         for (licence, advisories) in batches {
             let from = AdvisorySource {
                 source: source.clone(),
@@ -284,13 +288,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
                 added += c.added;
                 updated += c.updated;
                 unchanged += c.unchanged;
-                eprintln!(
-                    "vuln import: {}: {} advisories read",
-                    path.display(),
-                    added + updated + unchanged
-                );
+                bar.inc(chunk.len() as u64);
+                if bar.is_hidden() {
+                    eprintln!(
+                        "vuln import: {}: {} advisories read",
+                        path.display(),
+                        added + updated + unchanged
+                    );
+                }
             }
         }
+        bar.finish_and_clear();
     }
     println!("{added} added, {updated} updated, {unchanged} unchanged, {refused} not readable");
     if refused > 0 && added + updated + unchanged == 0 {

@@ -45,12 +45,22 @@ pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
     let warmer = Warmer::new(&args.server.base(), &args.repository, auth)?;
     let total = items.len();
     let done = AtomicUsize::new(0);
+    // A bar on a terminal (what was not warmed printed above it); else a line each.
+    let bar = super::progress_bar(total as u64, "warm");
     let results = warmer
         .run(items, args.jobs, |item, outcome| {
             let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-            eprintln!("[{n}/{total}] {} {}", item.label(), outcome.word());
+            if bar.is_hidden() {
+                eprintln!("[{n}/{total}] {} {}", item.label(), outcome.word());
+            } else {
+                if !matches!(outcome, Outcome::Ok) {
+                    bar.println(format!("{} {}", item.label(), outcome.word()));
+                }
+                bar.inc(1);
+            }
         })
         .await;
+    bar.finish_and_clear();
     let count = |w: &str| results.iter().filter(|(_, o)| o.word() == w).count();
     println!(
         "warmed {} of {total}: {} missing, {} refused, {} mismatched, {} failed",

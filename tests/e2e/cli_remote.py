@@ -160,6 +160,8 @@ def main():
         "CAIRN_PROXY": '[{format = "npm", name = "npmjs", upstream = "http://127.0.0.1:9/"}]',
         "CAIRN_VIRTUAL": '[{format = "npm", name = "all", members = ["main", "npmjs"]}]',
         "CAIRN_GC__ENABLED": "false",
+        # Reads need a credential, so that what each user may read differs.
+        "CAIRN_AUTH__ANONYMOUS_READ": "false",
     }).start(os.path.join(OUT, f"{PREFIX}-server.log"))
     try:
         checks(server)
@@ -219,6 +221,14 @@ def checks(server):
     expect(kinds.get(("npm", "main")) == "hosted" and kinds.get(("npm", "npmjs")) == "proxy"
            and kinds.get(("npm", "all")) == "virtual" and kinds.get(("oci", "team/app")) == "hosted",
            "repository list: hosted, proxy and virtual", kinds)
+
+    held = admin.json("repository", "show", "oci/team/app")
+    expect([t["tag"] for t in held["tags"]] == ["1.0"] and held["tags"][0]["digest"] == digest
+           and held["manifests"] == 1, "repository show: an image repository's tags and digests", held)
+    r = admin.run("repository", "show", "npm/main")
+    expect(r.stdout.split() == ["cli-demo"], "repository show: a package repository's packages", r.stdout)
+    r = reader.run("repository", "show", "npm/main", check=False)
+    expect(r.returncode != 0 and "404" in r.stderr, "and nothing to whom may not read it", r.stderr)
 
     cache = admin.json("proxy", "cache", "npm/npmjs")
     expect(cache["cached_objects"] == 0 and cache["entries"] == [], "proxy cache of an empty proxy", cache)
@@ -304,8 +314,8 @@ def checks(server):
            "and prints lines instead when it has none", r.stderr[-300:] + r.stdout)
 
     r = admin.run("whoami", auth=False, check=False)
-    expect("anonymous" in r.stdout or ("401" in r.stderr and "cairn login" in r.stderr),
-           "no credential: anonymous, or the hint to sign in", r.stdout + r.stderr)
+    expect(r.returncode != 0 and "401" in r.stderr and "cairn login" in r.stderr,
+           "no credential: refused with the hint to sign in", r.stdout + r.stderr)
     r = admin.run("repository", "list", auth=False, check=False)
     r2 = subprocess.run([BIN, "job", "list", "--url", "http://127.0.0.1:9"], capture_output=True, text=True)
     expect(r2.returncode != 0 and "cannot reach cairn at http://127.0.0.1:9" in r2.stderr,

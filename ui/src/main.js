@@ -445,7 +445,8 @@ function Repositories() {
   }, [])
   const href = (r) => r.kind === 'proxy'
     ? `#/proxy/${r.format}/${encodeURIComponent(r.name)}`
-    : r.kind === 'virtual' ? `#/virtual/${r.format}/${encodeURIComponent(r.name)}` : null
+    : r.kind === 'virtual' ? `#/virtual/${r.format}/${encodeURIComponent(r.name)}`
+      : `#/repository/${r.format}/${encodeURIComponent(r.name)}`
   return html`
     <section>
       <h2>Repositories</h2>
@@ -463,6 +464,42 @@ function Repositories() {
           </tr>`)}
         </tbody>
       </table>
+    </section>`
+}
+
+// A hosted repository: an image repository's tags (newest first, each to
+// its image page), a package repository's packages (each to its page).
+function HostedRepository({ format, repository }) {
+  const [held, setHeld] = useState(null)
+  const [error, setError] = useState('')
+  const [prefix, setPrefix] = useState('')
+  useEffect(() => {
+    setError('')
+    api(`/repository?${new URLSearchParams({ format, name: repository, prefix })}`).then((r) => {
+      if (r.ok) setHeld(r.data)
+      else setError(errorOf(r))
+    })
+  }, [format, repository, prefix])
+  const copy = format === 'oci' ? `crane ls ${location.host}/${repository}` : installCommand({ format, repository, name: 'PACKAGE' })
+  return html`
+    <section>
+      <h2><span class="badge">${format}</span> ${repository}</h2>
+      <pre class="copy" aria-label="Command">${copy}</pre>
+      <label>${format === 'oci' ? 'Tags starting with' : 'Packages starting with'} <input name="prefix" value=${prefix} onInput=${(e) => setPrefix(e.target.value)} /></label>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${held && format === 'oci' && html`
+        <p class="hint">${held.manifests} manifests</p>
+        <table data-testid="repository-tags">
+          <thead><tr><th>Tag</th><th>Digest</th><th>Set</th></tr></thead>
+          <tbody>${held.tags.map((t) => html`
+            <tr key=${t.tag}><td><a href=${imageHref(repository, t.tag)}>${t.tag}</a></td>
+              <td><a href=${imageHref(repository, t.digest)}><code>${short(t.digest)}</code></a></td><td>${when(t.updated_at)}</td></tr>`)}
+          </tbody>
+        </table>`}
+      ${held && format !== 'oci' && html`
+        <ul data-testid="repository-packages">${held.packages.map((p) => html`
+          <li key=${p}><a href=${packageHref(format, repository, p)}>${p}</a></li>`)}</ul>`}
+      ${held && held.more && html`<p class="hint">more than shown: narrow it with the filter</p>`}
     </section>`
 }
 
@@ -785,7 +822,7 @@ function App() {
   const [path, queryString] = route.split('?')
   const query = new URLSearchParams(queryString || '').get('q') || ''
   const packageRoute = path.match(/^\/package\/([^/]+)\/([^/]+)\/([^/]+)$/)
-  const repoRoute = path.match(/^\/(proxy|virtual)\/([^/]+)\/([^/]+)$/)
+  const repoRoute = path.match(/^\/(proxy|virtual|repository)\/([^/]+)\/([^/]+)$/)
   const approveRoute = path.match(/^\/approve\/([^/]+)$/)
   const params = new URLSearchParams(queryString || '')
   const page = approveRoute
@@ -797,7 +834,9 @@ function App() {
     : repoRoute
       ? ['/repositories', 'Repositories', () => repoRoute[1] === 'proxy'
         ? html`<${ProxyCache} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`
-        : html`<${VirtualResolve} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`, true]
+        : repoRoute[1] === 'virtual'
+          ? html`<${VirtualResolve} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`
+          : html`<${HostedRepository} format=${repoRoute[2]} repository=${decodeURIComponent(repoRoute[3])} />`, true]
     : packageRoute
       ? ['/package', 'Package', () => html`<${Package} format=${packageRoute[1]} repository=${decodeURIComponent(packageRoute[2])} name=${decodeURIComponent(packageRoute[3])} version=${params.get('version') || ''} />`, true]
       : pages.find((p) => p[0] === path) || pages[0]

@@ -414,6 +414,21 @@ async function scenario(browser, origin, password, users, manifests) {
   expect(repoText.includes('caches http://127.0.0.1:9/') && repoText.includes('one URL over main, npmjs') &&
     repoText.includes('team/multi'), 'the repositories page lists the hosted, proxy and virtual repositories')
   await axe(page, 'the repositories page')
+  // A hosted image repository's page: its tags, each to its image page.
+  await repoTable.getByRole('link', { name: 'prod/api', exact: true }).click()
+  await page.getByTestId('repository-tags').waitFor()
+  const prodTags = await page.getByTestId('repository-tags').textContent()
+  expect(prodTags.includes('nightly') && prodTags.includes(manifests['prod/api'].slice(7, 19)),
+    `an image repository's page lists its tags with their digests (${prodTags.slice(0, 120)})`)
+  await axe(page, 'an image repository\'s page')
+  // A hosted package repository's page: its packages.
+  await page.getByRole('link', { name: 'Repositories' }).click()
+  await repoTable.getByRole('row', { name: /npm main hosted/ }).getByRole('link', { name: 'main' }).click()
+  await page.getByTestId('repository-packages').waitFor()
+  const mainPackages = await page.getByTestId('repository-packages').textContent()
+  expect(mainPackages.includes('ui-demo') && mainPackages.includes('ui-consumer') && !mainPackages.includes('ui-hidden'),
+    `a package repository's page lists its packages (${mainPackages})`)
+  await page.getByRole('link', { name: 'Repositories' }).click()
   await repoTable.getByRole('link', { name: 'npmjs' }).click()
   await page.getByTestId('proxy-facts').waitFor()
   expect((await page.getByTestId('proxy-facts').textContent()).includes('0 objects'), 'a proxy\'s page: its upstream and what it holds (nothing yet)')

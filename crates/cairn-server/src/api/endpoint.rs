@@ -67,6 +67,9 @@ pub enum AdminEndpoint {
     /// `GET /repositories`: the repositories the caller may read, hosted,
     /// proxy and virtual, with what each is.
     Repositories,
+    /// `GET /repository?format=&name=&prefix=`: what a hosted repository
+    /// holds: an image repository's tags, a package repository's packages.
+    Repository,
     /// `GET /image?repository=&reference=`: what an image is (platforms,
     /// config and layers, tags, referrers). Access is decided on the
     /// repository the query names.
@@ -303,6 +306,7 @@ impl AdminEndpoint {
             ),
             (_, ["image"]) => (E::Image, &[M::GET]),
             (_, ["repositories"]) => (E::Repositories, &[M::GET]),
+            (_, ["repository"]) => (E::Repository, &[M::GET]),
             (_, ["image", "tags"]) => (E::DeleteTag, &[M::DELETE]),
             (_, ["packages", format, repository, package]) => {
                 let format = Format::parse(format)
@@ -484,7 +488,7 @@ impl AdminEndpoint {
                 Access::Anyone
             }
             // Each repository is decided as a read, like search's hits.
-            E::Image | E::DeleteTag | E::Repositories => Access::Anyone,
+            E::Image | E::DeleteTag | E::Repositories | E::Repository => Access::Anyone,
             // Public keys are public.
             E::ListAttestations | E::AttestationKeys => Access::Anyone,
             E::Advisory { .. } | E::Findings | E::ExplainPolicy => Access::Anyone,
@@ -609,6 +613,7 @@ impl cairn_http::Endpoint for AdminEndpoint {
             E::Package { .. } => "package",
             E::Image => "image",
             E::Repositories => "repositories",
+            E::Repository => "repository",
             E::DeleteTag => "image_tag_delete",
             E::ChangeVersion { .. } => "version_change",
             E::ListStaging { .. } => "staging_list",

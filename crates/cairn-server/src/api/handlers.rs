@@ -563,6 +563,103 @@ pub(super) async fn repositories(state: &AppState, who: &Who) -> ApiResult {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RepositoryQuery {
+    /// `oci`, or a package format.
+    format: String,
+    /// The repository (`team/app`, or a package repository's name).
+    name: String,
+    /// Only tags or package names starting with this.
+    #[serde(default)]
+    prefix: String,
+    /// At most this many (default 500, at most 5000).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/repository?format=&name=&prefix=&limit=`: what a hosted
+/// repository holds, to a caller who may read it: an image repository's
+/// tags (each with its digest and when it was last set), a package
+/// repository's packages. Anyone else is told it does not exist.
+pub(super) async fn repository(state: &AppState, who: &Who, q: RepositoryQuery) -> ApiResult {
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000) as usize;
+    let format = match q.format.as_str() {
+        "oci" => None,
+        f => Some(cairn_core::Format::parse(f).ok_or_else(|| {
+            ApiError::Status(
+                StatusCode::BAD_REQUEST,
+                format!("format {f:?}: use oci, npm, pypi, cargo, go or maven"),
+            )
+        })?),
+    };
+    let resource = match format {
+        Some(f) => Resource::packages(f, &q.name),
+        None => Resource::repository(&q.name),
+    };
+    let missing = || {
+        ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no repository {}/{} you may read", q.format, q.name),
+        )
+    };
+    if !state.guard.may(&who.principal, Action::Read, &resource) {
+        return Err(missing());
+    }
+    let Some(format) = format else {
+        let inventory = state.meta.inventory(&q.name).await?;
+        if inventory.manifests.is_empty() {
+            return Err(missing());
+        }
+        let mut tags: Vec<_> = inventory
+            .tags
+            .iter()
+            .filter(|t| t.tag.starts_with(&q.prefix))
+            .collect();
+        tags.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.tag.cmp(&b.tag)));
+        let more = tags.len() > limit;
+        let tags: Vec<_> = tags
+            .into_iter()
+            .take(limit)
+            .map(|t| json!({ "tag": t.tag, "digest": t.digest, "updated_at": t.updated_at }))
+            .collect();
+        return Ok(Json(json!({
+            "format": "oci",
+            "name": q.name,
+            "manifests": inventory.manifests.len(),
+            "tags": tags,
+            "more": more,
+        }))
+        .into_response());
+    };
+    // Keys containing the prefix, in key order; those starting with it kept.
+    let prefix = q.prefix.to_lowercase();
+    let keys = state
+        .meta
+        .search_packages(
+            format,
+            &q.name,
+            &prefix,
+            ((limit + 1) * 10).min(50_000) as u32,
+        )
+        .await?;
+    let mut keys: Vec<String> = keys
+        .into_iter()
+        .filter(|k| k.to_lowercase().starts_with(&prefix))
+        .collect();
+    if keys.is_empty() && q.prefix.is_empty() {
+        return Err(missing());
+    }
+    let more = keys.len() > limit;
+    keys.truncate(limit);
+    Ok(Json(json!({
+        "format": format.as_str(),
+        "name": q.name,
+        "packages": keys,
+        "more": more,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ImageQuery {
     /// A hosted image repository (`team/app`).
     repository: String,

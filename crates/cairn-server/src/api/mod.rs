@@ -426,6 +426,7 @@ async fn dispatch(
         } => h::package(state, who, format, &repository, &package).await,
         E::Image => h::image(state, who, query(uri)?).await,
         E::Repositories => h::repositories(state, who).await,
+        E::Repository => h::repository(state, who, query(uri)?).await,
         E::DeleteTag => h::delete_tag(state, who, query(uri)?).await,
         E::ChangeVersion {
             format,

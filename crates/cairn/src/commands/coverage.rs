@@ -39,6 +39,7 @@ pub(crate) const API_COMMANDS: &[(&str, Result<&str, &str>)] = &[
     ("quota_set_put", Ok("quota set team 10GiB")), // stores
     ("quota_remove_delete", Ok("quota remove team")), // stores
     ("repositories_get", Ok("repository list")),
+    ("repository_get", Ok("repository show oci/team/app --prefix v")),
     ("retention_preview_get", Ok("retention preview")), // stores
     ("retention_apply_post", Ok("retention apply")), // stores
     ("sbom_list_get", Ok("sbom list npm main left-pad 1.3.0")),

@@ -17,6 +17,21 @@ pub enum RepositoryCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// What a hosted repository holds: an image repository's tags (newest
+    /// first, with their digests), a package repository's packages.
+    Show {
+        /// FORMAT/NAME: oci/team/app, npm/main.
+        repository: String,
+        /// Only tags or packages starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, default_value_t = 500)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -103,7 +118,57 @@ pub enum Exception {
 }
 
 pub async fn repository_command(cmd: RepositoryCommand) -> anyhow::Result<()> {
-    let RepositoryCommand::List { json, server } = cmd;
+    let (json, server) = match cmd {
+        RepositoryCommand::List { json, server } => (json, server),
+        RepositoryCommand::Show {
+            repository,
+            prefix,
+            limit,
+            json,
+            server,
+        } => {
+            let (format, name) = format_and_name(&repository)?;
+            let limit = limit.to_string();
+            let answer = server
+                .call(
+                    Method::GET,
+                    &["repository"],
+                    &[
+                        ("format", format),
+                        ("name", name),
+                        ("prefix", &prefix),
+                        ("limit", &limit),
+                    ],
+                    None,
+                )
+                .await?;
+            print_answer(&answer, json, |a| {
+                if a["format"] == "oci" {
+                    println!("{repository}: {} manifests", a["manifests"]);
+                    let tags: Vec<serde_json::Value> = rows(a, "tags")
+                        .iter()
+                        .map(|t| {
+                            let mut t = t.clone();
+                            t["set"] = super::client::when(&t["updated_at"]).into();
+                            t
+                        })
+                        .collect();
+                    print_table(
+                        &tags,
+                        &[("TAG", "/tag"), ("DIGEST", "/digest"), ("SET", "/set")],
+                    );
+                } else {
+                    for p in rows(a, "packages") {
+                        println!("{}", p.as_str().unwrap_or_default());
+                    }
+                }
+                if a["more"] == true {
+                    println!("(more: narrow with --prefix or raise --limit)");
+                }
+            });
+            return Ok(());
+        }
+    };
     let answer = server
         .call(Method::GET, &["repositories"], &[], None)
         .await?;

@@ -335,20 +335,56 @@ async fn npm_token_list(state: &AppState, req: Request) -> Result<Response, Pack
     Ok(Json(json!({ "objects": objects, "total": total, "urls": {} })).into_response())
 }
 
+/// What an npm command changing the caller's own account sends: who (npm's
+/// credential), from where, to which path, its one-time password
+/// (`npm-otp`), and its JSON body.
+struct NpmChange {
+    principal: cairn_core::Principal,
+    source: Option<String>,
+    path: String,
+    otp: Option<String>,
+    doc: Value,
+}
+
+/// Reads an [`NpmChange`], or the response refusing its credential.
+async fn npm_change(
+    state: &AppState,
+    req: Request,
+) -> Result<Result<NpmChange, Response>, PackageError> {
+    let (parts, body) = req.into_parts();
+    let principal = match npm_caller(state, &parts).await {
+        Ok(p) => p,
+        Err(resp) => return Ok(Err(resp)),
+    };
+    let source = crate::source_of(&parts);
+    let path = parts.uri.path().to_string();
+    let otp = crate::auth::otp_of(&parts.headers).map(str::to_string);
+    let doc = read_json(Request::from_parts(parts, body)).await?;
+    Ok(Ok(NpmChange {
+        principal,
+        source,
+        path,
+        otp,
+        doc,
+    }))
+}
+
 /// `npm token create [--read-only]`: npm sends the user's password again.
 async fn npm_token_create(
     state: &AppState,
     repo: &str,
     req: Request,
 ) -> Result<Response, PackageError> {
-    let (parts, body) = req.into_parts();
-    let principal = match npm_caller(state, &parts).await {
-        Ok(p) => p,
+    let NpmChange {
+        principal,
+        source,
+        path,
+        doc,
+        ..
+    } = match npm_change(state, req).await? {
+        Ok(change) => change,
         Err(resp) => return Ok(resp),
     };
-    let source = crate::source_of(&parts);
-    let path = parts.uri.path().to_string();
-    let doc = read_json(Request::from_parts(parts, body)).await?;
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
     if let Err(resp) =
         check_password(state, principal.name(), password, source.clone(), &path).await
@@ -484,15 +520,16 @@ async fn npm_profile(state: &AppState, req: Request) -> Result<Response, Package
 /// `{"tfa": ["<code>"]}` confirms it and answers the recovery codes. The
 /// password is checked as at a sign-in.
 async fn npm_set_profile(state: &AppState, req: Request) -> Result<Response, PackageError> {
-    let (parts, body) = req.into_parts();
-    let principal = match npm_caller(state, &parts).await {
-        Ok(p) => p,
+    let NpmChange {
+        principal,
+        source,
+        path,
+        otp,
+        doc,
+    } = match npm_change(state, req).await? {
+        Ok(change) => change,
         Err(resp) => return Ok(resp),
     };
-    let source = crate::source_of(&parts);
-    let path = parts.uri.path().to_string();
-    let otp = crate::auth::otp_of(&parts.headers).map(str::to_string);
-    let doc = read_json(Request::from_parts(parts, body)).await?;
     let user = principal.name().to_string();
     let actor = cairn_store::Actor::of(&principal, source.clone());
     let by = Manager::Caller(&principal);

@@ -202,7 +202,7 @@ function TwoFactor({ me }) {
 }
 
 function Audit() {
-  const [filter, setFilter] = useState({ actor: '', action: '', repository: '' })
+  const [filter, setFilter] = useState({ actor: '', action: '', repository: '', artifact: '' })
   const [entries, setEntries] = useState(null)
   const [error, setError] = useState('')
   const load = async (e) => {
@@ -219,7 +219,7 @@ function Audit() {
     <section>
       <h2>Audit log</h2>
       <form class="inline" onSubmit=${load} aria-label="Filter the audit log">
-        ${field('actor', 'Actor')} ${field('action', 'Action')} ${field('repository', 'Repository')}
+        ${field('actor', 'Actor')} ${field('action', 'Action')} ${field('repository', 'Repository')} ${field('artifact', 'Artifact')}
         <button type="submit">Filter</button>
       </form>
       ${error && html`<p class="error" role="alert">${error}</p>`}

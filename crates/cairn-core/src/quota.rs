@@ -56,10 +56,18 @@ impl<'de> Deserialize<'de> for Size {
         #[serde(untagged)]
         enum Raw {
             Number(u64),
+            // JSON has one number type: 1048576.0 is the same size.
+            Float(f64),
             Text(String),
         }
         match Raw::deserialize(d)? {
             Raw::Number(n) => Ok(Size(n)),
+            Raw::Float(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => {
+                Ok(Size(f as u64))
+            }
+            Raw::Float(f) => Err(serde::de::Error::custom(format!(
+                "{f} is not a whole number of bytes"
+            ))),
             Raw::Text(t) => parse_size(&t).map(Size).map_err(serde::de::Error::custom),
         }
     }

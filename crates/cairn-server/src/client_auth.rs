@@ -605,7 +605,9 @@ fn identity_error(e: IdentityError) -> PackageError {
     let message = e.to_string();
     match e {
         IdentityError::Store(e) => PackageError::from(e),
-        IdentityError::Invalid(_) | IdentityError::Conflict(_) => PackageError::BadRequest(message),
+        IdentityError::Invalid(_) | IdentityError::Conflict(_) | IdentityError::WrongCode(_) => {
+            PackageError::BadRequest(message)
+        }
         IdentityError::NotFound(_) => PackageError::NotFound(message),
         IdentityError::Forbidden(_) => PackageError::Denied {
             denied: Denied::Forbidden,

@@ -54,7 +54,8 @@ impl ExchangeError {
     pub fn status(&self) -> axum::http::StatusCode {
         use axum::http::StatusCode as S;
         match self {
-            ExchangeError::Malformed(_) => S::BAD_REQUEST,
+            // The token is the credential: one that cannot be read is no credential.
+            ExchangeError::Malformed(_) => S::UNAUTHORIZED,
             ExchangeError::NoPublisher { .. }
             | ExchangeError::ClaimsMismatch(_)
             | ExchangeError::NoRepository(_) => S::FORBIDDEN,

@@ -292,7 +292,16 @@ async function scenario(browser, origin, password, users, manifests) {
   await page.getByLabel('Action').fill('token.revoke')
   await page.getByRole('button', { name: 'Filter' }).click()
   await page.getByRole('cell', { name: 'token.revoke' }).first().waitFor()
-  expect(true, 'the audit log, filtered by action, shows the revocation')
+  const actions = await page.locator('tbody tr td:nth-child(3)').allTextContents()
+  expect(actions.length > 0 && actions.every((a) => a === 'token.revoke'),
+    `the audit log, filtered by action, shows the revocation and nothing else (${actions.join(', ')})`)
+  await page.getByLabel('Action').fill('manifest.put')
+  await page.getByLabel('Artifact').fill(manifests['team/app'])
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await page.getByRole('cell', { name: manifests['team/app'] }).waitFor()
+  const pushes = await page.locator('tbody tr').allTextContents()
+  expect(pushes.length === 1 && pushes[0].includes('team/app') && pushes[0].includes('admin'),
+    `filtered by an artifact (a digest): its one push, by admin (${pushes.length} rows)`)
   await page.screenshot({ path: join(SCREENS, 'audit.png') })
   await axe(page, 'the audit log')
 

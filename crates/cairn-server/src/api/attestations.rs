@@ -13,10 +13,10 @@ use cairn_core::Action;
 use serde_json::{json, Value};
 
 pub(super) async fn list(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
-    let subject = p.subject()?;
+    let subject = p.lookup()?;
     if subject.format == "oci" {
         return Err(ApiError::Status(
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
             "publish attestations are kept for package versions (format= npm, pypi, cargo, go or maven)"
                 .into(),
         ));

@@ -40,8 +40,29 @@ pub(super) struct NewToken {
     user: Option<String>,
     #[serde(default)]
     description: String,
+    /// `PATTERN:ACTION[,ACTION...]`, at least one.
+    #[schemars(
+        length(min = 1),
+        inner(regex(
+            pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+        ))
+    )]
     scopes: Vec<String>,
+    #[schemars(range(min = 1, max = 36500))]
+    #[serde(default, deserialize_with = "whole_number")]
     expires_in_days: Option<u64>,
+}
+
+/// A whole number, also written as one with a fraction of zero (`14.0`):
+/// JSON has one number type, and the document says "integer".
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(Some(f as u64)),
+        Some(f) => Err(serde::de::Error::custom(format!(
+            "{f} is not a whole number"
+        ))),
+    }
 }
 
 pub(super) async fn create_token(state: &AppState, who: &Who, body: NewToken) -> ApiResult {
@@ -75,8 +96,15 @@ pub(super) async fn revoke_token(state: &AppState, who: &Who, id: &str) -> ApiRe
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct NewUser {
+    /// 1 to 128 characters, no `:`, spaces or control characters (the
+    /// server takes any such name; the document describes the ASCII ones).
+    #[schemars(regex(pattern = r"^[!-9;-~]{1,128}$"))]
     name: String,
+    /// `PATTERN:ACTION[,ACTION...]`.
     #[serde(default)]
+    #[schemars(inner(regex(
+        pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+    )))]
     grants: Vec<String>,
 }
 
@@ -244,14 +272,14 @@ pub(super) async fn sign_out(state: &AppState, who: &Who) -> ApiResult {
     } = &who.principal
     else {
         return Err(ApiError::Status(
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "not signed in with a session".into(),
         ));
     };
     // An API token is revoked with DELETE /tokens/{id}, never by signing out.
     if !state.meta.token(id).await?.is_some_and(|t| t.session) {
         return Err(ApiError::Status(
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "not signed in with a session (an API token is revoked with DELETE /api/v1/tokens/{id})"
                 .into(),
         ));
@@ -360,6 +388,10 @@ pub(super) async fn new_recovery_codes(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct Grants {
+    /// `PATTERN:ACTION[,ACTION...]`.
+    #[schemars(inner(regex(
+        pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+    )))]
     grants: Vec<String>,
 }
 
@@ -398,12 +430,24 @@ pub(super) async fn audit(state: &AppState, q: AuditQuery) -> ApiResult {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct NewPublisher {
+    /// An image repository (`team/app`) or a package repository (`npm/main`).
+    #[schemars(
+        length(max = 255),
+        regex(
+            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+        )
+    )]
     repository: String,
     /// Limit the publisher to one package of a package repository.
     package: Option<String>,
+    /// The OIDC issuer: an https:// URL (plain http only on loopback).
+    #[schemars(regex(pattern = r"^(https://|http://127\.0\.0\.1|http://localhost)\S*$"))]
     issuer: String,
+    #[schemars(length(min = 1))]
     audience: String,
+    /// Claims the token must carry exactly; at least one.
     #[serde(default)]
+    #[schemars(extend("minProperties" = 1))]
     claims: std::collections::BTreeMap<String, String>,
 }
 
@@ -411,7 +455,8 @@ pub(super) async fn add_publisher(state: &AppState, who: &Who, body: NewPublishe
     let actor = &who.actor;
     let record = crate::oidc::new_publisher(
         body.repository,
-        body.package,
+        // An empty package is none: the whole repository.
+        body.package.filter(|p| !p.is_empty()),
         body.issuer,
         body.audience,
         body.claims,
@@ -437,7 +482,15 @@ pub(super) struct RepoQuery {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct Exchange {
+    /// The CI job's OIDC token (a JWT).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"))]
     token: String,
+    #[schemars(
+        length(max = 255),
+        regex(
+            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+        )
+    )]
     repository: String,
     /// Ask for a token on one package of a package repository only.
     package: Option<String>,
@@ -449,10 +502,11 @@ pub(super) async fn oidc_exchange(
     source: Option<String>,
     body: Exchange,
 ) -> ApiResult {
-    let package = match body.package {
+    let package = match body.package.filter(|p| !p.is_empty()) {
         Some(name) => Some(
+            // A package the repository cannot hold is no package to publish.
             crate::oidc::package_of(&body.repository, &name)
-                .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, m))?,
+                .map_err(|m| ApiError::Status(StatusCode::NOT_FOUND, m))?,
         ),
         None => None,
     };
@@ -565,13 +619,16 @@ pub(super) async fn repositories(state: &AppState, who: &Who) -> ApiResult {
 #[serde(deny_unknown_fields)]
 pub(super) struct RepositoryQuery {
     /// `oci`, or a package format.
+    #[schemars(extend("enum" = ["oci", "npm", "pypi", "cargo", "go", "maven"]))]
     format: String,
     /// The repository (`team/app`, or a package repository's name).
+    #[schemars(length(min = 1))]
     name: String,
     /// Only tags or package names starting with this.
     #[serde(default)]
     prefix: String,
     /// At most this many (default 500, at most 5000).
+    #[schemars(range(min = 1, max = 5000))]
     limit: Option<u32>,
 }
 
@@ -662,8 +719,15 @@ pub(super) async fn repository(state: &AppState, who: &Who, q: RepositoryQuery) 
 #[serde(deny_unknown_fields)]
 pub(super) struct ImageQuery {
     /// A hosted image repository (`team/app`).
+    #[schemars(
+        length(max = 255),
+        regex(
+            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+        )
+    )]
     repository: String,
     /// A tag or a digest.
+    #[schemars(regex(pattern = r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64})$"))]
     reference: String,
 }
 
@@ -702,7 +766,14 @@ fn oci_error(e: cairn_oci::error::OciError) -> ApiError {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TagQuery {
+    #[schemars(
+        length(max = 255),
+        regex(
+            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+        )
+    )]
     repository: String,
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"))]
     tag: String,
 }
 
@@ -756,6 +827,17 @@ pub(super) async fn delete_tag(state: &AppState, who: &Who, q: TagQuery) -> ApiR
 /// the publishers of a package's versions.
 const PUBLISHERS_READ: u32 = 2000;
 
+/// The key of the package `name` names in `format`; a name no package of
+/// the format can have names nothing: a 404 saying why.
+fn no_such_package(format: cairn_core::Format, name: &str) -> Result<String, ApiError> {
+    cairn_core::package_key(format, name).map_err(|e| {
+        ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no {format} package can be named {name:?}: {e}"),
+        )
+    })
+}
+
 /// How many dependents of a package are read (before those the caller may
 /// not read are left out).
 const DEPENDENTS_READ: u32 = 200;
@@ -771,8 +853,7 @@ pub(super) async fn package(
     repository: &str,
     package: &str,
 ) -> ApiResult {
-    let key = cairn_core::package_key(format, package)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let key = no_such_package(format, package)?;
     let Some(record) = state
         .meta
         .package(PackageRef::new(format, repository, &key))
@@ -868,7 +949,7 @@ pub(super) async fn change_version(
 ) -> ApiResult {
     let (principal, actor) = (&who.principal, &who.actor);
     let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, m);
-    let key = cairn_core::package_key(format, package).map_err(|e| bad(e.to_string()))?;
+    let key = no_such_package(format, package)?;
     let transition = transition_of(&body.action, body.reason, body.message).map_err(bad)?;
     if body.force && transition != cairn_core::Transition::Unpublish {
         return Err(bad("force applies only to unpublish".into()));
@@ -1079,8 +1160,7 @@ fn virtual_package(
     package: &str,
 ) -> Result<(String, String), ApiError> {
     let virt = virtual_of(state, format, repository)?;
-    let key = cairn_core::package_key(format, package)
-        .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let key = no_such_package(format, package)?;
     Ok((virt.repository(), key))
 }
 
@@ -1178,10 +1258,13 @@ pub(super) async fn resolve_virtual(
 #[serde(deny_unknown_fields)]
 pub(super) struct WarmRequest {
     /// The proxy or virtual repository to fetch through (for OCI, its prefix).
+    #[schemars(length(min = 1))]
     repository: String,
     /// `npm`, `pypi`, `cargo`, `go`, `maven` or `oci`; unset, the file name says.
+    #[schemars(extend("enum" = ["npm", "pypi", "cargo", "go", "maven", "oci"]))]
     format: Option<String>,
-    /// The lockfile's name (`package-lock.json`, `go.sum`, …).
+    /// The lockfile's name (`package-lock.json`, `go.sum`, …); it says the
+    /// format when `format` is unset.
     file: String,
     /// The lockfile's text.
     content: String,
@@ -1209,6 +1292,11 @@ pub(super) async fn start_warm(state: &AppState, who: &Who, body: WarmRequest) -
     let items =
         cairn_warm::read(kind, &body.file, &body.content).map_err(|e| bad(format!("{e:#}")))?;
     let name = body.repository.trim_matches('/').to_string();
+    if name.is_empty() {
+        return Err(bad(
+            "repository= names the proxy or virtual repository to fetch through".into(),
+        ));
+    }
     let repository = format!("{}/{name}", kind.as_str());
     let id = cairn_store::blobs::uuid_v4();
     let now = cairn_packages::now();
@@ -1485,6 +1573,7 @@ pub(super) struct StorageQuery {
     #[serde(default)]
     prefix: String,
     /// `repository`: one entry per repository.
+    #[schemars(extend("enum" = ["repository", "namespace"]))]
     by: Option<String>,
 }
 
@@ -1529,6 +1618,7 @@ pub(super) struct ScopeQuery {
     /// A namespace (`team/`), a repository (`npm/main`), or empty for the
     /// registry.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^([^/\s]+(/[^/\s]+)*/?)?$"))]
     scope: String,
 }
 
@@ -1543,7 +1633,11 @@ fn size_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "oneOf": [
             { "type": "integer", "minimum": 0 },
-            { "type": "string", "description": "a size with a unit, such as \"10 GiB\"" }
+            {
+                "type": "string",
+                "description": "a size with a unit, such as \"10 GiB\"",
+                "pattern": "^[0-9]{1,12}( ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))?$"
+            }
         ]
     })
 }

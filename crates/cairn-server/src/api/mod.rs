@@ -104,6 +104,7 @@ impl From<IdentityError> for ApiError {
         let status = match e {
             IdentityError::Store(e) => return ApiError::from(e),
             IdentityError::Invalid(_) => StatusCode::BAD_REQUEST,
+            IdentityError::WrongCode(_) => StatusCode::FORBIDDEN,
             IdentityError::Forbidden(_) => StatusCode::FORBIDDEN,
             IdentityError::NotFound(_) => StatusCode::NOT_FOUND,
             IdentityError::Conflict(_) => StatusCode::CONFLICT,
@@ -349,9 +350,10 @@ async fn optional_reason(allow: bool, body: Body) -> Result<Option<String>, ApiE
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let r: Reason = serde_json::from_slice(&bytes)
+    // `null` is no reason too.
+    let r: Option<Reason> = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Status(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
-    Ok(r.reason)
+    Ok(r.and_then(|r| r.reason))
 }
 
 async fn body_bytes(body: Body) -> Result<bytes::Bytes, ApiError> {

@@ -89,6 +89,37 @@ fn token() -> Value {
     ])
 }
 
+/// An optional `{"reason": "..."}` (an empty body or `null` is none).
+fn reason() -> Value {
+    json!({
+        "type": ["object", "null"],
+        "properties": { "reason": { "type": ["string", "null"] } },
+        "additionalProperties": false
+    })
+}
+
+/// A version change's body, one shape per action (the handler reads them
+/// as one struct, `h::VersionChange`, and says which fields an action needs).
+fn version_change() -> Value {
+    let action = |name: &str, props: Value, required: &[&str]| {
+        let mut properties = json!({ "action": { "const": name } });
+        for (k, v) in props.as_object().into_iter().flatten() {
+            properties[k] = v.clone();
+        }
+        let mut needed = vec!["action"];
+        needed.extend_from_slice(required);
+        json!({ "type": "object", "properties": properties, "required": needed, "additionalProperties": false })
+    };
+    let text = json!({ "type": "string", "pattern": "\\S" });
+    json!({ "oneOf": [
+        action("yank", json!({ "reason": { "type": ["string", "null"], "description": "shown by pip and uv" } }), &[]),
+        action("unyank", json!({}), &[]),
+        action("deprecate", json!({ "message": text }), &["message"]),
+        action("undeprecate", json!({}), &[]),
+        action("unpublish", json!({ "force": { "type": "boolean", "description": "outside the policy: needs admin, audited as an override" } }), &[]),
+    ] })
+}
+
 fn job() -> Value {
     object(&[("id", string()), ("kind", string()), ("state", string())])
 }
@@ -161,17 +192,17 @@ pub(super) fn operations() -> Vec<Operation> {
         op("get", "/image", "image", "images", "What an image is: media type and size, an index's platforms, an image's config and layers, the tags naming it, its referrers and cosign tags, when it was pushed (and by whom) and last pulled", q(schema::<h::ImageQuery>()), NoInput, (200, Some(object(&[("repository", string()), ("digest", string()), ("pushed_at", json!({"type": ["integer", "null"]})), ("pulled_at", json!({"type": ["integer", "null"]})), ("pushed_by", json!({"type": ["object", "null"]})), ("media_type", string()), ("size", integer()), ("tags", list_of(string())), ("platforms", list_of(object(&[("digest", string()), ("size", integer())]))), ("layers", list_of(object(&[("digest", string()), ("media_type", string()), ("size", integer())]))), ("layers_size", integer()), ("referrers", list_of(object(&[("digest", string()), ("media_type", string()), ("size", integer())]))), ("cosign_tags", list_of(string())), ("signatures", list_of(object(&[("subject", string()), ("signer", string()), ("predicate_type", string()), ("signature", string())]))), ("may", object(&[("delete", json!({"type": "boolean"}))]))])))),
         op("delete", "/image/tags", "image_tag_delete", "images", "Removes a tag (the manifest stays), under the tag rules", q(schema::<h::TagQuery>()), NoInput, (204, None)),
         op("get", "/packages/{format}/{repository}/{package}", "package", "packages", "A package's versions, newest first: state and message, files, publisher; dist-tags; the versions of other packages depending on it (in repositories the caller may read); what the caller may change", None, NoInput, (200, Some(object(&[("format", string()), ("repository", string()), ("package", string()), ("name", string()), ("dependents", list_of(object(&[("repository", string()), ("package", string()), ("version", string())]))), ("versions", list_of(object(&[("version", string()), ("state", string()), ("published_at", integer()), ("files", list_of(object(&[("filename", string()), ("digest", string()), ("size", integer())])))]))), ("may", object(&[("yank", json!({"type": "boolean"})), ("force", json!({"type": "boolean"}))]))])))),
-        op("post", "/packages/{format}/{repository}/{package}/versions/{version}", "version_change", "packages", "Yank, unyank, deprecate, undeprecate or unpublish a package version", None, Json(schema::<h::VersionChange>()), (200, Some(object(&[("package", string()), ("version", string()), ("state", string())])))),
+        op("post", "/packages/{format}/{repository}/{package}/versions/{version}", "version_change", "packages", "Yank, unyank, deprecate, undeprecate or unpublish a package version", None, Json(version_change()), (200, Some(object(&[("package", string()), ("version", string()), ("state", string())])))),
         op("get", "/maven/{repository}/staging", "staging_list", "maven", "Maven staging repositories", None, NoInput, (200, Some(listing("staging")))),
         op("post", "/maven/{repository}/staging/{id}/{action}", "staging_change", "maven", "Close, release or drop a staging repository", None, NoInput, (200, Some(any_object()))),
         op("get", "/proxies/{format}/{repository}/cache", "proxy_cache", "proxies", "What a proxy repository has cached (format `oci` for an image proxy)", q(schema::<h::CacheQuery>()), NoInput, (200, Some(any_object()))),
         op("delete", "/proxies/{format}/{repository}/cache/{key}", "proxy_cache_drop", "proxies", "Drops one cached entry", None, NoInput, (204, None)),
         op("get", "/virtuals/{format}/{repository}/resolve", "virtual_resolve", "virtual repositories", "Where a name (and version) would come from through a virtual repository, and why", q(schema::<h::ResolveQuery>()), NoInput, (200, Some(any_object()))),
         op("get", "/virtuals/{format}/{repository}/cooldown-exempt", "virtual_exemption_list", "virtual repositories", "Owners' exemptions from the cooldown", None, NoInput, (200, Some(object(&[("repository", string()), ("exempt", list_of(any_object()))])))),
-        op("put", "/virtuals/{format}/{repository}/cooldown-exempt/{package}", "virtual_exemption_change", "virtual repositories", "Exempts a package (or one version) from the cooldown", q(schema::<h::VersionQuery>()), Raw("application/json"), (200, Some(any_object()))),
+        op("put", "/virtuals/{format}/{repository}/cooldown-exempt/{package}", "virtual_exemption_change", "virtual repositories", "Exempts a package (or one version) from the cooldown", q(schema::<h::VersionQuery>()), Json(reason()), (200, Some(any_object()))),
         op("delete", "/virtuals/{format}/{repository}/cooldown-exempt/{package}", "virtual_exemption_change", "virtual repositories", "Ends a cooldown exemption", q(schema::<h::VersionQuery>()), NoInput, (204, None)),
         op("get", "/virtuals/{format}/{repository}/external", "virtual_external_list", "virtual repositories", "Owners' exceptions to name ownership", None, NoInput, (200, Some(object(&[("repository", string()), ("external", list_of(any_object()))])))),
-        op("put", "/virtuals/{format}/{repository}/external/{package}", "virtual_external_change", "virtual repositories", "Allows external versions of an owned name", None, Raw("application/json"), (200, Some(any_object()))),
+        op("put", "/virtuals/{format}/{repository}/external/{package}", "virtual_external_change", "virtual repositories", "Allows external versions of an owned name", None, Json(reason()), (200, Some(any_object()))),
         op("delete", "/virtuals/{format}/{repository}/external/{package}", "virtual_external_change", "virtual repositories", "Stops allowing external versions of an owned name", None, NoInput, (204, None)),
         op("get", "/gc", "gc_status", "storage", "Blob rows by garbage-collection state", None, NoInput, (200, Some(any_object()))),
         op("post", "/gc", "gc_run", "storage", "One collector run now; answers its report", q(schema::<h::GcQuery>()), NoInput, (200, Some(object(&[("report", any_object()), ("summary", string())])))),
@@ -259,6 +290,17 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Refusals particular to one operation, beside the shared ones.
+fn own_refusals(id: &str) -> &'static [(&'static str, &'static str)] {
+    match id {
+        "sbom_attach" => &[(
+            "422",
+            "the body is not an SPDX 2.x or CycloneDX 1.x JSON document cairn reads",
+        )],
+        _ => &[],
+    }
+}
+
 /// What every operation may answer instead, always with `{"error": "..."}`.
 const REFUSALS: [(&str, &str); 7] = [
     ("400", "the request is malformed (the message says how)"),
@@ -331,6 +373,14 @@ pub fn document() -> Value {
             responses.insert(
                 code.to_string(),
                 json!({ "$ref": format!("#/components/responses/{code}") }),
+            );
+        }
+        for (code, description) in own_refusals(o.id) {
+            responses.insert(
+                code.to_string(),
+                json!({ "description": description, "content": { "application/json": { "schema": {
+                    "type": "object", "properties": { "error": string() }, "required": ["error"]
+                } } } }),
             );
         }
         operation["responses"] = Value::Object(responses);

@@ -133,7 +133,10 @@ pub(super) async fn components(state: &AppState, who: &Who, p: ComponentParams) 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubjectParams {
+    /// `oci`, or a package format.
+    #[schemars(extend("enum" = ["oci", "npm", "pypi", "cargo", "go", "maven"]))]
     pub(super) format: String,
+    #[schemars(length(min = 1))]
     pub(super) repository: String,
     /// A manifest digest (`format=oci`).
     subject: Option<String>,
@@ -150,6 +153,19 @@ impl SubjectParams {
         self.subject.is_some() || self.package.is_some()
     }
 
+    /// The subject a lookup names: a query that names none (no digest, no
+    /// version, a name no package can have) finds nothing, a 404 saying why.
+    pub(super) fn lookup(&self) -> Result<SbomSubject, ApiError> {
+        self.subject().map_err(|e| match e {
+            ApiError::Status(StatusCode::BAD_REQUEST, m) => ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("the query names nothing: {m}"),
+            ),
+            e => e,
+        })
+    }
+
+    /// The subject the query names (an attachment's: 400 when it names none).
     pub(super) fn subject(&self) -> Result<SbomSubject, ApiError> {
         if self.format == "oci" {
             let digest = self
@@ -180,7 +196,7 @@ impl SubjectParams {
 }
 
 pub(super) async fn list(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
-    let subject = p.subject()?;
+    let subject = p.lookup()?;
     if !may(state, who, Action::Read, &subject).await {
         return Err(ApiError::Status(
             StatusCode::FORBIDDEN,
@@ -192,7 +208,7 @@ pub(super) async fn list(state: &AppState, who: &Who, p: SubjectParams) -> ApiRe
 }
 
 pub(super) async fn document(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
-    let subject = p.subject()?;
+    let subject = p.lookup()?;
     let digest = p
         .digest
         .as_deref()
@@ -292,7 +308,7 @@ pub(super) async fn attach(state: &AppState, who: &Who, p: SubjectParams, body: 
 }
 
 pub(super) async fn remove(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
-    let subject = p.subject()?;
+    let subject = p.lookup()?;
     if subject.format == "oci" {
         return Err(bad(
             "an image's SBOM goes with its artifact: delete that manifest",

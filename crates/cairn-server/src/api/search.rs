@@ -25,6 +25,8 @@ use serde_json::json;
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchQuery {
+    /// A name, a digest prefix, a purl, a version, or KEY=VALUE.
+    #[schemars(regex(pattern = r"\S"))]
     q: String,
     limit: Option<u32>,
 }

@@ -52,7 +52,7 @@ pub(super) async fn advisory(state: &AppState, who: &Who, id: &str) -> ApiResult
 
 pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> ApiResult {
     let scope = if p.names_one() {
-        FindingScope::Artifact(p.subject()?)
+        FindingScope::Artifact(p.lookup()?)
     } else {
         let format = if p.format == "oci" {
             "oci".to_string()
@@ -96,16 +96,20 @@ pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> A
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExceptionParams {
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._:-]+$"))]
     advisory: String,
     /// A repository pattern (`npm/*`, `prod/**`).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._/*-]+$"))]
     repositories: String,
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExceptionBody {
+    #[schemars(regex(pattern = r"\S"))]
     reason: String,
     /// RFC 3339; an exception always expires.
+    #[schemars(extend("format" = "date-time"))]
     expires: String,
 }
 
@@ -126,6 +130,21 @@ pub(super) async fn set_exception(
             body.expires
         ))
     })?;
+    // The same characters the document's patterns allow.
+    let only = |s: &str, extra: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    };
+    if !only(&p.advisory, "._:-") {
+        return Err(bad(format!("advisory={:?} is no advisory id", p.advisory)));
+    }
+    if !only(&p.repositories, "._/*-") {
+        return Err(bad(format!(
+            "repositories={:?} is no repository pattern (npm/*, prod/**)",
+            p.repositories
+        )));
+    }
     if body.reason.trim().is_empty() {
         return Err(bad("an exception needs a reason"));
     }

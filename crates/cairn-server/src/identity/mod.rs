@@ -58,6 +58,10 @@ pub enum IdentityError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A one-time password (or recovery code) that does not prove the
+    /// second factor.
+    #[error("{0}")]
+    WrongCode(String),
     /// A person's change that needs a one-time password first (`enrolled`:
     /// they can send one; else they must enrol).
     #[error("{message}")]
@@ -156,6 +160,11 @@ impl Identity {
         grants: &[String],
     ) -> IdentityResult<NewUser> {
         self.require_admin(by)?;
+        if !external::valid_user_name(name) {
+            return Err(IdentityError::Invalid(format!(
+                "{name:?} is no user name: 1 to 128 characters, no ':', spaces or control characters"
+            )));
+        }
         check_grants(grants)?;
         if self.meta.user(name).await?.is_some() {
             return Err(IdentityError::Conflict(format!("user {name} exists")));
@@ -498,7 +507,7 @@ impl Identity {
                 ))
             })?;
         let Some(step) = totp::step_of(&pending.secret, code, now()) else {
-            return Err(IdentityError::Invalid(
+            return Err(IdentityError::WrongCode(
                 "that code is not the app's current one (check the device's clock)".into(),
             ));
         };
@@ -535,7 +544,7 @@ impl Identity {
                 ));
             };
             if !totp::for_request(self.meta.as_ref(), user, code).await? {
-                return Err(IdentityError::Invalid(
+                return Err(IdentityError::WrongCode(
                     "that code is neither the app's current one nor an unused recovery code".into(),
                 ));
             }
@@ -560,7 +569,7 @@ impl Identity {
     ) -> IdentityResult<Vec<String>> {
         self.require_self(by, user)?;
         if !totp::for_request(self.meta.as_ref(), user, code).await? {
-            return Err(IdentityError::Invalid(
+            return Err(IdentityError::WrongCode(
                 "that code is neither the app's current one nor an unused recovery code".into(),
             ));
         }

@@ -317,21 +317,103 @@ function Storage() {
 }
 
 // The command that installs or pulls what a hit names, for its own client.
+// The first client's command for a hit, a package or an image.
 function installCommand(h) {
+  const first = clientCommands(h)[0]
+  return first ? first[1] : ''
+}
+
+// The same thing for every client of the format: [client, command].
+function clientCommands(h) {
   const origin = location.origin
   const host = location.host
   const v = h.versions && h.versions[h.versions.length - 1]
+  const at = (sep) => (v ? `${sep}${v}` : '')
   switch (h.format) {
-    case 'npm': return `npm install ${h.name}${v ? `@${v}` : ''} --registry ${origin}/npm/${h.repository}/`
-    case 'pypi': return `pip install --index-url ${origin}/pypi/${h.repository}/simple/ '${h.name}${v ? `==${v}` : ''}'`
-    case 'cargo': return `cargo add ${h.name}${v ? `@${v}` : ''} --registry ${h.repository}   # ${origin}/cargo/${h.repository}/index/ in .cargo/config.toml`
-    case 'go': return `GOPROXY=${origin}/go/${h.repository} go get ${h.name}${v ? `@${v}` : ''}`
-    case 'maven': return `mvn dependency:get -Dartifact=${h.name}${v ? `:${v}` : ''} -DremoteRepositories=${origin}/maven/${h.repository}/`
-    case 'oci':
-      if (h.digest) return `crane pull ${host}/${h.repository}@${h.digest} image.tar`
-      return `crane ls ${host}/${h.repository}`
-    default: return ''
+    case 'npm': return [
+      ['npm', `npm install ${h.name}${at('@')} --registry ${origin}/npm/${h.repository}/`],
+      ['pnpm', `pnpm add ${h.name}${at('@')} --registry ${origin}/npm/${h.repository}/`],
+      ['yarn', `YARN_NPM_REGISTRY_SERVER=${origin}/npm/${h.repository}/ yarn add ${h.name}${at('@')}`],
+    ]
+    case 'pypi': return [
+      ['pip', `pip install --index-url ${origin}/pypi/${h.repository}/simple/ '${h.name}${at('==')}'`],
+      ['uv', `uv pip install --index-url ${origin}/pypi/${h.repository}/simple/ '${h.name}${at('==')}'`],
+      ['uv add', `uv add --index ${origin}/pypi/${h.repository}/simple/ '${h.name}${at('==')}'`],
+    ]
+    case 'cargo': return [
+      ['cargo', `cargo add ${h.name}${at('@')} --registry ${h.repository}`],
+      ['.cargo/config.toml', `[registries.${h.repository}]\nindex = "sparse+${origin}/cargo/${h.repository}/index/"`],
+    ]
+    case 'go': return [
+      ['go', `GOPROXY=${origin}/go/${h.repository} go get ${h.name}${at('@')}`],
+      ['go (no checksum database)', `GOPROXY=${origin}/go/${h.repository} GONOSUMDB=${h.name} go get ${h.name}${at('@')}`],
+    ]
+    case 'maven': {
+      const [g, a] = (h.name || '').split(':')
+      return [
+        ['mvn', `mvn dependency:get -Dartifact=${h.name}${at(':')} -DremoteRepositories=${origin}/maven/${h.repository}/`],
+        ['pom.xml', `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId>${v ? `<version>${v}</version>` : ''}</dependency>`],
+        ['Gradle', `implementation("${h.name}${at(':')}")   // repositories { maven { url = uri("${origin}/maven/${h.repository}/") } }`],
+      ]
+    }
+    case 'oci': {
+      const ref = h.digest ? `${host}/${h.repository}@${h.digest}` : `${host}/${h.repository}`
+      return h.digest ? [
+        ['crane', `crane pull ${ref} image.tar`],
+        ['docker', `docker pull ${ref}`],
+        ['skopeo', `skopeo copy docker://${ref} oci:image`],
+        ['oras', `oras manifest fetch ${ref}`],
+      ] : [['crane', `crane ls ${ref}`]]
+    }
+    default: return []
   }
+}
+
+// What an SBOM document lists: SPDX 2.x packages or CycloneDX components
+// (nested ones too), each as name, version and purl.
+function componentsOf(doc) {
+  if (Array.isArray(doc.packages)) {
+    return doc.packages.map((p) => ({
+      name: p.name,
+      version: p.versionInfo,
+      purl: ((p.externalRefs || []).find((r) => r.referenceType === 'purl') || {}).referenceLocator,
+    }))
+  }
+  const out = []
+  const walk = (list) => (list || []).forEach((c) => { out.push({ name: c.name, version: c.version, purl: c.purl }); walk(c.components) })
+  walk(doc.components)
+  return out
+}
+
+// An SBOM's components, read from its document when unfolded.
+function SbomComponents({ href }) {
+  const [list, setList] = useState(null)
+  const [error, setError] = useState('')
+  const load = async (e) => {
+    if (!e.target.open || list) return
+    const r = await fetch(href, { credentials: 'same-origin' })
+    if (!r.ok) { setError(`HTTP ${r.status}`); return }
+    try { setList(componentsOf(await r.json())) } catch { setError('not a JSON document') }
+  }
+  const shown = (list || []).slice(0, 200)
+  return html`
+    <details onToggle=${load}>
+      <summary>components</summary>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${list && html`<ul data-testid="sbom-components">${shown.map((c, i) => html`<li key=${i}>${c.name} ${c.version || ''} ${c.purl ? html`<code class="hint">${c.purl}</code>` : ''}</li>`)}</ul>
+        ${list.length > shown.length ? html`<p class="hint">and ${list.length - shown.length} more (download the document)</p>` : ''}`}
+    </details>`
+}
+
+// The other clients' commands, folded under the first.
+function OtherClients({ h }) {
+  const rest = clientCommands(h).slice(1)
+  if (!rest.length) return ''
+  return html`
+    <details class="clients">
+      <summary>Other clients</summary>
+      ${rest.map(([client, cmd]) => html`<div key=${client}><span class="hint">${client}</span><pre class="copy small">${cmd}</pre></div>`)}
+    </details>`
 }
 
 const imageHref = (repository, reference) =>
@@ -390,6 +472,7 @@ function Image({ repository, reference }) {
     <section>
       <h2><span class="badge">oci</span> ${view.repository} <span class="hint">@${short(view.digest)}</span></h2>
       <pre class="copy" aria-label="Pull command">crane pull ${location.host}/${view.repository}@${view.digest} image.tar</pre>
+      <${OtherClients} h=${{ format: 'oci', repository: view.repository, digest: view.digest }} />
       <dl class="facts">
         <dt>Digest</dt><dd><code class="wrap">${view.digest}</code></dd>
         <dt>Tags</dt><dd data-testid="tags">${view.tags.length ? view.tags.map((t, i) => html`${i ? ', ' : ''}<span class="tag">${t}</span>${view.may.delete && html` <button class="link" aria-label=${`Delete tag ${t}`} onClick=${() => deleteTag(t)}>×</button>`}`) : '—'}</dd>
@@ -421,7 +504,8 @@ function Image({ repository, reference }) {
       ${(extra.sboms || []).length
         ? html`<ul data-testid="sboms">${extra.sboms.map((s) => html`
             <li key=${s.digest}>${s.sbom_format} ${s.spec_version}: ${s.components} components <span class="hint">(${s.source})</span>${' '}
-              <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: 'oci', repository: view.repository, subject: view.digest, digest: s.digest })}`}>download</a></li>`)}</ul>`
+              <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: 'oci', repository: view.repository, subject: view.digest, digest: s.digest })}`}>download</a>
+              <${SbomComponents} href=${`/api/v1/sboms/document?${new URLSearchParams({ format: 'oci', repository: view.repository, subject: view.digest, digest: s.digest })}`} /></li>`)}</ul>`
         : html`<p class="hint">none recorded</p>`}
       <h3>Vulnerabilities</h3>
       <${Findings} findings=${extra.findings} />
@@ -619,7 +703,8 @@ function VersionDetail({ pkg, v }) {
     ${extra.sboms.length
       ? html`<ul data-testid="package-sboms">${extra.sboms.map((s) => html`
           <li key=${s.digest}>${s.sbom_format} ${s.spec_version}: ${s.components} components${' '}
-            <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: pkg.format, repository: pkg.repository, package: pkg.package, version: v.version, digest: s.digest })}`}>download</a></li>`)}</ul>`
+            <a href=${`/api/v1/sboms/document?${new URLSearchParams({ format: pkg.format, repository: pkg.repository, package: pkg.package, version: v.version, digest: s.digest })}`}>download</a>
+            <${SbomComponents} href=${`/api/v1/sboms/document?${new URLSearchParams({ format: pkg.format, repository: pkg.repository, package: pkg.package, version: v.version, digest: s.digest })}`} /></li>`)}</ul>`
       : html`<p class="hint">none attached</p>`}
     <h3>Vulnerabilities</h3>
     <${Findings} findings=${extra.findings} />`
@@ -681,7 +766,8 @@ function Package({ format, repository, name, version }) {
   return html`
     <section>
       <h2><span class="badge">${pkg.format}</span> ${pkg.name} <span class="hint">in ${pkg.repository}</span></h2>
-      ${live && html`<pre class="copy" aria-label="Install command">${installCommand({ format: pkg.format, repository: pkg.repository, name: pkg.name, versions: [live.version] })}</pre>`}
+      ${live && html`<pre class="copy" aria-label="Install command">${installCommand({ format: pkg.format, repository: pkg.repository, name: pkg.name, versions: [live.version] })}</pre>
+        <${OtherClients} h=${{ format: pkg.format, repository: pkg.repository, name: pkg.name, versions: [live.version] }} />`}
       ${tags.length ? html`<p class="hint">dist-tags: ${tags.map(([t, v]) => `${t} → ${v}`).join(', ')}</p>` : ''}
       <table>
         <caption class="sr-only">Versions of ${pkg.name}</caption>

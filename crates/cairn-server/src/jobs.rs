@@ -25,7 +25,10 @@ use tokio_util::sync::CancellationToken;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum JobRequest {
     /// One collector run (`grace_secs` overrides `gc.grace_secs`).
-    Gc { grace_secs: Option<u64> },
+    Gc {
+        #[schemars(range(max = u64::MAX))]
+        grace_secs: Option<u64>,
+    },
     /// The configured retention policies, carried out now.
     Retention {},
     /// The consistency check; `rehash` reads every blob.

@@ -354,6 +354,13 @@ async function scenario(browser, origin, password, users, manifests) {
     `deleting the tag old (confirmed) on the image page: gone for clients too (${gone.status})`)
   await page.getByTestId('sboms').waitFor()
   expect(/spdx.*2 components/i.test(await page.getByTestId('sboms').textContent()), 'its SBOM, with its two components')
+  await page.getByTestId('sboms').getByText('components', { exact: true }).click()
+  await page.getByTestId('sbom-components').waitFor()
+  const components = await page.getByTestId('sbom-components').textContent()
+  expect(components.includes('pkg:npm/lodash@4.17.21') && components.includes('pkg:pypi/requests@2.32.3'),
+    `unfolded, the SBOM's components from its document (${components})`)
+  const clients = await page.locator('details.clients').textContent()
+  expect(clients.includes('docker pull') && clients.includes('skopeo copy'), 'and the pull command for other clients (docker, skopeo, oras)')
   const signedBy = await page.getByTestId('signers').textContent()
   expect(signedBy.includes('ci'), `who signed it: ci (cosign, verified by cairn): ${signedBy}`)
   const referrers = await page.getByTestId('referrers').textContent()

@@ -411,7 +411,9 @@ pub(super) struct AuditQuery {
     action: Option<String>,
     /// Entries about this artifact: a digest, or `package@version`.
     artifact: Option<String>,
+    #[schemars(range(min = i64::MIN, max = i64::MAX))]
     before: Option<i64>,
+    #[schemars(range(max = u32::MAX))]
     limit: Option<u32>,
 }
 
@@ -1053,6 +1055,7 @@ pub(super) struct CacheQuery {
     prefix: String,
     #[serde(default)]
     after: String,
+    #[schemars(range(max = u32::MAX))]
     limit: Option<u32>,
 }
 
@@ -1526,6 +1529,7 @@ pub(super) async fn gc_status(state: &AppState) -> ApiResult {
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(super) struct GcQuery {
     /// Overrides `gc.grace_secs` for this run.
+    #[schemars(range(max = u64::MAX))]
     grace_secs: Option<u64>,
 }
 

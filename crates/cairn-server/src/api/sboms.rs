@@ -61,6 +61,7 @@ pub(super) struct ComponentParams {
     prefix: Option<String>,
     /// `vers:TYPE/...`: the versions to match.
     range: Option<String>,
+    #[schemars(range(max = u32::MAX))]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -167,6 +168,9 @@ impl SubjectParams {
 
     /// The subject the query names (an attachment's: 400 when it names none).
     pub(super) fn subject(&self) -> Result<SbomSubject, ApiError> {
+        if self.repository.is_empty() {
+            return Err(bad("repository= names the repository"));
+        }
         if self.format == "oci" {
             let digest = self
                 .subject

@@ -28,6 +28,7 @@ pub(super) struct SearchQuery {
     /// A name, a digest prefix, a purl, a version, or KEY=VALUE.
     #[schemars(regex(pattern = r"\S"))]
     q: String,
+    #[schemars(range(max = u32::MAX))]
     limit: Option<u32>,
 }
 

@@ -54,6 +54,9 @@ pub(super) async fn findings(state: &AppState, who: &Who, p: SubjectParams) -> A
     let scope = if p.names_one() {
         FindingScope::Artifact(p.lookup()?)
     } else {
+        if p.repository.is_empty() {
+            return Err(bad("repository= names the repository"));
+        }
         let format = if p.format == "oci" {
             "oci".to_string()
         } else {

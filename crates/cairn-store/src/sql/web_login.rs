@@ -122,13 +122,17 @@ impl WebLoginStore for SqlMetaStore {
         if login.secret_hash != secret_hash {
             return Ok(Taken::Gone);
         }
-        Ok(match (taken, login.approved_by) {
-            (true, Some(user)) => Taken::Approved {
+        Ok(match (taken, login.approved_by, login.consumed_at) {
+            (true, Some(user), _) => Taken::Approved {
                 user,
                 second_factor: login.second_factor,
             },
-            (false, None) if login.expires_at > now => Taken::Pending,
-            _ => Taken::Gone,
+            // Taken already (here, or by a poll on another replica).
+            (false, _, Some(_)) => Taken::Gone,
+            (false, _, None) if login.expires_at <= now => Taken::Gone,
+            // Not approved yet — or approved after the UPDATE above looked:
+            // the next poll takes it.
+            _ => Taken::Pending,
         })
     }
 }

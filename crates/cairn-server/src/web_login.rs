@@ -91,16 +91,15 @@ pub async fn poll(
         .meta
         .take_web_login(id, &crate::auth::hash_secret(secret), now)
         .await?;
-    let (user, second_factor) = match taken {
+    let (user, second_factor, client) = match taken {
         Taken::Approved {
             user,
             second_factor,
-        } => (user, second_factor),
+            client,
+        } => (user, second_factor, client),
         Taken::Pending => return Ok(Poll::Pending),
         Taken::Gone => return Ok(Poll::Gone),
     };
-    let login = state.meta.web_login(id).await?;
-    let client = login.map(|l| l.client).unwrap_or_default();
     let actor = Actor {
         name: user.clone(),
         credential: None,

@@ -30,8 +30,12 @@ pub struct WebLogin {
 /// What taking a web login found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
-    /// Approved, and now taken: make the token for this user.
-    Approved { user: String, second_factor: bool },
+    /// Approved, and now taken: make the token for this user (of this client).
+    Approved {
+        user: String,
+        second_factor: bool,
+        client: String,
+    },
     /// Not approved yet: poll again.
     Pending,
     /// No such login (a wrong secret reads the same), expired, or taken.

@@ -126,6 +126,7 @@ impl WebLoginStore for SqlMetaStore {
             (true, Some(user), _) => Taken::Approved {
                 user,
                 second_factor: login.second_factor,
+                client: login.client,
             },
             // Taken already (here, or by a poll on another replica).
             (false, _, Some(_)) => Taken::Gone,

@@ -59,7 +59,8 @@ pub async fn web_login_suite(meta: &Arc<dyn MetaStore>, who: &Actor) {
             .unwrap(),
         Taken::Approved {
             user: "alice".into(),
-            second_factor: true
+            second_factor: true,
+            client: "npm".into(),
         }
     );
     assert_eq!(

@@ -219,7 +219,8 @@ async fn oidc_tokens_become_short_lived_publish_tokens_for_one_repository() {
             "not a JWT",
             "not-a-jwt".to_string(),
             "team/app",
-            StatusCode::BAD_REQUEST,
+            // The token is the credential: one that cannot be read is none.
+            StatusCode::UNAUTHORIZED,
         ),
     ];
     for (what, token, repository, status) in cases {

@@ -44,7 +44,7 @@ pub(super) struct NewToken {
     #[schemars(
         length(min = 1),
         inner(regex(
-            pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+            pattern = super::GRANT_PATTERN
         ))
     )]
     scopes: Vec<String>,
@@ -103,7 +103,7 @@ pub(super) struct NewUser {
     /// `PATTERN:ACTION[,ACTION...]`.
     #[serde(default)]
     #[schemars(inner(regex(
-        pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+        pattern = super::GRANT_PATTERN
     )))]
     grants: Vec<String>,
 }
@@ -390,7 +390,7 @@ pub(super) async fn new_recovery_codes(
 pub(super) struct Grants {
     /// `PATTERN:ACTION[,ACTION...]`.
     #[schemars(inner(regex(
-        pattern = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$"
+        pattern = super::GRANT_PATTERN
     )))]
     grants: Vec<String>,
 }
@@ -436,7 +436,7 @@ pub(super) struct NewPublisher {
     #[schemars(
         length(max = 255),
         regex(
-            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+            pattern = super::IMAGE_REPOSITORY_PATTERN
         )
     )]
     repository: String,
@@ -490,7 +490,7 @@ pub(super) struct Exchange {
     #[schemars(
         length(max = 255),
         regex(
-            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+            pattern = super::IMAGE_REPOSITORY_PATTERN
         )
     )]
     repository: String,
@@ -724,13 +724,13 @@ pub(super) struct ImageQuery {
     #[schemars(
         length(max = 255),
         regex(
-            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+            pattern = super::IMAGE_REPOSITORY_PATTERN
         )
     )]
-    repository: String,
+    pub(super) repository: String,
     /// A tag or a digest.
-    #[schemars(regex(pattern = r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64})$"))]
-    reference: String,
+    #[schemars(regex(pattern = super::IMAGE_REFERENCE_PATTERN))]
+    pub(super) reference: String,
 }
 
 /// `GET /api/v1/image?repository=&reference=`: what an image is, for the
@@ -771,11 +771,11 @@ pub(super) struct TagQuery {
     #[schemars(
         length(max = 255),
         regex(
-            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
+            pattern = super::IMAGE_REPOSITORY_PATTERN
         )
     )]
     repository: String,
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"))]
+    #[schemars(regex(pattern = super::IMAGE_TAG_PATTERN))]
     tag: String,
 }
 

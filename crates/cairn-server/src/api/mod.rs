@@ -133,6 +133,19 @@ impl From<cairn_store::StoreError> for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+// What names in the admin API look like, for the OpenAPI document (the
+// handlers and the stores decide; these describe what they take).
+
+/// An image repository's name (the OCI distribution grammar).
+const IMAGE_REPOSITORY_PATTERN: &str =
+    r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$";
+/// A tag.
+const IMAGE_TAG_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$";
+/// A tag or a sha256 digest.
+const IMAGE_REFERENCE_PATTERN: &str = r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64})$";
+/// A grant or a token scope: `PATTERN:ACTION[,ACTION...]`.
+const GRANT_PATTERN: &str = r"^[A-Za-z0-9._/*@+-]+:(read|publish|yank|delete|admin|sign)(,(read|publish|yank|delete|admin|sign))*$";
+
 /// The authenticated caller of an admin request.
 pub(crate) struct Who {
     pub principal: Principal,

@@ -7,7 +7,7 @@
 //! body schemas generated from the handlers' own request types
 //! (`schemars::JsonSchema`), and what it answers.
 
-use super::{handlers as h, policy, sboms, search, vulns};
+use super::{handlers as h, sboms, search, vulns};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
@@ -227,7 +227,7 @@ pub(super) fn operations() -> Vec<Operation> {
         op("get", "/attestations/keys", "attestation_keys", "signatures", "The public keys that verify cairn's attestations", None, NoInput, (200, Some(listing("keys")))),
         op("get", "/advisories/{id}", "advisory", "vulnerabilities", "An advisory and what it affects here", None, NoInput, (200, Some(object(&[("advisory", any_object()), ("findings", list_of(any_object())), ("data", any_object())])))),
         op("get", "/findings", "findings", "vulnerabilities", "Vulnerability findings of an artifact or a repository", q(schema::<sboms::SubjectParams>()), NoInput, (200, Some(object(&[("findings", list_of(any_object())), ("data", any_object())])))),
-        op("get", "/policy/explain", "policy_explain", "signatures", "Why a pull of an image would be served or refused", q(schema::<policy::ExplainParams>()), NoInput, (200, Some(any_object()))),
+        op("get", "/policy/explain", "policy_explain", "signatures", "Why a pull of an image would be served or refused", q(schema::<h::ImageQuery>()), NoInput, (200, Some(any_object()))),
         op("get", "/vuln-exceptions", "vuln_exception_list", "vulnerabilities", "Exceptions to the vulnerability policies", None, NoInput, (200, Some(listing("exceptions")))),
         op("put", "/vuln-exceptions", "vuln_exception_set", "vulnerabilities", "Sets an exception (it always expires)", q(schema::<vulns::ExceptionParams>()), Json(schema::<vulns::ExceptionBody>()), (201, Some(any_object()))),
         op("delete", "/vuln-exceptions", "vuln_exception_remove", "vulnerabilities", "Removes an exception", q(schema::<vulns::ExceptionParams>()), NoInput, (204, None)),

@@ -11,22 +11,12 @@ use axum::Json;
 use cairn_core::Action;
 use cairn_store::sbom::SbomSubject;
 
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ExplainParams {
-    #[schemars(
-        length(max = 255),
-        regex(
-            pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
-        )
-    )]
-    repository: String,
-    /// A tag or a digest.
-    #[schemars(regex(pattern = r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64})$"))]
-    reference: String,
-}
-
-pub(super) async fn explain(state: &AppState, who: &Who, p: ExplainParams) -> ApiResult {
+/// The image is named as `GET /image` names one.
+pub(super) async fn explain(
+    state: &AppState,
+    who: &Who,
+    p: super::handlers::ImageQuery,
+) -> ApiResult {
     let subject = SbomSubject {
         format: "oci".into(),
         repository: p.repository.clone(),

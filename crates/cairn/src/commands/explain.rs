@@ -3,7 +3,6 @@
 //! (`GET /api/v1/virtuals/{format}/{name}/resolve`), printed for people.
 
 use super::client::ServerArgs;
-use anyhow::{bail, Context};
 use serde_json::Value;
 
 #[derive(clap::Args)]
@@ -22,33 +21,24 @@ pub struct ExplainArgs {
 }
 
 pub async fn explain(args: ExplainArgs) -> anyhow::Result<()> {
-    let (format, name) = args
-        .repository
-        .split_once('/')
-        .context("the repository is FORMAT/NAME, e.g. npm/all")?;
-    let mut url = reqwest::Url::parse(&format!(
-        "{}/api/v1/virtuals/{format}/{name}/resolve",
-        args.server.base()
-    ))?;
-    url.query_pairs_mut().append_pair("package", &args.package);
+    let (format, name) = super::client::format_and_name(&args.repository)?;
+    let mut query = vec![("package", args.package.as_str())];
     if let Some(v) = &args.version {
-        url.query_pairs_mut().append_pair("version", v);
+        query.push(("version", v));
     }
-    let mut req = reqwest::Client::new().get(url);
-    if let Some(auth) = args.server.authorization()? {
-        req = req.header(reqwest::header::AUTHORIZATION, auth);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
+    let r = args
+        .server
+        .call(
+            reqwest::Method::GET,
+            &["virtuals", format, name, "resolve"],
+            &query,
+            None,
+        )
+        .await?;
     if super::json_output(args.json) {
-        println!("{body}");
+        println!("{r}");
         return Ok(());
     }
-    let r: Value = serde_json::from_str(&body)?;
     let text = |v: &Value| v.as_str().map(str::to_string);
     println!(
         "{} {}",
